@@ -1,0 +1,1 @@
+"""What the webui-host processes must agree on: configuration, message format, Redis and etcd layout."""

@@ -1,0 +1,281 @@
+"""The one configuration model every webui-host process reads.
+
+Sections and key names follow Backend.AI's ``webserver.conf`` where it has them (``[service]``,
+``[api]``, ``[session]``), so an operator's existing file keeps working; ``[signers]``, ``[zmq]``,
+``[etcd]``, ``[runtime]`` and ``[embedded]`` are ours.  Keys may be written in snake_case or
+kebab-case.  Validation collects every problem and reports them together.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATIC_PATH = REPO_ROOT / "static"
+# The devstack, Redis and etcd ports of Backend.AI's "halfstack", so habits carry over.
+EMBEDDED_MANAGER_PORT = 8091
+EMBEDDED_REDIS_PORT = 8111
+EMBEDDED_ETCD_PORT = 8121
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "webui-host"
+
+
+class ConfigError(Exception):
+    """Every problem found in a configuration, one per line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class _CompatSection(BaseModel):
+    """A section shared with Backend.AI's webserver.conf: its other keys are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ServiceConfig(_CompatSection):
+    ip: str = Field("127.0.0.1", description="Address the front door listens on.")
+    port: int = Field(8090, ge=1, le=65535, description="Public HTTP(S) port of the front door.")
+    ssl_enabled: bool = Field(False, description="Serve HTTPS with ssl_cert and ssl_privkey.")
+    ssl_cert: Path | None = Field(None, description="PEM certificate chain for HTTPS.")
+    ssl_privkey: Path | None = Field(None, description="PEM private key for HTTPS.")
+    static_path: Path = Field(DEFAULT_STATIC_PATH, description="Directory of the web UI files.")
+    mode: Literal["webui", "static"] = Field(
+        "webui", description="webui: unknown GET paths fall back to index.html; static: plain files."
+    )
+    workers: int = Field(2, ge=1, le=64, description="Front-door processes sharing the port (SO_REUSEPORT).")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Peer IPs whose X-Forwarded-For is believed (e.g. a load balancer in front of us).",
+    )
+
+    _split = field_validator("trusted_proxies", mode="before")(_split_list)
+
+
+
+class ApiConfig(_CompatSection):
+    domain: str = Field("default", description="Backend.AI domain sent at login and in X-BackendAI-Domain.")
+    endpoint: list[str] = Field(
+        default_factory=list,
+        description="Manager URLs (list or comma-separated). Empty: etcd, then the embedded devstack.",
+    )
+    text: str = Field("Backend.AI", description="Display name of the API endpoint in the web UI.")
+    ssl_verify: bool = Field(True, description="Verify the Manager's TLS certificate.")
+    default_version: str = Field(
+        "v7.20230615", description="X-BackendAI-Version used when the browser sends none."
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to the Manager.")
+    response_timeout: float = Field(
+        300.0, gt=0, description="Seconds the Manager may take to answer after the request body is sent (504)."
+    )
+    graphql_paths: list[str] = Field(
+        default_factory=lambda: ["admin/gql", "admin/graphql"],
+        description="Paths under /func/ that also carry the X-BackendAI-Token JWT.",
+    )
+    jwt_expiration: int = Field(900, ge=60, le=86400, description="Lifetime of a GraphQL JWT in seconds.")
+
+    _split = field_validator("endpoint", "graphql_paths", mode="before")(_split_list)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return [url.rstrip("/") for url in urls]
+
+    @field_validator("graphql_paths")
+    @classmethod
+    def _strip_slashes(cls, paths: list[str]) -> list[str]:
+        return [p.strip("/") for p in paths]
+
+
+class RedisConfig(_CompatSection):
+    addr: str = Field(f"127.0.0.1:{EMBEDDED_REDIS_PORT}", description="Redis host:port.")
+    db: int = Field(0, ge=0, le=15, description="Redis database number.")
+
+    @field_validator("addr")
+    @classmethod
+    def _host_port(cls, addr: str) -> str:
+        host, _, port = addr.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{addr!r} is not host:port")
+        return addr
+
+
+class SessionConfig(_CompatSection):
+    redis: RedisConfig = Field(default_factory=RedisConfig, description="Where sessions live.")
+    max_age: int = Field(604800, ge=60, description="Idle seconds before a session expires (sliding).")
+    login_block_time: int = Field(1200, ge=1, description="Window in seconds for counting failed logins.")
+    login_allowed_fail_count: int = Field(10, ge=1, description="Failures in the window before 429.")
+    cookie_name: str = Field("AIOHTTP_SESSION", description="Name of the session cookie.")
+    touch_interval: float = Field(
+        60.0, ge=0, description="Seconds between sliding-expiry refreshes of one session."
+    )
+
+
+class SignersConfig(_Section):
+    count: int = Field(2, ge=1, le=64, description="Signer worker processes started on this host.")
+    group: str = Field("DEFAULT", description="Web API Group whose agents this front door uses.")
+    request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
+    max_attempts: int = Field(3, ge=1, le=10, description="Signers tried before answering 503.")
+
+
+class ZmqConfig(_Section):
+    ipc_dir: Path | None = Field(None, description="0700 directory of the ipc sockets (default state_dir/ipc).")
+    max_message_age: float = Field(10.0, gt=0, description="Seconds a signed message stays valid.")
+
+
+class EtcdConfig(_Section):
+    addr: str = Field(f"127.0.0.1:{EMBEDDED_ETCD_PORT}", description="etcd host:port.")
+    namespace: str = Field("webui-host", description="Key prefix of everything we keep in etcd.")
+    lease_ttl: int = Field(10, ge=2, le=300, description="Seconds an agent registration outlives its process.")
+
+
+class RuntimeConfig(_Section):
+    state_dir: Path = Field(default_factory=default_state_dir, description="Sockets, secrets, embedded data.")
+    secrets_dir: Path | None = Field(None, description="0700 directory of key files (default state_dir/secrets).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log threshold.")
+    log_format: Literal["json", "text"] = Field("json", description="json lines, or text for a terminal.")
+
+
+class EmbeddedConfig(_Section):
+    redis_port: int = Field(EMBEDDED_REDIS_PORT, ge=1, le=65535, description="Port of the embedded Redis.")
+    etcd_port: int = Field(EMBEDDED_ETCD_PORT, ge=1, le=65535, description="Client port of the embedded etcd.")
+    manager_port: int = Field(EMBEDDED_MANAGER_PORT, ge=1, le=65535, description="Port of the devstack Manager.")
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    signers: SignersConfig = Field(default_factory=SignersConfig)
+    zmq: ZmqConfig = Field(default_factory=ZmqConfig)
+    etcd: EtcdConfig = Field(default_factory=EtcdConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    embedded: EmbeddedConfig = Field(default_factory=EmbeddedConfig)
+
+    @property
+    def ipc_dir(self) -> Path:
+        return self.zmq.ipc_dir or self.runtime.state_dir / "ipc"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.runtime.secrets_dir or self.runtime.state_dir / "secrets"
+
+    @property
+    def embeds_redis(self) -> bool:
+        """The file names no Redis: we run our own on the embedded port."""
+        return "redis" not in self.session.model_fields_set
+
+    @property
+    def embeds_etcd(self) -> bool:
+        return "addr" not in self.etcd.model_fields_set
+
+    @property
+    def redis_addr(self) -> str:
+        if self.embeds_redis:
+            return f"127.0.0.1:{self.embedded.redis_port}"
+        return self.session.redis.addr
+
+    @property
+    def etcd_addr(self) -> str:
+        if self.embeds_etcd:
+            return f"127.0.0.1:{self.embedded.etcd_port}"
+        return self.etcd.addr
+
+    @property
+    def devstack_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.embedded.manager_port}"
+
+
+def _normalise_keys(value: Any) -> Any:
+    """kebab-case and snake_case are the same key (Backend.AI accepts both)."""
+    if isinstance(value, dict):
+        return {str(k).replace("-", "_"): _normalise_keys(v) for k, v in value.items()}
+    return value
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after"))
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{location or '(file)'}: {message}"
+
+
+def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
+    """Rules spanning several keys, checked on the raw tables so they are reported with the rest."""
+    problems = []
+    service = raw.get("service") if isinstance(raw.get("service"), dict) else {}
+    if service.get("ssl_enabled") is True and not (service.get("ssl_cert") and service.get("ssl_privkey")):
+        problems.append("service.ssl_enabled: ssl_enabled requires both ssl_cert and ssl_privkey")
+    return problems
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    raw = _normalise_keys(raw)
+    problems = _cross_field_problems(raw)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems += [_describe(e) for e in exc.errors()]
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def read_config_file(path: Path | str | None) -> dict[str, Any]:
+    """The file's raw tables; ``None`` (the embedded default) is an empty file."""
+    if path is None:
+        return {}
+    try:
+        return _normalise_keys(tomllib.loads(Path(path).read_text()))
+    except OSError as exc:
+        raise ConfigError([f"{path}: {exc.strerror}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def load_config(path: Path | str | None, global_overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a TOML file, with etcd's cluster-wide settings laid over it."""
+    raw = read_config_file(path)
+    if global_overrides:
+        raw = merge_global_overrides(raw, global_overrides)
+    return parse_config(raw)
+
+
+# Sections etcd may override cluster-wide; bootstrap settings (listeners, Redis, etcd, paths) stay local.
+GLOBAL_SECTIONS = ("api", "session")
+BOOTSTRAP_KEYS = {"session": {"redis"}}
+
+
+def merge_global_overrides(raw_file: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Lay etcd's global settings over the file's, leaving bootstrap keys alone."""
+    merged = {section: dict(values) if isinstance(values, dict) else values for section, values in raw_file.items()}
+    for section, values in _normalise_keys(overrides).items():
+        if section not in GLOBAL_SECTIONS or not isinstance(values, dict):
+            continue
+        kept = BOOTSTRAP_KEYS.get(section, set())
+        target = merged.setdefault(section, {})
+        target.update({k: v for k, v in values.items() if k not in kept})
+    return merged

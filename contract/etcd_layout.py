@@ -1,0 +1,99 @@
+"""What webui-host keeps in etcd, under ``/<namespace>/``.
+
+- ``agents/<agent id>``  a signer's registration (JSON ``AgentRecord``), attached to its lease: it
+  vanishes when the signer stops refreshing it.
+- ``config/global``      JSON of cluster-wide settings laid over every process's file (``[api]``,
+  ``[session]`` except Redis).
+- ``manager/endpoints``  JSON list of Manager URLs, used when the file names none.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aetcd
+
+from contract.config import Config
+
+
+def etcd_client(config: Config) -> aetcd.Client:
+    host, _, port = config.etcd_addr.rpartition(":")
+    return aetcd.Client(host=host, port=int(port), timeout=5)
+
+
+def namespace_prefix(config: Config) -> bytes:
+    return f"/{config.etcd.namespace.strip('/')}/".encode()
+
+
+def agents_prefix(config: Config) -> bytes:
+    return namespace_prefix(config) + b"agents/"
+
+
+def agent_key(config: Config, agent_id: str) -> bytes:
+    return agents_prefix(config) + agent_id.encode()
+
+
+def global_config_key(config: Config) -> bytes:
+    return namespace_prefix(config) + b"config/global"
+
+
+def manager_endpoints_key(config: Config) -> bytes:
+    return namespace_prefix(config) + b"manager/endpoints"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A signer as it announces itself (its reported state; admin overrides live elsewhere)."""
+
+    agent_id: str
+    group: str
+    endpoint: str
+    host: str
+    pid: int
+    version: str
+    state: str
+    started_at: float
+    fault: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "AgentRecord":
+        doc: dict[str, Any] = json.loads(raw)
+        return cls(
+            agent_id=str(doc["agent_id"]),
+            group=str(doc["group"]),
+            endpoint=str(doc["endpoint"]),
+            host=str(doc["host"]),
+            pid=int(doc["pid"]),
+            version=str(doc["version"]),
+            state=str(doc["state"]),
+            started_at=float(doc["started_at"]),
+            fault=doc.get("fault"),
+        )
+
+
+async def read_global_settings(client: aetcd.Client, config: Config) -> tuple[dict[str, Any], list[str]]:
+    """Cluster-wide overrides and Manager endpoints published in etcd (empty when none)."""
+    overrides: dict[str, Any] = {}
+    endpoints: list[str] = []
+    found = await client.get(global_config_key(config))
+    if found is not None:
+        overrides = json.loads(found.value)
+    found = await client.get(manager_endpoints_key(config))
+    if found is not None:
+        endpoints = [str(url) for url in json.loads(found.value)]
+    return overrides, endpoints
+
+
+class AgentState:
+    """The states of a Web API Agent (a signer), as the agent reports them."""
+
+    UP = "UP"  # serving
+    DOWN = "DOWN"  # started, syncing (connecting to Redis, loading its group's deployments)
+    OUT_OF_SERVICE = "OUT_OF_SERVICE"  # re-syncing, or holding a deployment it cannot deploy
+    STARTING = "STARTING"  # misconfigured, cannot start serving
+    UNKNOWN = "UNKNOWN"  # lease lost or heartbeat stale (decided by observers, never reported)

@@ -1,0 +1,149 @@
+"""Authenticated ZeroMQ messages between the front door, the signers and the session daemon.
+
+A message is two frames: a compact JSON body and an HMAC-SHA256 of it under the shared key.  The body
+carries a random message id and an expiry; receivers drop anything that is unauthenticated, expired,
+dated too far ahead, malformed, or a message id they have already seen.  Each message holds a list of
+items so a sender can batch many requests into one send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 1 << 20
+KEY_BYTES = 32
+
+
+class RejectedMessage(Exception):
+    """A message that must be dropped; ``reason`` is a short label fit for a metric."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    kind: str
+    message_id: str
+    expires_at: float
+    items: list[dict[str, Any]]
+
+
+def load_shared_key(path: Path) -> bytes:
+    """Read the ZeroMQ message key, refusing a file that others may read."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise PermissionError(f"{path} must not be readable by group or others (mode {oct(mode & 0o777)})")
+    key = bytes.fromhex(path.read_text().strip())
+    if len(key) < KEY_BYTES:
+        raise ValueError(f"{path} holds a key shorter than {KEY_BYTES} bytes")
+    return key
+
+
+def write_shared_key(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+
+
+class MessageSealer:
+    """Signs outgoing messages."""
+
+    def __init__(self, key: bytes, ttl: float):
+        self._key = key
+        self._ttl = ttl
+
+    def seal(self, kind: str, items: list[dict[str, Any]]) -> list[bytes]:
+        body = json.dumps(
+            {
+                "v": PROTOCOL_VERSION,
+                "kind": kind,
+                "id": secrets.token_hex(12),
+                "exp": round(time.time() + self._ttl, 3),
+                "items": items,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return [body, hmac.new(self._key, body, hashlib.sha256).digest()]
+
+
+class ReplayGuard:
+    """Remembers message ids until they expire; a second sighting is a replay."""
+
+    def __init__(self, capacity: int = 1_000_000):
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._capacity = capacity
+
+    def admit(self, message_id: str, expires_at: float, now: float) -> bool:
+        self._forget_expired(now)
+        if message_id in self._seen:
+            return False
+        if len(self._seen) >= self._capacity:
+            return False  # fail closed under a flood rather than forget live ids
+        self._seen[message_id] = expires_at
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        # Insertion order is close to expiry order (one TTL per sender), so stop at the first live id.
+        while self._seen:
+            oldest_id, expires_at = next(iter(self._seen.items()))
+            if expires_at >= now:
+                break
+            del self._seen[oldest_id]
+
+
+class MessageOpener:
+    """Checks and decodes incoming messages."""
+
+    def __init__(self, key: bytes, max_age: float, replay_guard: ReplayGuard | None = None):
+        self._key = key
+        self._max_age = max_age
+        self._replays = replay_guard or ReplayGuard()
+
+    def open(self, frames: list[bytes]) -> Envelope:
+        if len(frames) != 2:
+            raise RejectedMessage("frame_count")
+        body, mac = frames
+        if len(body) > MAX_FRAME_BYTES:
+            raise RejectedMessage("too_large")
+        expected = hmac.new(self._key, body, hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, mac):
+            raise RejectedMessage("bad_mac")
+        envelope = _decode(body)
+        now = time.time()
+        if envelope.expires_at < now:
+            raise RejectedMessage("expired")
+        if envelope.expires_at > now + self._max_age + 1.0:
+            raise RejectedMessage("future")
+        if not self._replays.admit(envelope.message_id, envelope.expires_at, now):
+            raise RejectedMessage("replay")
+        return envelope
+
+
+def _decode(body: bytes) -> Envelope:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise RejectedMessage("not_json") from None
+    if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:
+        raise RejectedMessage("version")
+    kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")
+    if not isinstance(kind, str) or not isinstance(message_id, str) or not 8 <= len(message_id) <= 64:
+        raise RejectedMessage("schema")
+    if not isinstance(expires_at, (int, float)) or isinstance(expires_at, bool):
+        raise RejectedMessage("schema")
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise RejectedMessage("schema")
+    return Envelope(kind, message_id, float(expires_at), items)

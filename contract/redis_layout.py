@@ -1,0 +1,177 @@
+"""Where session data lives in Redis, who may touch it, and the records themselves.
+
+Keys are named after a SHA-256 of the cookie value, so a Redis dump holds no usable cookie.
+
+- ``websession:<hash>``  public session record (JSON), read by the front door. TTL = idle timeout.
+- ``websecret:<hash>``   the user's secret key, AES-GCM encrypted; read by signers only.
+- ``webuser:<hash of user id>``  set of session hashes of one user, for "revoke all".
+- ``login_history_<username>``  failed-login counter (Backend.AI's key and semantics).
+- channel ``webui:events``  invalidations ("session <hash>") published by the session daemon.
+
+Only the session daemon writes; each process logs in as its own ACL user (``ACL_RULES``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SESSION_PREFIX = "websession:"
+SECRET_PREFIX = "websecret:"
+USER_INDEX_PREFIX = "webuser:"
+LOGIN_HISTORY_PREFIX = "login_history_"
+EVENTS_CHANNEL = "webui:events"
+
+_COMMON = "-@all +ping +select +hello +client|setname +client|setinfo"
+# +client|setinfo is unknown before Redis 7.2, so it is added only where the server knows it.
+ACL_RULES: dict[str, str] = {
+    "frontdoor": f"resetkeys resetchannels %R~{SESSION_PREFIX}* &{EVENTS_CHANNEL} {_COMMON} +get +subscribe +unsubscribe",
+    "signer": f"resetkeys resetchannels %R~{SECRET_PREFIX}* &{EVENTS_CHANNEL} {_COMMON} +get +subscribe +unsubscribe",
+    "sessiond": (
+        f"resetkeys resetchannels ~{SESSION_PREFIX}* ~{SECRET_PREFIX}* ~{USER_INDEX_PREFIX}* ~{LOGIN_HISTORY_PREFIX}* "
+        f"&{EVENTS_CHANNEL} {_COMMON} +get +set +del +unlink +expire +ttl +exists +sadd +srem +smembers "
+        "+publish +multi +exec +watch +unwatch"
+    ),
+}
+ROLES = tuple(ACL_RULES)
+
+
+def acl_rules(role: str, *, server_knows_setinfo: bool) -> str:
+    rules = ACL_RULES[role]
+    return rules if server_knows_setinfo else rules.replace(" +client|setinfo", "")
+
+
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def session_key(digest: str) -> str:
+    return SESSION_PREFIX + digest
+
+
+def secret_key(digest: str) -> str:
+    return SECRET_PREFIX + digest
+
+
+def user_index_key(user_id: str) -> str:
+    return USER_INDEX_PREFIX + hashlib.sha256(user_id.encode()).hexdigest()
+
+
+def login_history_key(username: str) -> str:
+    return LOGIN_HISTORY_PREFIX + username
+
+
+def invalidation_message(digest: str) -> str:
+    return f"session {digest}"
+
+
+def new_session_id() -> str:
+    """A fresh 128-bit cookie value."""
+    return secrets.token_hex(16)
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """What the front door may know about a session (the seed's fields, nothing secret)."""
+
+    user_id: str
+    access_key: str
+    role: str
+    status: str
+    created_at: float
+    last_accessed: float
+    expires_at: float
+    preferences: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "SessionRecord":
+        doc = json.loads(raw)
+        if not isinstance(doc, dict):
+            raise ValueError("a session record must be a JSON object")
+        try:
+            record = cls(
+                user_id=str(doc["user_id"]),
+                access_key=str(doc["access_key"]),
+                role=str(doc["role"]),
+                status=str(doc["status"]),
+                created_at=float(doc["created_at"]),
+                last_accessed=float(doc["last_accessed"]),
+                expires_at=float(doc["expires_at"]),
+                preferences=dict(doc.get("preferences") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed session record: {exc}") from None
+        return record
+
+    def is_live(self, now: float | None = None) -> bool:
+        return (now if now is not None else time.time()) < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRecord:
+    """The keypair a signer signs with; held in memory only by signers."""
+
+    access_key: str
+    secret_key: str
+    role: str
+    expires_at: float
+
+
+class SecretBox:
+    """AES-256-GCM for secret keys at rest, bound to the session hash and access key."""
+
+    def __init__(self, key: bytes):
+        if len(key) != 32:
+            raise ValueError("the at-rest key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "SecretBox":
+        if path.stat().st_mode & 0o077:
+            raise PermissionError(f"{path} must not be readable by group or others")
+        return cls(bytes.fromhex(path.read_text().strip()))
+
+    @staticmethod
+    def write_new_key(path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+
+    def seal(self, digest: str, record: SecretRecord) -> str:
+        nonce = os.urandom(12)
+        aad = f"{digest}|{record.access_key}".encode()
+        ciphertext = self._aead.encrypt(nonce, record.secret_key.encode(), aad)
+        return json.dumps(
+            {
+                "access_key": record.access_key,
+                "role": record.role,
+                "expires_at": record.expires_at,
+                "nonce": base64.b64encode(nonce).decode(),
+                "ciphertext": base64.b64encode(ciphertext).decode(),
+            },
+            separators=(",", ":"),
+        )
+
+    def open(self, digest: str, raw: str | bytes) -> SecretRecord:
+        """Decrypt a stored record; raises ValueError if it was tampered with or moved."""
+        try:
+            doc = json.loads(raw)
+            aad = f"{digest}|{doc['access_key']}".encode()
+            plaintext = self._aead.decrypt(
+                base64.b64decode(doc["nonce"]), base64.b64decode(doc["ciphertext"]), aad
+            )
+            return SecretRecord(str(doc["access_key"]), plaintext.decode(), str(doc["role"]), float(doc["expires_at"]))
+        except Exception as exc:  # InvalidTag, KeyError, binascii.Error, ...
+            raise ValueError(f"unreadable secret record: {type(exc).__name__}") from None

@@ -1,0 +1,155 @@
+"""The items carried inside messages: what may be asked of a signer or of the session daemon.
+
+Each item class turns itself into a plain dict (``to_item``) and is rebuilt from one with strict type
+and size checks (``from_item``), so a malformed item becomes a ``ValueError`` for that item alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SIGN = "sign"
+SESSION = "session"
+
+MAX_TARGET_LENGTH = 8192
+MAX_FIELD_LENGTH = 512
+
+
+def _text(item: dict[str, Any], name: str, limit: int = MAX_FIELD_LENGTH, *, allow_empty: bool = False) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or len(value) > limit or (not value and not allow_empty):
+        raise ValueError(f"field {name!r} must be a non-empty string of at most {limit} characters")
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError(f"field {name!r} contains a line break or NUL")
+    return value
+
+
+def _request_id(item: dict[str, Any]) -> int:
+    value = item.get("rid")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("field 'rid' must be a non-negative integer")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SigningRequest:
+    """Metadata of one upstream request; the body never travels (the Manager does not sign it)."""
+
+    rid: int
+    session_id: str
+    method: str
+    target: str  # path?query exactly as it goes on the wire
+    host: str  # the Host header we will send
+    content_type: str  # lower-case media type, no parameters
+    api_version: str
+    want_jwt: bool = False
+
+    def to_item(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "SigningRequest":
+        want_jwt = item.get("want_jwt", False)
+        if not isinstance(want_jwt, bool):
+            raise ValueError("field 'want_jwt' must be a boolean")
+        method = _text(item, "method", 16)
+        if not method.isalpha() or not method.isupper():
+            raise ValueError("field 'method' must be an upper-case HTTP method")
+        target = _text(item, "target", MAX_TARGET_LENGTH)
+        if not target.startswith("/"):
+            raise ValueError("field 'target' must start with '/'")
+        return cls(
+            rid=_request_id(item),
+            session_id=_text(item, "session_id", 128),
+            method=method,
+            target=target,
+            host=_text(item, "host", 255),
+            content_type=_text(item, "content_type", 255),
+            api_version=_text(item, "api_version", 64),
+            want_jwt=want_jwt,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SigningReply:
+    """Headers to add upstream, or why the signer refused (``error`` is a short machine label)."""
+
+    rid: int
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"rid": self.rid}
+        if self.error is None:
+            item["headers"] = self.headers
+        else:
+            item["error"] = self.error
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "SigningReply":
+        rid = _request_id(item)
+        error = item.get("error")
+        if error is not None:
+            return cls(rid, error=_text(item, "error", 64))
+        headers = item.get("headers")
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ValueError("field 'headers' must map strings to strings")
+        return cls(rid, headers=headers)
+
+
+# Session daemon operations and the arguments each one takes.
+SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "login": ("username", "password", "extras", "client_ip", "forwarded_host", "forwarded_proto"),
+    "logout": ("session_id",),
+    "touch": ("session_id",),
+    "revoke_user": ("user_id",),
+    "update_password_no_auth": (
+        "username", "current_password", "new_password", "client_ip", "forwarded_host", "forwarded_proto",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCommand:
+    rid: int
+    op: str
+    args: dict[str, Any]
+
+    def to_item(self) -> dict[str, Any]:
+        return {"rid": self.rid, "op": self.op, "args": self.args}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "SessionCommand":
+        op = item.get("op")
+        if op not in SESSION_OPERATIONS:
+            raise ValueError(f"unknown session operation {op!r}")
+        args = item.get("args")
+        if not isinstance(args, dict) or set(args) - set(SESSION_OPERATIONS[op]):
+            raise ValueError(f"arguments of {op!r} must be a subset of {SESSION_OPERATIONS[op]}")
+        return cls(_request_id(item), op, args)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """``status`` is the HTTP status the front door should answer with; ``body`` its JSON payload."""
+
+    rid: int
+    status: int
+    body: dict[str, Any]
+    session_id: str | None = None  # set on a successful login: the new cookie value
+
+    def to_item(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "SessionResult":
+        status, body, session_id = item.get("status"), item.get("body"), item.get("session_id")
+        if not isinstance(status, int) or not 100 <= status <= 599 or not isinstance(body, dict):
+            raise ValueError("a session result needs an HTTP status and a JSON object body")
+        if session_id is not None and not isinstance(session_id, str):
+            raise ValueError("field 'session_id' must be a string")
+        return cls(_request_id(item), status, body, session_id)

@@ -1,0 +1,86 @@
+"""The answering side of the ZeroMQ hop: a ROUTER socket that checks every message and replies.
+
+Used by the signers and the session daemon.  Many requests may be in flight: each message is handled
+in its own task, and queued messages are drained without yielding between them.  Rejected messages
+are counted by reason and never answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any, Awaitable, Callable
+
+import zmq
+import zmq.asyncio
+
+from contract.messages import Envelope, MessageOpener, MessageSealer, RejectedMessage
+
+log = logging.getLogger(__name__)
+
+# Given a checked message, returns the reply items (same kind) to send back.
+Handler = Callable[[Envelope], Awaitable[list[dict[str, Any]]]]
+
+_DRAIN_BATCH = 256
+
+
+class RouterServer:
+    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, handler: Handler):
+        self._socket = context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self._endpoint = endpoint
+        self._opener = MessageOpener(key, max_age)
+        self._sealer = MessageSealer(key, max_age)
+        self._handler = handler
+        self._tasks: set[asyncio.Task] = set()
+        self.rejected: Counter[str] = Counter()
+        self.handled = 0
+
+    def bind(self) -> None:
+        self._socket.bind(self._endpoint)
+
+    async def serve(self) -> None:
+        while True:
+            self._dispatch(await self._socket.recv_multipart())
+            for _ in range(_DRAIN_BATCH):
+                try:
+                    frames = await self._socket.recv_multipart(flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._dispatch(frames)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._socket.close(linger=0)
+
+    def _dispatch(self, frames: list[bytes]) -> None:
+        identity, payload = frames[0], frames[1:]
+        try:
+            envelope = self._opener.open(payload)
+        except RejectedMessage as exc:
+            self._reject(exc.reason)
+            return
+        task = asyncio.create_task(self._answer(identity, envelope))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+        total = sum(self.rejected.values())
+        if total & (total - 1) == 0:  # log at 1, 2, 4, 8, ... so a flood cannot flood the log
+            log.warning(
+                "dropped an unacceptable ZeroMQ message",
+                extra={"event": "security_violation", "reason": reason, "rejected_total": total},
+            )
+
+    async def _answer(self, identity: bytes, envelope: Envelope) -> None:
+        try:
+            replies = await self._handler(envelope)
+        except Exception:
+            log.exception("handler failed", extra={"event": "handler_error", "kind": envelope.kind})
+            return
+        self.handled += len(replies)
+        await self._socket.send_multipart([identity, *self._sealer.seal(envelope.kind, replies)])

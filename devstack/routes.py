@@ -1,0 +1,125 @@
+"""Manager API routes: version, login, password, auth test/role and a GraphQL stand-in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from devstack.auth import auth_required
+from devstack.params import api_params, json_object, required_str
+from devstack.problems import AUTH_FAILED, GENERIC_BAD_REQUEST, INVALID_API_PARAMS, PASSWORD_EXPIRED, Problem
+from devstack.state import SETTINGS_KEY, USERS_KEY, audit_of
+from devstack.users import UserDirectory, UserRecord
+from devstack.verify import LATEST_API_VERSION
+
+MANAGER_VERSION = "26.8.1-devstack"
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def manager_version(request: web.Request) -> web.Response:
+    return web.json_response({"version": LATEST_API_VERSION, "manager": MANAGER_VERSION})
+
+
+def _check_credential(users: UserDirectory, domain: str, email: str, password: str) -> UserRecord:
+    user = users.by_email(email)
+    if user is None or user.domain != domain or not user.password_matches(password):
+        raise Problem(AUTH_FAILED, "User credential mismatch.")
+    return user
+
+
+def _check_login_allowed(request: web.Request, user: UserRecord) -> None:
+    # Same order and wording as the Manager's authorize handler (protocol §2.9).
+    if user.status == "before-verification":
+        raise Problem(AUTH_FAILED, "This account needs email verification.")
+    if not user.is_active:
+        raise Problem(AUTH_FAILED, "User credential mismatch.")
+    max_age = request.app[SETTINGS_KEY].max_password_age
+    if max_age is not None and datetime.now(timezone.utc) - user.password_changed_at > max_age:
+        raise Problem(PASSWORD_EXPIRED, "Password expired.")
+
+
+@routes.post("/auth/authorize")
+async def authorize(request: web.Request) -> web.Response:
+    params = await json_object(request)  # extra keys (otp, sToken, force...) are allowed
+    auth_type = required_str(params, "type")
+    domain, username, password = (required_str(params, k) for k in ("domain", "username", "password"))
+    if auth_type != "keypair":
+        raise Problem(INVALID_API_PARAMS, "Unsupported authorization type")
+    user = _check_credential(request.app[USERS_KEY], domain, username, password)
+    _check_login_allowed(request, user)
+    return web.json_response({"data": {
+        "access_key": user.access_key,
+        "secret_key": user.secret_key,
+        "role": user.role,
+        "status": user.status,
+        "user_id": user.user_id,
+        "type": "keypair",
+        "response_type": "success",
+    }})
+
+
+@routes.post("/auth/update-password-no-auth")
+async def update_password_no_auth(request: web.Request) -> web.Response:
+    params = await json_object(request)
+    domain, username, current, new = (
+        required_str(params, k) for k in ("domain", "username", "current_password", "new_password")
+    )
+    # The Manager only offers this when a password max-age policy exists.
+    if request.app[SETTINGS_KEY].max_password_age is None:
+        raise Problem(GENERIC_BAD_REQUEST, "Unsupported function.")
+    users = request.app[USERS_KEY]
+    user = _check_credential(users, domain, username, current)
+    if not user.is_active:
+        raise Problem(AUTH_FAILED, "User credential mismatch.")
+    if user.password_matches(new):
+        raise Problem(AUTH_FAILED, "Cannot update to the same password as an existing password.")
+    changed_at = users.change_password(user.email, new)
+    return web.json_response({"password_changed_at": changed_at.isoformat()}, status=201)
+
+
+@auth_required
+async def auth_test(request: web.Request) -> web.Response:
+    params = await api_params(request)
+    return web.json_response({"authorized": "yes", "echo": required_str(params, "echo")})
+
+
+routes.get("/auth")(auth_test)
+routes.post("/auth")(auth_test)
+
+
+def _current_user(request: web.Request) -> UserRecord:
+    user = audit_of(request).user
+    assert user is not None, "auth_required handler reached without a user"
+    return user
+
+
+@routes.get("/auth/role")
+@auth_required
+async def auth_role(request: web.Request) -> web.Response:
+    user = _current_user(request)
+    return web.json_response({
+        "global_role": "superadmin" if user.role == "superadmin" else "user",
+        "domain_role": "admin" if user.is_admin else "user",
+        "group_role": None,
+    })
+
+
+@auth_required
+async def graphql(request: web.Request) -> web.Response:
+    # A stand-in: the query is required but never executed.
+    required_str(await api_params(request), "query")
+    user = _current_user(request)
+    return web.json_response({
+        "data": {"me": {
+            "email": user.email, "role": user.role, "access_key": user.access_key, "user_id": user.user_id,
+        }},
+        "extensions": {"auth_method": audit_of(request).auth_method},
+    })
+
+
+for _path in ("/admin/graphql", "/admin/gql"):
+    routes.get(_path)(graphql)
+    routes.post(_path)(graphql)

@@ -1,0 +1,131 @@
+"""``/server/*`` (Backend.AI's names) and ``/api/auth/*`` (the seed's names): login and friends.
+
+These handlers parse and check what the browser sent, hand the work to the session daemon, and turn
+its answer into the Backend.AI envelopes.  Passwords pass through to the daemon and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from frontdoor import problems
+from frontdoor.context import FrontDoor, session_cookie_value
+from frontdoor.daemon_client import SessionDaemonUnavailable
+from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
+
+log = logging.getLogger(__name__)
+
+MAX_LOGIN_BODY = 64 * 1024
+
+
+async def read_json_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object the browser sent (decoded if X-BackendAI-Encoded); invalid JSON is ``{}``."""
+    if request.content_length is not None and request.content_length > MAX_LOGIN_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BODY, actual_size=request.content_length)
+    raw = await request.content.read(MAX_LOGIN_BODY + 1)
+    if len(raw) > MAX_LOGIN_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BODY, actual_size=len(raw))
+    if is_encoded(request.headers.get("X-BackendAI-Encoded")):
+        raw = decode_body(raw, f"{request.scheme}://{request.host}")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _missing_field(name: str) -> web.Response:
+    return problems.bad_request(f"You must provide the {name} field.", slug="invalid-api-params")
+
+
+class AuthRoutes:
+    def __init__(self, front: FrontDoor):
+        self._front = front
+
+    def register(self, app: web.Application) -> None:
+        for prefix, login, logout in (("/server", "login", "logout"), ("/api/auth", "login", "logout")):
+            app.router.add_post(f"{prefix}/{login}", self.login)
+            app.router.add_post(f"{prefix}/{logout}", self.logout)
+        app.router.add_post("/server/login-check", self.login_check)
+        app.router.add_post("/server/extend-login-session", self.extend_login_session)
+        app.router.add_post("/server/update-password-no-auth", self.update_password_no_auth)
+
+    async def login(self, request: web.Request) -> web.Response:
+        front = self._front
+        if await front.sessions.load(session_cookie_value(request, front.config)) is not None:
+            return problems.bad_request("You have already logged in.")
+        try:
+            body = await read_json_body(request)
+        except UndecodableBody:
+            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        username, password = body.pop("username", None), body.pop("password", None)
+        if not isinstance(username, str) or not username.strip():
+            return _missing_field("username")
+        if not isinstance(password, str) or not password:
+            return _missing_field("password")
+        args = {"username": username.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
+        response = await self._ask_daemon("login", args)
+        if isinstance(response, web.Response):
+            return response
+        reply = problems.json_body_response(response.status, response.body)
+        if response.session_id:
+            front.set_session_cookie(request, reply, response.session_id)
+        return reply
+
+    async def login_check(self, request: web.Request) -> web.Response:
+        record = await self._front.sessions.load(session_cookie_value(request, self._front.config))
+        data = None
+        if record is not None:
+            data = {"access_key": record.access_key, "role": record.role, "status": record.status}
+        # session_id stays null: the id lives only in the HttpOnly cookie, never in JSON.
+        return web.json_response({"authenticated": record is not None, "data": data, "session_id": None})
+
+    async def logout(self, request: web.Request) -> web.Response:
+        session_id = session_cookie_value(request, self._front.config)
+        if session_id:
+            result = await self._ask_daemon("logout", {"session_id": session_id})
+            if isinstance(result, web.Response):
+                return result
+        reply = web.Response(text="200: OK")
+        reply.del_cookie(self._front.config.session.cookie_name, path="/")
+        return reply
+
+    async def extend_login_session(self, request: web.Request) -> web.Response:
+        session_id = session_cookie_value(request, self._front.config)
+        if await self._front.sessions.load(session_id) is None:
+            return problems.unauthorized()
+        result = await self._ask_daemon("touch", {"session_id": session_id})
+        if isinstance(result, web.Response):
+            return result
+        if result.status != 200:
+            return problems.json_body_response(result.status, result.body)
+        reply = web.json_response({"status": 201, "expires": result.body["expires"]})
+        self._front.set_session_cookie(request, reply, session_id)
+        return reply
+
+    async def update_password_no_auth(self, request: web.Request) -> web.Response:
+        try:
+            body = await read_json_body(request)
+        except UndecodableBody:
+            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        args: dict[str, Any] = {}
+        for name in ("username", "current_password", "new_password"):
+            value = body.get(name)
+            if not isinstance(value, str) or not value:
+                return _missing_field(name)
+            args[name] = value
+        result = await self._ask_daemon("update_password_no_auth", {**args, **self._front.forwarding_facts(request)})
+        if isinstance(result, web.Response):
+            return result
+        return problems.json_body_response(result.status, result.body)
+
+    async def _ask_daemon(self, op: str, args: dict[str, Any]):
+        try:
+            return await self._front.daemon.call(op, args)
+        except SessionDaemonUnavailable:
+            log.error("session daemon did not answer", extra={"event": "session_daemon_unavailable", "op": op})
+            return problems.session_service_down()

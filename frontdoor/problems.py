@@ -1,0 +1,47 @@
+"""Errors as ``application/problem+json``, with Backend.AI's type URIs so its Web UI understands them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+PROBLEM_BASE = "https://api.backend.ai/probs/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def problem(status: int, slug: str, title: str, **extra: Any) -> web.Response:
+    body = {"type": PROBLEM_BASE + slug, "title": title, **extra}
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_CONTENT_TYPE)
+
+
+def json_body_response(status: int, body: dict[str, Any]) -> web.Response:
+    """A JSON reply; problem documents (those with a ``type``) get the problem media type."""
+    content_type = PROBLEM_CONTENT_TYPE if "type" in body and "title" in body else "application/json"
+    return web.Response(status=status, text=json.dumps(body), content_type=content_type)
+
+
+def unauthorized() -> web.Response:
+    return problem(401, "auth-failed", "Unauthorized access")
+
+
+def bad_gateway(details: str | None = None) -> web.Response:
+    extra = {"details": details} if details else {}
+    return problem(502, "bad-gateway", "The proxy target server is inaccessible.", **extra)
+
+
+def gateway_timeout() -> web.Response:
+    return problem(504, "gateway-timeout", "The proxy target server did not answer in time.")
+
+
+def no_signer() -> web.Response:
+    return problem(503, "webserver/signer-unavailable", "No request signer is available.")
+
+
+def session_service_down() -> web.Response:
+    return problem(503, "service-unavailable", "The session service is unavailable.")
+
+
+def bad_request(title: str, slug: str = "generic-bad-request", **extra: Any) -> web.Response:
+    return problem(400, slug, title, **extra)

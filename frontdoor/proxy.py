@@ -1,0 +1,156 @@
+"""``/func/<path>`` -> Manager ``/<path>``: signed by a signer, bodies streamed both ways.
+
+Nothing is buffered: the request body is passed on as it arrives and the response is relayed chunk
+by chunk, so uploads, downloads and server-sent events cost the front door O(1) memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from contract.requests import SigningRequest
+from frontdoor import problems
+from frontdoor.context import FrontDoor, session_cookie_value
+from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
+from frontdoor.upstream import (
+    UnsafePath,
+    UpstreamTarget,
+    downstream_headers,
+    media_type,
+    upstream_headers,
+    upstream_target,
+)
+from frontdoor.websocket import WebSocketRelay, wants_websocket
+
+log = logging.getLogger(__name__)
+FUNC_PREFIX = "/func"
+
+
+class ManagerProxy:
+    def __init__(self, front: FrontDoor, relay: WebSocketRelay):
+        self._front = front
+        self._relay = relay
+
+    def register(self, app: web.Application) -> None:
+        app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        front = self._front
+        raw_rest = request.raw_path[len(FUNC_PREFIX):]
+        try:
+            target = upstream_target(front.manager_endpoints[0], raw_rest)
+        except UnsafePath as exc:
+            return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
+        if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
+            return await self._forward(request, target, signed={})  # Manager version: public
+        session_id = session_cookie_value(request, front.config)
+        record = await front.sessions.load(session_id)
+        if record is None:
+            return problems.unauthorized()
+        websocket = wants_websocket(request)
+        path = raw_rest.partition("?")[0].strip("/")
+        signing = SigningRequest(
+            rid=0,
+            session_id=session_id,
+            method="GET" if websocket else request.method,
+            target=target.target,
+            host=target.host,
+            # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
+            content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
+            api_version=self._api_version(request),
+            want_jwt=path in front.config.api.graphql_paths,
+        )
+        try:
+            signed = await front.signers.sign(signing)
+        except SessionRejected:
+            return problems.unauthorized()
+        except NoSignerAvailable:
+            return problems.no_signer()
+        except SigningRefused as exc:
+            log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
+            return problems.bad_gateway("The request could not be signed.")
+        front.sessions.keep_alive(session_id, record)
+        request["user_id"] = record.user_id
+        if websocket:
+            headers = self._headers(request, target, signed)
+            return await self._relay.open(request, target, headers, session_id)
+        return await self._forward(request, target, signed)
+
+    def _api_version(self, request: web.Request) -> str:
+        return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+
+    def _headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str]):
+        front = self._front
+        return upstream_headers(
+            request.headers,
+            api_version=self._api_version(request),
+            domain=front.config.api.domain,
+            host=target.host,
+            client_ip=front.client_ip(request),
+            scheme=request.scheme,
+            session_cookie=front.config.session.cookie_name,
+            signed=signed,
+        )
+
+    async def _forward(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str]) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        answer_within = self._front.config.api.response_timeout
+        try:
+            async with asyncio.timeout(None) as deadline:
+                # The Manager's time to answer counts from the end of the request body.
+                start_clock = lambda: deadline.reschedule(loop.time() + answer_within)  # noqa: E731
+                body = _relay_body(request, start_clock) if request.body_exists else None
+                if body is None:
+                    start_clock()
+                upstream = await self._front.http.request(
+                    request.method,
+                    URL(target.base_url + target.target, encoded=True),
+                    headers=self._headers(request, target, signed),
+                    data=body,
+                    allow_redirects=False,
+                    skip_auto_headers=("Accept-Encoding", "Accept"),
+                )
+        except TimeoutError:
+            if deadline.expired():
+                return problems.gateway_timeout()
+            return problems.bad_gateway("Connecting to the Manager timed out.")
+        except aiohttp.ClientConnectionError as exc:
+            log.warning("manager unreachable", extra={"event": "upstream_error", "error": type(exc).__name__})
+            return problems.bad_gateway()
+        try:
+            return await _relay_response(request, upstream)
+        finally:
+            upstream.release()
+
+
+async def _relay_body(request: web.Request, on_done):
+    try:
+        async for chunk in request.content.iter_any():
+            yield chunk
+    finally:
+        on_done()
+
+
+async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=downstream_headers(upstream.headers))
+    await response.prepare(request)
+    started = time.monotonic()
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
+        log.warning(
+            "upstream broke off mid-body",
+            extra={"event": "upstream_error", "error": type(exc).__name__, "after_s": round(time.monotonic() - started, 3)},
+        )
+        response.force_close()
+        return response
+    await response.write_eof()
+    return response

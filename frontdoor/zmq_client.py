@@ -1,0 +1,106 @@
+"""The asking side of the ZeroMQ hop: one DEALER socket per peer, many requests in flight.
+
+Requests issued in the same event-loop turn are sent as one message (a batch), which keeps the
+per-request cost of the hop low under load.  A socket monitor notices a peer that went away, so
+requests waiting on it fail at once and can be retried elsewhere instead of waiting for a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import Counter
+from typing import Any, Callable
+
+import zmq
+import zmq.asyncio
+from zmq.utils.monitor import parse_monitor_message
+
+from contract.messages import MessageOpener, MessageSealer, RejectedMessage
+
+log = logging.getLogger(__name__)
+
+
+class PeerLost(Exception):
+    """The peer disconnected while the request was waiting."""
+
+
+class DealerChannel:
+    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
+        self.endpoint = endpoint
+        self._kind = kind
+        self._socket = context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
+        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._socket.connect(endpoint)
+        self._sealer = MessageSealer(key, max_age)
+        self._opener = MessageOpener(key, max_age)
+        self._request_ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._outbox: list[dict[str, Any]] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self.connected = False
+        self.rejected: Counter[str] = Counter()
+        self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._watch_connection())]
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._pending)
+
+    async def request(self, build_item: Callable[[int], dict[str, Any]], timeout: float) -> dict[str, Any]:
+        """Send one item (built around its request id) and wait for the matching reply item."""
+        rid = next(self._request_ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        self._outbox.append(build_item(rid))
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(rid, None)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        items, self._outbox = self._outbox, []
+        if items:
+            sent = self._socket.send_multipart(self._sealer.seal(self._kind, items))
+            # Not awaited (the replies are); retrieve any error so it is not reported as unhandled.
+            sent.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _receive(self) -> None:
+        while True:
+            frames = await self._socket.recv_multipart()
+            try:
+                envelope = self._opener.open(frames)
+            except RejectedMessage as exc:
+                self.rejected[exc.reason] += 1
+                continue
+            for item in envelope.items:
+                future = self._pending.get(item.get("rid"))
+                if future is not None and not future.done():
+                    future.set_result(item)
+
+    async def _watch_connection(self) -> None:
+        while True:
+            event = parse_monitor_message(await self._monitor.recv_multipart())
+            if event["event"] == zmq.EVENT_CONNECTED:
+                self.connected = True
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                self.connected = False
+                self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(PeerLost(self.endpoint))
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._fail_pending()
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
+        self._socket.close(linger=0)

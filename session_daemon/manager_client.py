@@ -1,0 +1,199 @@
+"""The two anonymous Manager calls the session daemon makes: authorize and update-password-no-auth.
+
+Both are unsigned POSTs (protocol §2.9).  Endpoints are tried in turn, starting from the last one that
+answered, but only while nothing can have reached the Manager (connection refused, connect timeout):
+once a request may have been received, trying elsewhere could apply it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+
+from contract.config import ApiConfig
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "webui-host/0.1"
+TOTAL_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """The browser-facing facts the Manager sees as X-Forwarded-* headers."""
+
+    client_ip: str = ""
+    host: str = ""
+    proto: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerOk:
+    status: int
+    data: dict[str, Any] = field(repr=False)  # may hold a secret key: keep it out of reprs and logs
+
+
+@dataclass(frozen=True, slots=True)
+class Keypair:
+    """What a successful authorize yields."""
+
+    access_key: str
+    secret_key: str = field(repr=False)  # never in a log line or a traceback
+    role: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerError:
+    """A problem+json answer (or anything non-2xx), reduced to the fields we pass on."""
+
+    status: int
+    type: str
+    title: str
+    msg: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerUnreachable:
+    reason: str  # short and secret-free: it goes to the browser
+
+
+ManagerReply = ManagerOk | ManagerError | ManagerUnreachable
+
+
+def keypair_of(reply: ManagerOk) -> Keypair | None:
+    """The keypair in an authorize answer, or None if any of its four fields is missing (e.g. a 2FA step)."""
+    data = reply.data.get("data")
+    if not isinstance(data, dict):
+        return None
+    fields = [data.get(name) for name in ("access_key", "secret_key", "role", "status")]
+    if not all(isinstance(value, str) and value for value in fields):
+        return None
+    return Keypair(*fields)
+
+
+class ManagerClient:
+    def __init__(self, endpoints: list[str], api: ApiConfig):
+        if not endpoints:
+            raise ValueError("at least one Manager endpoint is needed")
+        self._endpoints = [url.rstrip("/") for url in endpoints]
+        self._api = api
+        self._preferred = 0  # index of the endpoint that answered last
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=self._api.connect_timeout)
+        self._http = aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def authorize(
+        self, username: str, password: str, extras: dict[str, Any], forwarded: Forwarded
+    ) -> ManagerReply:
+        # Browser extras (otp, force, ...) go along, but may not replace the fields we decide.
+        payload = {**extras, "type": "keypair", "domain": self._api.domain, "username": username, "password": password}
+        return await self._post("/auth/authorize", payload, forwarded)
+
+    async def update_password_no_auth(
+        self, username: str, current_password: str, new_password: str, forwarded: Forwarded
+    ) -> ManagerReply:
+        payload = {
+            "domain": self._api.domain,
+            "username": username,
+            "current_password": current_password,
+            "new_password": new_password,
+        }
+        return await self._post("/auth/update-password-no-auth", payload, forwarded)
+
+    async def _post(self, path: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
+        if self._http is None:
+            raise RuntimeError("ManagerClient.start() was not awaited")
+        reason = "no Manager endpoint"
+        count = len(self._endpoints)
+        for offset in range(count):
+            index = (self._preferred + offset) % count
+            endpoint = self._endpoints[index]
+            try:
+                reply = await self._post_once(endpoint + path, payload, forwarded)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                reason = _log_failure(endpoint, exc)
+                continue  # nothing was sent: the next endpoint may do
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                # The request may have arrived: do not repeat it on another endpoint.
+                return ManagerUnreachable(_log_failure(endpoint, exc))
+            self._preferred = index
+            return reply
+        return ManagerUnreachable(reason)
+
+    async def _post_once(self, url: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
+        assert self._http is not None
+        async with self._http.post(
+            url, json=payload, headers=self._headers(forwarded), ssl=self._api.ssl_verify
+        ) as response:
+            return _reply_of(response.status, response.reason or "", await response.read())
+
+    def _headers(self, forwarded: Forwarded) -> dict[str, str]:
+        headers = {
+            "Date": datetime.now(timezone.utc).isoformat(),
+            "X-BackendAI-Version": self._api.default_version,
+            "X-BackendAI-Domain": self._api.domain,
+            "User-Agent": USER_AGENT,
+        }
+        for name, value in (
+            ("X-Forwarded-For", forwarded.client_ip),
+            ("X-Forwarded-Host", forwarded.host),
+            ("X-Forwarded-Proto", forwarded.proto),
+        ):
+            if value:
+                headers[name] = value
+        return headers
+
+
+def _reply_of(status: int, reason: str, body: bytes) -> ManagerReply:
+    doc = _json_object(body)
+    if 200 <= status < 300:
+        return ManagerOk(status, doc)
+    return ManagerError(
+        status=status,
+        type=_text_or(doc.get("type"), "about:blank"),
+        title=_text_or(doc.get("title"), reason or f"HTTP {status}"),
+        msg=doc.get("msg") if isinstance(doc.get("msg"), str) else None,
+    )
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _text_or(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _log_failure(endpoint: str, exc: BaseException) -> str:
+    log.warning(
+        "Manager call failed",
+        extra={"event": "manager_unreachable", "endpoint": endpoint, "error": f"{type(exc).__name__}: {exc}"},
+    )
+    return _describe_failure(exc)
+
+
+def _describe_failure(exc: BaseException) -> str:
+    """A short reason for the browser: no addresses, no request data (details go to our log)."""
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return "The Manager did not answer in time."
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "Cannot connect to the Manager."
+    return f"The connection to the Manager failed ({type(exc).__name__})."

@@ -1,0 +1,1 @@
+"""Signer worker: holds users' secret keys and answers signing requests with headers only."""

@@ -1,0 +1,36 @@
+"""``python -m signer_worker -f CONFIG --index N``: one signer of the pool (a Web API Agent)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+
+from contract.bootstrap import Settings, run_service
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="signer_worker", description=__doc__)
+    parser.add_argument("-f", "--config", type=Path, default=None, help="webui-host TOML file")
+    parser.add_argument("--index", type=int, default=0, help="position in this host's pool")
+    parser.add_argument("--agent-id", default=None, help="unique agent id (default: <hostname>-signer-<index>)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    agent_id = args.agent_id or f"{socket.gethostname()}-signer-{args.index}"
+    group = os.environ.get("WEBAPI_GROUP_NAME", "DEFAULT")
+
+    async def serve(settings: Settings) -> None:
+        from signer_worker.service import SignerService
+
+        await SignerService(settings, agent_id, group).run()
+
+    return run_service("signer_worker", args.config, serve)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,75 @@
+"""A signer announces itself in etcd as a Web API Agent, under a lease it keeps refreshing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+import aetcd
+
+from contract.config import Config
+from contract.etcd_layout import AgentRecord, agent_key, etcd_client
+
+log = logging.getLogger(__name__)
+
+
+class AgentRegistration:
+    def __init__(self, config: Config, record: AgentRecord):
+        self._config = config
+        self._key = agent_key(config, record.agent_id)
+        self.record = record
+        self._client: aetcd.Client | None = None
+        self._lease = None
+        self._changed = asyncio.Event()
+
+    def report(self, state: str, fault: str | None = None) -> None:
+        if (state, fault) != (self.record.state, self.record.fault):
+            log.info("agent state changed", extra={"event": "agent_state_change", "from": self.record.state, "to": state})
+            self.record = dataclasses.replace(self.record, state=state, fault=fault)
+            self._changed.set()
+
+    async def run(self) -> None:
+        """Keep the registration present (re-creating it after etcd restarts or lease loss)."""
+        ttl = self._config.etcd.lease_ttl
+        while True:
+            try:
+                await self._register(ttl)
+                while True:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), ttl / 3)
+                        self._changed.clear()
+                        await self._client.put(self._key, self.record.to_json(), lease=self._lease)
+                    except asyncio.TimeoutError:
+                        pass
+                    reply = await self._lease.refresh()
+                    if reply is None or reply.TTL <= 0:
+                        raise ConnectionError("lease expired")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("etcd registration lost; retrying", extra={"event": "etcd_unavailable", "error": repr(exc)})
+                await self._close_client()
+                await asyncio.sleep(1.0)
+
+    async def _register(self, ttl: int) -> None:
+        self._client = etcd_client(self._config)
+        self._lease = await self._client.lease(ttl)
+        await self._client.put(self._key, self.record.to_json(), lease=self._lease)
+
+    async def withdraw(self) -> None:
+        """Remove the registration at once on a clean stop (instead of waiting for the lease)."""
+        try:
+            if self._lease is not None:
+                await self._lease.revoke()
+        except Exception:
+            pass
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        if self._client is not None:
+            try:
+                await self._client.close()
+            except Exception:
+                pass
+            self._client = None

@@ -1,0 +1,34 @@
+"""One real stack per test session: supervisord, Redis, etcd, devstack Manager, daemon, signers, front door."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.support.stack import ADMIN_USER, RunningStack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    running = RunningStack(tmp_path_factory.mktemp("stack")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def visitor(stack):
+    """A logged-out visitor: its own cookie jar (IP hosts need ``unsafe``)."""
+    async with aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def log_in(session: aiohttp.ClientSession, user: tuple[str, str] = ADMIN_USER) -> dict:
+    async with session.post("/server/login", json={"username": user[0], "password": user[1]}) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+@pytest.fixture
+async def admin(visitor):
+    await log_in(visitor)
+    return visitor

@@ -1,0 +1,168 @@
+"""Login, signed REST and GraphQL calls, logout and failed-login blocking, through real processes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from contract.redis_layout import SessionRecord, session_hash, session_key
+from tests.e2e.conftest import log_in
+from tests.support.stack import ADMIN_USER, NORMAL_USER
+
+pytestmark = pytest.mark.slow
+
+
+async def test_login_sets_a_safe_cookie_and_returns_the_backend_ai_envelope(visitor, stack):
+    async with visitor.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as response:
+        assert response.status == 200
+        body = await response.json()
+        cookie = response.cookies[stack.config.session.cookie_name]
+        set_cookie = response.headers["Set-Cookie"]
+        assert "X-BackendAI-SessionID" not in response.headers
+    assert body == {"authenticated": True, "data": {"access_key": "AKIAIOSFODNN7EXAMPLE", "role": "superadmin", "status": "active"}}
+    assert len(cookie.value) == 32 and int(cookie.value, 16) >= 0
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Secure" not in set_cookie
+    async with visitor.post("/server/login-check") as response:
+        assert await response.json() == {"authenticated": True, "data": body["data"], "session_id": None}
+
+
+async def test_each_login_gets_a_new_session_id(stack):
+    ids = set()
+    for _ in range(2):
+        async with aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            await log_in(session)
+            ids.add(session.cookie_jar.filter_cookies(URL(stack.base_url))[stack.config.session.cookie_name].value)
+    assert len(ids) == 2
+
+
+async def test_signed_rest_call_is_accepted_by_the_manager(admin):
+    async with admin.get("/func/auth?echo=hello%20world") as response:
+        assert response.status == 200, await response.text()
+        assert await response.json() == {"authorized": "yes", "echo": "hello world"}
+        assert response.headers["X-Devstack-Auth"] == "hmac"
+
+
+@pytest.mark.parametrize("path", ["/func/admin/gql", "/func/admin/graphql"])
+async def test_graphql_carries_a_jwt_the_manager_accepts(admin, path):
+    async with admin.post(path, json={"query": "{ me { email } }"}) as response:
+        assert response.status == 200, await response.text()
+        body = await response.json()
+    assert body["extensions"]["auth_method"] == "jwt"
+    assert body["data"]["me"]["email"] == ADMIN_USER[0]
+
+
+async def test_manager_version_is_public(visitor):
+    async with visitor.get("/func/") as response:
+        assert response.status == 200
+        assert "version" in await response.json()
+
+
+async def test_no_session_wrong_session_and_expired_session_are_401(visitor, stack):
+    async with visitor.get("/func/auth?echo=x") as response:
+        assert response.status == 401
+        assert response.content_type == "application/problem+json"
+        assert (await response.json())["title"] == "Unauthorized access"
+    cookie = stack.config.session.cookie_name
+    async with visitor.get("/func/auth?echo=x", headers={"Cookie": f"{cookie}={'0' * 32}"}) as response:
+        assert response.status == 401
+    # An expired record still present in Redis (as after a clock jump) must not be honoured.
+    stale_id = "f" * 32
+    now = time.time()
+    record = SessionRecord("admin@lablup.com", "AKIAIOSFODNN7EXAMPLE", "superadmin", "active", now - 100, now - 100, now - 1)
+    stack.admin_redis().set(session_key(session_hash(stale_id)), record.to_json(), ex=60)
+    async with visitor.get("/func/auth?echo=x", headers={"Cookie": f"{cookie}={stale_id}"}) as response:
+        assert response.status == 401
+
+
+async def test_logout_ends_the_session(admin, stack):
+    cookie_value = admin.cookie_jar.filter_cookies(URL(stack.base_url))[stack.config.session.cookie_name].value
+    async with admin.get("/func/auth?echo=1") as response:
+        assert response.status == 200
+    async with admin.post("/server/logout") as response:
+        assert response.status == 200
+        assert await response.text() == "200: OK"
+    async with admin.get("/func/auth?echo=1") as response:
+        assert response.status == 401
+    # Replaying the old cookie after logout must fail too (the server-side record is gone).
+    async with aiohttp.ClientSession(stack.base_url) as replay:
+        async with replay.get("/func/auth?echo=1", headers={"Cookie": f"{stack.config.session.cookie_name}={cookie_value}"}) as response:
+            assert response.status == 401
+    assert stack.admin_redis().exists(session_key(session_hash(cookie_value))) == 0
+
+
+async def test_seed_login_and_logout_paths(visitor):
+    async with visitor.post("/api/auth/login", json={"username": NORMAL_USER[0], "password": NORMAL_USER[1]}) as response:
+        assert response.status == 200
+        assert (await response.json())["data"]["role"] == "user"
+    async with visitor.post("/api/auth/logout") as response:
+        assert response.status == 200
+    async with visitor.post("/server/login-check") as response:
+        assert (await response.json())["authenticated"] is False
+
+
+@pytest.mark.parametrize(
+    "body, title",
+    [
+        ({"password": "x"}, "You must provide the username field."),
+        ({"username": "a@b.c"}, "You must provide the password field."),
+        ({"username": "", "password": "x"}, "You must provide the username field."),
+    ],
+)
+async def test_login_field_errors(visitor, body, title):
+    async with visitor.post("/server/login", json=body) as response:
+        assert response.status == 400
+        assert (await response.json())["title"] == title
+
+
+async def test_failed_logins_block_the_username(visitor, stack):
+    username = "user@lablup.com"
+    allowed = stack.config.session.login_allowed_fail_count
+    for _ in range(allowed):
+        async with visitor.post("/server/login", json={"username": username, "password": "wrong"}) as response:
+            assert response.status == 401
+            body = await response.json()
+            assert body["authenticated"] is False and body["data"]["type"].endswith("auth-failed")
+    async with visitor.post("/server/login", json={"username": username, "password": NORMAL_USER[1]}) as response:
+        assert response.status == 429
+        assert (await response.json())["title"] == "Too many failed login attempts"
+    stack.admin_redis().delete(f"login_history_{username}")
+    async with visitor.post("/server/login", json={"username": username, "password": NORMAL_USER[1]}) as response:
+        assert response.status == 200
+
+
+async def test_extend_login_session(admin):
+    async with admin.post("/server/extend-login-session") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["status"] == 201 and body["expires"].endswith(("Z", "+00:00"))
+
+
+async def test_browser_authorization_and_session_cookie_never_reach_the_manager(admin, stack):
+    cookie = stack.config.session.cookie_name
+    async with admin.get("/func/dev/echo-headers", headers={"Authorization": "Bearer stolen", "Cookie": "theme=dark"}) as response:
+        assert response.status == 200
+        seen = await response.json()
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["authorization"].startswith("BackendAI signMethod=HMAC-SHA256, credential=AKIAIOSFODNN7EXAMPLE:")
+    assert cookie not in seen.get("cookies", {})
+    assert cookie not in headers.get("cookie", "")
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_steady_state_costs_no_redis_round_trip(admin, stack):
+    def get_calls() -> int:
+        stats = stack.admin_redis().info("commandstats")
+        return stats.get("cmdstat_get", {}).get("calls", 0)
+
+    for _ in range(10):  # warm the caches of the front door and of every signer
+        async with admin.get("/func/auth?echo=warm") as response:
+            assert response.status == 200
+    before = get_calls()
+    for _ in range(50):
+        async with admin.get("/func/auth?echo=steady") as response:
+            assert response.status == 200
+    assert get_calls() - before == 0

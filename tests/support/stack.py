@@ -1,0 +1,156 @@
+"""The whole webui-host stack as real processes, started the way an operator starts it.
+
+``RunningStack`` launches ``webui-host run -f <config>`` (supervisord in the foreground with the
+embedded Redis, etcd and development Manager on free loopback ports) and waits until a login and a
+signed call succeed.  Tests steer processes with ``supervisorctl`` and stop only what they started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from contract.config import load_config
+from contract.runtime import REDIS_ADMIN, read_redis_password
+from tests.support.http_probe import signed_call_works
+from tests.support.ports import free_ports
+
+VENV_BIN = Path(sys.executable).parent
+ADMIN_USER = ("admin@lablup.com", "wJalrXUt")
+NORMAL_USER = ("user@lablup.com", "C8qnIo29")
+
+
+@dataclass
+class StackPorts:
+    frontdoor: int
+    manager: int
+    redis: int
+    etcd: int
+
+
+def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1) -> Path:
+    path = directory / "webui-host.toml"
+    path.write_text(
+        f"""
+[service]
+port = {ports.frontdoor}
+workers = {workers}
+
+[session]
+login_allowed_fail_count = 3
+login_block_time = 60
+
+[signers]
+count = {signers}
+request_timeout = 0.5
+
+[api]
+response_timeout = 2.0
+
+[runtime]
+state_dir = "{directory / 'state'}"
+log_level = "INFO"
+
+[embedded]
+redis_port = {ports.redis}
+etcd_port = {ports.etcd}
+manager_port = {ports.manager}
+{extra}
+"""
+    )
+    return path
+
+
+class RunningStack:
+    def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1):
+        self.directory = directory
+        self.ports = StackPorts(*free_ports(4))
+        self.config_path = write_config(directory, self.ports, extra_config, signers, workers)
+        self.config = load_config(self.config_path)
+        self.base_url = f"http://127.0.0.1:{self.ports.frontdoor}"
+        self.manager_url = f"http://127.0.0.1:{self.ports.manager}"
+        self._process: subprocess.Popen | None = None
+        self._log = open(directory / "webui-host-run.log", "wb")
+
+    @property
+    def supervisord_conf(self) -> Path:
+        return self.config.runtime.state_dir / "supervisord.conf"
+
+    def start(self, timeout: float = 60.0) -> "RunningStack":
+        self._process = subprocess.Popen(
+            [str(VENV_BIN / "webui-host"), "run", "-f", str(self.config_path)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_until_serving(timeout)
+        return self
+
+    def wait_until_serving(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = "not started"
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"webui-host run exited with {self._process.returncode}: {self.log_tail()}")
+            try:
+                if signed_call_works(self.base_url, *ADMIN_USER):
+                    return
+                last_error = "signed call not yet accepted"
+            except OSError as exc:
+                last_error = repr(exc)
+            time.sleep(0.3)
+        raise TimeoutError(f"stack not serving after {timeout}s ({last_error}): {self.log_tail()}")
+
+    def supervisorctl(self, *args: str) -> str:
+        done = subprocess.run(
+            [str(VENV_BIN / "supervisorctl"), "-c", str(self.supervisord_conf), *args],
+            capture_output=True, text=True, timeout=60,
+        )
+        return done.stdout + done.stderr
+
+    def pids(self, name: str) -> list[int]:
+        """PIDs of running programs whose supervisor name starts with ``name``."""
+        found = []
+        for line in self.supervisorctl("status").splitlines():
+            fields = line.split()
+            if fields and fields[0].startswith(name) and "RUNNING" in line and "pid" in line:
+                found.append(int(line.split("pid", 1)[1].split(",")[0].strip()))
+        return found
+
+    def admin_redis(self) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.ports.redis, username=REDIS_ADMIN,
+            password=read_redis_password(self.config, REDIS_ADMIN),
+        )
+
+    def role_redis(self, role: str) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.ports.redis, username=role, password=read_redis_password(self.config, role)
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        text = (self.directory / "webui-host-run.log").read_text(errors="replace").splitlines()
+        logs = self.config.runtime.state_dir / "logs"
+        for log_file in sorted(logs.glob("*.log")) if logs.exists() else []:
+            text += [f"--- {log_file.name}"] + log_file.read_text(errors="replace").splitlines()[-15:]
+        return "\n".join(text[-lines * 4:])
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+        self._log.close()

@@ -1,0 +1,2 @@
+"""webui-host's launcher: one supervisord for the front door, the signers, the session daemon and,
+on a single host with no servers of its own, an embedded Redis, etcd and development Manager."""

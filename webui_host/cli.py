@@ -1,0 +1,188 @@
+"""``webui-host``: run the whole host under supervisord, render its conf, check a configuration.
+
+    webui-host run [-f FILE] [--state-dir DIR]
+    webui-host supervisord-conf [-f FILE] [--state-dir DIR] [--operator]
+    webui-host check-config [-f FILE]
+    webui-host prepare [-f FILE] [--state-dir DIR] [--operator]
+
+Without -f the embedded default is used: webui-host's own Redis, etcd and (when nothing names a
+Manager) the development Manager, all on loopback.  Configuration problems are all printed and the
+exit status is 2; nothing is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from contract.config import REPO_ROOT, ConfigError
+from contract.runtime import ensure_private_dir
+from webui_host import stack
+
+EXIT_CONFIG = 2
+EXIT_ENVIRONMENT = 1
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--config", type=Path, default=None,
+                        help="webui-host TOML file (default: none, the embedded single-host setup)")
+
+
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="state directory (default: [runtime] state_dir of the file)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="webui-host", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start everything in the foreground under supervisord")
+    _add_config(run)
+    _add_state_dir(run)
+
+    conf = commands.add_parser("supervisord-conf", help="print the rendered supervisord.conf")
+    _add_config(conf)
+    _add_state_dir(conf)
+    conf.add_argument("--operator", action="store_true",
+                      help="the repository's variant: no embedded servers, paths relative to %%(here)s")
+
+    check = commands.add_parser("check-config", help="validate a configuration and print every problem")
+    _add_config(check)
+
+    prep = commands.add_parser("prepare", help="create the state, secrets and ipc directories (0700)")
+    _add_config(prep)
+    _add_state_dir(prep)
+    prep.add_argument("--operator", action="store_true",
+                      help="also create .state/logs next to the repository's supervisord.conf")
+    return parser
+
+
+def _config_problems(exc: ConfigError) -> int:
+    print("webui-host: invalid configuration:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _problems(problems: list[str], status: int, what: str = "cannot start") -> int:
+    print(f"webui-host: {what}:", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return status
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        setup = stack.resolve(args.config)
+    except ConfigError as exc:
+        return _config_problems(exc)
+    problems = stack.check_problems(setup.config)
+    if problems:
+        return _config_problems(ConfigError(problems))
+    print("ok")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    try:
+        setup = stack.resolve(args.config, args.state_dir)
+    except ConfigError as exc:
+        return _config_problems(exc)
+    stack.prepare(setup)
+    if args.operator:
+        ensure_private_dir(REPO_ROOT / ".state")
+        ensure_private_dir(REPO_ROOT / ".state" / "logs")
+    print(f"prepared {setup.state_dir}")
+    return 0
+
+
+def cmd_supervisord_conf(args: argparse.Namespace) -> int:
+    if args.operator:
+        if args.state_dir is not None:
+            print("webui-host: --state-dir has no effect with --operator (it uses %(here)s/.state)",
+                  file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            setup = stack.resolve(args.config)
+        except ConfigError as exc:
+            return _config_problems(exc)
+        sys.stdout.write(stack.render_operator_conf(setup.config))
+        return 0
+    prepared = _prepare_host(args)
+    if isinstance(prepared, int):
+        return prepared
+    setup, choice = prepared
+    text = stack.render_host_conf(setup, choice)
+    stack.write_supervisord_conf(setup, text)
+    sys.stdout.write(text)
+    return 0
+
+
+def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
+    """Resolve, check, prepare and decide; an int is the exit status of a failure."""
+    try:
+        setup = stack.resolve(args.config, args.state_dir)
+    except ConfigError as exc:
+        return _config_problems(exc)
+    problems = stack.check_problems(setup.config)
+    if problems:
+        return _config_problems(ConfigError(problems))
+    if check_ports:
+        if stack.supervisor_running(setup.state_dir):
+            conf = setup.state_dir / stack.CONF_FILE
+            return _problems([
+                f"webui-host already runs with state in {setup.state_dir}",
+                f"stop it with: {stack.supervisorctl_path()} -c {conf} shutdown",
+            ], EXIT_ENVIRONMENT)
+        busy = stack.busy_ports(stack.listen_ports(setup.config, devstack=False))
+        if busy:
+            return _problems(busy, EXIT_ENVIRONMENT)
+    try:
+        stack.prepare(setup)
+        choice = stack.decide_manager(setup)
+    except ConfigError as exc:  # etcd's config/global does not validate over the file
+        return _config_problems(exc)
+    if check_ports and choice.devstack:
+        busy = stack.busy_ports({"devstack": ("127.0.0.1", setup.config.embedded.manager_port)})
+        if busy:
+            return _problems(busy, EXIT_ENVIRONMENT)
+    return setup, choice
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    prepared = _prepare_host(args, check_ports=True)
+    if isinstance(prepared, int):
+        return prepared
+    setup, choice = prepared
+    conf_path = stack.write_supervisord_conf(setup, stack.render_host_conf(setup, choice))
+    sys.stdout.write(stack.banner(setup, choice, conf_path))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = stack.supervisord_argv(conf_path)
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover - execv does not return
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "supervisord-conf": cmd_supervisord_conf,
+    "check-config": cmd_check_config,
+    "prepare": cmd_prepare,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The embedded Redis and etcd: what to run and with which settings (pure functions, no I/O but ``--version``).
+
+The embedded servers exist for a single-host install that names no Redis or etcd of its own: both
+listen on loopback only, keep nothing on disk that matters across a reinstall of Redis (no RDB, no
+AOF), and Redis admits only the per-role ACL users of ``contract.redis_layout`` plus an admin.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from contract.redis_layout import ROLES, acl_rules
+from contract.runtime import REDIS_ADMIN
+
+LOOPBACK = "127.0.0.1"
+ETCD_NAME = "webui-host"
+# The Redis release that introduced CLIENT SETINFO; older servers refuse to load an ACL naming it.
+SETINFO_SINCE = (7, 2, 0)
+ADMIN_RULES = "~* &* +@all"
+
+_VERSION_RE = re.compile(r"\bv=(\d+)\.(\d+)\.(\d+)")
+_PASSWORD_RE = re.compile(r"^[\x21-\x7e]+$")  # printable, no blanks: one token in redis.conf
+
+
+def parse_redis_version(version_output: str) -> tuple[int, int, int] | None:
+    """``Redis server v=7.0.15 sha=...`` -> (7, 0, 15); None when it is not recognisable."""
+    match = _VERSION_RE.search(version_output)
+    if match is None:
+        return None
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def redis_server_version(binary: str | Path = "redis-server") -> tuple[int, int, int] | None:
+    """The version of a redis-server binary, or None when it cannot be run or read."""
+    try:
+        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_redis_version(done.stdout + done.stderr)
+
+
+def knows_setinfo(version: tuple[int, int, int] | None) -> bool:
+    """Whether the server accepts ``+client|setinfo`` in an ACL (Redis >= 7.2); unknown means no."""
+    return version is not None and tuple(version) >= SETINFO_SINCE
+
+
+def _check_password(role: str, password: str) -> str:
+    if not _PASSWORD_RE.match(password):
+        raise ValueError(f"the Redis password of {role!r} must be printable ASCII without blanks")
+    return password
+
+
+def acl_user_lines(passwords: Mapping[str, str], *, server_knows_setinfo: bool) -> list[str]:
+    """One ``user`` directive per role of ``ROLES``, then the admin; the default user is off.
+
+    ``passwords`` maps every role in ``ROLES`` and ``REDIS_ADMIN`` to its password.
+    """
+    missing = [role for role in (*ROLES, REDIS_ADMIN) if role not in passwords]
+    if missing:
+        raise ValueError(f"no Redis password for: {', '.join(missing)}")
+    lines = ["user default off resetpass resetkeys resetchannels -@all"]
+    for role in ROLES:
+        password = _check_password(role, passwords[role])
+        lines.append(f"user {role} on >{password} {acl_rules(role, server_knows_setinfo=server_knows_setinfo)}")
+    lines.append(f"user {REDIS_ADMIN} on >{_check_password(REDIS_ADMIN, passwords[REDIS_ADMIN])} {ADMIN_RULES}")
+    return lines
+
+
+def render_redis_conf(
+    *,
+    port: int,
+    data_dir: Path,
+    passwords: Mapping[str, str],
+    server_knows_setinfo: bool,
+    bind: str = LOOPBACK,
+) -> str:
+    """The text of the embedded redis.conf (foreground, logs to stdout for supervisord)."""
+    data_dir_text = str(data_dir)
+    if any(ch in data_dir_text for ch in '"\n\r\\'):
+        raise ValueError(f"unsupported character in the Redis data directory {data_dir_text!r}")
+    lines = [
+        "# Rendered by webui-host for its embedded Redis; edits are overwritten at the next start.",
+        f"bind {bind}",
+        f"port {port}",
+        "protected-mode yes",
+        "daemonize no",
+        "supervised no",
+        'logfile ""',
+        "loglevel notice",
+        "databases 16",
+        "# Sessions are disposable: nothing is written to disk.",
+        'save ""',
+        "appendonly no",
+        f'dir "{data_dir_text}"',
+        "tcp-keepalive 60",
+        "timeout 0",
+        "# One ACL user per process role (contract.redis_layout); nobody else gets in.",
+        *acl_user_lines(passwords, server_knows_setinfo=server_knows_setinfo),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def etcd_peer_port(client_port: int) -> int:
+    """The embedded etcd's peer port (single member, loopback): the port after the client port."""
+    return client_port + 1
+
+
+def etcd_command(
+    *,
+    data_dir: Path,
+    client_port: int,
+    peer_port: int | None = None,
+    binary: str | Path = "etcd",
+    name: str = ETCD_NAME,
+    host: str = LOOPBACK,
+) -> list[str]:
+    """The argv of a one-member etcd on loopback, with its data in ``data_dir`` (0700)."""
+    peer_port = etcd_peer_port(client_port) if peer_port is None else peer_port
+    client_url = f"http://{host}:{client_port}"
+    peer_url = f"http://{host}:{peer_port}"
+    return [
+        str(binary),
+        "--name", name,
+        "--data-dir", str(data_dir),
+        "--listen-client-urls", client_url,
+        "--advertise-client-urls", client_url,
+        "--listen-peer-urls", peer_url,
+        "--initial-advertise-peer-urls", peer_url,
+        "--initial-cluster", f"{name}={peer_url}",
+        "--initial-cluster-state", "new",
+        "--initial-cluster-token", name,
+        "--auto-compaction-retention", "1",
+        "--logger", "zap",
+        "--log-outputs", "stderr",
+    ]

@@ -8,7 +8,6 @@ items so a sender can batch many requests into one send.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -70,13 +69,13 @@ class MessageSealer:
             {
                 "v": PROTOCOL_VERSION,
                 "kind": kind,
-                "id": secrets.token_hex(12),
+                "id": os.urandom(12).hex(),
                 "exp": round(time.time() + self._ttl, 3),
                 "items": items,
             },
             separators=(",", ":"),
         ).encode()
-        return [body, hmac.new(self._key, body, hashlib.sha256).digest()]
+        return [body, hmac.digest(self._key, body, "sha256")]
 
 
 class ReplayGuard:
@@ -118,7 +117,7 @@ class MessageOpener:
         body, mac = frames
         if len(body) > MAX_FRAME_BYTES:
             raise RejectedMessage("too_large")
-        expected = hmac.new(self._key, body, hashlib.sha256).digest()
+        expected = hmac.digest(self._key, body, "sha256")
         if not hmac.compare_digest(expected, mac):
             raise RejectedMessage("bad_mac")
         envelope = _decode(body)

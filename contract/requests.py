@@ -46,7 +46,12 @@ class SigningRequest:
     want_jwt: bool = False
 
     def to_item(self) -> dict[str, Any]:
-        return asdict(self)
+        # Written out rather than dataclasses.asdict, which deep-copies: this is on every request.
+        return {
+            "rid": self.rid, "session_id": self.session_id, "method": self.method, "target": self.target,
+            "host": self.host, "content_type": self.content_type, "api_version": self.api_version,
+            "want_jwt": self.want_jwt,
+        }
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "SigningRequest":

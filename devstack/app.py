@@ -34,7 +34,7 @@ def create_app(
     app = web.Application(
         # Outermost first: the gateway must be innermost so a method override can swap the handler.
         middlewares=[access_log_middleware, problem_middleware, gateway_middleware],
-        client_max_size=1024**3,  # only matters for buffered JSON bodies; uploads stream
+        client_max_size=16 * 1024**2,  # caps buffered JSON bodies only; uploads stream
     )
     app[USERS_KEY] = users if users is not None else UserDirectory.with_defaults()
     app[STATS_KEY] = AuthStats()

@@ -30,6 +30,7 @@ from frontdoor.websocket import WebSocketRelay, wants_websocket
 
 log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
+SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
 
 
 class ManagerProxy:
@@ -138,6 +139,11 @@ async def _relay_body(request: web.Request, on_done):
 
 
 async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
+        # Small, sized bodies (most API answers) go out with their headers in one write.
+        body = await upstream.read()
+        return web.Response(status=upstream.status, reason=upstream.reason, body=body,
+                            headers=downstream_headers(upstream.headers))
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=downstream_headers(upstream.headers))
     await response.prepare(request)
     started = time.monotonic()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from urllib.parse import unquote, urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -75,15 +74,17 @@ def _is_ip(text: str) -> bool:
 
 
 def forwarded_cookies(cookie_header: str | None, session_cookie: str) -> str | None:
-    """Browser cookies minus ours: the Manager must never see the session cookie."""
+    """Browser cookies minus ours: the Manager must never see the session cookie.
+
+    Pairs are passed on as the browser wrote them; only the ones named like ours are dropped.
+    """
     if not cookie_header:
         return None
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except Exception:
-        return None
-    kept = [f"{name}={morsel.coded_value}" for name, morsel in jar.items() if name != session_cookie]
+    kept = [
+        pair.strip()
+        for pair in cookie_header.split(";")
+        if pair.strip() and pair.split("=", 1)[0].strip() != session_cookie
+    ]
     return "; ".join(kept) or None
 
 

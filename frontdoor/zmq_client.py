@@ -20,6 +20,7 @@ from zmq.utils.monitor import parse_monitor_message
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
 
 log = logging.getLogger(__name__)
+MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
 
 
 class PeerLost(Exception):
@@ -65,8 +66,9 @@ class DealerChannel:
     def _flush(self) -> None:
         self._flush_handle = None
         items, self._outbox = self._outbox, []
-        if items:
-            sent = self._socket.send_multipart(self._sealer.seal(self._kind, items))
+        # Bounded batches keep every message far below the receivers' size limit.
+        for start in range(0, len(items), MAX_BATCH):
+            sent = self._socket.send_multipart(self._sealer.seal(self._kind, items[start:start + MAX_BATCH]))
             # Not awaited (the replies are); retrieve any error so it is not reported as unhandled.
             sent.add_done_callback(lambda done: done.cancelled() or done.exception())
 

@@ -18,13 +18,20 @@ class SecretCache:
         self.listener = InvalidationListener(client, self._forget, self._reset)
         self.redis_reads = 0
 
+    def cached(self, session_id: str) -> SecretRecord | None:
+        """The keypair if memory can vouch for it (live invalidations, not expired); else None."""
+        record = self._records.get(session_hash(session_id))
+        if record is not None and self.listener.live and time.time() < record.expires_at:
+            return record
+        return None
+
     async def lookup(self, session_id: str) -> SecretRecord | None:
         """The keypair of a live session, or None if it is unknown, expired or revoked."""
+        record = self.cached(session_id)
+        if record is not None:
+            return record
         digest = session_hash(session_id)
         now = time.time()
-        record = self._records.get(digest)
-        if record is not None and self.listener.live and now < record.expires_at:
-            return record
         self.redis_reads += 1
         raw = await self._client.get(secret_key(digest))
         if raw is None:

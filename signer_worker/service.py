@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+from typing import Awaitable
 from urllib.parse import urlsplit
 
 import zmq.asyncio
@@ -15,7 +16,7 @@ import zmq.asyncio
 from contract.bootstrap import Settings
 from contract.etcd_layout import AgentRecord, AgentState
 from contract.messages import Envelope, load_shared_key
-from contract.redis_layout import SecretBox
+from contract.redis_layout import SecretBox, SecretRecord
 from contract.requests import SIGN, SigningReply, SigningRequest
 from contract.router import RouterServer
 from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, signer_endpoint
@@ -53,21 +54,48 @@ class SignerService:
                         AgentState.DOWN, time.time()),
         )
 
-    async def handle(self, envelope: Envelope) -> list[dict]:
+    def handle(self, envelope: Envelope) -> list[dict] | Awaitable[list[dict]]:
+        """Answer at once when every key is cached; otherwise read Redis first."""
         if envelope.kind != SIGN:
             return [SigningReply(_rid(item), error="wrong_kind").to_item() for item in envelope.items]
-        return [await self._sign_one(item) for item in envelope.items]
+        replies = []
+        for item in envelope.items:
+            reply = self._answer_from_cache(item)
+            if reply is None:
+                return self._answer_reading_redis(envelope.items)
+            replies.append(reply)
+        return replies
+
+    async def _answer_reading_redis(self, items: list[dict]) -> list[dict]:
+        return [await self._sign_one(item) for item in items]
+
+    def _answer_from_cache(self, item: dict) -> dict | None:
+        checked = self._check(item)
+        if isinstance(checked, dict):
+            return checked
+        record = self.cache.cached(checked.session_id)
+        return None if record is None else self._sign(checked, record)
 
     async def _sign_one(self, item: dict) -> dict:
+        checked = self._check(item)
+        if isinstance(checked, dict):
+            return checked
+        record = await self.cache.lookup(checked.session_id)
+        if record is None:
+            return SigningReply(checked.rid, error="no_session").to_item()
+        return self._sign(checked, record)
+
+    def _check(self, item: dict) -> SigningRequest | dict:
+        """The request, or the refusal to send back."""
         try:
             request = SigningRequest.from_item(item)
         except ValueError:
             return SigningReply(_rid(item), error="bad_request").to_item()
         if request.host not in self._hosts:
             return SigningReply(request.rid, error="host_not_allowed").to_item()
-        record = await self.cache.lookup(request.session_id)
-        if record is None:
-            return SigningReply(request.rid, error="no_session").to_item()
+        return request
+
+    def _sign(self, request: SigningRequest, record: SecretRecord) -> dict:
         headers = signed_headers(
             record.access_key, record.secret_key, request.method, request.target, request.host,
             request.content_type, request.api_version,

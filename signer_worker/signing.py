@@ -32,15 +32,16 @@ def string_to_sign(method: str, target: str, date: str, host: str, content_type:
 
 
 def derive_signing_key(secret_key: str, date_tag: str, host: str) -> bytes:
-    first = hmac.new(secret_key.encode(), date_tag.encode("ascii"), hashlib.sha256).digest()
-    return hmac.new(first, host.encode(), hashlib.sha256).digest()
+    # hmac.digest is the one-shot C path: several times faster than hmac.new for short inputs.
+    first = hmac.digest(secret_key.encode(), date_tag.encode("ascii"), "sha256")
+    return hmac.digest(first, host.encode(), "sha256")
 
 
 def signature(secret_key: str, method: str, target: str, date: str, host: str, content_type: str,
               api_version: str, date_tag: str) -> str:
     key = derive_signing_key(secret_key, date_tag, host)
     message = string_to_sign(method, target, date, host, content_type, api_version)
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, message.encode(), "sha256").hex()
 
 
 def authorization_header(access_key: str, hex_signature: str) -> str:

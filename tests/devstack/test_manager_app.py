@@ -393,9 +393,12 @@ async def test_sse_sends_exactly_n_events(client: TestClient) -> None:
 
 async def test_sse_forever_sends_keepalives(client: TestClient) -> None:
     response = await signed(client, "GET", "/stream/kernel/_/events?n=0&interval=0.01")
+    assert response.status == 200, await response.text()
     received = b""
     while received.count(b": keepalive\n\n") < 3:
-        received += await asyncio.wait_for(response.content.readany(), timeout=5)
+        chunk = await asyncio.wait_for(response.content.readany(), timeout=5)
+        assert chunk, "stream ended although n=0 means forever"
+        received += chunk
     response.close()
 
 

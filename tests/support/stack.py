@@ -35,7 +35,8 @@ class StackPorts:
     etcd: int
 
 
-def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1) -> Path:
+def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1,
+                 log_level: str = "INFO") -> Path:
     path = directory / "webui-host.toml"
     path.write_text(
         f"""
@@ -56,7 +57,7 @@ response_timeout = 2.0
 
 [runtime]
 state_dir = "{directory / 'state'}"
-log_level = "INFO"
+log_level = "{log_level}"
 
 [embedded]
 redis_port = {ports.redis}
@@ -69,10 +70,11 @@ manager_port = {ports.manager}
 
 
 class RunningStack:
-    def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1):
+    def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1,
+                 log_level: str = "INFO"):
         self.directory = directory
         self.ports = StackPorts(*free_ports(4))
-        self.config_path = write_config(directory, self.ports, extra_config, signers, workers)
+        self.config_path = write_config(directory, self.ports, extra_config, signers, workers, log_level)
         self.config = load_config(self.config_path)
         self.base_url = f"http://127.0.0.1:{self.ports.frontdoor}"
         self.manager_url = f"http://127.0.0.1:{self.ports.manager}"

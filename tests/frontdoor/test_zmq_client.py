@@ -1,0 +1,94 @@
+"""The ZeroMQ hop with real sockets: batching, many in flight, a peer that vanishes, junk replies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from contract.messages import MessageSealer
+from contract.router import RouterServer
+from frontdoor.zmq_client import MAX_BATCH, DealerChannel, PeerLost
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture
+def endpoint(tmp_path):
+    return f"ipc://{tmp_path / 'peer.sock'}"
+
+
+@pytest.fixture
+async def context():
+    ctx = zmq.asyncio.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+async def start_echo_server(context, endpoint, handler=None):
+    server = RouterServer(context, endpoint, KEY, 10, handler or (lambda env: [{"rid": i["rid"], "n": i["n"]} for i in env.items]))
+    server.bind()
+    return server, asyncio.create_task(server.serve())
+
+
+async def wait_connected(channel, timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while not channel.connected:
+        assert time.monotonic() < deadline, "channel never connected"
+        await asyncio.sleep(0.01)
+
+
+async def test_many_requests_in_flight_are_batched_and_all_answered(context, endpoint):
+    server, serving = await start_echo_server(context, endpoint)
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    await wait_connected(channel)
+    count = MAX_BATCH * 10 + 7
+    # ~1 KiB items: one unbounded batch would exceed the receivers' 1 MiB message limit.
+    padding = "p" * 1024
+    replies = await asyncio.gather(
+        *(channel.request(lambda rid, n=n: {"rid": rid, "n": n, "pad": padding}, 5.0) for n in range(count))
+    )
+    assert [reply["n"] for reply in replies] == list(range(count))
+    assert server.handled == count and not server.rejected
+    channel.close(), serving.cancel(), server.close()
+
+
+async def test_a_vanished_peer_fails_waiting_requests_at_once(context, endpoint):
+    never = asyncio.Event()
+
+    async def stall(envelope):
+        await never.wait()
+        return []
+
+    server, serving = await start_echo_server(context, endpoint, stall)
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    await wait_connected(channel)
+    pending = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid}, 30.0))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    serving.cancel()
+    server.close()  # the peer's socket goes away: the monitor sees the disconnect
+    with pytest.raises(PeerLost):
+        await pending
+    assert time.monotonic() - started < 2.0
+    channel.close()
+
+
+async def test_replies_with_a_wrong_key_are_ignored(context, endpoint):
+    router = context.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    await wait_connected(channel)
+    pending = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid}, 1.0))
+    identity, *_ = await router.recv_multipart()
+    forged = MessageSealer(b"x" * 32, 10).seal("sign", [{"rid": 1, "forged": True}])
+    await router.send_multipart([identity, *forged])
+    await router.send_multipart([identity, b"garbage"])
+    with pytest.raises(asyncio.TimeoutError):
+        await pending
+    assert channel.rejected["bad_mac"] == 1 and channel.rejected["frame_count"] == 1
+    channel.close()
+    router.close(linger=0)

@@ -166,3 +166,43 @@ async def test_steady_state_costs_no_redis_round_trip(admin, stack):
         async with admin.get("/func/auth?echo=steady") as response:
             assert response.status == 200
     assert get_calls() - before == 0
+
+
+def encode_like_the_web_ui(plaintext: bytes, endpoint: str, iv: str = "abcdefghijklmnop") -> bytes:
+    """The browser SDK's X-BackendAI-Encoded body (AES-256-CBC, key from the endpoint and IV)."""
+    import base64
+
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = (base64.b64encode(endpoint.encode()).decode() + iv + iv)[:32].encode()
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv.encode())).encryptor()
+    ciphertext = encryptor.update(padder.update(plaintext) + padder.finalize()) + encryptor.finalize()
+    return iv.encode() + b":" + base64.b64encode(ciphertext)
+
+
+async def test_encoded_login_body_from_the_web_ui(visitor, stack):
+    body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
+    encoded = encode_like_the_web_ui(body, stack.base_url)
+    headers = {"X-BackendAI-Encoded": "true", "Content-Type": "application/json"}
+    async with visitor.post("/server/login", data=encoded, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["authenticated"] is True
+    async with visitor.post("/server/logout"):
+        pass
+    async with visitor.post("/server/login", data=b"abcdefghijklmnop:garbage", headers=headers) as response:
+        assert response.status == 400
+
+
+async def test_update_password_no_auth_envelope(visitor):
+    body = {"username": NORMAL_USER[0], "current_password": NORMAL_USER[1], "new_password": "N3w-password!"}
+    async with visitor.post("/server/update-password-no-auth", json=body) as response:
+        assert response.status == 200
+        reply = await response.json()
+    # The development Manager runs without max_password_age, so it refuses, as a real one would.
+    assert reply["password_changed_at"] is None
+    assert reply["data"]["type"].startswith("https://api.backend.ai/probs/")
+    async with visitor.post("/server/update-password-no-auth", json={"username": "a@b.c"}) as response:
+        assert response.status == 400
+        assert (await response.json())["title"] == "You must provide the current_password field."

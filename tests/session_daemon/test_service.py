@@ -40,7 +40,8 @@ from contract.requests import SESSION, SIGN, SessionCommand, SessionResult
 from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, read_redis_password
 from devstack.app import create_app
 from session_daemon.service import SessionDaemon
-from tests.session_daemon.conftest import RedisHandle, free_port, start_redis
+from tests.support.ports import free_port
+from tests.support.servers import RedisHandle, start_redis
 
 ADMIN, ADMIN_PASSWORD = "admin@lablup.com", "wJalrXUt"
 ADMIN_ACCESS_KEY, ADMIN_SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -108,9 +108,13 @@ def main() -> None:
     parser.add_argument("--signers", type=int, default=2)
     parser.add_argument("--connections", default="1,16,64", help="comma-separated wrk connection counts")
     parser.add_argument("--log-level", default="INFO", help="INFO logs every request (the default in production)")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="turn the per-access-key rate limit off (it costs one Redis EVALSHA per request)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="webui-host-bench-") as directory:
-        stack = RunningStack(Path(directory), signers=args.signers, workers=args.workers, log_level=args.log_level)
+        limits = {"rate_limits": "enabled = false"} if args.no_rate_limit else {}  # default: on, never tripping
+        stack = RunningStack(Path(directory), signers=args.signers, workers=args.workers, log_level=args.log_level,
+                             **limits)
         stack.start()
         try:
             run(stack, args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,14 +59,30 @@ async def _read_etcd(config: Config, wait: float) -> tuple[dict, list[str]]:
             await client.close()
 
 
-def run_service(role: str, config_path: Path | None, serve: Callable[[Settings], Awaitable[None]]) -> int:
-    """Entry point shared by the daemon processes: settings, logging, then ``serve`` under uvloop."""
+def run_service(role: str, config_path: Path | None, serve: Callable[[Settings], Awaitable[None]],
+                instance: str | int = 0) -> int:
+    """Entry point shared by the daemon processes: settings, logging, metrics, SIGHUP, then ``serve`` under uvloop.
+
+    ``instance`` tells this process's metric files apart from its siblings' (e.g. the signer index).
+    """
     setup_logging(role)  # until the file says otherwise, so start-up problems are logged as JSON too
 
     async def main() -> None:
+        from contract.metrics import enable_multiprocess, forget_own_live_gauges
+        from contract.reload import Reloader, reload_from_file
+
         settings = await load_settings(config_path)
-        setup_logging(role, settings.config.runtime.log_level, settings.config.runtime.log_format)
-        await serve(settings)
+        config = settings.config
+        setup_logging(role, config.runtime.log_level, config.runtime.log_format)
+        enable_multiprocess(config.runtime.state_dir, role, instance)  # before any metric exists
+        # SIGHUP re-reads the file (log level and every key read per use); it must never kill us.
+        reloader = Reloader(lambda: reload_from_file(role, config_path, config))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.request)
+        try:
+            await serve(settings)
+        finally:
+            await reloader.wait()
+            forget_own_live_gauges()
 
     try:
         uvloop.run(main())

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contract.origins import parse_allowed_origin
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATIC_PATH = REPO_ROOT / "static"
 # The devstack, Redis and etcd ports of Backend.AI's "halfstack", so habits carry over.
@@ -135,9 +137,13 @@ class SessionConfig(_CompatSection):
 
 class SignersConfig(_Section):
     count: int = Field(2, ge=1, le=64, description="Signer worker processes started on this host.")
-    group: str = Field("DEFAULT", description="Web API Group whose agents this front door uses.")
+    group: str = Field("DEFAULT", description="Web API Group serving the built-in Manager deployment (/func).")
     request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
     max_attempts: int = Field(3, ge=1, le=10, description="Signers tried before answering 503.")
+    pool_wait: float = Field(
+        5.0, ge=0, le=60,
+        description="Seconds a request waits for an Up signer when its group has none (e.g. while the pool restarts).",
+    )
 
 
 class ZmqConfig(_Section):
@@ -158,6 +164,111 @@ class RuntimeConfig(_Section):
     log_format: Literal["json", "text"] = Field("json", description="json lines, or text for a terminal.")
 
 
+class OpsConfig(_Section):
+    ip: str = Field("127.0.0.1", description="Address of the ops listener (/metrics, /livez, /readyz); keep it private.")
+    port: int = Field(
+        8092, ge=1, le=65535, description="Port of the ops listener, shared by every front-door worker (SO_REUSEPORT)."
+    )
+    drain_timeout: float = Field(
+        25.0, gt=0, le=3600,
+        description="Seconds after SIGTERM for in-flight requests and WebSockets to finish before the front door exits.",
+    )
+    unready_delay: float = Field(
+        0.0, ge=0, le=60,
+        description="Seconds between answering not-ready and closing the public listener, so balancers notice.",
+    )
+
+
+class WebApiConfig(_Section):
+    endpoint_admins: list[str] = Field(
+        default_factory=list,
+        description="Who besides superadmins may define Web API Groups and shut down agents: "
+        "'user:<email>' or 'role:<role>' entries.",
+    )
+
+    _split = field_validator("endpoint_admins", mode="before")(_split_list)
+
+    @field_validator("endpoint_admins")
+    @classmethod
+    def _subjects(cls, subjects: list[str]) -> list[str]:
+        for subject in subjects:
+            kind, _, value = subject.partition(":")
+            if kind not in ("user", "role") or not value:
+                raise ValueError(f"{subject!r} is not 'user:<email>' or 'role:<role>'")
+        return subjects
+
+
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class RateLimitConfig(_Section):
+    enabled: bool = Field(True, description="Limit proxied requests per access key (counted in Redis, in batches).")
+    requests: int = Field(
+        3000, ge=1, description="Proxied requests an access key may make per window, all front doors together."
+    )
+    window: int = Field(60, ge=1, le=86400, description="Length of the sliding window in seconds.")
+    sync_interval: float = Field(
+        0.1, gt=0, le=10, description="Seconds between syncs of the access-key counters with Redis (a front door "
+        "may overshoot the limit by its own rate times this)."
+    )
+    role_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per-role requests per window overriding 'requests' (e.g. {monitor = 600}); 0 means unlimited.",
+    )
+    login_requests: int = Field(
+        30, ge=1, description="Login and password requests one client IP may make per window, all front doors together."
+    )
+
+    @field_validator("role_limits")
+    @classmethod
+    def _non_negative(cls, limits: dict[str, int]) -> dict[str, int]:
+        for role, limit in limits.items():
+            if limit < 0:
+                raise ValueError(f"the limit of role {role!r} must be 0 (unlimited) or more")
+        return limits
+
+
+class SecurityConfig(_CompatSection):
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Other origins whose pages may call the API with the user's cookie: exact "
+        "(https://app.example.com) or subdomains (https://*.example.com).",
+    )
+    cors_max_age: int = Field(600, ge=0, le=86400, description="Seconds a browser may cache a CORS preflight answer.")
+    content_security_policy: str = Field(
+        DEFAULT_CSP, description="Content-Security-Policy of our HTML pages; {nonce} becomes the per-request nonce."
+    )
+    hsts_max_age: int = Field(
+        31536000, ge=0, description="Strict-Transport-Security max-age sent over HTTPS (0: no HSTS header)."
+    )
+    http_redirect_port: int | None = Field(
+        None, ge=1, le=65535, description="With ssl_enabled, a plain-HTTP port that redirects to HTTPS (none if unset)."
+    )
+    max_header_size: int = Field(
+        8190, ge=1024, le=65536, description="Longest request line or header field in bytes; longer requests get 400."
+    )
+    max_headers: int = Field(100, ge=16, le=1000, description="Most header fields one request may carry.")
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig, description="Request rate limits.")
+
+    _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        return [str(parse_allowed_origin(origin)) for origin in origins]
+
+    @field_validator("content_security_policy")
+    @classmethod
+    def _one_line(cls, policy: str) -> str:
+        if any(ch in policy for ch in "\r\n\0"):
+            raise ValueError("the policy must be one line")
+        return policy
+
+
 class EmbeddedConfig(_Section):
     redis_port: int = Field(EMBEDDED_REDIS_PORT, ge=1, le=65535, description="Port of the embedded Redis.")
     etcd_port: int = Field(EMBEDDED_ETCD_PORT, ge=1, le=65535, description="Client port of the embedded etcd.")
@@ -175,6 +286,9 @@ class Config(BaseModel):
     etcd: EtcdConfig = Field(default_factory=EtcdConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     embedded: EmbeddedConfig = Field(default_factory=EmbeddedConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    webapi: WebApiConfig = Field(default_factory=WebApiConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     @property
     def ipc_dir(self) -> Path:
@@ -229,6 +343,12 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
     service = raw.get("service") if isinstance(raw.get("service"), dict) else {}
     if service.get("ssl_enabled") is True and not (service.get("ssl_cert") and service.get("ssl_privkey")):
         problems.append("service.ssl_enabled: ssl_enabled requires both ssl_cert and ssl_privkey")
+    security = raw.get("security") if isinstance(raw.get("security"), dict) else {}
+    redirect_port = security.get("http_redirect_port")
+    if redirect_port is not None and service.get("ssl_enabled") is not True:
+        problems.append("security.http_redirect_port: it redirects to HTTPS, so it needs service.ssl_enabled")
+    if redirect_port is not None and redirect_port == service.get("port", 8090):
+        problems.append("security.http_redirect_port: must differ from service.port")
     return problems
 
 

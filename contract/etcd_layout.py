@@ -1,4 +1,4 @@
-"""What webui-host keeps in etcd, under ``/<namespace>/``.
+"""What webui-host keeps in etcd, under ``/<namespace>/`` (Web API Groups: see contract/webapi.py).
 
 - ``agents/<agent id>``  a signer's registration (JSON ``AgentRecord``), attached to its lease: it
   vanishes when the signer stops refreshing it.
@@ -35,6 +35,17 @@ def agent_key(config: Config, agent_id: str) -> bytes:
     return agents_prefix(config) + agent_id.encode()
 
 
+# The Web API Groups sections (contract/webapi.py): one key per group, deployment, override, ...
+WEBAPI_SECTIONS = ("groups", "deployments", "overrides", "generations", "commands")
+
+
+def section_key(config: Config, section: str, name: str = "") -> bytes:
+    """``/<namespace>/<section>/<name>`` (with an empty name: the section's prefix)."""
+    if section not in WEBAPI_SECTIONS:
+        raise ValueError(f"unknown etcd section {section!r}")
+    return namespace_prefix(config) + f"{section}/{name}".encode()
+
+
 def global_config_key(config: Config) -> bytes:
     return namespace_prefix(config) + b"config/global"
 
@@ -56,6 +67,7 @@ class AgentRecord:
     state: str
     started_at: float
     fault: str | None = None
+    synced_generation: int = 0  # the group's Recreate generation this agent has applied
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -73,6 +85,7 @@ class AgentRecord:
             state=str(doc["state"]),
             started_at=float(doc["started_at"]),
             fault=doc.get("fault"),
+            synced_generation=int(doc.get("synced_generation", 0)),
         )
 
 

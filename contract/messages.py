@@ -40,11 +40,30 @@ class Envelope:
     items: list[dict[str, Any]]
 
 
+def key_file_problem(mode: int, file_gid: int, own_gid: int) -> str | None:
+    """Why a key file's permissions are too open, or None.
+
+    Only the owner may read it; group read is tolerated when the group is the process's own primary
+    group, because a Kubernetes secret volume with an fsGroup is always 0440 (the kubelet adds it).
+    """
+    bits = stat.S_IMODE(mode)
+    if bits & stat.S_IRWXO:
+        return f"must not be accessible to others (mode {oct(bits)})"
+    if bits & (stat.S_IWGRP | stat.S_IXGRP) or (bits & stat.S_IRGRP and file_gid != own_gid):
+        return f"must not be readable by a group other than the process's own (mode {oct(bits)})"
+    return None
+
+
+def check_key_file(path: Path) -> None:
+    info = path.stat()
+    problem = key_file_problem(info.st_mode, info.st_gid, os.getgid())
+    if problem is not None:
+        raise PermissionError(f"{path} {problem}")
+
+
 def load_shared_key(path: Path) -> bytes:
     """Read the ZeroMQ message key, refusing a file that others may read."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(f"{path} must not be readable by group or others (mode {oct(mode & 0o777)})")
+    check_key_file(path)
     key = bytes.fromhex(path.read_text().strip())
     if len(key) < KEY_BYTES:
         raise ValueError(f"{path} holds a key shorter than {KEY_BYTES} bytes")
@@ -134,7 +153,7 @@ class MessageOpener:
 def _decode(body: bytes) -> Envelope:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than the stack
         raise RejectedMessage("not_json") from None
     if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:
         raise RejectedMessage("version")

@@ -6,9 +6,13 @@ Keys are named after a SHA-256 of the cookie value, so a Redis dump holds no usa
 - ``websecret:<hash>``   the user's secret key, AES-GCM encrypted; read by signers only.
 - ``webuser:<hash of user id>``  set of session hashes of one user, for "revoke all".
 - ``login_history_<username>``  failed-login counter (Backend.AI's key and semantics).
+- ``webstats:live_sessions``  sorted set of live session hashes scored by expiry (the active-sessions
+  gauge; written by the session daemon).
 - channel ``webui:events``  invalidations ("session <hash>") published by the session daemon.
+- ``ratelimit:<kind>:<hash of subject>:<window>``  request counters of the front doors (the only
+  keys they may write).
 
-Only the session daemon writes; each process logs in as its own ACL user (``ACL_RULES``).
+Only the session daemon writes sessions; each process logs in as its own ACL user (``ACL_RULES``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
@@ -25,21 +30,31 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from contract.messages import check_key_file
+
 SESSION_PREFIX = "websession:"
 SECRET_PREFIX = "websecret:"
 USER_INDEX_PREFIX = "webuser:"
 LOGIN_HISTORY_PREFIX = "login_history_"
 EVENTS_CHANNEL = "webui:events"
+STATS_PREFIX = "webstats:"
+LIVE_SESSIONS_KEY = STATS_PREFIX + "live_sessions"
+RATE_LIMIT_PREFIX = "ratelimit:"  # request counters, written by the front doors
 
 _COMMON = "-@all +ping +select +hello +client|setname +client|setinfo"
 # +client|setinfo is unknown before Redis 7.2, so it is added only where the server knows it.
 ACL_RULES: dict[str, str] = {
-    "frontdoor": f"resetkeys resetchannels %R~{SESSION_PREFIX}* &{EVENTS_CHANNEL} {_COMMON} +get +subscribe +unsubscribe",
+    # Read-only on sessions; read-write on its own rate-limit counters only (the Lua script of the
+    # login limit runs with the caller's ACL, so EVAL reaches nothing the user could not touch itself).
+    "frontdoor": (
+        f"resetkeys resetchannels %R~{SESSION_PREFIX}* ~{RATE_LIMIT_PREFIX}* &{EVENTS_CHANNEL} {_COMMON} +get "
+        "+subscribe +unsubscribe +evalsha +eval +mget +incr +incrby +pexpire"
+    ),
     "signer": f"resetkeys resetchannels %R~{SECRET_PREFIX}* &{EVENTS_CHANNEL} {_COMMON} +get +subscribe +unsubscribe",
     "sessiond": (
         f"resetkeys resetchannels ~{SESSION_PREFIX}* ~{SECRET_PREFIX}* ~{USER_INDEX_PREFIX}* ~{LOGIN_HISTORY_PREFIX}* "
-        f"&{EVENTS_CHANNEL} {_COMMON} +get +set +del +unlink +expire +ttl +exists +sadd +srem +smembers "
-        "+publish +multi +exec +watch +unwatch"
+        f"~{STATS_PREFIX}* &{EVENTS_CHANNEL} {_COMMON} +get +set +del +unlink +expire +ttl +exists +sadd +srem "
+        "+smembers +zadd +zrem +zcard +zremrangebyscore +publish +multi +exec +watch +unwatch"
     ),
 }
 ROLES = tuple(ACL_RULES)
@@ -79,6 +94,25 @@ def new_session_id() -> str:
     return secrets.token_hex(16)
 
 
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise TypeError("expected a string")
+    return str(value)
+
+
+def _finite(value: Any) -> float:
+    number = float(value)  # OverflowError for an integer beyond any float
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return value
+
+
 @dataclass(slots=True)
 class SessionRecord:
     """What the front door may know about a session (the seed's fields, nothing secret)."""
@@ -97,22 +131,26 @@ class SessionRecord:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> "SessionRecord":
-        doc = json.loads(raw)
+        """The record, or ValueError for anything else Redis may hand back (tampered, truncated, hostile)."""
+        try:
+            doc = json.loads(raw)
+        except RecursionError:  # nesting deeper than the decoder's stack
+            raise ValueError("malformed session record: nested too deeply") from None
         if not isinstance(doc, dict):
             raise ValueError("a session record must be a JSON object")
         try:
             record = cls(
-                user_id=str(doc["user_id"]),
-                access_key=str(doc["access_key"]),
-                role=str(doc["role"]),
-                status=str(doc["status"]),
-                created_at=float(doc["created_at"]),
-                last_accessed=float(doc["last_accessed"]),
-                expires_at=float(doc["expires_at"]),
-                preferences=dict(doc.get("preferences") or {}),
+                user_id=_scalar_text(doc["user_id"]),
+                access_key=_scalar_text(doc["access_key"]),
+                role=_scalar_text(doc["role"]),
+                status=_scalar_text(doc["status"]),
+                created_at=_finite(doc["created_at"]),
+                last_accessed=_finite(doc["last_accessed"]),
+                expires_at=_finite(doc["expires_at"]),
+                preferences=_mapping(doc.get("preferences") or {}),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed session record: {exc}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"malformed session record: {type(exc).__name__}") from None
         return record
 
     def is_live(self, now: float | None = None) -> bool:
@@ -139,8 +177,7 @@ class SecretBox:
 
     @classmethod
     def from_file(cls, path: Path) -> "SecretBox":
-        if path.stat().st_mode & 0o077:
-            raise PermissionError(f"{path} must not be readable by group or others")
+        check_key_file(path)
         return cls(bytes.fromhex(path.read_text().strip()))
 
     @staticmethod

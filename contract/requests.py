@@ -6,6 +6,7 @@ and size checks (``from_item``), so a malformed item becomes a ``ValueError`` fo
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,6 +15,12 @@ SESSION = "session"
 
 MAX_TARGET_LENGTH = 8192
 MAX_FIELD_LENGTH = 512
+# The id of the browser request an item serves, so every process logs it (letters, digits, '-').
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def valid_request_id(value: object) -> bool:
+    return isinstance(value, str) and _REQUEST_ID.match(value) is not None
 
 
 def _text(item: dict[str, Any], name: str, limit: int = MAX_FIELD_LENGTH, *, allow_empty: bool = False) -> str:
@@ -22,6 +29,14 @@ def _text(item: dict[str, Any], name: str, limit: int = MAX_FIELD_LENGTH, *, all
         raise ValueError(f"field {name!r} must be a non-empty string of at most {limit} characters")
     if any(ch in value for ch in "\r\n\0"):
         raise ValueError(f"field {name!r} contains a line break or NUL")
+    return value
+
+
+def _trace_id(item: dict[str, Any]) -> str:
+    """The optional ``request_id`` (absent or empty: none)."""
+    value = item.get("request_id", "")
+    if value != "" and not valid_request_id(value):
+        raise ValueError("field 'request_id' must be 1-64 letters, digits or '-'")
     return value
 
 
@@ -44,13 +59,14 @@ class SigningRequest:
     content_type: str  # lower-case media type, no parameters
     api_version: str
     want_jwt: bool = False
+    request_id: str = ""  # the browser request's id, for the signer's logs
 
     def to_item(self) -> dict[str, Any]:
         # Written out rather than dataclasses.asdict, which deep-copies: this is on every request.
         return {
             "rid": self.rid, "session_id": self.session_id, "method": self.method, "target": self.target,
             "host": self.host, "content_type": self.content_type, "api_version": self.api_version,
-            "want_jwt": self.want_jwt,
+            "want_jwt": self.want_jwt, "request_id": self.request_id,
         }
 
     @classmethod
@@ -73,6 +89,7 @@ class SigningRequest:
             content_type=_text(item, "content_type", 255),
             api_version=_text(item, "api_version", 64),
             want_jwt=want_jwt,
+            request_id=_trace_id(item),
         )
 
 
@@ -123,19 +140,20 @@ class SessionCommand:
     rid: int
     op: str
     args: dict[str, Any]
+    request_id: str = ""  # the browser request's id, for the daemon's logs
 
     def to_item(self) -> dict[str, Any]:
-        return {"rid": self.rid, "op": self.op, "args": self.args}
+        return {"rid": self.rid, "op": self.op, "args": self.args, "request_id": self.request_id}
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "SessionCommand":
         op = item.get("op")
-        if op not in SESSION_OPERATIONS:
+        if not isinstance(op, str) or op not in SESSION_OPERATIONS:
             raise ValueError(f"unknown session operation {op!r}")
         args = item.get("args")
         if not isinstance(args, dict) or set(args) - set(SESSION_OPERATIONS[op]):
             raise ValueError(f"arguments of {op!r} must be a subset of {SESSION_OPERATIONS[op]}")
-        return cls(_request_id(item), op, args)
+        return cls(_request_id(item), op, args, _trace_id(item))
 
 
 @dataclass(frozen=True, slots=True)

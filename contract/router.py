@@ -15,7 +15,9 @@ from typing import Any, Awaitable, Callable
 import zmq
 import zmq.asyncio
 
+from contract import instruments
 from contract.messages import Envelope, MessageOpener, MessageSealer, RejectedMessage
+from contract.metrics import process_role
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,11 @@ class RouterServer:
         except RejectedMessage as exc:
             self._reject(exc.reason)
             return
-        replies = self._handler(envelope)
+        try:
+            replies = self._handler(envelope)
+        except Exception:  # one bad message must not end the receive loop, and with it the process's use
+            log.exception("handler failed", extra={"event": "handler_error", "kind": envelope.kind})
+            return
         if isinstance(replies, list):
             self._send(identity, envelope.kind, replies)
             return
@@ -74,6 +80,7 @@ class RouterServer:
 
     def _reject(self, reason: str) -> None:
         self.rejected[reason] += 1
+        instruments.ZMQ_REJECTED.labels(process_role(), reason).inc()
         total = sum(self.rejected.values())
         if total & (total - 1) == 0:  # log at 1, 2, 4, 8, ... so a flood cannot flood the log
             log.warning(

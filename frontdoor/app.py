@@ -12,15 +12,21 @@ from aiohttp import web
 from contract.bootstrap import Settings
 from contract.messages import load_shared_key
 from contract.runtime import ZMQ_KEY_FILE, redis_client, session_daemon_endpoint
-from frontdoor.agent_directory import AgentDirectory
+from contract.webapi_watch import GroupsWatcher
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
+from frontdoor.error_pages import error_page_middleware
 from frontdoor.middlewares import error_middleware, request_log_middleware
-from frontdoor.proxy import ManagerProxy
+from frontdoor.ops import WS_RELAY, register_stats
+from frontdoor.pages import Pages
+from frontdoor.proxy import DeploymentProxy
+from frontdoor.security import install_security, parser_limits
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.static import StaticFiles
+from frontdoor.webapi_routes import WebApiRoutes
+from frontdoor.webui_config import WebUiConfig
 from frontdoor.websocket import WebSocketRelay
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
@@ -39,7 +45,9 @@ def _http_client(settings: Settings) -> aiohttp.ClientSession:
 
 def build_app(settings: Settings) -> web.Application:
     config = settings.config
-    app = web.Application(middlewares=[request_log_middleware, error_middleware], client_max_size=MAX_BODY_IN_MEMORY)
+    middlewares = [request_log_middleware, error_middleware, error_page_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,
+                          handler_args=parser_limits(config))
     zmq_context = zmq.asyncio.Context()
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
     daemon = SessionDaemonClient(zmq_context, session_daemon_endpoint(config), key, config.zmq.max_message_age)
@@ -59,13 +67,21 @@ def build_app(settings: Settings) -> web.Application:
         trusted_proxies=frozenset(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
+    install_security(app, front)  # CORS, CSRF, rate limits, security headers
     relay = WebSocketRelay(front.http)
+    app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)
-    ManagerProxy(front, relay).register(app)
-    StaticFiles(config.service.static_path, spa_fallback=config.service.mode == "webui").register(app)
-    directory = AgentDirectory(config, signers.update_agents)
-    app.cleanup_ctx.append(_background([sessions.listener.run, directory.run]))
+    WebApiRoutes(front).register(app)
+    DeploymentProxy(front, relay).register(app)
+    Pages(front).register(app)  # /ui/*: before the static catch-all
+    if config.service.mode == "webui":
+        WebUiConfig(config).register(app)
+    register_stats(app)  # GET /stats (Backend.AI's in-flight counts), before the static catch-all
+    StaticFiles.for_config(config).register(app)
+    groups = GroupsWatcher(config, front.follow_groups)
+    front.groups_watcher = groups
+    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run]))
     app.on_cleanup.append(lambda _app: _close(front, zmq_context))
     return app
 

@@ -16,6 +16,7 @@ from frontdoor import problems
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
 from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
+from frontdoor.sanitize import password_problem, username_problem
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,15 @@ async def read_json_body(request: web.Request) -> dict[str, Any]:
 
 def _missing_field(name: str) -> web.Response:
     return problems.bad_request(f"You must provide the {name} field.", slug="invalid-api-params")
+
+
+def _invalid_credentials(username: str, password: str) -> web.Response | None:
+    """A 400 naming what is wrong with the login fields, before anything is sent on."""
+    problem = username_problem(username) or password_problem(password)
+    if problem is None:
+        return None
+    details = problem[0].upper() + problem[1:] + "."
+    return problems.bad_request("Invalid login fields.", slug="invalid-api-params", details=details)
 
 
 class AuthRoutes:
@@ -67,6 +77,9 @@ class AuthRoutes:
             return _missing_field("username")
         if not isinstance(password, str) or not password:
             return _missing_field("password")
+        invalid = _invalid_credentials(username.strip(), password)
+        if invalid is not None:
+            return invalid
         args = {"username": username.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
         response = await self._ask_daemon("login", args)
         if isinstance(response, web.Response):
@@ -118,6 +131,11 @@ class AuthRoutes:
             if not isinstance(value, str) or not value:
                 return _missing_field(name)
             args[name] = value
+        invalid = _invalid_credentials(args["username"], args["current_password"]) or _invalid_credentials(
+            args["username"], args["new_password"]
+        )
+        if invalid is not None:
+            return invalid
         result = await self._ask_daemon("update_password_no_auth", {**args, **self._front.forwarding_facts(request)})
         if isinstance(result, web.Response):
             return result

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 
 from contract.config import Config
+from contract.webapi import MANAGER_DEPLOYMENT, Deployment, GroupsSnapshot, manager_deployment
+from contract.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
@@ -23,6 +26,28 @@ class FrontDoor:
     daemon: SessionDaemonClient
     http: aiohttp.ClientSession
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
+    groups_watcher: "GroupsWatcher | None" = None
+
+    def deployment(self, name: str) -> Deployment | None:
+        """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""
+        found = self.groups.deployments.get(name)
+        if found is None and name == MANAGER_DEPLOYMENT:
+            built = manager_deployment(self.manager_endpoints, self.config.signers.group)
+            return dataclasses.replace(built, connect_timeout=self.config.api.connect_timeout,
+                                       response_timeout=self.config.api.response_timeout)
+        return found
+
+    def deployments_of(self, group: str) -> list[Deployment]:
+        found = self.groups.deployments_of(group)
+        manager = self.deployment(MANAGER_DEPLOYMENT)
+        if MANAGER_DEPLOYMENT not in self.groups.deployments and manager.group == group:
+            found = sorted([*found, manager], key=lambda d: d.name)
+        return found
+
+    def follow_groups(self, snapshot: GroupsSnapshot) -> None:
+        self.groups = snapshot
+        self.signers.update(snapshot)
 
     def client_ip(self, request: web.Request) -> str:
         peer = request.transport.get_extra_info("peername") if request.transport else None

@@ -7,6 +7,7 @@ from typing import Any
 
 import zmq.asyncio
 
+from contract.jsonlog import REQUEST_ID
 from contract.requests import SESSION, SessionCommand, SessionResult
 from frontdoor.zmq_client import DealerChannel, PeerLost
 
@@ -24,7 +25,9 @@ class SessionDaemonClient:
 
     async def call(self, op: str, args: dict[str, Any], timeout: float = DAEMON_TIMEOUT) -> SessionResult:
         try:
-            item = await self._channel.request(lambda rid: SessionCommand(rid, op, args).to_item(), timeout)
+            # The id of the browser request being served (if any) goes along for the daemon's logs.
+            request_id = REQUEST_ID.get() or ""
+            item = await self._channel.request(lambda rid: SessionCommand(rid, op, args, request_id).to_item(), timeout)
         except (asyncio.TimeoutError, PeerLost):
             raise SessionDaemonUnavailable() from None
         return SessionResult.from_item(item)

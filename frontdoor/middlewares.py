@@ -1,48 +1,71 @@
-"""Cross-cutting request handling: request ids, structured request logs, errors as problem+json."""
+"""Cross-cutting request handling: request ids, structured request logs and metrics, errors as problem+json."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 
 from aiohttp import web
 
+from contract.jsonlog import REQUEST_ID
+from contract.requests import valid_request_id
 from frontdoor import problems
+from frontdoor.observability import IN_FLIGHT, handler_kind, record_request, request_template
+from frontdoor.ops import LIFECYCLE
+from frontdoor.websocket import wants_websocket
 
 log = logging.getLogger("frontdoor.requests")
 API_PREFIXES = ("/func/", "/server/", "/api/")
+CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned
 
 
 @web.middleware
 async def request_log_middleware(request: web.Request, handler):
+    """Request id, one log line, Prometheus samples and the in-flight count of every request."""
     request_id = request.headers.get("X-Request-ID", "")
-    if not (0 < len(request_id) <= 64 and request_id.replace("-", "").isalnum()):
+    if not valid_request_id(request_id):
         request_id = secrets.token_hex(8)
     request["request_id"] = request_id
+    trace = REQUEST_ID.set(request_id)  # every line logged while serving it carries the id
+    template = request_template(request)
+    kind = handler_kind(template, request.path, wants_websocket(request))
+    IN_FLIGHT.enter(kind)
     started = time.perf_counter()
-    status = 500
+    status, response = 500, None
     try:
         response = await handler(request)
         status = response.status
         response.headers["X-Request-ID"] = request_id
+        lifecycle = request.app.get(LIFECYCLE)
+        if lifecycle is not None and lifecycle.draining and not response.prepared:
+            response.force_close()  # draining: this connection ends with this answer
         return response
     except web.HTTPException as exc:
-        status = exc.status
+        status, response = exc.status, exc
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED  # the browser went away mid-request
         raise
     finally:
+        duration = time.perf_counter() - started
+        IN_FLIGHT.leave(kind)
+        record_request(request.method, template, request.path, status, duration, response)
         log.info(
             "request",
             extra={
-                "event": "proxy_request" if request.path.startswith("/func/") else "http_request",
+                "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
                 "request_id": request_id,
                 "method": request.method,
                 "path": request.path,
-                "status": status,
+                "status": "success" if status < 400 else "failure",
+                "status_code": status,
                 "user_id": request.get("user_id"),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(duration * 1000, 2),
             },
         )
+        REQUEST_ID.reset(trace)
 
 
 @web.middleware

@@ -1,4 +1,5 @@
-"""``/func/<path>`` -> Manager ``/<path>``: signed by a signer, bodies streamed both ways.
+"""``/func/<path>`` -> Manager ``/<path>`` and ``/webapi/<deployment>/<path>`` -> that deployment's
+upstream: signed by an agent of the deployment's group, bodies streamed both ways.
 
 Nothing is buffered: the request body is passed on as it arrives and the response is relayed chunk
 by chunk, so uploads, downloads and server-sent events cost the front door O(1) memory.
@@ -14,7 +15,9 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from contract import instruments
 from contract.requests import SigningRequest
+from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode
 from frontdoor import problems
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
@@ -30,58 +33,77 @@ from frontdoor.websocket import WebSocketRelay, wants_websocket
 
 log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
+WEBAPI_PREFIX = "/webapi/"
 SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
 
 
-class ManagerProxy:
+class DeploymentProxy:
     def __init__(self, front: FrontDoor, relay: WebSocketRelay):
         self._front = front
         self._relay = relay
 
     def register(self, app: web.Application) -> None:
-        app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self.handle)
+        app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self.handle_manager)
+        app.router.add_route("*", WEBAPI_PREFIX + "{deployment}/{path:.*}", self.handle_deployment)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        front = self._front
+    async def handle_manager(self, request: web.Request) -> web.StreamResponse:
+        deployment = self._front.deployment(MANAGER_DEPLOYMENT)
         raw_rest = request.raw_path[len(FUNC_PREFIX):]
-        try:
-            target = upstream_target(front.manager_endpoints[0], raw_rest)
-        except UnsafePath as exc:
-            return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
-            return await self._forward(request, target, signed={})  # Manager version: public
+            try:  # the Manager's version is public
+                return await self._forward(request, upstream_target(deployment.upstreams[0], raw_rest), {}, deployment)
+            except UnsafePath as exc:
+                return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
+        return await self._proxy(request, deployment, raw_rest)
+
+    async def handle_deployment(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["deployment"]
+        deployment = self._front.deployment(name)
+        if deployment is None or name == MANAGER_DEPLOYMENT:
+            return problems.problem(404, "url-not-found", f"No Web API Deployment named {name!r}.")
+        return await self._proxy(request, deployment, request.raw_path[len(deployment.route_prefix):])
+
+    async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
+        front = self._front
+        try:
+            target = upstream_target(deployment.upstreams[0], raw_rest)
+        except (UnsafePath, IndexError) as exc:
+            return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
         session_id = session_cookie_value(request, front.config)
         record = await front.sessions.load(session_id)
         if record is None:
             return problems.unauthorized()
         websocket = wants_websocket(request)
-        path = raw_rest.partition("?")[0].strip("/")
-        signing = SigningRequest(
-            rid=0,
-            session_id=session_id,
-            method="GET" if websocket else request.method,
-            target=target.target,
-            host=target.host,
-            # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
-            content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
-            api_version=self._api_version(request),
-            want_jwt=path in front.config.api.graphql_paths,
-        )
-        try:
-            signed = await front.signers.sign(signing)
-        except SessionRejected:
-            return problems.unauthorized()
-        except NoSignerAvailable:
-            return problems.no_signer()
-        except SigningRefused as exc:
-            log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
-            return problems.bad_gateway("The request could not be signed.")
+        signed: dict[str, str] = {}
+        if deployment.signing != SigningMode.NONE:
+            path = raw_rest.partition("?")[0].strip("/")
+            signing = SigningRequest(
+                rid=0,
+                session_id=session_id,
+                method="GET" if websocket else request.method,
+                target=target.target,
+                host=target.host,
+                # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
+                content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
+                api_version=self._api_version(request),
+                want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
+                request_id=request.get("request_id", ""),
+            )
+            try:
+                signed = await front.signers.sign(signing, deployment.group, deployment.policy)
+            except SessionRejected:
+                return problems.unauthorized()
+            except NoSignerAvailable:
+                return problems.no_signer()
+            except SigningRefused as exc:
+                log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
+                return problems.bad_gateway("The request could not be signed.")
         front.sessions.keep_alive(session_id, record)
         request["user_id"] = record.user_id
         if websocket:
             headers = self._headers(request, target, signed)
             return await self._relay.open(request, target, headers, session_id)
-        return await self._forward(request, target, signed)
+        return await self._forward(request, target, signed, deployment)
 
     def _api_version(self, request: web.Request) -> str:
         return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
@@ -99,9 +121,10 @@ class ManagerProxy:
             signed=signed,
         )
 
-    async def _forward(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str]) -> web.StreamResponse:
+    async def _forward(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str],
+                       deployment: Deployment) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
-        answer_within = self._front.config.api.response_timeout
+        answer_within = deployment.response_timeout
         try:
             async with asyncio.timeout(None) as deadline:
                 # The Manager's time to answer counts from the end of the request body.
@@ -119,9 +142,12 @@ class ManagerProxy:
                 )
         except TimeoutError:
             if deadline.expired():
+                instruments.UPSTREAM_ERRORS.labels("response_timeout").inc()
                 return problems.gateway_timeout()
+            instruments.UPSTREAM_ERRORS.labels("connect_timeout").inc()
             return problems.bad_gateway("Connecting to the Manager timed out.")
         except aiohttp.ClientConnectionError as exc:
+            instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
             log.warning("manager unreachable", extra={"event": "upstream_error", "error": type(exc).__name__})
             return problems.bad_gateway()
         try:
@@ -152,6 +178,7 @@ async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse
             await response.write(chunk)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
         # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
+        instruments.UPSTREAM_ERRORS.labels("broken_body").inc()
         log.warning(
             "upstream broke off mid-body",
             extra={"event": "upstream_error", "error": type(exc).__name__, "after_s": round(time.monotonic() - started, 3)},

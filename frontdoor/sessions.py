@@ -78,6 +78,10 @@ class SessionReader:
             record.last_accessed = time.time()
             record.expires_at = float(result.body["expires_at"])
 
+    async def ping(self) -> None:
+        """Raises unless Redis answers (the readiness check)."""
+        await self._client.ping()
+
     async def close(self) -> None:
         await self._client.aclose()
 

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 from yarl import URL
 
+from contract import instruments
 from contract.redis_layout import session_hash
 from frontdoor import problems
 from frontdoor.upstream import UpstreamTarget
@@ -41,6 +42,11 @@ class WebSocketRelay:
     def open_count(self) -> int:
         return sum(len(sockets) for sockets in self._open.values())
 
+    async def close_all(self, code: int, message: bytes) -> None:
+        """Close every relayed socket (the end of a drain): each relay then ends on its own."""
+        sockets = [socket for group in self._open.values() for socket in group]
+        await asyncio.gather(*(socket.close(code=code, message=message) for socket in sockets), return_exceptions=True)
+
     def close_session(self, digest: str) -> None:
         """The session ended: close every socket it opened."""
         for socket in list(self._open.pop(digest, ())):
@@ -57,6 +63,7 @@ class WebSocketRelay:
                 url, headers=headers, protocols=protocols, heartbeat=HEARTBEAT, max_msg_size=0
             )
         except (aiohttp.WSServerHandshakeError, aiohttp.ClientError, TimeoutError) as exc:
+            instruments.UPSTREAM_ERRORS.labels("websocket_handshake").inc()
             log.warning("websocket handshake upstream failed", extra={"event": "upstream_error", "error": type(exc).__name__})
             return problems.bad_gateway()
         downstream = web.WebSocketResponse(

@@ -17,7 +17,9 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
+from contract import instruments
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
+from contract.metrics import process_role
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
@@ -79,6 +81,7 @@ class DealerChannel:
                 envelope = self._opener.open(frames)
             except RejectedMessage as exc:
                 self.rejected[exc.reason] += 1
+                instruments.ZMQ_REJECTED.labels(process_role(), exc.reason).inc()
                 continue
             for item in envelope.items:
                 future = self._pending.get(item.get("rid"))

@@ -20,7 +20,9 @@ import redis.asyncio as aioredis
 import zmq.asyncio
 from redis.exceptions import RedisError
 
+from contract import instruments
 from contract.bootstrap import Settings
+from contract.jsonlog import REQUEST_ID
 from contract.messages import Envelope, load_shared_key
 from contract.redis_layout import SecretBox, session_hash
 from contract.requests import MAX_FIELD_LENGTH, SESSION, SessionCommand, SessionResult
@@ -41,6 +43,7 @@ from session_daemon.store import SessionStore, short_hash
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://api.backend.ai/probs/"
+ACTIVE_SESSIONS_INTERVAL = 5.0
 # Fail fast while Redis is down (the front door is waiting); redis-py's default retries for seconds.
 
 # What a password-checking operation answers, and what that means for the failed-login counter.
@@ -80,6 +83,7 @@ class SessionDaemon:
             config.zmq.max_message_age, self.handle,
         )
         self._serving: asyncio.Task | None = None
+        self._counting: asyncio.Task | None = None
 
     # ---- lifecycle ----
 
@@ -92,12 +96,14 @@ class SessionDaemon:
         os.chmod(path, 0o600)
         await self.manager.start()
         self._serving = asyncio.create_task(self.server.serve())
+        self._counting = asyncio.create_task(self._count_sessions())
         await self._report_redis()
 
     async def stop(self) -> None:
-        if self._serving is not None:
-            self._serving.cancel()
-            await asyncio.gather(self._serving, return_exceptions=True)
+        for task in (self._serving, self._counting):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self.server.close()
         await self.manager.close()
         await self._redis.aclose()
@@ -112,6 +118,15 @@ class SessionDaemon:
         await stop.wait()
         log.info("session daemon stopping", extra={"event": "shutdown"})
         await self.stop()
+
+    async def _count_sessions(self) -> None:
+        """The active-sessions gauge, refreshed every few seconds (one ZREMRANGEBYSCORE + ZCARD)."""
+        while True:
+            try:
+                instruments.ACTIVE_SESSIONS.set(await self.store.count_live(time.time()))
+            except (RedisError, OSError):
+                pass  # Redis trouble is reported by the commands themselves
+            await asyncio.sleep(ACTIVE_SESSIONS_INTERVAL)
 
     async def _report_redis(self) -> None:
         try:
@@ -136,6 +151,7 @@ class SessionDaemon:
             command = SessionCommand.from_item(item)
         except ValueError as exc:  # contract/requests.py's messages name fields, never values
             return SessionResult(rid, 400, bad_request(str(exc)))
+        REQUEST_ID.set(command.request_id or None)  # this item's own task: its log lines carry the id
         try:
             return await self.execute(command)
         except InvalidArgument as exc:
@@ -163,7 +179,9 @@ class SessionDaemon:
         digest = session_hash(text_arg(args, "session_id", limit=128))
         user_id = await self.store.delete(digest)
         if user_id is not None:
-            log.info("logged out", extra={"event": "session_revoke", "user_id": user_id, "session": short_hash(digest)})
+            instruments.SESSION_EVENTS.labels("session_revoke").inc()
+            log.info("logged out", extra={"event": "session_revoke", "status": "success", "user_id": user_id,
+                                          "session": short_hash(digest)})
         return SessionResult(rid, 200, {})
 
     async def _touch(self, rid: int, args: dict[str, Any]) -> SessionResult:
@@ -176,7 +194,8 @@ class SessionDaemon:
     async def _revoke_user(self, rid: int, args: dict[str, Any]) -> SessionResult:
         user_id = text_arg(args, "user_id")
         revoked = await self.store.revoke_user(user_id)
-        context = {"event": "session_revoke", "user_id": user_id, "count": revoked}
+        instruments.SESSION_EVENTS.labels("session_revoke").inc(revoked)
+        context = {"event": "session_revoke", "status": "success", "user_id": user_id, "count": revoked}
         log.info("revoked every session of a user", extra=context)
         return SessionResult(rid, 200, {"revoked": revoked})
 
@@ -192,7 +211,9 @@ class SessionDaemon:
         async def interpret(reply: ManagerReply) -> Outcome:
             return await self._login_outcome(rid, username, reply)
 
-        return await self._throttled(rid, username, call, interpret)
+        result = await self._throttled(rid, username, call, interpret)
+        instruments.LOGINS.labels(login_result(result.status)).inc()
+        return result
 
     async def _login_outcome(self, rid: int, username: str, reply: ManagerReply) -> Outcome:
         if isinstance(reply, ManagerUnreachable):
@@ -207,7 +228,9 @@ class SessionDaemon:
             return SessionResult(rid, 502, body), LoginOutcome.INCONCLUSIVE
         created = await self.store.create(username, keypair, time.time())
         digest = session_hash(created.session_id)
-        log.info("logged in", extra={"event": "session_create", "user_id": username, "session": short_hash(digest)})
+        instruments.SESSION_EVENTS.labels("session_create").inc()
+        log.info("logged in", extra={"event": "session_create", "status": "success", "user_id": username,
+                                     "session": short_hash(digest)})
         data = {"access_key": keypair.access_key, "role": keypair.role, "status": keypair.status}
         result = SessionResult(rid, 200, {"authenticated": True, "data": data}, session_id=created.session_id)
         return result, LoginOutcome.SUCCESS
@@ -238,7 +261,7 @@ class SessionDaemon:
             attempt = begin_attempt(await self.store.load_login_history(username), time.time(), self._policy)
             if attempt.blocked:
                 await self.store.save_login_history(username, attempt.blocked_record(), self._policy.block_time)
-                context = {"event": "login_blocked", "user_id": username, "fails": attempt.fails}
+                context = {"event": "login_blocked", "status": "failure", "user_id": username, "fails": attempt.fails}
                 log.warning("login blocked", extra=context)
                 details = f"Blocked for {attempt.retry_after} more seconds"
                 body = problem("too-many-requests", "Too many failed login attempts", details,
@@ -249,9 +272,20 @@ class SessionDaemon:
             if history is not None:
                 await self.store.save_login_history(username, history, self._policy.block_time)
             if outcome is LoginOutcome.AUTH_FAILURE:
-                context = {"event": "login_failed", "user_id": username, "fails": attempt.fails + 1}
+                context = {"event": "login_failed", "status": "failure", "user_id": username, "fails": attempt.fails + 1}
                 log.info("login failed", extra=context)
             return result
+
+
+def login_result(status: int) -> str:
+    """The ``result`` label of a login answer."""
+    if status == 200:
+        return "success"
+    if status == 429:
+        return "blocked"
+    if status in (401, 403):
+        return "failed"
+    return "error" if status >= 500 else "rejected"
 
 
 def _password_outcome(rid: int, reply: ManagerReply) -> Outcome:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from contract import instruments
 from contract.redis_layout import (
     EVENTS_CHANNEL,
+    LIVE_SESSIONS_KEY,
     SecretBox,
     SecretRecord,
     SessionRecord,
@@ -68,6 +70,7 @@ class SessionStore:
             pipe.set(secret_key(digest), sealed, ex=self._max_age)
             pipe.sadd(index, digest)
             pipe.expire(index, self._max_age)
+            pipe.zadd(LIVE_SESSIONS_KEY, {digest: record.expires_at})
             await pipe.execute()
         return NewSession(session_id, record)
 
@@ -76,6 +79,7 @@ class SessionStore:
         user_id = _user_of(await self._client.get(session_key(digest)))
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.delete(session_key(digest), secret_key(digest))
+            pipe.zrem(LIVE_SESSIONS_KEY, digest)
             if user_id is not None:
                 pipe.srem(user_index_key(user_id), digest)
             # Announced even when nothing was stored: a cache may still hold it.
@@ -92,7 +96,9 @@ class SessionStore:
                 continue  # changed under us (logout, revoke): look again
             if stale:
                 user_id = await self.delete(digest)
-                context = {"event": "session_expire", "user_id": user_id, "session": short_hash(digest)}
+                instruments.SESSION_EVENTS.labels("session_expire").inc()
+                context = {"event": "session_expire", "status": "success", "user_id": user_id,
+                           "session": short_hash(digest)}
                 log.info("session expired", extra=context)
             return record
         raise WatchError("session kept changing during touch")
@@ -116,6 +122,7 @@ class SessionStore:
             pipe.set(skey, record.to_json(), ex=self._max_age)
             pipe.set(ckey, json.dumps(secret_doc, separators=(",", ":")), ex=self._max_age)
             pipe.expire(user_index_key(record.user_id), self._max_age)
+            pipe.zadd(LIVE_SESSIONS_KEY, {digest: record.expires_at})
             await pipe.execute()
             return record, False
 
@@ -139,9 +146,19 @@ class SessionStore:
                 pipe.delete(secret_key(digest))
                 pipe.publish(EVENTS_CHANNEL, invalidation_message(digest))
             pipe.delete(index)
+            if digests:
+                pipe.zrem(LIVE_SESSIONS_KEY, *digests)  # after the per-digest replies counted below
             results = await pipe.execute()
         # Three replies per digest; the first (DEL websession) says whether it was still live.
         return sum(1 for position in range(0, 3 * len(digests), 3) if results[position])
+
+    async def count_live(self, now: float) -> int:
+        """Live sessions: expired entries (idle timeouts Redis already enforced) are dropped first."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(LIVE_SESSIONS_KEY, "-inf", now)
+            pipe.zcard(LIVE_SESSIONS_KEY)
+            _, live = await pipe.execute()
+        return int(live)
 
     async def load_login_history(self, username: str) -> LoginHistory:
         return LoginHistory.parse(await self._client.get(login_history_key(username)))

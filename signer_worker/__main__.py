@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
 
         await SignerService(settings, agent_id, group).run()
 
-    return run_service("signer_worker", args.config, serve)
+    return run_service("signer_worker", args.config, serve, instance=args.index)
 
 
 if __name__ == "__main__":

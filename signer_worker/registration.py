@@ -23,11 +23,21 @@ class AgentRegistration:
         self._lease = None
         self._changed = asyncio.Event()
 
-    def report(self, state: str, fault: str | None = None) -> None:
-        if (state, fault) != (self.record.state, self.record.fault):
-            log.info("agent state changed", extra={"event": "agent_state_change", "from": self.record.state, "to": state})
-            self.record = dataclasses.replace(self.record, state=state, fault=fault)
+    def report(self, state: str, fault: str | None = None, synced_generation: int | None = None) -> None:
+        generation = self.record.synced_generation if synced_generation is None else synced_generation
+        if (state, fault, generation) != (self.record.state, self.record.fault, self.record.synced_generation):
+            if state != self.record.state:
+                log.info("agent state changed", extra={
+                    "event": "agent_state_change", "agent_id": self.record.agent_id, "group": self.record.group,
+                    "from": self.record.state, "to": state, "fault": fault,
+                })
+            self.record = dataclasses.replace(self.record, state=state, fault=fault, synced_generation=generation)
             self._changed.set()
+
+    async def delete_key(self, key: bytes) -> None:
+        """Remove a key (a command addressed to us) over the registration's connection."""
+        if self._client is not None:
+            await self._client.delete(key)
 
     async def run(self) -> None:
         """Keep the registration present (re-creating it after etcd restarts or lease loss)."""

@@ -9,17 +9,20 @@ import signal
 import socket
 import time
 from typing import Awaitable
-from urllib.parse import urlsplit
 
 import zmq.asyncio
 
 from contract.bootstrap import Settings
-from contract.etcd_layout import AgentRecord, AgentState
+from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.messages import Envelope, load_shared_key
 from contract.redis_layout import SecretBox, SecretRecord
-from contract.requests import SIGN, SigningReply, SigningRequest
+from contract import instruments
+from contract.requests import SIGN, SigningReply, SigningRequest, valid_request_id
 from contract.router import RouterServer
 from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, signer_endpoint
+from contract.webapi import GroupsSnapshot, manager_deployment
+from contract.webapi_watch import GroupsWatcher
+from signer_worker.deployments import SyncOutcome, plan_sync
 from signer_worker.key_cache import SecretCache
 from signer_worker.registration import AgentRegistration
 from signer_worker.signing import graphql_token, signed_headers
@@ -28,17 +31,17 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-def allowed_hosts(endpoints: list[str]) -> frozenset[str]:
-    """Signers sign only for the upstreams they serve, whatever a front door asks."""
-    return frozenset(urlsplit(url).netloc for url in endpoints)
-
-
 class SignerService:
     def __init__(self, settings: Settings, agent_id: str, group: str):
         config = settings.config
         self.config = config
         self.agent_id = agent_id
-        self._hosts = allowed_hosts(settings.manager_endpoints)
+        # Signers sign only for the upstreams of their group's deployments, whatever a front door asks.
+        self._hosts: frozenset[str] = frozenset()
+        self._manager = manager_deployment(settings.manager_endpoints, config.signers.group)
+        self._sync: SyncOutcome | None = None
+        self._stop = asyncio.Event()
+        self.watcher = GroupsWatcher(config, self._apply_snapshot)
         self._redis = redis_client(config, "signer")
         self.cache = SecretCache(self._redis, SecretBox.from_file(config.secrets_dir / AT_REST_KEY_FILE))
         ensure_private_dir(config.ipc_dir)
@@ -57,17 +60,33 @@ class SignerService:
     def handle(self, envelope: Envelope) -> list[dict] | Awaitable[list[dict]]:
         """Answer at once when every key is cached; otherwise read Redis first."""
         if envelope.kind != SIGN:
-            return [SigningReply(_rid(item), error="wrong_kind").to_item() for item in envelope.items]
+            return self._account(envelope.items, [SigningReply(_rid(item), error="wrong_kind").to_item()
+                                                  for item in envelope.items])
         replies = []
         for item in envelope.items:
             reply = self._answer_from_cache(item)
             if reply is None:
                 return self._answer_reading_redis(envelope.items)
             replies.append(reply)
-        return replies
+        return self._account(envelope.items, replies)
 
     async def _answer_reading_redis(self, items: list[dict]) -> list[dict]:
-        return [await self._sign_one(item) for item in items]
+        return self._account(items, [await self._sign_one(item) for item in items])
+
+    def _account(self, items: list[dict], replies: list[dict]) -> list[dict]:
+        """Count every answer; log refusals (and, at DEBUG, signatures) with the browser request's id."""
+        debug = log.isEnabledFor(logging.DEBUG)
+        for item, reply in zip(items, replies):
+            result = reply.get("error") or "signed"
+            instruments.SIGNATURES.labels(self.agent_id, result).inc()
+            if result != "signed" or debug:
+                request_id = item.get("request_id")
+                log.log(logging.DEBUG if result == "signed" else logging.INFO, "signing request answered", extra={
+                    "event": "sign_request", "status": "success" if result == "signed" else "failure",
+                    "result": result, "agent_id": self.agent_id,
+                    "request_id": request_id if valid_request_id(request_id) else None,
+                })
+        return replies
 
     def _answer_from_cache(self, item: dict) -> dict | None:
         checked = self._check(item)
@@ -118,12 +137,12 @@ class SignerService:
             asyncio.create_task(self.cache.listener.run()),
             asyncio.create_task(self.registration.run()),
             asyncio.create_task(self._report_readiness()),
+            asyncio.create_task(self.watcher.run()),
         ]
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+            loop.add_signal_handler(signum, self._stop.set)
+        await self._stop.wait()
         log.info("signer stopping", extra={"event": "shutdown", "agent_id": self.agent_id})
         await self.registration.withdraw()
         for task in tasks:
@@ -132,10 +151,32 @@ class SignerService:
         self.server.close()
         await self._redis.aclose()
 
+    def _apply_snapshot(self, snapshot: GroupsSnapshot) -> None:
+        """Deploy what etcd says our group serves; a Shutdown command addressed to us ends the process."""
+        command = snapshot.commands.get(self.agent_id)
+        if command and command.get("command") == "shutdown" and not self._stop.is_set():
+            log.warning("shutdown requested by an admin", extra={"event": "agent_shutdown", "agent_id": self.agent_id,
+                                                                 "by": command.get("by")})
+            key = section_key(self.config, "commands", self.agent_id)
+            asyncio.ensure_future(self.registration.delete_key(key)).add_done_callback(lambda _: self._stop.set())
+            return
+        outcome = plan_sync(snapshot, self.registration.record.group, self._manager)
+        if self._sync is None or outcome.signature != self._sync.signature:
+            # Out Of Service while the new set is applied (instant here: checking and indexing hosts).
+            self.registration.report(AgentState.OUT_OF_SERVICE, None)
+            log.info("deployments applied", extra={"event": "deployments_synced", "agent_id": self.agent_id,
+                                                   "state": outcome.state, "fault": outcome.fault})
+        self._hosts = outcome.hosts
+        self._sync = outcome
+
     async def _report_readiness(self) -> None:
-        """Down while syncing (Redis and its invalidations not yet live), Up once they are."""
+        """Down while syncing (Redis, etcd not yet read), then the state of the last deployment sync."""
         while True:
-            self.registration.report(AgentState.UP if self.cache.listener.live else AgentState.DOWN)
+            sync = self._sync
+            if sync is None or not self.cache.listener.live:
+                self.registration.report(AgentState.DOWN)
+            else:
+                self.registration.report(sync.state, sync.fault, sync.generation)
             await asyncio.sleep(0.2)
 
 

@@ -4,6 +4,8 @@
     webui-host supervisord-conf [-f FILE] [--state-dir DIR] [--operator]
     webui-host check-config [-f FILE]
     webui-host prepare [-f FILE] [--state-dir DIR] [--operator]
+    webui-host roll-signers [-f FILE] [--state-dir DIR] [-c SUPERVISORD_CONF] [--timeout S]
+    webui-host groups|agents|deployments ... [-f FILE]   (Web API Groups, see --help)
 
 Without -f the embedded default is used: webui-host's own Redis, etcd and (when nothing names a
 Manager) the development Manager, all on loopback.  Configuration problems are all printed and the
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from contract.config import REPO_ROOT, ConfigError
 from contract.runtime import ensure_private_dir
-from webui_host import stack
+from webui_host import roll, stack, webapi_cli
 
 EXIT_CONFIG = 2
 EXIT_ENVIRONMENT = 1
@@ -59,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_state_dir(prep)
     prep.add_argument("--operator", action="store_true",
                       help="also create .state/logs next to the repository's supervisord.conf")
+    rolling = commands.add_parser("roll-signers", help="restart the signers one by one, each Up before the next")
+    _add_config(rolling)
+    _add_state_dir(rolling)
+    rolling.add_argument("-c", "--supervisord-conf", type=Path, default=None,
+                         help="supervisord.conf (default: the state directory's, else the repository's)")
+    rolling.add_argument("--timeout", type=float, default=30.0, help="seconds each signer may take to be Up")
+    webapi_cli.register(commands)
     return parser
 
 
@@ -94,6 +103,9 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _config_problems(exc)
     stack.prepare(setup)
+    running = stack.supervisor_running(setup.state_dir) or stack.supervisor_running(REPO_ROOT / ".state")
+    if not running:  # emptying it under running processes would lose their samples
+        stack.reset_metrics(setup)
     if args.operator:
         ensure_private_dir(REPO_ROOT / ".state")
         ensure_private_dir(REPO_ROOT / ".state" / "logs")
@@ -154,11 +166,29 @@ def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
     return setup, choice
 
 
+def cmd_roll_signers(args: argparse.Namespace) -> int:
+    try:
+        setup = stack.resolve(args.config, args.state_dir)
+    except ConfigError as exc:
+        return _config_problems(exc)
+    conf = args.supervisord_conf or setup.state_dir / stack.CONF_FILE
+    if not conf.exists():
+        conf = REPO_ROOT / "supervisord.conf"
+    supervisor = roll.Supervisor(stack.supervisorctl_path(), conf)
+    try:
+        count = roll.roll(setup.config, supervisor, stack.SIGNER_GROUP, args.timeout)
+    except roll.RollFailed as exc:
+        return _problems([str(exc)], EXIT_ENVIRONMENT, "rolling the signers stopped")
+    print(f"rolled {count} signers")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     prepared = _prepare_host(args, check_ports=True)
     if isinstance(prepared, int):
         return prepared
     setup, choice = prepared
+    stack.reset_metrics(setup)  # a fresh start: no samples of processes that no longer exist
     conf_path = stack.write_supervisord_conf(setup, stack.render_host_conf(setup, choice))
     sys.stdout.write(stack.banner(setup, choice, conf_path))
     sys.stdout.flush()
@@ -173,6 +203,10 @@ COMMANDS = {
     "supervisord-conf": cmd_supervisord_conf,
     "check-config": cmd_check_config,
     "prepare": cmd_prepare,
+    "roll-signers": cmd_roll_signers,
+    "groups": webapi_cli.run,
+    "agents": webapi_cli.run,
+    "deployments": webapi_cli.run,
 }
 
 

@@ -37,6 +37,7 @@ from contract.config import (
     read_config_file,
 )
 from contract.etcd_layout import etcd_client, read_global_settings
+from contract.metrics import wipe_metrics_dir
 from contract.redis_layout import ROLES
 from contract.runtime import REDIS_ADMIN, ensure_private_dir, ensure_secrets, read_redis_password
 from webui_host import embedded
@@ -50,8 +51,13 @@ SOCKET_FILE = "supervisor.sock"
 
 # Start order: servers first, then the session daemon and the signers, the front door last.
 PRIORITY = {"redis": 10, "etcd": 20, "devstack": 30, "session_daemon": 100, "signers": 200, "frontdoor": 300}
-STOPWAIT = {"frontdoor": 30}
 DEFAULT_STOPWAIT = 10
+DRAIN_MARGIN = 5  # seconds supervisord waits beyond the front door's own drain before it kills
+
+
+def frontdoor_stopwait(config: Config) -> int:
+    """The front door drains for unready_delay + drain_timeout after SIGTERM; SIGKILL only after that."""
+    return math.ceil(config.ops.unready_delay + config.ops.drain_timeout) + DRAIN_MARGIN
 LOG_MAXBYTES = "50MB"
 LOG_BACKUPS = 5
 SIGNER_GROUP = "signers"
@@ -160,7 +166,7 @@ def _host_port(addr: str) -> tuple[str, int]:
 
 def listen_ports(config: Config, *, devstack: bool | None) -> dict[str, tuple[str, int]]:
     """The ports this host will listen on, by owner (devstack=None: count it if it may run)."""
-    ports = {"frontdoor": (config.service.ip, config.service.port)}
+    ports = {"frontdoor": (config.service.ip, config.service.port), "ops": (config.ops.ip, config.ops.port)}
     if config.embeds_redis:
         ports["redis"] = (embedded.LOOPBACK, config.embedded.redis_port)
     if config.embeds_etcd:
@@ -247,6 +253,11 @@ def prepare(setup: Setup) -> None:
     if config.embeds_redis:
         ensure_private_dir(state / "redis")
         _write_private(state / "redis" / "redis.conf", render_redis_conf(setup))
+
+
+def reset_metrics(setup: Setup) -> None:
+    """Empty the metrics directory (call only while the host's processes are stopped)."""
+    wipe_metrics_dir(setup.config.runtime.state_dir)
 
 
 def render_redis_conf(setup: Setup) -> str:
@@ -464,7 +475,7 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
         "frontdoor",
         conf_command(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
         PRIORITY["frontdoor"], logfile=numbered_log(), numprocs=config.service.workers,
-        environment=conf_environment(service_env), stopwaitsecs=STOPWAIT["frontdoor"],
+        environment=conf_environment(service_env), stopwaitsecs=frontdoor_stopwait(config),
         comment="public HTTP, sharing the port with SO_REUSEPORT ([service] workers)", **common,
     ))
     return programs
@@ -587,7 +598,13 @@ def banner(setup: Setup, choice: ManagerChoice, conf_path: Path) -> str:
     lines.append(f"  state       {setup.state_dir}")
     lines.append(f"  logs        {setup.state_dir / 'logs'}/<program>.log")
     lines.append(f"  status      {ctl} status")
+    lines.append(f"  ops         http://{_display_host(config.ops.ip)}:{config.ops.port}/metrics  (/livez, /readyz)")
     lines.append(f"  restart     {ctl} restart 'signers:*'    (one: signers:signer_00)")
+    config_arg = f" -f {_short(setup.config_path)}" if setup.config_path else ""
+    if setup.effective_raw is not None:  # run --state-dir
+        config_arg += f" --state-dir {_short(setup.state_dir)}"
+    lines.append(f"  roll        {_short(supervisorctl_path().with_name('webui-host'))} roll-signers{config_arg}"
+                 "    (one signer at a time)")
     lines.append(f"  stop        Ctrl-C, or {ctl} shutdown")
     for note in choice.notes:
         lines.append(f"  note        {note}")

@@ -99,3 +99,75 @@ def test_authentic_junk_json_is_rejected_or_opened_cleanly(doc):
         MessageOpener(KEY, 5).open(_sealed(doc))
     except RejectedMessage:
         pass
+
+
+# ---- items inside messages, and the limits of the JSON decoder ----
+
+from contract.requests import SessionCommand, SessionResult, SigningReply, SigningRequest  # noqa: E402
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**400)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+VALID_ITEMS = {
+    SigningRequest: {"rid": 1, "session_id": "a" * 32, "method": "GET", "target": "/auth?x=1", "host": "m:80",
+                     "content_type": "application/json", "api_version": "v7", "want_jwt": False},
+    SigningReply: {"rid": 1, "headers": {"Authorization": "x"}},
+    SessionCommand: {"rid": 1, "op": "logout", "args": {"session_id": "a" * 32}},
+    SessionResult: {"rid": 1, "status": 200, "body": {}, "session_id": None},
+}
+
+
+@pytest.mark.parametrize("item_class", list(VALID_ITEMS))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), value=JSON_VALUES, drop=st.booleans())
+def test_items_with_any_field_changed_are_refused_or_round_trip(item_class, data, value, drop):
+    item = dict(VALID_ITEMS[item_class])
+    name = data.draw(st.sampled_from(list(item)) | st.text(max_size=12))
+    if drop:
+        item.pop(name, None)
+    else:
+        item[name] = value
+    try:
+        parsed = item_class.from_item(item)
+    except ValueError:
+        return
+    assert item_class.from_item(json.loads(json.dumps(parsed.to_item()))) == parsed
+
+
+@pytest.mark.parametrize("item_class", list(VALID_ITEMS))
+@settings(max_examples=60, deadline=None)
+@given(item=st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=8))
+def test_random_items_raise_only_value_error(item_class, item):
+    try:
+        item_class.from_item(item)
+    except ValueError:
+        pass
+
+
+@pytest.mark.parametrize("depth", [10_000, 200_000])
+def test_deeply_nested_authentic_json_is_rejected_not_raised(depth):
+    """A compromised peer holding the key must not crash a receiver with a stack-busting body."""
+    body = b"[" * depth + b"]" * depth
+    with pytest.raises(RejectedMessage) as caught:
+        MessageOpener(KEY, 5).open(_signed(body))
+    assert caught.value.reason == "not_json"
+
+
+def _signed(body: bytes) -> list[bytes]:
+    import hashlib
+    import hmac
+
+    return [body, hmac.new(KEY, body, hashlib.sha256).digest()]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.dictionaries(st.sampled_from(["v", "kind", "id", "exp", "items", "x"]), JSON_VALUES, max_size=6))
+def test_authentic_envelopes_of_any_shape_are_rejected_or_opened(doc):
+    try:
+        envelope = MessageOpener(KEY, 5).open(_sealed(doc))
+    except RejectedMessage:
+        return
+    assert isinstance(envelope.items, list) and all(isinstance(item, dict) for item in envelope.items)

@@ -32,3 +32,23 @@ async def log_in(session: aiohttp.ClientSession, user: tuple[str, str] = ADMIN_U
 async def admin(visitor):
     await log_in(visitor)
     return visitor
+
+
+@pytest.fixture(scope="session")
+def groups_stack(tmp_path_factory):
+    """A stack of its own for Web API Groups: short leases, and an endpoint admin by configuration."""
+    from tests.support.stack import RunningStack
+
+    extra = '[etcd]\nlease_ttl = 2\n\n[webapi]\nendpoint_admins = ["user:monitor@lablup.com"]\n'
+    running = RunningStack(tmp_path_factory.mktemp("groups"), extra_config=extra).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def agents(groups_stack):
+    from tests.support.agents import ExtraAgents
+
+    started = ExtraAgents(groups_stack)
+    yield started
+    started.stop_all()

@@ -189,6 +189,8 @@ def all_stored_bytes(admin: redis.Redis) -> list[bytes]:
             stored.append(admin.get(key))
         elif kind == b"set":
             stored.extend(admin.smembers(key))
+        elif kind == b"zset":
+            stored.extend(admin.zrange(key, 0, -1))
         else:
             raise AssertionError(f"unexpected key type {kind!r} for {key!r}")
     return stored

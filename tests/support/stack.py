@@ -20,7 +20,7 @@ import redis
 from contract.config import load_config
 from contract.runtime import REDIS_ADMIN, read_redis_password
 from tests.support.http_probe import signed_call_works
-from tests.support.ports import free_ports
+from tests.support.ports import free_ports, port_is_free
 
 VENV_BIN = Path(sys.executable).parent
 ADMIN_USER = ("admin@lablup.com", "wJalrXUt")
@@ -33,16 +33,24 @@ class StackPorts:
     manager: int
     redis: int
     etcd: int
+    ops: int
+
+
+# The suites log in many times a minute from one address: limits no test trips over by accident.
+GENEROUS_RATE_LIMITS = "requests = 1000000\nlogin_requests = 1000000"
 
 
 def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1,
-                 log_level: str = "INFO") -> Path:
+                 log_level: str = "INFO", *, service_extra: str = "", rate_limits: str = GENEROUS_RATE_LIMITS,
+                 ops_extra: str = "") -> Path:
+    """``service_extra``, ``rate_limits``, ``ops_extra``: TOML lines for [service], [security.rate_limit], [ops]."""
     path = directory / "webui-host.toml"
     path.write_text(
         f"""
 [service]
 port = {ports.frontdoor}
 workers = {workers}
+{service_extra}
 
 [session]
 login_allowed_fail_count = 3
@@ -59,6 +67,13 @@ response_timeout = 2.0
 state_dir = "{directory / 'state'}"
 log_level = "{log_level}"
 
+[security.rate_limit]
+{rate_limits}
+
+[ops]
+port = {ports.ops}
+{ops_extra}
+
 [embedded]
 redis_port = {ports.redis}
 etcd_port = {ports.etcd}
@@ -69,15 +84,26 @@ manager_port = {ports.manager}
     return path
 
 
+def stack_ports() -> StackPorts:
+    """Free ports, including the one after etcd's (its peer port), which nothing else may take."""
+    while True:
+        ports = StackPorts(*free_ports(5))
+        peer = ports.etcd + 1
+        if peer not in vars(ports).values() and port_is_free(peer):
+            return ports
+
+
 class RunningStack:
     def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1,
-                 log_level: str = "INFO"):
+                 log_level: str = "INFO", **config_options: str):
         self.directory = directory
-        self.ports = StackPorts(*free_ports(4))
-        self.config_path = write_config(directory, self.ports, extra_config, signers, workers, log_level)
+        self.ports = stack_ports()
+        self.config_path = write_config(directory, self.ports, extra_config, signers, workers, log_level,
+                                        **config_options)
         self.config = load_config(self.config_path)
         self.base_url = f"http://127.0.0.1:{self.ports.frontdoor}"
         self.manager_url = f"http://127.0.0.1:{self.ports.manager}"
+        self.ops_url = f"http://127.0.0.1:{self.ports.ops}"
         self._process: subprocess.Popen | None = None
         self._log = open(directory / "webui-host-run.log", "wb")
 

@@ -1,0 +1,99 @@
+"""Prometheus in prometheus-client's multiprocess mode: one scrape shows every process of a host.
+
+Each process writes its samples to mmap files in one shared directory (``PROMETHEUS_MULTIPROC_DIR``;
+the launcher sets it to ``<state_dir>/metrics`` and empties it at every start, on Kubernetes it is an
+emptyDir shared by the pod's containers).  The ops listener reads them all at scrape time.
+
+Files are named after a stable process identifier (``<role>-<instance>``), not the PID: containers of
+a pod each have their own PID namespace, where the main process is often PID 1.  A restarted process
+reopens its own files, so its counters continue (monotonic) and it clears its old live gauges first.
+
+The directory and identifier must be chosen before any metric exists, so every process calls
+``enable_multiprocess`` before importing ``contract.instruments`` (which defines the metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR_NAME = "metrics"
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9.-]{0,63}$")  # no '_': prometheus-client splits file names on it
+_own_identifier: str | None = None
+_own_role = "unknown"
+
+
+def metrics_dir(state_dir: Path) -> Path:
+    return state_dir / METRICS_DIR_NAME
+
+
+def process_identifier(role: str, instance: str | int) -> str:
+    identifier = f"{role}-{instance}".lower().replace("_", "-")
+    if not _IDENTIFIER.match(identifier):
+        raise ValueError(f"{identifier!r} cannot name metric files")
+    return identifier
+
+
+def enable_multiprocess(state_dir: Path, role: str, instance: str | int = 0) -> Path:
+    """Point prometheus-client at the host's metrics directory under this process's identifier."""
+    if "contract.instruments" in sys.modules:
+        raise RuntimeError("contract.instruments was imported before enable_multiprocess")
+    path = Path(os.environ.get(MULTIPROC_ENV) or metrics_dir(state_dir))
+    os.environ[MULTIPROC_ENV] = str(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    identifier = process_identifier(role, instance)
+
+    from prometheus_client import multiprocess, values
+
+    values.ValueClass = values.MultiProcessValue(lambda: identifier)
+    # Live gauges of a previous run of this process would otherwise be summed with ours.
+    multiprocess.mark_process_dead(identifier, str(path))
+    global _own_identifier, _own_role
+    _own_identifier, _own_role = identifier, role
+    return path
+
+
+def process_role() -> str:
+    """The role this process gave ``enable_multiprocess`` (a label value for shared metrics)."""
+    return _own_role
+
+
+def forget_own_live_gauges() -> None:
+    """At a clean exit: this process's live gauges leave the sums (its counters stay)."""
+    path = multiprocess_path()
+    if _own_identifier is None or path is None:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(_own_identifier, path)
+
+
+def multiprocess_path() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition text of every process sharing the directory (or of this one alone)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+    path = multiprocess_path()
+    if path is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def wipe_metrics_dir(state_dir: Path) -> None:
+    """Start a host with no samples from an earlier run (e.g. of workers that no longer exist)."""
+    path = metrics_dir(state_dir)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, mode=0o700)

@@ -1,0 +1,128 @@
+"""SIGHUP: re-read the configuration and apply what can change without a restart.
+
+Every part of a process holds the one ``Config`` object it was started with, so non-bootstrap keys are
+updated *in place* on it and take effect at their next use (timeouts, log level, limits, ...).
+Bootstrap keys (listeners, servers, paths, process counts) keep their running values; a reload that
+changes one reports it as needing a restart instead of half-applying it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel
+
+from contract.config import Config, ConfigError
+from contract.jsonlog import setup_logging
+
+log = logging.getLogger(__name__)
+
+ALL_KEYS = "*"
+# section -> keys read once at start (ALL_KEYS: the whole section).
+BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
+    "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies"},
+    "api": {"endpoint"},  # the signers sign only for the upstreams they started with
+    "session": {"redis", "cookie_name"},
+    "signers": {"count", "group"},
+    "zmq": ALL_KEYS,
+    "etcd": ALL_KEYS,
+    "runtime": {"state_dir", "secrets_dir"},
+    "embedded": ALL_KEYS,
+    "ops": {"ip", "port"},
+    "security": {"http_redirect_port", "max_header_size", "max_headers"},  # parser limits of the listener
+}
+
+ReloadHook = Callable[[Config], "Awaitable[None] | None"]
+
+
+@dataclass
+class ReloadResult:
+    changed: list[str] = field(default_factory=list)  # applied, as section.key
+    needs_restart: list[str] = field(default_factory=list)  # differs in the file, not applied
+
+
+def is_bootstrap(section: str, key: str) -> bool:
+    keys = BOOTSTRAP_KEYS.get(section, set())
+    return keys == ALL_KEYS or key in keys
+
+
+def apply_reload(current: Config, fresh: Config) -> ReloadResult:
+    """Copy fresh's non-bootstrap values onto ``current`` (in place); list what changed and what cannot."""
+    result = ReloadResult()
+    for section_name in type(current).model_fields:
+        section, new_section = getattr(current, section_name), getattr(fresh, section_name)
+        if not isinstance(section, BaseModel):
+            continue
+        for key in type(section).model_fields:
+            old_value, new_value = getattr(section, key), getattr(new_section, key)
+            if old_value == new_value:
+                continue
+            name = f"{section_name}.{key}"
+            if is_bootstrap(section_name, key):
+                result.needs_restart.append(name)
+            else:
+                setattr(section, key, new_value)
+                result.changed.append(name)
+    return result
+
+
+async def run_hooks(hooks: list[ReloadHook], config: Config) -> None:
+    for hook in hooks:
+        try:
+            outcome = hook(config)
+            if inspect.isawaitable(outcome):
+                await outcome
+        except Exception:  # noqa: BLE001 - one failing hook must not stop the others
+            log.exception("a reload hook failed", extra={"event": "config_reload", "status": "failure"})
+
+
+async def reload_from_file(role: str, config_path: Path | None, current: Config,
+                           hooks: list[ReloadHook] = ()) -> ReloadResult | None:
+    """Re-read file and etcd, apply, re-configure logging, run the hooks; None if the file is invalid."""
+    from contract.bootstrap import load_settings
+
+    try:
+        fresh = (await load_settings(config_path, etcd_wait=2.0)).config
+    except ConfigError as exc:
+        log.error("configuration not reloaded: it is invalid",
+                  extra={"event": "config_reload", "status": "failure", "problems": exc.problems})
+        return None
+    result = apply_reload(current, fresh)
+    setup_logging(role, current.runtime.log_level, current.runtime.log_format)
+    await run_hooks(list(hooks), current)
+    log.info("configuration reloaded", extra={
+        "event": "config_reload", "status": "success", "changed": result.changed,
+        "needs_restart": result.needs_restart,
+    })
+    return result
+
+
+class Reloader:
+    """Runs one reload at a time; a SIGHUP during a reload schedules one more after it."""
+
+    def __init__(self, reload: Callable[[], Awaitable[Any]]):
+        self._reload = reload
+        self._task: asyncio.Task | None = None
+        self._again = False
+
+    def request(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            await self._reload()
+            if not self._again:
+                return
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -1,0 +1,155 @@
+"""One front-door worker's life: listen, reload on SIGHUP, drain on SIGTERM.
+
+SIGTERM: /readyz turns 503 at once; after ``[ops] unready_delay`` the public listener closes (the
+other workers sharing the port keep accepting); requests and WebSockets in flight may finish until
+``[ops] drain_timeout`` (every answer given meanwhile closes its connection); WebSockets still open
+then are closed with 1001 (going away), anything else left is cancelled, and the process exits.
+
+SIGHUP: the configuration is re-read (file and etcd) and applied in place (``contract.reload``),
+the TLS certificate and key are re-read into the live SSL context (new handshakes get them, open
+connections are untouched), then every hook registered with ``on_reload`` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from pathlib import Path
+
+from aiohttp import web
+
+from contract import instruments
+from contract.bootstrap import Settings
+from contract.config import Config
+from contract.reload import ReloadHook, Reloader, reload_from_file, run_hooks
+from frontdoor.observability import IN_FLIGHT
+from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
+
+log = logging.getLogger(__name__)
+
+RELOAD_HOOKS = web.AppKey("reload_hooks", list)
+GOING_AWAY = 1001
+FINAL_GRACE = 2.0  # after the drain deadline: for closed WebSockets to end and cancelled handlers to unwind
+POLL = 0.05
+
+
+def on_reload(app: web.Application, hook: ReloadHook) -> None:
+    """Run ``hook(config)`` after every SIGHUP reload (the config object is the one updated in place)."""
+    app.setdefault(RELOAD_HOOKS, []).append(hook)
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    if not config.service.ssl_enabled:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.service.ssl_cert, config.service.ssl_privkey)
+    return context
+
+
+def reload_tls(context: ssl.SSLContext, config: Config) -> bool:
+    """Load the (possibly renewed) certificate into the live context; keep the old one if it fails."""
+    try:
+        context.load_cert_chain(config.service.ssl_cert, config.service.ssl_privkey)
+    except (OSError, ssl.SSLError) as exc:
+        log.error("TLS certificate not reloaded", extra={"event": "tls_reload", "status": "failure",
+                                                         "error": type(exc).__name__})
+        return False
+    log.info("TLS certificate reloaded", extra={"event": "tls_reload", "status": "success"})
+    return True
+
+
+class Worker:
+    def __init__(self, settings: Settings, config_path: Path | None, worker: int):
+        from frontdoor.app import FRONT_DOOR, build_app
+
+        self.config = settings.config
+        self._config_path = config_path
+        self.app = build_app(settings)
+        self.front = self.app[FRONT_DOOR]
+        self.lifecycle = Lifecycle(worker)
+        self.app[LIFECYCLE] = self.lifecycle
+        self.app.setdefault(RELOAD_HOOKS, [])
+        self._tls = tls_context(self.config)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=FINAL_GRACE)
+        self._ops_runner = web.AppRunner(build_ops_app(self.front, self.lifecycle), access_log=None,
+                                         handle_signals=False)
+        self._site: web.TCPSite | None = None
+        self._reloader = Reloader(self.reload)
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        service, ops = self.config.service, self.config.ops
+        self._site = web.TCPSite(self._runner, service.ip, service.port, ssl_context=self._tls,
+                                 reuse_port=True, backlog=1024)
+        await self._site.start()
+        await self._ops_runner.setup()
+        await web.TCPSite(self._ops_runner, ops.ip, ops.port, reuse_port=True).start()
+        log.info("front door listening", extra={
+            "event": "startup", "worker": self.lifecycle.worker, "port": service.port, "ops_port": ops.port,
+        })
+
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reloader.request)
+        sampler = asyncio.create_task(GaugeSampler(self.front, self.app.get(WS_RELAY)).run())
+        try:
+            await stop.wait()
+            await self.drain()
+        finally:
+            sampler.cancel()
+            await self._reloader.wait()
+            await self._ops_runner.cleanup()
+
+    async def reload(self) -> None:
+        result = await reload_from_file("frontdoor", self._config_path, self.config)
+        if result is None:
+            return
+        if self._tls is not None:
+            reload_tls(self._tls, self.config)
+        await run_hooks(self.app[RELOAD_HOOKS], self.config)
+
+    async def drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        ops = self.config.ops
+        self.lifecycle.draining = True
+        instruments.DRAINING_WORKERS.inc()
+        log.info("draining", extra={"event": "drain_start", "in_flight": IN_FLIGHT.total,
+                                    "unready_delay": ops.unready_delay, "drain_timeout": ops.drain_timeout})
+        await asyncio.sleep(ops.unready_delay)
+        deadline = loop.time() + ops.drain_timeout
+        # No new connections (the port's other workers keep accepting).  Open connections are not
+        # closed under their requests: uploads and WebSockets keep flowing; each connection ends with
+        # its next answer (Connection: close, see request_log_middleware); idle ones at the end.
+        await self._site.stop()
+        await _wait_idle(deadline)
+        relay = self.app.get(WS_RELAY)
+        if relay is not None and relay.open_count:
+            await relay.close_all(GOING_AWAY, b"server shutting down")
+            await _wait_idle(loop.time() + FINAL_GRACE)
+        left = IN_FLIGHT.total
+        await self._runner.cleanup()  # cancels what is left (after FINAL_GRACE), closes the clients
+        instruments.DRAINING_WORKERS.dec()
+        log.info("drained", extra={"event": "drain_done", "status": "success" if not left else "failure",
+                                   "cancelled": left})
+
+
+async def _wait_idle(deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    while IN_FLIGHT.total > 0 and loop.time() < deadline:
+        await asyncio.sleep(POLL)
+
+
+async def serve(settings: Settings, config_path: Path | None, worker: int) -> int:
+    process = Worker(settings, config_path, worker)
+    try:
+        await process.start()
+    except OSError as exc:
+        log.error("cannot listen", extra={"event": "startup_failed", "error": str(exc)})
+        return 1
+    await process.run_until_stopped()
+    return 0

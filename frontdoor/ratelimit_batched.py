@@ -1,0 +1,190 @@
+"""The per-access-key limit on the hot path: decided in memory, shared through Redis in batches.
+
+Each front-door process keeps, per access key, the last global counts it read from Redis plus its
+own admissions since then.  A request is decided at once from those numbers (no round trip; the
+first request of a key in a process reads its counts once).  Every ``sync_interval`` one pipeline
+adds the local admissions to the shared counters (``INCRBY``) and reads back the totals of every key
+in use, for all keys at once.  The counters, keys and sliding-window estimate are the same ones
+``ratelimit.RateLimiter`` uses.
+
+The price is a bounded overshoot: between two syncs, each process knows nothing of the others'
+newest admissions, so N processes may together admit up to ``(N - 1) x rate x sync_interval`` more
+than the limit.  For limits of thousands per minute and a 0.1 s sync, that is a handful of requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from frontdoor.ratelimit import REDIS_TIMEOUT, Verdict, WindowPosition, counter_keys, estimate, verdict_of
+
+log = logging.getLogger(__name__)
+KIND = "key"
+MAX_SUBJECTS = 100_000  # memory bound: least recently seen keys are forgotten beyond it
+
+
+@dataclass(slots=True)
+class _Counts:
+    index: int  # the window the counts below belong to
+    current: int = 0  # global count of that window at the last sync (our synced admissions included)
+    previous: int = 0  # global count of the window before
+    flushing: int = 0  # our admissions on their way to Redis in the sync under way
+    pending: int = 0  # our admissions since
+    seen: float = 0.0  # clock time of the last request
+
+    @property
+    def known_current(self) -> int:
+        return self.current + self.flushing + self.pending
+
+
+def _current_key(subject: str, index: int) -> str:
+    return counter_keys(KIND, subject, WindowPosition(index, 0.0))[0]
+
+
+class BatchedLimiter:
+    def __init__(self, client: aioredis.Redis, window: int, sync_interval: float,
+                 clock: Callable[[], float] = time.time):
+        self._client = client
+        self._window = window
+        self._sync_interval = sync_interval
+        self._clock = clock
+        self._counts: dict[str, _Counts] = {}
+        self._unflushed: list[tuple[str, int]] = []  # (counter key, count) of windows already left
+        self.failures = 0
+        self.syncs = 0
+
+    async def admit(self, subject: str, limit: int) -> Verdict:
+        """``check``, after reading the shared counts once if this process has not seen ``subject`` yet
+        (one round trip per key and process, at the key's first request)."""
+        if subject not in self._counts:
+            await self._learn(subject)
+        return self.check(subject, limit)
+
+    async def _learn(self, subject: str) -> None:
+        position = WindowPosition.at(self._clock(), self._window)
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                current, previous = await self._client.mget(*counter_keys(KIND, subject, position))
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._report(exc)
+            return
+        if subject not in self._counts:  # nobody learned it meanwhile
+            self._forget_oldest()
+            self._counts[subject] = _Counts(position.index, int(current or 0), int(previous or 0))
+
+    def check(self, subject: str, limit: int) -> Verdict:
+        """Admit or refuse one request of ``subject`` now, from what this process knows."""
+        now = self._clock()
+        position = WindowPosition.at(now, self._window)
+        counts = self._counts.get(subject)
+        if counts is None:
+            self._forget_oldest()
+            counts = self._counts[subject] = _Counts(position.index)
+        elif counts.index != position.index:
+            self._roll(subject, counts, position.index)
+        counts.seen = now
+        current = counts.known_current
+        admitted = estimate(current, counts.previous, position.elapsed, self._window) < limit
+        if admitted:
+            counts.pending += 1
+            current += 1
+        return verdict_of(admitted, limit, current, counts.previous, position, self._window)
+
+    def _roll(self, subject: str, counts: _Counts, index: int) -> None:
+        """A new window: this one's count becomes the previous one; what is not in Redis yet goes later."""
+        if counts.pending:
+            self._unflushed.append((_current_key(subject, counts.index), counts.pending))
+        counts.previous = counts.known_current if index == counts.index + 1 else 0
+        counts.current = counts.flushing = counts.pending = 0  # a sync under way settles the old window
+        counts.index = index
+
+    def _forget_oldest(self) -> None:
+        if len(self._counts) >= MAX_SUBJECTS:
+            for subject in sorted(self._counts, key=lambda s: self._counts[s].seen)[: MAX_SUBJECTS // 10]:
+                if not (self._counts[subject].pending or self._counts[subject].flushing):
+                    del self._counts[subject]
+
+    async def run(self) -> None:
+        """Sync forever (a background task of the front-door worker)."""
+        while True:
+            await asyncio.sleep(self._sync_interval)
+            await self.sync()
+
+    async def sync(self) -> None:
+        """Add our admissions to the shared counters and read everyone's totals: one round trip."""
+        self._drop_idle(self._clock())
+        if not self._counts and not self._unflushed:
+            return
+        unflushed, self._unflushed = self._unflushed, []
+        batch = []
+        for subject, counts in self._counts.items():
+            counts.flushing, counts.pending = counts.pending, 0
+            batch.append((subject, counts.index, counts.flushing))
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                results = await self._exchange(unflushed, batch)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._unflushed = unflushed + self._unflushed  # counted at the next sync
+            for subject, index, flushing in batch:
+                self._settle(subject, index, flushing, None)
+            self._report(exc)
+            return
+        self.syncs += 1
+        for (subject, index, flushing), totals in zip(batch, results):
+            self._settle(subject, index, flushing, totals)
+
+    async def _exchange(self, unflushed: list[tuple[str, int]], batch: list[tuple[str, int, int]]) -> list:
+        """One pipeline: INCRBY what we admitted, then read (current, previous) of every key in use."""
+        ttl_ms = self._window * 2 * 1000
+        pipe = self._client.pipeline(transaction=False)
+        for key, count in unflushed:
+            pipe.incrby(key, count).pexpire(key, ttl_ms)
+        for subject, index, flushing in batch:
+            current_key, previous_key = counter_keys(KIND, subject, WindowPosition(index, 0.0))
+            if flushing:
+                pipe.incrby(current_key, flushing).pexpire(current_key, ttl_ms)
+            pipe.mget(current_key, previous_key)
+        replies = iter((await pipe.execute())[2 * len(unflushed):])
+        results = []
+        for _subject, _index, flushing in batch:
+            if flushing:
+                next(replies), next(replies)
+            results.append(tuple(int(value or 0) for value in next(replies)))
+        return results
+
+    def _settle(self, subject: str, index: int, flushing: int, totals: tuple[int, int] | None) -> None:
+        """Take in a sync's answer (``None``: it failed) for the window it was about."""
+        counts = self._counts.get(subject)
+        same_window = counts is not None and counts.index == index
+        if same_window:
+            counts.flushing -= flushing
+        if totals is None:  # the admissions go again next time
+            if same_window:
+                counts.pending += flushing
+            elif flushing:
+                self._unflushed.append((_current_key(subject, index), flushing))
+            return
+        if same_window:
+            counts.current, counts.previous = totals
+        elif counts is not None and counts.index == index + 1:  # rolled meanwhile: that window is the previous
+            old_key = _current_key(subject, index)
+            counts.previous = totals[0] + sum(count for key, count in self._unflushed if key == old_key)
+
+    def _drop_idle(self, now: float) -> None:
+        idle = [subject for subject, counts in self._counts.items()
+                if now - counts.seen > 2 * self._window and not (counts.pending or counts.flushing)]
+        for subject in idle:
+            del self._counts[subject]
+
+    def _report(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self.failures & (self.failures - 1) == 0:
+            log.warning("rate-limit sync failed; deciding from local counts",
+                        extra={"event": "redis_unavailable", "error": type(exc).__name__, "failures": self.failures})

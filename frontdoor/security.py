@@ -1,0 +1,178 @@
+"""Assembly of the browser-facing protections of one front-door worker.
+
+One middleware in front of the routes (CORS preflight, CSRF, rate limits, the CSP nonce) and one
+``on_response_prepare`` hook behind them (CORS, security and rate-limit headers), which runs for
+streamed, file and WebSocket responses as well as plain ones.  The rules themselves are plain
+functions in ``cors``, ``csrf``, ``security_headers`` and ``ratelimit`` (logins, exact, in Redis),
+with ``ratelimit_batched`` for access keys (in memory, synced with Redis in the background).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from contract.config import Config
+from contract.origins import OriginPolicy
+from contract.runtime import redis_client
+from frontdoor import problems
+from frontdoor.context import FrontDoor, session_cookie_value
+from frontdoor.cors import apply_cors, is_preflight, preflight_headers
+from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
+from frontdoor.https_redirect import redirect_listener
+from frontdoor.ratelimit import RateLimiter, Verdict
+from frontdoor.ratelimit_batched import BatchedLimiter
+from frontdoor.security_headers import hsts_header, new_nonce, page_headers, without_server_header
+from frontdoor.websocket import wants_websocket
+
+log = logging.getLogger(__name__)
+RATE_LIMIT = web.RequestKey("rate_limit", Verdict)  # the verdict whose headers the response carries
+PREFLIGHT = web.RequestKey("cors_preflight", bool)
+# request["csp_nonce"] (a plain key: templates and static.py read it) is the nonce of this request.
+
+API_PREFIXES = ("/func/", "/server/", "/api/", "/webapi/")
+PROXIED_PREFIXES = ("/func/", "/webapi/")
+# Everything that checks a password: limited per client IP, apart from the per-username counter.
+PASSWORD_PATHS = frozenset(
+    {"/server/login", "/api/auth/login", "/server/token-login", "/server/update-password-no-auth", "/ui/login"}
+)
+
+
+def parser_limits(config: Config) -> dict[str, int]:
+    """``handler_args`` of the application: aiohttp's parser refuses longer lines and more headers."""
+    security = config.security
+    return {
+        "max_line_size": security.max_header_size,
+        "max_field_size": security.max_header_size,
+        "max_headers": security.max_headers,
+    }
+
+
+class Security:
+    def __init__(self, front: FrontDoor, logins: RateLimiter, keys: BatchedLimiter | None):
+        self._front = front
+        self._config = front.config.security
+        self._origins = OriginPolicy.from_strings(self._config.cors_allowed_origins)
+        self._logins = logins  # exact: one Redis round trip per password check
+        self._keys = keys  # in memory, synced in batches: no round trip per proxied request
+
+    def install(self, app: web.Application) -> None:
+        app.middlewares.append(self.guard)
+        app.on_response_prepare.append(self.finish_headers)
+        without_server_header(app)
+        app.cleanup_ctx.append(self._key_counter_sync)
+        app.on_cleanup.append(lambda _app: self._logins.close())
+        if self._front.config.service.ssl_enabled and self._config.http_redirect_port:
+            app.cleanup_ctx.append(redirect_listener(self._front.config))
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler):
+        path = request.path
+        proxied = path.startswith(PROXIED_PREFIXES)
+        if not proxied:
+            request["csp_nonce"] = new_nonce()
+        if is_preflight(request.method, request.headers) and path.startswith(API_PREFIXES):
+            request[PREFLIGHT] = True
+            return self._preflight(request)
+        refusal = self._csrf_refusal(request)
+        if refusal is not None:
+            return self._refuse(request, refusal)
+        verdict = await self._rate_limit(request, path, proxied)
+        if verdict is not None:
+            request[RATE_LIMIT] = verdict
+            if not verdict.admitted:
+                return _refusal(request, web.HTTPTooManyRequests, "rate-limit-exceeded", "Too many requests.",
+                                f"Try again in {verdict.retry_after} s.")
+        return await handler(request)
+
+    async def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        path = request.path
+        proxied = path.startswith(PROXIED_PREFIXES)
+        headers = response.headers
+        if path.startswith(API_PREFIXES) and not request.get(PREFLIGHT):
+            apply_cors(headers, self._origins, request.headers.get("Origin"))
+        nonce = request.get("csp_nonce") or new_nonce()
+        for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.content_security_policy,
+                                        proxied).items():
+            if name != "Content-Security-Policy" or name not in headers:  # a handler's own policy stands
+                headers[name] = value
+        headers.update(hsts_header(request.secure, self._config.hsts_max_age))
+        verdict = request.get(RATE_LIMIT)
+        if verdict is not None:
+            headers.update(verdict.headers())
+
+    # ---- pieces of the guard ----
+
+    def _preflight(self, request: web.Request) -> web.Response:
+        headers = preflight_headers(self._origins, request.headers.get("Origin"), self._config.cors_max_age)
+        if headers is None:
+            return problems.problem(403, "cors-origin-refused", "This origin may not call the API.")
+        return web.Response(status=204, headers=headers)
+
+    def _csrf_refusal(self, request: web.Request) -> str | None:
+        websocket = wants_websocket(request)
+        if request.method in SAFE_METHODS and not websocket:
+            return None  # the common case, decided before any origin is parsed
+        ours = own_origins(request.scheme, request.host, *self._forwarded(request))
+        return csrf_refusal(
+            request.method, websocket, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), ours,
+            self._origins,
+        )
+
+    def _forwarded(self, request: web.Request) -> tuple[str | None, str | None]:
+        """X-Forwarded-Proto/Host, believed only from a trusted proxy."""
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if not peer or peer[0] not in self._front.trusted_proxies:
+            return None, None
+        return request.headers.get("X-Forwarded-Proto"), request.headers.get("X-Forwarded-Host")
+
+    def _refuse(self, request: web.Request, reason: str) -> web.Response:
+        log.warning(
+            "refused a cross-origin request",
+            extra={"event": "security_violation", "reason": "csrf", "detail": reason, "method": request.method,
+                   "path": request.path[:200], "origin": (request.headers.get("Origin") or "")[:200]},
+        )
+        return _refusal(request, web.HTTPForbidden, "csrf-refused", "Cross-origin request refused.",
+                        "State-changing requests are accepted only from this site's own pages or allowed origins.")
+
+    async def _rate_limit(self, request: web.Request, path: str, proxied: bool) -> Verdict | None:
+        limits = self._config.rate_limit
+        if request.method == "POST" and path in PASSWORD_PATHS:
+            return await self._logins.check("login", self._front.client_ip(request), limits.login_requests)
+        if not proxied or self._keys is None:
+            return None
+        record = await self._front.sessions.load(session_cookie_value(request, self._front.config))
+        if record is None:
+            return None  # the proxy answers 401
+        limit = limits.role_limits.get(record.role, limits.requests)
+        if limit == 0:
+            return None
+        return await self._keys.admit(record.access_key, limit)
+
+    async def _key_counter_sync(self, _app: web.Application):
+        task = asyncio.create_task(self._keys.run()) if self._keys is not None else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self._keys.sync()  # hand this worker's last admissions to the others
+
+
+def _refusal(request: web.Request, error: type[web.HTTPException], slug: str, title: str, details: str):
+    """problem+json on the API; elsewhere the exception, which the error pages turn into a page."""
+    if request.path.startswith(API_PREFIXES):
+        return problems.problem(error.status_code, slug, title, details=details)
+    raise error(text=f"{title} {details}")
+
+
+def install_security(app: web.Application, front: FrontDoor) -> Security:
+    limits = front.config.security.rate_limit
+    client = redis_client(front.config, "frontdoor")
+    keys = BatchedLimiter(client, limits.window, limits.sync_interval) if limits.enabled else None
+    security = Security(front, RateLimiter(client, limits.window), keys)
+    security.install(app)
+    return security

@@ -1,0 +1,67 @@
+"""Response headers that protect our pages, and the removal of aiohttp's ``Server`` header.
+
+``page_headers`` and ``hsts_header`` are plain functions; ``security.py`` applies them in
+``on_response_prepare``.  Pages rendered by us read the per-request nonce from
+``request["csp_nonce"]`` and put it on their inline ``<script>``/``<style>`` tags.
+
+aiohttp sets ``Server: Python/x aiohttp/y`` on every response while preparing it, including the
+400 it writes itself for a request it cannot parse, which no route, middleware or signal sees.  The
+one hook every response passes after that, just before the status line is written, is the
+request's ``_prepare_hook``; ``without_server_header`` makes the application build its requests
+from a subclass whose hook drops the header there.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+
+from aiohttp import hdrs, web
+
+NONCE_BYTES = 16
+# For anything of ours that is not a page (JSON, problem documents, files): nothing may run or load.
+NON_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(NONCE_BYTES)
+
+
+def is_html(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media in ("text/html", "application/xhtml+xml")
+
+
+def page_headers(content_type: str | None, nonce: str, page_policy: str, proxied: bool) -> dict[str, str]:
+    """Headers for one response; a proxied one keeps the upstream's own policy if it has one."""
+    headers = dict(COMMON_HEADERS)
+    if proxied:
+        return headers
+    if is_html(content_type):
+        headers["Content-Security-Policy"] = page_policy.replace("{nonce}", nonce)
+    else:
+        headers["Content-Security-Policy"] = NON_PAGE_POLICY
+    return headers
+
+
+def hsts_header(secure: bool, max_age: int) -> dict[str, str]:
+    """HSTS only over HTTPS (RFC 6797 §7.2: a plain-HTTP answer must not carry it)."""
+    if not secure or max_age <= 0:
+        return {}
+    return {"Strict-Transport-Security": f"max-age={max_age}"}
+
+
+class _RequestWithoutServerHeader(web.Request):
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        await super()._prepare_hook(response)  # on_response_prepare runs here, for routed requests
+        response.headers.popall(hdrs.SERVER, None)
+
+
+def without_server_header(app: web.Application) -> None:
+    """Every response of ``app``, routed or written by the parser itself, goes out with no ``Server``."""
+    app._make_request = functools.partial(app._make_request, _cls=_RequestWithoutServerHeader)

@@ -1,0 +1,38 @@
+"""Jinja2 environments: HTML with autoescaping always on, and plain text (config.toml) without.
+
+Templates live in the repository's ``templates/``.  Nothing user-supplied is ever marked ``|safe``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jinja2
+
+from contract.config import REPO_ROOT
+
+TEMPLATE_DIR = REPO_ROOT / "templates"
+
+
+@lru_cache(maxsize=None)
+def html_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,  # every {{ }} in every template, whatever its file name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=None)
+def text_environment() -> jinja2.Environment:
+    """For TOML: values are encoded by the caller (``webui_config.toml_value``), not HTML-escaped."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

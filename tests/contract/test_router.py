@@ -1,0 +1,48 @@
+"""The answering side of the ZeroMQ hop survives whatever a peer sends, on a real ipc socket."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+
+import zmq
+import zmq.asyncio
+
+from contract.messages import MessageOpener, MessageSealer
+from contract.router import RouterServer
+
+KEY = bytes(range(32))
+
+
+def handler(envelope):
+    if any(item.get("boom") for item in envelope.items):
+        raise RuntimeError("a handler bug")
+    return [{"rid": item.get("rid"), "echo": True} for item in envelope.items]
+
+
+async def test_bad_messages_and_handler_failures_leave_the_router_serving(tmp_path):
+    context = zmq.asyncio.Context()
+    endpoint = f"ipc://{tmp_path / 'router.sock'}"
+    server = RouterServer(context, endpoint, KEY, 5.0, handler)
+    server.bind()
+    serving = asyncio.create_task(server.serve())
+    dealer = context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(endpoint)
+    sealer, opener = MessageSealer(KEY, 5.0), MessageOpener(KEY, 5.0)
+    try:
+        deep = b"[" * 300_000 + b"]" * 300_000
+        for frames in ([b"junk"], [deep, hmac.new(KEY, deep, hashlib.sha256).digest()],
+                       sealer.seal("sign", [{"rid": 1, "boom": True}])):
+            await dealer.send_multipart(frames)
+        await dealer.send_multipart(sealer.seal("sign", [{"rid": 2}]))
+        reply = opener.open(await asyncio.wait_for(dealer.recv_multipart(), 5))
+        assert reply.items == [{"rid": 2, "echo": True}]  # the only answer: nothing for the bad ones
+        assert not serving.done()
+        assert server.rejected["frame_count"] == 1 and server.rejected["not_json"] == 1
+    finally:
+        serving.cancel()
+        dealer.close()
+        server.close()
+        context.term()

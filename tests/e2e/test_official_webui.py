@@ -1,0 +1,131 @@
+"""The official Backend.AI Web UI, unmodified, served from static_path and talking to webui-host the
+way its client library does in SESSION mode (encoded login body, X-BackendAI-* headers, /func/)."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from datetime import datetime, timezone
+
+import aiohttp
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.support.browser import launch_chromium, screenshot
+from tests.support.official_webui import encode_like_the_web_ui, official_static_dir
+from tests.support.stack import ADMIN_USER, RunningStack
+
+pytestmark = pytest.mark.slow
+API_VERSION = "v7.20230615"  # what the 23.09 Web UI sends
+
+
+@pytest.fixture(scope="module")
+def official_stack(tmp_path_factory):
+    static = official_static_dir()
+    running = RunningStack(tmp_path_factory.mktemp("official"), service_extra=f'static_path = "{static}"').start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def web_ui(official_stack):
+    async with aiohttp.ClientSession(official_stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+def web_ui_headers(content_type: str = "application/json") -> dict[str, str]:
+    return {
+        "Content-Type": content_type,
+        "X-BackendAI-Version": API_VERSION,
+        "X-BackendAI-Date": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+async def test_the_bundle_is_served_with_its_app_shell_and_cache_rules(web_ui):
+    async with web_ui.get("/", headers={"Accept": "text/html"}) as response:
+        index = await response.text()
+        assert response.status == 200 and response.content_type == "text/html"
+        assert response.headers["Cache-Control"] == "no-store"
+        script_policy = response.headers["Content-Security-Policy"].split("script-src", 1)[1].split(";")[0]
+    assert "'unsafe-inline'" in script_policy  # its inline scripts carry no nonce
+    assert "Backend.AI Web UI" in index and "backend-ai-webui.js" in index
+    main_js = re.search(r'src="(/static/js/main\.[0-9a-f]+\.js)"', index).group(1)
+    async with web_ui.get(main_js) as response:
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    async with web_ui.get("/dist/components/backend-ai-webui.js") as response:
+        assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+    async with web_ui.get("/manifest/backend-ai.ico") as response:
+        assert response.status == 200 and response.headers["Cache-Control"] == "public, max-age=259200"
+    async with web_ui.get("/summary", headers={"Accept": "text/html"}) as response:  # a client-side route
+        assert response.status == 200 and await response.text() == index
+    async with web_ui.get("/ui/login") as response:  # our own pages still live beside it
+        assert response.status == 200 and 'id="login-form"' in await response.text()
+
+
+async def test_config_toml_is_ours_not_the_bundles_placeholder(web_ui, official_stack):
+    async with web_ui.get("/config.toml") as response:
+        assert response.status == 200
+        doc = tomllib.loads(await response.text())
+    assert doc["general"]["connectionMode"] == "SESSION"
+    assert doc["general"]["apiEndpoint"] == official_stack.base_url
+    assert doc["general"]["apiEndpointText"] == "Backend.AI"
+
+
+async def test_the_web_uis_login_check_func_and_logout_calls_work(web_ui, official_stack):
+    endpoint = tomllib.loads(await (await web_ui.get("/config.toml")).text())["general"]["apiEndpoint"]
+    async with web_ui.get("/func/", headers=web_ui_headers()) as response:  # version probe, before login
+        assert response.status == 200 and "version" in await response.json()
+    async with web_ui.post("/server/login-check", headers=web_ui_headers()) as response:
+        assert (await response.json())["authenticated"] is False
+    body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
+    login_headers = {**web_ui_headers(), "X-BackendAI-Encoded": "true"}
+    async with web_ui.post("/server/login", data=encode_like_the_web_ui(body, endpoint), headers=login_headers) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["authenticated"] is True
+    async with web_ui.post("/server/login-check", headers=web_ui_headers()) as response:
+        check = await response.json()
+    assert check["authenticated"] is True and check["data"]["role"] == "superadmin"
+    async with web_ui.get("/func/auth?echo=webui", headers=web_ui_headers()) as response:
+        assert response.status == 200 and (await response.json())["echo"] == "webui"
+    query = {"query": "query { me { email } }"}
+    async with web_ui.post("/func/admin/gql", json=query, headers=web_ui_headers()) as response:
+        assert response.status == 200
+        assert (await response.json())["data"]["me"]["email"] == ADMIN_USER[0]
+    async with web_ui.post("/server/logout", headers=web_ui_headers()) as response:
+        assert response.status == 200
+    async with web_ui.post("/server/login-check", headers=web_ui_headers()) as response:
+        assert (await response.json())["authenticated"] is False
+    async with web_ui.get("/func/auth?echo=webui", headers=web_ui_headers()) as response:
+        assert response.status == 401
+
+
+def test_the_unmodified_web_ui_logs_in_through_us_in_chromium(official_stack):
+    """The bundle's own code: its login panel, its encoded login, login-check and signed GraphQL.
+
+    (What it does after that needs a real Manager's GraphQL schema, which the devstack lacks.)
+    """
+    calls: list[tuple[str, str, int]] = []
+    policy_errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(base_url=official_stack.base_url)
+            page.set_default_timeout(20_000)
+            page.on("console", lambda m: policy_errors.append(m.text) if "Content Security Policy" in m.text else None)
+            page.on("response", lambda r: calls.append((r.request.method, r.url[len(official_stack.base_url):], r.status)))
+            page.goto("/")
+            expect(page.locator("#id_user_id")).to_be_visible()
+            screenshot(page, "official-webui-login")
+            page.locator("#id_user_id input").fill(ADMIN_USER[0])
+            page.locator("#id_password input").fill(ADMIN_USER[1])
+            with page.expect_response(lambda r: r.url.endswith("/func/admin/gql")) as graphql:
+                with page.expect_response(lambda r: r.url.endswith("/server/login") and r.status == 200) as login:
+                    page.locator("#login-button").click()
+            assert login.value.json()["authenticated"] is True
+            assert graphql.value.status == 200 and graphql.value.json()["extensions"]["auth_method"] == "jwt"
+        finally:
+            browser.close()
+    assert ("GET", "/config.toml", 200) in calls and ("POST", "/server/login-check", 200) in calls
+    assert not policy_errors, policy_errors

@@ -1,0 +1,280 @@
+"""Web API Groups with real etcd and real signer processes, driven through the JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import log_in
+from tests.support.agents import ExtraAgents
+from tests.support.stack import ADMIN_USER, NORMAL_USER
+
+pytestmark = pytest.mark.slow
+MONITOR_USER = ("monitor@lablup.com", "7tuEwF1J")
+GROUPS = "/api/webapi/groups"
+
+
+@pytest.fixture
+async def client_for(groups_stack):
+    sessions = []
+
+    async def open_as(user):
+        session = aiohttp.ClientSession(groups_stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        sessions.append(session)
+        await log_in(session, user)
+        return session
+
+    yield open_as
+    for session in sessions:
+        await session.close()
+
+
+async def overview(session) -> dict:
+    async with session.get(GROUPS) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def eventually(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = await check()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.3)
+
+
+def agent_in(body: dict, group: str, agent_id: str) -> dict | None:
+    for entry in body["groups"]:
+        if entry["name"] == group:
+            return next((a for a in entry["agents"] if a["agent_id"] == agent_id), None)
+    return None
+
+
+async def test_default_group_and_manager_deployment_out_of_the_box(client_for):
+    user = await client_for(NORMAL_USER)
+
+    async def default_with_both_agents_up():
+        body = await overview(user)
+        default = next(g for g in body["groups"] if g["name"] == "DEFAULT")
+        up = [a for a in default["agents"] if a["state"] == "UP"]
+        return (body, default) if len(up) == 2 else None
+
+    body, default = await eventually(default_with_both_agents_up)
+    assert [d["name"] for d in default["deployments"]] == ["manager"]
+    assert "unknown" not in body and default["allowed_actions"] == ["read"]
+
+
+async def test_unknown_agent_joins_when_its_group_is_created_and_serves_only_its_deployment(
+    client_for, agents, groups_stack
+):
+    admin = await client_for(ADMIN_USER)
+    agents.start("extra-a", "NEW_GROUP")
+
+    async def listed_as_unknown():
+        body = await overview(admin)
+        found = next((a for a in body["unknown"] if a["agent_id"] == "extra-a"), None)
+        return found if found and found["state"] == "STARTING" else None  # once its first sync is over
+
+    unknown = await eventually(listed_as_unknown)
+    assert unknown["state"] == "STARTING" and "not defined" in unknown["fault"]
+
+    grants = [{"subject": "user:user@lablup.com", "actions": ["read", "create"]}]
+    async with admin.post(GROUPS, json={"name": "NEW_GROUP", "grants": grants}) as response:
+        assert response.status == 201
+        assert "WEBAPI_GROUP_NAME=NEW_GROUP" in (await response.json())["reminder"]
+
+    async def up_in_group():
+        agent = agent_in(await overview(admin), "NEW_GROUP", "extra-a")
+        return agent if agent and agent["state"] == "UP" else None
+
+    await eventually(up_in_group)
+    deployment = {"name": "echo", "route_prefix": "/webapi/echo", "upstreams": [groups_stack.manager_url]}
+    async with admin.post(f"{GROUPS}/NEW_GROUP/deployments", json=deployment) as response:
+        assert response.status == 201, await response.text()
+    await eventually(up_in_group)
+
+    async def deployment_answers():
+        async with admin.get("/webapi/echo/auth?echo=group") as response:
+            return response.status == 200 and (await response.json())["echo"] == "group"
+
+    await eventually(deployment_answers)
+    # Only NEW_GROUP's agent signs for it: without it, requests fail although DEFAULT's agents are Up.
+    agents.processes["extra-a"].send_signal(signal.SIGKILL)
+    agents.processes["extra-a"].wait()
+
+    async def refused_without_its_group():
+        async with admin.get("/webapi/echo/auth?echo=x") as response:
+            return response.status == 503
+
+    await eventually(refused_without_its_group)
+    async with admin.get("/func/auth?echo=still-fine") as response:
+        assert response.status == 200
+
+    async def shown_as_unknown():
+        agent = agent_in(await overview(admin), "NEW_GROUP", "extra-a")
+        return agent and agent["state"] == "UNKNOWN"
+
+    await eventually(shown_as_unknown)
+    async with admin.delete("/api/webapi/deployments/echo") as response:
+        assert response.status == 204
+
+
+async def test_traffic_survives_losing_one_of_two_agents(client_for, agents, groups_stack):
+    admin = await client_for(ADMIN_USER)
+    async with admin.post(GROUPS, json={"name": "PAIR"}) as response:
+        assert response.status == 201
+    deployment = {"name": "pair", "route_prefix": "/webapi/pair", "upstreams": [groups_stack.manager_url]}
+    async with admin.post(f"{GROUPS}/PAIR/deployments", json=deployment) as response:
+        assert response.status == 201
+    agents.start("pair-1", "PAIR")
+    agents.start("pair-2", "PAIR")
+
+    async def both_up():
+        body = await overview(admin)
+        states = [agent_in(body, "PAIR", a) for a in ("pair-1", "pair-2")]
+        return all(s and s["state"] == "UP" for s in states)
+
+    await eventually(both_up)
+    statuses = []
+
+    async def call(i):
+        async with admin.get(f"/webapi/pair/auth?echo={i}") as response:
+            statuses.append(response.status)
+
+    await asyncio.gather(*(call(i) for i in range(40)))
+    agents.processes["pair-1"].send_signal(signal.SIGKILL)
+    for batch in range(10):
+        await asyncio.gather(*(call(batch * 10 + i) for i in range(10)))
+    assert set(statuses) == {200}, statuses
+    async with admin.delete("/api/webapi/deployments/pair") as response:
+        assert response.status == 204
+
+
+async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_deleted(client_for, agents, groups_stack):
+    admin = await client_for(ADMIN_USER)
+    async with admin.post(GROUPS, json={"name": "FAULTY"}) as response:
+        assert response.status == 201
+    agents.start("faulty-1", "FAULTY")
+
+    async def state_of_agent(expected):
+        agent = agent_in(await overview(admin), "FAULTY", "faulty-1")
+        if agent and agent["state"] == "OUT_OF_SERVICE" and agent["fault"] is None:
+            return None  # still syncing: wait for the outcome
+        return agent if agent and agent["state"] == expected else None
+
+    await eventually(lambda: state_of_agent("UP"))
+    bad = {"name": "broken", "route_prefix": "/webapi/broken", "upstreams": ["https://api.example.com:443"]}
+    async with admin.post(f"{GROUPS}/FAULTY/deployments", json=bad) as response:
+        assert response.status == 201
+        assert "default port" in (await response.json())["faults"][0]
+    agent = await eventually(lambda: state_of_agent("OUT_OF_SERVICE"))
+    assert "broken" in agent["fault"]
+
+    # Shutdown: refused for an Up agent of DEFAULT, accepted for this one in an error state.
+    default_group = next(g for g in (await overview(admin))["groups"] if g["name"] == "DEFAULT")
+    default_agent = next(a for a in default_group["agents"] if a["state"] == "UP")
+    async with admin.post(f"/api/webapi/agents/{default_agent['agent_id']}/shutdown") as response:
+        assert response.status == 409
+        assert "error state" in (await response.json())["detail"]
+
+    async with admin.patch("/api/webapi/deployments/broken", json={"upstreams": [groups_stack.manager_url]}) as response:
+        assert response.status == 200 and (await response.json())["faults"] == []
+    await eventually(lambda: state_of_agent("UP"))
+
+    async with admin.patch("/api/webapi/deployments/broken", json={"upstreams": ["ftp://x"]}) as response:
+        assert response.status == 200
+    await eventually(lambda: state_of_agent("OUT_OF_SERVICE"))
+    async with admin.delete("/api/webapi/deployments/broken") as response:
+        assert response.status == 204
+    await eventually(lambda: state_of_agent("UP"))
+
+    async with admin.post(f"{GROUPS}/FAULTY/deployments", json=bad) as response:
+        assert response.status == 201
+    await eventually(lambda: state_of_agent("OUT_OF_SERVICE"))
+    async with admin.post("/api/webapi/agents/faulty-1/shutdown") as response:
+        assert response.status == 202
+    assert agents.processes["faulty-1"].wait(timeout=15) == 0  # a clean exit; supervisord would restart it
+
+
+@pytest.mark.parametrize(
+    "user, expected",
+    [
+        # (create group, update PERM group, delete PERM deployment, create deployment, recreate, overview sees PERM)
+        (ADMIN_USER, (201, 200, 204, 201, 202, True)),
+        (MONITOR_USER, (201, 200, 204, 201, 202, True)),  # an endpoint admin by configuration
+        (NORMAL_USER, (403, 403, 403, 201, 403, True)),  # granted read + create on PERM
+    ],
+)
+async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack, user, expected):
+    admin = await client_for(ADMIN_USER)
+    grants = [{"subject": "user:user@lablup.com", "actions": ["read", "create"]}]
+    async with admin.post(GROUPS, json={"name": "PERM", "grants": grants}) as response:
+        assert response.status in (201, 409)
+    async with admin.post(f"{GROUPS}/PERM/deployments", json={
+            "name": "perm-base", "route_prefix": "/webapi/perm-base", "upstreams": [groups_stack.manager_url]}) as response:
+        assert response.status in (201, 409)
+    session = await client_for(user)
+    tag = user[0].split("@")[0]
+    got = []
+    async with session.post(GROUPS, json={"name": f"G-{tag}"}) as response:
+        got.append(response.status)
+    async with session.patch(f"{GROUPS}/PERM", json={"description": f"by {tag}"}) as response:
+        got.append(response.status)
+    async with session.delete("/api/webapi/deployments/perm-base") as response:
+        got.append(response.status)
+    async with session.post(f"{GROUPS}/PERM/deployments", json={
+            "name": f"d-{tag}", "route_prefix": f"/webapi/d-{tag}", "upstreams": [groups_stack.manager_url]}) as response:
+        got.append(response.status)
+    async with session.post(f"{GROUPS}/PERM/recreate") as response:
+        got.append(response.status)
+    await asyncio.sleep(0.5)
+    got.append(any(g["name"] == "PERM" for g in (await overview(session))["groups"]))
+    assert tuple(got) == expected
+
+
+async def test_groups_a_user_cannot_read_are_not_disclosed(client_for):
+    admin = await client_for(ADMIN_USER)
+    async with admin.post(GROUPS, json={"name": "SECRET"}) as response:
+        assert response.status in (201, 409)
+    user = await client_for(NORMAL_USER)
+    await asyncio.sleep(0.5)
+    assert "SECRET" not in [g["name"] for g in (await overview(user))["groups"]]
+    async with user.patch(f"{GROUPS}/SECRET", json={"description": "x"}) as response:
+        assert response.status == 404
+    async with user.get("/api/webapi/agents/unknown") as response:
+        assert response.status == 403
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"name": "bad name"}, 400),
+        ({"name": "G2", "grants": [{"subject": "nobody", "actions": ["read"]}]}, 400),
+        ({"name": "DEFAULT"}, 409),
+    ],
+)
+async def test_bad_group_definitions_get_clear_errors(client_for, body, status):
+    admin = await client_for(ADMIN_USER)
+    async with admin.post(GROUPS, json=body) as response:
+        assert response.status == status
+        assert response.content_type == "application/problem+json"
+
+
+async def test_changes_need_a_session_and_json(groups_stack, client_for):
+    async with aiohttp.ClientSession(groups_stack.base_url) as anonymous:
+        async with anonymous.get(GROUPS) as response:
+            assert response.status == 401
+    admin = await client_for(ADMIN_USER)
+    async with admin.post(GROUPS, data="name=FORM", headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
+        assert response.status == 400

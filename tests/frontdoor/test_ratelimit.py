@@ -1,0 +1,220 @@
+"""Rate limits: the sliding-window arithmetic (no I/O), then the Lua script on a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+import redis.asyncio as aioredis
+
+from contract.runtime import redis_password_file
+from frontdoor.ratelimit import RateLimiter, Verdict, WindowPosition, counter_keys, estimate, seconds_until_admitted
+from tests.session_daemon.conftest import redis_secrets, redis_server  # noqa: F401  (module fixtures)
+
+WINDOW = 60
+
+
+@pytest.mark.parametrize(
+    "now, index, elapsed",
+    [(0.0, 0, 0.0), (59.9, 0, 59.9), (60.0, 1, 0.0), (125.5, 2, 5.5)],
+)
+def test_window_position(now, index, elapsed):
+    position = WindowPosition.at(now, WINDOW)
+    assert position.index == index and math.isclose(position.elapsed, elapsed)
+
+
+@pytest.mark.parametrize(
+    "current, previous, elapsed, expected",
+    [(0, 0, 0, 0), (5, 0, 30, 5), (0, 10, 0, 10), (0, 10, 30, 5), (3, 10, 54, 4), (0, 10, 60, 0)],
+)
+def test_estimate_slides_the_previous_window_out(current, previous, elapsed, expected):
+    assert math.isclose(estimate(current, previous, elapsed, WINDOW), expected)
+
+
+@pytest.mark.parametrize(
+    "limit, current, previous, elapsed",
+    [(10, 10, 0, 0), (10, 10, 0, 59), (10, 5, 10, 0), (10, 9, 10, 30), (10, 0, 20, 0), (10, 25, 7, 12), (1, 1, 1, 0)],
+)
+def test_retry_after_is_exactly_when_a_request_is_admitted_again(limit, current, previous, elapsed):
+    wait = seconds_until_admitted(limit, current, previous, elapsed, WINDOW)
+    later = elapsed + wait
+    if later < WINDOW:  # still this window
+        assert estimate(current, previous, later, WINDOW) <= limit - 1 + 1e-9
+        assert estimate(current, previous, max(later - 1, elapsed), WINDOW) > limit - 1 or wait < 1
+    else:  # the next one: this window's count is now the previous one
+        assert estimate(0, current, later - WINDOW, WINDOW) <= limit - 1 + 1e-9
+
+
+def test_verdict_headers():
+    assert Verdict(True, 100, 42, 60).headers() == {
+        "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "42", "X-RateLimit-Window": "60",
+    }
+    assert Verdict(False, 100, 0, 60, retry_after=7).headers()["Retry-After"] == "7"
+
+
+def test_counter_keys_hold_no_raw_subject():
+    current, previous = counter_keys("login", "203.0.113.9", WindowPosition(100, 1.0))
+    assert current.startswith("ratelimit:login:") and current.endswith(":100") and previous.endswith(":99")
+    assert "203.0.113.9" not in current
+    assert counter_keys("key", "A", WindowPosition(1, 0)) != counter_keys("login", "A", WindowPosition(1, 0))
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def frontdoor_redis(redis_server, redis_secrets):  # noqa: F811
+    password = redis_password_file(redis_secrets, "frontdoor").read_text().strip()
+    client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
+    yield client
+    await client.aclose()
+    with redis_server.admin() as admin:
+        admin.delete(*admin.keys("ratelimit:*") or ["none"])
+
+
+async def test_limit_is_shared_by_every_limiter_and_slides(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(1_000_000 * WINDOW + 10.0)  # 10 s into a window
+    # Two limiters on two connections stand for two front-door processes.
+    password = frontdoor_redis.connection_pool.connection_kwargs["password"]
+    other_client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
+    first, second = RateLimiter(frontdoor_redis, WINDOW, clock), RateLimiter(other_client, WINDOW, clock)
+    try:
+        verdicts = [await (first if i % 2 else second).check("key", "AKIA1", 5) for i in range(7)]
+        assert [v.admitted for v in verdicts] == [True] * 5 + [False] * 2
+        assert [v.remaining for v in verdicts[:5]] == [4, 3, 2, 1, 0]
+        refused = verdicts[-1]
+        assert refused.retry_after == 60 - 10 + math.ceil(60 * (1 - 4 / 5))  # next window, then slide
+        assert (await first.check("key", "AKIA2", 5)).admitted  # another key has its own counter
+        clock.now += 50 + 2  # 2 s into the next window: 5 * (1 - 2/60) = 4.83 < 5 -> room for one
+        assert (await second.check("key", "AKIA1", 5)).admitted
+        assert not (await first.check("key", "AKIA1", 5)).admitted  # 4.83 + 1 >= 5
+        clock.now += 12  # 14 s in: 5 * (1 - 14/60) + 1 = 4.83 -> one more, and no more
+        verdict = await second.check("key", "AKIA1", 5)
+        assert verdict.admitted and verdict.remaining == 0
+        assert not (await first.check("key", "AKIA1", 5)).admitted
+    finally:
+        await other_client.aclose()
+
+
+async def test_refused_requests_are_not_counted(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(2_000_000 * WINDOW)
+    limiter = RateLimiter(frontdoor_redis, WINDOW, clock)
+    for _ in range(3):
+        await limiter.check("login", "198.51.100.1", 3)
+    for _ in range(20):  # a client hammering while refused
+        assert not (await limiter.check("login", "198.51.100.1", 3)).admitted
+    with redis_server.admin() as admin:
+        current, _ = counter_keys("login", "198.51.100.1", WindowPosition.at(clock.now, WINDOW))
+        assert int(admin.get(current)) == 3
+        assert 0 < admin.pttl(current) <= 2 * WINDOW * 1000  # counters expire on their own
+
+
+async def test_concurrent_checks_never_admit_more_than_the_limit(frontdoor_redis):
+    limiter = RateLimiter(frontdoor_redis, WINDOW, Clock(3_000_000 * WINDOW))
+    verdicts = await asyncio.gather(*(limiter.check("key", "AKIA3", 25) for _ in range(100)))
+    assert sum(v.admitted for v in verdicts) == 25
+
+
+async def test_redis_down_admits_and_reports(redis_secrets):  # noqa: F811
+    password = redis_password_file(redis_secrets, "frontdoor").read_text().strip()
+    from tests.support.ports import free_port
+
+    client = aioredis.Redis(port=free_port(), username="frontdoor", password=password, socket_connect_timeout=0.2)
+    limiter = RateLimiter(client, WINDOW)
+    try:
+        assert await limiter.check("key", "AKIA4", 1) is None
+        assert limiter.failures == 1
+    finally:
+        await client.aclose()
+
+
+# ---- the per-access-key limit: decided in memory, synced in batches ----
+
+from frontdoor.ratelimit_batched import BatchedLimiter  # noqa: E402
+
+
+async def test_batched_limiters_share_counts_at_each_sync(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(4_000_000 * WINDOW + 30.0)
+    password = frontdoor_redis.connection_pool.connection_kwargs["password"]
+    other_client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
+    first, second = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock), BatchedLimiter(other_client, WINDOW, 0.1, clock)
+    try:
+        assert [first.check("AKIA5", 6).admitted for _ in range(4)] == [True] * 4  # no await: no round trip
+        await first.sync()
+        assert (await second.admit("AKIA5", 6)).remaining == 1  # its first sight of the key reads Redis
+        assert [second.check("AKIA5", 6).admitted for _ in range(2)] == [True, False]
+        await second.sync()
+        await first.sync()
+        verdict = first.check("AKIA5", 6)
+        assert not verdict.admitted and verdict.remaining == 0 and verdict.retry_after >= 1
+        assert first.check("AKIA6", 6).admitted  # other keys are counted apart
+        with redis_server.admin() as admin:
+            current, _ = counter_keys("key", "AKIA5", WindowPosition.at(clock.now, WINDOW))
+            assert int(admin.get(current)) == 6  # the same counters as the exact limiter's
+    finally:
+        await other_client.aclose()
+
+
+async def test_without_a_sync_each_process_overshoots_by_what_it_admits_alone(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(5_000_000 * WINDOW)
+    password = frontdoor_redis.connection_pool.connection_kwargs["password"]
+    other_client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
+    first, second = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock), BatchedLimiter(other_client, WINDOW, 0.1, clock)
+    try:
+        admitted = [(await limiter.admit("AKIA7", 3)).admitted for limiter in (first, second) for _ in range(5)]
+        assert sum(admitted) == 6  # the documented bound: each admits up to the limit between two syncs
+        await first.sync()
+        await second.sync()
+        await first.sync()
+        assert not first.check("AKIA7", 3).admitted and not second.check("AKIA7", 3).admitted
+    finally:
+        await other_client.aclose()
+
+
+async def test_batched_counts_slide_into_the_next_window(frontdoor_redis):
+    clock = Clock(6_000_000 * WINDOW + 50.0)
+    limiter = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock)
+    assert sum(limiter.check("AKIA8", 10).admitted for _ in range(12)) == 10
+    await limiter.sync()
+    clock.now += 10 + 30  # half-way through the next window: 10 * 0.5 = 5 still count
+    assert sum(limiter.check("AKIA8", 10).admitted for _ in range(10)) == 5
+    await limiter.sync()
+    restarted = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock)  # a new process learns it all from Redis
+    assert not (await restarted.admit("AKIA8", 10)).admitted
+
+
+async def test_a_window_that_rolls_during_a_sync_is_neither_lost_nor_counted_twice(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(7_000_000 * WINDOW + 59.9)
+    limiter = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock)
+    for _ in range(3):
+        limiter.check("AKIA9", 100)
+    syncing = asyncio.ensure_future(limiter.sync())
+    await asyncio.sleep(0)  # the pipeline is out
+    clock.now += 0.2  # the next window
+    limiter.check("AKIA9", 100)
+    await syncing
+    await limiter.sync()
+    with redis_server.admin() as admin:
+        old, _ = counter_keys("key", "AKIA9", WindowPosition(7_000_000, 0))
+        new, _ = counter_keys("key", "AKIA9", WindowPosition(7_000_001, 0))
+        assert (int(admin.get(old)), int(admin.get(new))) == (3, 1)
+
+
+async def test_redis_down_keeps_deciding_locally_and_counts_later(redis_secrets):  # noqa: F811
+    from tests.support.ports import free_port
+
+    password = redis_password_file(redis_secrets, "frontdoor").read_text().strip()
+    client = aioredis.Redis(port=free_port(), username="frontdoor", password=password, socket_connect_timeout=0.2)
+    limiter = BatchedLimiter(client, WINDOW, 0.1, Clock(8_000_000 * WINDOW))
+    try:
+        assert sum(limiter.check("AKIA10", 2).admitted for _ in range(4)) == 2
+        await limiter.sync()
+        assert limiter.failures == 1 and not limiter.check("AKIA10", 2).admitted
+    finally:
+        await client.aclose()

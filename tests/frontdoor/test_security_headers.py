@@ -1,0 +1,152 @@
+"""Security headers as plain functions, then aiohttp's parser limits and Server-header removal on a
+real listening socket, spoken to byte by byte."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+
+from contract.config import DEFAULT_CSP, parse_config
+from frontdoor.https_redirect import https_location, redirect_app
+from frontdoor.security import parser_limits
+from frontdoor.security_headers import NON_PAGE_POLICY, hsts_header, is_html, new_nonce, page_headers, without_server_header
+from tests.support.ports import free_port
+
+
+def test_pages_get_the_configured_policy_with_a_fresh_nonce():
+    nonce = new_nonce()
+    headers = page_headers("text/html; charset=utf-8", nonce, DEFAULT_CSP, proxied=False)
+    assert f"script-src 'self' 'nonce-{nonce}'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert len({new_nonce() for _ in range(100)}) == 100 and len(nonce) >= 22  # 128 bits, never repeated
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/problem+json", "image/svg+xml", None])
+def test_anything_else_of_ours_may_run_nothing(content_type):
+    assert page_headers(content_type, "n", DEFAULT_CSP, proxied=False)["Content-Security-Policy"] == NON_PAGE_POLICY
+
+
+def test_proxied_answers_keep_the_upstream_policy_but_get_the_rest():
+    headers = page_headers("text/html", "n", DEFAULT_CSP, proxied=True)
+    assert "Content-Security-Policy" not in headers and headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "content_type, html", [("text/html", True), ("TEXT/HTML; charset=utf-8", True), ("application/xhtml+xml", True),
+                           ("text/plain", False), ("", False), (None, False)]
+)
+def test_is_html(content_type, html):
+    assert is_html(content_type) is html
+
+
+def test_hsts_only_over_tls():
+    assert hsts_header(True, 31536000) == {"Strict-Transport-Security": "max-age=31536000"}
+    assert hsts_header(False, 31536000) == {}
+    assert hsts_header(True, 0) == {}
+
+
+@pytest.mark.parametrize(
+    "host, path, port, expected",
+    [
+        ("webui.example.com", "/ui/?a=1", 443, "https://webui.example.com/ui/?a=1"),
+        ("webui.example.com:8080", "/", 8443, "https://webui.example.com:8443/"),
+        ("WEBUI.example.com", "/x", 443, "https://webui.example.com/x"),
+        ("[::1]:8080", "/", 8443, "https://[::1]:8443/"),
+        ("127.0.0.1:8080", "//evil.net/x", 443, "https://127.0.0.1//evil.net/x"),  # a path on our host
+        ("evil.net@webui.example.com", "/", 443, None),
+        ("webui.example.com/evil", "/", 443, None),
+        ("webui.example.com\r\nSet-Cookie: a=b", "/", 443, None),
+        ("", "/", 443, None),
+        (None, "/", 443, None),
+        ("webui.example.com", "http://evil.net/", 443, None),
+    ],
+)
+def test_https_location(host, path, port, expected):
+    assert https_location(host, path, port) == expected
+
+
+async def echo(request: web.Request) -> web.Response:
+    # Reflects a query value into a header: aiohttp must refuse line breaks in it.
+    return web.Response(text="ok", headers={"X-Echo": request.query.get("v", "")})
+
+
+@pytest.fixture
+async def listening():
+    """An application with the front door's parser limits and Server-header removal, on a real port."""
+    config = parse_config({"security": {"max_header_size": 2048, "max_headers": 20}})
+    app = web.Application(handler_args=parser_limits(config))
+    app.router.add_get("/echo", echo)
+    without_server_header(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield port
+    await runner.cleanup()
+
+
+async def exchange(port: int, raw: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(65536), 5)
+    writer.close()
+    return answer
+
+
+def head_of(answer: bytes) -> tuple[int, str]:
+    head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    return int(head.split(" ", 2)[1]), head.lower()
+
+
+GET = b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+
+
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        (GET + b"\r\n", 200),
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 3000 + b"\r\n\r\n", 400),
+        (b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (GET + b"".join(b"X-H%d: v\r\n" % i for i in range(30)) + b"\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: a\rInjected: 1\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nHost: x\r\n X-Folded: b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    ],
+)
+async def test_bad_requests_get_400_without_a_server_header(listening, raw, status):
+    answer_status, head = head_of(await exchange(listening, raw))
+    assert answer_status == status
+    assert "\r\nserver:" not in head
+    answer_status, _ = head_of(await exchange(listening, GET + b"\r\n"))  # and the process serves on
+    assert answer_status == 200
+
+
+async def test_a_line_break_cannot_be_smuggled_into_a_response_header(listening):
+    answer = await exchange(listening, b"GET /echo?v=a%0d%0aSet-Cookie:%20evil=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"set-cookie" not in answer.lower()  # aiohttp refuses to write the headers: the connection drops
+    status, _ = head_of(await exchange(listening, GET + b"\r\n"))
+    assert status == 200
+
+
+async def test_redirect_listener_sends_plain_http_to_https():
+    runner = web.AppRunner(redirect_app(8443), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        status, head = head_of(await exchange(port, b"POST /server/login?x=1 HTTP/1.1\r\nHost: webui.example.com\r\n"
+                                                      b"Content-Length: 0\r\nConnection: close\r\n\r\n"))
+        assert status == 308 and "location: https://webui.example.com:8443/server/login?x=1" in head
+        assert "set-cookie" not in head and "\r\nserver:" not in head
+        status, _ = head_of(await exchange(port, b"GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"))
+        assert status == 400
+    finally:
+        await runner.cleanup()

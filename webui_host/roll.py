@@ -1,0 +1,98 @@
+"""``webui-host roll-signers``: restart the signer pool one process at a time, without a gap.
+
+``supervisorctl restart 'signers:*'`` stops every signer before starting any; requests then wait for
+the pool (``[signers] pool_wait``) and are answered late.  Rolling restarts one signer, waits until
+its new process is registered Up in etcd (and the front doors have had a moment to connect to it),
+then moves on, so some signer is always serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract.config import Config
+from contract.etcd_layout import AgentRecord, AgentState, agents_prefix, etcd_client
+
+SETTLE = 0.5  # seconds for the front doors' etcd watches to pick up the new agent
+POLL = 0.2
+
+
+class RollFailed(Exception):
+    pass
+
+
+@dataclass
+class Supervisor:
+    """supervisorctl against one supervisord.conf (it carries the socket and the credentials)."""
+
+    ctl: Path
+    conf: Path
+
+    def run(self, *args: str, timeout: float = 120.0) -> str:
+        done = subprocess.run([str(self.ctl), "-c", str(self.conf), *args], capture_output=True, text=True,
+                              timeout=timeout)
+        return done.stdout + done.stderr
+
+    def signer_names(self, group: str) -> list[str]:
+        names = []
+        for line in self.run("status", f"{group}:*").splitlines():
+            fields = line.split()
+            if fields and fields[0].startswith(f"{group}:"):
+                names.append(fields[0])
+        return sorted(names)
+
+    def pid(self, name: str) -> int | None:
+        text = self.run("pid", name).strip()
+        return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+async def agent_records(config: Config) -> list[AgentRecord]:
+    client = etcd_client(config)
+    try:
+        records = []
+        for kv in await client.get_prefix(agents_prefix(config)):
+            try:
+                records.append(AgentRecord.from_json(kv.value))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return records
+    finally:
+        await client.close()
+
+
+def up_with_pid(records: list[AgentRecord], pid: int) -> bool:
+    return any(record.pid == pid and record.state == AgentState.UP for record in records)
+
+
+async def wait_until_up(config: Config, pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if up_with_pid(await agent_records(config), pid):
+                return
+        except Exception:  # noqa: BLE001 - etcd briefly unreachable: keep looking until the deadline
+            pass
+        await asyncio.sleep(POLL)
+    raise RollFailed(f"the signer with pid {pid} was not Up in etcd within {timeout:.0f}s")
+
+
+def roll(config: Config, supervisor: Supervisor, group: str = "signers", timeout: float = 30.0,
+         report=print) -> int:
+    """Restart each signer in turn; returns how many were rolled (raises RollFailed and stops on a problem)."""
+    names = supervisor.signer_names(group)
+    if not names:
+        raise RollFailed(f"supervisord has no '{group}:*' processes")
+    for name in names:
+        old_pid = supervisor.pid(name)
+        output = supervisor.run("restart", name)
+        new_pid = supervisor.pid(name)
+        if new_pid is None or new_pid == old_pid:
+            raise RollFailed(f"{name} did not restart: {output.strip()}")
+        asyncio.run(wait_until_up(config, new_pid, timeout))
+        time.sleep(SETTLE)
+        report(f"{name}: restarted (pid {old_pid} -> {new_pid}) and Up")
+    return len(names)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from contract.config import REPO_ROOT, ConfigError
 from contract.runtime import ensure_private_dir
-from webui_host import roll, stack, webapi_cli
+from webui_host import banner, host_checks, host_setup, manager_choice, roll, stack, supervisord_conf, webapi_cli
 
 EXIT_CONFIG = 2
 EXIT_ENVIRONMENT = 1
@@ -87,10 +87,10 @@ def _problems(problems: list[str], status: int, what: str = "cannot start") -> i
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
-        setup = stack.resolve(args.config)
+        setup = host_setup.resolve(args.config)
     except ConfigError as exc:
         return _config_problems(exc)
-    problems = stack.check_problems(setup.config)
+    problems = host_checks.check_problems(setup.config)
     if problems:
         return _config_problems(ConfigError(problems))
     print("ok")
@@ -99,13 +99,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     try:
-        setup = stack.resolve(args.config, args.state_dir)
+        setup = host_setup.resolve(args.config, args.state_dir)
     except ConfigError as exc:
         return _config_problems(exc)
-    stack.prepare(setup)
+    host_setup.prepare(setup)
     running = stack.supervisor_running(setup.state_dir) or stack.supervisor_running(REPO_ROOT / ".state")
     if not running:  # emptying it under running processes would lose their samples
-        stack.reset_metrics(setup)
+        host_setup.reset_metrics(setup)
     if args.operator:
         ensure_private_dir(REPO_ROOT / ".state")
         ensure_private_dir(REPO_ROOT / ".state" / "logs")
@@ -120,17 +120,17 @@ def cmd_supervisord_conf(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_CONFIG
         try:
-            setup = stack.resolve(args.config)
+            setup = host_setup.resolve(args.config)
         except ConfigError as exc:
             return _config_problems(exc)
-        sys.stdout.write(stack.render_operator_conf(setup.config))
+        sys.stdout.write(supervisord_conf.render_operator_conf(setup.config))
         return 0
     prepared = _prepare_host(args)
     if isinstance(prepared, int):
         return prepared
     setup, choice = prepared
-    text = stack.render_host_conf(setup, choice)
-    stack.write_supervisord_conf(setup, text)
+    text = supervisord_conf.render_host_conf(setup, choice)
+    supervisord_conf.write_supervisord_conf(setup, text)
     sys.stdout.write(text)
     return 0
 
@@ -138,29 +138,29 @@ def cmd_supervisord_conf(args: argparse.Namespace) -> int:
 def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
     """Resolve, check, prepare and decide; an int is the exit status of a failure."""
     try:
-        setup = stack.resolve(args.config, args.state_dir)
+        setup = host_setup.resolve(args.config, args.state_dir)
     except ConfigError as exc:
         return _config_problems(exc)
-    problems = stack.check_problems(setup.config)
+    problems = host_checks.check_problems(setup.config)
     if problems:
         return _config_problems(ConfigError(problems))
     if check_ports:
         if stack.supervisor_running(setup.state_dir):
-            conf = setup.state_dir / stack.CONF_FILE
+            conf = setup.state_dir / supervisord_conf.CONF_FILE
             return _problems([
                 f"webui-host already runs with state in {setup.state_dir}",
                 f"stop it with: {stack.supervisorctl_path()} -c {conf} shutdown",
             ], EXIT_ENVIRONMENT)
-        busy = stack.busy_ports(stack.listen_ports(setup.config, devstack=False))
+        busy = host_checks.busy_ports(host_checks.listen_ports(setup.config, devstack=False))
         if busy:
             return _problems(busy, EXIT_ENVIRONMENT)
     try:
-        stack.prepare(setup)
-        choice = stack.decide_manager(setup)
+        host_setup.prepare(setup)
+        choice = manager_choice.decide_manager(setup)
     except ConfigError as exc:  # etcd's config/global does not validate over the file
         return _config_problems(exc)
     if check_ports and choice.devstack:
-        busy = stack.busy_ports({"devstack": ("127.0.0.1", setup.config.embedded.manager_port)})
+        busy = host_checks.busy_ports({"devstack": ("127.0.0.1", setup.config.embedded.manager_port)})
         if busy:
             return _problems(busy, EXIT_ENVIRONMENT)
     return setup, choice
@@ -168,15 +168,15 @@ def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
 
 def cmd_roll_signers(args: argparse.Namespace) -> int:
     try:
-        setup = stack.resolve(args.config, args.state_dir)
+        setup = host_setup.resolve(args.config, args.state_dir)
     except ConfigError as exc:
         return _config_problems(exc)
-    conf = args.supervisord_conf or setup.state_dir / stack.CONF_FILE
+    conf = args.supervisord_conf or setup.state_dir / supervisord_conf.CONF_FILE
     if not conf.exists():
         conf = REPO_ROOT / "supervisord.conf"
     supervisor = roll.Supervisor(stack.supervisorctl_path(), conf)
     try:
-        count = roll.roll(setup.config, supervisor, stack.SIGNER_GROUP, args.timeout)
+        count = roll.roll(setup.config, supervisor, supervisord_conf.SIGNER_GROUP, args.timeout)
     except roll.RollFailed as exc:
         return _problems([str(exc)], EXIT_ENVIRONMENT, "rolling the signers stopped")
     print(f"rolled {count} signers")
@@ -188,9 +188,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(prepared, int):
         return prepared
     setup, choice = prepared
-    stack.reset_metrics(setup)  # a fresh start: no samples of processes that no longer exist
-    conf_path = stack.write_supervisord_conf(setup, stack.render_host_conf(setup, choice))
-    sys.stdout.write(stack.banner(setup, choice, conf_path))
+    host_setup.reset_metrics(setup)  # a fresh start: no samples of processes that no longer exist
+    conf_path = supervisord_conf.write_supervisord_conf(setup, supervisord_conf.render_host_conf(setup, choice))
+    sys.stdout.write(banner.banner(setup, choice, conf_path))
     sys.stdout.flush()
     sys.stderr.flush()
     argv = stack.supervisord_argv(conf_path)

@@ -1,4 +1,4 @@
-"""The embedded Redis and etcd: what to run and with which settings (pure functions, no I/O but ``--version``).
+"""The embedded Redis and etcd: what to run and with which settings (no I/O but finding the binaries and ``--version``).
 
 The embedded servers exist for a single-host install that names no Redis or etcd of its own: both
 listen on loopback only, keep nothing on disk that matters across a reinstall of Redis (no RDB, no
@@ -7,7 +7,9 @@ AOF), and Redis admits only the per-role ACL users of ``contract.redis_layout`` 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +25,18 @@ ADMIN_RULES = "~* &* +@all"
 
 _VERSION_RE = re.compile(r"\bv=(\d+)\.(\d+)\.(\d+)")
 _PASSWORD_RE = re.compile(r"^[\x21-\x7e]+$")  # printable, no blanks: one token in redis.conf
+
+
+def redis_binary() -> str | None:
+    """The redis-server to run: on PATH, else /usr/bin's; None when it is not installed."""
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+    )
+
+
+def etcd_binary() -> str | None:
+    """The etcd to run: on PATH, else /usr/bin's; None when it is not installed."""
+    return shutil.which("etcd") or ("/usr/bin/etcd" if os.access("/usr/bin/etcd", os.X_OK) else None)
 
 
 def parse_redis_version(version_output: str) -> tuple[int, int, int] | None:

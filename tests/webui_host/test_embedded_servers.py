@@ -20,7 +20,7 @@ from contract.config import parse_config
 from contract.etcd_layout import manager_endpoints_key
 from contract.redis_layout import ROLES
 from contract.runtime import REDIS_ADMIN, ensure_secrets, redis_password_file
-from webui_host import embedded, stack
+from webui_host import embedded, host_setup, manager_choice
 
 REDIS = "/usr/bin/redis-server"
 ETCD = "/usr/bin/etcd"
@@ -48,7 +48,7 @@ def free_port(pair: bool = False) -> int:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    stack.stop_process(proc)
+    manager_choice.stop_process(proc)
 
 
 def wait_until(check, timeout: float = 15.0, what: str = "server"):
@@ -207,9 +207,9 @@ def test_manager_decision_reads_embedded_etcd(tmp_path: Path, etcd_port: int):
     """Fresh etcd -> devstack; a running or stopped etcd naming a Manager -> no devstack."""
     config_file = tmp_path / "c.toml"
     config_file.write_text(f"[embedded]\netcd_port = {etcd_port}\n[runtime]\nstate_dir = \"{tmp_path / 'state'}\"\n")
-    setup = stack.resolve(config_file)
-    stack.prepare(setup)
-    assert stack.decide_manager(setup).devstack  # fresh data dir: nothing to read
+    setup = host_setup.resolve(config_file)
+    host_setup.prepare(setup)
+    assert manager_choice.decide_manager(setup).devstack  # fresh data dir: nothing to read
 
     proc = start_etcd(setup.state_dir / "etcd", etcd_port, tmp_path / "etcd.log")
     try:
@@ -221,12 +221,12 @@ def test_manager_decision_reads_embedded_etcd(tmp_path: Path, etcd_port: int):
             )
             assert done.returncode == 0, done.stderr
         wait_until(put, what="etcd")
-        running = stack.decide_manager(setup)  # etcd is up: read it directly
+        running = manager_choice.decide_manager(setup)  # etcd is up: read it directly
         assert (running.source, running.endpoints, running.devstack) == ("etcd", ["http://10.1.2.3:8081"], False)
     finally:
         stop(proc)
 
-    stopped = stack.decide_manager(setup)  # etcd is down: started for a moment, then stopped
+    stopped = manager_choice.decide_manager(setup)  # etcd is down: started for a moment, then stopped
     assert (stopped.source, stopped.endpoints) == ("etcd", ["http://10.1.2.3:8081"])
     assert _free(etcd_port) and _free(etcd_port + 1), "the briefly started etcd was not stopped"
     data_dir = str(setup.state_dir / "etcd").encode()
@@ -238,8 +238,8 @@ def test_manager_decision_reads_embedded_etcd(tmp_path: Path, etcd_port: int):
 
 
 def test_file_endpoint_needs_no_etcd(tmp_path: Path):
-    setup = stack.resolve(None, tmp_path / "state")
+    setup = host_setup.resolve(None, tmp_path / "state")
     config = parse_config({"api": {"endpoint": "http://m:8081"}})
-    choice = stack.decide_manager(stack.Setup(config, None, tmp_path / "state"))
+    choice = manager_choice.decide_manager(host_setup.Setup(config, None, tmp_path / "state"))
     assert (choice.source, choice.endpoints, choice.devstack) == ("file", ["http://m:8081"], False)
     assert not setup.state_dir.exists()

@@ -13,7 +13,7 @@ from supervisor.datatypes import RestartUnconditionally
 from supervisor.options import ClientOptions, ServerOptions
 
 from contract.config import Config, REPO_ROOT, parse_config
-from webui_host import cli, stack
+from webui_host import cli, conf_values, host_checks, host_setup, manager_choice, supervisord_conf, toml_writer
 
 SIGNERS = "signers"
 
@@ -50,15 +50,15 @@ def operator_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def host_conf(tmp_path: Path, raw_toml: str | None = None, *, devstack: bool = True) -> tuple[stack.Setup, str]:
+def host_conf(tmp_path: Path, raw_toml: str | None = None, *, devstack: bool = True) -> tuple[host_setup.Setup, str]:
     config_path = None
     if raw_toml is not None:
         config_path = tmp_path / "webui-host.toml"
         config_path.write_text(raw_toml)
-    setup = stack.resolve(config_path, tmp_path / "state")
-    stack.prepare(setup)
-    choice = stack.ManagerChoice("devstack" if devstack else "file", [setup.config.devstack_endpoint])
-    return setup, stack.render_host_conf(setup, choice, cwd=tmp_path)
+    setup = host_setup.resolve(config_path, tmp_path / "state")
+    host_setup.prepare(setup)
+    choice = manager_choice.ManagerChoice("devstack" if devstack else "file", [setup.config.devstack_endpoint])
+    return setup, supervisord_conf.render_host_conf(setup, choice, cwd=tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ def test_committed_supervisord_conf_is_a_fresh_operator_rendering():
 
 
 def test_operator_conf_parses_and_names_no_embedded_server(operator_dir: Path):
-    options = parse_conf(stack.render_operator_conf(), operator_dir)
+    options = parse_conf(supervisord_conf.render_operator_conf(), operator_dir)
     assert set(groups(options)) == {"session_daemon", SIGNERS, "frontdoor"}
     assert set(processes(options)) == {
         "session_daemon:session_daemon",
@@ -97,7 +97,7 @@ def test_operator_conf_parses_and_names_no_embedded_server(operator_dir: Path):
 
 def test_operator_conf_follows_the_file_counts(operator_dir: Path):
     config = parse_config({"signers": {"count": 4, "group": "GPU"}, "service": {"workers": 3}})
-    options = parse_conf(stack.render_operator_conf(config), operator_dir)
+    options = parse_conf(supervisord_conf.render_operator_conf(config), operator_dir)
     names = set(processes(options))
     assert {f"signers:signer_0{i}" for i in range(4)} <= names
     assert {f"frontdoor:frontdoor_0{i}" for i in range(3)} <= names
@@ -180,10 +180,10 @@ def test_commands(tmp_path: Path):
 
 def test_embedded_default_without_state_dir_passes_no_config(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    setup = stack.resolve(None)
+    setup = host_setup.resolve(None)
     assert setup.state_dir == tmp_path / "xdg" / "webui-host" and setup.process_config_path is None
-    stack.prepare(setup)
-    text = stack.render_host_conf(setup, stack.ManagerChoice("devstack", []), cwd=tmp_path)
+    host_setup.prepare(setup)
+    text = supervisord_conf.render_host_conf(setup, manager_choice.ManagerChoice("devstack", []), cwd=tmp_path)
     procs = processes(parse_conf(text, tmp_path))
     assert shlex.split(procs["signers:signer_00"].command)[1:] == ["-m", "signer_worker", "--index", "0"]
     assert not (setup.state_dir / "webui-host.toml").exists()
@@ -220,9 +220,9 @@ def test_percent_in_paths_is_literal(tmp_path: Path):
     odd = tmp_path / "100% sure"
     odd.mkdir()
     (odd / "c.toml").write_text(f'[runtime]\nstate_dir = "{tmp_path / "s"}"\n')
-    setup = stack.resolve(odd / "c.toml")
-    stack.prepare(setup)
-    text = stack.render_host_conf(setup, stack.ManagerChoice("file", ["http://m"]), cwd=odd)
+    setup = host_setup.resolve(odd / "c.toml")
+    host_setup.prepare(setup)
+    text = supervisord_conf.render_host_conf(setup, manager_choice.ManagerChoice("file", ["http://m"]), cwd=odd)
     options = parse_conf(text, tmp_path)
     proc = processes(options)["signers:signer_00"]
     assert shlex.split(proc.command)[4] == str(odd / "c.toml")
@@ -230,17 +230,17 @@ def test_percent_in_paths_is_literal(tmp_path: Path):
 
 
 def test_percent_in_state_dir_is_a_problem(tmp_path: Path):
-    setup = stack.resolve(None, tmp_path / "50%")
-    assert any("'%'" in problem for problem in stack.check_problems(setup.config))
+    setup = host_setup.resolve(None, tmp_path / "50%")
+    assert any("'%'" in problem for problem in host_checks.check_problems(setup.config))
 
 
 def test_unwritable_values_are_refused():
     with pytest.raises(ValueError):
-        stack.conf_text("/tmp/a\nb")
+        conf_values.conf_text("/tmp/a\nb")
     with pytest.raises(ValueError):
-        stack.conf_text("/tmp/a ;comment")
+        conf_values.conf_text("/tmp/a ;comment")
     with pytest.raises(ValueError):
-        stack.conf_environment({"WEBAPI_GROUP_NAME": 'a"b'})
+        conf_values.conf_environment({"WEBAPI_GROUP_NAME": 'a"b'})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,8 +255,8 @@ def test_effective_config_keeps_the_file_and_replaces_state_dir(tmp_path: Path):
         '[runtime]\nstate_dir = "/elsewhere"\nlog_format = "text"\n'
         '[extra]\nkept = [1, 2]\n'
     )
-    setup = stack.resolve(source, tmp_path / "st")
-    stack.prepare(setup)
+    setup = host_setup.resolve(source, tmp_path / "st")
+    host_setup.prepare(setup)
     written = tomllib.loads((tmp_path / "st" / "webui-host.toml").read_text())
     original = tomllib.loads(source.read_text())
     assert written["runtime"]["state_dir"] == str(tmp_path / "st")
@@ -271,7 +271,7 @@ def test_effective_config_keeps_the_file_and_replaces_state_dir(tmp_path: Path):
 
 def test_dump_toml_round_trips():
     data = {"a": 1, "b": {"c": [1.5, "x"], "d": {"e": True, "f": "\x7f\n\t"}}, "g h": {}}
-    assert tomllib.loads(stack.dump_toml(data)) == data
+    assert tomllib.loads(toml_writer.dump_toml(data)) == data
 
 
 def test_check_config_prints_every_problem(tmp_path: Path):

@@ -52,3 +52,16 @@ def agents(groups_stack):
     started = ExtraAgents(groups_stack)
     yield started
     started.stop_all()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's headless Chromium under Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()

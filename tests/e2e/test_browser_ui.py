@@ -7,20 +7,12 @@ import re
 import urllib.request
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.support.browser import launch_chromium, screenshot
+from tests.support.browser import screenshot
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Browser:
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

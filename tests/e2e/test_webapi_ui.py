@@ -6,20 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.support.browser import launch_chromium, screenshot
+from tests.support.browser import screenshot
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Browser:
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 def open_as(chromium, stack, user) -> Page:

@@ -54,7 +54,10 @@ def enable_multiprocess(state_dir: Path, role: str, instance: str | int = 0) -> 
 
     values.ValueClass = values.MultiProcessValue(lambda: identifier)
     # Live gauges of a previous run of this process would otherwise be summed with ours.
-    multiprocess.mark_process_dead(identifier, str(path))
+    try:
+        multiprocess.mark_process_dead(identifier, str(path))
+    except FileNotFoundError:
+        pass  # already removed (by the launcher's reset or a sibling's clean exit)
     global _own_identifier, _own_role
     _own_identifier, _own_role = identifier, role
     return path

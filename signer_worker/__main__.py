@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -29,7 +30,10 @@ def main(argv: list[str]) -> int:
 
         await SignerService(settings, agent_id, group).run()
 
-    return run_service("signer_worker", args.config, serve, instance=args.index)
+    # Metric files are named per instance: an agent started by hand with --agent-id must not share
+    # (and delete) the files of the pool's signer with the same index.
+    instance = re.sub(r"[^a-z0-9.-]", "-", args.agent_id.lower())[:40] if args.agent_id else args.index
+    return run_service("signer_worker", args.config, serve, instance=instance)
 
 
 if __name__ == "__main__":

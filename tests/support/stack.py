@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import redis
 
 from contract.config import load_config
@@ -72,7 +73,7 @@ log_level = "{log_level}"
 
 [ops]
 port = {ports.ops}
-{ops_extra}
+{ops_extra if "drain_timeout" in ops_extra else ops_extra + chr(10) + "drain_timeout = 3.0"}
 
 [embedded]
 redis_port = {ports.redis}
@@ -171,14 +172,29 @@ class RunningStack:
             text += [f"--- {log_file.name}"] + log_file.read_text(errors="replace").splitlines()[-15:]
         return "\n".join(text[-lines * 4:])
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the stack as an operator would (SIGTERM to the foreground process); whatever it
+        leaves behind is still ours, so it is killed: a stack never outlives its test."""
         if self._process is None:
             return
+        started = self._descendants()
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             try:
-                self._process.wait(timeout=30)
+                self._process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self._process.pid, signal.SIGKILL)
                 self._process.wait()
+        for process in started + self._descendants():
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(started, timeout=10)
         self._log.close()
+
+    def _descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self._process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []

@@ -20,6 +20,7 @@ from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
 from frontdoor.page_render import ASSET_PREFIX, OWN_ASSETS, render_page
 from frontdoor.return_path import DEFAULT_RETURN_PATH, LOGIN_PATH, is_same_origin_post, safe_return_path
+from frontdoor.sanitize import password_problem, username_problem
 from frontdoor.static import StaticFiles
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,9 @@ class Pages:
             return see_other(next_path)
         if not username or not password:
             return again(400, "error_missing_fields")
+        problem = username_problem(username) or password_problem(password)
+        if problem is not None:  # the same checks as the JSON login
+            return again(400, "error_login_failed", reason=problem)
         args = {"username": username, "password": password, "extras": {}, **self._front.forwarding_facts(request)}
         try:
             result = await self._front.daemon.call("login", args)

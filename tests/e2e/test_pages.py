@@ -195,3 +195,13 @@ async def test_our_assets_are_versioned_and_cacheable(web_client):
         assert response.status == 304
     async with web_client.get("/ui/static/../../contract/config.py") as response:
         assert response.status == 404
+
+
+async def test_form_login_checks_fields_like_the_json_login(stack):
+    import aiohttp
+
+    async with aiohttp.ClientSession(stack.base_url) as session:
+        form = {"username": "not an email!", "password": "x", "next": "/ui/"}
+        async with session.post("/ui/login", data=form, allow_redirects=False) as response:
+            assert response.status == 400
+            assert "Login failed" in await response.text()

@@ -48,9 +48,9 @@ class GroupsWatcher:
             except Exception as exc:
                 log.warning("lost etcd; reading Web API Groups again", extra={"event": "etcd_unavailable", "error": repr(exc)})
             finally:
-                try:
-                    await client.close()
-                except Exception:
+                try:  # bounded: closing towards a dead etcd must not hang a stopping process
+                    await asyncio.wait_for(client.close(), 2.0)
+                except Exception:  # TimeoutError included; a cancellation still propagates
                     pass
             await asyncio.sleep(1.0)
 

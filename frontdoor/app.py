@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import aiohttp
 import zmq.asyncio
@@ -30,6 +29,7 @@ from frontdoor.webui_config import WebUiConfig
 from frontdoor.websocket import WebSocketRelay
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
+STOP_GRACE = 5.0  # seconds background followers get to finish after cancellation
 MAX_BODY_IN_MEMORY = 1 << 20  # only for bodies we parse ourselves; proxied bodies stream
 
 
@@ -92,9 +92,8 @@ def _background(runners):
         yield
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: a client stuck closing towards a dead etcd or Redis must not keep the process alive.
+        await asyncio.wait(tasks, timeout=STOP_GRACE)
 
     return context
 

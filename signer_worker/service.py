@@ -147,7 +147,7 @@ class SignerService:
         await self.registration.withdraw()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks, timeout=5.0)  # bounded, like the front door's stop
         self.server.close()
         await self._redis.aclose()
 

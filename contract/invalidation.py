@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+import time
+from typing import Callable, Generic, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 from contract.redis_layout import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
+Record = TypeVar("Record")
 
 
 class InvalidationListener:
@@ -66,3 +68,60 @@ class InvalidationListener:
             self._on_session(digest)
         elif kind == "flush":
             self._on_reset(True)
+
+
+class InvalidatedRecords(Generic[Record]):
+    """Per-session records read from Redis once, then served from memory until the session daemon
+    invalidates them, they expire, or the invalidation channel is down (then memory is bypassed).
+
+    Shared by the front door (public session records) and the signers (encrypted keypairs).
+    ``parse(digest, raw)`` turns a stored value into a record with an ``expires_at``; it raises
+    ValueError for a value it cannot trust.
+    """
+
+    def __init__(self, client: aioredis.Redis, redis_key: Callable[[str], str],
+                 parse: Callable[[str, bytes], Record]):
+        self._client = client
+        self._redis_key = redis_key
+        self._parse = parse
+        self._records: dict[str, Record] = {}
+        self._forget_hooks: list[Callable[[str], None]] = []
+        self.listener = InvalidationListener(client, self._forget, lambda _live: self._records.clear())
+        self.redis_reads = 0
+
+    def on_forget(self, hook: Callable[[str], None]) -> None:
+        """Called with the session hash whenever the daemon ends a session."""
+        self._forget_hooks.append(hook)
+
+    def cached(self, digest: str) -> Record | None:
+        """The record if memory can vouch for it (invalidations live, not expired); else None."""
+        record = self._records.get(digest)
+        if record is not None and self.listener.live and time.time() < record.expires_at:
+            return record
+        return None
+
+    async def load(self, digest: str) -> Record | None:
+        """The record of a live session, or None if it is unknown, expired, revoked or unreadable."""
+        record = self.cached(digest)
+        if record is not None:
+            return record
+        self.redis_reads += 1
+        raw = await self._client.get(self._redis_key(digest))
+        if raw is None:
+            self._records.pop(digest, None)
+            return None
+        try:
+            record = self._parse(digest, raw)
+        except ValueError:
+            log.warning("unreadable record in Redis", extra={"event": "bad_session_record"})
+            return None
+        if time.time() >= record.expires_at:
+            return None
+        if self.listener.live:
+            self._records[digest] = record
+        return record
+
+    def _forget(self, digest: str) -> None:
+        self._records.pop(digest, None)
+        for hook in self._forget_hooks:
+            hook(digest)

@@ -66,7 +66,7 @@ class AuthRoutes:
 
     async def login(self, request: web.Request) -> web.Response:
         front = self._front
-        if await front.sessions.load(session_cookie_value(request, front.config)) is not None:
+        if await front.session(request) is not None:
             return problems.bad_request("You have already logged in.")
         try:
             body = await read_json_body(request)
@@ -90,7 +90,7 @@ class AuthRoutes:
         return reply
 
     async def login_check(self, request: web.Request) -> web.Response:
-        record = await self._front.sessions.load(session_cookie_value(request, self._front.config))
+        record = await self._front.session(request)
         data = None
         if record is not None:
             data = {"access_key": record.access_key, "role": record.role, "status": record.status}
@@ -109,7 +109,7 @@ class AuthRoutes:
 
     async def extend_login_session(self, request: web.Request) -> web.Response:
         session_id = session_cookie_value(request, self._front.config)
-        if await self._front.sessions.load(session_id) is None:
+        if await self._front.session(request) is None:
             return problems.unauthorized()
         result = await self._ask_daemon("touch", {"session_id": session_id})
         if isinstance(result, web.Response):

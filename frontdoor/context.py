@@ -9,12 +9,16 @@ import aiohttp
 from aiohttp import web
 
 from contract.config import Config
+from contract.redis_layout import SessionRecord
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, GroupsSnapshot, manager_deployment
 from contract.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.upstream import client_address
+
+
+SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
 
 
 @dataclass
@@ -48,6 +52,12 @@ class FrontDoor:
     def follow_groups(self, snapshot: GroupsSnapshot) -> None:
         self.groups = snapshot
         self.signers.update(snapshot)
+
+    async def session(self, request: web.Request) -> SessionRecord | None:
+        """The request's live session, looked up once per request (guards and handlers share it)."""
+        if SESSION not in request:
+            request[SESSION] = await self.sessions.load(session_cookie_value(request, self.config))
+        return request[SESSION]
 
     def client_ip(self, request: web.Request) -> str:
         peer = request.transport.get_extra_info("peername") if request.transport else None

@@ -1,6 +1,6 @@
 """Errors outside the API paths: a readable page for browsers, problem+json for everything else.
 
-API paths (``/func/``, ``/server/``, ``/api/``) are left to ``middlewares.error_middleware``.
+API paths (``problems.API_PREFIXES``) are left to ``middlewares.error_middleware``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from http import HTTPStatus
 from aiohttp import web
 
 from frontdoor import problems
-from frontdoor.middlewares import API_PREFIXES
+from frontdoor.problems import API_PREFIXES
 from frontdoor.page_render import render_page
 
 log = logging.getLogger(__name__)

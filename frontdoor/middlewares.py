@@ -12,12 +12,12 @@ from aiohttp import web
 from contract.jsonlog import REQUEST_ID
 from contract.requests import valid_request_id
 from frontdoor import problems
+from frontdoor.problems import API_PREFIXES
 from frontdoor.observability import IN_FLIGHT, handler_kind, record_request, request_template
 from frontdoor.ops import LIFECYCLE
 from frontdoor.websocket import wants_websocket
 
 log = logging.getLogger("frontdoor.requests")
-API_PREFIXES = ("/func/", "/server/", "/api/")
 CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned
 
 

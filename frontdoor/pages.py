@@ -64,7 +64,7 @@ class Pages:
 
     async def _session(self, request: web.Request) -> tuple[str | None, SessionRecord | None]:
         session_id = session_cookie_value(request, self._front.config)
-        return session_id, await self._front.sessions.load(session_id)
+        return session_id, await self._front.session(request)
 
     def _to_login(self, request: web.Request, had_cookie: bool) -> web.Response:
         reason = "expired" if had_cookie else "login_required"

@@ -8,6 +8,9 @@ from typing import Any
 from aiohttp import web
 
 PROBLEM_BASE = "https://api.backend.ai/probs/"
+# The API namespaces: their errors are problem+json, never HTML pages or the SPA's index.html.
+API_PREFIXES = ("/func/", "/server/", "/api/", "/webapi/")
+PROXIED_PREFIXES = ("/func/", "/webapi/")  # signed and forwarded upstream
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 

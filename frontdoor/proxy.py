@@ -70,7 +70,7 @@ class DeploymentProxy:
         except (UnsafePath, IndexError) as exc:
             return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
         session_id = session_cookie_value(request, front.config)
-        record = await front.sessions.load(session_id)
+        record = await front.session(request)
         if record is None:
             return problems.unauthorized()
         websocket = wants_websocket(request)

@@ -19,7 +19,8 @@ from contract.config import Config
 from contract.origins import OriginPolicy
 from contract.runtime import redis_client
 from frontdoor import problems
-from frontdoor.context import FrontDoor, session_cookie_value
+from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
+from frontdoor.context import FrontDoor
 from frontdoor.cors import apply_cors, is_preflight, preflight_headers
 from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
 from frontdoor.https_redirect import redirect_listener
@@ -33,8 +34,6 @@ RATE_LIMIT = web.RequestKey("rate_limit", Verdict)  # the verdict whose headers 
 PREFLIGHT = web.RequestKey("cors_preflight", bool)
 # request["csp_nonce"] (a plain key: templates and static.py read it) is the nonce of this request.
 
-API_PREFIXES = ("/func/", "/server/", "/api/", "/webapi/")
-PROXIED_PREFIXES = ("/func/", "/webapi/")
 # Everything that checks a password: limited per client IP, apart from the per-username counter.
 PASSWORD_PATHS = frozenset(
     {"/server/login", "/api/auth/login", "/server/token-login", "/server/update-password-no-auth", "/ui/login"}
@@ -144,7 +143,7 @@ class Security:
             return await self._logins.check("login", self._front.client_ip(request), limits.login_requests)
         if not proxied or self._keys is None:
             return None
-        record = await self._front.sessions.load(session_cookie_value(request, self._front.config))
+        record = await self._front.session(request)
         if record is None:
             return None  # the proxy answers 401
         limit = limits.role_limits.get(record.role, limits.requests)

@@ -7,16 +7,13 @@ is bypassed.  Sliding expiry is asked of the daemon at most once per ``touch_int
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Callable
 
 import redis.asyncio as aioredis
 
-from contract.invalidation import InvalidationListener
+from contract.invalidation import InvalidatedRecords
 from contract.redis_layout import SessionRecord, session_hash, session_key
-
-log = logging.getLogger(__name__)
 
 
 class SessionReader:
@@ -24,39 +21,24 @@ class SessionReader:
         self._client = client
         self._touch_interval = touch_interval
         self._touch = touch
-        self._records: dict[str, SessionRecord] = {}
+        self._records: InvalidatedRecords[SessionRecord] = InvalidatedRecords(
+            client, session_key, lambda _digest, raw: SessionRecord.from_json(raw)
+        )
         self._touching: set[str] = set()
-        self._revocation_hooks: list[Callable[[str], None]] = []
-        self.listener = InvalidationListener(client, self._forget, self._reset)
-        self.redis_reads = 0
+        self.listener = self._records.listener
+
+    @property
+    def redis_reads(self) -> int:
+        return self._records.redis_reads
 
     def on_revocation(self, hook: Callable[[str], None]) -> None:
         """Called with the session hash whenever the daemon ends a session."""
-        self._revocation_hooks.append(hook)
+        self._records.on_forget(hook)
 
     async def load(self, session_id: str | None) -> SessionRecord | None:
         if not session_id or len(session_id) > 128:
             return None
-        digest = session_hash(session_id)
-        now = time.time()
-        record = self._records.get(digest)
-        if record is not None and self.listener.live and record.is_live(now):
-            return record
-        self.redis_reads += 1
-        raw = await self._client.get(session_key(digest))
-        if raw is None:
-            self._records.pop(digest, None)
-            return None
-        try:
-            record = SessionRecord.from_json(raw)
-        except ValueError:
-            log.warning("unreadable session record", extra={"event": "bad_session_record"})
-            return None
-        if not record.is_live(now):
-            return None
-        if self.listener.live:
-            self._records[digest] = record
-        return record
+        return await self._records.load(session_hash(session_id))
 
     def keep_alive(self, session_id: str, record: SessionRecord) -> None:
         """Slide the expiry if it has not been slid recently (fire and forget)."""
@@ -85,10 +67,3 @@ class SessionReader:
     async def close(self) -> None:
         await self._client.aclose()
 
-    def _forget(self, digest: str) -> None:
-        self._records.pop(digest, None)
-        for hook in self._revocation_hooks:
-            hook(digest)
-
-    def _reset(self, live: bool) -> None:
-        self._records.clear()

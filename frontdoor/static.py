@@ -14,6 +14,7 @@ from stat import S_ISREG
 from aiohttp import web
 
 from contract.config import DEFAULT_STATIC_PATH, Config
+from frontdoor.problems import API_PREFIXES
 from frontdoor.static_rules import (
     ENCODINGS,
     NO_STORE,
@@ -25,7 +26,6 @@ from frontdoor.static_rules import (
     safe_relative_path,
 )
 
-API_PATHS = ("func/", "server/", "api/")
 OWN_UI_HOME = "/ui/"
 NONCE_PLACEHOLDER = b"{{nonce}}"
 HTML_SUFFIXES = (".html", ".htm")
@@ -141,4 +141,4 @@ class StaticFiles:
 
     def _wants_app_shell(self, relative: str) -> bool:
         # Client-side routes have no file extension; a missing script or image stays a 404.
-        return self._spa_fallback and not has_extension(relative) and not (relative + "/").startswith(API_PATHS)
+        return self._spa_fallback and not has_extension(relative) and not ("/" + relative + "/").startswith(API_PREFIXES)

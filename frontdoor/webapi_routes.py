@@ -26,7 +26,7 @@ from contract.webapi import (
 )
 from contract.webapi_admin import Refused, WebApiAdmin
 from frontdoor import problems
-from frontdoor.context import FrontDoor, session_cookie_value
+from frontdoor.context import FrontDoor
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/webapi"
@@ -169,7 +169,7 @@ class WebApiRoutes:
             await watcher.caught_up(current)
 
     async def _caller(self, request: web.Request) -> Caller:
-        record = await self._front.sessions.load(session_cookie_value(request, self._front.config))
+        record = await self._front.session(request)
         if record is None:
             raise _NotLoggedIn()
         request["user_id"] = record.user_id

@@ -2,51 +2,25 @@
 
 from __future__ import annotations
 
-import time
-
 import redis.asyncio as aioredis
 
-from contract.invalidation import InvalidationListener
+from contract.invalidation import InvalidatedRecords
 from contract.redis_layout import SecretBox, SecretRecord, secret_key, session_hash
 
 
 class SecretCache:
     def __init__(self, client: aioredis.Redis, box: SecretBox):
-        self._client = client
-        self._box = box
-        self._records: dict[str, SecretRecord] = {}
-        self.listener = InvalidationListener(client, self._forget, self._reset)
-        self.redis_reads = 0
+        self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open)
+        self.listener = self._records.listener
+
+    @property
+    def redis_reads(self) -> int:
+        return self._records.redis_reads
 
     def cached(self, session_id: str) -> SecretRecord | None:
         """The keypair if memory can vouch for it (live invalidations, not expired); else None."""
-        record = self._records.get(session_hash(session_id))
-        if record is not None and self.listener.live and time.time() < record.expires_at:
-            return record
-        return None
+        return self._records.cached(session_hash(session_id))
 
     async def lookup(self, session_id: str) -> SecretRecord | None:
         """The keypair of a live session, or None if it is unknown, expired or revoked."""
-        record = self.cached(session_id)
-        if record is not None:
-            return record
-        digest = session_hash(session_id)
-        now = time.time()
-        self.redis_reads += 1
-        raw = await self._client.get(secret_key(digest))
-        if raw is None:
-            self._records.pop(digest, None)
-            return None
-        try:
-            record = self._box.open(digest, raw)
-        except ValueError:
-            return None
-        if self.listener.live:
-            self._records[digest] = record
-        return record if now < record.expires_at else None
-
-    def _forget(self, digest: str) -> None:
-        self._records.pop(digest, None)
-
-    def _reset(self, live: bool) -> None:
-        self._records.clear()
+        return await self._records.load(session_hash(session_id))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Iterable
@@ -264,10 +263,6 @@ def shutdown_refusal(state: str, distribution_in_progress: bool) -> str | None:
     if distribution_in_progress:
         return "deployments of its group are being distributed; wait until the distribution has finished"
     return None
-
-
-def now() -> float:
-    return time.time()
 
 
 @dataclass

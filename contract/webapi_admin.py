@@ -14,7 +14,7 @@ from typing import Any
 import aetcd
 
 from contract.config import Config
-from contract.etcd_layout import AgentState, agent_key, section_key
+from contract.etcd_layout import AgentState, section_key
 from contract.webapi import (
     DEFAULT_GROUP,
     MANAGER_DEPLOYMENT,
@@ -168,14 +168,6 @@ class WebApiAdmin:
             await self._client.put(key, json.dumps({"state": state, "by": caller.user_id}).encode())
         else:
             raise InvalidDefinition([f"override must be {AgentState.OUT_OF_SERVICE} or null"])
-
-    async def forget_agent(self, caller: Caller, snapshot: GroupsSnapshot, agent_id: str) -> None:
-        """Drop a vanished agent's registration leftovers (its override and pending command)."""
-        if not may_define_groups(caller):
-            raise forbidden("only platform admins and endpoint admins may forget an agent")
-        for key in (section_key(self._config, "overrides", agent_id), section_key(self._config, "commands", agent_id),
-                    agent_key(self._config, agent_id)):
-            await self._client.delete(key)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ class GroupsWatcher:
         previous = self.snapshot
         self.snapshot = GroupsSnapshot(lost=dict(previous.lost))
         for kv in result:
-            self._apply(kv.key, kv.value, loading=True)
+            self._apply(kv.key, kv.value)
         for agent_id in previous.agents.keys() - self.snapshot.agents.keys():
             self.snapshot.lost[agent_id] = (previous.agents[agent_id], time.time())
         self._publish()
@@ -85,7 +85,7 @@ class GroupsWatcher:
             del self.snapshot.lost[agent_id]
         self._on_change(self.snapshot)
 
-    def _apply(self, key: bytes, value: bytes | None, loading: bool = False) -> None:
+    def _apply(self, key: bytes, value: bytes | None) -> None:
         kind, _, name = key[len(self._prefix):].decode(errors="replace").partition("/")
         snapshot = self.snapshot
         try:
@@ -120,8 +120,7 @@ def _put(table: dict, name: str, value: bytes | None, parse) -> None:
 
 async def read_snapshot(config: Config) -> GroupsSnapshot:
     """One consistent read of the Web API Groups (for the CLI; processes follow them with a watch)."""
-    collected: list[GroupsSnapshot] = []
-    watcher = GroupsWatcher(config, collected.append)
+    watcher = GroupsWatcher(config, lambda _snapshot: None)
     client = etcd_client(config)
     try:
         watcher.load(await client.get_prefix(namespace_prefix(config)))

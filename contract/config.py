@@ -185,6 +185,14 @@ class WebApiConfig(_Section):
         description="Who besides superadmins may define Web API Groups and shut down agents: "
         "'user:<email>' or 'role:<role>' entries.",
     )
+    identity_issuer: str = Field(
+        "webui-host", min_length=1, max_length=255,
+        description="The 'iss' claim of identity assertions sent to deployments with signing 'identity'.",
+    )
+    identity_lifetime: int = Field(
+        60, ge=10, le=3600,
+        description="Seconds an identity assertion stays valid (a fresh one is minted for every request).",
+    )
 
     _split = field_validator("endpoint_admins", mode="before")(_split_list)
 

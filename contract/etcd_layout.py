@@ -68,9 +68,10 @@ class AgentRecord:
     started_at: float
     fault: str | None = None
     synced_generation: int = 0  # the group's Recreate generation this agent has applied
+    serving: tuple[str, ...] = ()  # deployments applied and signed for (also while another one is faulty)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        return json.dumps({**asdict(self), "serving": list(self.serving)}, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> "AgentRecord":
@@ -86,6 +87,7 @@ class AgentRecord:
             started_at=float(doc["started_at"]),
             fault=doc.get("fault"),
             synced_generation=int(doc.get("synced_generation", 0)),
+            serving=tuple(str(name) for name in doc.get("serving") or ()),
         )
 
 

@@ -165,6 +165,12 @@ class SecretRecord:
     secret_key: str
     role: str
     expires_at: float
+    user_id: str = ""  # the subject of identity assertions; records sealed before it existed lack it
+
+
+def _secret_aad(digest: str, access_key: str, user_id: str) -> bytes:
+    # The user id is bound too, so a Redis writer cannot re-label a keypair as another user.
+    return f"{digest}|{access_key}|{user_id}".encode() if user_id else f"{digest}|{access_key}".encode()
 
 
 class SecretBox:
@@ -188,11 +194,12 @@ class SecretBox:
 
     def seal(self, digest: str, record: SecretRecord) -> str:
         nonce = os.urandom(12)
-        aad = f"{digest}|{record.access_key}".encode()
+        aad = _secret_aad(digest, record.access_key, record.user_id)
         ciphertext = self._aead.encrypt(nonce, record.secret_key.encode(), aad)
         return json.dumps(
             {
                 "access_key": record.access_key,
+                "user_id": record.user_id,
                 "role": record.role,
                 "expires_at": record.expires_at,
                 "nonce": base64.b64encode(nonce).decode(),
@@ -205,10 +212,12 @@ class SecretBox:
         """Decrypt a stored record; raises ValueError if it was tampered with or moved."""
         try:
             doc = json.loads(raw)
-            aad = f"{digest}|{doc['access_key']}".encode()
+            user_id = str(doc.get("user_id", ""))
+            aad = _secret_aad(digest, doc["access_key"], user_id)
             plaintext = self._aead.decrypt(
                 base64.b64decode(doc["nonce"]), base64.b64decode(doc["ciphertext"]), aad
             )
-            return SecretRecord(str(doc["access_key"]), plaintext.decode(), str(doc["role"]), float(doc["expires_at"]))
+            return SecretRecord(str(doc["access_key"]), plaintext.decode(), str(doc["role"]), float(doc["expires_at"]),
+                                user_id)
         except Exception as exc:  # InvalidTag, KeyError, binascii.Error, ...
             raise ValueError(f"unreadable secret record: {type(exc).__name__}") from None

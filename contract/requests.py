@@ -40,6 +40,16 @@ def _trace_id(item: dict[str, Any]) -> str:
     return value
 
 
+_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _deployment_name(item: dict[str, Any]) -> str:
+    value = item.get("deployment", "manager")
+    if not isinstance(value, str) or not _DEPLOYMENT_NAME.match(value):
+        raise ValueError("field 'deployment' must be a deployment name")
+    return value
+
+
 def _request_id(item: dict[str, Any]) -> int:
     value = item.get("rid")
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -60,13 +70,16 @@ class SigningRequest:
     api_version: str
     want_jwt: bool = False
     request_id: str = ""  # the browser request's id, for the signer's logs
+    # The Web API Deployment the request goes to: the signer decides from its own view of it whether
+    # Backend.AI credentials (the Manager's only) or an identity assertion (audience: this name) apply.
+    deployment: str = "manager"
 
     def to_item(self) -> dict[str, Any]:
         # Written out rather than dataclasses.asdict, which deep-copies: this is on every request.
         return {
             "rid": self.rid, "session_id": self.session_id, "method": self.method, "target": self.target,
             "host": self.host, "content_type": self.content_type, "api_version": self.api_version,
-            "want_jwt": self.want_jwt, "request_id": self.request_id,
+            "want_jwt": self.want_jwt, "request_id": self.request_id, "deployment": self.deployment,
         }
 
     @classmethod
@@ -90,6 +103,7 @@ class SigningRequest:
             api_version=_text(item, "api_version", 64),
             want_jwt=want_jwt,
             request_id=_trace_id(item),
+            deployment=_deployment_name(item),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import stat
@@ -12,6 +13,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from contract.config import Config
+from contract.identity import JWKS_FILE, SIGNING_KEY_FILE, jwks_document, load_signing_key, new_signing_key_pem
 from contract.messages import write_shared_key
 from contract.redis_layout import ROLES, SecretBox
 
@@ -39,12 +41,28 @@ def ensure_secrets(secrets_dir: Path) -> None:
         write_shared_key(secrets_dir / ZMQ_KEY_FILE)
     if not (secrets_dir / AT_REST_KEY_FILE).exists():
         SecretBox.write_new_key(secrets_dir / AT_REST_KEY_FILE)
+    ensure_identity_key(secrets_dir)
     for role in (*ROLES, REDIS_ADMIN):
         path = redis_password_file(secrets_dir, role)
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(32) + "\n")
+
+
+def ensure_identity_key(secrets_dir: Path) -> None:
+    """The signers' identity-assertion key (0600) and its public JWKS (0644), made once."""
+    key_path, jwks_path = secrets_dir / SIGNING_KEY_FILE, secrets_dir / JWKS_FILE
+    if not key_path.exists():
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new_signing_key_pem())
+    if not jwks_path.exists():
+        document = jwks_document([load_signing_key(key_path.read_bytes())])
+        temporary = jwks_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1))
+        os.chmod(temporary, 0o644)
+        temporary.replace(jwks_path)
 
 
 def read_redis_password(config: Config, role: str) -> str:

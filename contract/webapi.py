@@ -37,9 +37,20 @@ class Action(str, Enum):
 
 
 class SigningMode(str, Enum):
+    """What an upstream receives about the user.
+
+    ``hmac``/``hmac+jwt`` carry the user's Backend.AI credentials and are reserved for the Manager
+    deployment; every other deployment gets ``identity`` (a short-lived assertion signed with
+    webui-host's own key, useless at the Manager) or ``none``.
+    """
+
     HMAC = "hmac"
     HMAC_JWT = "hmac+jwt"
+    IDENTITY = "identity"
     NONE = "none"
+
+
+MANAGER_SIGNING = frozenset({SigningMode.HMAC, SigningMode.HMAC_JWT})
 
 
 class BalancingPolicy(str, Enum):
@@ -145,7 +156,20 @@ def allowed(caller: Caller, action: Action, group: GroupDefinition) -> bool:
 
 
 def may_define_groups(caller: Caller) -> bool:
+    """Groups, their grants, the Manager deployment and agents are for platform and endpoint admins."""
     return caller.platform_admin or caller.endpoint_admin
+
+
+def may_define_deployment(caller: Caller, name: str) -> bool:
+    """Whoever a group's grants allow may define ``/webapi/<name>/`` deployments, never the Manager's."""
+    return name != MANAGER_DEPLOYMENT or may_define_groups(caller)
+
+
+def may_call(caller: Caller, deployment_name: str, group: "GroupDefinition | None") -> bool:
+    """Every logged-in user may reach the Manager (it authorises for itself); other deployments need Read."""
+    if deployment_name == MANAGER_DEPLOYMENT:
+        return True
+    return group is not None and allowed(caller, Action.READ, group)
 
 
 @dataclass(frozen=True)
@@ -154,7 +178,7 @@ class Deployment:
     group: str
     route_prefix: str
     upstreams: tuple[str, ...]
-    signing: SigningMode = SigningMode.HMAC
+    signing: SigningMode = SigningMode.IDENTITY
     policy: BalancingPolicy = BalancingPolicy.LEAST_OUTSTANDING
     connect_timeout: float = 10.0
     response_timeout: float = 300.0
@@ -166,9 +190,14 @@ class Deployment:
         doc.update(upstreams=list(self.upstreams), signing=self.signing.value, policy=self.policy.value)
         return json.dumps(doc, separators=(",", ":")).encode()
 
+    @property
+    def carries_credentials(self) -> bool:
+        """Whether upstreams receive the user's Backend.AI credentials (only the Manager may)."""
+        return self.name == MANAGER_DEPLOYMENT and self.signing in MANAGER_SIGNING
+
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "Deployment":
-        """Parse the shape only; whether an agent can deploy it is ``deployment_faults``."""
+        """Parse the shape only; ``definition_problems`` says whether it may be stored."""
         problems = []
         name, group, prefix = doc.get("name"), doc.get("group"), doc.get("route_prefix")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -183,13 +212,17 @@ class Deployment:
         if not isinstance(upstreams, list) or not all(isinstance(u, str) for u in upstreams):
             problems.append("upstreams: a list of URLs")
             upstreams = []
+        default_signing = SigningMode.HMAC_JWT if name == MANAGER_DEPLOYMENT else SigningMode.IDENTITY
         try:
-            signing = SigningMode(doc.get("signing", SigningMode.HMAC.value))
+            signing = SigningMode(doc.get("signing", default_signing.value))
+        except ValueError:
+            problems.append(f"signing: one of {[m.value for m in SigningMode]}")
+            signing = default_signing
+        try:
             policy = BalancingPolicy(doc.get("policy", BalancingPolicy.LEAST_OUTSTANDING.value))
         except ValueError:
-            problems.append(f"signing must be one of {[m.value for m in SigningMode]} and policy one of "
-                            f"{[p.value for p in BalancingPolicy]}")
-            signing, policy = SigningMode.HMAC, BalancingPolicy.LEAST_OUTSTANDING
+            problems.append(f"policy: one of {[p.value for p in BalancingPolicy]}")
+            policy = BalancingPolicy.LEAST_OUTSTANDING
         timeouts = [doc.get("connect_timeout", 10.0), doc.get("response_timeout", 300.0)]
         if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t <= 3600 for t in timeouts):
             problems.append("connect_timeout and response_timeout: seconds between 0 and 3600")
@@ -200,26 +233,82 @@ class Deployment:
                    float(timeouts[1]), int(doc.get("revision", 0)), float(doc.get("updated_at", 0.0)))
 
 
+MANAGER_ROUTE = "/func"
+DEPLOYMENT_ROUTE_ROOT = "/webapi/"
+MAX_UPSTREAMS = 16
+
+
+def parse_deployment(doc: dict[str, Any]) -> Deployment:
+    """A deployment fit to be stored: its shape and every face rule, all problems at once."""
+    deployment = Deployment.from_dict(doc)
+    problems = definition_problems(deployment)
+    if problems:
+        raise InvalidDefinition(problems)
+    return deployment
+
+
+def definition_problems(deployment: Deployment) -> list[str]:
+    """What makes a deployment invalid on its face: refused at create/update, a fault if found stored."""
+    return [*_route_problems(deployment), *_signing_problems(deployment), *_upstream_problems(deployment.upstreams)]
+
+
+def _route_problems(deployment: Deployment) -> list[str]:
+    expected = MANAGER_ROUTE if deployment.name == MANAGER_DEPLOYMENT else DEPLOYMENT_ROUTE_ROOT + deployment.name
+    if deployment.route_prefix != expected:
+        return [f"route_prefix: the {deployment.name!r} deployment is served at {expected}"]
+    return []
+
+
+def _signing_problems(deployment: Deployment) -> list[str]:
+    if deployment.name == MANAGER_DEPLOYMENT:
+        if deployment.signing not in MANAGER_SIGNING:
+            return ["signing: the manager deployment is signed with 'hmac' or 'hmac+jwt'"]
+        return []
+    if deployment.signing in MANAGER_SIGNING:
+        return [f"signing: {deployment.signing.value!r} sends users' Backend.AI credentials and is reserved for "
+                "the manager deployment; use 'identity' (a signed identity assertion) or 'none'"]
+    return []
+
+
+def _upstream_problems(upstreams: tuple[str, ...]) -> list[str]:
+    if not upstreams:
+        return ["upstreams: at least one upstream URL"]
+    if len(upstreams) > MAX_UPSTREAMS:
+        return [f"upstreams: at most {MAX_UPSTREAMS} URLs"]
+    return [f"upstreams: {url!r} {problem}" for url in upstreams for problem in _url_problems(url)]
+
+
+def _url_problems(url: str) -> list[str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return ["is not an http(s) URL"]
+    if not parts.hostname:
+        return ["has no host"]
+    problems = []
+    try:
+        port = parts.port
+    except ValueError:
+        return ["has a port outside 1-65535"]
+    if port == 0:
+        problems.append("has a port outside 1-65535")
+    elif port in (80, 443) and f":{port}" in parts.netloc:
+        # The Manager signs the Host it receives; aiohttp drops a default port, so the signature would break.
+        problems.append("names its scheme's default port; leave it out")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        problems.append("must not carry a query, fragment or credentials")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        problems.append("contains white space or control characters")
+    return problems
+
+
 def deployment_faults(deployment: Deployment) -> list[str]:
-    """What keeps an agent from deploying this: bad upstream URLs or unusable signing material."""
-    faults = []
-    if not deployment.upstreams:
-        faults.append("no upstream endpoint")
-    for url in deployment.upstreams:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            faults.append(f"upstream {url!r} is not an http(s) URL with a host")
-        elif parts.port in (80, 443) and f":{parts.port}" in parts.netloc:
-            # The Manager signs the Host it receives; aiohttp drops a default port, so the signature would break.
-            faults.append(f"upstream {url!r} names its scheme's default port; leave it out")
-        elif parts.query or parts.fragment or parts.username:
-            faults.append(f"upstream {url!r} must not carry a query, fragment or credentials")
-    return faults
+    """What keeps an agent from deploying a stored deployment (entries written around the API)."""
+    return definition_problems(deployment)
 
 
 def manager_deployment(endpoints: Iterable[str], group: str = DEFAULT_GROUP) -> Deployment:
     """The Manager behind ``/func``, built from the configuration (etcd may redefine it)."""
-    return Deployment(MANAGER_DEPLOYMENT, group, "/func", tuple(endpoints), SigningMode.HMAC_JWT)
+    return Deployment(MANAGER_DEPLOYMENT, group, MANAGER_ROUTE, tuple(endpoints), SigningMode.HMAC_JWT)
 
 
 # --- agent states -------------------------------------------------------------------------
@@ -242,9 +331,10 @@ class AgentView:
     started_at: float
     override: str | None = None
     synced_generation: int = 0
+    serving: tuple[str, ...] = ()  # the deployments it has applied and signs for
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "serving": list(self.serving)}
 
 
 def effective_state(record: AgentRecord | None, override: str | None) -> str:
@@ -290,7 +380,7 @@ class GroupsSnapshot:
         state = effective_state(record if live else None, override)
         return AgentView(record.agent_id, record.group, state, record.state if live else None, record.fault,
                          record.host, record.pid, record.version, record.started_at, override,
-                         record.synced_generation)
+                         record.synced_generation, record.serving if live else ())
 
     def agents_of(self, group: str, include_lost: bool = True) -> list[AgentView]:
         if self.group(group) is None:
@@ -305,6 +395,21 @@ class GroupsSnapshot:
         return [r for r in self.agents.values()
                 if r.group == group and self.group(group) is not None
                 and effective_state(r, self.overrides.get(r.agent_id)) == AgentState.UP]
+
+    def serving_agents(self, deployment: "Deployment") -> list[AgentRecord]:
+        """The agents that may sign for ``deployment``: Up ones of its group, and those Out Of Service
+        only because another deployment is faulty (they keep serving what they applied)."""
+        if self.group(deployment.group) is None:
+            return []
+        return [r for r in self.agents.values()
+                if r.group == deployment.group and self._serves(r, deployment.name)]
+
+    def _serves(self, record: AgentRecord, name: str) -> bool:
+        if self.overrides.get(record.agent_id) == AgentState.OUT_OF_SERVICE:
+            return False  # an admin took it out entirely
+        if record.state == AgentState.UP:
+            return True
+        return record.state == AgentState.OUT_OF_SERVICE and record.fault is not None and name in record.serving
 
     def unknown_agents(self) -> list[AgentView]:
         """Agents whose group is not defined: not used, listed under the Unknown tab."""

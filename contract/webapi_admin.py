@@ -26,11 +26,11 @@ from contract.webapi import (
     InvalidDefinition,
     allowed,
     deployment_faults,
+    may_define_deployment,
     may_define_groups,
+    parse_deployment,
     shutdown_refusal,
 )
-
-DEPLOYMENT_PREFIX_ROOT = "/webapi/"
 
 
 class Refused(Exception):
@@ -78,6 +78,9 @@ class WebApiAdmin:
         merged = {"grants": [g.to_dict() for g in current.grants], "description": current.description, **doc,
                   "name": name, "created_by": current.created_by, "created_at": current.created_at}
         group = GroupDefinition.from_dict(merged)
+        if group.grants != current.grants and not may_define_groups(caller):
+            # Update covers the description; changing grants would let a delegate grant itself more.
+            raise forbidden("only platform admins and endpoint admins may change a group's grants")
         await self._client.put(section_key(self._config, "groups", name), group.to_json())
         return group
 
@@ -114,8 +117,8 @@ class WebApiAdmin:
         group = self._readable_group(caller, snapshot, group_name)
         if not allowed(caller, Action.CREATE, group):
             raise forbidden(f"you may not create deployments in {group_name!r}")
-        deployment = Deployment.from_dict({**doc, "group": group_name, "revision": 1, "updated_at": time.time()})
-        self._check_route(snapshot, deployment)
+        self._may_define(caller, doc.get("name"))
+        deployment = parse_deployment({**doc, "group": group_name, "revision": 1, "updated_at": time.time()})
         if deployment.name in snapshot.deployments:
             raise conflict(f"the deployment {deployment.name!r} exists already")
         await self._create(section_key(self._config, "deployments", deployment.name), deployment.to_json(), deployment.name)
@@ -127,10 +130,10 @@ class WebApiAdmin:
         group = snapshot.group(current.group)
         if not allowed(caller, Action.UPDATE, group):
             raise forbidden(f"you may not update deployments of {current.group!r}")
+        self._may_define(caller, name)
         base = json.loads(current.to_json())
-        deployment = Deployment.from_dict({**base, **doc, "name": name, "group": current.group,
-                                           "revision": current.revision + 1, "updated_at": time.time()})
-        self._check_route(snapshot, deployment)
+        deployment = parse_deployment({**base, **doc, "name": name, "group": current.group,
+                                       "revision": current.revision + 1, "updated_at": time.time()})
         await self._client.put(section_key(self._config, "deployments", name), deployment.to_json())
         return deployment, deployment_faults(deployment)
 
@@ -138,6 +141,7 @@ class WebApiAdmin:
         current = self._readable_deployment(caller, snapshot, name)
         if not allowed(caller, Action.DELETE, snapshot.group(current.group)):
             raise forbidden(f"you may not delete deployments of {current.group!r}")
+        self._may_define(caller, name)
         await self._client.delete(section_key(self._config, "deployments", name))
 
     # --- agents ---------------------------------------------------------------------------
@@ -184,15 +188,10 @@ class WebApiAdmin:
         self._readable_group(caller, snapshot, deployment.group)
         return deployment
 
-    def _check_route(self, snapshot: GroupsSnapshot, deployment: Deployment) -> None:
-        if deployment.name == MANAGER_DEPLOYMENT:
-            if deployment.route_prefix != "/func":
-                raise InvalidDefinition(["route_prefix: the manager deployment is served at /func"])
-            return
-        expected = DEPLOYMENT_PREFIX_ROOT + deployment.name
-        if deployment.route_prefix != expected:
-            raise InvalidDefinition([f"route_prefix: deployments are served at {DEPLOYMENT_PREFIX_ROOT}<name>, "
-                                     f"here {expected}"])
+    @staticmethod
+    def _may_define(caller: Caller, name: Any) -> None:
+        if isinstance(name, str) and not may_define_deployment(caller, name):
+            raise forbidden("only platform admins and endpoint admins may define the manager deployment (/func)")
 
     async def _create(self, key: bytes, value: bytes, name: str) -> None:
         txn = self._client.transactions

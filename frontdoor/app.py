@@ -17,6 +17,7 @@ from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.middlewares import error_middleware, request_log_middleware
+from frontdoor.jwks import jwks_for
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
 from frontdoor.proxy import DeploymentProxy
@@ -73,6 +74,7 @@ def build_app(settings: Settings) -> web.Application:
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)
     WebApiRoutes(front).register(app)
+    jwks_for(config.secrets_dir).register(app)
     DeploymentProxy(front, relay).register(app)
     Pages(front).register(app)  # /ui/*: before the static catch-all
     if config.service.mode == "webui":

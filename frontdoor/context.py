@@ -10,7 +10,7 @@ from aiohttp import web
 
 from contract.config import Config
 from contract.redis_layout import SessionRecord
-from contract.webapi import MANAGER_DEPLOYMENT, Deployment, GroupsSnapshot, manager_deployment
+from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot, manager_deployment
 from contract.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.sessions import SessionReader
@@ -43,15 +43,17 @@ class FrontDoor:
         return found
 
     def deployments_of(self, group: str) -> list[Deployment]:
-        found = self.groups.deployments_of(group)
-        manager = self.deployment(MANAGER_DEPLOYMENT)
-        if MANAGER_DEPLOYMENT not in self.groups.deployments and manager.group == group:
-            found = sorted([*found, manager], key=lambda d: d.name)
-        return found
+        return [d for d in self.all_deployments() if d.group == group]
+
+    def all_deployments(self) -> list[Deployment]:
+        """Every deployment, the Manager's included when etcd does not redefine it."""
+        found = dict(self.groups.deployments)
+        found.setdefault(MANAGER_DEPLOYMENT, self.deployment(MANAGER_DEPLOYMENT))
+        return sorted(found.values(), key=lambda d: d.name)
 
     def follow_groups(self, snapshot: GroupsSnapshot) -> None:
         self.groups = snapshot
-        self.signers.update(snapshot)
+        self.signers.update(snapshot, self.all_deployments())
 
     async def session(self, request: web.Request) -> SessionRecord | None:
         """The request's live session, looked up once per request (guards and handlers share it)."""
@@ -80,6 +82,12 @@ class FrontDoor:
             samesite="Lax",
             secure=request.secure,
         )
+
+
+def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:
+    """The Web API Groups caller a session stands for."""
+    caller = Caller(record.user_id, record.role)
+    return Caller(record.user_id, record.role, endpoint_admin=any(caller.matches(s) for s in endpoint_admins))
 
 
 def session_cookie_value(request: web.Request, config: Config) -> str | None:

@@ -20,6 +20,7 @@ from aiohttp import web
 from contract import instruments
 from contract.etcd_layout import AgentState
 from contract.metrics import render_latest
+from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.websocket import WebSocketRelay
@@ -94,9 +95,8 @@ class Readiness:
         return Check(True, "reachable")
 
     async def _signers(self) -> Check:
-        group = self._front.config.signers.group
-        up = self._front.signers.agents_of(group)
-        return Check(bool(up), f"{len(up)} Up in group {group}")
+        serving = self._front.signers.agents_serving(MANAGER_DEPLOYMENT)
+        return Check(bool(serving), f"{len(serving)} serving the Manager deployment")
 
     async def _manager(self) -> Check:
         url = self._front.manager_endpoints[0] + "/"

@@ -17,9 +17,9 @@ from yarl import URL
 
 from contract import instruments
 from contract.requests import SigningRequest
-from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode
+from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
-from frontdoor.context import FrontDoor, session_cookie_value
+from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
 from frontdoor.upstream import (
     UnsafePath,
@@ -60,7 +60,7 @@ class DeploymentProxy:
         name = request.match_info["deployment"]
         deployment = self._front.deployment(name)
         if deployment is None or name == MANAGER_DEPLOYMENT:
-            return problems.problem(404, "url-not-found", f"No Web API Deployment named {name!r}.")
+            return _no_such_deployment(name)
         return await self._proxy(request, deployment, request.raw_path[len(deployment.route_prefix):])
 
     async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
@@ -73,6 +73,9 @@ class DeploymentProxy:
         record = await front.session(request)
         if record is None:
             return problems.unauthorized()
+        if not may_call(caller_of(record, front.config.webapi.endpoint_admins), deployment.name,
+                        front.groups.group(deployment.group)):
+            return _no_such_deployment(deployment.name)  # a group one may not Read is not disclosed
         websocket = wants_websocket(request)
         signed: dict[str, str] = {}
         if deployment.signing != SigningMode.NONE:
@@ -88,9 +91,10 @@ class DeploymentProxy:
                 api_version=self._api_version(request),
                 want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
                 request_id=request.get("request_id", ""),
+                deployment=deployment.name,
             )
             try:
-                signed = await front.signers.sign(signing, deployment.group, deployment.policy)
+                signed = await front.signers.sign(signing, deployment)
             except SessionRejected:
                 return problems.unauthorized()
             except NoSignerAvailable:
@@ -154,6 +158,10 @@ class DeploymentProxy:
             return await _relay_response(request, upstream)
         finally:
             upstream.release()
+
+
+def _no_such_deployment(name: str) -> web.Response:
+    return problems.problem(404, "url-not-found", f"No Web API Deployment named {name!r}.")
 
 
 async def _relay_body(request: web.Request, on_done):

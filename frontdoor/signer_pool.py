@@ -1,8 +1,9 @@
-"""The signer pool as the front door sees it: every Up agent of every defined group, one channel each.
+"""The signer pool as the front door sees it: every agent that serves a deployment, one channel each.
 
-A request for a deployment goes to an agent of that deployment's group, chosen by the deployment's
-balancing policy; if that agent times out or disappears, the same request is asked of another agent of
-the same group (signing is idempotent), up to ``max_attempts``.  Never an agent of another group.
+A request for a deployment goes to an agent that serves it (of that deployment's group: Up, or Out Of
+Service only because another deployment is faulty), chosen by the deployment's balancing policy; if
+that agent times out or disappears, the same request is asked of another such agent (signing is
+idempotent), up to ``max_attempts``.  Never an agent of another group.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import zmq.asyncio
 from contract import instruments
 from contract.config import Config
 from contract.requests import SIGN, SigningReply, SigningRequest
-from contract.webapi import BalancingPolicy, GroupsSnapshot
+from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
 from frontdoor.zmq_client import DealerChannel, PeerLost
 
@@ -44,20 +45,17 @@ class SignerPool:
         self._context = context
         self._key = key
         self._channels: dict[str, DealerChannel] = {}
-        self._groups: dict[str, set[str]] = {}
+        self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._policies = {BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(), BalancingPolicy.ROUND_ROBIN: RoundRobin()}
-        self.retries = 0
 
-    def update(self, snapshot: GroupsSnapshot) -> None:
-        """Follow etcd: a channel for each Up agent of a defined group, nothing for the rest."""
-        wanted = {
-            record.agent_id: record
-            for group in snapshot.all_groups()
-            for record in snapshot.up_agents(group)
-        }
-        self._groups = {}
-        for record in wanted.values():
-            self._groups.setdefault(record.group, set()).add(record.agent_id)
+    def update(self, snapshot: GroupsSnapshot, deployments: list[Deployment]) -> None:
+        """Follow etcd: a channel for each agent serving some deployment, nothing for the rest."""
+        wanted = {}
+        self._serving = {}
+        for deployment in deployments:
+            for record in snapshot.serving_agents(deployment):
+                wanted[record.agent_id] = record
+                self._serving.setdefault(deployment.name, set()).add(record.agent_id)
         for agent_id in list(self._channels):
             if agent_id not in wanted or wanted[agent_id].endpoint != self._channels[agent_id].endpoint:
                 self._channels.pop(agent_id).close()
@@ -67,22 +65,17 @@ class SignerPool:
                     self._context, record.endpoint, self._key, self._config.zmq.max_message_age, SIGN
                 )
 
-    @property
-    def agent_ids(self) -> list[str]:
-        return sorted(self._channels)
+    def agents_serving(self, deployment_name: str) -> list[str]:
+        return sorted(self._serving.get(deployment_name, ()))
 
-    def agents_of(self, group: str) -> list[str]:
-        return sorted(self._groups.get(group, ()))
-
-    async def sign(self, request: SigningRequest, group: str,
-                   policy: BalancingPolicy = BalancingPolicy.LEAST_OUTSTANDING) -> dict[str, str]:
+    async def sign(self, request: SigningRequest, deployment: Deployment) -> dict[str, str]:
         # The channels that failed us; an agent that re-registers (a restart) gets a new channel and is eligible again.
         tried: dict[str, DealerChannel] = {}
-        chooser = self._policies[policy]
+        chooser = self._policies[deployment.policy]
         wait_until: float | None = None
         attempts = 0
         while attempts < self._config.signers.max_attempts:
-            candidates = self._candidates(group)
+            candidates = self._candidates(deployment.name)
             if not candidates:
                 # None Up (e.g. the whole pool restarting): wait a little for one rather than fail.
                 wait_until = wait_until or asyncio.get_running_loop().time() + self._config.signers.pool_wait
@@ -103,7 +96,6 @@ class SignerPool:
                 )
             except (asyncio.TimeoutError, PeerLost):
                 tried[agent_id] = channel
-                self.retries += 1
                 log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
                 continue
             instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)
@@ -115,10 +107,10 @@ class SignerPool:
             return reply.headers
         raise NoSignerAvailable()
 
-    def _candidates(self, group: str) -> list[Candidate]:
+    def _candidates(self, deployment_name: str) -> list[Candidate]:
         return [
             Candidate(agent_id, self._channels[agent_id].outstanding)
-            for agent_id in self._groups.get(group, ())
+            for agent_id in self._serving.get(deployment_name, ())
             if agent_id in self._channels and self._channels[agent_id].connected
         ]
 

@@ -93,6 +93,7 @@ TEXT: dict[str, dict[str, str]] = {
         "webapi_state_UNKNOWN": "Unknown",
         "webapi_agents": "Agents",
         "webapi_deployments": "Deployments",
+        "webapi_serving": "Serving",
         "webapi_no_agents": "No agents have joined this group yet.",
         "webapi_no_deployments": "No deployments.",
         "webapi_no_unknown": "No agents in unknown groups.",
@@ -181,6 +182,7 @@ TEXT: dict[str, dict[str, str]] = {
         "webapi_state_UNKNOWN": "알 수 없음",
         "webapi_agents": "에이전트",
         "webapi_deployments": "배포",
+        "webapi_serving": "제공 중",
         "webapi_no_agents": "아직 이 그룹에 참여한 에이전트가 없습니다.",
         "webapi_no_deployments": "배포가 없습니다.",
         "webapi_no_unknown": "알 수 없는 그룹의 에이전트가 없습니다.",
@@ -194,7 +196,7 @@ TEXT: dict[str, dict[str, str]] = {
 SCRIPT_KEYS = (
     "session_expired", "session_extended", "extend_failed", "console_sending", "console_network_error",
     "days_short", "webapi_state_UP", "webapi_state_DOWN", "webapi_state_OUT_OF_SERVICE", "webapi_state_STARTING",
-    "webapi_state_UNKNOWN", "webapi_agents", "webapi_deployments", "webapi_no_agents", "webapi_no_deployments",
+    "webapi_state_UNKNOWN", "webapi_agents", "webapi_deployments", "webapi_serving", "webapi_no_agents", "webapi_no_deployments",
     "webapi_no_unknown", "webapi_updated", "webapi_distributing", "webapi_load_failed", "webapi_shutdown",
 )
 

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from contract.etcd_layout import etcd_client
-from contract.redis_layout import SessionRecord
 from contract.webapi import (
     Action,
     Caller,
@@ -26,7 +25,7 @@ from contract.webapi import (
 )
 from contract.webapi_admin import Refused, WebApiAdmin
 from frontdoor import problems
-from frontdoor.context import FrontDoor
+from frontdoor.context import FrontDoor, caller_of
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/webapi"
@@ -187,11 +186,6 @@ class WebApiRoutes:
 
 class _NotLoggedIn(Exception):
     pass
-
-
-def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:
-    caller = Caller(record.user_id, record.role)
-    return Caller(record.user_id, record.role, endpoint_admin=any(caller.matches(s) for s in endpoint_admins))
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -62,7 +62,7 @@ class SessionStore:
             created_at=now, last_accessed=now, expires_at=now + self._max_age, preferences={},
         )
         sealed = self._box.seal(
-            digest, SecretRecord(keypair.access_key, keypair.secret_key, keypair.role, record.expires_at)
+            digest, SecretRecord(keypair.access_key, keypair.secret_key, keypair.role, record.expires_at, user_id)
         )
         index = user_index_key(user_id)
         async with self._client.pipeline(transaction=True) as pipe:

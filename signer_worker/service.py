@@ -20,9 +20,10 @@ from contract import instruments
 from contract.requests import SIGN, SigningReply, SigningRequest, valid_request_id
 from contract.router import RouterServer
 from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, signer_endpoint
-from contract.webapi import GroupsSnapshot, manager_deployment
+from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot, manager_deployment
 from contract.webapi_watch import GroupsWatcher
-from signer_worker.deployments import SyncOutcome, plan_sync
+from signer_worker.deployments import SigningPlan, SyncOutcome, plan_sync, signing_refusal
+from signer_worker.identity import IdentitySigner
 from signer_worker.key_cache import SecretCache
 from signer_worker.registration import AgentRegistration
 from signer_worker.signing import graphql_token, signed_headers
@@ -37,7 +38,8 @@ class SignerService:
         self.config = config
         self.agent_id = agent_id
         # Signers sign only for the upstreams of their group's deployments, whatever a front door asks.
-        self._hosts: frozenset[str] = frozenset()
+        self._plan = SigningPlan()
+        self._identity = IdentitySigner.from_secrets(config)
         self._manager = manager_deployment(settings.manager_endpoints, config.signers.group)
         self._sync: SyncOutcome | None = None
         self._stop = asyncio.Event()
@@ -110,16 +112,22 @@ class SignerService:
             request = SigningRequest.from_item(item)
         except ValueError:
             return SigningReply(_rid(item), error="bad_request").to_item()
-        if request.host not in self._hosts:
-            return SigningReply(request.rid, error="host_not_allowed").to_item()
+        refusal = signing_refusal(self._plan, request)
+        if refusal is not None:
+            return SigningReply(request.rid, error=refusal).to_item()
         return request
 
     def _sign(self, request: SigningRequest, record: SecretRecord) -> dict:
+        if request.deployment != MANAGER_DEPLOYMENT:
+            if not record.user_id:  # sealed before assertions existed: the user logs in again
+                return SigningReply(request.rid, error="no_session").to_item()
+            headers = self._identity.headers(request.deployment, record, self.config.webapi)
+            return SigningReply(request.rid, headers=headers).to_item()
         headers = signed_headers(
             record.access_key, record.secret_key, request.method, request.target, request.host,
             request.content_type, request.api_version,
         )
-        if request.want_jwt:
+        if request.want_jwt and self._plan.manager_jwt:
             headers["X-BackendAI-Token"] = graphql_token(
                 record.access_key, record.secret_key, record.role, self.config.api.jwt_expiration, time.time()
             )
@@ -160,13 +168,13 @@ class SignerService:
             key = section_key(self.config, "commands", self.agent_id)
             asyncio.ensure_future(self.registration.delete_key(key)).add_done_callback(lambda _: self._stop.set())
             return
-        outcome = plan_sync(snapshot, self.registration.record.group, self._manager)
+        outcome = plan_sync(snapshot, self.registration.record.group, self._manager, self._identity.ready)
         if self._sync is None or outcome.signature != self._sync.signature:
             # Out Of Service while the new set is applied (instant here: checking and indexing hosts).
             self.registration.report(AgentState.OUT_OF_SERVICE, None)
             log.info("deployments applied", extra={"event": "deployments_synced", "agent_id": self.agent_id,
                                                    "state": outcome.state, "fault": outcome.fault})
-        self._hosts = outcome.hosts
+        self._plan = outcome.plan
         self._sync = outcome
 
     async def _report_readiness(self) -> None:
@@ -176,7 +184,7 @@ class SignerService:
             if sync is None or not self.cache.listener.live:
                 self.registration.report(AgentState.DOWN)
             else:
-                self.registration.report(sync.state, sync.fault, sync.generation)
+                self.registration.report(sync.state, sync.fault, sync.generation, sync.serving)
             await asyncio.sleep(0.2)
 
 

@@ -39,6 +39,8 @@
       el("td", {}, stateBadge(agent.state)),
       el("td", {}, el("code", {}, agent.agent_id)),
       el("td", {}, agent.host + " · pid " + agent.pid),
+      el("td", { class: "serving", title: text.webapi_serving || "Serving" },
+        (agent.serving || []).length ? (text.webapi_serving || "Serving") + ": " + agent.serving.join(", ") : ""),
       el("td", { class: "fault" }, agent.fault || ""),
     ];
     const actions = el("td", {});

@@ -18,8 +18,12 @@ from contract.webapi import (
     default_group,
     deployment_faults,
     effective_state,
+    may_call,
+    may_define_deployment,
     may_define_groups,
+    parse_deployment,
     shutdown_refusal,
+    SigningMode,
 )
 
 ADMIN = Caller("admin@lablup.com", "superadmin")
@@ -83,22 +87,61 @@ def deployment(**changes) -> Deployment:
     return Deployment.from_dict({**doc, **changes})
 
 
+VALID = {"name": "echo", "group": "G", "route_prefix": "/webapi/echo", "upstreams": ["http://127.0.0.1:8091"],
+         "signing": "identity"}
+
+
 @pytest.mark.parametrize(
-    "upstreams, fault",
+    "changes, fragment",
     [
-        (["http://127.0.0.1:8091"], None),
-        (["https://api.example.com"], None),
-        ([], "no upstream"),
-        (["ftp://x"], "not an http(s) URL"),
-        (["http://"], "not an http(s) URL"),
-        (["https://api.example.com:443"], "default port"),
-        (["http://user:pw@h:1"], "credentials"),
-        (["http://h:1/?q=1"], "query"),
+        ({}, None),
+        ({"upstreams": ["https://api.example.com"]}, None),
+        ({"signing": "none"}, None),
+        ({"upstreams": []}, "at least one upstream"),
+        ({"upstreams": ["ftp://nowhere:99"]}, "not an http(s) URL"),
+        ({"upstreams": ["http://"]}, "no host"),
+        ({"upstreams": ["http://nowhere:99999"]}, "port outside"),
+        ({"upstreams": ["http://nowhere:0"]}, "port outside"),
+        ({"upstreams": ["https://api.example.com:443"]}, "default port"),
+        ({"upstreams": ["http://user:pw@h:1"]}, "credentials"),
+        ({"upstreams": ["http://h:1/?q=1"]}, "query"),
+        ({"upstreams": ["http://h:1/ x"]}, "white space"),
+        ({"upstreams": [f"http://h:{1000 + i}" for i in range(17)]}, "at most"),
+        ({"route_prefix": "/func"}, "served at /webapi/echo"),
+        ({"route_prefix": "/webapi/other"}, "served at /webapi/echo"),
+        # Backend.AI credentials go to the Manager deployment only.
+        ({"signing": "hmac"}, "reserved for the manager deployment"),
+        ({"signing": "hmac+jwt"}, "reserved for the manager deployment"),
+        ({"name": "manager", "route_prefix": "/webapi/manager", "signing": "hmac"}, "served at /func"),
+        ({"name": "manager", "route_prefix": "/func", "signing": "identity"}, "manager deployment is signed"),
+        ({"name": "manager", "route_prefix": "/func", "signing": "none"}, "manager deployment is signed"),
+        ({"name": "manager", "route_prefix": "/func", "signing": "hmac+jwt"}, None),
     ],
 )
-def test_deployment_faults(upstreams, fault):
-    faults = deployment_faults(deployment(upstreams=upstreams))
-    assert (faults == []) if fault is None else any(fault in f for f in faults)
+def test_definitions_invalid_on_their_face_are_refused(changes, fragment):
+    if fragment is None:
+        parse_deployment({**VALID, **changes})
+        return
+    with pytest.raises(InvalidDefinition) as caught:
+        parse_deployment({**VALID, **changes})
+    assert any(fragment in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_every_problem_of_a_definition_is_listed_at_once():
+    with pytest.raises(InvalidDefinition) as caught:
+        parse_deployment({**VALID, "route_prefix": "/func", "signing": "hmac", "upstreams": ["ftp://x", "http://y:99999"]})
+    assert len(caught.value.problems) == 4, caught.value.problems
+
+
+def test_new_deployments_default_to_identity_and_the_manager_to_hmac_jwt():
+    assert parse_deployment({k: v for k, v in VALID.items() if k != "signing"}).signing == SigningMode.IDENTITY
+    manager = parse_deployment({"name": "manager", "group": "G", "route_prefix": "/func", "upstreams": ["http://m:1"]})
+    assert manager.signing == SigningMode.HMAC_JWT and manager.carries_credentials
+
+
+def test_a_stored_definition_that_breaks_the_rules_is_a_fault():
+    stored = deployment(upstreams=["ftp://nowhere:99999"], signing="hmac")
+    assert len(deployment_faults(stored)) == 2
 
 
 def test_deployment_shape_errors_are_all_reported():
@@ -107,9 +150,37 @@ def test_deployment_shape_errors_are_all_reported():
     assert len(caught.value.problems) >= 4
 
 
-def record(agent_id="a1", group="G", state=AgentState.UP, fault=None, synced_generation=0) -> AgentRecord:
+@pytest.mark.parametrize(
+    "caller, name, expected",
+    [
+        (ADMIN, "manager", True),
+        (ENDPOINT_ADMIN, "manager", True),
+        (ALICE, "manager", False),  # a delegated Create never reaches /func
+        (ALICE, "scoring", True),
+        (MONITOR, "manager", False),
+    ],
+)
+def test_only_admins_define_the_manager_deployment(caller, name, expected):
+    assert may_define_deployment(caller, name) == expected
+
+
+@pytest.mark.parametrize(
+    "caller, deployment_name, expected",
+    [
+        (BOB, "manager", True),  # the Manager authorises for itself
+        (BOB, "scoring", False),  # no Read on NEW_GROUP
+        (ALICE, "scoring", True),
+        (MONITOR, "scoring", True),
+        (ADMIN, "scoring", True),
+    ],
+)
+def test_calling_a_deployment_needs_read_on_its_group(caller, deployment_name, expected):
+    assert may_call(caller, deployment_name, GROUP) == expected
+
+
+def record(agent_id="a1", group="G", state=AgentState.UP, fault=None, synced_generation=0, serving=()) -> AgentRecord:
     return AgentRecord(agent_id, group, f"ipc:///{agent_id}", "host", 1, "0.1", state, time.time(), fault,
-                       synced_generation)
+                       synced_generation, tuple(serving))
 
 
 @pytest.mark.parametrize(
@@ -157,3 +228,31 @@ def test_snapshot_unknown_lost_and_distribution():
     assert not snapshot.distribution_in_progress("G")
     snapshot.overrides["a1"] = AgentState.OUT_OF_SERVICE
     assert snapshot.up_agents("G") == []
+
+
+@pytest.mark.parametrize(
+    "state, fault, serving, override, serves_manager",
+    [
+        (AgentState.UP, None, ("manager",), None, True),
+        # Out Of Service because another deployment is faulty: keeps serving what it applied.
+        (AgentState.OUT_OF_SERVICE, "broken: bad", ("manager",), None, True),
+        (AgentState.OUT_OF_SERVICE, "manager: bad", (), None, False),
+        (AgentState.OUT_OF_SERVICE, None, ("manager",), None, False),  # applying a change
+        (AgentState.UP, None, ("manager",), AgentState.OUT_OF_SERVICE, False),  # an admin's override
+        (AgentState.OUT_OF_SERVICE, "broken: bad", ("manager",), AgentState.OUT_OF_SERVICE, False),
+        (AgentState.DOWN, None, ("manager",), None, False),
+        (AgentState.STARTING, "no group", (), None, False),
+    ],
+)
+def test_which_agents_serve_a_deployment(state, fault, serving, override, serves_manager):
+    snapshot = GroupsSnapshot(groups={"G": GroupDefinition("G")})
+    snapshot.agents = {"a1": record("a1", "G", state, fault, serving=serving)}
+    if override:
+        snapshot.overrides["a1"] = override
+    manager = Deployment("manager", "G", "/func", ("http://m:1",), SigningMode.HMAC_JWT)
+    assert bool(snapshot.serving_agents(manager)) == serves_manager
+
+
+def test_agent_records_round_trip_what_they_serve():
+    original = record(serving=("manager", "scoring"))
+    assert AgentRecord.from_json(original.to_json()) == original

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 
@@ -12,10 +13,18 @@ import pytest
 from tests.e2e.conftest import log_in
 from tests.support.agents import ExtraAgents
 from tests.support.stack import ADMIN_USER, NORMAL_USER
+from tests.support.upstreams import RecordingUpstream
 
 pytestmark = pytest.mark.slow
 MONITOR_USER = ("monitor@lablup.com", "7tuEwF1J")
 GROUPS = "/api/webapi/groups"
+
+
+@pytest.fixture
+async def upstream():
+    started = await RecordingUpstream().start()
+    yield started
+    await started.stop()
 
 
 @pytest.fixture
@@ -76,7 +85,7 @@ async def test_default_group_and_manager_deployment_out_of_the_box(client_for):
 
 
 async def test_unknown_agent_joins_when_its_group_is_created_and_serves_only_its_deployment(
-    client_for, agents, groups_stack
+    client_for, agents, groups_stack, upstream
 ):
     admin = await client_for(ADMIN_USER)
     agents.start("extra-a", "NEW_GROUP")
@@ -99,7 +108,7 @@ async def test_unknown_agent_joins_when_its_group_is_created_and_serves_only_its
         return agent if agent and agent["state"] == "UP" else None
 
     await eventually(up_in_group)
-    deployment = {"name": "echo", "route_prefix": "/webapi/echo", "upstreams": [groups_stack.manager_url]}
+    deployment = {"name": "echo", "route_prefix": "/webapi/echo", "upstreams": [upstream.url]}
     async with admin.post(f"{GROUPS}/NEW_GROUP/deployments", json=deployment) as response:
         assert response.status == 201, await response.text()
     await eventually(up_in_group)
@@ -130,11 +139,11 @@ async def test_unknown_agent_joins_when_its_group_is_created_and_serves_only_its
         assert response.status == 204
 
 
-async def test_traffic_survives_losing_one_of_two_agents(client_for, agents, groups_stack):
+async def test_traffic_survives_losing_one_of_two_agents(client_for, agents, groups_stack, upstream):
     admin = await client_for(ADMIN_USER)
     async with admin.post(GROUPS, json={"name": "PAIR"}) as response:
         assert response.status == 201
-    deployment = {"name": "pair", "route_prefix": "/webapi/pair", "upstreams": [groups_stack.manager_url]}
+    deployment = {"name": "pair", "route_prefix": "/webapi/pair", "upstreams": [upstream.url]}
     async with admin.post(f"{GROUPS}/PAIR/deployments", json=deployment) as response:
         assert response.status == 201
     agents.start("pair-1", "PAIR")
@@ -161,7 +170,14 @@ async def test_traffic_survives_losing_one_of_two_agents(client_for, agents, gro
         assert response.status == 204
 
 
-async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_deleted(client_for, agents, groups_stack):
+def broken_entry(group: str, name: str = "broken", upstream: str = "https://api.example.com:443") -> bytes:
+    """A deployment our API would refuse, as an older version or ``etcdctl`` may have stored it."""
+    return json.dumps({"name": name, "group": group, "route_prefix": f"/webapi/{name}", "upstreams": [upstream],
+                       "signing": "identity", "revision": 1}).encode()
+
+
+async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_deleted(client_for, agents, groups_stack,
+                                                                                      upstream):
     admin = await client_for(ADMIN_USER)
     async with admin.post(GROUPS, json={"name": "FAULTY"}) as response:
         assert response.status == 201
@@ -174,10 +190,7 @@ async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_dele
         return agent if agent and agent["state"] == expected else None
 
     await eventually(lambda: state_of_agent("UP"))
-    bad = {"name": "broken", "route_prefix": "/webapi/broken", "upstreams": ["https://api.example.com:443"]}
-    async with admin.post(f"{GROUPS}/FAULTY/deployments", json=bad) as response:
-        assert response.status == 201
-        assert "default port" in (await response.json())["faults"][0]
+    groups_stack.etcd_put("deployments", "broken", broken_entry("FAULTY"))
     agent = await eventually(lambda: state_of_agent("OUT_OF_SERVICE"))
     assert "broken" in agent["fault"]
 
@@ -188,23 +201,23 @@ async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_dele
         assert response.status == 409
         assert "error state" in (await response.json())["detail"]
 
-    async with admin.patch("/api/webapi/deployments/broken", json={"upstreams": [groups_stack.manager_url]}) as response:
+    async with admin.patch("/api/webapi/deployments/broken", json={"upstreams": [upstream.url]}) as response:
         assert response.status == 200 and (await response.json())["faults"] == []
     await eventually(lambda: state_of_agent("UP"))
 
     async with admin.patch("/api/webapi/deployments/broken", json={"upstreams": ["ftp://x"]}) as response:
-        assert response.status == 200
-    await eventually(lambda: state_of_agent("OUT_OF_SERVICE"))
+        assert response.status == 400  # invalid on its face: refused, the stored one is untouched
     async with admin.delete("/api/webapi/deployments/broken") as response:
         assert response.status == 204
     await eventually(lambda: state_of_agent("UP"))
 
-    async with admin.post(f"{GROUPS}/FAULTY/deployments", json=bad) as response:
-        assert response.status == 201
+    groups_stack.etcd_put("deployments", "broken", broken_entry("FAULTY"))
     await eventually(lambda: state_of_agent("OUT_OF_SERVICE"))
     async with admin.post("/api/webapi/agents/faulty-1/shutdown") as response:
         assert response.status == 202
     assert agents.processes["faulty-1"].wait(timeout=15) == 0  # a clean exit; supervisord would restart it
+    async with admin.delete("/api/webapi/deployments/broken") as response:
+        assert response.status == 204
 
 
 @pytest.mark.parametrize(
@@ -216,13 +229,13 @@ async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_dele
         (NORMAL_USER, (403, 403, 403, 201, 403, True)),  # granted read + create on PERM
     ],
 )
-async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack, user, expected):
+async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack, upstream, user, expected):
     admin = await client_for(ADMIN_USER)
     grants = [{"subject": "user:user@lablup.com", "actions": ["read", "create"]}]
     async with admin.post(GROUPS, json={"name": "PERM", "grants": grants}) as response:
         assert response.status in (201, 409)
     async with admin.post(f"{GROUPS}/PERM/deployments", json={
-            "name": "perm-base", "route_prefix": "/webapi/perm-base", "upstreams": [groups_stack.manager_url]}) as response:
+            "name": "perm-base", "route_prefix": "/webapi/perm-base", "upstreams": [upstream.url]}) as response:
         assert response.status in (201, 409)
     session = await client_for(user)
     tag = user[0].split("@")[0]
@@ -234,7 +247,7 @@ async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack
     async with session.delete("/api/webapi/deployments/perm-base") as response:
         got.append(response.status)
     async with session.post(f"{GROUPS}/PERM/deployments", json={
-            "name": f"d-{tag}", "route_prefix": f"/webapi/d-{tag}", "upstreams": [groups_stack.manager_url]}) as response:
+            "name": f"d-{tag}", "route_prefix": f"/webapi/d-{tag}", "upstreams": [upstream.url]}) as response:
         got.append(response.status)
     async with session.post(f"{GROUPS}/PERM/recreate") as response:
         got.append(response.status)

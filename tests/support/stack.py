@@ -137,6 +137,16 @@ class RunningStack:
             time.sleep(0.3)
         raise TimeoutError(f"stack not serving after {timeout}s ({last_error}): {self.log_tail()}")
 
+    def etcd_put(self, section: str, name: str, value: bytes) -> None:
+        """Write a Web API Groups entry the way an operator's ``etcdctl`` would, around our API's checks."""
+        from contract.etcd_layout import section_key
+
+        subprocess.run(
+            ["etcdctl", f"--endpoints=127.0.0.1:{self.ports.etcd}", "put",
+             section_key(self.config, section, name).decode(), value.decode()],
+            check=True, capture_output=True, env={**os.environ, "ETCDCTL_API": "3"}, timeout=10,
+        )
+
     def supervisorctl(self, *args: str) -> str:
         done = subprocess.run(
             [str(VENV_BIN / "supervisorctl"), "-c", str(self.supervisord_conf), *args],

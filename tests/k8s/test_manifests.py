@@ -103,7 +103,7 @@ def test_volumes_and_secret_items_are_declared_and_the_front_door_gets_no_at_res
     frontdoor = spec["containers"][0]
     mounted = {m["name"] for m in frontdoor["volumeMounts"]}
     front_keys = {item["key"] for name in mounted if "secret" in volumes[name] for item in volumes[name]["secret"]["items"]}
-    assert front_keys == {"zmq.key", "redis-frontdoor.password"}
+    assert front_keys == {"zmq.key", "redis-frontdoor.password", "identity-jwks.json"}  # public keys only
 
 
 def test_probes_hit_the_ops_listener_of_the_configuration():

@@ -32,8 +32,11 @@ def test_group_and_deployment_lifecycle(capsys, config_file):
     status, listed = cli(capsys, config_file, "groups", "list")
     assert sorted(listed) == ["DEFAULT", "NEW_GROUP"]
     definition = json.dumps({"name": "echo", "route_prefix": "/webapi/echo", "upstreams": ["ftp://bad"]})
+    status, error = cli(capsys, config_file, "deployments", "create", "NEW_GROUP", definition)
+    assert status == 2 and "not an http(s) URL" in error
+    definition = json.dumps({"name": "echo", "route_prefix": "/webapi/echo", "upstreams": ["http://127.0.0.1:8"]})
     status, created = cli(capsys, config_file, "deployments", "create", "NEW_GROUP", definition)
-    assert status == 0 and created["faults"]
+    assert status == 0 and created["faults"] == []
     status, error = cli(capsys, config_file, "groups", "delete", "NEW_GROUP")
     assert status == 1 and "still serves deployments" in error
     status, updated = cli(capsys, config_file, "deployments", "update", "echo", '{"upstreams": ["http://127.0.0.1:9"]}')
@@ -54,6 +57,11 @@ def test_group_and_deployment_lifecycle(capsys, config_file):
         (("agents", "shutdown", "ghost"), 1, "no live Web API Agent"),
         (("deployments", "create", "MISSING", '{"name": "x", "route_prefix": "/webapi/x", "upstreams": []}'), 1, "no Web API Group"),
         (("deployments", "create", "DEFAULT", '{"name": "x", "route_prefix": "/elsewhere", "upstreams": ["http://h:1"]}'), 2, "/webapi/x"),
+        # The operator's report: refused at create, every problem named, instead of stored with a fault.
+        (("deployments", "create", "DEFAULT", '{"name": "broken", "route_prefix": "/webapi/broken", '
+          '"upstreams": ["ftp://nowhere:99999", "http://h:99999"], "signing": "none"}'), 2, "not an http(s) URL"),
+        (("deployments", "create", "DEFAULT", '{"name": "broken", "route_prefix": "/webapi/broken", '
+          '"upstreams": ["http://h:99999"], "signing": "hmac"}'), 2, "reserved for the manager deployment"),
     ],
 )
 def test_refusals_are_clear(capsys, config_file, args, status, fragment):

@@ -23,6 +23,8 @@ from frontdoor.zmq_client import DealerChannel, PeerLost
 
 log = logging.getLogger(__name__)
 POOL_POLL = 0.05  # seconds between looks for an Up signer while none is
+# Refusals another agent of the group may not give (one that has not applied the current deployments yet).
+RETRIED_REFUSALS = frozenset({"host_not_allowed", "deployment_not_served"})
 
 
 class NoSignerAvailable(Exception):
@@ -69,43 +71,53 @@ class SignerPool:
         return sorted(self._serving.get(deployment_name, ()))
 
     async def sign(self, request: SigningRequest, deployment: Deployment) -> dict[str, str]:
-        # The channels that failed us; an agent that re-registers (a restart) gets a new channel and is eligible again.
+        """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._config.signers.pool_wait
+        # Channels that failed this request; an agent that re-registers (a restart) gets a new
+        # channel and is eligible again.  Other requests are not affected: exclusion is per request.
         tried: dict[str, DealerChannel] = {}
         chooser = self._policies[deployment.policy]
-        wait_until: float | None = None
+        refusal: str | None = None
         attempts = 0
         while attempts < self._config.signers.max_attempts:
-            candidates = self._candidates(deployment.name)
-            if not candidates:
-                # None Up (e.g. the whole pool restarting): wait a little for one rather than fail.
-                wait_until = wait_until or asyncio.get_running_loop().time() + self._config.signers.pool_wait
-                if asyncio.get_running_loop().time() >= wait_until:
+            excluded = {agent_id for agent_id, channel in tried.items() if self._channels.get(agent_id) is channel}
+            agent_id = chooser.choose(self._candidates(deployment.name), excluded)
+            if agent_id is None:
+                # None left (e.g. the whole pool restarting): wait a little for one rather than fail.
+                if loop.time() >= give_up_at:
                     break
                 await asyncio.sleep(POOL_POLL)
                 continue
-            excluded = {agent_id for agent_id, channel in tried.items() if self._channels.get(agent_id) is channel}
-            agent_id = chooser.choose(candidates, excluded)
-            if agent_id is None:
-                break
             attempts += 1
             channel = self._channels[agent_id]
-            started = time.perf_counter()
-            try:
-                item = await channel.request(
-                    lambda rid: {**request.to_item(), "rid": rid}, self._config.signers.request_timeout
-                )
-            except (asyncio.TimeoutError, PeerLost):
+            reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
+            if reply is None or reply.error in RETRIED_REFUSALS:
                 tried[agent_id] = channel
-                log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
+                refusal = reply.error if reply is not None else refusal
                 continue
-            instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)
-            reply = SigningReply.from_item(item)
             if reply.error == "no_session":
                 raise SessionRejected()
             if reply.error is not None:
                 raise SigningRefused(reply.error)
             return reply.headers
+        if refusal is not None:
+            raise SigningRefused(refusal)
         raise NoSignerAvailable()
+
+    async def _ask(self, channel: DealerChannel, agent_id: str, request: SigningRequest,
+                   remaining: float) -> SigningReply | None:
+        """The agent's reply, or None when it did not answer (timed out, went away)."""
+        started = time.perf_counter()
+        try:
+            item = await channel.request(
+                lambda rid: {**request.to_item(), "rid": rid}, min(self._config.signers.request_timeout, remaining)
+            )
+        except (asyncio.TimeoutError, PeerLost):
+            log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
+            return None
+        instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)
+        return SigningReply.from_item(item)
 
     def _candidates(self, deployment_name: str) -> list[Candidate]:
         return [

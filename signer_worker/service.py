@@ -42,6 +42,7 @@ class SignerService:
         self._identity = IdentitySigner.from_secrets(config)
         self._manager = manager_deployment(settings.manager_endpoints, config.signers.group)
         self._sync: SyncOutcome | None = None
+        self._bound = False  # the socket exists only once we can sign
         self._stop = asyncio.Event()
         self.watcher = GroupsWatcher(config, self._apply_snapshot)
         self._redis = redis_client(config, "signer")
@@ -134,14 +135,7 @@ class SignerService:
         return SigningReply(request.rid, headers=headers).to_item()
 
     async def run(self) -> None:
-        # The socket path is per agent; a leftover file from a crashed run is ours to replace.
-        path = self.endpoint.removeprefix("ipc://")
-        if os.path.exists(path):
-            os.unlink(path)
-        self.server.bind()
-        os.chmod(path, 0o600)
         tasks = [
-            asyncio.create_task(self.server.serve()),
             asyncio.create_task(self.cache.listener.run()),
             asyncio.create_task(self.registration.run()),
             asyncio.create_task(self._report_readiness()),
@@ -150,6 +144,12 @@ class SignerService:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stop.set)
+        # No socket until we can sign: a front door still holding our previous run's channel would
+        # otherwise reconnect at once and get refusals while deployments are not yet applied.
+        if await self._until_ready():
+            self._bind()
+            tasks.append(asyncio.create_task(self.server.serve()))
+            log.info("signer ready", extra={"event": "signer_ready", "agent_id": self.agent_id})
         await self._stop.wait()
         log.info("signer stopping", extra={"event": "shutdown", "agent_id": self.agent_id})
         await self.registration.withdraw()
@@ -158,6 +158,26 @@ class SignerService:
         await asyncio.wait(tasks, timeout=5.0)  # bounded, like the front door's stop
         self.server.close()
         await self._redis.aclose()
+
+    def _ready(self) -> bool:
+        return self._sync is not None and self.cache.listener.live
+
+    async def _until_ready(self) -> bool:
+        """Wait for the first deployment sync and live invalidations; False if asked to stop first."""
+        while not self._ready():
+            if self._stop.is_set():
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def _bind(self) -> None:
+        # The socket path is per agent; a leftover file from a crashed run is ours to replace.
+        path = self.endpoint.removeprefix("ipc://")
+        if os.path.exists(path):
+            os.unlink(path)
+        self.server.bind()
+        os.chmod(path, 0o600)
+        self._bound = True
 
     def _apply_snapshot(self, snapshot: GroupsSnapshot) -> None:
         """Deploy what etcd says our group serves; a Shutdown command addressed to us ends the process."""
@@ -181,7 +201,7 @@ class SignerService:
         """Down while syncing (Redis, etcd not yet read), then the state of the last deployment sync."""
         while True:
             sync = self._sync
-            if sync is None or not self.cache.listener.live:
+            if not (self._bound and self._ready()):
                 self.registration.report(AgentState.DOWN)
             else:
                 self.registration.report(sync.state, sync.fault, sync.generation, sync.serving)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 
 import aiohttp
 import pytest
 
 from tests.e2e.conftest import log_in
 from tests.support.agents import ExtraAgents
+from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 from tests.support.upstreams import RecordingUpstream
 
@@ -46,21 +46,6 @@ async def overview(session) -> dict:
     async with session.get(GROUPS) as response:
         assert response.status == 200, await response.text()
         return await response.json()
-
-
-async def eventually(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = await check()
-            if result:
-                return result
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.3)
 
 
 def agent_in(body: dict, group: str, agent_id: str) -> dict | None:

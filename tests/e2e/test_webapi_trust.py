@@ -18,7 +18,8 @@ import jwt
 import pytest
 
 from contract.identity import ASSERTION_HEADER, JWKS_PATH
-from tests.e2e.test_webapi_groups import GROUPS, agent_in, broken_entry, eventually, overview
+from tests.e2e.test_webapi_groups import GROUPS, broken_entry, overview
+from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 from tests.support.upstreams import RecordingUpstream
 

@@ -1,0 +1,137 @@
+"""The front door's signer pool over real ZeroMQ ipc sockets, with scripted signers.
+
+Each signer here is a real ``RouterServer`` whose handler answers as a signer in a given condition
+would (signing, refusing, silent), so the pool's choices are tested without supervisord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import zmq.asyncio
+
+from contract.config import parse_config
+from contract.etcd_layout import AgentRecord, AgentState
+from contract.requests import SigningReply, SigningRequest
+from contract.router import RouterServer
+from contract.webapi import GroupsSnapshot, manager_deployment
+from frontdoor.signer_pool import NoSignerAvailable, SignerPool, SigningRefused
+from tests.support.polling import eventually
+
+KEY = bytes(range(32))
+MANAGER = manager_deployment(["http://127.0.0.1:8091"], "DEFAULT")
+REQUEST = SigningRequest(0, "s" * 32, "GET", "/auth", "127.0.0.1:8091", "application/json", "v8.20240315")
+
+
+def signing(env):
+    return [SigningReply(item["rid"], headers={"Authorization": "ok"}).to_item() for item in env.items]
+
+
+def refusing(reason):
+    return lambda env: [SigningReply(item["rid"], error=reason).to_item() for item in env.items]
+
+
+@pytest.fixture
+async def context():
+    ctx = zmq.asyncio.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+@pytest.fixture
+def pool_for(context, tmp_path):
+    pools = []
+
+    def make(pool_wait=2.0, request_timeout=0.3, max_attempts=3) -> SignerPool:
+        config = parse_config({"signers": {"pool_wait": pool_wait, "request_timeout": request_timeout,
+                                           "max_attempts": max_attempts},
+                               "runtime": {"state_dir": str(tmp_path / "state")}})
+        pool = SignerPool(config, context, KEY)
+        pools.append(pool)
+        return pool
+
+    yield make
+    for pool in pools:
+        pool.close()
+
+
+class Signers:
+    """Scripted signers on ipc endpoints, and the snapshot that lists them Up."""
+
+    def __init__(self, context, tmp_path):
+        self._context, self._dir = context, tmp_path
+        self.servers: dict[str, RouterServer] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    def endpoint(self, agent_id):
+        return f"ipc://{self._dir / agent_id}.sock"
+
+    def start(self, agent_id, handler):
+        server = RouterServer(self._context, self.endpoint(agent_id), KEY, 10, handler)
+        server.bind()
+        self.servers[agent_id] = server
+        self._tasks.append(asyncio.create_task(server.serve()))
+
+    def snapshot(self, *agent_ids) -> GroupsSnapshot:
+        records = {a: AgentRecord(a, "DEFAULT", self.endpoint(a), "host", 1, "0.1", AgentState.UP, time.time(),
+                                  serving=("manager",)) for a in agent_ids}
+        return GroupsSnapshot(agents=records)
+
+    def close(self):
+        for task in self._tasks:
+            task.cancel()
+        for server in self.servers.values():
+            server.close()
+
+
+@pytest.fixture
+async def signers(context, tmp_path):
+    started = Signers(context, tmp_path)
+    yield started
+    started.close()
+
+
+async def test_a_refusal_another_signer_may_not_give_is_retried_elsewhere(pool_for, signers):
+    """A freshly restarted signer that has not applied its deployments yet must not cost a request."""
+    signers.start("a", refusing("host_not_allowed"))
+    signers.start("b", signing)
+    pool = pool_for()
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    await eventually(lambda: all(pool._channels[a].connected for a in ("a", "b")), 5)
+    results = await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(20)))
+    assert all(headers == {"Authorization": "ok"} for headers in results)
+
+
+async def test_a_refusal_every_signer_gives_is_reported(pool_for, signers):
+    signers.start("a", refusing("host_not_allowed"))
+    pool = pool_for(pool_wait=0.3)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    with pytest.raises(SigningRefused):
+        await pool.sign(REQUEST, MANAGER)
+
+
+async def test_when_every_signer_failed_the_request_waits_pool_wait_for_another(pool_for, signers):
+    """Excluded agents are excluded for this request only; it waits for a new one within pool_wait."""
+    signers.start("a", refusing("deployment_not_served"))
+    pool = pool_for(pool_wait=3.0)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    pending = asyncio.ensure_future(pool.sign(REQUEST, MANAGER))
+    await eventually(lambda: signers.servers["a"].handled >= 1, 2)  # refused by "a": now it waits
+    assert not pending.done()
+    signers.start("b", signing)
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    assert await asyncio.wait_for(pending, 3) == {"Authorization": "ok"}
+    assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}  # the next request is not tainted
+
+
+async def test_without_any_signer_the_answer_comes_after_pool_wait(pool_for):
+    pool = pool_for(pool_wait=0.4)
+    pool.update(GroupsSnapshot(), [MANAGER])
+    started = time.monotonic()
+    with pytest.raises(NoSignerAvailable):
+        await pool.sign(REQUEST, MANAGER)
+    assert 0.35 < time.monotonic() - started < 1.5

@@ -8,6 +8,7 @@ Redis, the signers and the Manager, and on whether it is draining.
 from __future__ import annotations
 
 import asyncio
+import socket
 import logging
 import time
 from collections import Counter
@@ -95,8 +96,9 @@ class Readiness:
         return Check(True, "reachable")
 
     async def _signers(self) -> Check:
-        serving = self._front.signers.agents_serving(MANAGER_DEPLOYMENT)
-        return Check(bool(serving), f"{len(serving)} serving the Manager deployment")
+        # Ready means this host can sign now: other hosts' signers do not count (their sockets are theirs).
+        serving = self._front.signers.agents_serving(MANAGER_DEPLOYMENT, on_host=socket.gethostname())
+        return Check(bool(serving), f"{len(serving)} on this host serving the Manager deployment")
 
     async def _manager(self) -> Check:
         url = self._front.manager_endpoints[0] + "/"

@@ -48,6 +48,7 @@ class SignerPool:
         self._key = key
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
+        self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
         self._policies = {BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(), BalancingPolicy.ROUND_ROBIN: RoundRobin()}
 
     def update(self, snapshot: GroupsSnapshot, deployments: list[Deployment]) -> None:
@@ -61,14 +62,19 @@ class SignerPool:
         for agent_id in list(self._channels):
             if agent_id not in wanted or wanted[agent_id].endpoint != self._channels[agent_id].endpoint:
                 self._channels.pop(agent_id).close()
+        self._hosts = {agent_id: record.host for agent_id, record in wanted.items()}
         for agent_id, record in wanted.items():
             if agent_id not in self._channels:
                 self._channels[agent_id] = DealerChannel(
                     self._context, record.endpoint, self._key, self._config.zmq.max_message_age, SIGN
                 )
 
-    def agents_serving(self, deployment_name: str) -> list[str]:
-        return sorted(self._serving.get(deployment_name, ()))
+    def agents_serving(self, deployment_name: str, on_host: str | None = None) -> list[str]:
+        """Agents serving a deployment now (connected), optionally only those of one host."""
+        return sorted(
+            agent_id for agent_id in self._serving.get(deployment_name, ())
+            if self._channels[agent_id].connected and (on_host is None or self._hosts.get(agent_id) == on_host)
+        )
 
     async def sign(self, request: SigningRequest, deployment: Deployment) -> dict[str, str]:
         """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all."""

@@ -135,3 +135,15 @@ async def test_without_any_signer_the_answer_comes_after_pool_wait(pool_for):
     with pytest.raises(NoSignerAvailable):
         await pool.sign(REQUEST, MANAGER)
     assert 0.35 < time.monotonic() - started < 1.5
+
+
+async def test_readiness_counts_only_connected_signers_of_this_host(pool_for, signers):
+    signers.start("here", signing)
+    snapshot = signers.snapshot("here", "there", "gone")
+    snapshot.agents["there"] = AgentRecord("there", "DEFAULT", signers.endpoint("here"), "other-host", 1, "0.1",
+                                           AgentState.UP, time.time(), serving=("manager",))
+    pool = pool_for()
+    pool.update(snapshot, [MANAGER])  # "gone" is listed Up but nothing listens at its socket
+    await eventually(lambda: pool._channels["here"].connected, 5)
+    assert pool.agents_serving("manager", on_host="host") == ["here"]
+    assert "gone" not in pool.agents_serving("manager")

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from contract.config import REPO_ROOT, ConfigError
 from contract.runtime import ensure_private_dir
-from webui_host import banner, host_checks, host_setup, manager_choice, roll, stack, supervisord_conf, webapi_cli
+from webui_host import (
+    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, webapi_cli,
+)
 
 EXIT_CONFIG = 2
 EXIT_ENVIRONMENT = 1
@@ -151,6 +153,7 @@ def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
                 f"webui-host already runs with state in {setup.state_dir}",
                 f"stop it with: {stack.supervisorctl_path()} -c {conf} shutdown",
             ], EXIT_ENVIRONMENT)
+        _reap_leftovers(setup.state_dir)
         busy = host_checks.busy_ports(host_checks.listen_ports(setup.config, devstack=False))
         if busy:
             return _problems(busy, EXIT_ENVIRONMENT)
@@ -181,6 +184,14 @@ def cmd_roll_signers(args: argparse.Namespace) -> int:
         return _problems([str(exc)], EXIT_ENVIRONMENT, "rolling the signers stopped")
     print(f"rolled {count} signers")
     return 0
+
+
+def _reap_leftovers(state_dir: Path) -> None:
+    """A previous run that died (kill -9) may have left programs behind: stop them first."""
+    pids = leftovers.find_leftovers(state_dir)
+    if pids:
+        print(f"webui-host: stopping {len(pids)} processes a previous run left in {state_dir}", file=sys.stderr)
+        leftovers.reap(pids)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ import jinja2
 from contract.bootstrap import DEVSTACK_ENDPOINT_ENV
 from contract.config import Config, parse_config
 from webui_host import embedded
+from webui_host.leftovers import STATE_DIR_ENV
 from webui_host.conf_values import Expansion, conf_command, conf_environment, conf_join, conf_text
 from webui_host.host_setup import SUPERVISOR_PASSWORD_FILE, Setup, write_private
 from webui_host.manager_choice import ManagerChoice
@@ -139,7 +140,8 @@ def render_supervisord_conf(config: Config, layout: Layout, *, devstack: bool = 
 
 def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | None) -> list[Program]:
     state = layout.state_dir
-    base_env = {"PYTHONUNBUFFERED": "1"}
+    # The state directory marks our programs, so a new run can stop what a killed one left (leftovers.py).
+    base_env = {"PYTHONUNBUFFERED": "1", STATE_DIR_ENV: state if isinstance(state, str) else str(state)}
     common = {"directory": conf_text(layout.directory)}
     config_args: tuple = ("-f", layout.config_file) if layout.config_file is not None else ()
 
@@ -149,12 +151,16 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     def numbered_log() -> str:
         return conf_join(state, "logs", Expansion(NUMBERED + ".log"))
 
+    def bound(*argv) -> str:
+        # Programs die with supervisord (webui_host.parent_bound): a killed launcher leaves no orphans.
+        return conf_command(layout.python, "-m", "webui_host.parent_bound", "--", *argv)
+
     programs = []
     if not layout.operator and setup is not None:
         if config.embeds_redis:
             programs.append(Program(
                 "redis",
-                conf_command(embedded.redis_binary() or "redis-server", setup.state_dir / "redis" / "redis.conf"),
+                bound(embedded.redis_binary() or "redis-server", setup.state_dir / "redis" / "redis.conf"),
                 PRIORITY["redis"], logfile=single_log("redis"), environment=conf_environment(base_env),
                 comment=f"embedded Redis on 127.0.0.1:{config.embedded.redis_port} (the file names none)", **common,
             ))
@@ -164,14 +170,14 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
                 binary=embedded.etcd_binary() or "etcd",
             )
             programs.append(Program(
-                "etcd", conf_command(*argv), PRIORITY["etcd"], logfile=single_log("etcd"),
+                "etcd", bound(*argv), PRIORITY["etcd"], logfile=single_log("etcd"),
                 environment=conf_environment(base_env),
                 comment=f"embedded etcd on 127.0.0.1:{config.embedded.etcd_port} (the file names none)", **common,
             ))
         if devstack:
             programs.append(Program(
                 "devstack",
-                conf_command(layout.python, "-m", "devstack", "--host", embedded.LOOPBACK,
+                bound(layout.python, "-m", "devstack", "--host", embedded.LOOPBACK,
                              "--port", str(config.embedded.manager_port)),
                 PRIORITY["devstack"], logfile=single_log("devstack"), environment=conf_environment(base_env),
                 comment="development Manager: neither the file nor etcd names one", **common,
@@ -179,20 +185,20 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     # The processes use the devstack only when told it runs: never as a silent fallback in production.
     service_env = {**base_env, DEVSTACK_ENDPOINT_ENV: config.devstack_endpoint} if devstack else base_env
     programs.append(Program(
-        "session_daemon", conf_command(layout.python, "-m", "session_daemon", *config_args),
+        "session_daemon", bound(layout.python, "-m", "session_daemon", *config_args),
         PRIORITY["session_daemon"], logfile=single_log("session_daemon"), environment=conf_environment(service_env),
         comment="the only Redis writer", **common,
     ))
     programs.append(Program(
         "signer",
-        conf_command(layout.python, "-m", "signer_worker", *config_args, "--index", Expansion("%(process_num)s")),
+        bound(layout.python, "-m", "signer_worker", *config_args, "--index", Expansion("%(process_num)s")),
         PRIORITY[SIGNER_GROUP], logfile=numbered_log(), numprocs=config.signers.count,
         environment=conf_environment({**service_env, "WEBAPI_GROUP_NAME": config.signers.group}),
         comment="holds secret keys and signs requests ([signers] count)", **common,
     ))
     programs.append(Program(
         "frontdoor",
-        conf_command(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
+        bound(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
         PRIORITY["frontdoor"], logfile=numbered_log(), numprocs=config.service.workers,
         environment=conf_environment(service_env), stopwaitsecs=frontdoor_stopwait(config),
         comment="public HTTP, sharing the port with SO_REUSEPORT ([service] workers)", **common,

@@ -159,10 +159,17 @@ def test_program_settings(tmp_path: Path):
         assert proc.directory == str(tmp_path)
 
 
+def program_argv(command: str) -> list[str]:
+    """The program's own command line, after the guard that makes it die with supervisord."""
+    argv = shlex.split(command)
+    assert argv[1:4] == ["-m", "webui_host.parent_bound", "--"], argv
+    return argv[4:]
+
+
 def test_commands(tmp_path: Path):
     setup, text = host_conf(tmp_path)
     procs = processes(parse_conf(text, tmp_path))
-    argv = {name: shlex.split(proc.command) for name, proc in procs.items()}
+    argv = {name: program_argv(proc.command) for name, proc in procs.items()}
     assert argv["redis:redis"][1:] == [str(setup.state_dir / "redis" / "redis.conf")]
     assert argv["redis:redis"][0].endswith("redis-server")
     assert argv["etcd:etcd"][0].endswith("etcd")
@@ -185,7 +192,7 @@ def test_embedded_default_without_state_dir_passes_no_config(tmp_path: Path, mon
     host_setup.prepare(setup)
     text = supervisord_conf.render_host_conf(setup, manager_choice.ManagerChoice("devstack", []), cwd=tmp_path)
     procs = processes(parse_conf(text, tmp_path))
-    assert shlex.split(procs["signers:signer_00"].command)[1:] == ["-m", "signer_worker", "--index", "0"]
+    assert program_argv(procs["signers:signer_00"].command)[1:] == ["-m", "signer_worker", "--index", "0"]
     assert not (setup.state_dir / "webui-host.toml").exists()
 
 
@@ -225,7 +232,7 @@ def test_percent_in_paths_is_literal(tmp_path: Path):
     text = supervisord_conf.render_host_conf(setup, manager_choice.ManagerChoice("file", ["http://m"]), cwd=odd)
     options = parse_conf(text, tmp_path)
     proc = processes(options)["signers:signer_00"]
-    assert shlex.split(proc.command)[4] == str(odd / "c.toml")
+    assert program_argv(proc.command)[4] == str(odd / "c.toml")
     assert proc.directory == str(odd)
 
 

@@ -13,7 +13,6 @@ import time
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from contract import instruments
 from contract.requests import SigningRequest
@@ -22,10 +21,12 @@ from frontdoor import problems
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
 from frontdoor.upstream import (
+    NotRouted,
     UnsafePath,
     UpstreamTarget,
     downstream_headers,
     media_type,
+    routed_rest,
     upstream_headers,
     upstream_target,
 )
@@ -48,7 +49,9 @@ class DeploymentProxy:
 
     async def handle_manager(self, request: web.Request) -> web.StreamResponse:
         deployment = self._front.deployment(MANAGER_DEPLOYMENT)
-        raw_rest = request.raw_path[len(FUNC_PREFIX):]
+        raw_rest = _routed(request, FUNC_PREFIX)
+        if isinstance(raw_rest, web.Response):
+            return raw_rest
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
             try:  # the Manager's version is public
                 return await self._forward(request, upstream_target(deployment.upstreams[0], raw_rest), {}, deployment)
@@ -61,7 +64,10 @@ class DeploymentProxy:
         deployment = self._front.deployment(name)
         if deployment is None or name == MANAGER_DEPLOYMENT:
             return problems.problem(404, "url-not-found", f"No Web API Deployment named {name!r}.")
-        return await self._proxy(request, deployment, request.raw_path[len(deployment.route_prefix):])
+        raw_rest = _routed(request, deployment.route_prefix)
+        if isinstance(raw_rest, web.Response):
+            return raw_rest
+        return await self._proxy(request, deployment, raw_rest)
 
     async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
         front = self._front
@@ -134,7 +140,7 @@ class DeploymentProxy:
                     start_clock()
                 upstream = await self._front.http.request(
                     request.method,
-                    URL(target.base_url + target.target, encoded=True),
+                    target.url,  # its raw_path_qs is what was signed
                     headers=self._headers(request, target, signed),
                     data=body,
                     allow_redirects=False,
@@ -154,6 +160,16 @@ class DeploymentProxy:
             return await _relay_response(request, upstream)
         finally:
             upstream.release()
+
+
+def _routed(request: web.Request, route_prefix: str) -> str | web.Response:
+    """The raw ``/<rest>?<query>`` below the deployment's route prefix, or the answer refusing it."""
+    try:
+        return routed_rest(request.raw_path, route_prefix)
+    except NotRouted:
+        return problems.problem(404, "url-not-found", "No such path.")
+    except UnsafePath as exc:
+        return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
 
 
 async def _relay_body(request: web.Request, on_done):

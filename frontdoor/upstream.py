@@ -1,12 +1,31 @@
-"""What goes upstream and what comes back: header rules as plain functions (no I/O)."""
+"""What goes upstream and what comes back: URL and header rules as plain functions (no I/O).
+
+Upstream URLs.  The browser's request target is never glued to an upstream address as a string:
+
+- ``foreign_target_refusal``: only origin-form targets (``/path?query``) are served, and absolute-form
+  ones (``http://host/path``) only when their authority is the ``Host`` header (no userinfo), so a
+  raw client cannot make the front door speak for another host.
+- ``routed_rest``: the raw (still percent-encoded) path is split into segments; the first ones must
+  decode to the deployment's route prefix (``/func``, ``/webapi/<name>``), the remaining raw segments
+  and the raw query are kept byte for byte (``%2F`` inside a vfolder name stays ``%2F``).
+- ``upstream_target``: yarl composes the configured upstream's scheme and authority with that path
+  and query (``URL.build(..., encoded=True)``).  The target that is signed is read back from that very
+  URL object: ``URL.raw_path_qs`` is what aiohttp's client writes on the request line
+  (``ClientRequest.send`` in aiohttp 3.14), and what the Manager verifies is the raw target it
+  receives (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
+  signed without it; everything else (repeated keys, ``+``, ``%2F``, ``%20``, percent-encoded
+  UTF-8, ``;``, a trailing ``&``, ``a=&b``) goes on the wire and into the signature unchanged.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 USER_AGENT = "webui-host/0.1 (Backend.AI Web Server compatible)"
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
@@ -24,27 +43,94 @@ HOP_BY_HOP = frozenset(
 )
 
 
+_ABSOLUTE_FORM = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", re.DOTALL)
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamTarget:
-    base_url: str  # scheme://host[:port] of the Manager
+    url: URL  # the URL handed to aiohttp's client
     host: str  # Host header as sent, and as signed
-    target: str  # path?query as sent, and as signed
+    target: str  # path?query as aiohttp writes it on the request line (url.raw_path_qs), and as signed
 
 
 class UnsafePath(ValueError):
-    pass
+    """A target we refuse to forward (400)."""
+
+
+class NotRouted(ValueError):
+    """The raw path does not lead to this deployment's route prefix (404)."""
+
+
+def foreign_target_refusal(raw_target: str, host_header: str | None) -> str | None:
+    """Why this request target is not for us, or None.
+
+    Origin-form (``/path?query``) is ours.  Absolute-form (``scheme://authority/path``) is accepted only
+    when its authority is exactly the ``Host`` header (RFC 9112 §3.2.2 lets a server serve those as its
+    own) and names no user; anything else is a request for another host, which we do not proxy.
+    """
+    if raw_target.startswith("/"):
+        return None
+    match = _ABSOLUTE_FORM.match(raw_target)
+    if match is None:
+        return "the request target is neither a path nor an absolute URL"
+    scheme, authority, _rest = match.groups()
+    if scheme.lower() not in ("http", "https"):
+        return "the request target names another scheme"
+    if "@" in authority or not authority:
+        return "the request target names a user or no host"
+    if host_header is None or authority.lower() != host_header.strip().lower():
+        return "the request target names another host"
+    return None
+
+
+def origin_form(raw_target: str) -> str:
+    """``/path?query`` of a raw request target (absolute-form loses its scheme and authority)."""
+    if raw_target.startswith("/"):
+        return raw_target
+    match = _ABSOLUTE_FORM.match(raw_target)
+    if match is None:
+        raise UnsafePath("the request target is neither a path nor an absolute URL")
+    rest = match.group(3)
+    return rest if rest.startswith("/") else "/" + rest
+
+
+def routed_rest(raw_target: str, route_prefix: str) -> str:
+    """The raw ``/<rest>?<query>`` after ``route_prefix`` (``/func``, ``/webapi/<name>``).
+
+    The raw path is split into segments; the first ones must decode to the prefix's segments, the
+    others are kept as they came (still percent-encoded).  The query is kept byte for byte.
+    """
+    target = origin_form(raw_target)
+    if "#" in target:
+        raise UnsafePath("fragment in the request target")
+    path, sep, query = target.partition("?")
+    segments = path.split("/")[1:]
+    prefix = [segment for segment in route_prefix.split("/") if segment]
+    if len(segments) <= len(prefix):
+        raise NotRouted(f"the path does not lead below {route_prefix}")
+    try:
+        decoded = [unquote(segment, errors="strict") for segment in segments[:len(prefix)]]
+    except UnicodeDecodeError:
+        raise NotRouted("the path is not UTF-8") from None
+    if decoded != prefix:
+        raise NotRouted(f"the path does not lead below {route_prefix}")
+    return "/" + "/".join(segments[len(prefix):]) + sep + query
 
 
 def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
-    """Join the Manager endpoint and the raw ``/<path>?<query>`` after ``/func``, refusing tricks."""
-    path, _, _query = raw_rest.partition("?")
+    """The upstream ``endpoint``'s scheme and authority with the raw ``/<path>?<query>``, refusing tricks."""
+    path, _, query = raw_rest.partition("?")
     decoded = unquote(path)
-    if any(ch in raw_rest for ch in "\r\n\0\\") or "\0" in decoded:
-        raise UnsafePath("control character or backslash in path")
+    if any(ch in raw_rest for ch in "\r\n\0\\#") or "\0" in decoded:
+        raise UnsafePath("control character, backslash or fragment in path")
+    if not path.startswith("/"):
+        raise UnsafePath("the path must start with '/'")
     if any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
-    parts = urlsplit(endpoint)
-    return UpstreamTarget(f"{parts.scheme}://{parts.netloc}", parts.netloc, parts.path.rstrip("/") + raw_rest)
+    base = URL(endpoint)
+    url = URL.build(scheme=base.scheme, authority=base.raw_authority, path=base.raw_path.rstrip("/") + path,
+                    query_string=query, encoded=True)
+    return UpstreamTarget(url, urlsplit(endpoint).netloc, url.raw_path_qs)
 
 
 def media_type(content_type: str | None) -> str:

@@ -157,9 +157,15 @@ class DeploymentProxy:
             log.warning("manager unreachable", extra={"event": "upstream_error", "error": type(exc).__name__})
             return problems.bad_gateway()
         try:
-            return await _relay_response(request, upstream)
+            return await _relay_response(request, upstream, self._answer_headers(upstream, deployment))
         finally:
             upstream.release()
+
+    def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
+        # A /webapi deployment's cookies stay under its route prefix; the Manager's are only filtered.
+        scoped = deployment.name != MANAGER_DEPLOYMENT
+        return downstream_headers(upstream.headers, session_cookie=self._front.config.session.cookie_name,
+                                  cookie_path=deployment.route_prefix if scoped else None)
 
 
 def _routed(request: web.Request, route_prefix: str) -> str | web.Response:
@@ -180,13 +186,12 @@ async def _relay_body(request: web.Request, on_done):
         on_done()
 
 
-async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse, headers) -> web.StreamResponse:
     if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
         # Small, sized bodies (most API answers) go out with their headers in one write.
         body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body,
-                            headers=downstream_headers(upstream.headers))
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=downstream_headers(upstream.headers))
+        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     await response.prepare(request)
     started = time.monotonic()
     try:

@@ -15,6 +15,11 @@ Upstream URLs.  The browser's request target is never glued to an upstream addre
   receives (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
   signed without it; everything else (repeated keys, ``+``, ``%2F``, ``%20``, percent-encoded
   UTF-8, ``;``, a trailing ``&``, ``a=&b``) goes on the wire and into the signature unchanged.
+
+Answers.  ``downstream_headers`` makes every proxied answer inert as our origin: ``Content-Security-
+Policy: sandbox`` (the page gets an opaque origin: no script runs, nothing reads our cookies or calls
+our API with them), ``nosniff``, and no upstream ``Set-Cookie`` that could replace our session cookie;
+a ``/webapi/<name>`` deployment's other cookies are confined to its route prefix.
 """
 
 from __future__ import annotations
@@ -43,7 +48,11 @@ HOP_BY_HOP = frozenset(
 )
 
 
+# Content-Security-Policy of every proxied answer: a page a deployment serves runs in a sandbox
+# (opaque origin, no script, no forms, no plugins), loads nothing, and may not be framed.
+PROXIED_POLICY = "sandbox; default-src 'none'; frame-ancestors 'none'"
 _ABSOLUTE_FORM = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", re.DOTALL)
+_COOKIE_PREFIXES = ("__host-", "__secure-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,5 +212,47 @@ def upstream_headers(
     return headers
 
 
-def downstream_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    return CIMultiDict((name, value) for name, value in upstream.items() if name.lower() not in HOP_BY_HOP)
+def _bare_cookie_name(name: str) -> str:
+    """Lower case, without the ``__Host-``/``__Secure-`` prefixes: the names a browser may confuse."""
+    bare = name.strip().lower()
+    while bare.startswith(_COOKIE_PREFIXES):
+        bare = bare.split("-", 1)[1]
+    return bare
+
+
+def contained_cookie(set_cookie: str, session_cookie: str, cookie_path: str | None) -> str | None:
+    """An upstream ``Set-Cookie`` as we relay it, or None to drop it.
+
+    Dropped: our session cookie under any spelling (case, ``__Host-``/``__Secure-``) and nameless
+    cookies (``Set-Cookie: =x`` or ``x``, which a browser sends back as a bare value that may read like
+    any cookie).  With ``cookie_path`` (a ``/webapi/<name>`` deployment), ``Domain`` is removed and
+    ``Path`` forced to the deployment's route prefix, so the cookie goes back to that deployment only.
+    """
+    pair, *attributes = set_cookie.split(";")
+    name, has_value, _value = pair.partition("=")
+    if not has_value or not name.strip() or _bare_cookie_name(name) == _bare_cookie_name(session_cookie):
+        return None
+    if cookie_path is None:
+        return set_cookie
+    kept = [a.strip() for a in attributes
+            if a.strip() and a.split("=", 1)[0].strip().lower() not in ("domain", "path")]
+    return "; ".join([pair.strip(), *kept, f"Path={cookie_path}"])
+
+
+def downstream_headers(upstream: CIMultiDictProxy[str], *, session_cookie: str,
+                       cookie_path: str | None = None) -> CIMultiDict[str]:
+    """Headers of a proxied answer: no hop-by-hop ones, our CSP in place of the upstream's, ``nosniff``,
+    and upstream cookies filtered by ``contained_cookie``."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower == "content-security-policy":
+            continue
+        if lower == "set-cookie":
+            value = contained_cookie(value, session_cookie, cookie_path)
+            if value is None:
+                continue
+        headers.add(name, value)
+    headers["Content-Security-Policy"] = PROXIED_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    return headers

@@ -5,9 +5,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from frontdoor.upstream import (
+    PROXIED_POLICY,
     NotRouted,
     UnsafePath,
     client_address,
+    contained_cookie,
     downstream_headers,
     foreign_target_refusal,
     forwarded_cookies,
@@ -104,7 +106,9 @@ def test_hop_by_hop_and_server_headers_are_not_relayed():
     upstream = CIMultiDictProxy(CIMultiDict(
         {"Connection": "close", "Transfer-Encoding": "chunked", "Server": "Python", "X-RateLimit-Limit": "1000",
          "Content-Type": "application/json"}))
-    assert dict(downstream_headers(upstream)) == {"X-RateLimit-Limit": "1000", "Content-Type": "application/json"}
+    assert dict(downstream_headers(upstream, session_cookie="AIOHTTP_SESSION")) == {
+        "X-RateLimit-Limit": "1000", "Content-Type": "application/json",
+        "Content-Security-Policy": PROXIED_POLICY, "X-Content-Type-Options": "nosniff"}
 
 
 # ---- request targets: only ours, routed by segments, composed by yarl ----
@@ -226,3 +230,46 @@ def test_the_signed_target_is_what_aiohttp_writes_on_the_request_line(rest, sent
     assert built.target == built.url.raw_path_qs == sent
     assert built.url.with_scheme("ws").raw_path_qs == sent  # the WebSocket handshake's target too
 
+
+# ---- answers: sandboxed, and no cookie of ours from upstream ----
+
+@pytest.mark.parametrize(
+    "set_cookie, scope, relayed",
+    [
+        ("AIOHTTP_SESSION=evil; Path=/", None, None),
+        ("AIOHTTP_SESSION=evil; Path=/", "/webapi/x", None),
+        ("aiohttp_session=evil", "/webapi/x", None),
+        (" AIOHTTP_SESSION =evil", "/webapi/x", None),
+        ("__Host-AIOHTTP_SESSION=evil; Path=/; Secure", None, None),
+        ("__Secure-aiohttp_session=evil; Secure", "/webapi/x", None),
+        ("__HOST-__Secure-AIOHTTP_SESSION=evil", "/webapi/x", None),
+        ("=AIOHTTP_SESSION=evil", "/webapi/x", None),  # nameless: sent back as a bare value
+        ("AIOHTTP_SESSION", "/webapi/x", None),
+        ("", "/webapi/x", None),
+        ("theme=dark; Path=/", None, "theme=dark; Path=/"),  # the Manager's cookies are only filtered
+        ("theme=dark; Path=/; Domain=.example.com; HttpOnly", "/webapi/x", "theme=dark; HttpOnly; Path=/webapi/x"),
+        ("t=1; domain=example.com; path=/ui; SameSite=Lax; Secure", "/webapi/x", "t=1; SameSite=Lax; Secure; Path=/webapi/x"),
+        ("t=a=b; Max-Age=60", "/webapi/x", "t=a=b; Max-Age=60; Path=/webapi/x"),
+        ("AIOHTTP_SESSION_2=x", "/webapi/x", "AIOHTTP_SESSION_2=x; Path=/webapi/x"),
+    ],
+)
+def test_upstream_cookies_cannot_replace_ours_or_leave_the_deployment(set_cookie, scope, relayed):
+    assert contained_cookie(set_cookie, "AIOHTTP_SESSION", scope) == relayed
+
+
+def test_a_configured_prefixed_cookie_name_is_protected_under_every_spelling():
+    for name in ("__Host-sid", "sid", "__Secure-SID"):
+        assert contained_cookie(f"{name}=evil", "__Host-sid", None) is None
+
+
+def test_proxied_answers_get_our_policy_in_place_of_the_upstreams():
+    upstream = CIMultiDictProxy(CIMultiDict([
+        ("Content-Type", "text/html"), ("Content-Security-Policy", "script-src 'unsafe-inline'"),
+        ("content-security-policy", "default-src *"), ("X-Content-Type-Options", "nope"),
+        ("Set-Cookie", "AIOHTTP_SESSION=evil"), ("Set-Cookie", "a=1; Domain=example.com"), ("Set-Cookie", "b=2"),
+    ]))
+    headers = downstream_headers(upstream, session_cookie="AIOHTTP_SESSION", cookie_path="/webapi/x")
+    assert headers.getall("Content-Security-Policy") == ["sandbox; default-src 'none'; frame-ancestors 'none'"]
+    assert headers.getall("X-Content-Type-Options") == ["nosniff"]
+    assert headers.getall("Set-Cookie") == ["a=1; Path=/webapi/x", "b=2; Path=/webapi/x"]
+    assert headers["Content-Type"] == "text/html"

@@ -89,7 +89,7 @@ async def test_hostile_targets_never_reach_another_host(stack, servers, cookie, 
     front = f"127.0.0.1:{stack.ports.frontdoor}"
     fill = {"hostile": hostile.port, "front": front}
     seen_before, hostile_before = len(benign.requests), hostile.connections
-    answer, _body = await raw_request(stack.ports.frontdoor, target.format(**fill).encode(),
+    answer, body = await raw_request(stack.ports.frontdoor, target.format(**fill).encode(),
                                       (front if host == "F" else host.format(**fill)).encode(), cookie)
     assert hostile.connections == hostile_before, hostile.requests
     assert answer == status
@@ -97,6 +97,8 @@ async def test_hostile_targets_never_reach_another_host(stack, servers, cookie, 
         assert benign.paths[seen_before:] == [received.format(**fill)]
     else:
         assert benign.paths[seen_before:] == []
+    if status >= 400:
+        assert json.loads(body)["type"].startswith("https://api.backend.ai/probs/")  # our problem+json
 
 
 # what the browser asks below /func, what the Manager must receive (None: refused before signing)

@@ -53,6 +53,9 @@ HOP_BY_HOP = frozenset(
 PROXIED_POLICY = "sandbox; default-src 'none'; frame-ancestors 'none'"
 _ABSOLUTE_FORM = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", re.DOTALL)
 _COOKIE_PREFIXES = ("__host-", "__secure-")
+# Upstream answer headers that act on our whole origin: ours replace them, or they are dropped
+# (Clear-Site-Data from a deployment would wipe our session cookie and storage).
+ANSWER_HEADERS_OF_OURS = frozenset({"content-security-policy", "clear-site-data"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,12 +244,12 @@ def contained_cookie(set_cookie: str, session_cookie: str, cookie_path: str | No
 
 def downstream_headers(upstream: CIMultiDictProxy[str], *, session_cookie: str,
                        cookie_path: str | None = None) -> CIMultiDict[str]:
-    """Headers of a proxied answer: no hop-by-hop ones, our CSP in place of the upstream's, ``nosniff``,
-    and upstream cookies filtered by ``contained_cookie``."""
+    """Headers of a proxied answer: no hop-by-hop ones, no ``Clear-Site-Data``, our CSP in place of the
+    upstream's, ``nosniff``, and upstream cookies filtered by ``contained_cookie``."""
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower == "content-security-policy":
+        if lower in HOP_BY_HOP or lower in ANSWER_HEADERS_OF_OURS:
             continue
         if lower == "set-cookie":
             value = contained_cookie(value, session_cookie, cookie_path)

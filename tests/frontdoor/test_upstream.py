@@ -267,9 +267,10 @@ def test_proxied_answers_get_our_policy_in_place_of_the_upstreams():
         ("Content-Type", "text/html"), ("Content-Security-Policy", "script-src 'unsafe-inline'"),
         ("content-security-policy", "default-src *"), ("X-Content-Type-Options", "nope"),
         ("Set-Cookie", "AIOHTTP_SESSION=evil"), ("Set-Cookie", "a=1; Domain=example.com"), ("Set-Cookie", "b=2"),
+        ("Clear-Site-Data", '"cookies", "storage"'),
     ]))
     headers = downstream_headers(upstream, session_cookie="AIOHTTP_SESSION", cookie_path="/webapi/x")
     assert headers.getall("Content-Security-Policy") == ["sandbox; default-src 'none'; frame-ancestors 'none'"]
     assert headers.getall("X-Content-Type-Options") == ["nosniff"]
     assert headers.getall("Set-Cookie") == ["a=1; Path=/webapi/x", "b=2; Path=/webapi/x"]
-    assert headers["Content-Type"] == "text/html"
+    assert headers["Content-Type"] == "text/html" and "Clear-Site-Data" not in headers

@@ -97,7 +97,6 @@ async def slow(request: web.Request) -> web.Response:
     return web.json_response({"slept": delay})
 
 
-@routes.get("/dev/echo-headers")
 @auth_required
 async def echo_headers(request: web.Request) -> web.Response:
     headers: dict[str, str] = {}
@@ -110,6 +109,10 @@ async def echo_headers(request: web.Request) -> web.Response:
         "raw_path": request.raw_path,
         "cookies": dict(request.cookies),
     })
+
+
+routes.get("/dev/echo-headers")(echo_headers)
+routes.get("/dev/echo-headers/{tail:.*}")(echo_headers)  # any path below: what arrived, once verified
 
 
 @routes.get("/dev/stats")

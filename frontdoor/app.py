@@ -21,6 +21,7 @@ from frontdoor.jwks import jwks_for
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
 from frontdoor.proxy import DeploymentProxy
+from frontdoor.request_target import own_targets_only
 from frontdoor.security import install_security, parser_limits
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
@@ -46,7 +47,7 @@ def _http_client(settings: Settings) -> aiohttp.ClientSession:
 
 def build_app(settings: Settings) -> web.Application:
     config = settings.config
-    middlewares = [request_log_middleware, error_middleware, error_page_middleware]
+    middlewares = [request_log_middleware, own_targets_only, error_middleware, error_page_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,
                           handler_args=parser_limits(config))
     zmq_context = zmq.asyncio.Context()

@@ -13,7 +13,6 @@ import time
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from contract import instruments
 from contract.requests import SigningRequest
@@ -22,10 +21,12 @@ from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
 from frontdoor.upstream import (
+    NotRouted,
     UnsafePath,
     UpstreamTarget,
     downstream_headers,
     media_type,
+    routed_rest,
     upstream_headers,
     upstream_target,
 )
@@ -48,7 +49,9 @@ class DeploymentProxy:
 
     async def handle_manager(self, request: web.Request) -> web.StreamResponse:
         deployment = self._front.deployment(MANAGER_DEPLOYMENT)
-        raw_rest = request.raw_path[len(FUNC_PREFIX):]
+        raw_rest = _routed(request, FUNC_PREFIX)
+        if isinstance(raw_rest, web.Response):
+            return raw_rest
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
             try:  # the Manager's version is public
                 return await self._forward(request, upstream_target(deployment.upstreams[0], raw_rest), {}, deployment)
@@ -61,7 +64,10 @@ class DeploymentProxy:
         deployment = self._front.deployment(name)
         if deployment is None or name == MANAGER_DEPLOYMENT:
             return _no_such_deployment(name)
-        return await self._proxy(request, deployment, request.raw_path[len(deployment.route_prefix):])
+        raw_rest = _routed(request, deployment.route_prefix)
+        if isinstance(raw_rest, web.Response):
+            return raw_rest
+        return await self._proxy(request, deployment, raw_rest)
 
     async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
         front = self._front
@@ -138,7 +144,7 @@ class DeploymentProxy:
                     start_clock()
                 upstream = await self._front.http.request(
                     request.method,
-                    URL(target.base_url + target.target, encoded=True),
+                    target.url,  # its raw_path_qs is what was signed
                     headers=self._headers(request, target, signed),
                     data=body,
                     allow_redirects=False,
@@ -155,9 +161,25 @@ class DeploymentProxy:
             log.warning("manager unreachable", extra={"event": "upstream_error", "error": type(exc).__name__})
             return problems.bad_gateway()
         try:
-            return await _relay_response(request, upstream)
+            return await _relay_response(request, upstream, self._answer_headers(upstream, deployment))
         finally:
             upstream.release()
+
+    def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
+        # A /webapi deployment's cookies stay under its route prefix; the Manager's are only filtered.
+        scoped = deployment.name != MANAGER_DEPLOYMENT
+        return downstream_headers(upstream.headers, session_cookie=self._front.config.session.cookie_name,
+                                  cookie_path=deployment.route_prefix if scoped else None)
+
+
+def _routed(request: web.Request, route_prefix: str) -> str | web.Response:
+    """The raw ``/<rest>?<query>`` below the deployment's route prefix, or the answer refusing it."""
+    try:
+        return routed_rest(request.raw_path, route_prefix)
+    except NotRouted:
+        return problems.problem(404, "url-not-found", "No such path.")
+    except UnsafePath as exc:
+        return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
 
 
 def _no_such_deployment(name: str) -> web.Response:
@@ -172,13 +194,12 @@ async def _relay_body(request: web.Request, on_done):
         on_done()
 
 
-async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse, headers) -> web.StreamResponse:
     if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
         # Small, sized bodies (most API answers) go out with their headers in one write.
         body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body,
-                            headers=downstream_headers(upstream.headers))
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=downstream_headers(upstream.headers))
+        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     await response.prepare(request)
     started = time.monotonic()
     try:

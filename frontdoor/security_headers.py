@@ -18,6 +18,8 @@ import secrets
 
 from aiohttp import hdrs, web
 
+from frontdoor.upstream import PROXIED_POLICY
+
 NONCE_BYTES = 16
 # For anything of ours that is not a page (JSON, problem documents, files): nothing may run or load.
 NON_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -38,9 +40,10 @@ def is_html(content_type: str | None) -> bool:
 
 
 def page_headers(content_type: str | None, nonce: str, page_policy: str, proxied: bool) -> dict[str, str]:
-    """Headers for one response; a proxied one keeps the upstream's own policy if it has one."""
+    """Headers for one response; anything on a proxied path is sandboxed (``PROXIED_POLICY``)."""
     headers = dict(COMMON_HEADERS)
     if proxied:
+        headers["Content-Security-Policy"] = PROXIED_POLICY
         return headers
     if is_html(content_type):
         headers["Content-Security-Policy"] = page_policy.replace("{nonce}", nonce)

@@ -1,12 +1,36 @@
-"""What goes upstream and what comes back: header rules as plain functions (no I/O)."""
+"""What goes upstream and what comes back: URL and header rules as plain functions (no I/O).
+
+Upstream URLs.  The browser's request target is never glued to an upstream address as a string:
+
+- ``foreign_target_refusal``: only origin-form targets (``/path?query``) are served, and absolute-form
+  ones (``http://host/path``) only when their authority is the ``Host`` header (no userinfo), so a
+  raw client cannot make the front door speak for another host.
+- ``routed_rest``: the raw (still percent-encoded) path is split into segments; the first ones must
+  decode to the deployment's route prefix (``/func``, ``/webapi/<name>``), the remaining raw segments
+  and the raw query are kept byte for byte (``%2F`` inside a vfolder name stays ``%2F``).
+- ``upstream_target``: yarl composes the configured upstream's scheme and authority with that path
+  and query (``URL.build(..., encoded=True)``).  The target that is signed is read back from that very
+  URL object: ``URL.raw_path_qs`` is what aiohttp's client writes on the request line
+  (``ClientRequest.send`` in aiohttp 3.14), and what the Manager verifies is the raw target it
+  receives (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
+  signed without it; everything else (repeated keys, ``+``, ``%2F``, ``%20``, percent-encoded
+  UTF-8, ``;``, a trailing ``&``, ``a=&b``) goes on the wire and into the signature unchanged.
+
+Answers.  ``downstream_headers`` makes every proxied answer inert as our origin: ``Content-Security-
+Policy: sandbox`` (the page gets an opaque origin: no script runs, nothing reads our cookies or calls
+our API with them), ``nosniff``, and no upstream ``Set-Cookie`` that could replace our session cookie;
+a ``/webapi/<name>`` deployment's other cookies are confined to its route prefix.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 USER_AGENT = "webui-host/0.1 (Backend.AI Web Server compatible)"
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
@@ -24,27 +48,101 @@ HOP_BY_HOP = frozenset(
 )
 
 
+# Content-Security-Policy of every proxied answer: a page a deployment serves runs in a sandbox
+# (opaque origin, no script, no forms, no plugins), loads nothing, and may not be framed.
+PROXIED_POLICY = "sandbox; default-src 'none'; frame-ancestors 'none'"
+_ABSOLUTE_FORM = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", re.DOTALL)
+_COOKIE_PREFIXES = ("__host-", "__secure-")
+# Upstream answer headers that act on our whole origin: ours replace them, or they are dropped
+# (Clear-Site-Data from a deployment would wipe our session cookie and storage).
+ANSWER_HEADERS_OF_OURS = frozenset({"content-security-policy", "clear-site-data"})
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamTarget:
-    base_url: str  # scheme://host[:port] of the Manager
+    url: URL  # the URL handed to aiohttp's client
     host: str  # Host header as sent, and as signed
-    target: str  # path?query as sent, and as signed
+    target: str  # path?query as aiohttp writes it on the request line (url.raw_path_qs), and as signed
 
 
 class UnsafePath(ValueError):
-    pass
+    """A target we refuse to forward (400)."""
+
+
+class NotRouted(ValueError):
+    """The raw path does not lead to this deployment's route prefix (404)."""
+
+
+def foreign_target_refusal(raw_target: str, host_header: str | None) -> str | None:
+    """Why this request target is not for us, or None.
+
+    Origin-form (``/path?query``) is ours.  Absolute-form (``scheme://authority/path``) is accepted only
+    when its authority is exactly the ``Host`` header (RFC 9112 §3.2.2 lets a server serve those as its
+    own) and names no user; anything else is a request for another host, which we do not proxy.
+    """
+    if raw_target.startswith("/"):
+        return None
+    match = _ABSOLUTE_FORM.match(raw_target)
+    if match is None:
+        return "the request target is neither a path nor an absolute URL"
+    scheme, authority, _rest = match.groups()
+    if scheme.lower() not in ("http", "https"):
+        return "the request target names another scheme"
+    if "@" in authority or not authority:
+        return "the request target names a user or no host"
+    if host_header is None or authority.lower() != host_header.strip().lower():
+        return "the request target names another host"
+    return None
+
+
+def origin_form(raw_target: str) -> str:
+    """``/path?query`` of a raw request target (absolute-form loses its scheme and authority)."""
+    if raw_target.startswith("/"):
+        return raw_target
+    match = _ABSOLUTE_FORM.match(raw_target)
+    if match is None:
+        raise UnsafePath("the request target is neither a path nor an absolute URL")
+    rest = match.group(3)
+    return rest if rest.startswith("/") else "/" + rest
+
+
+def routed_rest(raw_target: str, route_prefix: str) -> str:
+    """The raw ``/<rest>?<query>`` after ``route_prefix`` (``/func``, ``/webapi/<name>``).
+
+    The raw path is split into segments; the first ones must decode to the prefix's segments, the
+    others are kept as they came (still percent-encoded).  The query is kept byte for byte.
+    """
+    target = origin_form(raw_target)
+    if "#" in target:
+        raise UnsafePath("fragment in the request target")
+    path, sep, query = target.partition("?")
+    segments = path.split("/")[1:]
+    prefix = [segment for segment in route_prefix.split("/") if segment]
+    if len(segments) <= len(prefix):
+        raise NotRouted(f"the path does not lead below {route_prefix}")
+    try:
+        decoded = [unquote(segment, errors="strict") for segment in segments[:len(prefix)]]
+    except UnicodeDecodeError:
+        raise NotRouted("the path is not UTF-8") from None
+    if decoded != prefix:
+        raise NotRouted(f"the path does not lead below {route_prefix}")
+    return "/" + "/".join(segments[len(prefix):]) + sep + query
 
 
 def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
-    """Join the Manager endpoint and the raw ``/<path>?<query>`` after ``/func``, refusing tricks."""
-    path, _, _query = raw_rest.partition("?")
+    """The upstream ``endpoint``'s scheme and authority with the raw ``/<path>?<query>``, refusing tricks."""
+    path, _, query = raw_rest.partition("?")
     decoded = unquote(path)
-    if any(ch in raw_rest for ch in "\r\n\0\\") or "\0" in decoded:
-        raise UnsafePath("control character or backslash in path")
+    if any(ch in raw_rest for ch in "\r\n\0\\#") or "\0" in decoded:
+        raise UnsafePath("control character, backslash or fragment in path")
+    if not path.startswith("/"):
+        raise UnsafePath("the path must start with '/'")
     if any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
-    parts = urlsplit(endpoint)
-    return UpstreamTarget(f"{parts.scheme}://{parts.netloc}", parts.netloc, parts.path.rstrip("/") + raw_rest)
+    base = URL(endpoint)
+    url = URL.build(scheme=base.scheme, authority=base.raw_authority, path=base.raw_path.rstrip("/") + path,
+                    query_string=query, encoded=True)
+    return UpstreamTarget(url, urlsplit(endpoint).netloc, url.raw_path_qs)
 
 
 def media_type(content_type: str | None) -> str:
@@ -117,5 +215,47 @@ def upstream_headers(
     return headers
 
 
-def downstream_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    return CIMultiDict((name, value) for name, value in upstream.items() if name.lower() not in HOP_BY_HOP)
+def _bare_cookie_name(name: str) -> str:
+    """Lower case, without the ``__Host-``/``__Secure-`` prefixes: the names a browser may confuse."""
+    bare = name.strip().lower()
+    while bare.startswith(_COOKIE_PREFIXES):
+        bare = bare.split("-", 1)[1]
+    return bare
+
+
+def contained_cookie(set_cookie: str, session_cookie: str, cookie_path: str | None) -> str | None:
+    """An upstream ``Set-Cookie`` as we relay it, or None to drop it.
+
+    Dropped: our session cookie under any spelling (case, ``__Host-``/``__Secure-``) and nameless
+    cookies (``Set-Cookie: =x`` or ``x``, which a browser sends back as a bare value that may read like
+    any cookie).  With ``cookie_path`` (a ``/webapi/<name>`` deployment), ``Domain`` is removed and
+    ``Path`` forced to the deployment's route prefix, so the cookie goes back to that deployment only.
+    """
+    pair, *attributes = set_cookie.split(";")
+    name, has_value, _value = pair.partition("=")
+    if not has_value or not name.strip() or _bare_cookie_name(name) == _bare_cookie_name(session_cookie):
+        return None
+    if cookie_path is None:
+        return set_cookie
+    kept = [a.strip() for a in attributes
+            if a.strip() and a.split("=", 1)[0].strip().lower() not in ("domain", "path")]
+    return "; ".join([pair.strip(), *kept, f"Path={cookie_path}"])
+
+
+def downstream_headers(upstream: CIMultiDictProxy[str], *, session_cookie: str,
+                       cookie_path: str | None = None) -> CIMultiDict[str]:
+    """Headers of a proxied answer: no hop-by-hop ones, no ``Clear-Site-Data``, our CSP in place of the
+    upstream's, ``nosniff``, and upstream cookies filtered by ``contained_cookie``."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in ANSWER_HEADERS_OF_OURS:
+            continue
+        if lower == "set-cookie":
+            value = contained_cookie(value, session_cookie, cookie_path)
+            if value is None:
+                continue
+        headers.add(name, value)
+    headers["Content-Security-Policy"] = PROXIED_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    return headers

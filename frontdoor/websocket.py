@@ -13,7 +13,6 @@ from collections import defaultdict
 
 import aiohttp
 from aiohttp import WSMsgType, web
-from yarl import URL
 
 from contract import instruments
 from contract.redis_layout import session_hash
@@ -54,8 +53,8 @@ class WebSocketRelay:
 
     async def open(self, request: web.Request, target: UpstreamTarget, headers, session_id: str) -> web.StreamResponse:
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-        scheme = "wss" if target.base_url.startswith("https") else "ws"
-        url = URL(f"{scheme}://{target.host}{target.target}", encoded=True)
+        # The signed URL itself with a WebSocket scheme: path and query stay byte for byte.
+        url = target.url.with_scheme("wss" if target.url.scheme == "https" else "ws")
         for name in ("Content-Type", "Content-Length"):
             headers.popall(name, None)
         try:

@@ -21,7 +21,7 @@ from contract.identity import ASSERTION_HEADER, JWKS_PATH
 from tests.e2e.test_webapi_groups import GROUPS, broken_entry, overview
 from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
-from tests.support.upstreams import RecordingUpstream
+from tests.support.upstreams import RecordingServer
 
 pytestmark = pytest.mark.slow
 CREDENTIAL_HEADERS = ("Authorization", "X-BackendAI-Token", "Date")  # what the Manager would verify
@@ -30,16 +30,14 @@ CREDENTIAL_HEADERS = ("Authorization", "X-BackendAI-Token", "Date")  # what the 
 @pytest.fixture
 async def hostile():
     """The delegated user's own server: it must never receive anything."""
-    started = await RecordingUpstream().start()
-    yield started
-    await started.stop()
+    with RecordingServer() as started:
+        yield started
 
 
 @pytest.fixture
 async def upstream():
-    started = await RecordingUpstream().start()
-    yield started
-    await started.stop()
+    with RecordingServer() as started:
+        yield started
 
 
 @pytest.fixture

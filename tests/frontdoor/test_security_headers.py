@@ -30,9 +30,11 @@ def test_anything_else_of_ours_may_run_nothing(content_type):
     assert page_headers(content_type, "n", DEFAULT_CSP, proxied=False)["Content-Security-Policy"] == NON_PAGE_POLICY
 
 
-def test_proxied_answers_keep_the_upstream_policy_but_get_the_rest():
-    headers = page_headers("text/html", "n", DEFAULT_CSP, proxied=True)
-    assert "Content-Security-Policy" not in headers and headers["X-Content-Type-Options"] == "nosniff"
+@pytest.mark.parametrize("content_type", ["text/html", "application/json", None])
+def test_anything_on_a_proxied_path_is_sandboxed(content_type):
+    headers = page_headers(content_type, "n", DEFAULT_CSP, proxied=True)
+    assert headers["Content-Security-Policy"] == "sandbox; default-src 'none'; frame-ancestors 'none'"
+    assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.parametrize(

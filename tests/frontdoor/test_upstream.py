@@ -2,13 +2,19 @@
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from frontdoor.upstream import (
+    PROXIED_POLICY,
+    NotRouted,
     UnsafePath,
     client_address,
+    contained_cookie,
     downstream_headers,
+    foreign_target_refusal,
     forwarded_cookies,
     media_type,
+    routed_rest,
     upstream_headers,
     upstream_target,
 )
@@ -100,4 +106,171 @@ def test_hop_by_hop_and_server_headers_are_not_relayed():
     upstream = CIMultiDictProxy(CIMultiDict(
         {"Connection": "close", "Transfer-Encoding": "chunked", "Server": "Python", "X-RateLimit-Limit": "1000",
          "Content-Type": "application/json"}))
-    assert dict(downstream_headers(upstream)) == {"X-RateLimit-Limit": "1000", "Content-Type": "application/json"}
+    assert dict(downstream_headers(upstream, session_cookie="AIOHTTP_SESSION")) == {
+        "X-RateLimit-Limit": "1000", "Content-Type": "application/json",
+        "Content-Security-Policy": PROXIED_POLICY, "X-Content-Type-Options": "nosniff"}
+
+
+# ---- request targets: only ours, routed by segments, composed by yarl ----
+
+@pytest.mark.parametrize(
+    "target, host, refused",
+    [
+        ("/webapi/x/y?q=1", "front:8090", False),
+        ("//evil.example/x", "front:8090", False),  # origin-form: a path that starts with two slashes
+        ("http://front:8090/webapi/x/y", "front:8090", False),
+        ("HTTP://FRONT:8090/x", "front:8090", False),
+        ("https://front:8090/x", "front:8090", False),
+        ("http://AAAAA@127.0.0.1:9/webapi/x/y", "front:8090", True),
+        ("http://AAAAA@127.0.0.1:9/webapi/x/y", "127.0.0.1:9", True),  # userinfo, whatever the Host
+        ("http://front:8090@127.0.0.1:9/x", "front:8090", True),
+        ("http://127.0.0.1:9/webapi/x/y", "front:8090", True),
+        ("http://front:8091/x", "front:8090", True),
+        ("http://front/x", "front:8090", True),
+        ("http://front:8090/x", None, True),
+        ("http:///x", "front:8090", True),
+        ("ftp://front:8090/x", "front:8090", True),
+        ("zz://@127.0.0.1:9/func/x", "front:8090", True),
+        ("front:8090", "front:8090", True),
+        ("*", "front:8090", True),
+        ("", "front:8090", True),
+    ],
+)
+def test_foreign_request_targets_are_refused(target, host, refused):
+    assert (foreign_target_refusal(target, host) is not None) is refused
+
+
+@pytest.mark.parametrize(
+    "target, prefix, rest",
+    [
+        ("/func/auth?echo=1", "/func", "/auth?echo=1"),
+        ("/func/folders/_/hosts?", "/func", "/folders/_/hosts?"),
+        ("/func/", "/func", "/"),
+        ("/%66unc/auth", "/func", "/auth"),
+        ("/%66%75%6E%63/auth?x", "/func", "/auth?x"),
+        ("/webapi/x/a%2Fb/c?x=%2F&y=a+b", "/webapi/x", "/a%2Fb/c?x=%2F&y=a+b"),
+        ("/webapi/%6Dname/x", "/webapi/mname", "/x"),
+        ("/webapi/x//evil:9/y", "/webapi/x", "//evil:9/y"),
+        ("/webapi/x/@evil:9/y", "/webapi/x", "/@evil:9/y"),
+        ("http://front:8090/webapi/x/y?q", "/webapi/x", "/y?q"),
+        ("http://front:8090/func/a?b?c", "/func", "/a?b?c"),
+    ],
+)
+def test_routed_rest_keeps_the_raw_segments_after_the_prefix(target, prefix, rest):
+    assert routed_rest(target, prefix) == rest
+
+
+@pytest.mark.parametrize(
+    "target, prefix",
+    [
+        ("/webapi/a%2Fb/c", "/webapi/a"),  # the name holds an encoded slash: not this deployment
+        ("/webapi/x%2Fy/z", "/webapi/x"),
+        ("/webapi/xy/z", "/webapi/x"),
+        ("/webapi/X/z", "/webapi/x"),
+        ("/webapi/x", "/webapi/x"),
+        ("/webapi//x/y", "/webapi/x"),
+        ("/webapi/%ff/y", "/webapi/x"),
+        ("/func", "/func"),
+        ("/other/func/x", "/func"),
+    ],
+)
+def test_paths_that_do_not_decode_to_the_prefix_are_not_routed(target, prefix):
+    with pytest.raises(NotRouted):
+        routed_rest(target, prefix)
+
+
+@pytest.mark.parametrize("target", ["/func/x#@evil:9", "garbage", "h:80"])
+def test_malformed_targets_are_refused(target):
+    with pytest.raises(UnsafePath):
+        routed_rest(target, "/func")
+
+
+HOSTILE = [
+    "http://AAAAA@127.0.0.1:9/webapi/x/y", "http://AAAA@127.0.0.1:9/webapi/x/y", "http://127.0.0.1:9/webapi/x/y",
+    "/webapi/x/@127.0.0.1:9/y", "/webapi/x//127.0.0.1:9/y", "/webapi/%78/@127.0.0.1:9/y", "/webapi/x/y?@127.0.0.1:9",
+    "/webapi/x/%40127.0.0.1:9/y", "/webapi/x/y?a=//127.0.0.1:9/", "/webapi/x/:9@127.0.0.1/y",
+    "/webapi/x/y#@127.0.0.1:9", "/webapi/x@127.0.0.1:9/y", "/webapi/x/\\127.0.0.1:9/y",
+]
+
+
+@pytest.mark.parametrize("endpoint", ["http://up.internal:8081", "https://up.internal/base/"])
+@pytest.mark.parametrize("target", HOSTILE)
+def test_the_upstream_authority_is_always_the_configured_one(endpoint, target):
+    try:
+        built = upstream_target(endpoint, routed_rest(target, "/webapi/x"))
+    except (UnsafePath, NotRouted):
+        return  # refused (400/404): nothing is sent anywhere
+    configured = URL(endpoint)
+    assert (built.url.scheme, built.url.raw_authority, built.url.host) == (
+        configured.scheme, configured.raw_authority, "up.internal")
+    assert built.host == configured.raw_authority
+    assert built.url.raw_path.startswith(configured.raw_path.rstrip("/") + "/")
+
+
+@pytest.mark.parametrize(
+    "rest, sent",
+    [
+        ("/folders/_/hosts?", "/folders/_/hosts"),  # yarl and aiohttp drop an empty query: so does the signature
+        ("/a??", "/a??"),
+        ("/a?a=1&a=2", "/a?a=1&a=2"),
+        ("/a?q=a+b", "/a?q=a+b"),
+        ("/a+b", "/a+b"),
+        ("/a%2Fb/c?path=%2Fhome", "/a%2Fb/c?path=%2Fhome"),
+        ("/a%20b?q=a%20b", "/a%20b?q=a%20b"),
+        ("/%EB%8D%B0?q=%C3%BC", "/%EB%8D%B0?q=%C3%BC"),
+        ("/a?a=1&", "/a?a=1&"),
+        ("/a?&", "/a?&"),
+        ("/a?a=&b", "/a?a=&b"),
+        ("/a;b?x=1;y=2", "/a;b?x=1;y=2"),
+        ("/", "/"),
+    ],
+)
+def test_the_signed_target_is_what_aiohttp_writes_on_the_request_line(rest, sent):
+    built = upstream_target("http://m:8091", rest)
+    assert built.target == built.url.raw_path_qs == sent
+    assert built.url.with_scheme("ws").raw_path_qs == sent  # the WebSocket handshake's target too
+
+
+# ---- answers: sandboxed, and no cookie of ours from upstream ----
+
+@pytest.mark.parametrize(
+    "set_cookie, scope, relayed",
+    [
+        ("AIOHTTP_SESSION=evil; Path=/", None, None),
+        ("AIOHTTP_SESSION=evil; Path=/", "/webapi/x", None),
+        ("aiohttp_session=evil", "/webapi/x", None),
+        (" AIOHTTP_SESSION =evil", "/webapi/x", None),
+        ("__Host-AIOHTTP_SESSION=evil; Path=/; Secure", None, None),
+        ("__Secure-aiohttp_session=evil; Secure", "/webapi/x", None),
+        ("__HOST-__Secure-AIOHTTP_SESSION=evil", "/webapi/x", None),
+        ("=AIOHTTP_SESSION=evil", "/webapi/x", None),  # nameless: sent back as a bare value
+        ("AIOHTTP_SESSION", "/webapi/x", None),
+        ("", "/webapi/x", None),
+        ("theme=dark; Path=/", None, "theme=dark; Path=/"),  # the Manager's cookies are only filtered
+        ("theme=dark; Path=/; Domain=.example.com; HttpOnly", "/webapi/x", "theme=dark; HttpOnly; Path=/webapi/x"),
+        ("t=1; domain=example.com; path=/ui; SameSite=Lax; Secure", "/webapi/x", "t=1; SameSite=Lax; Secure; Path=/webapi/x"),
+        ("t=a=b; Max-Age=60", "/webapi/x", "t=a=b; Max-Age=60; Path=/webapi/x"),
+        ("AIOHTTP_SESSION_2=x", "/webapi/x", "AIOHTTP_SESSION_2=x; Path=/webapi/x"),
+    ],
+)
+def test_upstream_cookies_cannot_replace_ours_or_leave_the_deployment(set_cookie, scope, relayed):
+    assert contained_cookie(set_cookie, "AIOHTTP_SESSION", scope) == relayed
+
+
+def test_a_configured_prefixed_cookie_name_is_protected_under_every_spelling():
+    for name in ("__Host-sid", "sid", "__Secure-SID"):
+        assert contained_cookie(f"{name}=evil", "__Host-sid", None) is None
+
+
+def test_proxied_answers_get_our_policy_in_place_of_the_upstreams():
+    upstream = CIMultiDictProxy(CIMultiDict([
+        ("Content-Type", "text/html"), ("Content-Security-Policy", "script-src 'unsafe-inline'"),
+        ("content-security-policy", "default-src *"), ("X-Content-Type-Options", "nope"),
+        ("Set-Cookie", "AIOHTTP_SESSION=evil"), ("Set-Cookie", "a=1; Domain=example.com"), ("Set-Cookie", "b=2"),
+        ("Clear-Site-Data", '"cookies", "storage"'),
+    ]))
+    headers = downstream_headers(upstream, session_cookie="AIOHTTP_SESSION", cookie_path="/webapi/x")
+    assert headers.getall("Content-Security-Policy") == ["sandbox; default-src 'none'; frame-ancestors 'none'"]
+    assert headers.getall("X-Content-Type-Options") == ["nosniff"]
+    assert headers.getall("Set-Cookie") == ["a=1; Path=/webapi/x", "b=2; Path=/webapi/x"]
+    assert headers["Content-Type"] == "text/html" and "Clear-Site-Data" not in headers

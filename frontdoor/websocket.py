@@ -2,7 +2,9 @@
 
 Each direction is one loop that awaits the send before reading the next frame, so a slow reader
 slows its writer instead of filling an unbounded queue.  Sockets are tracked per session so a
-logout or revocation closes them at once.
+logout or revocation closes them at once.  One client cannot take a worker's memory or sockets:
+messages are bounded either way (a larger one closes both sides with 1009), and so are the open
+sockets per session and per worker, checked before anything is opened upstream.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiohttp import WSMsgType, web
 from yarl import URL
 
 from contract import instruments
+from contract.config import SecurityConfig
 from contract.redis_layout import session_hash
 from frontdoor import problems
 from frontdoor.upstream import UpstreamTarget
@@ -23,6 +26,7 @@ from frontdoor.upstream import UpstreamTarget
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
 SESSION_ENDED = 4401  # private-use close code: the web session ended
+MESSAGE_TOO_BIG = 1009
 
 
 def wants_websocket(request: web.Request) -> bool:
@@ -34,8 +38,9 @@ def wants_websocket(request: web.Request) -> bool:
 
 
 class WebSocketRelay:
-    def __init__(self, http: aiohttp.ClientSession):
+    def __init__(self, http: aiohttp.ClientSession, limits: SecurityConfig):
         self._http = http
+        self._limits = limits  # read at each use: a reload applies to new sockets
         self._open: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
 
     @property
@@ -52,7 +57,23 @@ class WebSocketRelay:
         for socket in list(self._open.pop(digest, ())):
             asyncio.ensure_future(socket.close(code=SESSION_ENDED, message=b"session ended"))
 
+    def _over_limit(self, digest: str) -> web.Response | None:
+        limits = self._limits
+        if len(self._open.get(digest, ())) >= limits.websocket_max_per_session:
+            return problems.problem(429, "too-many-requests", "Too many open WebSockets for this session.",
+                                    details=f"At most {limits.websocket_max_per_session}; close one first.")
+        if self.open_count >= limits.websocket_max_per_worker:
+            return problems.problem(503, "service-unavailable", "This server relays too many WebSockets.",
+                                    details="Try again later.")
+        return None
+
     async def open(self, request: web.Request, target: UpstreamTarget, headers, session_id: str) -> web.StreamResponse:
+        digest = session_hash(session_id)
+        refusal = self._over_limit(digest)
+        if refusal is not None:
+            log.warning("websocket refused", extra={"event": "websocket_refused", "status": refusal.status})
+            return refusal
+        max_size = self._limits.websocket_max_message_size + 1  # aiohttp refuses a message of exactly its bound
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         scheme = "wss" if target.base_url.startswith("https") else "ws"
         url = URL(f"{scheme}://{target.host}{target.target}", encoded=True)
@@ -60,20 +81,19 @@ class WebSocketRelay:
             headers.popall(name, None)
         try:
             upstream = await self._http.ws_connect(
-                url, headers=headers, protocols=protocols, heartbeat=HEARTBEAT, max_msg_size=0
+                url, headers=headers, protocols=protocols, heartbeat=HEARTBEAT, max_msg_size=max_size
             )
         except (aiohttp.WSServerHandshakeError, aiohttp.ClientError, TimeoutError) as exc:
             instruments.UPSTREAM_ERRORS.labels("websocket_handshake").inc()
             log.warning("websocket handshake upstream failed", extra={"event": "upstream_error", "error": type(exc).__name__})
             return problems.bad_gateway()
         downstream = web.WebSocketResponse(
-            protocols=[upstream.protocol] if upstream.protocol else (), heartbeat=HEARTBEAT, max_msg_size=0
+            protocols=[upstream.protocol] if upstream.protocol else (), heartbeat=HEARTBEAT, max_msg_size=max_size
         )
         if not downstream.can_prepare(request).ok:
             await upstream.close()
             return problems.bad_request("Not a valid WebSocket upgrade request.")
         await downstream.prepare(request)
-        digest = session_hash(session_id)
         self._open[digest].add(downstream)
         try:
             await _relay(downstream, upstream)
@@ -91,21 +111,29 @@ async def _relay(downstream: web.WebSocketResponse, upstream: aiohttp.ClientWebS
         asyncio.create_task(_pump(downstream, upstream)),
         asyncio.create_task(_pump(upstream, downstream)),
     ]
+    code = aiohttp.WSCloseCode.OK
     try:
-        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        if any(not pump.cancelled() and pump.exception() is None and pump.result() == MESSAGE_TOO_BIG for pump in done):
+            code = MESSAGE_TOO_BIG
     finally:
         for pump in pumps:
             pump.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
-        await upstream.close()
-        await downstream.close()
+        # The side that refused a message closed itself with 1009; the other side learns the same.
+        message = b"message too big" if code == MESSAGE_TOO_BIG else b""
+        await upstream.close(code=code, message=message)
+        await downstream.close(code=code, message=message)
 
 
-async def _pump(source, sink) -> None:
+async def _pump(source, sink) -> int:
+    """Relay until the source ends; the close code the other side should get."""
     async for message in source:
         if message.type == WSMsgType.TEXT:
             await sink.send_str(message.data)
         elif message.type == WSMsgType.BINARY:
             await sink.send_bytes(message.data)
         else:  # close, error: the relay ends
-            break
+            too_big = message.type == WSMsgType.ERROR and getattr(message.data, "code", None) == MESSAGE_TOO_BIG
+            return MESSAGE_TOO_BIG if too_big else aiohttp.WSCloseCode.OK
+    return aiohttp.WSCloseCode.OK

@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 import json
 import math
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from contract.account_names import account_key as throttle_key  # noqa: F401  (the counter's key)
 from contract.config import SessionConfig
 
 
@@ -90,17 +90,6 @@ class LoginAttempt:
         if outcome is LoginOutcome.AUTH_FAILURE:
             return LoginHistory(self.now, self.fails + 1)
         return None
-
-
-def throttle_key(username: str) -> str:
-    """The name the failure counter is kept under: one counter per account, however it is spelled.
-
-    The Manager matches e-mail addresses without regard to case (and a browser may add blanks or
-    full-width letters), so counting per spelling would give a guesser a fresh budget per variant.
-    NFKC folds compatibility forms (full-width letters and blanks), casefold() goes beyond lower(),
-    and the second NFKC folds what casefold() produced back into normal form.
-    """
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold()).strip()
 
 
 def begin_attempt(history: LoginHistory, now: float, policy: ThrottlePolicy) -> LoginAttempt:

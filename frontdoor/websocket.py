@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -42,6 +42,7 @@ class WebSocketRelay:
         self._http = http
         self._limits = limits  # read at each use: a reload applies to new sockets
         self._open: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._opening: Counter[str] = Counter()  # handshakes under way, per session digest
 
     @property
     def open_count(self) -> int:
@@ -58,11 +59,12 @@ class WebSocketRelay:
             asyncio.ensure_future(socket.close(code=SESSION_ENDED, message=b"session ended"))
 
     def _over_limit(self, digest: str) -> web.Response | None:
+        """Handshakes still in progress count too: a burst of them cannot slip past the bounds."""
         limits = self._limits
-        if len(self._open.get(digest, ())) >= limits.websocket_max_per_session:
+        if len(self._open.get(digest, ())) + self._opening[digest] >= limits.websocket_max_per_session:
             return problems.problem(429, "too-many-requests", "Too many open WebSockets for this session.",
                                     details=f"At most {limits.websocket_max_per_session}; close one first.")
-        if self.open_count >= limits.websocket_max_per_worker:
+        if self.open_count + self._opening.total() >= limits.websocket_max_per_worker:
             return problems.problem(503, "service-unavailable", "This server relays too many WebSockets.",
                                     details="Try again later.")
         return None
@@ -73,6 +75,29 @@ class WebSocketRelay:
         if refusal is not None:
             log.warning("websocket refused", extra={"event": "websocket_refused", "status": refusal.status})
             return refusal
+        self._opening[digest] += 1
+        try:
+            opened = await self._handshake(request, target, headers)
+        finally:
+            self._opening[digest] -= 1
+            if self._opening[digest] <= 0:
+                del self._opening[digest]
+        if isinstance(opened, web.Response):
+            return opened
+        upstream, downstream = opened
+        self._open[digest].add(downstream)
+        try:
+            await _relay(downstream, upstream)
+        finally:
+            sockets = self._open.get(digest)
+            if sockets is not None:
+                sockets.discard(downstream)
+                if not sockets:
+                    self._open.pop(digest, None)
+        return downstream
+
+    async def _handshake(self, request: web.Request, target: UpstreamTarget, headers):
+        """Upstream first, then the browser's upgrade: (upstream, downstream), or the error answer."""
         max_size = self._limits.websocket_max_message_size + 1  # aiohttp refuses a message of exactly its bound
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         scheme = "wss" if target.base_url.startswith("https") else "ws"
@@ -93,17 +118,12 @@ class WebSocketRelay:
         if not downstream.can_prepare(request).ok:
             await upstream.close()
             return problems.bad_request("Not a valid WebSocket upgrade request.")
-        await downstream.prepare(request)
-        self._open[digest].add(downstream)
         try:
-            await _relay(downstream, upstream)
-        finally:
-            sockets = self._open.get(digest)
-            if sockets is not None:
-                sockets.discard(downstream)
-                if not sockets:
-                    self._open.pop(digest, None)
-        return downstream
+            await downstream.prepare(request)
+        except BaseException:
+            await upstream.close()
+            raise
+        return upstream, downstream
 
 
 async def _relay(downstream: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:

@@ -3,6 +3,8 @@ worker (refused before the upgrade).  Real aiohttp servers on both sides of a re
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
@@ -20,6 +22,8 @@ CLOSES = web.AppKey("closes", list)  # close codes the upstream end saw
 async def upstream_socket(request: web.Request) -> web.WebSocketResponse:
     """Echoes; on "big" sends a message one byte over the relay's limit."""
     ws = web.WebSocketResponse(max_msg_size=0)
+    if "slow" in request.query:  # a Manager slow to accept: handshakes pile up in the relay
+        await asyncio.sleep(0.3)
     await ws.prepare(request)
     async for message in ws:
         if message.type == WSMsgType.TEXT and message.data == "big":
@@ -53,7 +57,7 @@ async def relay_url():
     relay = WebSocketRelay(http, security)
 
     async def front(request: web.Request) -> web.StreamResponse:
-        target = UpstreamTarget(f"http://{upstream_host}", upstream_host, "/ws")
+        target = UpstreamTarget(f"http://{upstream_host}", upstream_host, "/ws?slow" if "slow" in request.query else "/ws")
         return await relay.open(request, target, CIMultiDict(), request.query["session"])
 
     front_app = web.Application()
@@ -105,14 +109,31 @@ async def test_open_sockets_are_bounded_per_session_then_per_worker(relay_url):
             await ws.close()
 
 
+async def test_a_burst_of_handshakes_cannot_slip_past_the_bound(relay_url):
+    url, _upstream = relay_url
+    attempts = PER_SESSION + 3
+
+    async def attempt(client: aiohttp.ClientSession):
+        try:
+            return await client.ws_connect(url + "?session=a&slow")
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status
+
+    async with aiohttp.ClientSession() as client:
+        results = await asyncio.gather(*(attempt(client) for _ in range(attempts)))
+        opened = [result for result in results if not isinstance(result, int)]
+        assert sorted(result for result in results if isinstance(result, int)) == [429] * (attempts - PER_SESSION)
+        assert len(opened) == PER_SESSION
+        for ws in opened:
+            await ws.close()
+
+
 def _upgrade_headers() -> dict[str, str]:
     return {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
 
 async def _until(condition, timeout: float = 5.0) -> None:
-    import asyncio
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
@@ -121,8 +142,6 @@ async def _until(condition, timeout: float = 5.0) -> None:
 
 
 async def _until_opens(client: aiohttp.ClientSession, url: str, timeout: float = 5.0) -> None:
-    import asyncio
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

@@ -83,7 +83,7 @@ class Security:
         refusal = self._csrf_refusal(request)
         if refusal is not None:
             return self._refuse(request, refusal)
-        if proxied:  # before the session is read or anything is signed
+        if proxied:  # before anything is signed (and, for a refusal, before the session is read)
             answer = await self._manager_auth(request)
             if answer is not None:
                 return answer

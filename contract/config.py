@@ -261,6 +261,26 @@ class SecurityConfig(_CompatSection):
     )
     max_headers: int = Field(100, ge=16, le=1000, description="Most header fields one request may carry.")
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig, description="Request rate limits.")
+    # Bounds one client cannot push past: Web UI terminals and app streams send small frames, so
+    # 16 MiB leaves room for pasted files while one message can no longer take a worker's memory.
+    websocket_max_message_size: int = Field(
+        16 << 20, ge=4096, le=1 << 30,
+        description="Largest WebSocket message relayed, either way, in bytes; a larger one closes the socket with 1009.",
+    )
+    websocket_max_per_session: int = Field(
+        32, ge=1, description="Open WebSockets one session may have per worker (429 past it)."
+    )
+    websocket_max_per_worker: int = Field(
+        1000, ge=1, description="Open WebSockets one front-door worker relays (503 past it)."
+    )
+    header_read_timeout: float = Field(
+        15.0, gt=0, le=600, description="Seconds a new connection has to send the headers of its first request."
+    )
+    keepalive_timeout: float = Field(
+        75.0, gt=0, le=3600,
+        description="Seconds an idle connection stays open (after an answer, or when it sends nothing at all); "
+        "a half-sent request counts as idle.",
+    )
 
     _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
 

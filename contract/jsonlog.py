@@ -1,7 +1,8 @@
 """Structured logs: one JSON object per line (or a readable line for a terminal).
 
 Callers pass context with ``extra={"event": ..., "user_id": ..., ...}``.  Secrets never go in: the
-formatter drops any field whose name looks like one, as a second line of defence.  The id of the
+formatter drops any field whose name looks like one, as a second line of defence, and a filter takes
+the raw request bytes out of aiohttp's parser errors (``scrub_request_bytes``).  The id of the
 request being served (``REQUEST_ID``, a context variable) is added to every line logged while serving
 it, in whichever process that is: it travels in the ZeroMQ items to the signers and the daemon.
 """
@@ -13,6 +14,8 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 _FORBIDDEN_FIELDS = {"session_id", "token"}
 _FORBIDDEN_PARTS = ("password", "secret", "signature", "authorization", "cookie")
@@ -70,8 +73,43 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+def _parser_error(record: logging.LogRecord) -> HttpProcessingError | None:
+    """The HTTP parser error a record carries (as its exception, a cause of it, or an argument)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, HttpProcessingError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    for value in (record.msg, *(record.args if isinstance(record.args, tuple) else ())):
+        if isinstance(value, HttpProcessingError):
+            return value
+    return None
+
+
+def _short_reason(exc: HttpProcessingError) -> str:
+    """The parser's complaint without the bytes it quotes: its first line, up to the first quote or colon."""
+    lines = (exc.message or "").strip().splitlines()
+    first = lines[0] if lines else ""
+    for stop in (": b'", ': b"', "'", '"', ":"):
+        first = first.split(stop, 1)[0]
+    return first.strip()[:80]
+
+
+def scrub_request_bytes(record: logging.LogRecord) -> bool:
+    """A logging filter: aiohttp's parser errors quote the raw request (session cookie included) in
+    their message and traceback; such a record keeps its line, the error's class and a short reason."""
+    exc = _parser_error(record)
+    if exc is not None:
+        record.msg, record.args = "refused an unparseable request", ()
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        record.error, record.reason, record.status_code = type(exc).__name__, _short_reason(exc), exc.code
+    return True
+
+
 def setup_logging(process_role: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(scrub_request_bytes)  # on the handler: it sees records of every logger
     handler.setFormatter(JsonFormatter(process_role) if fmt == "json" else TextFormatter(process_role))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -70,7 +70,7 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[FRONT_DOOR] = front
     install_security(app, front)  # CORS, CSRF, rate limits, security headers
-    relay = WebSocketRelay(front.http)
+    relay = WebSocketRelay(front.http, config.security)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)

@@ -6,7 +6,6 @@ its answer into the Backend.AI envelopes.  Passwords pass through to the daemon 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,6 +15,7 @@ from frontdoor import problems
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
 from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
+from frontdoor.json_body import InvalidJsonBody, invalid_json, parse_object, read_body
 from frontdoor.sanitize import password_problem, username_problem
 
 log = logging.getLogger(__name__)
@@ -24,19 +24,11 @@ MAX_LOGIN_BODY = 64 * 1024
 
 
 async def read_json_body(request: web.Request) -> dict[str, Any]:
-    """The JSON object the browser sent (decoded if X-BackendAI-Encoded); invalid JSON is ``{}``."""
-    if request.content_length is not None and request.content_length > MAX_LOGIN_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BODY, actual_size=request.content_length)
-    raw = await request.content.read(MAX_LOGIN_BODY + 1)
-    if len(raw) > MAX_LOGIN_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BODY, actual_size=len(raw))
+    """The JSON object the browser sent (decoded if X-BackendAI-Encoded); InvalidJsonBody otherwise."""
+    raw = await read_body(request, MAX_LOGIN_BODY)
     if is_encoded(request.headers.get("X-BackendAI-Encoded")):
         raw = decode_body(raw, f"{request.scheme}://{request.host}")
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    return parse_object(raw)
 
 
 def _missing_field(name: str) -> web.Response:
@@ -72,6 +64,8 @@ class AuthRoutes:
             body = await read_json_body(request)
         except UndecodableBody:
             return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        except InvalidJsonBody as exc:
+            return invalid_json(exc)
         username, password = body.pop("username", None), body.pop("password", None)
         if not isinstance(username, str) or not username.strip():
             return _missing_field("username")
@@ -125,6 +119,8 @@ class AuthRoutes:
             body = await read_json_body(request)
         except UndecodableBody:
             return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        except InvalidJsonBody as exc:
+            return invalid_json(exc)
         args: dict[str, Any] = {}
         for name in ("username", "current_password", "new_password"):
             value = body.get(name)

@@ -11,6 +11,7 @@ import re
 from aiohttp import web
 
 from contract.config import Config
+from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.security_headers import without_server_header
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -49,8 +50,11 @@ def redirect_listener(config: Config):
     """A cleanup context running the redirect listener for as long as the main application runs."""
 
     async def context(_app: web.Application):
-        runner = web.AppRunner(redirect_app(config.service.port), access_log=None)
+        # The same connection bounds as the main listener: a plain-HTTP port is as easy to hold open.
+        runner = web.AppRunner(redirect_app(config.service.port), access_log=None,
+                               keepalive_timeout=config.security.keepalive_timeout)
         await runner.setup()
+        HeaderDeadlines(config.security.header_read_timeout).install(runner.server)
         site = web.TCPSite(runner, config.service.ip, config.security.http_redirect_port, reuse_port=True)
         await site.start()
         try:

@@ -24,6 +24,7 @@ from contract import instruments
 from contract.bootstrap import Settings
 from contract.config import Config
 from contract.reload import ReloadHook, Reloader, reload_from_file, run_hooks
+from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
 
@@ -72,7 +73,8 @@ class Worker:
         self.app[LIFECYCLE] = self.lifecycle
         self.app.setdefault(RELOAD_HOOKS, [])
         self._tls = tls_context(self.config)
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=FINAL_GRACE)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=FINAL_GRACE,
+                                     keepalive_timeout=self.config.security.keepalive_timeout)
         self._ops_runner = web.AppRunner(build_ops_app(self.front, self.lifecycle), access_log=None,
                                          handle_signals=False)
         self._site: web.TCPSite | None = None
@@ -80,6 +82,7 @@ class Worker:
 
     async def start(self) -> None:
         await self._runner.setup()
+        HeaderDeadlines(self.config.security.header_read_timeout).install(self._runner.server)
         service, ops = self.config.service, self.config.ops
         self._site = web.TCPSite(self._runner, service.ip, service.port, ssl_context=self._tls,
                                  reuse_port=True, backlog=1024)

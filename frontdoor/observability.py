@@ -14,7 +14,6 @@ The label rules are plain functions (tested without sockets):
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from contract import instruments
+from frontdoor.json_body import parse_object
 
 LOGIN_ENDPOINT = "/api/auth/login"
 LOGOUT_ENDPOINT = "/api/auth/logout"
@@ -169,7 +169,7 @@ def error_info(response: web.StreamResponse | None) -> tuple[str | None, str | N
     if response.content_type not in _JSON_TYPES:
         return None, None
     try:
-        doc = json.loads(body)
+        doc = parse_object(body)  # bounded depth, like every JSON body we read
     except ValueError:
         return None, None
     if not isinstance(doc, dict):

@@ -15,6 +15,7 @@ import logging
 
 from aiohttp import web
 
+from contract.account_names import account_key
 from contract.config import Config
 from contract.origins import OriginPolicy
 from contract.runtime import redis_client
@@ -24,6 +25,7 @@ from frontdoor.context import FrontDoor
 from frontdoor.cors import apply_cors, is_preflight, preflight_headers
 from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
 from frontdoor.https_redirect import redirect_listener
+from frontdoor.manager_auth import LOGIN_INSTEAD, PASSWORD_CHANGE_INSTEAD, AuthRule, auth_rule
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
 from frontdoor.security_headers import hsts_header, new_nonce, page_headers, without_server_header
@@ -51,12 +53,14 @@ def parser_limits(config: Config) -> dict[str, int]:
 
 
 class Security:
-    def __init__(self, front: FrontDoor, logins: RateLimiter, keys: BatchedLimiter | None):
+    def __init__(self, front: FrontDoor, logins: RateLimiter, keys: BatchedLimiter | None,
+                 password_checks: RateLimiter):
         self._front = front
         self._config = front.config.security
         self._origins = OriginPolicy.from_strings(self._config.cors_allowed_origins)
         self._logins = logins  # exact: one Redis round trip per password check
         self._keys = keys  # in memory, synced in batches: no round trip per proxied request
+        self._password_checks = password_checks  # per account, over the failed-login window; shares logins' client
 
     def install(self, app: web.Application) -> None:
         app.middlewares.append(self.guard)
@@ -79,6 +83,10 @@ class Security:
         refusal = self._csrf_refusal(request)
         if refusal is not None:
             return self._refuse(request, refusal)
+        if proxied:  # before anything is signed (and, for a refusal, before the session is read)
+            answer = await self._manager_auth(request)
+            if answer is not None:
+                return answer
         verdict = await self._rate_limit(request, path, proxied)
         if verdict is not None:
             request[RATE_LIMIT] = verdict
@@ -137,6 +145,31 @@ class Security:
         return _refusal(request, web.HTTPForbidden, "csrf-refused", "Cross-origin request refused.",
                         "State-changing requests are accepted only from this site's own pages or allowed origins.")
 
+    async def _manager_auth(self, request: web.Request) -> web.Response | None:
+        """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
+        rule = auth_rule(request.raw_path)
+        if rule is None:
+            return None
+        if rule is AuthRule.REFUSE:
+            log.warning("refused a Manager auth endpoint", extra={
+                "event": "security_violation", "reason": "manager_auth", "method": request.method,
+                "path": request.path[:200]})
+            return problems.problem(
+                403, "webserver/auth-endpoint-refused", "This Manager endpoint is not available through the web server.",
+                details=f"Log in with POST {LOGIN_INSTEAD}; change an expired password with POST "
+                        f"{PASSWORD_CHANGE_INSTEAD}.")
+        record = await self._front.session(request)
+        if record is None:
+            return None  # the proxy answers 401
+        session = self._front.config.session
+        verdict = await self._password_checks.check("password_check", account_key(record.user_id),
+                                                    session.login_allowed_fail_count)
+        if verdict is None or verdict.admitted:
+            return None
+        request[RATE_LIMIT] = verdict
+        return problems.problem(429, "too-many-requests", "Too many password checks for this account.",
+                                details=f"Try again in {verdict.retry_after} s.")
+
     async def _rate_limit(self, request: web.Request, path: str, proxied: bool) -> Verdict | None:
         limits = self._config.rate_limit
         if request.method == "POST" and path in PASSWORD_PATHS:
@@ -172,6 +205,7 @@ def install_security(app: web.Application, front: FrontDoor) -> Security:
     limits = front.config.security.rate_limit
     client = redis_client(front.config, "frontdoor")
     keys = BatchedLimiter(client, limits.window, limits.sync_interval) if limits.enabled else None
-    security = Security(front, RateLimiter(client, limits.window), keys)
+    password_checks = RateLimiter(client, front.config.session.login_block_time)
+    security = Security(front, RateLimiter(client, limits.window), keys, password_checks)
     security.install(app)
     return security

@@ -26,6 +26,7 @@ from contract.webapi import (
 from contract.webapi_admin import Refused, WebApiAdmin
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of
+from frontdoor.json_body import InvalidJsonBody, parse_object, read_body
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/webapi"
@@ -191,16 +192,12 @@ class _NotLoggedIn(Exception):
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InvalidDefinition(["send the request body as application/json"])
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise InvalidDefinition([f"the body exceeds {MAX_BODY} bytes"])
     try:
-        document = json.loads(raw or b"{}")
-    except ValueError:
-        raise InvalidDefinition(["the body is not valid JSON"]) from None
-    if not isinstance(document, dict):
-        raise InvalidDefinition(["the body must be a JSON object"])
-    return document
+        return parse_object(await read_body(request, MAX_BODY))
+    except web.HTTPRequestEntityTooLarge:
+        raise InvalidDefinition([f"the body exceeds {MAX_BODY} bytes"]) from None
+    except InvalidJsonBody as exc:
+        raise InvalidDefinition([str(exc)]) from None
 
 
 def _group_view(caller: Caller, snapshot: GroupsSnapshot, name: str, deployments: list) -> dict[str, Any]:

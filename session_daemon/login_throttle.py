@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from contract.account_names import account_key as throttle_key  # noqa: F401  (the counter's key)
 from contract.config import SessionConfig
 
 

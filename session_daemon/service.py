@@ -28,7 +28,13 @@ from contract.redis_layout import SecretBox, session_hash
 from contract.requests import MAX_FIELD_LENGTH, SESSION, SessionCommand, SessionResult
 from contract.router import RouterServer
 from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, session_daemon_endpoint
-from session_daemon.login_throttle import LoginOutcome, ThrottlePolicy, begin_attempt, outcome_of_manager_status
+from session_daemon.login_throttle import (
+    LoginOutcome,
+    ThrottlePolicy,
+    begin_attempt,
+    outcome_of_manager_status,
+    throttle_key,
+)
 from session_daemon.manager_client import (
     Forwarded,
     ManagerClient,
@@ -256,11 +262,12 @@ class SessionDaemon:
         interpret: Callable[[ManagerReply], Awaitable[Outcome]],
     ) -> SessionResult:
         """The §4.4 check around a Manager call that tests a password."""
-        # One attempt per username at a time, so parallel guesses cannot all read the same count.
-        async with self._login_locks.hold(username):
-            attempt = begin_attempt(await self.store.load_login_history(username), time.time(), self._policy)
+        counter = throttle_key(username)  # every spelling of one account shares one counter
+        # One attempt per account at a time, so parallel guesses cannot all read the same count.
+        async with self._login_locks.hold(counter):
+            attempt = begin_attempt(await self.store.load_login_history(counter), time.time(), self._policy)
             if attempt.blocked:
-                await self.store.save_login_history(username, attempt.blocked_record(), self._policy.block_time)
+                await self.store.save_login_history(counter, attempt.blocked_record(), self._policy.block_time)
                 context = {"event": "login_blocked", "status": "failure", "user_id": username, "fails": attempt.fails}
                 log.warning("login blocked", extra=context)
                 details = f"Blocked for {attempt.retry_after} more seconds"
@@ -270,7 +277,7 @@ class SessionDaemon:
             result, outcome = await interpret(await call())
             history = attempt.record_after(outcome)
             if history is not None:
-                await self.store.save_login_history(username, history, self._policy.block_time)
+                await self.store.save_login_history(counter, history, self._policy.block_time)
             if outcome is LoginOutcome.AUTH_FAILURE:
                 context = {"event": "login_failed", "status": "failure", "user_id": username, "fails": attempt.fails + 1}
                 log.info("login failed", extra=context)

@@ -12,6 +12,7 @@ from session_daemon.login_throttle import (
     ThrottlePolicy,
     begin_attempt,
     outcome_of_manager_status,
+    throttle_key,
 )
 
 POLICY = ThrottlePolicy(block_time=1200, allowed_fail_count=10)
@@ -116,3 +117,28 @@ def test_json_round_trip_uses_backendai_field_names() -> None:
 )
 def test_only_401_counts_as_failure(status: int, outcome: LoginOutcome) -> None:
     assert outcome_of_manager_status(status) is outcome
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param("monitor@lablup.com", id="as-stored"),
+        pytest.param("Monitor@lablup.com", id="capital-first"),
+        pytest.param("MONITOR@LABLUP.COM", id="all-capitals"),
+        pytest.param("  monitor@lablup.com\t", id="surrounding-blanks"),
+        pytest.param("\u3000monitor@lablup.com\u3000", id="ideographic-spaces"),
+        pytest.param("\uff4d\uff4f\uff4e\uff49\uff54\uff4f\uff52@lablup.com", id="full-width-letters"),
+        pytest.param("\uff2d\uff2f\uff2e\uff29\uff34\uff2f\uff32\uff20\uff4c\uff41\uff42\uff4c\uff55\uff50.com", id="full-width-capitals-and-at"),
+        pytest.param("Monitor@Lablup.Com ", id="mixed-case-domain"),
+    ],
+)
+def test_every_spelling_of_an_account_shares_one_counter(spelling: str) -> None:
+    assert throttle_key(spelling) == "monitor@lablup.com"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("monitor@lablup.com", "monitor2@lablup.com"), ("user@lablup.com", "user@lablup.co"), ("a.b@x.io", "ab@x.io")],
+)
+def test_different_accounts_keep_different_counters(one: str, other: str) -> None:
+    assert throttle_key(one) != throttle_key(other)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 import aiohttp
 import zmq.asyncio
 from aiohttp import web
 
-from contract.bootstrap import Settings
-from contract.messages import load_shared_key
-from contract.runtime import ZMQ_KEY_FILE, redis_client, session_daemon_endpoint
-from contract.webapi_watch import GroupsWatcher
+from service_runtime.reload import ReloadHook
+from service_runtime.settings import Settings
+from service_runtime.keyfiles import load_shared_key
+from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
+from service_runtime.redis_client import redis_client
+from service_runtime.webapi_watch import GroupsWatcher
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
@@ -45,7 +48,8 @@ def _http_client(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None) -> web.Application:
+    """The worker's app; each component that copies a setting at start registers how it reloads it."""
     config = settings.config
     middlewares = [request_log_middleware, own_targets_only, error_middleware, error_page_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,

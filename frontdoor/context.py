@@ -11,7 +11,7 @@ from aiohttp import web
 from contract.config import Config
 from contract.redis_layout import SessionRecord
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot, manager_deployment
-from contract.webapi_watch import GroupsWatcher
+from service_runtime.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool

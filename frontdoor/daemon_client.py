@@ -7,9 +7,9 @@ from typing import Any
 
 import zmq.asyncio
 
-from contract.jsonlog import REQUEST_ID
+from service_runtime.jsonlog import REQUEST_ID
 from contract.requests import SESSION, SessionCommand, SessionResult
-from frontdoor.zmq_client import DealerChannel, PeerLost
+from service_runtime.channel_client import DealerChannel, PeerLost
 
 # Login waits on the Manager, so the daemon gets more time than a signer.
 DAEMON_TIMEOUT = 35.0

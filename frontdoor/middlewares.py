@@ -9,7 +9,7 @@ import time
 
 from aiohttp import web
 
-from contract.jsonlog import REQUEST_ID
+from service_runtime.jsonlog import REQUEST_ID
 from contract.requests import valid_request_id
 from frontdoor import problems
 from frontdoor.problems import API_PREFIXES

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from contract import instruments
 from contract.etcd_layout import AgentState
-from contract.metrics import render_latest
+from service_runtime.metrics import render_latest
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
 from frontdoor.observability import IN_FLIGHT

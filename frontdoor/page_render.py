@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from contract.config import REPO_ROOT
+from contract.config_sections import REPO_ROOT
 from frontdoor.templating import html_environment
 from frontdoor.ui_text import LANG_COOKIE, THEME_COOKIE, choose_language, choose_theme, script_text, translator
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from contract.account_names import account_key
 from contract.config import Config
 from contract.origins import OriginPolicy
-from contract.runtime import redis_client
+from service_runtime.redis_client import redis_client
 from frontdoor import problems
 from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.context import FrontDoor

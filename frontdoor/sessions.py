@@ -12,7 +12,7 @@ from typing import Callable
 
 import redis.asyncio as aioredis
 
-from contract.invalidation import InvalidatedRecords
+from service_runtime.invalidation import InvalidatedRecords
 from contract.redis_layout import SessionRecord, session_hash, session_key
 
 

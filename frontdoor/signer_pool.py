@@ -19,7 +19,7 @@ from contract.config import Config
 from contract.requests import SIGN, SigningReply, SigningRequest
 from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
-from frontdoor.zmq_client import DealerChannel, PeerLost
+from service_runtime.channel_client import DealerChannel, PeerLost
 
 log = logging.getLogger(__name__)
 POOL_POLL = 0.05  # seconds between looks for an Up signer while none is

@@ -13,7 +13,8 @@ from stat import S_ISREG
 
 from aiohttp import web
 
-from contract.config import DEFAULT_STATIC_PATH, Config
+from contract.config_sections import DEFAULT_STATIC_PATH
+from contract.config import Config
 from frontdoor.problems import API_PREFIXES
 from frontdoor.static_rules import (
     ENCODINGS,

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import jinja2
 
-from contract.config import REPO_ROOT
+from contract.config_sections import REPO_ROOT
 
 TEMPLATE_DIR = REPO_ROOT / "templates"
 

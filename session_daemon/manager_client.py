@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from contract.config import ApiConfig
+from contract.config_sections import ApiConfig
 
 log = logging.getLogger(__name__)
 

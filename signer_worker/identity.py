@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from contract.config import Config, WebApiConfig
+from contract.config import Config
+from contract.config_sections import WebApiConfig
 from contract.identity import ASSERTION_HEADER, SIGNING_KEY_FILE, assertion, load_signing_key, public_jwk
 from contract.redis_layout import SecretRecord
 

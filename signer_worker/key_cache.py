@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from contract.invalidation import InvalidatedRecords
+from service_runtime.invalidation import InvalidatedRecords
 from contract.redis_layout import SecretBox, SecretRecord, secret_key, session_hash
 
 

@@ -9,7 +9,8 @@ import logging
 import aetcd
 
 from contract.config import Config
-from contract.etcd_layout import AgentRecord, agent_key, etcd_client
+from contract.etcd_layout import AgentRecord, agent_key
+from service_runtime.etcd import etcd_client
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ import os
 import sys
 from pathlib import Path
 
-from contract.config import REPO_ROOT, ConfigError
-from contract.runtime import ensure_private_dir
+from contract.config_sections import REPO_ROOT
+from contract.config import ConfigError
+from service_runtime.keyfiles import ensure_private_dir
 from webui_host import (
     banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, webapi_cli,
 )

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.config import Config
-from contract.etcd_layout import AgentRecord, AgentState, agents_prefix, etcd_client
+from contract.etcd_layout import AgentRecord, AgentState, agents_prefix
+from service_runtime.etcd import etcd_client
 
 SETTLE = 0.5  # seconds for the front doors' etcd watches to pick up the new agent
 POLL = 0.2

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from contract.bootstrap import DEVSTACK_ENDPOINT_ENV
+from service_runtime.settings import DEVSTACK_ENDPOINT_ENV
 from contract.config import Config, parse_config
 from webui_host import embedded
 from webui_host.leftovers import STATE_DIR_ENV

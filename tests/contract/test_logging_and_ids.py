@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from contract.jsonlog import REQUEST_ID, JsonFormatter, TextFormatter
+from service_runtime.jsonlog import REQUEST_ID, JsonFormatter, TextFormatter
 from contract.messages import key_file_problem
 from contract.requests import SessionCommand, SigningRequest, valid_request_id
 

@@ -13,7 +13,7 @@ import redis
 import zmq
 import zmq.asyncio
 
-from contract.runtime import session_daemon_endpoint, signer_endpoint
+from contract.host_layout import session_daemon_endpoint, signer_endpoint
 from tests.support.http_probe import signed_call_works
 from tests.support.stack import ADMIN_USER
 

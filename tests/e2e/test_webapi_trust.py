@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 
 import aiohttp
 import jwt

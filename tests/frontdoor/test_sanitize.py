@@ -55,7 +55,7 @@ def test_passwords_are_free_text_but_bounded():
 
 # ---- HTML templates: escaping is on everywhere and nothing opts out ----
 
-from contract.config import REPO_ROOT  # noqa: E402
+from contract.config_sections import REPO_ROOT  # noqa: E402
 from frontdoor.templating import html_environment  # noqa: E402
 
 HTML_TEMPLATES = sorted((REPO_ROOT / "templates").rglob("*.html"))

@@ -4,13 +4,13 @@ errors), and consistent in what schemas cannot check."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from contract.config import REPO_ROOT, parse_config
+from contract.config_sections import REPO_ROOT
+from contract.config import parse_config
 
 K8S = REPO_ROOT / "k8s"
 MANIFESTS = sorted(K8S.glob("*.yaml"))

@@ -18,8 +18,9 @@ from pathlib import Path
 import psutil
 import redis
 
-from contract.config import load_config
-from contract.runtime import REDIS_ADMIN, read_redis_password
+from service_runtime.config_file import load_config
+from contract.host_layout import REDIS_ADMIN
+from service_runtime.redis_client import read_redis_password
 from tests.support.http_probe import signed_call_works
 from tests.support.ports import free_ports, port_is_free
 

@@ -14,7 +14,8 @@ import time
 from typing import Callable
 
 from contract.config import Config
-from contract.etcd_layout import AgentRecord, etcd_client, namespace_prefix
+from contract.etcd_layout import AgentRecord, namespace_prefix
+from service_runtime.etcd import etcd_client
 from contract.webapi import Deployment, GroupDefinition, GroupsSnapshot, InvalidDefinition
 
 log = logging.getLogger(__name__)

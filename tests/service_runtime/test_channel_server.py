@@ -10,7 +10,7 @@ import zmq
 import zmq.asyncio
 
 from contract.messages import MessageOpener, MessageSealer
-from contract.router import RouterServer
+from service_runtime.channel_server import RouterServer
 
 KEY = bytes(range(32))
 

@@ -18,7 +18,8 @@ from typing import Any, Awaitable, Callable
 from pydantic import BaseModel
 
 from contract.config import Config, ConfigError
-from contract.jsonlog import setup_logging
+from service_runtime.jsonlog import setup_logging
+from service_runtime.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ async def run_hooks(hooks: list[ReloadHook], config: Config) -> None:
 async def reload_from_file(role: str, config_path: Path | None, current: Config,
                            hooks: list[ReloadHook] = ()) -> ReloadResult | None:
     """Re-read file and etcd, apply, re-configure logging, run the hooks; None if the file is invalid."""
-    from contract.bootstrap import load_settings
-
     try:
         fresh = (await load_settings(config_path, etcd_wait=2.0)).config
     except ConfigError as exc:

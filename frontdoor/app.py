@@ -9,18 +9,14 @@ import aiohttp
 import zmq.asyncio
 from aiohttp import web
 
-from service_runtime.reload import ReloadHook
-from service_runtime.settings import Settings
-from service_runtime.keyfiles import load_shared_key
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
-from service_runtime.redis_client import redis_client
-from service_runtime.webapi_watch import GroupsWatcher
+from frontdoor.admin_routes import AdminRoutes
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.error_pages import error_page_middleware
-from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.jwks import jwks_for
+from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
 from frontdoor.proxy import DeploymentProxy
@@ -30,8 +26,13 @@ from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.static import StaticFiles
 from frontdoor.webapi_routes import WebApiRoutes
-from frontdoor.webui_config import WebUiConfig
 from frontdoor.websocket import WebSocketRelay
+from frontdoor.webui_config import WebUiConfig
+from service_runtime.keyfiles import load_shared_key
+from service_runtime.redis_client import redis_client
+from service_runtime.reload import ReloadHook
+from service_runtime.settings import Settings
+from service_runtime.webapi_watch import GroupsWatcher
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
 STOP_GRACE = 5.0  # seconds background followers get to finish after cancellation
@@ -46,6 +47,17 @@ def _http_client(settings: Settings) -> aiohttp.ClientSession:
         auto_decompress=False,  # pass compressed bodies through untouched
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies into another's request
     )
+
+
+def set_connect_timeout(http: aiohttp.ClientSession, seconds: float) -> None:
+    """Apply a reloaded ``api.connect_timeout`` to every later proxied request and WebSocket handshake.
+
+    aiohttp offers no setter for a session's default timeout; both request paths use it, so it is
+    replaced here rather than passed at each call site.
+    """
+    old = http.timeout
+    http._timeout = aiohttp.ClientTimeout(total=old.total, connect=old.connect, sock_read=old.sock_read,
+                                          sock_connect=seconds, ceil_threshold=old.ceil_threshold)
 
 
 def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None) -> web.Application:
@@ -73,12 +85,16 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
         trusted_proxies=frozenset(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
-    install_security(app, front)  # CORS, CSRF, rate limits, security headers
+    security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
+    on_reload(security.reload)
+    on_reload(sessions.reload)
+    on_reload(lambda fresh: set_connect_timeout(front.http, fresh.api.connect_timeout))
     relay = WebSocketRelay(front.http, config.security)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)
     WebApiRoutes(front).register(app)
+    AdminRoutes(front).register(app)  # POST /api/admin/users/{user_id}/revoke
     jwks_for(config.secrets_dir).register(app)
     DeploymentProxy(front, relay).register(app)
     Pages(front).register(app)  # /ui/*: before the static catch-all

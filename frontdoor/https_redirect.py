@@ -54,7 +54,7 @@ def redirect_listener(config: Config):
         runner = web.AppRunner(redirect_app(config.service.port), access_log=None,
                                keepalive_timeout=config.security.keepalive_timeout)
         await runner.setup()
-        HeaderDeadlines(config.security.header_read_timeout).install(runner.server)
+        HeaderDeadlines(lambda: config.security.header_read_timeout).install(runner.server)
         site = web.TCPSite(runner, config.service.ip, config.security.http_redirect_port, reuse_port=True)
         await site.start()
         try:

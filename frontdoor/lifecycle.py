@@ -20,12 +20,12 @@ import ssl
 from aiohttp import web
 
 from contract import instruments
-from frontdoor.app import FRONT_DOOR, build_app
 from contract.config import Config
-from service_runtime.process import Process
+from frontdoor.app import FRONT_DOOR, build_app
 from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
+from service_runtime.process import Process
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Worker:
 
     async def start(self) -> None:
         await self._runner.setup()
-        HeaderDeadlines(self.config.security.header_read_timeout).install(self._runner.server)
+        HeaderDeadlines(lambda: self.config.security.header_read_timeout).install(self._runner.server)
         service, ops = self.config.service, self.config.ops
         self._site = web.TCPSite(self._runner, service.ip, service.port, ssl_context=self._tls,
                                  reuse_port=True, backlog=1024)

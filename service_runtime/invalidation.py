@@ -87,7 +87,6 @@ class InvalidatedRecords(Generic[Record]):
         self._records: dict[str, Record] = {}
         self._forget_hooks: list[Callable[[str], None]] = []
         self.listener = InvalidationListener(client, self._forget, lambda _live: self._records.clear())
-        self.redis_reads = 0
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Called with the session hash whenever the daemon ends a session."""
@@ -105,7 +104,6 @@ class InvalidatedRecords(Generic[Record]):
         record = self.cached(digest)
         if record is not None:
             return record
-        self.redis_reads += 1
         raw = await self._client.get(self._redis_key(digest))
         if raw is None:
             self._records.pop(digest, None)

@@ -112,7 +112,7 @@ class Metrics:
     path: Path
 
     @classmethod
-    def enable(cls, state_dir: Path, role: str, instance: str | int = 0) -> "Metrics":
+    def enable(cls, state_dir: Path, role: str, instance: str | int = 0) -> Metrics:
         path = enable_multiprocess(state_dir, role, instance)
         return cls(role, process_identifier(role, instance), path)
 

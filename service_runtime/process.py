@@ -21,7 +21,7 @@ import uvloop
 from contract.config import Config, ConfigError
 from service_runtime.jsonlog import setup_logging
 from service_runtime.metrics import Metrics
-from service_runtime.reload import ReloadHook, Reloader, reload_from_file
+from service_runtime.reload import Reloader, ReloadHook, reload_from_file
 from service_runtime.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,9 @@ ALL_KEYS = "*"
 # section -> keys read once at start (ALL_KEYS: the whole section).
 BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
     "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies"},
-    "api": {"endpoint"},  # the signers sign only for the upstreams they started with
+    # endpoint: the signers sign only for the upstreams they started with; ssl_verify: the front door's
+    # connection pool is built with it.
+    "api": {"endpoint", "ssl_verify"},
     "session": {"redis", "cookie_name"},
     "signers": {"count", "group"},
     "zmq": ALL_KEYS,
@@ -35,7 +37,8 @@ BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
     "runtime": {"state_dir", "secrets_dir"},
     "embedded": ALL_KEYS,
     "ops": {"ip", "port"},
-    "security": {"http_redirect_port", "max_header_size", "max_headers"},  # parser limits of the listener
+    # Parser limits and keep-alive are copied into the listener's connection handlers at start.
+    "security": {"http_redirect_port", "max_header_size", "max_headers", "keepalive_timeout"},
 }
 
 ReloadHook = Callable[[Config], "Awaitable[None] | None"]

@@ -15,8 +15,8 @@ from typing import Callable
 
 from contract.config import Config
 from contract.etcd_layout import AgentRecord, namespace_prefix
-from service_runtime.etcd import etcd_client
 from contract.webapi import Deployment, GroupDefinition, GroupsSnapshot, InvalidDefinition
+from service_runtime.etcd import etcd_client
 
 log = logging.getLogger(__name__)
 LOST_AGENT_MEMORY = 600.0  # seconds a vanished agent stays listed as Unknown

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -20,17 +20,17 @@ import zmq.asyncio
 from redis.exceptions import RedisError
 
 from contract import instruments
-from service_runtime.reload import ReloadHook
-from service_runtime.settings import Settings
-from service_runtime.jsonlog import REQUEST_ID
+from contract.config import Config
+from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint
 from contract.messages import Envelope
-from service_runtime.keyfiles import load_secret_box, load_shared_key
 from contract.redis_layout import session_hash
 from contract.requests import MAX_FIELD_LENGTH, SESSION, SessionCommand, SessionResult
 from service_runtime.channel_server import RouterServer
-from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint
-from service_runtime.keyfiles import ensure_private_dir
+from service_runtime.jsonlog import REQUEST_ID
+from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
+from service_runtime.reload import ReloadHook
+from service_runtime.settings import Settings
 from session_daemon.login_throttle import (
     LoginOutcome,
     ThrottlePolicy,
@@ -91,15 +91,21 @@ class SessionDaemon:
             self._context, self.endpoint, load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
             config.zmq.max_message_age, self.handle,
         )
+        on_reload(self.reload)
         self._serving: asyncio.Task | None = None
         self._counting: asyncio.Task | None = None
 
     # ---- lifecycle ----
 
+    def reload(self, config: Config) -> None:
+        """What the daemon copied at start: the sessions' lifetime and the login throttle."""
+        self.store.set_max_age(config.session.max_age)
+        self._policy = ThrottlePolicy.from_config(config.session)
+
     async def start(self) -> None:
         # One daemon per state directory: a leftover socket file is from a crashed run of ours.
         path = self.endpoint.removeprefix("ipc://")
-        if os.path.exists(path):
+        if os.path.exists(path):  # noqa: ASYNC240 - once at start, before serving
             os.unlink(path)
         self.server.bind()
         os.chmod(path, 0o600)
@@ -188,7 +194,7 @@ class SessionDaemon:
         record = await self.store.touch(session_hash(text_arg(args, "session_id", limit=128)), time.time())
         if record is None:
             return SessionResult(rid, 401, problem("auth-failed", "Unauthorized access"))
-        expires = datetime.fromtimestamp(record.expires_at, timezone.utc).isoformat()
+        expires = datetime.fromtimestamp(record.expires_at, UTC).isoformat()
         return SessionResult(rid, 200, {"expires_at": record.expires_at, "expires": expires})
 
     async def _revoke_user(self, rid: int, args: dict[str, Any]) -> SessionResult:

@@ -19,7 +19,7 @@ class IdentitySigner:
         self._kid = public_jwk(key)["kid"] if key is not None else ""
 
     @classmethod
-    def from_secrets(cls, config: Config) -> "IdentitySigner":
+    def from_secrets(cls, config: Config) -> IdentitySigner:
         """The key from the secrets directory; without one, ``identity`` deployments are this agent's fault."""
         path = config.secrets_dir / SIGNING_KEY_FILE
         try:

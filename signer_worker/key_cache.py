@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from service_runtime.invalidation import InvalidatedRecords
 from contract.redis_layout import SecretBox, SecretRecord, secret_key, session_hash
+from service_runtime.invalidation import InvalidatedRecords
 
 
 class SecretCache:
     def __init__(self, client: aioredis.Redis, box: SecretBox):
         self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open)
         self.listener = self._records.listener
-
-    @property
-    def redis_reads(self) -> int:
-        return self._records.redis_reads
 
     def cached(self, session_id: str) -> SecretRecord | None:
         """The keypair if memory can vouch for it (live invalidations, not expired); else None."""

@@ -55,7 +55,7 @@ class AgentRegistration:
                         await asyncio.wait_for(self._changed.wait(), ttl / 3)
                         self._changed.clear()
                         await self._client.put(self._key, self.record.to_json(), lease=self._lease)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     reply = await self._lease.refresh()
                     if reply is None or reply.TTL <= 0:

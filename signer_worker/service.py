@@ -7,23 +7,22 @@ import logging
 import os
 import socket
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable
 
 import zmq.asyncio
 
-from service_runtime.reload import ReloadHook
-from service_runtime.settings import Settings
-from contract.etcd_layout import AgentRecord, AgentState, section_key
-from contract.messages import Envelope
-from service_runtime.keyfiles import load_secret_box, load_shared_key
-from contract.redis_layout import SecretRecord
 from contract import instruments
-from contract.requests import SIGN, SigningReply, SigningRequest, valid_request_id
-from service_runtime.channel_server import RouterServer
+from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
-from service_runtime.keyfiles import ensure_private_dir
-from service_runtime.redis_client import redis_client
+from contract.messages import Envelope
+from contract.redis_layout import SecretRecord
+from contract.requests import SIGN, SigningReply, SigningRequest, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot, manager_deployment
+from service_runtime.channel_server import RouterServer
+from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
+from service_runtime.redis_client import redis_client
+from service_runtime.settings import Settings
+from service_runtime.version import VERSION
 from service_runtime.webapi_watch import GroupsWatcher
 from signer_worker.deployments import SigningPlan, SyncOutcome, plan_sync, signing_refusal
 from signer_worker.identity import IdentitySigner
@@ -32,12 +31,11 @@ from signer_worker.registration import AgentRegistration
 from signer_worker.signing import graphql_token, signed_headers
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 
 
 class SignerService:
-    def __init__(self, settings: Settings, agent_id: str, group: str, *, stopping: asyncio.Event | None = None,
-                 on_reload: Callable[[ReloadHook], None] = lambda hook: None):
+    def __init__(self, settings: Settings, agent_id: str, group: str, *, stopping: asyncio.Event | None = None):
+        """Every setting the signer uses is read at its use (or needs a restart): it registers no reload hook."""
         config = settings.config
         self.config = config
         self.agent_id = agent_id

@@ -10,8 +10,8 @@ import zmq
 import zmq.asyncio
 
 from contract.messages import MessageSealer
-from service_runtime.channel_server import RouterServer
 from service_runtime.channel_client import MAX_BATCH, DealerChannel, PeerLost
+from service_runtime.channel_server import RouterServer
 
 KEY = bytes(range(32))
 

@@ -29,7 +29,6 @@ from contract.config_sections import (
 )
 
 
-
 class ConfigError(Exception):
     """Every problem found in a configuration, one per line."""
 

@@ -67,7 +67,7 @@ class AgentRecord:
         return json.dumps({**asdict(self), "serving": list(self.serving)}, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "AgentRecord":
+    def from_json(cls, raw: bytes) -> AgentRecord:
         doc: dict[str, Any] = json.loads(raw)
         return cls(
             agent_id=str(doc["agent_id"]),

@@ -29,7 +29,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-
 SESSION_PREFIX = "websession:"
 SECRET_PREFIX = "websecret:"
 USER_INDEX_PREFIX = "webuser:"
@@ -128,7 +127,7 @@ class SessionRecord:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "SessionRecord":
+    def from_json(cls, raw: str | bytes) -> SessionRecord:
         """The record, or ValueError for anything else Redis may hand back (tampered, truncated, hostile)."""
         try:
             doc = json.loads(raw)

@@ -11,12 +11,11 @@ from aiohttp import web
 from contract.config import Config
 from contract.redis_layout import SessionRecord
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot, manager_deployment
-from service_runtime.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.upstream import client_address
-
+from service_runtime.webapi_watch import GroupsWatcher
 
 SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
 
@@ -31,7 +30,7 @@ class FrontDoor:
     http: aiohttp.ClientSession
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
-    groups_watcher: "GroupsWatcher | None" = None
+    groups_watcher: GroupsWatcher | None = None
 
     def deployment(self, name: str) -> Deployment | None:
         """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""

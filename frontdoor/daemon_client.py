@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import zmq.asyncio
 
-from service_runtime.jsonlog import REQUEST_ID
 from contract.requests import SESSION, SessionCommand, SessionResult
 from service_runtime.channel_client import DealerChannel, PeerLost
+from service_runtime.jsonlog import REQUEST_ID
 
 # Login waits on the Manager, so the daemon gets more time than a signer.
 DAEMON_TIMEOUT = 35.0
@@ -28,7 +27,7 @@ class SessionDaemonClient:
             # The id of the browser request being served (if any) goes along for the daemon's logs.
             request_id = REQUEST_ID.get() or ""
             item = await self._channel.request(lambda rid: SessionCommand(rid, op, args, request_id).to_item(), timeout)
-        except (asyncio.TimeoutError, PeerLost):
+        except (TimeoutError, PeerLost):
             raise SessionDaemonUnavailable() from None
         return SessionResult.from_item(item)
 

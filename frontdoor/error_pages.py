@@ -11,8 +11,8 @@ from http import HTTPStatus
 from aiohttp import web
 
 from frontdoor import problems
-from frontdoor.problems import API_PREFIXES
 from frontdoor.page_render import render_page
+from frontdoor.problems import API_PREFIXES
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +29,7 @@ PAGE_HEADERS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_url(name: str) -> str:
     """The URL of one of our assets, versioned by content so a new release is never served stale."""
     digest = hashlib.sha256((OWN_ASSETS / name).read_bytes()).hexdigest()[:12]

@@ -119,7 +119,7 @@ class SignerPool:
             item = await channel.request(
                 lambda rid: {**request.to_item(), "rid": rid}, min(self._config.signers.request_timeout, remaining)
             )
-        except (asyncio.TimeoutError, PeerLost):
+        except (TimeoutError, PeerLost):
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             return None
         instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)

@@ -13,8 +13,8 @@ from stat import S_ISREG
 
 from aiohttp import web
 
-from contract.config_sections import DEFAULT_STATIC_PATH
 from contract.config import Config
+from contract.config_sections import DEFAULT_STATIC_PATH
 from frontdoor.problems import API_PREFIXES
 from frontdoor.static_rules import (
     ENCODINGS,
@@ -90,7 +90,7 @@ class StaticFiles:
         self._inline_policy = inline_script_policy(page_policy) if page_policy else None
 
     @classmethod
-    def for_config(cls, config: Config) -> "StaticFiles":
+    def for_config(cls, config: Config) -> StaticFiles:
         """Without a bundle of its own, ``/`` leads to our pages and unknown paths are 404."""
         root = config.service.static_path
         bundled = serves_bundle(root)

@@ -5,7 +5,7 @@ Templates live in the repository's ``templates/``.  Nothing user-supplied is eve
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 
@@ -14,7 +14,7 @@ from contract.config_sections import REPO_ROOT
 TEMPLATE_DIR = REPO_ROOT / "templates"
 
 
-@lru_cache(maxsize=None)
+@cache
 def html_environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
@@ -25,7 +25,7 @@ def html_environment() -> jinja2.Environment:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def text_environment() -> jinja2.Environment:
     """For TOML: values are encoded by the caller (``webui_config.toml_value``), not HTML-escaped."""
     return jinja2.Environment(

@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from service_runtime.etcd import etcd_client
 from contract.webapi import (
     Action,
     Caller,
@@ -23,10 +22,11 @@ from contract.webapi import (
     deployment_faults,
     may_define_groups,
 )
-from service_runtime.webapi_admin import Refused, WebApiAdmin
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of
 from frontdoor.json_body import InvalidJsonBody, parse_object, read_body
+from service_runtime.etcd import etcd_client
+from service_runtime.webapi_admin import Refused, WebApiAdmin
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/webapi"

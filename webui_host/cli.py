@@ -19,11 +19,20 @@ import os
 import sys
 from pathlib import Path
 
-from contract.config_sections import REPO_ROOT
 from contract.config import ConfigError
+from contract.config_sections import REPO_ROOT
 from service_runtime.keyfiles import ensure_private_dir
 from webui_host import (
-    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, webapi_cli,
+    banner,
+    host_checks,
+    host_setup,
+    leftovers,
+    manager_choice,
+    roll,
+    sessions_cli,
+    stack,
+    supervisord_conf,
+    webapi_cli,
 )
 
 EXIT_CONFIG = 2
@@ -71,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="supervisord.conf (default: the state directory's, else the repository's)")
     rolling.add_argument("--timeout", type=float, default=30.0, help="seconds each signer may take to be Up")
     webapi_cli.register(commands)
+    sessions_cli.register(commands)
     return parser
 
 
@@ -219,6 +229,7 @@ COMMANDS = {
     "groups": webapi_cli.run,
     "agents": webapi_cli.run,
     "deployments": webapi_cli.run,
+    "sessions": sessions_cli.run,
 }
 
 

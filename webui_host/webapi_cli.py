@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from contract.config import ConfigError
+from contract.webapi import Caller, InvalidDefinition, deployment_faults
 from service_runtime.config_file import load_config
 from service_runtime.etcd import etcd_client
-from contract.webapi import Caller, InvalidDefinition, deployment_faults
 from service_runtime.webapi_admin import Refused, WebApiAdmin
 from service_runtime.webapi_watch import read_snapshot
 

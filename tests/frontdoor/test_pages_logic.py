@@ -8,8 +8,8 @@ import tomllib
 
 import pytest
 
-from contract.config_sections import REPO_ROOT
 from contract.config import parse_config
+from contract.config_sections import REPO_ROOT
 from frontdoor.error_pages import page_keys, wants_html
 from frontdoor.pages import login_error
 from frontdoor.ui_text import TEXT, choose_language, choose_theme, translator

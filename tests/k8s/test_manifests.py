@@ -9,8 +9,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from contract.config_sections import REPO_ROOT
 from contract.config import parse_config
+from contract.config_sections import REPO_ROOT
 
 K8S = REPO_ROOT / "k8s"
 MANIFESTS = sorted(K8S.glob("*.yaml"))

@@ -38,12 +38,18 @@ def test_imports_inside_functions_count(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from pkg.other import thing\n    import pkg.third\n")
     assert graph.imported_modules(source, {"pkg.other", "pkg.third", "pkg.other.thing"}) == {
-        "pkg.other", "pkg.third", "pkg.other.thing"}
+        "pkg.other",
+        "pkg.third",
+        "pkg.other.thing",
+    }
 
 
 def test_the_contract_may_import_no_other_package():
     graph = load_script()
-    packages = {name: set() for name in graph.PACKAGES} | {"contract": {"service_runtime"}, "frontdoor": {"signer_worker"}}
+    packages = {name: set() for name in graph.PACKAGES} | {
+        "contract": {"service_runtime"},
+        "frontdoor": {"signer_worker"},
+    }
     problems = graph.forbidden_edges(packages)
     assert any("contract imports service_runtime" in p for p in problems)
     assert any("frontdoor imports signer_worker" in p for p in problems)

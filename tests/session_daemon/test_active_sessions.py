@@ -6,9 +6,9 @@ import time
 
 import redis.asyncio as aioredis
 
-from service_runtime.keyfiles import load_secret_box, write_at_rest_key
-from contract.redis_layout import LIVE_SESSIONS_KEY, session_hash
 from contract.host_layout import redis_password_file
+from contract.redis_layout import LIVE_SESSIONS_KEY, session_hash
+from service_runtime.keyfiles import load_secret_box, write_at_rest_key
 from session_daemon.manager_client import Keypair
 from session_daemon.store import SessionStore
 

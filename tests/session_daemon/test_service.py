@@ -22,11 +22,9 @@ import zmq
 import zmq.asyncio
 from aiohttp import web
 
-from service_runtime.settings import Settings
 from contract.config import parse_config
-from service_runtime.jsonlog import JsonFormatter
+from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE
 from contract.messages import MessageOpener, MessageSealer
-from service_runtime.keyfiles import load_secret_box, load_shared_key
 from contract.redis_layout import (
     EVENTS_CHANNEL,
     SecretBox,
@@ -38,9 +36,11 @@ from contract.redis_layout import (
     user_index_key,
 )
 from contract.requests import SESSION, SIGN, SessionCommand, SessionResult
-from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE
-from service_runtime.redis_client import read_redis_password
 from devstack.app import create_app
+from service_runtime.jsonlog import JsonFormatter
+from service_runtime.keyfiles import load_secret_box, load_shared_key
+from service_runtime.redis_client import read_redis_password
+from service_runtime.settings import Settings
 from session_daemon.service import SessionDaemon
 from tests.support.ports import free_port
 from tests.support.servers import RedisHandle, start_redis

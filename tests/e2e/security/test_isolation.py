@@ -15,15 +15,15 @@ import zmq
 import zmq.asyncio
 from yarl import URL
 
-from contract.messages import MessageSealer
-from service_runtime.keyfiles import load_secret_box, load_shared_key
-from contract.redis_layout import SecretRecord, SessionRecord, secret_key, session_hash, session_key
-from contract.requests import SIGN, SigningRequest, SigningReply
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint, signer_endpoint
+from contract.messages import MessageSealer
+from contract.redis_layout import SecretRecord, SessionRecord, secret_key, session_hash, session_key
+from contract.requests import SIGN, SigningReply, SigningRequest
 from devstack.users import default_users
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.websocket import SESSION_ENDED
 from service_runtime.channel_client import DealerChannel
+from service_runtime.keyfiles import load_secret_box, load_shared_key
 from tests.e2e.security.conftest import client, log_in
 from tests.e2e.security.test_rate_limits import MONITOR_USER, reset_counters
 from tests.support.memscan import encodings_of, scan_process

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -55,7 +56,8 @@ async def test_only_admins_may_revoke(stack, user_session, visitor):
 
 
 async def test_the_cli_revokes_through_the_hosts_session_daemon(stack, user_session, capsys):
-    status = main(["sessions", "revoke", NORMAL_USER[0], "-f", str(stack.config_path)])
+    # In a thread: the command runs its own event loop, as it does from a shell.
+    status = await asyncio.to_thread(main, ["sessions", "revoke", NORMAL_USER[0], "-f", str(stack.config_path)])
     out, err = capsys.readouterr()
     assert status == 0, err
     answer = json.loads(out)

@@ -36,8 +36,6 @@ LOG_BACKUPS = 5
 SIGNER_GROUP = "signers"
 NUMBERED = "%(program_name)s_%(process_num)02d"
 
-_TEMPLATES = Path(__file__).with_name("templates")
-
 
 def frontdoor_stopwait(config: Config) -> int:
     """The front door drains for unready_delay + drain_timeout after SIGTERM; SIGKILL only after that."""
@@ -113,7 +111,7 @@ def operator_layout() -> Layout:
 def render_supervisord_conf(config: Config, layout: Layout, *, devstack: bool = False,
                             setup: Setup | None = None) -> str:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        loader=jinja2.PackageLoader("webui_host", "templates"),  # package data: works from a wheel
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -10,7 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from contract.config import REPO_ROOT, parse_config
+from contract.config import parse_config
+from tests.support.paths import REPO_ROOT
 
 K8S = REPO_ROOT / "k8s"
 MANIFESTS = sorted(K8S.glob("*.yaml"))

@@ -24,7 +24,7 @@ from contract.config import ConfigError
 import webui_host
 from contract.runtime import ensure_private_dir
 from webui_host import (
-    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, webapi_cli,
+    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, unreachable, webapi_cli,
 )
 
 EXIT_CONFIG = 2
@@ -251,6 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - only an unreachable server is turned into one line
+        line = unreachable.describe(exc, getattr(args, "config", None))
+        if line is None:
+            raise
+        print(f"webui-host: {line}", file=sys.stderr)
+        return unreachable.EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

@@ -94,6 +94,12 @@ class ApiConfig(_CompatSection):
         description="Paths under /func/ that also carry the X-BackendAI-Token JWT.",
     )
     jwt_expiration: int = Field(900, ge=60, le=86400, description="Lifetime of a GraphQL JWT in seconds.")
+    endpoint_policy: Literal["round_robin", "least_connections"] = Field(
+        "round_robin", description="How requests are spread over the healthy Manager endpoints.")
+    health_check_interval: float = Field(
+        5.0, ge=0, description="Seconds between active probes of every upstream endpoint (0: passive checks only).")
+    unhealthy_after: int = Field(
+        2, ge=1, le=100, description="Consecutive failures (requests or probes) that take an endpoint out of use.")
 
     _split = field_validator("endpoint", "graphql_paths", mode="before")(_split_list)
 

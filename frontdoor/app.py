@@ -17,6 +17,7 @@ from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.middlewares import error_middleware, request_log_middleware
+from frontdoor.endpoint_probe import probe_forever
 from frontdoor.jwks import jwks_for
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
@@ -84,7 +85,7 @@ def build_app(settings: Settings) -> web.Application:
     StaticFiles.for_config(config).register(app)
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
-    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run]))
+    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run, lambda: probe_forever(front)]))
     app.on_cleanup.append(lambda _app: _close(front, zmq_context))
     return app
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contract.hosts import public_hosts_problem
 from contract.origins import parse_allowed_origin
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +71,21 @@ class ServiceConfig(_CompatSection):
         description="Peer IPs whose X-Forwarded-For is believed (e.g. a load balancer in front of us).",
     )
 
-    _split = field_validator("trusted_proxies", mode="before")(_split_list)
+    public_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (name, or name:port for one port only) browsers reach the front door by; "
+        "requests with another Host get 421. Loopback and [service] ip are always accepted.",
+    )
 
+    _split = field_validator("trusted_proxies", "public_hosts", mode="before")(_split_list)
+
+    @field_validator("public_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        problem = public_hosts_problem(hosts)
+        if problem is not None:
+            raise ValueError(problem)
+        return hosts
 
 
 class ApiConfig(_CompatSection):

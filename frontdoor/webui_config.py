@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from contract.config import Config
+from contract.hosts import parse_host
 from frontdoor.static_rules import NO_STORE
 from frontdoor.templating import text_environment
 
@@ -130,8 +131,12 @@ def webui_settings(config: Config) -> dict[tuple[str, str], Any]:
 
 
 def endpoint_url(config: Config, request: web.Request) -> str:
+    """``scheme://host[:port]`` of the request, its Host lower-cased (``frontdoor.host_check`` has
+    already refused any Host that is not a configured public host or loopback)."""
     scheme = getattr(config.service, "force_endpoint_protocol", None) or request.scheme
-    return f"{scheme}://{request.host}"
+    parsed = parse_host(request.host)
+    host = request.host if parsed is None else parsed.host + ("" if parsed.port is None else f":{parsed.port}")
+    return f"{scheme}://{host}"
 
 
 def render_webui_config(config: Config, endpoint: str) -> str:
@@ -154,4 +159,5 @@ class WebUiConfig:
 
     async def handle(self, request: web.Request) -> web.Response:
         text = render_webui_config(self._config, endpoint_url(self._config, request))
-        return web.Response(text=text, content_type="text/plain", headers={"Cache-Control": NO_STORE})
+        # apiEndpoint names the Host (one of ours: frontdoor.host_check refused the others).
+        return web.Response(text=text, content_type="text/plain", headers={"Cache-Control": NO_STORE, "Vary": "Host"})

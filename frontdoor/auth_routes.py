@@ -21,6 +21,8 @@ from frontdoor.sanitize import password_problem, username_problem
 log = logging.getLogger(__name__)
 
 MAX_LOGIN_BODY = 64 * 1024
+# Backend.AI's own paths: statuses and bodies as its webserver 23.09 (the Web UI bundle we host) sends them.
+BACKEND_AI_PREFIX = "/server/"
 
 
 async def read_json_body(request: web.Request) -> dict[str, Any]:
@@ -57,9 +59,9 @@ class AuthRoutes:
         self._front = front
 
     def register(self, app: web.Application) -> None:
-        for prefix, login, logout in (("/server", "login", "logout"), ("/api/auth", "login", "logout")):
-            app.router.add_post(f"{prefix}/{login}", self.login)
-            app.router.add_post(f"{prefix}/{logout}", self.logout)
+        for prefix in ("/server", "/api/auth"):
+            app.router.add_post(f"{prefix}/login", self.login)
+            app.router.add_post(f"{prefix}/logout", self.logout)
         app.router.add_post("/server/login-check", self.login_check)
         app.router.add_post("/server/extend-login-session", self.extend_login_session)
         app.router.add_post("/server/update-password-no-auth", self.update_password_no_auth)
@@ -84,7 +86,10 @@ class AuthRoutes:
         response = await self._ask_daemon("login", args)
         if isinstance(response, web.Response):
             return response
-        reply = problems.json_body_response(response.status, response.body)
+        status = response.status
+        if request.path.startswith(BACKEND_AI_PREFIX) and response.body.get("authenticated") is False:
+            status = 200  # Backend.AI 23.09: a refused login is a 200 with authenticated false and the reason
+        reply = problems.json_body_response(status, response.body)
         if response.session_id:
             front.set_session_cookie(request, reply, response.session_id)
         return reply
@@ -103,7 +108,8 @@ class AuthRoutes:
             result = await self._ask_daemon("logout", {"session_id": session_id})
             if isinstance(result, web.Response):
                 return result
-        reply = web.Response(text="200: OK")
+        # Backend.AI 23.09 answers its logout with an empty 201; the seed's path keeps its 200.
+        reply = web.Response(status=201) if request.path.startswith(BACKEND_AI_PREFIX) else web.Response(text="200: OK")
         reply.del_cookie(self._front.config.session.cookie_name, path="/")
         return reply
 

@@ -98,7 +98,7 @@ class StaticFiles:
             root,
             spa_fallback=bundled and config.service.mode == "webui",
             home_redirect=None if bundled else OWN_UI_HOME,
-            page_policy=getattr(security, "content_security_policy", None) if bundled else None,
+            page_policy=security.page_policy if bundled and security is not None else None,
         )
 
     def register(self, app: web.Application) -> None:

@@ -1,7 +1,7 @@
 """One real stack for the Backend.AI parity suites, configured as an operator moving from Backend.AI's
 webserver would: HTTPS with an HTTP redirect port, published host names (``[service] public_hosts``),
-a bundle of its own (``static_path``, ``mode = "webui"``), and a ``[security.csp]`` table naming a
-wsproxy on another origin.
+a bundle of its own (``static_path``, ``mode = "webui"``), Backend.AI's request and response
+policies, and a ``[security.csp]`` table naming a wsproxy on another origin.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def parity_stack(tmp_path_factory):
         directory,
         service_extra=(f'ssl_enabled = true\nssl_cert = "{cert}"\nssl_privkey = "{key}"\n'
                        f'public_hosts = [{hosts}]\nstatic_path = "{bundle}"\nmode = "webui"'),
-        extra_config=(f"\n[security]\nhttp_redirect_port = {redirect_port}\n\n[security.csp]\n"
+        extra_config=(f"\n[security]\nhttp_redirect_port = {redirect_port}\n"
+                      f'request_policies = ["reject_metadata_local_link_policy", "reject_access_for_unsafe_file_policy"]\n'
+                      f'response_policies = ["set_content_type_nosniff_policy"]\n\n[security.csp]\n'
                       f'default-src = ["\'self\'"]\nconnect-src = ["\'self\'", "{WSPROXY}"]\n'
                       f'font-src = ["\'self\'", "data:"]\n'),
     )

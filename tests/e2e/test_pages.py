@@ -179,7 +179,7 @@ async def test_error_pages_for_browsers_and_problem_json_for_apis(web_client):
     async with web_client.get("/server/nothing") as response:
         assert response.status == 404 and response.content_type == "application/problem+json"
     async with web_client.get("/no/such/file.js", headers={"Accept": "*/*"}) as response:
-        assert response.status == 404 and response.content_type == "application/problem+json"
+        assert response.status == 404 and response.content_type == "text/plain"  # a missing asset: plain 404
 
 
 async def test_our_assets_are_versioned_and_cacheable(web_client):

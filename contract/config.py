@@ -109,6 +109,11 @@ class ApiConfig(_CompatSection):
         description="Paths under /func/ that also carry the X-BackendAI-Token JWT.",
     )
     jwt_expiration: int = Field(900, ge=60, le=86400, description="Lifetime of a GraphQL JWT in seconds.")
+    auth_token_name: str = Field(
+        "sToken", min_length=1,
+        description="Name of the single sign-on token (a body field or cookie) /server/token-login passes to "
+        "the Manager's authorize hook.",
+    )
 
     _split = field_validator("endpoint", "graphql_paths", mode="before")(_split_list)
 

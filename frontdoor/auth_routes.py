@@ -62,6 +62,7 @@ class AuthRoutes:
         for prefix in ("/server", "/api/auth"):
             app.router.add_post(f"{prefix}/login", self.login)
             app.router.add_post(f"{prefix}/logout", self.logout)
+        app.router.add_post("/server/token-login", self.token_login)
         app.router.add_post("/server/login-check", self.login_check)
         app.router.add_post("/server/extend-login-session", self.extend_login_session)
         app.router.add_post("/server/update-password-no-auth", self.update_password_no_auth)
@@ -83,7 +84,27 @@ class AuthRoutes:
         if invalid is not None:
             return invalid
         args = {"username": username.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
-        response = await self._ask_daemon("login", args)
+        return self._login_reply(request, await self._ask_daemon("login", args))
+
+    async def token_login(self, request: web.Request) -> web.Response:
+        """Backend.AI's single sign-on: a token (``[api] auth_token_name``, from the body or a cookie)
+        that the Manager's authorize hook turns into a keypair.  The token goes to the Manager in the
+        authorize body only; the browser's cookies are not forwarded (Backend.AI forwards them all)."""
+        front = self._front
+        if await front.session(request) is not None:
+            return problems.bad_request("You have already logged in.")
+        try:
+            body = await read_json_body(request)
+        except UndecodableBody:
+            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        name = front.config.api.auth_token_name
+        token = body.get(name) or request.cookies.get(name)
+        if not isinstance(token, str) or not token:
+            return problems.bad_request("You must provide cookie-based authentication token", slug="invalid-api-params")
+        args = {"extras": {**body, name: token}, **front.forwarding_facts(request)}
+        return self._login_reply(request, await self._ask_daemon("token_login", args))
+
+    def _login_reply(self, request: web.Request, response) -> web.Response:
         if isinstance(response, web.Response):
             return response
         status = response.status
@@ -91,7 +112,7 @@ class AuthRoutes:
             status = 200  # Backend.AI 23.09: a refused login is a 200 with authenticated false and the reason
         reply = problems.json_body_response(status, response.body)
         if response.session_id:
-            front.set_session_cookie(request, reply, response.session_id)
+            self._front.set_session_cookie(request, reply, response.session_id)
         return reply
 
     async def login_check(self, request: web.Request) -> web.Response:

@@ -2,7 +2,8 @@
 row per route and situation, status and body shape, against a running front door.
 
 Shapes: a value is compared exactly, a type means "any value of that type", ``ABSENT`` means the
-body is empty.  Deliberate deviations, each named in README's Backend.AI parity paragraph:
+body is empty.  ``token-login`` runs against the devstack's pretend authorize hook (a known
+``sToken`` logs in as its user).  Deliberate deviations, each named in README's Wire compatibility:
 ``login-check`` returns ``session_id: null`` (the id stays in the HttpOnly cookie); a blocked login's
 problem document adds ``details`` and ``retry_after``; a successful password update adds
 ``data: null`` (Backend.AI 24.09's shape).
@@ -20,6 +21,7 @@ from tests.e2e.parity.conftest import tls_context
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 ABSENT = object()
+SSO_TOKEN = "devstack-sso-token-user"  # the devstack's pretend authorize hook: user@lablup.com
 PROBLEM = "application/problem+json"
 KEYPAIR = {"access_key": str, "role": str, "status": str}
 REFUSAL = {"type": str, "title": str, "details": str}
@@ -58,6 +60,12 @@ CASES = [
     ("update-password-no-auth", False,
      {"username": NORMAL_USER[0], "current_password": NORMAL_USER[1], "new_password": "N3w-passw0rd"}, 200,
      "application/json", {"data": REFUSAL, "password_changed_at": None}),  # the devstack has no expiry policy
+    ("token-login", False, {"sToken": SSO_TOKEN}, 200, "application/json", {"authenticated": True, "data": KEYPAIR}),
+    ("token-login", False, {"sToken": "not-a-token"}, 200, "application/json",
+     {"authenticated": False, "data": REFUSAL}),
+    ("token-login", False, {}, 400, PROBLEM,
+     problem("invalid-api-params", "You must provide cookie-based authentication token")),
+    ("token-login", True, {"sToken": SSO_TOKEN}, 400, PROBLEM, problem("generic-bad-request", "You have already logged in.")),
 ]
 
 
@@ -104,3 +112,16 @@ async def test_logout_ends_the_session_and_the_cookie(web):
         assert answer.status == 201
     async with web.post("/server/login-check") as answer:
         assert (await answer.json())["authenticated"] is False
+
+
+async def test_token_login_takes_the_token_from_a_cookie_too(parity_stack):
+    connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
+    async with aiohttp.ClientSession(parity_stack.base_url, connector=connector,
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as web:
+        async with web.post("/server/token-login", json={}, headers={"Cookie": f"sToken={SSO_TOKEN}"}) as answer:
+            assert answer.status == 200 and (await answer.json())["authenticated"] is True
+        async with web.post("/server/login-check") as answer:
+            check = await answer.json()
+        assert check["authenticated"] is True and check["data"]["role"] == "user"
+        async with web.get("/func/auth?echo=sso") as answer:
+            assert answer.status == 200 and (await answer.json())["echo"] == "sso"

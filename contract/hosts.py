@@ -62,6 +62,15 @@ def parse_host(value: str | None) -> HostPort | None:
     return HostPort(host, port)
 
 
+def canonical_host(value: str) -> str:
+    """``host[:port]`` lower-cased, IPv6 compressed: how /config.toml names the endpoint the browser
+    used, and so the key the Web UI encodes its login body with.  Unparseable values are returned as given."""
+    parsed = parse_host(value)
+    if parsed is None:
+        return value
+    return parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+
+
 def is_loopback(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from contract.hosts import canonical_host
 from frontdoor import problems
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
@@ -33,7 +34,7 @@ async def read_json_body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_LOGIN_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_LOGIN_BODY, actual_size=len(raw))
     if is_encoded(request.headers.get("X-BackendAI-Encoded")):
-        raw = decode_body(raw, f"{request.scheme}://{request.host}")
+        raw = decode_body(raw, f"{request.scheme}://{canonical_host(request.host)}")  # config.toml's apiEndpoint
     try:
         body = json.loads(raw or b"{}")
     except ValueError:

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from contract.config import Config
-from contract.hosts import parse_host
+from contract.hosts import canonical_host
 from frontdoor.static_rules import NO_STORE
 from frontdoor.templating import text_environment
 
@@ -155,9 +155,7 @@ def endpoint_url(config: Config, request: web.Request) -> str:
     """``scheme://host[:port]`` of the request, its Host lower-cased (``frontdoor.host_check`` has
     already refused any Host that is not a configured public host or loopback)."""
     scheme = getattr(config.service, "force_endpoint_protocol", None) or request.scheme
-    parsed = parse_host(request.host)
-    host = request.host if parsed is None else parsed.host + ("" if parsed.port is None else f":{parsed.port}")
-    return f"{scheme}://{host}"
+    return f"{scheme}://{canonical_host(request.host)}"
 
 
 def render_webui_config(config: Config, endpoint: str) -> str:

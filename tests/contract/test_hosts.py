@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contract.config import ConfigError, parse_config
-from contract.hosts import HostPolicy, HostPort, parse_host
+from contract.hosts import HostPolicy, HostPort, canonical_host, parse_host
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,12 @@ def test_config_check_refuses_a_bad_public_host_by_name(entry):
 def test_public_hosts_may_be_one_comma_separated_string():
     assert parse_config({"service": {"public-hosts": "a.example.com, b.example.com:8443"}}).service.public_hosts == [
         "a.example.com", "b.example.com:8443"]
+
+
+@pytest.mark.parametrize(
+    "value, canonical",
+    [("WebUI.Example.com:8443", "webui.example.com:8443"), ("[0:0:0:0:0:0:0:1]:8090", "[::1]:8090"),
+     ("127.0.0.1", "127.0.0.1"), ("a b", "a b")],
+)
+def test_canonical_host(value, canonical):
+    assert canonical_host(value) == canonical

@@ -9,6 +9,7 @@ import zmq.asyncio
 from aiohttp import web
 
 from contract.bootstrap import Settings
+from contract.hosts import HostPolicy
 from contract.messages import load_shared_key
 from contract.runtime import ZMQ_KEY_FILE, redis_client, session_daemon_endpoint
 from contract.webapi_watch import GroupsWatcher
@@ -16,6 +17,7 @@ from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.error_pages import error_page_middleware
+from frontdoor.host_check import host_check_middleware
 from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.endpoint_probe import probe_forever
 from frontdoor.jwks import jwks_for
@@ -48,7 +50,9 @@ def _http_client(settings: Settings) -> aiohttp.ClientSession:
 
 def build_app(settings: Settings) -> web.Application:
     config = settings.config
-    middlewares = [request_log_middleware, own_targets_only, error_middleware, error_page_middleware]
+    # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
+    middlewares = [request_log_middleware, host_check_middleware(HostPolicy.for_config(config)), own_targets_only,
+                   error_middleware, error_page_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,
                           handler_args=parser_limits(config))
     zmq_context = zmq.asyncio.Context()

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_state_dir(conf)
     conf.add_argument("--operator", action="store_true",
                       help="the repository's variant: no embedded servers, paths relative to %%(here)s")
+    conf.add_argument("--python", type=Path, default=None,
+                      help="with --operator: the interpreter to run (default %%(here)s/.venv/bin/python); "
+                           "e.g. /opt/webui-host/bin/python for a pip-installed package")
 
     check = commands.add_parser("check-config", help="validate a configuration and print every problem")
     _add_config(check)
@@ -146,7 +149,8 @@ def cmd_supervisord_conf(args: argparse.Namespace) -> int:
             setup = host_setup.resolve(args.config)
         except ConfigError as exc:
             return _config_problems(exc)
-        sys.stdout.write(supervisord_conf.render_operator_conf(setup.config))
+        python = args.python.absolute() if args.python is not None else None
+        sys.stdout.write(supervisord_conf.render_operator_conf(setup.config, python))
         return 0
     prepared = _prepare_host(args)
     if isinstance(prepared, int):

@@ -79,6 +79,10 @@ def test_supervisord_conf_from_elsewhere(installed, tmp_path):
     assert "[program:frontdoor]" in done.stdout and str(REPO_ROOT) not in done.stdout
     operator = _cli(installed, tmp_path, "supervisord-conf", "--operator")
     assert operator.returncode == 0 and "[program:signer]" in operator.stdout
+    # Kept outside the repository, the operator's conf runs the installed interpreter.
+    operator = _cli(installed, tmp_path, "supervisord-conf", "--operator", "--python", str(installed / "python"))
+    assert f"command={installed / 'python'} -m webui_host.parent_bound" in operator.stdout, operator.stdout
+    assert "%(here)s/.venv/bin/python" not in operator.stdout
 
 
 def test_prepare_operator_writes_beside_the_config_not_site_packages(installed, tmp_path):

@@ -27,6 +27,7 @@ from contract.config_sections import (
     WebApiConfig,
     ZmqConfig,
 )
+from contract.csp import table_problems
 
 
 class ConfigError(Exception):
@@ -111,6 +112,8 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
         problems.append("security.http_redirect_port: it redirects to HTTPS, so it needs service.ssl_enabled")
     if redirect_port is not None and redirect_port == service.get("port", 8090):
         problems.append("security.http_redirect_port: must differ from service.port")
+    if security.get("csp") is not None:
+        problems += [f"security.csp.{problem}" for problem in table_problems(security["csp"])]
     return problems
 
 

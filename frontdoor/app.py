@@ -10,11 +10,14 @@ import zmq.asyncio
 from aiohttp import web
 
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
+from contract.hosts import HostPolicy
 from frontdoor.admin_routes import AdminRoutes
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
+from frontdoor.endpoint_probe import probe_forever
 from frontdoor.error_pages import error_page_middleware
+from frontdoor.host_check import host_check_middleware
 from frontdoor.jwks import jwks_for
 from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.ops import WS_RELAY, register_stats
@@ -25,6 +28,7 @@ from frontdoor.security import install_security, parser_limits
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.static import StaticFiles
+from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.websocket import WebSocketRelay
 from frontdoor.webui_config import WebUiConfig
@@ -63,7 +67,9 @@ def set_connect_timeout(http: aiohttp.ClientSession, seconds: float) -> None:
 def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None) -> web.Application:
     """The worker's app; each component that copies a setting at start registers how it reloads it."""
     config = settings.config
-    middlewares = [request_log_middleware, own_targets_only, error_middleware, error_page_middleware]
+    # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
+    middlewares = [request_log_middleware, host_check_middleware(HostPolicy.for_config(config)), own_targets_only,
+                   error_middleware, error_page_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,
                           handler_args=parser_limits(config))
     zmq_context = zmq.asyncio.Context()
@@ -82,7 +88,7 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
         signers=signers,
         daemon=daemon,
         http=_http_client(settings),
-        trusted_proxies=frozenset(config.service.trusted_proxies),
+        trusted_proxies=TrustedProxies(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
     security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
@@ -101,10 +107,12 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
     if config.service.mode == "webui":
         WebUiConfig(config).register(app)
     register_stats(app)  # GET /stats (Backend.AI's in-flight counts), before the static catch-all
-    StaticFiles.for_config(config).register(app)
+    static = StaticFiles.for_config(config)
+    static.register(app)
+    on_reload(static.reload)
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
-    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run]))
+    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run, lambda: probe_forever(front)]))
     app.on_cleanup.append(lambda _app: _close(front, zmq_context))
     return app
 

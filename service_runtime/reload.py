@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 ALL_KEYS = "*"
 # section -> keys read once at start (ALL_KEYS: the whole section).
 BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
-    "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies"},
+    # public_hosts: compiled into the listeners' first middleware.
+    "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies", "public_hosts"},
     # endpoint: the signers sign only for the upstreams they started with; ssl_verify: the front door's
     # connection pool is built with it.
     "api": {"endpoint", "ssl_verify"},

@@ -17,6 +17,7 @@ from frontdoor.static_rules import (
     cache_control_for,
     has_extension,
     inline_script_policy,
+    request_kind,
     resolve_inside,
     safe_relative_path,
 )
@@ -156,3 +157,16 @@ def test_has_extension(relative, expected):
 )
 def test_inline_script_policy_for_bundles_without_nonces(policy, expected):
     assert inline_script_policy(policy) == expected
+
+
+@pytest.mark.parametrize(
+    "dest, html_accepted, kind",
+    [
+        ("document", True, "navigation"), ("iframe", False, "navigation"), ("Frame", False, "navigation"),
+        ("style", False, "subresource"), ("script", False, "subresource"), ("image", True, "subresource"),
+        ("font", False, "subresource"), ("manifest", False, "subresource"), ("worker", False, "subresource"),
+        ("empty", True, "navigation"), ("empty", False, "other"), ("", True, "navigation"), (None, False, "other"),
+    ],
+)
+def test_request_kind(dest, html_accepted, kind):
+    assert request_kind(dest, html_accepted) == kind

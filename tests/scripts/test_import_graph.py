@@ -7,7 +7,7 @@ import importlib.util
 import subprocess
 import sys
 
-from contract.config_sections import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "import-graph"
 

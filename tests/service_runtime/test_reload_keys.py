@@ -17,13 +17,18 @@ READ_AT_USE = {
     "api.response_timeout": "FrontDoor.deployment, per request",
     "api.graphql_paths": "proxy, per request",
     "api.jwt_expiration": "signer, per signature",
+    "api.endpoint_policy": "FrontDoor.endpoint_pool configures the pool at each use",
+    "api.unhealthy_after": "FrontDoor.endpoint_pool configures the pool at each use",
+    "api.health_check_interval": "endpoint_probe, per round",
+    "api.auth_token_name": "AuthRoutes, per token login",
     "signers.request_timeout": "SignerPool, per request",
     "signers.max_attempts": "SignerPool, per request",
     "signers.pool_wait": "SignerPool, per request",
     "runtime.log_level": "reload_from_file re-configures logging",
     "runtime.log_format": "reload_from_file re-configures logging",
     "security.cors_max_age": "Security, per preflight",
-    "security.content_security_policy": "Security, per response",
+    "security.request_policies": "Security, per request",
+    "security.response_policies": "nothing to apply: nosniff is always sent",
     "security.hsts_max_age": "Security, per response",
     "security.websocket_max_message_size": "WebSocketRelay, per socket",
     "security.websocket_max_per_session": "WebSocketRelay, per socket",
@@ -45,6 +50,8 @@ HOOKED = {
     "session.login_allowed_fail_count": "session daemon: SessionDaemon.reload; front door: per request",
     "session.touch_interval": "front door: SessionReader.reload",
     "security.cors_allowed_origins": "front door: Security.reload",
+    "security.content_security_policy": "front door: Security per response; StaticFiles.reload (bundle pages)",
+    "security.csp": "front door: Security per response; StaticFiles.reload (bundle pages)",
     "security.rate_limit": "front door: Security.reload (window, sync_interval); the rest per request",
 }
 
@@ -66,5 +73,11 @@ def test_every_key_a_reload_reports_as_applied_is_applied_somewhere():
 
 
 def test_what_no_process_can_apply_live_needs_a_restart():
-    for name in ("api.ssl_verify", "security.keepalive_timeout", "api.endpoint", "service.port"):
+    for name in (
+        "api.ssl_verify",
+        "security.keepalive_timeout",
+        "api.endpoint",
+        "service.port",
+        "service.public_hosts",
+    ):
         assert is_bootstrap(*name.split(".", 1)), name

@@ -44,7 +44,7 @@ GENEROUS_RATE_LIMITS = "requests = 1000000\nlogin_requests = 1000000"
 
 def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1,
                  log_level: str = "INFO", *, service_extra: str = "", rate_limits: str = GENEROUS_RATE_LIMITS,
-                 ops_extra: str = "") -> Path:
+                 ops_extra: str = "", api_extra: str = "") -> Path:
     """``service_extra``, ``rate_limits``, ``ops_extra``: TOML lines for [service], [security.rate_limit], [ops]."""
     path = directory / "webui-host.toml"
     path.write_text(
@@ -64,6 +64,7 @@ request_timeout = 0.5
 
 [api]
 response_timeout = 2.0
+{api_extra}
 
 [runtime]
 state_dir = "{directory / 'state'}"
@@ -97,8 +98,12 @@ def stack_ports() -> StackPorts:
 
 class RunningStack:
     def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1,
-                 log_level: str = "INFO", **config_options: str):
+                 log_level: str = "INFO", *, launcher: Path | None = None, cwd: Path | None = None,
+                 **config_options: str):
+        """``launcher``/``cwd``: another installation's ``webui-host`` run from elsewhere (the wheel test)."""
         self.directory = directory
+        self.launcher = launcher or VENV_BIN / "webui-host"
+        self.cwd = cwd
         self.ports = stack_ports()
         self.config_path = write_config(directory, self.ports, extra_config, signers, workers, log_level,
                                         **config_options)
@@ -115,7 +120,8 @@ class RunningStack:
 
     def start(self, timeout: float = 60.0) -> RunningStack:
         self._process = subprocess.Popen(
-            [str(VENV_BIN / "webui-host"), "run", "-f", str(self.config_path)],
+            [str(self.launcher), "run", "-f", str(self.config_path)],
+            cwd=self.cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

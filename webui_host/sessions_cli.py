@@ -16,7 +16,6 @@ import zmq.asyncio
 
 from contract.config import Config, ConfigError
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
-from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
 from service_runtime.config_file import load_config
 from service_runtime.keyfiles import load_shared_key
 
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         revoked = asyncio.run(revoke_user(config, args.user_id))
-    except (SessionDaemonUnavailable, OSError, ValueError) as exc:
+    except (TimeoutError, OSError, ValueError) as exc:
         print(f"webui-host: the session daemon did not answer ({type(exc).__name__}); is the host running?",
               file=sys.stderr)
         return EXIT_FAILED
@@ -49,11 +48,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def revoke_user(config: Config, user_id: str) -> int:
+    # Imported here: the ZeroMQ client defines the metrics, which the launcher (`webui-host run`, whose
+    # environment may name the shared metrics directory) must not create just by parsing its arguments.
+    from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
+
     context = zmq.asyncio.Context()
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
     client = SessionDaemonClient(context, session_daemon_endpoint(config), key, config.zmq.max_message_age)
     try:
         result = await client.call("revoke_user", {"user_id": user_id}, timeout=TIMEOUT)
+    except SessionDaemonUnavailable:
+        raise TimeoutError("no answer from the session daemon") from None
     finally:
         client.close()
         context.term()

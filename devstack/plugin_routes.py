@@ -74,5 +74,11 @@ async def tus_upload(request: web.Request) -> web.StreamResponse:
 
 
 @routes.route("*", "/fasttrack/{tail:.*}")
-async def pipeline_echo(request: web.Request) -> web.Response:
+async def pipeline_echo(request: web.Request) -> web.StreamResponse:
+    if request.headers.get("Upgrade", "").lower() == "websocket":  # FastTrack's /stream/* sockets
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json(_seen(request))
+        await socket.close()
+        return socket
     return web.json_response(_seen(request))

@@ -9,11 +9,17 @@ Here the pipeline is a separate upstream: it gets the JWT (worth nothing at the 
 the Manager or this web server would accept, so no HMAC signature, no session cookie (neither in
 the JWT nor as a header) and no browser ``Authorization``.  A browser's own ``X-BackendAI-SSO`` (a
 pipeline token) is passed on instead of ours, as Backend.AI does.  Only logged-in users are proxied.
+
+The Web UI's pipeline login (``POST /pipeline/auth-token/``, ``client.pipeline.login``) sends the
+user's Backend.AI password *and secret key* in its body.  The 23.09 bundle never calls it (its
+``_enablePipeline`` is fixed to false), and those are Manager credentials: that request, and any
+``POST`` to a ``.../login/`` path (newer releases' pipeline login route), is refused by name.
 """
 
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote
 
 import jwt
 
@@ -25,6 +31,14 @@ SSO_HEADER = "X-BackendAI-SSO"
 ISSUER = "Backend.AI Webserver"
 # Not a deployment name one can define (':' is refused there), so its endpoint health is its own.
 PIPELINE_DEPLOYMENT = "pipeline:fasttrack"
+
+
+def credential_login(method: str, raw_rest: str) -> bool:
+    """Whether this is a pipeline login, whose body carries the user's Backend.AI password and secret key."""
+    if method != "POST":
+        return False
+    segments = [s for s in unquote(raw_rest.partition("?")[0]).lower().split("/") if s]
+    return bool(segments) and (segments[-1] == "auth-token" or segments[-1].endswith("login"))
 
 
 def pipeline_deployment(config: Config) -> Deployment:

@@ -20,7 +20,7 @@ from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_cal
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.endpoint_probe import record
-from frontdoor.pipeline import PIPELINE_PREFIX, pipeline_deployment, pipeline_headers
+from frontdoor.pipeline import PIPELINE_PREFIX, credential_login, pipeline_deployment, pipeline_headers
 from frontdoor.special_routes import TUS_HEADERS, Special, ping_answer, special_route
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
 from frontdoor.upstream import (
@@ -79,6 +79,12 @@ class DeploymentProxy:
         raw_rest = _routed(request, PIPELINE_PREFIX)
         if isinstance(raw_rest, web.Response):
             return raw_rest
+        if credential_login(request.method, raw_rest):
+            log.warning("refused a pipeline login", extra={"event": "security_violation", "reason": "pipeline_login",
+                                                         "path": request.path[:200]})
+            return problems.problem(403, "webserver/pipeline-login-refused",
+                                    "The pipeline login sends Backend.AI credentials; it is not forwarded.",
+                                    details="The pipeline server gets an X-BackendAI-SSO token with every request.")
         session_id = session_cookie_value(request, front.config)
         record = await front.session(request)
         if record is None:

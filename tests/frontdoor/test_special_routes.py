@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contract.config import ConfigError, parse_config
-from frontdoor.pipeline import pipeline_token
+from frontdoor.pipeline import credential_login, pipeline_token
 from frontdoor.special_routes import Special, limited_like_login, special_route
 
 import jwt
@@ -62,3 +62,16 @@ def test_pipeline_token_has_backend_ai_claims_but_no_session():
                         options={"verify_exp": False})
     assert claims == {"exp": 1100, "iss": "Backend.AI Webserver", "iat": 1000, "access_key": "AKIA1"}
     assert "secret" not in repr(config.pipeline)
+
+
+@pytest.mark.parametrize("method, raw_rest, refused", [
+    ("POST", "/auth-token/", True),
+    ("POST", "/auth-token", True),
+    ("POST", "/api/auth%2Dtoken/?x=1", True),
+    ("POST", "/users/login/", True),
+    ("DELETE", "/auth-token/", False),  # the UI's pipeline logout carries nothing
+    ("GET", "/api/users/me/", False),
+    ("POST", "/api/pipelines/", False),
+])
+def test_pipeline_logins_are_recognised(method, raw_rest, refused):
+    assert credential_login(method, raw_rest) is refused

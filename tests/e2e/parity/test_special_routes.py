@@ -164,6 +164,29 @@ async def test_pipeline_gets_its_jwt_and_never_a_signature(web):
         assert (await answer.json())["sso"] == "browser-pipeline-token"  # a browser's own token, as Backend.AI
 
 
+async def test_pipeline_websockets_need_a_session_and_get_the_jwt_too(web):
+    """Backend.AI relays /pipeline/stream/* anonymously; here the same rules as every /pipeline call."""
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await web.ws_connect("/pipeline/stream/pipeline-jobs/1/logs")
+    assert refused.value.status == 401
+    access_key = await login(web)
+    async with web.ws_connect("/pipeline/stream/pipeline-jobs/1/logs", headers=BROWSER_HEADERS) as socket:
+        seen = await socket.receive_json(timeout=10)
+    assert seen["path"] == "/fasttrack/stream/pipeline-jobs/1/logs"
+    assert_clean(seen)
+    assert jwt.decode(seen["sso"], PIPELINE_SECRET, algorithms=["HS256"])["access_key"] == access_key
+
+
+@pytest.mark.parametrize("path", ["/pipeline/auth-token/", "/pipeline/api/Auth-Token/", "/pipeline/api/login/"])
+async def test_the_pipeline_login_never_carries_manager_credentials(web, path):
+    """The Web UI's pipeline login body holds the password and the secret key: refused by name."""
+    await login(web)
+    body = {"username": NORMAL_USER[0], "password": NORMAL_USER[1], "access_key": "AK", "secret_key": "SK"}
+    async with web.post(path, json=body) as answer:
+        assert answer.status == 403
+        assert (await answer.json())["type"].endswith("/webserver/pipeline-login-refused")
+
+
 async def test_config_toml_names_the_pipeline_and_signup(web, stack):
     async with web.get("/config.toml") as answer:
         text = await answer.text()

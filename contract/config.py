@@ -8,6 +8,8 @@ kebab-case.  Validation collects every problem and reports them together.
 
 from __future__ import annotations
 
+import importlib.resources
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -20,8 +22,9 @@ from contract.hosts import public_hosts_problem
 from contract.pipeline_config import PipelineConfig
 from contract.origins import parse_allowed_origin
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STATIC_PATH = REPO_ROOT / "static"
+# Our own placeholder site ships inside the frontdoor package (package data), so an installed wheel
+# serves it wherever site-packages is; never a path of the checkout.
+DEFAULT_STATIC_PATH = Path(str(importlib.resources.files("frontdoor") / "static"))
 # The devstack, Redis and etcd ports of Backend.AI's "halfstack", so habits carry over.
 EMBEDDED_MANAGER_PORT = 8091
 EMBEDDED_REDIS_PORT = 8111
@@ -70,7 +73,7 @@ class ServiceConfig(_CompatSection):
     workers: int = Field(2, ge=1, le=64, description="Front-door processes sharing the port (SO_REUSEPORT).")
     trusted_proxies: list[str] = Field(
         default_factory=list,
-        description="Peer IPs whose X-Forwarded-For is believed (e.g. a load balancer in front of us).",
+        description="Peer IPs or CIDR networks whose X-Forwarded-For/-Proto is believed (e.g. an ingress).",
     )
 
     public_hosts: list[str] = Field(
@@ -93,6 +96,20 @@ class ServiceConfig(_CompatSection):
         if problem is not None:
             raise ValueError(problem)
         return hosts
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        # Refused here, by name: an entry that matches nothing would silently trust no proxy.
+        bad = []
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                bad.append(entry)
+        if bad:
+            raise ValueError("not an IP address or CIDR network: " + ", ".join(repr(entry) for entry in bad))
+        return value
 
 
 class ApiConfig(_CompatSection):

@@ -47,6 +47,10 @@ OPEN_WEBSOCKETS = Gauge(
     "webui_host_open_websockets", "WebSockets relayed right now (all front-door workers).",
     multiprocess_mode="livesum",
 )
+DEPENDENCY_UP = Gauge(
+    "webui_host_dependency_up", "1 when the last readiness check reached it (redis, manager, signers), else 0.",
+    ("dependency",), multiprocess_mode="livemin",  # any worker that cannot reach it counts
+)
 DRAINING_WORKERS = Gauge(
     "webui_host_draining_workers", "Front-door workers that received SIGTERM and are draining.",
     multiprocess_mode="livesum",

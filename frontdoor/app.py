@@ -30,6 +30,7 @@ from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.signup import SignupRoute
 from frontdoor.static import StaticFiles
+from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.webui_config import WebUiConfig
 from frontdoor.websocket import WebSocketRelay
@@ -72,7 +73,7 @@ def build_app(settings: Settings) -> web.Application:
         signers=signers,
         daemon=daemon,
         http=_http_client(settings),
-        trusted_proxies=frozenset(config.service.trusted_proxies),
+        trusted_proxies=TrustedProxies(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
     install_security(app, front)  # CORS, CSRF, rate limits, security headers

@@ -16,6 +16,7 @@ from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
+from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
 
 
@@ -30,7 +31,7 @@ class FrontDoor:
     signers: SignerPool
     daemon: SessionDaemonClient
     http: aiohttp.ClientSession
-    trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
     groups_watcher: "GroupsWatcher | None" = None
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
@@ -91,8 +92,18 @@ class FrontDoor:
             path="/",
             httponly=True,
             samesite="Lax",
-            secure=request.secure,
+            secure=self.browser_uses_https(request),
         )
+
+    def browser_uses_https(self, request: web.Request) -> bool:
+        """TLS here, or ended at a proxy we trust that says so: the cookie must then be Secure."""
+        if request.secure:
+            return True
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if not peer or peer[0] not in self.trusted_proxies:
+            return False
+        proto = request.headers.get("X-Forwarded-Proto", "")
+        return proto.split(",", 1)[0].strip().lower() == "https"  # the first hop is the browser's
 
 
 def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:

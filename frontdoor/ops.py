@@ -78,6 +78,8 @@ class Readiness:
     async def report(self) -> tuple[bool, dict]:
         redis, signers, manager = await asyncio.gather(self._redis(), self._signers(), self._manager())
         checks = {"redis": redis, "signers": signers, "manager": manager}
+        for name, check in checks.items():  # updated at every probe: the alerts' "unreachable" signal
+            instruments.DEPENDENCY_UP.labels(name).set(1 if check.ok else 0)
         ready = all(check.ok for check in checks.values()) and not self._lifecycle.draining
         doc = {
             "status": "ok" if ready else "error",

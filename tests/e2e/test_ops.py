@@ -172,6 +172,10 @@ async def test_readyz_follows_the_manager_and_livez_does_not(stack):
                 assert answer.status == 200
             async with ops.get("/health") as answer:
                 assert answer.status == 200 and (await answer.json())["status"] == "degraded"
+            async with ops.get("/metrics") as answer:  # the signal of the Manager/Redis-unreachable alerts
+                text = await answer.text()
+            assert 'webui_host_dependency_up{dependency="manager"} 0.0' in text, text
+            assert 'webui_host_dependency_up{dependency="redis"} 1.0' in text
         finally:
             stack.supervisorctl("start", "devstack")
 

@@ -28,6 +28,7 @@ from contract.config_sections import (
     ZmqConfig,
 )
 from contract.csp import table_problems
+from contract.pipeline_config import PipelineConfig
 
 
 class ConfigError(Exception):
@@ -52,6 +53,7 @@ class Config(BaseModel):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     webapi: WebApiConfig = Field(default_factory=WebApiConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @property
     def ipc_dir(self) -> Path:

@@ -66,6 +66,11 @@ class ServiceConfig(_CompatSection):
         "requests with another Host get 421. Loopback and [service] ip are always accepted.",
     )
 
+    enable_signup: bool = Field(
+        False, description="Let visitors sign up: POST /func/auth/signup is served anonymously (through the "
+        "session daemon, secret key stripped) and config.toml's signupSupport is true.",
+    )
+
     _split = field_validator("trusted_proxies", "public_hosts", mode="before")(_split_list)
 
     @field_validator("public_hosts")

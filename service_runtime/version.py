@@ -9,7 +9,7 @@ def _version() -> str:
     try:
         return metadata.version("webui-host")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0"
+        return "0+unknown"
 
 
 VERSION = _version()

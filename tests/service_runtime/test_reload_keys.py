@@ -34,6 +34,7 @@ READ_AT_USE = {
     "security.request_policies": "Security, per request",
     "security.response_policies": "nothing to apply: nosniff is always sent",
     "security.hsts_max_age": "Security, per response",
+    "security.cookie_secure": "FrontDoor.set_session_cookie, per cookie set",
     "security.websocket_max_message_size": "WebSocketRelay, per socket",
     "security.websocket_max_per_session": "WebSocketRelay, per socket",
     "security.websocket_max_per_worker": "WebSocketRelay, per socket",

@@ -125,8 +125,20 @@ def account(raw: dict[str, Any], model: type[BaseModel]) -> list[KeyNote]:
     return [_refusal(note, raw) for note in notes]
 
 
+# Fields of our model that exist only so Backend.AI's files are read: they have no effect (warned).
+UNUSED_FIELDS: dict[str, str] = {
+    "session.redis.redis_helper_config.connection_ready_timeout":
+        "ignored: webui-host's Redis pools never block waiting for a connection",
+}
+
+
 def _refusal(note: KeyNote, raw: dict[str, Any]) -> KeyNote:
-    """Settings we cannot honour at all are refused rather than warned about."""
+    """Settings we cannot honour at all are refused rather than warned about; accepted-only fields warned."""
+    if note.path in UNUSED_FIELDS:
+        return KeyNote(note.path, "warned", UNUSED_FIELDS[note.path])
+    if note.path == "session.redis.password" and not raw["session"]["redis"].get("sentinel"):
+        return KeyNote(note.path, "warned", "ignored without sentinel: every process logs in to Redis as its own "
+                       "ACL user (docs/redis-etcd-ha.md, Passwords)")
     if note.path == "apollo_router.enabled" and raw["apollo_router"].get("enabled") is True:
         return KeyNote(note.path, "refused", "Apollo Router is not supported: GraphQL goes to the Manager; "
                        "set it to false or remove [apollo-router]")

@@ -179,11 +179,11 @@ class RedisHelperConfig(_Section):
         "pub/sub channel, 5 s for commands).")
     socket_connect_timeout: float = Field(2.0, gt=0, le=600, description="Seconds to connect to a Redis server.")
     reconnect_poll_timeout: float = Field(
-        0.3, gt=0, le=60, description="Longest wait in seconds between two reconnection attempts of the pub/sub "
-        "invalidation channel (and cap of the commands' retry backoff).")
+        0.1, gt=0, le=60, description="Longest wait in seconds between the quick retries of a failed Redis command "
+        "(each retry reconnects, through the Sentinels when there are some).")
     connection_ready_timeout: float | None = Field(
-        None, gt=0, description="Backend.AI's wait for a connection from a blocking pool: accepted and unused "
-        "(webui-host's pools never block; see docs/backendai-config.md).")
+        None, gt=0, description="Backend.AI's wait for a connection from a blocking pool: accepted, warned about and "
+        "unused (webui-host's pools never block).")
 
 
 class RedisConfig(_CompatSection):

@@ -63,7 +63,7 @@ def _connection_options(config: Config, role: str, options: dict) -> dict:
         # which would stall every request instead of answering 503. A retry after a failover
         # reconnects, so it reaches the new master.
         "retry": Retry(
-            ExponentialBackoff(cap=min(helper.reconnect_poll_timeout, 0.1), base=0.02),
+            ExponentialBackoff(cap=helper.reconnect_poll_timeout, base=0.02),
             retries=2,
             supported_errors=(RedisConnectionError, RedisTimeoutError, ConnectionResetError),
         ),

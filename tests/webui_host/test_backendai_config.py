@@ -156,3 +156,19 @@ def test_etcd_endpoint_forms_and_credentials():
     with pytest.raises(ConfigError, match="user and password go together"):
         parse_config({"etcd": {"addr": "a:1", "user": "u"}})
     assert parse_config({"etcd": {"addr": "a:1", "ca_file": "/x.pem"}}).etcd.tls
+
+
+def test_accepted_only_redis_keys_are_warned_about():
+    config = parse_config({"session": {"redis": {"addr": "r:6379", "password": "x",
+                                                 "redis_helper_config": {"connection_ready_timeout": 30}}}})
+    warned = {w.split(":")[0] for w in config.warnings}
+    assert {"session.redis.password", "session.redis.redis_helper_config.connection_ready_timeout"} <= warned
+    config = parse_config({"session": {"redis": {"sentinel": "s:26379", "service_name": "m", "password": "x"}}})
+    assert not any(w.startswith("session.redis.password") for w in config.warnings)  # it authenticates to Sentinels
+
+
+def test_docs_table_lists_every_key_of_the_samples():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "backendai-config.md").read_text()
+    for name in SAMPLES:
+        for key in leaf_keys(normalise_keys(tomllib.loads((FIXTURES / name).read_text()))):
+            assert f"| `{key}` |" in text, (name, key)

@@ -28,7 +28,8 @@ class Browser:
 
     def __init__(self, base_url: str):
         self.base_url = base_url
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def login(self) -> bool:
         body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
@@ -95,6 +96,15 @@ def test_sentinel_failover_under_load_keeps_logins_calls_and_sessions(tmp_path: 
         failed_late = [r for r in late if not (r[1] and r[2])]
         assert len(late) >= 10 and not failed_late, f"{len(failed_late)} of {len(late)} failed after recovery"
         assert kept.signed_call(), "the session made before the failover was lost"
+        # Ending it after the failover reaches every front-door worker (the invalidation channel followed).
+        cookies = list(kept.jar)
+        kept.opener.open(urllib.request.Request(f"{stack.base_url}/server/logout", data=b"", method="POST"),
+                         timeout=5).close()
+        replay = Browser(stack.base_url)
+        for cookie in cookies:
+            replay.jar.set_cookie(cookie)
+        eventually_sync(lambda: not any(replay.signed_call() for _ in range(4)), timeout=RECOVERY,
+                        what="the ended session refused by every worker")
         assert signed_call_works(stack.base_url, *ADMIN_USER)
         eventually_sync(lambda: ready(stack.ops_url) == 200, timeout=RECOVERY, what="/readyz 200 after failover")
         # The demoted master is a replica now: the logins above wrote to the new master.

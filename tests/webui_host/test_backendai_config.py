@@ -172,3 +172,15 @@ def test_docs_table_lists_every_key_of_the_samples():
     for name in SAMPLES:
         for key in leaf_keys(normalise_keys(tomllib.loads((FIXTURES / name).read_text()))):
             assert f"| `{key}` |" in text, (name, key)
+
+
+def test_run_names_the_ignored_keys_in_its_banner(tmp_path: Path):
+    from webui_host.banner import banner
+    from webui_host.host_setup import resolve
+    from webui_host.manager_choice import ManagerChoice
+
+    path = tmp_path / "c.toml"
+    path.write_text('[api]\nendpoint = "http://m:8080"\n[session]\nflush_on_startup = true\n'
+                    f'[runtime]\nstate_dir = "{tmp_path}"\n')
+    text = banner(resolve(path), ManagerChoice("file", ["http://m:8080"]), tmp_path / "supervisord.conf")
+    assert "warning     session.flush_on_startup: ignored" in text

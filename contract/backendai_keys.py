@@ -39,8 +39,6 @@ WARNED: list[tuple[str, str, str]] = [
     ("api.health_check_recovery_timeout", "how long unhealthy_since is kept (reserved by Backend.AI)",
      "ignored: an endpoint is back in use after one successful probe or request"),
     ("api.health_check_probe_timeout", "timeout of one probe", "ignored: a probe times out after api.connect_timeout"),
-    ("api.connection_limit", "simultaneous connections to the Manager",
-     "ignored: each front-door worker keeps up to 1000 connections"),
     ("jwt.algorithm", "algorithm of the GraphQL JWT", "HS256, the only one used; another value is refused"),
     ("session.login_session_extension_sec", "seconds /server/extend-login-session adds",
      "ignored: extending (and every request) restarts the full session.max_age"),

@@ -104,6 +104,9 @@ class ApiConfig(_CompatSection):
     )
     text: str = Field("Backend.AI", description="Display name of the API endpoint in the web UI.")
     ssl_verify: bool = Field(True, description="Verify the Manager's TLS certificate.")
+    connection_limit: int = Field(
+        1000, ge=1, le=100000, description="Simultaneous connections each front-door worker opens to the upstreams "
+        "(Backend.AI's connection-limit); requests beyond it wait for a free one.")
     default_version: str = Field(
         "v7.20230615", description="X-BackendAI-Version used when the browser sends none."
     )

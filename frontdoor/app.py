@@ -47,7 +47,7 @@ MAX_BODY_IN_MEMORY = 1 << 20  # only for bodies we parse ourselves; proxied bodi
 def _http_client(settings: Settings) -> aiohttp.ClientSession:
     api = settings.config.api
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
+        connector=aiohttp.TCPConnector(limit=api.connection_limit, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout),
         auto_decompress=False,  # pass compressed bodies through untouched
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies into another's request

@@ -32,13 +32,8 @@ _NOT_HERE = "has no effect in webui-host"
 
 # (pattern of the dotted path, Backend.AI's meaning, what webui-host does). Patterns use fnmatch.
 WARNED: list[tuple[str, str, str]] = [
-    ("service.force_endpoint_protocol", "scheme of the generated API endpoint behind a proxy",
-     "ignored: list the proxy in service.trusted_proxies so its X-Forwarded-Proto is believed"),
-    ("api.health_check_probe_path", "path the Manager pool probes",
-     "ignored: the pool probes GET <endpoint>/ (any answer counts as alive)"),
     ("api.health_check_recovery_timeout", "how long unhealthy_since is kept (reserved by Backend.AI)",
      "ignored: an endpoint is back in use after one successful probe or request"),
-    ("api.health_check_probe_timeout", "timeout of one probe", "ignored: a probe times out after api.connect_timeout"),
     ("jwt.algorithm", "algorithm of the GraphQL JWT", "HS256, the only one used; another value is refused"),
     ("session.login_session_extension_sec", "seconds /server/extend-login-session adds",
      "ignored: extending (and every request) restarts the full session.max_age"),
@@ -67,6 +62,7 @@ WEBUI: list[str] = [
     "service.enable_reservoir", "service.enable_model_store", "service.wsproxy.url",
     "resources.*", "environments.*", "plugin.*", "ui.*", "license.*",
     "session.auto_logout", "session.max_count_for_preopen_ports",
+    "service.force_endpoint_protocol",  # also the scheme of config.toml's apiEndpoint
 ]
 
 

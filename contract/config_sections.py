@@ -123,6 +123,11 @@ class ApiConfig(_CompatSection):
         "round_robin", description="How requests are spread over the healthy Manager endpoints.")
     health_check_interval: float = Field(
         5.0, ge=0, description="Seconds between active probes of every upstream endpoint (0: passive checks only).")
+    health_check_probe_path: str = Field(
+        "/", pattern=r"^/[^\s?#]*$",
+        description="Path of the Manager endpoints' probe (Backend.AI's default is /health/readyz on 26.x Managers); "
+        "any answer below 500 counts as alive.")
+    health_check_probe_timeout: float = Field(2.0, gt=0, le=60, description="Seconds one probe may take.")
     unhealthy_after: int = Field(
         2, ge=1, le=100, description="Consecutive failures (requests or probes) that take an endpoint out of use.")
     auth_token_name: str = Field(

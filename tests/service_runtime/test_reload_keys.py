@@ -35,6 +35,8 @@ READ_AT_USE = {
     "security.response_policies": "nothing to apply: nosniff is always sent",
     "security.hsts_max_age": "Security, per response",
     "security.cookie_secure": "FrontDoor.set_session_cookie, per cookie set",
+    "api.health_check_probe_path": "probe_all and /readyz, per probe",
+    "api.health_check_probe_timeout": "probe_forever, per round",
     "security.websocket_max_message_size": "WebSocketRelay, per socket",
     "security.websocket_max_per_session": "WebSocketRelay, per socket",
     "security.websocket_max_per_worker": "WebSocketRelay, per socket",

@@ -196,3 +196,12 @@ async def test_connection_limit_sizes_the_front_doors_upstream_pool():
         assert http.connector.limit == 200
     finally:
         await http.close()
+
+
+def test_check_config_names_missing_tls_files(tmp_path: Path):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[session.redis]\naddr = "r:6379"\nuse_tls = true\ntls_ca_file = "{tmp_path}/nope.pem"\n'
+                    f'[etcd]\naddr = "e:2379"\nca_file = "{tmp_path}/ca.pem"\n')
+    report = check_json(path)
+    assert f"session.redis.tls_ca_file: {tmp_path}/nope.pem is not a file" in report["problems"]
+    assert f"etcd.ca_file: {tmp_path}/ca.pem is not a file" in report["problems"]

@@ -32,28 +32,6 @@ async def hostile():
 
 
 @pytest.fixture
-async def upstream():
-    with RecordingServer() as started:
-        yield started
-
-
-@pytest.fixture
-async def client_for(groups_stack):
-    sessions = []
-
-    async def open_as(user):
-        session = aiohttp.ClientSession(groups_stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        sessions.append(session)
-        async with session.post("/server/login", json={"username": user[0], "password": user[1]}) as response:
-            assert response.status == 200, await response.text()
-        return session
-
-    yield open_as
-    for session in sessions:
-        await session.close()
-
-
-@pytest.fixture
 async def delegated(client_for, agents, upstream):
     """NORMAL_USER holds every grantable right on DELEG, which has an agent and one identity deployment."""
     admin = await client_for(ADMIN_USER)

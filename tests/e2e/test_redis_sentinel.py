@@ -60,9 +60,9 @@ def ready(ops_url: str) -> int:
 
 
 def test_sentinel_failover_under_load_keeps_logins_calls_and_sessions(tmp_path: Path):
-    sentinels = start_sentinel_setup(tmp_path / "redis-ha", tmp_path / "state" / "secrets")
+    sentinels = start_sentinel_setup(tmp_path / "redis-ha", tmp_path / "state" / "secrets", password="sentinel-pw")
     extra = (f"[session.redis]\nsentinel = {json.dumps(sentinels.sentinel_addrs)}\n"
-             'service_name = "mymaster"\n[session.redis.redis_helper_config]\nsocket_timeout = 3.0\n')
+             'service_name = "mymaster"\npassword = "sentinel-pw"\n[session.redis.redis_helper_config]\nsocket_timeout = 3.0\n')
     stack = RunningStack(tmp_path, extra_config=extra, workers=2)
     try:
         stack.start()

@@ -25,6 +25,7 @@ class SentinelSetup:
     master: RedisHandle
     replica: RedisHandle
     sentinel_ports: list[int]
+    password: str | None = None  # the Sentinels' requirepass
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -32,7 +33,7 @@ class SentinelSetup:
         return [f"127.0.0.1:{port}" for port in self.sentinel_ports]
 
     def sentinel(self, index: int = 0) -> redis.Redis:
-        return redis.Redis(port=self.sentinel_ports[index], decode_responses=True)
+        return redis.Redis(port=self.sentinel_ports[index], password=self.password, decode_responses=True)
 
     def master_port(self) -> int:
         return int(self.sentinel().sentinel_get_master_addr_by_name(SERVICE)[1])
@@ -55,8 +56,9 @@ class SentinelSetup:
         self.master.stop()
 
 
-def start_sentinel_setup(tmp_path: Path, secrets_dir: Path) -> SentinelSetup:
-    """Master and replica with webui-host's ACL users; three Sentinels watching them (quorum 2)."""
+def start_sentinel_setup(tmp_path: Path, secrets_dir: Path, password: str | None = None) -> SentinelSetup:
+    """Master and replica with webui-host's ACL users; three Sentinels watching them (quorum 2), asking
+    for ``password`` when given (Backend.AI's single ``password`` authenticates to them)."""
     ensure_secrets(secrets_dir)
     admin_password = redis_password_file(secrets_dir, REDIS_ADMIN).read_text().strip()
     master = start_redis(tmp_path / "master", secrets_dir)
@@ -69,7 +71,7 @@ def start_sentinel_setup(tmp_path: Path, secrets_dir: Path) -> SentinelSetup:
         client.execute_command("REPLICAOF", "127.0.0.1", str(master.port))
     eventually_sync(lambda: replica.admin().info("replication").get("master_link_status") == "up",
                     timeout=15, what="replica in sync")
-    setup = SentinelSetup(master, replica, free_ports(3))
+    setup = SentinelSetup(master, replica, free_ports(3), password)
     for index, port in enumerate(setup.sentinel_ports):
         directory = tmp_path / f"sentinel{index}"
         directory.mkdir(parents=True, exist_ok=True)
@@ -79,7 +81,8 @@ def start_sentinel_setup(tmp_path: Path, secrets_dir: Path) -> SentinelSetup:
             f"sentinel monitor {SERVICE} 127.0.0.1 {master.port} 2",
             f"sentinel auth-user {SERVICE} {REDIS_ADMIN}", f"sentinel auth-pass {SERVICE} {admin_password}",
             f"sentinel down-after-milliseconds {SERVICE} 1000", f"sentinel failover-timeout {SERVICE} 10000",
-            f"sentinel parallel-syncs {SERVICE} 1", "",
+            f"sentinel parallel-syncs {SERVICE} 1",
+            *([f"requirepass {password}", f"sentinel sentinel-pass {password}"] if password else []), "",
         ]))
         conf.chmod(0o600)
         with open(directory / "sentinel.log", "ab") as log:

@@ -18,6 +18,12 @@ from contract.redis_layout import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
+# A lookup is on a request's path: during an outage it must fail in about this long, never hang.
+LOOKUP_TIMEOUT = 1.0
+
+
+class StoreUnavailable(Exception):
+    """Redis could not be read: the caller answers 503 (the record may well exist)."""
 
 
 class InvalidationListener:
@@ -33,7 +39,9 @@ class InvalidationListener:
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
-                log.warning("invalidation channel lost", extra={"event": "redis_unavailable", "error": str(exc)})
+                # Once per outage (it was live), not at every reconnection attempt.
+                if self.live:
+                    log.warning("invalidation channel lost", extra={"event": "redis_unavailable", "error": str(exc)})
             finally:
                 if self.live:
                     self.live = False
@@ -88,6 +96,7 @@ class InvalidatedRecords(Generic[Record]):
         self._forget_hooks: list[Callable[[str], None]] = []
         self.listener = InvalidationListener(client, self._forget, lambda _live: self._records.clear())
         self.redis_reads = 0
+        self._failing = False  # one warning per outage, not one per request
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Called with the session hash whenever the daemon ends a session."""
@@ -106,7 +115,7 @@ class InvalidatedRecords(Generic[Record]):
         if record is not None:
             return record
         self.redis_reads += 1
-        raw = await self._client.get(self._redis_key(digest))
+        raw = await self._read(digest)
         if raw is None:
             self._records.pop(digest, None)
             return None
@@ -120,6 +129,21 @@ class InvalidatedRecords(Generic[Record]):
         if self.listener.live:
             self._records[digest] = record
         return record
+
+    async def _read(self, digest: str) -> bytes | None:
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                raw = await self._client.get(self._redis_key(digest))
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not self._failing:
+                self._failing = True
+                log.warning("session store unavailable; answering 503",
+                            extra={"event": "redis_unavailable", "error": type(exc).__name__})
+            raise StoreUnavailable() from None
+        if self._failing:
+            self._failing = False
+            log.info("session store available again", extra={"event": "redis_available"})
+        return raw
 
     def _forget(self, digest: str) -> None:
         self._records.pop(digest, None)

@@ -9,6 +9,7 @@ import time
 
 from aiohttp import web
 
+from contract.invalidation import StoreUnavailable
 from contract.jsonlog import REQUEST_ID
 from contract.requests import valid_request_id
 from frontdoor import problems
@@ -76,6 +77,8 @@ async def error_middleware(request: web.Request, handler):
         if not request.path.startswith(API_PREFIXES) or exc.status < 400:
             raise
         return problems.problem(exc.status, _slug(exc.status), exc.reason)
+    except StoreUnavailable:  # Redis away: logged once per outage where it was noticed
+        return problems.session_store_down()
     except Exception:
         log.exception("unhandled error", extra={"event": "internal_error", "path": request.path})
         return problems.problem(500, "internal-server-error", "Something has gone wrong.")

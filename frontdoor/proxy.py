@@ -19,7 +19,7 @@ from contract.requests import SigningRequest
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
-from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
+from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused, StoreUnavailableAtSigner
 from frontdoor.upstream import (
     NotRouted,
     UnsafePath,
@@ -105,6 +105,8 @@ class DeploymentProxy:
                 return problems.unauthorized()
             except NoSignerAvailable:
                 return problems.no_signer()
+            except StoreUnavailableAtSigner:
+                return problems.session_store_down()
             except SigningRefused as exc:
                 log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
                 return problems.bad_gateway("The request could not be signed.")

@@ -15,9 +15,10 @@ import zmq.asyncio
 from contract.bootstrap import Settings
 from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.messages import Envelope, load_shared_key
+from contract.invalidation import StoreUnavailable
 from contract.redis_layout import SecretBox, SecretRecord
 from contract import instruments
-from contract.requests import SIGN, SigningReply, SigningRequest, valid_request_id
+from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
 from contract.router import RouterServer
 from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, signer_endpoint
 from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot, manager_deployment
@@ -102,7 +103,10 @@ class SignerService:
         checked = self._check(item)
         if isinstance(checked, dict):
             return checked
-        record = await self.cache.lookup(checked.session_id)
+        try:
+            record = await self.cache.lookup(checked.session_id)
+        except StoreUnavailable:  # an answer the pool turns into a fast 503, rather than its timeout
+            return SigningReply(checked.rid, error=STORE_UNAVAILABLE).to_item()
         if record is None:
             return SigningReply(checked.rid, error="no_session").to_item()
         return self._sign(checked, record)

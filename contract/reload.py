@@ -26,7 +26,7 @@ ALL_KEYS = "*"
 # section -> keys read once at start (ALL_KEYS: the whole section).
 BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
     "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies"},
-    "api": {"endpoint"},  # the signers sign only for the upstreams they started with
+    "api": {"endpoint", "connection_limit"},  # signers sign only for the upstreams they started with; pool size
     "session": {"redis", "cookie_name"},
     "signers": {"count", "group"},
     "zmq": ALL_KEYS,

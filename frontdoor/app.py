@@ -35,10 +35,11 @@ STOP_GRACE = 5.0  # seconds background followers get to finish after cancellatio
 MAX_BODY_IN_MEMORY = 1 << 20  # only for bodies we parse ourselves; proxied bodies stream
 
 
-def _http_client(settings: Settings) -> aiohttp.ClientSession:
+def _http_client(settings: Settings, limit: int) -> aiohttp.ClientSession:
+    """An upstream client; ``limit`` 0 is no limit of its own."""
     api = settings.config.api
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
+        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout),
         auto_decompress=False,  # pass compressed bodies through untouched
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies into another's request
@@ -65,12 +66,15 @@ def build_app(settings: Settings) -> web.Application:
         sessions=sessions,
         signers=signers,
         daemon=daemon,
-        http=_http_client(settings),
+        http=_http_client(settings, config.api.connection_limit),
         trusted_proxies=frozenset(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
     install_security(app, front)  # CORS, CSRF, rate limits, security headers
-    relay = WebSocketRelay(front.http, config.security)
+    # WebSockets get a client of their own: each holds its connection for as long as it is open, so
+    # sharing one pool let idle sockets starve ordinary requests.  Their number is bounded by the
+    # relay (per session, per worker), not by a pool that would make a handshake wait for a slot.
+    relay = WebSocketRelay(_http_client(settings, 0), config.security)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)
@@ -85,7 +89,7 @@ def build_app(settings: Settings) -> web.Application:
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
     app.cleanup_ctx.append(_background([sessions.listener.run, groups.run]))
-    app.on_cleanup.append(lambda _app: _close(front, zmq_context))
+    app.on_cleanup.append(lambda _app: _close(front, relay, zmq_context))
     return app
 
 
@@ -101,8 +105,9 @@ def _background(runners):
     return context
 
 
-async def _close(front: FrontDoor, zmq_context: zmq.asyncio.Context) -> None:
+async def _close(front: FrontDoor, relay: WebSocketRelay, zmq_context: zmq.asyncio.Context) -> None:
     await front.http.close()
+    await relay.close_client()
     front.signers.close()
     front.daemon.close()
     await front.sessions.close()

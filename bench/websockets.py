@@ -79,15 +79,38 @@ async def ordinary_load(session: aiohttp.ClientSession, rate: float, seconds: fl
     }
 
 
-async def open_sockets(session: aiohttp.ClientSession, count: int, burst: int) -> tuple[list, int, float]:
-    sockets: list[aiohttp.ClientWebSocketResponse] = []
+class Idle:
+    """One idle WebSocket and its reader: like a browser, it answers pings (aiohttp's client does so
+    only while someone reads) and notices a close; texts are kept for the echo sample."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse):
+        self.socket = socket
+        self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.socket:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.texts.put_nowait(message.data)
+
+    @property
+    def ended(self) -> bool:
+        return self.reader.done()
+
+    async def close(self) -> None:
+        await self.socket.close()
+        self.reader.cancel()
+
+
+async def open_sockets(session: aiohttp.ClientSession, count: int, burst: int) -> tuple[list[Idle], int, float]:
+    sockets: list[Idle] = []
     failed = 0
     started = time.monotonic()
 
     async def one() -> None:
         nonlocal failed
         try:
-            sockets.append(await session.ws_connect("/func/stream/echo"))
+            sockets.append(Idle(await session.ws_connect("/func/stream/echo")))
         except (aiohttp.ClientError, asyncio.TimeoutError):
             failed += 1
 
@@ -96,14 +119,26 @@ async def open_sockets(session: aiohttp.ClientSession, count: int, burst: int) -
     return sockets, failed, time.monotonic() - started
 
 
-async def echo_sample(sockets: list, sample: int) -> int:
-    """Sockets of a sample that answered an echo (idle is not dead)."""
-    ok = 0
-    for socket in sockets[:: max(1, len(sockets) // sample)][:sample]:
-        await socket.send_str("ping")
-        message = await socket.receive(timeout=5)
-        ok += message.type == aiohttp.WSMsgType.TEXT and message.data == "ping"
-    return ok
+async def echo_sample(sockets: list[Idle], sample: int) -> dict[str, int]:
+    """What a sample of the sockets answered to an echo (idle is not dead): outcome -> count."""
+    outcomes: dict[str, int] = {}
+    for idle in sockets[:: max(1, len(sockets) // sample)][:sample]:
+        try:
+            await idle.socket.send_str("ping")
+            outcome = "echo" if await asyncio.wait_for(idle.texts.get(), 5) == "ping" else "other text"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            outcome = type(exc).__name__
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def closed_codes(sockets: list[Idle]) -> dict:
+    """Close codes of the sockets that ended while they should have stayed open."""
+    codes: dict = {}
+    for idle in sockets:
+        if idle.ended:
+            codes[idle.socket.close_code] = codes.get(idle.socket.close_code, 0) + 1
+    return codes
 
 
 async def measure(stack: RunningStack, args: argparse.Namespace) -> dict:
@@ -120,14 +155,15 @@ async def measure(stack: RunningStack, args: argparse.Namespace) -> dict:
             await asyncio.sleep(2)  # let the workers settle after the burst (allocator, GC)
             rss_after = frontdoor_rss(stack)
             loaded = await ordinary_load(session, args.rate, args.phase)
+            closed = closed_codes(sockets)
             echoed = await echo_sample(sockets, 100)
         finally:
-            await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
+            await asyncio.gather(*(idle.close() for idle in sockets), return_exceptions=True)
     return {
         "opened": len(sockets), "open_failed": open_failed, "open_seconds": open_seconds,
         "rss_before_mib": rss_before / 2**20, "rss_after_mib": rss_after / 2**20,
         "rss_per_socket_kib": (rss_after - rss_before) / max(1, len(sockets)) / 1024,
-        "baseline": baseline, "loaded": loaded, "echoed_of_100": echoed,
+        "baseline": baseline, "loaded": loaded, "echoed_of_100": echoed, "closed": closed,
     }
 
 
@@ -153,13 +189,15 @@ def main() -> int:
     base, loaded = result["baseline"], result["loaded"]
     print(f"open-files limit {limit}; {args.workers} front-door workers; ordinary load {args.rate:g} req/s")
     print(f"opened {result['opened']}/{args.count} WebSockets in {result['open_seconds']:.1f} s "
-          f"({result['open_failed']} failed); echo on {result['echoed_of_100']}/100 sampled")
+          f"({result['open_failed']} failed); echo on 100 sampled: {result['echoed_of_100']}; "
+          f"closed meanwhile (by close code): {result['closed'] or 'none'}")
     print(f"front-door RSS {result['rss_before_mib']:.0f} -> {result['rss_after_mib']:.0f} MiB: "
           f"{result['rss_per_socket_kib']:.1f} KiB per idle WebSocket")
     for name, phase in (("no WebSockets", base), (f"{result['opened']} open", loaded)):
         print(f"ordinary requests, {name}: sent {phase['sent']}, failed {phase['failed']}, p50 "
               f"{phase['p50_ms']:.1f} ms, p99 {phase['p99_ms']:.1f} ms, max {phase['max_ms']:.1f} ms")
-    return 0 if result["open_failed"] == 0 and loaded["failed"] == 0 else 1
+    healthy = result["echoed_of_100"] == {"echo": 100} and not result["closed"]
+    return 0 if result["open_failed"] == 0 and loaded["failed"] == 0 and healthy else 1
 
 
 if __name__ == "__main__":

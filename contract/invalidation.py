@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 Record = TypeVar("Record")
 # A lookup is on a request's path: during an outage it must fail in about this long, never hang.
 LOOKUP_TIMEOUT = 1.0
+# Longest pause between resubscription attempts: a signer is Down until it is live again, so this
+# bounds how long requests wait for one after Redis is back (a refused connection costs nothing).
+RESUBSCRIBE_CAP = 0.5
 
 
 class StoreUnavailable(Exception):
@@ -47,7 +50,7 @@ class InvalidationListener:
                     self.live = False
                     self._on_reset(False)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+            backoff = min(backoff * 2, RESUBSCRIBE_CAP)
 
     async def _listen(self) -> None:
         pubsub = self._client.pubsub()
@@ -88,8 +91,9 @@ class InvalidatedRecords(Generic[Record]):
     """
 
     def __init__(self, client: aioredis.Redis, redis_key: Callable[[str], str],
-                 parse: Callable[[str, bytes], Record]):
+                 parse: Callable[[str, bytes], Record], lookup_timeout: float = LOOKUP_TIMEOUT):
         self._client = client
+        self._lookup_timeout = lookup_timeout
         self._redis_key = redis_key
         self._parse = parse
         self._records: dict[str, Record] = {}
@@ -132,7 +136,7 @@ class InvalidatedRecords(Generic[Record]):
 
     async def _read(self, digest: str) -> bytes | None:
         try:
-            async with asyncio.timeout(LOOKUP_TIMEOUT):
+            async with asyncio.timeout(self._lookup_timeout):
                 raw = await self._client.get(self._redis_key(digest))
         except (RedisError, OSError, TimeoutError) as exc:
             if not self._failing:

@@ -47,7 +47,10 @@ class SignerService:
         self._stop = asyncio.Event()
         self.watcher = GroupsWatcher(config, self._apply_snapshot)
         self._redis = redis_client(config, "signer")
-        self.cache = SecretCache(self._redis, SecretBox.from_file(config.secrets_dir / AT_REST_KEY_FILE))
+        # A Redis that does not answer is reported (store_unavailable) before the asking front door
+        # gives up on this signer (request_timeout) and asks another, which could only wait the same.
+        self.cache = SecretCache(self._redis, SecretBox.from_file(config.secrets_dir / AT_REST_KEY_FILE),
+                                 lookup_timeout=config.signers.request_timeout / 2)
         ensure_private_dir(config.ipc_dir)
         self._context = zmq.asyncio.Context()
         self.endpoint = signer_endpoint(config, agent_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -67,7 +68,6 @@ def cli(stack, command: str) -> None:
 SCENARIOS = {
     "kill -9 one signer": lambda stack: kill(stack, "signers:", 1),
     "kill -9 all signers": lambda stack: kill(stack, "signers:"),
-    "supervisorctl restart signers:*": lambda stack: stack.supervisorctl("restart", "signers:*"),
     "roll-signers": lambda stack: cli(stack, "roll-signers"),
     "roll-frontdoors": lambda stack: cli(stack, "roll-frontdoors"),
     "kill -9 session daemon": lambda stack: kill(stack, "session_daemon"),
@@ -87,6 +87,21 @@ async def test_fault_fails_no_request(stack, report, name):
     assert outcome.percentile(1.0) < stack.config.signers.pool_wait + 1.0
 
 
+async def test_restart_of_the_whole_signer_pool_fails_nothing_but_503s_at_pool_wait(stack, report):
+    """``supervisorctl restart 'signers:*'`` leaves no signer for as long as the pool takes to stop
+    and start (~5 s under this load on 2 vCPUs): requests wait ``pool_wait`` for one, and those that
+    it runs out on get 503 then, never later and nothing worse (``roll-signers`` avoids even that)."""
+    session = await logged_in(stack.base_url)
+    try:
+        outcome = await under_load(session, lambda: stack.supervisorctl("restart", "signers:*"))
+    finally:
+        await session.close()
+    unavailable = outcome.count(503)
+    report(outcome.line("supervisorctl restart signers:*") + f" (of which 503 at pool_wait: {unavailable})")
+    assert outcome.failed == unavailable, outcome.kinds()
+    assert outcome.percentile(1.0) < stack.config.signers.pool_wait + 1.0
+
+
 async def test_redis_restart_answers_fast_503s_and_keeps_sessions(stack, report):
     session = await logged_in(stack.base_url)
     try:
@@ -102,4 +117,28 @@ async def test_redis_restart_answers_fast_503s_and_keeps_sessions(stack, report)
     unavailable = outcome.count(503)
     report(outcome.line("supervisorctl restart redis") + f" (of which fast 503: {unavailable})")
     assert outcome.failed == unavailable, outcome.kinds()  # nothing but 200 and 503
+    assert all(seconds < FAST for result, seconds in outcome.results if result == 503)
+
+
+async def test_redis_away_for_two_seconds_is_fast_503s_then_the_same_sessions(stack, report):
+    def outage() -> None:
+        stack.supervisorctl("stop", "redis")
+        time.sleep(2.0)  # the outage itself: the load generator keeps running meanwhile
+        stack.supervisorctl("start", "redis")
+
+    session = await logged_in(stack.base_url)
+    try:
+        outcome = await under_load(session, outage, after=3.0)
+
+        async def signs() -> bool:
+            async with session.get("/func/auth?echo=kept") as answer:
+                return answer.status == 200
+
+        await eventually(signs, timeout=15, what="the session signing after Redis came back")
+    finally:
+        stack.supervisorctl("start", "redis")
+        await session.close()
+    unavailable = outcome.count(503)
+    report(outcome.line("redis stopped for 2 s") + f" (of which fast 503: {unavailable})")
+    assert unavailable and outcome.failed == unavailable, outcome.kinds()
     assert all(seconds < FAST for result, seconds in outcome.results if result == 503)

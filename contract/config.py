@@ -8,6 +8,8 @@ kebab-case.  Validation collects every problem and reports them together.
 
 from __future__ import annotations
 
+import importlib.resources
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -15,10 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contract.csp import merge_policy, table_problems
+from contract.hosts import public_hosts_problem
 from contract.origins import parse_allowed_origin
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STATIC_PATH = REPO_ROOT / "static"
+# Our own placeholder site ships inside the frontdoor package (package data), so an installed wheel
+# serves it wherever site-packages is; never a path of the checkout.
+DEFAULT_STATIC_PATH = Path(str(importlib.resources.files("frontdoor") / "static"))
 # The devstack, Redis and etcd ports of Backend.AI's "halfstack", so habits carry over.
 EMBEDDED_MANAGER_PORT = 8091
 EMBEDDED_REDIS_PORT = 8111
@@ -67,11 +72,38 @@ class ServiceConfig(_CompatSection):
     workers: int = Field(2, ge=1, le=64, description="Front-door processes sharing the port (SO_REUSEPORT).")
     trusted_proxies: list[str] = Field(
         default_factory=list,
-        description="Peer IPs whose X-Forwarded-For is believed (e.g. a load balancer in front of us).",
+        description="Peer IPs or CIDR networks whose X-Forwarded-For/-Proto is believed (e.g. an ingress).",
     )
 
-    _split = field_validator("trusted_proxies", mode="before")(_split_list)
+    public_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (name, or name:port for one port only) browsers reach the front door by; "
+        "requests with another Host get 421. Loopback and [service] ip are always accepted.",
+    )
 
+    _split = field_validator("trusted_proxies", "public_hosts", mode="before")(_split_list)
+
+    @field_validator("public_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        problem = public_hosts_problem(hosts)
+        if problem is not None:
+            raise ValueError(problem)
+        return hosts
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        # Refused here, by name: an entry that matches nothing would silently trust no proxy.
+        bad = []
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                bad.append(entry)
+        if bad:
+            raise ValueError("not an IP address or CIDR network: " + ", ".join(repr(entry) for entry in bad))
+        return value
 
 
 class ApiConfig(_CompatSection):
@@ -98,6 +130,17 @@ class ApiConfig(_CompatSection):
         1000, ge=1, le=100_000,
         description="Upstream connections per front-door worker for ordinary requests; WebSockets have "
                     "their own, bounded by security.websocket_max_per_worker.",
+    )
+    endpoint_policy: Literal["round_robin", "least_connections"] = Field(
+        "round_robin", description="How requests are spread over the healthy Manager endpoints.")
+    health_check_interval: float = Field(
+        5.0, ge=0, description="Seconds between active probes of every upstream endpoint (0: passive checks only).")
+    unhealthy_after: int = Field(
+        2, ge=1, le=100, description="Consecutive failures (requests or probes) that take an endpoint out of use.")
+    auth_token_name: str = Field(
+        "sToken", min_length=1,
+        description="Name of the single sign-on token (a body field or cookie) /server/token-login passes to "
+        "the Manager's authorize hook.",
     )
 
     _split = field_validator("endpoint", "graphql_paths", mode="before")(_split_list)
@@ -245,6 +288,11 @@ class RateLimitConfig(_Section):
         return limits
 
 
+# Backend.AI's [security] policy names (its webserver refuses any other name at start).
+REQUEST_POLICIES = frozenset({"reject_metadata_local_link_policy", "reject_access_for_unsafe_file_policy"})
+RESPONSE_POLICIES = frozenset({"set_content_type_nosniff_policy"})
+
+
 class SecurityConfig(_CompatSection):
     cors_allowed_origins: list[str] = Field(
         default_factory=list,
@@ -286,8 +334,38 @@ class SecurityConfig(_CompatSection):
         description="Seconds an idle connection stays open (after an answer, or when it sends nothing at all); "
         "a half-sent request counts as idle.",
     )
+    request_policies: list[str] = Field(
+        default_factory=list,
+        description="Backend.AI's request policies: reject_metadata_local_link_policy (403 for cloud metadata "
+        "host names), reject_access_for_unsafe_file_policy (403 for .git, .svn, .hg, .bzr, ._darcs, BitKeeper, "
+        ".bak, .log as the last path segment).",
+    )
+    response_policies: list[str] = Field(
+        default_factory=list,
+        description="Backend.AI's response policies: set_content_type_nosniff_policy (webui-host always sends "
+        "X-Content-Type-Options: nosniff).",
+    )
+    csp: dict[str, Any] | None = Field(
+        None,
+        description="Backend.AI's [security.csp] table (directive = [sources]): its sources are added to "
+        "content_security_policy for the web UI's pages, e.g. connect-src = [\"'self'\", \"https://wsproxy:5050\"].",
+    )
 
     _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
+
+    @field_validator("request_policies", "response_policies")
+    @classmethod
+    def _known_policies(cls, names: list[str], info) -> list[str]:
+        known = REQUEST_POLICIES if info.field_name == "request_policies" else RESPONSE_POLICIES
+        for name in names:
+            if name not in known:
+                raise ValueError(f"unknown security policy {name!r} (known: {', '.join(sorted(known))})")
+        return names
+
+    @property
+    def page_policy(self) -> str:
+        """The CSP of our HTML pages and the hosted bundle's: ours, with [security.csp]'s sources added."""
+        return merge_policy(self.content_security_policy, self.csp)
 
     @field_validator("cors_allowed_origins")
     @classmethod
@@ -382,6 +460,8 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
         problems.append("security.http_redirect_port: it redirects to HTTPS, so it needs service.ssl_enabled")
     if redirect_port is not None and redirect_port == service.get("port", 8090):
         problems.append("security.http_redirect_port: must differ from service.port")
+    if security.get("csp") is not None:
+        problems += [f"security.csp.{problem}" for problem in table_problems(security["csp"])]
     return problems
 
 

@@ -39,9 +39,17 @@ AGENTS = Gauge(
 UPSTREAM_ERRORS = Counter(
     "webui_host_upstream_errors", "Failures talking to the Manager or a deployment upstream, by kind.", ("kind",)
 )
+UPSTREAM_HEALTHY = Gauge(
+    "webui_host_upstream_healthy", "1 while an upstream endpoint of a deployment is in use, 0 while it is out.",
+    ("deployment", "endpoint"), multiprocess_mode="livemin",
+)
 OPEN_WEBSOCKETS = Gauge(
     "webui_host_open_websockets", "WebSockets relayed right now (all front-door workers).",
     multiprocess_mode="livesum",
+)
+DEPENDENCY_UP = Gauge(
+    "webui_host_dependency_up", "1 when the last readiness check reached it (redis, manager, signers), else 0.",
+    ("dependency",), multiprocess_mode="livemin",  # any worker that cannot reach it counts
 )
 DRAINING_WORKERS = Gauge(
     "webui_host_draining_workers", "Front-door workers that received SIGTERM and are draining.",

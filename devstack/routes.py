@@ -44,6 +44,11 @@ def _check_login_allowed(request: web.Request, user: UserRecord) -> None:
         raise Problem(PASSWORD_EXPIRED, "Password expired.")
 
 
+# A pretend authorize-hook plugin: these single sign-on tokens (sToken) log in as their user, whatever
+# user name and password come along (Backend.AI's webserver sends placeholders with a token).
+SSO_TOKENS = {"devstack-sso-token-user": "user@lablup.com"}
+
+
 @routes.post("/auth/authorize")
 async def authorize(request: web.Request) -> web.Response:
     params = await json_object(request)  # extra keys (otp, sToken, force...) are allowed
@@ -51,7 +56,13 @@ async def authorize(request: web.Request) -> web.Response:
     domain, username, password = (required_str(params, k) for k in ("domain", "username", "password"))
     if auth_type != "keypair":
         raise Problem(INVALID_API_PARAMS, "Unsupported authorization type")
-    user = _check_credential(request.app[USERS_KEY], domain, username, password)
+    if "sToken" in params:
+        email = SSO_TOKENS.get(params["sToken"]) if isinstance(params["sToken"], str) else None
+        user = request.app[USERS_KEY].by_email(email) if email else None
+        if user is None or user.domain != domain:
+            raise Problem(AUTH_FAILED, "Invalid single sign-on token.")
+    else:
+        user = _check_credential(request.app[USERS_KEY], domain, username, password)
     _check_login_allowed(request, user)
     return web.json_response({"data": {
         "access_key": user.access_key,

@@ -9,6 +9,7 @@ import zmq.asyncio
 from aiohttp import web
 
 from contract.bootstrap import Settings
+from contract.hosts import HostPolicy
 from contract.messages import load_shared_key
 from contract.runtime import ZMQ_KEY_FILE, redis_client, session_daemon_endpoint
 from contract.webapi_watch import GroupsWatcher
@@ -16,7 +17,9 @@ from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.error_pages import error_page_middleware
+from frontdoor.host_check import host_check_middleware
 from frontdoor.middlewares import error_middleware, request_log_middleware
+from frontdoor.endpoint_probe import probe_forever
 from frontdoor.jwks import jwks_for
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
@@ -26,6 +29,7 @@ from frontdoor.security import install_security, parser_limits
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.static import StaticFiles
+from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.webui_config import WebUiConfig
 from frontdoor.websocket import WebSocketRelay
@@ -48,7 +52,9 @@ def _http_client(settings: Settings, limit: int) -> aiohttp.ClientSession:
 
 def build_app(settings: Settings) -> web.Application:
     config = settings.config
-    middlewares = [request_log_middleware, own_targets_only, error_middleware, error_page_middleware]
+    # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
+    middlewares = [request_log_middleware, host_check_middleware(HostPolicy.for_config(config)), own_targets_only,
+                   error_middleware, error_page_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,
                           handler_args=parser_limits(config))
     zmq_context = zmq.asyncio.Context()
@@ -67,7 +73,7 @@ def build_app(settings: Settings) -> web.Application:
         signers=signers,
         daemon=daemon,
         http=_http_client(settings, config.api.connection_limit),
-        trusted_proxies=frozenset(config.service.trusted_proxies),
+        trusted_proxies=TrustedProxies(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
     install_security(app, front)  # CORS, CSRF, rate limits, security headers
@@ -88,7 +94,7 @@ def build_app(settings: Settings) -> web.Application:
     StaticFiles.for_config(config).register(app)
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
-    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run]))
+    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run, lambda: probe_forever(front)]))
     app.on_cleanup.append(lambda _app: _close(front, relay, zmq_context))
     return app
 

@@ -11,23 +11,26 @@ from typing import Any
 
 from aiohttp import web
 
+from contract.hosts import canonical_host
 from frontdoor import problems
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
 from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
-from frontdoor.json_body import InvalidJsonBody, invalid_json, parse_object, read_body
+from frontdoor.json_body import InvalidJsonBody, NestedTooDeep, invalid_json, parse_object, read_body
 from frontdoor.sanitize import password_problem, username_problem
 
 log = logging.getLogger(__name__)
 
 MAX_LOGIN_BODY = 64 * 1024
+# Backend.AI's own paths: statuses and bodies as its webserver 23.09 (the Web UI bundle we host) sends them.
+BACKEND_AI_PREFIX = "/server/"
 
 
 async def read_json_body(request: web.Request) -> dict[str, Any]:
     """The JSON object the browser sent (decoded if X-BackendAI-Encoded); InvalidJsonBody otherwise."""
     raw = await read_body(request, MAX_LOGIN_BODY)
     if is_encoded(request.headers.get("X-BackendAI-Encoded")):
-        raw = decode_body(raw, f"{request.scheme}://{request.host}")
+        raw = decode_body(raw, f"{request.scheme}://{canonical_host(request.host)}")  # config.toml's apiEndpoint
     return parse_object(raw)
 
 
@@ -49,9 +52,10 @@ class AuthRoutes:
         self._front = front
 
     def register(self, app: web.Application) -> None:
-        for prefix, login, logout in (("/server", "login", "logout"), ("/api/auth", "login", "logout")):
-            app.router.add_post(f"{prefix}/{login}", self.login)
-            app.router.add_post(f"{prefix}/{logout}", self.logout)
+        for prefix in ("/server", "/api/auth"):
+            app.router.add_post(f"{prefix}/login", self.login)
+            app.router.add_post(f"{prefix}/logout", self.logout)
+        app.router.add_post("/server/token-login", self.token_login)
         app.router.add_post("/server/login-check", self.login_check)
         app.router.add_post("/server/extend-login-session", self.extend_login_session)
         app.router.add_post("/server/update-password-no-auth", self.update_password_no_auth)
@@ -64,8 +68,10 @@ class AuthRoutes:
             body = await read_json_body(request)
         except UndecodableBody:
             return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
-        except InvalidJsonBody as exc:
+        except NestedTooDeep as exc:
             return invalid_json(exc)
+        except InvalidJsonBody:
+            body = {}  # as Backend.AI: a body that is no JSON object lacks the username
         username, password = body.pop("username", None), body.pop("password", None)
         if not isinstance(username, str) or not username.strip():
             return _missing_field("username")
@@ -75,12 +81,35 @@ class AuthRoutes:
         if invalid is not None:
             return invalid
         args = {"username": username.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
-        response = await self._ask_daemon("login", args)
+        return self._login_reply(request, await self._ask_daemon("login", args))
+
+    async def token_login(self, request: web.Request) -> web.Response:
+        """Backend.AI's single sign-on: a token (``[api] auth_token_name``, from the body or a cookie)
+        that the Manager's authorize hook turns into a keypair.  The token goes to the Manager in the
+        authorize body only; the browser's cookies are not forwarded (Backend.AI forwards them all)."""
+        front = self._front
+        if await front.session(request) is not None:
+            return problems.bad_request("You have already logged in.")
+        try:
+            body = await read_json_body(request)
+        except UndecodableBody:
+            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        name = front.config.api.auth_token_name
+        token = body.get(name) or request.cookies.get(name)
+        if not isinstance(token, str) or not token:
+            return problems.bad_request("You must provide cookie-based authentication token", slug="invalid-api-params")
+        args = {"extras": {**body, name: token}, **front.forwarding_facts(request)}
+        return self._login_reply(request, await self._ask_daemon("token_login", args))
+
+    def _login_reply(self, request: web.Request, response) -> web.Response:
         if isinstance(response, web.Response):
             return response
-        reply = problems.json_body_response(response.status, response.body)
+        status = response.status
+        if request.path.startswith(BACKEND_AI_PREFIX) and response.body.get("authenticated") is False:
+            status = 200  # Backend.AI 23.09: a refused login is a 200 with authenticated false and the reason
+        reply = problems.json_body_response(status, response.body)
         if response.session_id:
-            front.set_session_cookie(request, reply, response.session_id)
+            self._front.set_session_cookie(request, reply, response.session_id)
         return reply
 
     async def login_check(self, request: web.Request) -> web.Response:
@@ -97,7 +126,8 @@ class AuthRoutes:
             result = await self._ask_daemon("logout", {"session_id": session_id})
             if isinstance(result, web.Response):
                 return result
-        reply = web.Response(text="200: OK")
+        # Backend.AI 23.09 answers its logout with an empty 201; the seed's path keeps its 200.
+        reply = web.Response(status=201) if request.path.startswith(BACKEND_AI_PREFIX) else web.Response(text="200: OK")
         reply.del_cookie(self._front.config.session.cookie_name, path="/")
         return reply
 

@@ -13,8 +13,10 @@ from contract.redis_layout import SessionRecord
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot, manager_deployment
 from contract.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
+from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
+from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
 
 
@@ -29,9 +31,10 @@ class FrontDoor:
     signers: SignerPool
     daemon: SessionDaemonClient
     http: aiohttp.ClientSession
-    trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
     groups_watcher: "GroupsWatcher | None" = None
+    endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
 
     def deployment(self, name: str) -> Deployment | None:
         """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""
@@ -50,6 +53,15 @@ class FrontDoor:
         found = dict(self.groups.deployments)
         found.setdefault(MANAGER_DEPLOYMENT, self.deployment(MANAGER_DEPLOYMENT))
         return sorted(found.values(), key=lambda d: d.name)
+
+    def endpoint_pool(self, deployment: Deployment) -> EndpointPool:
+        """The health of the deployment's upstreams, kept while its list of upstreams stays the same."""
+        api = self.config.api
+        pool = self.endpoint_pools.get(deployment.name)
+        if pool is None or pool.urls != deployment.upstreams:
+            pool = self.endpoint_pools[deployment.name] = EndpointPool(deployment.upstreams)
+        pool.configure(api.endpoint_policy, api.unhealthy_after)  # reloadable: read at use
+        return pool
 
     def follow_groups(self, snapshot: GroupsSnapshot) -> None:
         self.groups = snapshot
@@ -80,8 +92,18 @@ class FrontDoor:
             path="/",
             httponly=True,
             samesite="Lax",
-            secure=request.secure,
+            secure=self.browser_uses_https(request),
         )
+
+    def browser_uses_https(self, request: web.Request) -> bool:
+        """TLS here, or ended at a proxy we trust that says so: the cookie must then be Secure."""
+        if request.secure:
+            return True
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if not peer or peer[0] not in self.trusted_proxies:
+            return False
+        proto = request.headers.get("X-Forwarded-Proto", "")
+        return proto.split(",", 1)[0].strip().lower() == "https"  # the first hop is the browser's
 
 
 def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:

@@ -17,8 +17,8 @@ from frontdoor.page_render import render_page
 
 log = logging.getLogger(__name__)
 
-SLUGS = {403: "forbidden", 404: "generic-not-found", 405: "method-not-allowed"}
-PAGE_KEYS = {403: "403", 404: "404", 405: "405", 500: "500", 502: "502", 503: "503"}
+SLUGS = {403: "forbidden", 404: "generic-not-found", 405: "method-not-allowed", 421: "misdirected-request"}
+PAGE_KEYS = {403: "403", 404: "404", 405: "405", 421: "421", 500: "500", 502: "502", 503: "503"}
 KEPT_HEADERS = ("Allow", "Retry-After")
 
 
@@ -47,7 +47,7 @@ def page_keys(status: int) -> tuple[str, str]:
     title = f"error_title_{PAGE_KEYS.get(status, 'other')}"
     if status >= 500:
         return title, "error_text_5xx"
-    return title, {403: "error_text_403", 404: "error_text_404"}.get(status, "error_text_other")
+    return title, {403: "error_text_403", 404: "error_text_404", 421: "error_text_421"}.get(status, "error_text_other")
 
 
 def error_response(request: web.Request, status: int, headers: dict[str, str] | None = None) -> web.Response:

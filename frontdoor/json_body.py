@@ -21,6 +21,10 @@ class InvalidJsonBody(ValueError):
     """What is wrong with the body, in words fit for the client."""
 
 
+class NestedTooDeep(InvalidJsonBody):
+    """Valid JSON, but deeper than any body of ours: refused everywhere, never parsed further."""
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, refused with 413 past ``limit`` bytes (whatever Content-Length claims)."""
     if request.content_length is not None and request.content_length > limit:
@@ -36,13 +40,13 @@ def parse_object(raw: bytes | str) -> dict[str, Any]:
     try:
         document = json.loads(raw or b"{}")
     except RecursionError:
-        raise InvalidJsonBody(f"the body nests deeper than {MAX_DEPTH} levels") from None
+        raise NestedTooDeep(f"the body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError:
         raise InvalidJsonBody("the body is not valid JSON") from None
     if not isinstance(document, dict):
         raise InvalidJsonBody("the body must be a JSON object")
     if _depth(document) > MAX_DEPTH:
-        raise InvalidJsonBody(f"the body nests deeper than {MAX_DEPTH} levels")
+        raise NestedTooDeep(f"the body nests deeper than {MAX_DEPTH} levels")
     return document
 
 

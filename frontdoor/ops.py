@@ -23,6 +23,7 @@ from contract.etcd_layout import AgentState
 from contract.metrics import render_latest
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
+from frontdoor.endpoint_probe import probe
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.websocket import WebSocketRelay
 
@@ -77,6 +78,8 @@ class Readiness:
     async def report(self) -> tuple[bool, dict]:
         redis, signers, manager = await asyncio.gather(self._redis(), self._signers(), self._manager())
         checks = {"redis": redis, "signers": signers, "manager": manager}
+        for name, check in checks.items():  # updated at every probe: the alerts' "unreachable" signal
+            instruments.DEPENDENCY_UP.labels(name).set(1 if check.ok else 0)
         ready = all(check.ok for check in checks.values()) and not self._lifecycle.draining
         doc = {
             "status": "ok" if ready else "error",
@@ -101,13 +104,10 @@ class Readiness:
         return Check(bool(serving), f"{len(serving)} on this host serving the Manager deployment")
 
     async def _manager(self) -> Check:
-        url = self._front.manager_endpoints[0] + "/"
-        try:
-            async with self._front.http.get(url, timeout=aiohttp.ClientTimeout(total=CHECK_TIMEOUT)) as answer:
-                ok = answer.status < 500
-                return Check(ok, f"HTTP {answer.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return Check(False, type(exc).__name__)
+        """Ready while any Manager endpoint answers (requests go to the ones that do)."""
+        urls = self._front.manager_endpoints
+        alive = await asyncio.gather(*(probe(self._front.http, url, CHECK_TIMEOUT) for url in urls))
+        return Check(any(alive), f"{sum(alive)} of {len(urls)} Manager endpoints answer")
 
 
 def build_ops_app(front: FrontDoor, lifecycle: Lifecycle) -> web.Application:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from contract.config import REPO_ROOT
 from frontdoor.templating import html_environment
 from frontdoor.ui_text import LANG_COOKIE, THEME_COOKIE, choose_language, choose_theme, script_text, translator
 
-OWN_ASSETS = REPO_ROOT / "static" / "ui"
+# Package data: a real directory beside this module in a checkout and in an installed wheel alike.
+OWN_ASSETS = Path(str(importlib.resources.files("frontdoor") / "static" / "ui"))
 ASSET_PREFIX = "/ui/static"
 
 # Our pages load nothing from elsewhere and run no inline script; data for scripts travels in a

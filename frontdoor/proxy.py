@@ -19,6 +19,7 @@ from contract.requests import SigningRequest
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
+from frontdoor.endpoint_probe import record
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused, StoreUnavailableAtSigner
 from frontdoor.upstream import (
     NotRouted,
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
 WEBAPI_PREFIX = "/webapi/"
 SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
+NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
 
 
 class DeploymentProxy:
@@ -53,10 +55,7 @@ class DeploymentProxy:
         if isinstance(raw_rest, web.Response):
             return raw_rest
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
-            try:  # the Manager's version is public
-                return await self._forward(request, upstream_target(deployment.upstreams[0], raw_rest), {}, deployment)
-            except UnsafePath as exc:
-                return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
+            return await self._to_an_endpoint(request, deployment, raw_rest, sign=None)  # the version is public
         return await self._proxy(request, deployment, raw_rest)
 
     async def handle_deployment(self, request: web.Request) -> web.StreamResponse:
@@ -71,10 +70,6 @@ class DeploymentProxy:
 
     async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
         front = self._front
-        try:
-            target = upstream_target(deployment.upstreams[0], raw_rest)
-        except (UnsafePath, IndexError) as exc:
-            return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
         session_id = session_cookie_value(request, front.config)
         record = await front.session(request)
         if record is None:
@@ -82,40 +77,73 @@ class DeploymentProxy:
         if not may_call(caller_of(record, front.config.webapi.endpoint_admins), deployment.name,
                         front.groups.group(deployment.group)):
             return _no_such_deployment(deployment.name)  # a group one may not Read is not disclosed
-        websocket = wants_websocket(request)
-        signed: dict[str, str] = {}
-        if deployment.signing != SigningMode.NONE:
-            path = raw_rest.partition("?")[0].strip("/")
-            signing = SigningRequest(
-                rid=0,
-                session_id=session_id,
-                method="GET" if websocket else request.method,
-                target=target.target,
-                host=target.host,
-                # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
-                content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
-                api_version=self._api_version(request),
-                want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
-                request_id=request.get("request_id", ""),
-                deployment=deployment.name,
-            )
-            try:
-                signed = await front.signers.sign(signing, deployment)
-            except SessionRejected:
-                return problems.unauthorized()
-            except NoSignerAvailable:
-                return problems.no_signer()
-            except StoreUnavailableAtSigner:
-                return problems.session_store_down()
-            except SigningRefused as exc:
-                log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
-                return problems.bad_gateway("The request could not be signed.")
-        front.sessions.keep_alive(session_id, record)
         request["user_id"] = record.user_id
-        if websocket:
-            headers = self._headers(request, target, signed)
-            return await self._relay.open(request, target, headers, session_id)
-        return await self._forward(request, target, signed, deployment)
+
+        async def sign(target: UpstreamTarget) -> dict[str, str] | web.Response:
+            signed = {} if deployment.signing == SigningMode.NONE else await self._signed_headers(
+                request, deployment, target, raw_rest, session_id)
+            if not isinstance(signed, web.Response):
+                front.sessions.keep_alive(session_id, record)
+            return signed
+
+        return await self._to_an_endpoint(request, deployment, raw_rest, sign, session_id)
+
+    async def _to_an_endpoint(self, request: web.Request, deployment: Deployment, raw_rest: str, sign,
+                              session_id: str | None = None) -> web.StreamResponse:
+        """Send to a healthy endpoint of the deployment; one that cannot be connected to is marked and,
+        as nothing was sent yet, the request goes to the next one (signed anew for its host)."""
+        pool = self._front.endpoint_pool(deployment)
+        tried: set[str] = set()
+        while (url := pool.choose(tried)) is not None:
+            tried.add(url)
+            try:
+                target = upstream_target(url, raw_rest)
+            except UnsafePath as exc:
+                return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
+            signed = await sign(target) if sign is not None else {}
+            if isinstance(signed, web.Response):
+                return signed
+            if wants_websocket(request):
+                return await self._relay.open(request, target, self._headers(request, target, signed), session_id)
+            pool.started(url)
+            try:
+                answer = await self._forward(request, target, signed, deployment)
+            finally:
+                pool.finished(url)
+            record(pool, deployment.name, url, alive=answer is not NOT_CONNECTED)
+            if answer is not NOT_CONNECTED:
+                return answer
+        return problems.bad_gateway()
+
+    async def _signed_headers(self, request: web.Request, deployment: Deployment, target: UpstreamTarget,
+                              raw_rest: str, session_id: str | None) -> dict[str, str] | web.Response:
+        front = self._front
+        websocket = wants_websocket(request)
+        path = raw_rest.partition("?")[0].strip("/")
+        signing = SigningRequest(
+            rid=0,
+            session_id=session_id,
+            method="GET" if websocket else request.method,
+            target=target.target,
+            host=target.host,
+            # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
+            content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
+            api_version=self._api_version(request),
+            want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
+            request_id=request.get("request_id", ""),
+            deployment=deployment.name,
+        )
+        try:
+            return await front.signers.sign(signing, deployment)
+        except SessionRejected:
+            return problems.unauthorized()
+        except NoSignerAvailable:
+            return problems.no_signer()
+        except StoreUnavailableAtSigner:
+            return problems.session_store_down()
+        except SigningRefused as exc:
+            log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
+            return problems.bad_gateway("The request could not be signed.")
 
     def _api_version(self, request: web.Request) -> str:
         return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
@@ -157,7 +185,12 @@ class DeploymentProxy:
                 instruments.UPSTREAM_ERRORS.labels("response_timeout").inc()
                 return problems.gateway_timeout()
             instruments.UPSTREAM_ERRORS.labels("connect_timeout").inc()
-            return problems.bad_gateway("Connecting to the Manager timed out.")
+            return NOT_CONNECTED
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing of the request was sent
+            instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
+            log.warning("upstream endpoint unreachable", extra={"event": "upstream_error", "error": type(exc).__name__,
+                                                               "endpoint": str(target.url.origin())})
+            return NOT_CONNECTED
         except aiohttp.ClientConnectionError as exc:
             instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
             log.warning("manager unreachable", extra={"event": "upstream_error", "error": type(exc).__name__})

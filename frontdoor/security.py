@@ -42,6 +42,21 @@ PASSWORD_PATHS = frozenset(
 )
 
 
+# Backend.AI's [security] request_policies, by name: what each refuses (403).
+METADATA_HOSTS = frozenset({"metadata.google.internal", "169.254.169.254", "100.100.100.200", "alibaba.zaproxy.org",
+                            "metadata.oraclecloud.com"})
+UNSAFE_FILE_NAMES = frozenset({"._darcs", ".bzr", ".hg", "BitKeeper", ".bak", ".log", ".git", ".svn"})
+
+
+def policy_refusal(policies: list[str], host: str, path: str) -> str | None:
+    """The request policy that refuses a request for ``host`` and ``path``, or None."""
+    if "reject_metadata_local_link_policy" in policies and host.lower().split(":")[0] in METADATA_HOSTS:
+        return "reject_metadata_local_link_policy"
+    if "reject_access_for_unsafe_file_policy" in policies and path.split("/")[-1] in UNSAFE_FILE_NAMES:
+        return "reject_access_for_unsafe_file_policy"
+    return None
+
+
 def parser_limits(config: Config) -> dict[str, int]:
     """``handler_args`` of the application: aiohttp's parser refuses longer lines and more headers."""
     security = config.security
@@ -77,6 +92,10 @@ class Security:
         proxied = path.startswith(PROXIED_PREFIXES)
         if not proxied:
             request["csp_nonce"] = new_nonce()
+        policies = self._config.request_policies
+        refused_by = policy_refusal(policies, request.host, path) if policies else None
+        if refused_by is not None:
+            return _refusal(request, web.HTTPForbidden, "forbidden", "Forbidden.", f"Refused by {refused_by}.")
         if is_preflight(request.method, request.headers) and path.startswith(API_PREFIXES):
             request[PREFLIGHT] = True
             return self._preflight(request)
@@ -102,7 +121,7 @@ class Security:
         if path.startswith(API_PREFIXES) and not request.get(PREFLIGHT):
             apply_cors(headers, self._origins, request.headers.get("Origin"))
         nonce = request.get("csp_nonce") or new_nonce()
-        for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.content_security_policy,
+        for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.page_policy,
                                         proxied).items():
             if name != "Content-Security-Policy" or name not in headers:  # a handler's own policy stands
                 headers[name] = value

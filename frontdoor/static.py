@@ -3,6 +3,12 @@
 Every response carries the cache rule of its path (``static_rules``), an ETag and Last-Modified
 (conditional requests get 304), and a precompressed ``.br``/``.gz`` sibling when one exists and the
 browser accepts it.  Paths must stay inside the root, symlinks included; anything else is 404.
+
+A missing file is answered by what asked for it (``static_rules.request_kind``): a page load gets
+the app shell in SPA mode (as Backend.AI does: the Web UI shows its own not-found view) and our
+error page otherwise; a stylesheet, script, image or any other request for a name with an extension
+gets a plain-text 404 (never the shell, which a browser would refuse as a stylesheet or script, and
+never problem+json); other extension-less requests keep problem+json.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from stat import S_ISREG
 from aiohttp import web
 
 from contract.config import DEFAULT_STATIC_PATH, Config
+from frontdoor.error_pages import wants_html
 from frontdoor.problems import API_PREFIXES
 from frontdoor.static_rules import (
     ENCODINGS,
@@ -22,6 +29,7 @@ from frontdoor.static_rules import (
     cache_control_for,
     has_extension,
     inline_script_policy,
+    request_kind,
     resolve_inside,
     safe_relative_path,
 )
@@ -29,6 +37,7 @@ from frontdoor.static_rules import (
 OWN_UI_HOME = "/ui/"
 NONCE_PLACEHOLDER = b"{{nonce}}"
 HTML_SUFFIXES = (".html", ".htm")
+PLAIN_NOT_FOUND = "404: Not Found\n"
 
 
 def serves_bundle(static_path: Path) -> bool:
@@ -98,7 +107,7 @@ class StaticFiles:
             root,
             spa_fallback=bundled and config.service.mode == "webui",
             home_redirect=None if bundled else OWN_UI_HOME,
-            page_policy=getattr(security, "content_security_policy", None) if bundled else None,
+            page_policy=security.page_policy if bundled and security is not None else None,
         )
 
     def register(self, app: web.Application) -> None:
@@ -112,10 +121,14 @@ class StaticFiles:
         if relative is None:
             raise web.HTTPNotFound()
         found = self._find(relative)
-        if found is None and self._wants_app_shell(relative):
+        kind = request_kind(request.headers.get("Sec-Fetch-Dest"), wants_html(request.headers.get("Accept")))
+        if found is None and self._wants_app_shell(relative, kind):
             found = resolve_inside(self._root, "index.html")
         if found is None:
-            raise web.HTTPNotFound()
+            if kind == "subresource" or (kind == "other" and has_extension(relative)):
+                return web.Response(status=404, text=PLAIN_NOT_FOUND, content_type="text/plain",
+                                    headers={"Cache-Control": NO_STORE})
+            raise web.HTTPNotFound()  # a page for a page load, problem+json otherwise (error_pages)
         # The app shell (also served for directories and SPA routes) is html: never stored.
         cache_control = NO_STORE if found.name == "index.html" else cache_control_for(relative)
         if self._inline_policy and found.suffix in HTML_SUFFIXES:
@@ -139,6 +152,9 @@ class StaticFiles:
             found = resolve_inside(self._root, f"{relative}/index.html".lstrip("/"))
         return found
 
-    def _wants_app_shell(self, relative: str) -> bool:
-        # Client-side routes have no file extension; a missing script or image stays a 404.
-        return self._spa_fallback and not has_extension(relative) and not ("/" + relative + "/").startswith(API_PREFIXES)
+    def _wants_app_shell(self, relative: str, kind: str) -> bool:
+        # Client-side routes have no file extension, and a page load of any missing name gets the shell
+        # (Backend.AI's behaviour); a missing stylesheet, script or image stays a 404.
+        if not self._spa_fallback or ("/" + relative + "/").startswith(API_PREFIXES) or kind == "subresource":
+            return False
+        return kind == "navigation" or not has_extension(relative)

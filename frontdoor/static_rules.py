@@ -94,6 +94,24 @@ def has_extension(relative: str) -> bool:
     return "." in last
 
 
+# Sec-Fetch-Dest values of a page load; any other non-empty value but "empty" (fetch/XHR) is a subresource.
+NAVIGATION_DESTS = frozenset({"document", "iframe", "frame"})
+
+
+def request_kind(sec_fetch_dest: str | None, html_accepted: bool) -> str:
+    """``navigation`` (a page load), ``subresource`` (a stylesheet, script, image, font, ...) or ``other``.
+
+    ``Sec-Fetch-Dest`` decides when the browser sends it; otherwise an ``Accept`` that asks for HTML
+    (``html_accepted``) is a navigation.
+    """
+    dest = (sec_fetch_dest or "").strip().lower()
+    if dest in NAVIGATION_DESTS:
+        return "navigation"
+    if dest and dest != "empty":
+        return "subresource"
+    return "navigation" if html_accepted else "other"
+
+
 def inline_script_policy(policy: str) -> str:
     """``policy`` for a bundle whose index.html has inline scripts without nonces (Backend.AI 23.09).
 

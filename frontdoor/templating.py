@@ -1,6 +1,7 @@
 """Jinja2 environments: HTML with autoescaping always on, and plain text (config.toml) without.
 
-Templates live in the repository's ``templates/``.  Nothing user-supplied is ever marked ``|safe``.
+Templates ship in the package (``frontdoor/templates``), loaded through importlib.resources so an
+installed wheel finds them.  Nothing user-supplied is ever marked ``|safe``.
 """
 
 from __future__ import annotations
@@ -9,15 +10,13 @@ from functools import lru_cache
 
 import jinja2
 
-from contract.config import REPO_ROOT
-
-TEMPLATE_DIR = REPO_ROOT / "templates"
+TEMPLATE_PACKAGE = ("frontdoor", "templates")
 
 
 @lru_cache(maxsize=None)
 def html_environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
         autoescape=True,  # every {{ }} in every template, whatever its file name
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -29,7 +28,7 @@ def html_environment() -> jinja2.Environment:
 def text_environment() -> jinja2.Environment:
     """For TOML: values are encoded by the caller (``webui_config.toml_value``), not HTML-escaped."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

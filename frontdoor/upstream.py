@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -152,8 +153,11 @@ def media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower() or DEFAULT_MEDIA_TYPE
 
 
-def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: frozenset[str]) -> str:
-    """The browser's address: the peer, unless the peer is a proxy we trust to tell us."""
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: Container[str]) -> str:
+    """The browser's address: the peer, unless the peer is a proxy we trust to tell us.
+
+    ``trusted_proxies`` is a ``TrustedProxies`` (addresses and networks) or any container of addresses.
+    """
     address = peer or ""
     if forwarded_for and address in trusted_proxies:
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]

@@ -62,7 +62,7 @@ class WebApiRoutes:
             return problems.unauthorized()
         snapshot = self._front.groups
         groups = [
-            _group_view(caller, snapshot, name, self._front.deployments_of(name))
+            _group_view(caller, snapshot, name, self._front.deployments_of(name), self._front)
             for name, group in sorted(snapshot.all_groups().items())
             if allowed(caller, Action.READ, group)
         ]
@@ -200,7 +200,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise InvalidDefinition([str(exc)]) from None
 
 
-def _group_view(caller: Caller, snapshot: GroupsSnapshot, name: str, deployments: list) -> dict[str, Any]:
+def _group_view(caller: Caller, snapshot: GroupsSnapshot, name: str, deployments: list,
+                front: FrontDoor) -> dict[str, Any]:
     group = snapshot.group(name)
     actions = [action.value for action in Action if allowed(caller, action, group)]
     view: dict[str, Any] = {
@@ -212,7 +213,8 @@ def _group_view(caller: Caller, snapshot: GroupsSnapshot, name: str, deployments
         "distribution_in_progress": snapshot.distribution_in_progress(name),
         "agents": [agent.to_dict() for agent in snapshot.agents_of(name)],
         "deployments": [
-            {**json.loads(d.to_json()), "faults": deployment_faults(d)} for d in deployments
+            {**json.loads(d.to_json()), "faults": deployment_faults(d), "endpoints": front.endpoint_pool(d).view()}
+            for d in deployments
         ],
     }
     if Action.UPDATE.value in actions:

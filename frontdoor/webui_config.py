@@ -3,7 +3,12 @@
 It is rendered per request because ``apiEndpoint`` is the address the browser used
 (``scheme://Host``), and ``connectionMode = "SESSION"`` makes the Web UI send its API calls through
 us as ``/func/...`` with our session cookie.  Keys and defaults are those of Backend.AI's webserver
-(reference §4.10 and §7); operators set them in the same sections of our TOML file.
+23.09 (the release whose bundle we host); operators set them in the same sections of our TOML file.
+
+A key 23.09 gives a default is always sent, with the operator's value or that default.  A key it has
+no default for (``isDirectorySizeVisible``), or that later releases added (``enableModelStore``,
+``allowNonAuthTCP``, ...), is sent only when the operator sets it; otherwise its line is commented
+out, exactly as Backend.AI renders an unset value, so the Web UI applies its own default.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from typing import Any
 from aiohttp import web
 
 from contract.config import Config
+from contract.hosts import canonical_host
 from frontdoor.static_rules import NO_STORE
 from frontdoor.templating import text_environment
 
 TEMPLATE = "webui/config.toml.j2"
 
-# (section in our file, key, default) for every value the template shows.
+ONLY_IF_SET = None  # the default of a key Backend.AI 23.09 leaves out unless the operator sets it
+
+# (section in our file, key) -> default, for every value the template shows.
 DEFAULTS: dict[tuple[str, str], Any] = {
     ("ui", "default_environment"): None,
     ("ui", "default_import_environment"): None,
@@ -47,10 +55,22 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("service", "system_SSH_image"): "",
     ("service", "directory_based_usage"): False,
     ("service", "allow_custom_resource_allocation"): True,
-    ("service", "is_directory_size_visible"): True,
+    ("service", "is_directory_size_visible"): ONLY_IF_SET,  # not in 23.09's schema
     ("service", "edu_appname_prefix"): "",
-    ("service", "enable_extend_login_session"): False,
     ("service", "wsproxy_url"): "",
+    # Keys of later releases' templates: sent only when set.
+    ("api", "domain"): ONLY_IF_SET,
+    ("ui", "enable_model_folders"): ONLY_IF_SET,
+    ("service", "enable_model_store"): ONLY_IF_SET,
+    ("service", "allow_theme_mode"): ONLY_IF_SET,
+    ("service", "enable_extend_login_session"): ONLY_IF_SET,
+    ("service", "enable_interactive_login_account_switch"): ONLY_IF_SET,
+    ("service", "default_file_browser_image"): ONLY_IF_SET,
+    ("service", "enable_reservoir"): ONLY_IF_SET,
+    ("resources", "allow_non_auth_tcp"): ONLY_IF_SET,
+    ("resources", "max_gaudi2_devices_per_container"): ONLY_IF_SET,
+    ("resources", "max_atom_plus_devices_per_container"): ONLY_IF_SET,
+    ("environments", "show_non_installed_images"): ONLY_IF_SET,
     ("session", "auto_logout"): False,
     ("session", "max_count_for_preopen_ports"): 10,
     ("resources", "open_port_to_public"): False,
@@ -109,9 +129,11 @@ def toml_list_field(key: str, value: Any) -> str:
 
 
 def _section(config: Config, name: str) -> dict[str, Any]:
+    """The keys of one section the operator wrote (our own models' defaults are not Backend.AI's)."""
     if name in ("service", "session", "api"):
         model = getattr(config, name)
-        return {**model.model_dump(), **(model.model_extra or {})}
+        written = {key: getattr(model, key) for key in model.model_fields_set if key in type(model).model_fields}
+        return {**written, **(model.model_extra or {})}
     extra = (config.model_extra or {}).get(name)
     return extra if isinstance(extra, dict) else {}
 
@@ -130,15 +152,17 @@ def webui_settings(config: Config) -> dict[tuple[str, str], Any]:
 
 
 def endpoint_url(config: Config, request: web.Request) -> str:
+    """``scheme://host[:port]`` of the request, its Host lower-cased (``frontdoor.host_check`` has
+    already refused any Host that is not a configured public host or loopback)."""
     scheme = getattr(config.service, "force_endpoint_protocol", None) or request.scheme
-    return f"{scheme}://{request.host}"
+    return f"{scheme}://{canonical_host(request.host)}"
 
 
 def render_webui_config(config: Config, endpoint: str) -> str:
     values = webui_settings(config)
     return text_environment().get_template(TEMPLATE).render(
         endpoint_url=endpoint,
-        api_text=config.api.text,
+        api_text=config.api.text,  # always sent (23.09 requires [api] text; ours defaults it)
         value=lambda section, key: values[(section, key)],
         field=toml_field,
         list_field=toml_list_field,
@@ -154,4 +178,5 @@ class WebUiConfig:
 
     async def handle(self, request: web.Request) -> web.Response:
         text = render_webui_config(self._config, endpoint_url(self._config, request))
-        return web.Response(text=text, content_type="text/plain", headers={"Cache-Control": NO_STORE})
+        # apiEndpoint names the Host (one of ours: frontdoor.host_check refused the others).
+        return web.Response(text=text, content_type="text/plain", headers={"Cache-Control": NO_STORE, "Vary": "Host"})

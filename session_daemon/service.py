@@ -46,6 +46,7 @@ from session_daemon.manager_client import (
 )
 from session_daemon.store import SessionStore, short_hash
 
+TOKEN_LOGIN_PLACEHOLDERS = ("fake-email", "fake-pwd")  # what Backend.AI sends as user name and password
 log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://api.backend.ai/probs/"
@@ -172,6 +173,7 @@ class SessionDaemon:
     async def execute(self, command: SessionCommand) -> SessionResult:
         operation = {
             "login": self._login,
+            "token_login": self._token_login,
             "logout": self._logout,
             "touch": self._touch,
             "revoke_user": self._revoke_user,
@@ -221,7 +223,18 @@ class SessionDaemon:
         instruments.LOGINS.labels(login_result(result.status)).inc()
         return result
 
-    async def _login_outcome(self, rid: int, username: str, reply: ManagerReply) -> Outcome:
+    async def _token_login(self, rid: int, args: dict[str, Any]) -> SessionResult:
+        """Backend.AI's token login: the token travels in the extras, the Manager's authorize hook reads
+        it, and the user name and password are Backend.AI's placeholders.  No failed-login counter, as
+        in Backend.AI (users click their launcher again and again); the per-address limit still holds."""
+        extras, forwarded = extras_arg(args), forwarded_args(args)
+        reply = await self.manager.authorize(*TOKEN_LOGIN_PLACEHOLDERS, extras, forwarded)
+        result, _outcome = await self._login_outcome(rid, None, reply)
+        instruments.LOGINS.labels(login_result(result.status)).inc()
+        return result
+
+    async def _login_outcome(self, rid: int, username: str | None, reply: ManagerReply) -> Outcome:
+        """``username`` is None for a token login: the session then belongs to ``token:<access key>``."""
         if isinstance(reply, ManagerUnreachable):
             return SessionResult(rid, 502, bad_gateway(reply.reason)), LoginOutcome.INCONCLUSIVE
         if isinstance(reply, ManagerError):
@@ -232,6 +245,7 @@ class SessionDaemon:
         if keypair is None:  # e.g. a HEAD two-factor step, which this server does not offer
             body = bad_gateway("The Manager's answer has no keypair.")
             return SessionResult(rid, 502, body), LoginOutcome.INCONCLUSIVE
+        username = username or f"token:{keypair.access_key}"
         created = await self.store.create(username, keypair, time.time())
         digest = session_hash(created.session_id)
         instruments.SESSION_EVENTS.labels("session_create").inc()

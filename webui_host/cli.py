@@ -16,14 +16,16 @@ exit status is 2; nothing is started.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from contract.config import REPO_ROOT, ConfigError
+from contract.config import ConfigError
+import webui_host
 from contract.runtime import ensure_private_dir
 from webui_host import (
-    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, webapi_cli,
+    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, unreachable, webapi_cli,
 )
 
 EXIT_CONFIG = 2
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webui-host", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {webui_host.version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="start everything in the foreground under supervisord")
@@ -55,21 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_state_dir(conf)
     conf.add_argument("--operator", action="store_true",
                       help="the repository's variant: no embedded servers, paths relative to %%(here)s")
+    conf.add_argument("--python", type=Path, default=None,
+                      help="with --operator: the interpreter to run (default %%(here)s/.venv/bin/python); "
+                           "e.g. /opt/webui-host/bin/python for a pip-installed package")
 
     check = commands.add_parser("check-config", help="validate a configuration and print every problem")
     _add_config(check)
+    check.add_argument("--json", action="store_true",
+                       help='print {"ok": bool, "problems": [...]} on stdout (for CI and admission hooks)')
 
     prep = commands.add_parser("prepare", help="create the state, secrets and ipc directories (0700)")
     _add_config(prep)
     _add_state_dir(prep)
     prep.add_argument("--operator", action="store_true",
-                      help="also create .state/logs next to the repository's supervisord.conf")
+                      help="also create .state/logs beside the operator's supervisord.conf: the directory of "
+                           "-f FILE, or --operator-dir")
+    prep.add_argument("--operator-dir", type=Path, default=None,
+                      help="where the operator's supervisord.conf lives (default: the directory of -f FILE)")
     for command, what, ready in (("roll-signers", "signers", "Up"), ("roll-frontdoors", "front-door workers", "listening")):
         rolling = commands.add_parser(command, help=f"restart the {what} one by one, each {ready} before the next")
         _add_config(rolling)
         _add_state_dir(rolling)
         rolling.add_argument("-c", "--supervisord-conf", type=Path, default=None,
-                             help="supervisord.conf (default: the state directory's, else the repository's)")
+                             help="supervisord.conf (default: the state directory's, else the one beside -f FILE)")
         rolling.add_argument("--timeout", type=float, default=30.0, help=f"seconds each may take to be {ready}")
     webapi_cli.register(commands)
     return parser
@@ -92,9 +103,12 @@ def _problems(problems: list[str], status: int, what: str = "cannot start") -> i
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         setup = host_setup.resolve(args.config)
+        problems = host_checks.check_problems(setup.config)
     except ConfigError as exc:
-        return _config_problems(exc)
-    problems = host_checks.check_problems(setup.config)
+        problems = exc.problems
+    if args.json:
+        print(json.dumps({"ok": not problems, "problems": problems}))
+        return EXIT_CONFIG if problems else 0
     if problems:
         return _config_problems(ConfigError(problems))
     print("ok")
@@ -106,13 +120,23 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         setup = host_setup.resolve(args.config, args.state_dir)
     except ConfigError as exc:
         return _config_problems(exc)
+    operator_state = None
+    if args.operator:
+        # The operator conf keeps its state in %(here)s/.state, beside itself and webui-host.toml; never
+        # beside the code (an installed package lives in site-packages, which is no place for state).
+        base = args.operator_dir or (args.config.absolute().parent if args.config is not None else None)
+        if base is None:
+            return _problems(["--operator needs -f FILE or --operator-dir DIR (where supervisord.conf lives)"],
+                             EXIT_CONFIG, "cannot prepare")
+        operator_state = base.absolute() / ".state"
     host_setup.prepare(setup)
-    running = stack.supervisor_running(setup.state_dir) or stack.supervisor_running(REPO_ROOT / ".state")
+    running = stack.supervisor_running(setup.state_dir) or (
+        operator_state is not None and stack.supervisor_running(operator_state))
     if not running:  # emptying it under running processes would lose their samples
         host_setup.reset_metrics(setup)
-    if args.operator:
-        ensure_private_dir(REPO_ROOT / ".state")
-        ensure_private_dir(REPO_ROOT / ".state" / "logs")
+    if operator_state is not None:
+        ensure_private_dir(operator_state)
+        ensure_private_dir(operator_state / "logs")
     print(f"prepared {setup.state_dir}")
     return 0
 
@@ -127,7 +151,8 @@ def cmd_supervisord_conf(args: argparse.Namespace) -> int:
             setup = host_setup.resolve(args.config)
         except ConfigError as exc:
             return _config_problems(exc)
-        sys.stdout.write(supervisord_conf.render_operator_conf(setup.config))
+        python = args.python.absolute() if args.python is not None else None
+        sys.stdout.write(supervisord_conf.render_operator_conf(setup.config, python))
         return 0
     prepared = _prepare_host(args)
     if isinstance(prepared, int):
@@ -187,8 +212,11 @@ def _roll(args: argparse.Namespace, what: str, rolling) -> int:
     except ConfigError as exc:
         return _config_problems(exc)
     conf = args.supervisord_conf or setup.state_dir / supervisord_conf.CONF_FILE
+    if not conf.exists() and args.supervisord_conf is None and args.config is not None:
+        conf = args.config.absolute().parent / "supervisord.conf"  # the operator's, beside its webui-host.toml
     if not conf.exists():
-        conf = REPO_ROOT / "supervisord.conf"
+        return _problems([f"no supervisord.conf at {conf}: name the operator's with -c"], EXIT_ENVIRONMENT,
+                         f"cannot roll the {what}")
     supervisor = roll.Supervisor(stack.supervisorctl_path(), conf)
     try:
         count = rolling(setup.config, supervisor)
@@ -240,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - only an unreachable server is turned into one line
+        line = unreachable.describe(exc, getattr(args, "config", None))
+        if line is None:
+            raise
+        print(f"webui-host: {line}", file=sys.stderr)
+        return unreachable.EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

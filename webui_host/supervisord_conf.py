@@ -36,8 +36,6 @@ LOG_BACKUPS = 5
 SIGNER_GROUP = "signers"
 NUMBERED = "%(program_name)s_%(process_num)02d"
 
-_TEMPLATES = Path(__file__).with_name("templates")
-
 
 def frontdoor_stopwait(config: Config) -> int:
     """The front door drains for unready_delay + drain_timeout after SIGTERM; SIGKILL only after that."""
@@ -94,14 +92,18 @@ def write_supervisord_conf(setup: Setup, text: str) -> Path:
     return path
 
 
-def render_operator_conf(config: Config | None = None) -> str:
-    """The repository's supervisord.conf: no embedded servers, paths relative to the conf."""
-    return render_supervisord_conf(config or parse_config({}), operator_layout())
+def render_operator_conf(config: Config | None = None, python: Path | None = None) -> str:
+    """The repository's supervisord.conf: no embedded servers, paths relative to the conf.
+
+    ``python``: the interpreter of an installed package (``/opt/webui-host/bin/python``) instead of the
+    checkout's ``%(here)s/.venv``, for a conf kept outside the repository.
+    """
+    return render_supervisord_conf(config or parse_config({}), operator_layout(python))
 
 
-def operator_layout() -> Layout:
+def operator_layout(python: Path | None = None) -> Layout:
     return Layout(
-        python=Expansion("%(here)s/.venv/bin/python"),
+        python=python if python is not None else Expansion("%(here)s/.venv/bin/python"),
         config_file=Expansion("%(here)s/webui-host.toml"),
         state_dir=Expansion("%(here)s/.state"),
         directory=Expansion("%(here)s"),
@@ -113,7 +115,7 @@ def operator_layout() -> Layout:
 def render_supervisord_conf(config: Config, layout: Layout, *, devstack: bool = False,
                             setup: Setup | None = None) -> str:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        loader=jinja2.PackageLoader("webui_host", "templates"),  # package data: works from a wheel
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from contract.config import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 DASHBOARD = REPO_ROOT / "docs" / "grafana" / "webui-host.json"
 BUILDER = REPO_ROOT / "docs" / "grafana" / "build_dashboard.py"

@@ -107,10 +107,17 @@ async def test_sigterm_turns_unready_stops_accepting_and_drains_requests_and_web
                 return answer.status == 503 and (await answer.json())["draining"]
 
         assert await eventually(unready, timeout=UNREADY_DELAY)
-        await asyncio.sleep(UNREADY_DELAY + 0.3 - (time.monotonic() - started))
-        with pytest.raises(aiohttp.ClientConnectionError):  # the public listener is closed
-            async with aiohttp.ClientSession() as fresh:
-                await fresh.get(stack.base_url + "/stats")
+
+        async def listener_closed():
+            try:
+                async with aiohttp.ClientSession() as fresh:
+                    await fresh.get(stack.base_url + "/stats")
+            except aiohttp.ClientConnectionError:
+                return True
+            return False
+
+        # The public listener closes after the unready delay (a loaded machine may take a moment more).
+        await poll_until(listener_closed, timeout=UNREADY_DELAY + 2, interval=0.2)
         async with await slow as answer:  # the request in flight finished normally
             assert answer.status == 200 and (await answer.json())["slept"] == 1.5
         await socket.send_str("still relayed while draining")

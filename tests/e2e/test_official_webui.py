@@ -95,7 +95,7 @@ async def test_the_web_uis_login_check_func_and_logout_calls_work(web_ui, offici
         assert response.status == 200
         assert (await response.json())["data"]["me"]["email"] == ADMIN_USER[0]
     async with web_ui.post("/server/logout", headers=web_ui_headers()) as response:
-        assert response.status == 200
+        assert response.status == 201
     async with web_ui.post("/server/login-check", headers=web_ui_headers()) as response:
         assert (await response.json())["authenticated"] is False
     async with web_ui.get("/func/auth?echo=webui", headers=web_ui_headers()) as response:

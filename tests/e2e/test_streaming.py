@@ -102,7 +102,7 @@ async def test_logout_closes_open_websockets(stack):
         await log_in(session)
         async with session.ws_connect("/func/stream/echo") as ws:
             async with session.post("/server/logout") as response:
-                assert response.status == 200
+                assert response.status == 201
             message = await ws.receive(timeout=5)
             assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 

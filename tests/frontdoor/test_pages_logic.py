@@ -8,7 +8,8 @@ import tomllib
 
 import pytest
 
-from contract.config import REPO_ROOT, parse_config
+from contract.config import parse_config
+from tests.support.paths import REPO_ROOT
 from frontdoor.error_pages import page_keys, wants_html
 from frontdoor.pages import login_error
 from frontdoor.ui_text import TEXT, choose_language, choose_theme, translator
@@ -49,7 +50,7 @@ def test_every_language_has_every_string_with_the_same_placeholders():
 
 def test_every_key_used_in_templates_exists():
     used = set()
-    for template in (REPO_ROOT / "templates" / "ui").glob("*.html"):
+    for template in (REPO_ROOT / "frontdoor" / "templates" / "ui").glob("*.html"):
         used |= set(re.findall(r"""t\(["'](\w+)["']""", template.read_text()))
     assert used and used <= TEXT["en"].keys()
 

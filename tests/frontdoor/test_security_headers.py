@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from contract.config import DEFAULT_CSP, parse_config
+from contract.hosts import HostPolicy
 from frontdoor.https_redirect import https_location, redirect_app
 from frontdoor.security import parser_limits
 from frontdoor.security_headers import NON_PAGE_POLICY, hsts_header, is_html, new_nonce, page_headers, without_server_header
@@ -51,6 +52,9 @@ def test_hsts_only_over_tls():
     assert hsts_header(True, 0) == {}
 
 
+OURS = HostPolicy(["webui.example.com"])
+
+
 @pytest.mark.parametrize(
     "host, path, port, expected",
     [
@@ -65,10 +69,15 @@ def test_hsts_only_over_tls():
         ("", "/", 443, None),
         (None, "/", 443, None),
         ("webui.example.com", "http://evil.net/", 443, None),
+        ("evil.net", "/", 443, None),  # a well-formed host that is not ours
+        ("evil.net:8080", "/", 443, None),
+        ("webui.example.com.", "/", 443, None),  # trailing dot: another name
+        ("[2001:db8::1]", "/", 443, None),
+        ("localhost:8080", "/", 8443, "https://localhost:8443/"),
     ],
 )
 def test_https_location(host, path, port, expected):
-    assert https_location(host, path, port) == expected
+    assert https_location(host, path, port, OURS) == expected
 
 
 async def echo(request: web.Request) -> web.Response:
@@ -139,7 +148,7 @@ async def test_a_line_break_cannot_be_smuggled_into_a_response_header(listening)
 
 
 async def test_redirect_listener_sends_plain_http_to_https():
-    runner = web.AppRunner(redirect_app(8443), access_log=None)
+    runner = web.AppRunner(redirect_app(8443, OURS), access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -150,5 +159,7 @@ async def test_redirect_listener_sends_plain_http_to_https():
         assert "set-cookie" not in head and "\r\nserver:" not in head
         status, _ = head_of(await exchange(port, b"GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"))
         assert status == 400
+        status, head = head_of(await exchange(port, b"GET / HTTP/1.1\r\nHost: evil.com\r\nConnection: close\r\n\r\n"))
+        assert status == 421 and "location" not in head and "evil" not in head
     finally:
         await runner.cleanup()

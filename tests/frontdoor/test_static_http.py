@@ -119,7 +119,7 @@ async def test_spa_mode_serves_the_shell_for_routes_but_404_for_missing_files(sp
         assert b"shell" in await response.read()
     async with client.get(server.make_url("/missing-9ba6c6fd.js")) as response:
         assert response.status == 404
-        assert response.content_type == "application/problem+json"
+        assert response.content_type == "text/plain"
     async with client.get(server.make_url("/func/nothing"), headers={"Accept": "text/html"}) as response:
         assert response.status == 404  # API paths never get the app shell
 
@@ -144,6 +144,59 @@ async def test_browsers_get_an_error_page_and_scripts_problem_json(plain):
     async with client.get(server.make_url("/nothing-here")) as response:
         assert response.status == 404
         assert (await response.json())["type"] == "https://api.backend.ai/probs/generic-not-found"
+
+
+SHELL, PAGE, PLAIN, PROBLEM = "shell", "error page", "plain 404", "problem+json"
+MONOKAI = "/node_modules/highlight.js/styles/monokai.css"  # referenced by the 23.09 bundle, not shipped
+NAVIGATE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+OLD_NAVIGATE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # no Sec-Fetch-* headers
+STYLESHEET = {"Accept": "text/css,*/*;q=0.1", "Sec-Fetch-Dest": "style", "Sec-Fetch-Mode": "no-cors"}
+SCRIPT = {"Accept": "*/*", "Sec-Fetch-Dest": "script"}
+IMAGE = {"Accept": "image/avif,image/webp,*/*;q=0.8", "Sec-Fetch-Dest": "image"}
+FETCH_JSON = {"Accept": "application/json", "Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "cors"}
+CURL = {"Accept": "*/*"}
+
+# (SPA mode, path, request headers, answer)
+MISSING = [
+    (True, MONOKAI, STYLESHEET, PLAIN),
+    (True, MONOKAI, NAVIGATE, SHELL),  # a page load: the app shell, as Backend.AI answers
+    (True, MONOKAI, OLD_NAVIGATE, SHELL),
+    (True, MONOKAI, FETCH_JSON, PLAIN),
+    (True, MONOKAI, CURL, PLAIN),
+    (True, "/static/js/main.0badc0de.js", SCRIPT, PLAIN),
+    (True, "/resources/missing.png", IMAGE, PLAIN),
+    (True, "/resources/missing-image", IMAGE, PLAIN),  # a subresource never gets the shell
+    (True, "/summary", NAVIGATE, SHELL),
+    (True, "/summary", FETCH_JSON, SHELL),  # extension-less: a client-side route
+    (False, MONOKAI, STYLESHEET, PLAIN),
+    (False, MONOKAI, NAVIGATE, PAGE),
+    (False, MONOKAI, CURL, PLAIN),
+    (False, "/static/js/main.0badc0de.js", SCRIPT, PLAIN),
+    (False, "/nothing-here", NAVIGATE, PAGE),
+    (False, "/nothing-here", FETCH_JSON, PROBLEM),
+    (False, "/nothing-here", CURL, PROBLEM),
+]
+
+
+@pytest.mark.parametrize("spa_mode, path, headers, answer", MISSING)
+async def test_a_missing_file_is_answered_by_what_asked_for_it(site, spa_mode, path, headers, answer):
+    server = await serve(StaticFiles(site, spa_fallback=spa_mode))
+    try:
+        async with aiohttp.ClientSession() as client, client.get(server.make_url(path), headers=headers) as response:
+            body = await response.text()
+            if answer == SHELL:
+                assert response.status == 200 and response.content_type == "text/html" and "shell" in body
+                assert response.headers["Cache-Control"] == NO_STORE
+            elif answer == PAGE:
+                assert response.status == 404 and response.content_type == "text/html"
+                assert 'id="error-code">404<' in body
+            elif answer == PLAIN:
+                assert response.status == 404 and response.content_type == "text/plain"
+                assert body == "404: Not Found\n"
+            else:
+                assert response.status == 404 and response.content_type == "application/problem+json"
+    finally:
+        await server.close()
 
 
 async def raw_get(server: TestServer, target: str) -> tuple[int, bytes]:

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from frontdoor.static_rules import (
+    request_kind,
     CODE,
     IMMUTABLE,
     MEDIA,
@@ -156,3 +157,16 @@ def test_has_extension(relative, expected):
 )
 def test_inline_script_policy_for_bundles_without_nonces(policy, expected):
     assert inline_script_policy(policy) == expected
+
+
+@pytest.mark.parametrize(
+    "dest, html_accepted, kind",
+    [
+        ("document", True, "navigation"), ("iframe", False, "navigation"), ("Frame", False, "navigation"),
+        ("style", False, "subresource"), ("script", False, "subresource"), ("image", True, "subresource"),
+        ("font", False, "subresource"), ("manifest", False, "subresource"), ("worker", False, "subresource"),
+        ("empty", True, "navigation"), ("empty", False, "other"), ("", True, "navigation"), (None, False, "other"),
+    ],
+)
+def test_request_kind(dest, html_accepted, kind):
+    assert request_kind(dest, html_accepted) == kind

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from contract.config import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 from frontdoor.webapi_routes import PREFIX, WebApiRoutes
 
 SPEC = REPO_ROOT / "docs" / "openapi" / "webapi-groups.yaml"

@@ -98,8 +98,12 @@ def stack_ports() -> StackPorts:
 
 class RunningStack:
     def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1,
-                 log_level: str = "INFO", **config_options: str):
+                 log_level: str = "INFO", *, launcher: Path | None = None, cwd: Path | None = None,
+                 **config_options: str):
+        """``launcher``/``cwd``: another installation's ``webui-host`` run from elsewhere (the wheel test)."""
         self.directory = directory
+        self.launcher = launcher or VENV_BIN / "webui-host"
+        self.cwd = cwd
         self.ports = stack_ports()
         self.config_path = write_config(directory, self.ports, extra_config, signers, workers, log_level,
                                         **config_options)
@@ -116,7 +120,8 @@ class RunningStack:
 
     def start(self, timeout: float = 60.0) -> "RunningStack":
         self._process = subprocess.Popen(
-            [str(VENV_BIN / "webui-host"), "run", "-f", str(self.config_path)],
+            [str(self.launcher), "run", "-f", str(self.config_path)],
+            cwd=self.cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -12,7 +12,8 @@ import pytest
 from supervisor.datatypes import RestartUnconditionally
 from supervisor.options import ClientOptions, ServerOptions
 
-from contract.config import Config, REPO_ROOT, parse_config
+from contract.config import Config, parse_config
+from tests.support.paths import REPO_ROOT
 from webui_host import cli, conf_values, host_checks, host_setup, manager_choice, supervisord_conf, toml_writer
 
 SIGNERS = "signers"

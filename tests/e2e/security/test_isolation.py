@@ -138,7 +138,7 @@ async def test_logout_invalidates_every_signer_at_once(secure_stack, signers):
                 assert response.status == 200
         assert all(reply.error is None for reply in await sign_everywhere(signers, secure_stack, cookie))
         async with session.post("/server/logout") as response:
-            assert response.status == 200
+            assert response.status == 201
         replies = await sign_everywhere(signers, secure_stack, cookie)  # no wait: caches were told
         assert [reply.error for reply in replies] == ["no_session"] * len(signers)
 

@@ -58,7 +58,9 @@
     return el("tr", { class: "deployment", dataset: { deployment: deployment.name } },
       el("td", {}, el("code", {}, deployment.name)),
       el("td", {}, el("code", {}, deployment.route_prefix)),
-      el("td", {}, deployment.upstreams.join(", ")),
+      el("td", { class: "endpoints" }, ...(deployment.endpoints || []).map((endpoint) =>
+        el("span", { class: "endpoint", dataset: { healthy: String(endpoint.healthy) }, title: endpoint.healthy ? "in use" : "out of use" },
+          (endpoint.healthy ? "✔ " : "✖ ") + endpoint.url + " "))),
       el("td", {}, deployment.signing),
       el("td", { class: "fault" }, deployment.faults.join("; ")));
   }

@@ -1,0 +1,57 @@
+"""Active health probes of every deployment's upstream endpoints (the I/O half of endpoint_pool).
+
+Every ``[api] health_check_interval`` seconds each endpoint gets ``GET <url>/``: any answer below 500
+counts as alive (the Manager answers its version there without credentials; a deployment may answer
+404 and still be up).  Results feed the same pool the proxy's passive checks feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+
+from contract import instruments
+from frontdoor.context import FrontDoor
+from frontdoor.endpoint_pool import EndpointPool
+
+log = logging.getLogger(__name__)
+PROBE_TIMEOUT = 2.0
+
+
+async def probe(http: aiohttp.ClientSession, url: str, timeout: float = PROBE_TIMEOUT) -> bool:
+    try:
+        async with http.get(url + "/", allow_redirects=False,
+                            timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
+            return answer.status < 500
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
+def record(pool: EndpointPool, deployment: str, url: str, alive: bool) -> None:
+    """Feed one outcome (probe or proxied request) into the pool, logging and exporting changes."""
+    changed = pool.succeeded(url) if alive else pool.failed(url)
+    if changed:
+        log.warning("upstream endpoint %s", "back in use" if alive else "taken out of use",
+                    extra={"event": "upstream_health", "deployment": deployment, "endpoint": url, "healthy": alive})
+    instruments.UPSTREAM_HEALTHY.labels(deployment, url).set(1 if pool.endpoints[url].healthy else 0)
+
+
+async def probe_forever(front: FrontDoor) -> None:
+    while True:
+        interval = front.config.api.health_check_interval
+        if interval > 0:
+            await probe_all(front, min(PROBE_TIMEOUT, interval))
+        await asyncio.sleep(interval or 5.0)
+
+
+async def probe_all(front: FrontDoor, timeout: float = PROBE_TIMEOUT) -> None:
+    checks = []
+    for deployment in front.all_deployments():
+        pool = front.endpoint_pool(deployment)
+        for url in pool.urls:
+            checks.append((deployment.name, pool, url, probe(front.http, url, timeout)))
+    results = await asyncio.gather(*(check for *_, check in checks))
+    for (name, pool, url, _), alive in zip(checks, results):
+        record(pool, name, url, alive)

@@ -1,0 +1,73 @@
+"""Several Managers behind /func ([api] endpoint = [dead, alive]): requests go to the healthy ones.
+
+Against the original proxy, which used the first URL only, every /func call got 502 and /readyz 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
+
+import aiohttp
+import pytest
+
+from tests.support.polling import eventually, eventually_sync
+from tests.support.ports import free_ports, port_is_free
+from tests.support.stack import ADMIN_USER, RunningStack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def managers(tmp_path):
+    """One development Manager of our own, and an address where none listens."""
+    live, dead = free_ports(2)
+    log = open(tmp_path / "devstack.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(live)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    eventually_sync(lambda: not port_is_free(live), timeout=20, what="devstack listening")
+    yield f"http://127.0.0.1:{live}", f"http://127.0.0.1:{dead}"
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture
+def pooled_stack(tmp_path, managers):
+    live, dead = managers
+    api = f'endpoint = ["{dead}", "{live}"]\nhealth_check_interval = 0.5\nunhealthy_after = 1'
+    (tmp_path / "stack").mkdir()
+    stack = RunningStack(tmp_path / "stack", signers=1, api_extra=api).start()
+    yield stack, live, dead
+    stack.stop()
+
+
+async def test_requests_go_to_the_manager_that_answers(pooled_stack):
+    stack, live, dead = pooled_stack
+    async with aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as r:
+            assert r.status == 200
+        statuses = []
+        for batch in range(5):
+            answers = await asyncio.gather(*(session.get(f"/func/auth?echo={batch}-{i}") for i in range(10)))
+            statuses += [answer.status for answer in answers]
+            for answer in answers:
+                answer.release()
+        assert set(statuses) == {200}, statuses
+        async with session.post("/func/admin/graphql", json={"query": "{ user { email } }"}) as answer:
+            assert answer.status == 200  # a POST is moved on too: the dead endpoint never got a byte
+
+        async def shown_out_of_use():
+            async with session.get("/api/webapi/groups") as response:
+                body = await response.json()
+            (manager,) = [d for g in body["groups"] for d in g["deployments"] if d["name"] == "manager"]
+            health = {e["url"]: e["healthy"] for e in manager["endpoints"]}
+            return health == {dead: False, live: True}
+
+        await eventually(shown_out_of_use, timeout=10)
+    with urllib.request.urlopen(stack.ops_url + "/readyz", timeout=5) as ready:
+        doc = json.load(ready)
+    assert ready.status == 200 and doc["connectivity"]["manager"]["detail"] == "1 of 2 Manager endpoints answer"

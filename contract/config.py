@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from contract.csp import merge_policy, table_problems
 from contract.hosts import public_hosts_problem
+from contract.pipeline_config import PipelineConfig
 from contract.origins import parse_allowed_origin
 
 # Our own placeholder site ships inside the frontdoor package (package data), so an installed wheel
@@ -79,6 +80,11 @@ class ServiceConfig(_CompatSection):
         default_factory=list,
         description="Host names (name, or name:port for one port only) browsers reach the front door by; "
         "requests with another Host get 421. Loopback and [service] ip are always accepted.",
+    )
+
+    enable_signup: bool = Field(
+        False, description="Let visitors sign up: POST /func/auth/signup is served anonymously (through the "
+        "session daemon, secret key stripped) and config.toml's signupSupport is true.",
     )
 
     _split = field_validator("trusted_proxies", "public_hosts", mode="before")(_split_list)
@@ -400,6 +406,7 @@ class Config(BaseModel):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     webapi: WebApiConfig = Field(default_factory=WebApiConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @property
     def ipc_dir(self) -> Path:

@@ -143,6 +143,7 @@ class SigningReply:
 SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "login": ("username", "password", "extras", "client_ip", "forwarded_host", "forwarded_proto"),
     "token_login": ("extras", "client_ip", "forwarded_host", "forwarded_proto"),
+    "signup": ("email", "password", "extras", "client_ip", "forwarded_host", "forwarded_proto"),
     "logout": ("session_id",),
     "touch": ("session_id",),
     "revoke_user": ("user_id",),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from devstack import dev_routes, routes, ui_routes
+from devstack import dev_routes, plugin_routes, routes, ui_routes
 from devstack.middleware import (
     access_log_middleware,
     gateway_middleware,
@@ -43,5 +43,6 @@ def create_app(
     app.router.add_routes(routes.routes)
     app.router.add_routes(dev_routes.routes)
     app.router.add_routes(ui_routes.routes)
+    app.router.add_routes(plugin_routes.routes)
     app.on_response_prepare.append(stamp_response_headers)
     return app

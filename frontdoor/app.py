@@ -28,6 +28,7 @@ from frontdoor.request_target import own_targets_only
 from frontdoor.security import install_security, parser_limits
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
+from frontdoor.signup import SignupRoute
 from frontdoor.static import StaticFiles
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
@@ -86,6 +87,7 @@ def build_app(settings: Settings) -> web.Application:
     AuthRoutes(front).register(app)
     WebApiRoutes(front).register(app)
     jwks_for(config.secrets_dir).register(app)
+    SignupRoute(front).register(app)  # before the /func catch-all
     DeploymentProxy(front, relay).register(app)
     Pages(front).register(app)  # /ui/*: before the static catch-all
     if config.service.mode == "webui":

@@ -7,7 +7,9 @@ carry a secret key through the front door's memory:
 
 * ``auth/authorize`` (password in, secret key out), ``auth/signup`` (password in, secret key out) and
   ``auth/update-password-no-auth`` (a password check; the front door has ``/server/...`` for it,
-  behind the daemon's counter) are refused outright.
+  behind the daemon's counter) are refused outright.  Signup too, unless ``[service] enable_signup``:
+  then the exact route ``POST /func/auth/signup`` is served by ``frontdoor.signup`` through the
+  daemon, and every other spelling of it still lands here and is refused.
 * ``auth/update-password`` and ``auth/signout`` check the session's *own* password (the Manager
   compares it with the caller's account) and the Web UI's settings page needs the first, so they
   stay, with a per-account attempt limit in front of them: a stolen cookie must not become an

@@ -9,8 +9,8 @@ from aiohttp import web
 
 PROBLEM_BASE = "https://api.backend.ai/probs/"
 # The API namespaces: their errors are problem+json, never HTML pages or the SPA's index.html.
-API_PREFIXES = ("/func/", "/server/", "/api/", "/webapi/")
-PROXIED_PREFIXES = ("/func/", "/webapi/")  # signed and forwarded upstream
+API_PREFIXES = ("/func/", "/server/", "/api/", "/webapi/", "/pipeline/")
+PROXIED_PREFIXES = ("/func/", "/webapi/", "/pipeline/")  # forwarded upstream (signed, or not at all)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 

@@ -20,6 +20,8 @@ from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_cal
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.endpoint_probe import record
+from frontdoor.pipeline import PIPELINE_PREFIX, credential_login, pipeline_deployment, pipeline_headers
+from frontdoor.special_routes import TUS_HEADERS, Special, ping_answer, special_route
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused, StoreUnavailableAtSigner
 from frontdoor.upstream import (
     NotRouted,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
 WEBAPI_PREFIX = "/webapi/"
 SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
+PING_VERSION = "webui-host/0.1.0"  # /func/ping names the web server, as Backend.AI's names its own
 NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
 
 
@@ -48,6 +51,7 @@ class DeploymentProxy:
     def register(self, app: web.Application) -> None:
         app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self.handle_manager)
         app.router.add_route("*", WEBAPI_PREFIX + "{deployment}/{path:.*}", self.handle_deployment)
+        app.router.add_route("*", PIPELINE_PREFIX + "/{path:.*}", self.handle_pipeline)
 
     async def handle_manager(self, request: web.Request) -> web.StreamResponse:
         deployment = self._front.deployment(MANAGER_DEPLOYMENT)
@@ -56,7 +60,42 @@ class DeploymentProxy:
             return raw_rest
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
             return await self._to_an_endpoint(request, deployment, raw_rest, sign=None)  # the version is public
+        special = special_route(request.method, request.match_info["path"])
+        if special is Special.PING:
+            return ping_answer(PING_VERSION)
+        if special is Special.AUTH_PLUGIN:  # anonymous in Backend.AI too: no signature, whoever asks
+            return await self._to_an_endpoint(request, deployment, raw_rest, sign=None)
+        if special is Special.TUS_UPLOAD:  # anonymous: the upload token in the path is the credential
+
+            async def tus_headers(_target: UpstreamTarget) -> dict[str, str]:
+                return {name: request.headers[name] for name in TUS_HEADERS if name in request.headers}
+
+            return await self._to_an_endpoint(request, deployment, raw_rest, sign=tus_headers)
         return await self._proxy(request, deployment, raw_rest)
+
+    async def handle_pipeline(self, request: web.Request) -> web.StreamResponse:
+        """FastTrack (``frontdoor.pipeline``): logged-in users only; a pipeline JWT, never a signature."""
+        front = self._front
+        raw_rest = _routed(request, PIPELINE_PREFIX)
+        if isinstance(raw_rest, web.Response):
+            return raw_rest
+        if credential_login(request.method, raw_rest):
+            log.warning("refused a pipeline login", extra={"event": "security_violation", "reason": "pipeline_login",
+                                                         "path": request.path[:200]})
+            return problems.problem(403, "webserver/pipeline-login-refused",
+                                    "The pipeline login sends Backend.AI credentials; it is not forwarded.",
+                                    details="The pipeline server gets an X-BackendAI-SSO token with every request.")
+        session_id = session_cookie_value(request, front.config)
+        record = await front.session(request)
+        if record is None:
+            return problems.unauthorized()
+        request["user_id"] = record.user_id
+
+        async def sso(_target: UpstreamTarget) -> dict[str, str]:
+            front.sessions.keep_alive(session_id, record)
+            return pipeline_headers(front.config, record.access_key, request.headers.get("X-BackendAI-SSO"))
+
+        return await self._to_an_endpoint(request, pipeline_deployment(front.config), raw_rest, sso, session_id)
 
     async def handle_deployment(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["deployment"]

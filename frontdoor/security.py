@@ -28,6 +28,7 @@ from frontdoor.https_redirect import redirect_listener
 from frontdoor.manager_auth import LOGIN_INSTEAD, PASSWORD_CHANGE_INSTEAD, AuthRule, auth_rule
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
+from frontdoor.special_routes import SIGNUP_PATH, limited_like_login
 from frontdoor.security_headers import hsts_header, new_nonce, page_headers, without_server_header
 from frontdoor.websocket import wants_websocket
 
@@ -166,6 +167,8 @@ class Security:
 
     async def _manager_auth(self, request: web.Request) -> web.Response | None:
         """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
+        if request.method == "POST" and request.path == SIGNUP_PATH and self._front.config.service.enable_signup:
+            return None  # served by frontdoor.signup through the session daemon, never proxied
         rule = auth_rule(request.raw_path)
         if rule is None:
             return None
@@ -191,7 +194,8 @@ class Security:
 
     async def _rate_limit(self, request: web.Request, path: str, proxied: bool) -> Verdict | None:
         limits = self._config.rate_limit
-        if request.method == "POST" and path in PASSWORD_PATHS:
+        if (request.method == "POST" and path in PASSWORD_PATHS) or limited_like_login(
+                request.method, path, self._front.config.service.enable_signup):
             return await self._logins.check("login", self._front.client_ip(request), limits.login_requests)
         if not proxied or self._keys is None:
             return None

@@ -130,7 +130,7 @@ def toml_list_field(key: str, value: Any) -> str:
 
 def _section(config: Config, name: str) -> dict[str, Any]:
     """The keys of one section the operator wrote (our own models' defaults are not Backend.AI's)."""
-    if name in ("service", "session", "api"):
+    if name in ("service", "session", "api", "pipeline"):
         model = getattr(config, name)
         written = {key: getattr(model, key) for key in model.model_fields_set if key in type(model).model_fields}
         return {**written, **(model.model_extra or {})}

@@ -114,6 +114,14 @@ class ManagerClient:
         }
         return await self._post("/auth/update-password-no-auth", payload, forwarded)
 
+    @property
+    def domain(self) -> str:
+        return self._api.domain
+
+    async def post_json(self, path: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
+        """An anonymous POST of ``payload`` to the Manager's ``path`` (signup); the reply may hold a secret key."""
+        return await self._post(path, payload, forwarded)
+
     async def _post(self, path: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
         if self._http is None:
             raise RuntimeError("ManagerClient.start() was not awaited")

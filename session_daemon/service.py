@@ -44,6 +44,7 @@ from session_daemon.manager_client import (
     ManagerUnreachable,
     keypair_of,
 )
+from session_daemon.signup import signup
 from session_daemon.store import SessionStore, short_hash
 
 TOKEN_LOGIN_PLACEHOLDERS = ("fake-email", "fake-pwd")  # what Backend.AI sends as user name and password
@@ -178,6 +179,7 @@ class SessionDaemon:
             "touch": self._touch,
             "revoke_user": self._revoke_user,
             "update_password_no_auth": self._update_password,
+            "signup": self._signup,
         }[command.op]
         return await operation(command.rid, command.args)
 
@@ -206,6 +208,11 @@ class SessionDaemon:
         context = {"event": "session_revoke", "status": "success", "user_id": user_id, "count": revoked}
         log.info("revoked every session of a user", extra=context)
         return SessionResult(rid, 200, {"revoked": revoked})
+
+    async def _signup(self, rid: int, args: dict[str, Any]) -> SessionResult:
+        """Anonymous; limited per address by the front door (no account exists yet to count against)."""
+        email, password = text_arg(args, "email"), text_arg(args, "password", secret=True)
+        return await signup(self.manager, rid, email, password, extras_arg(args), forwarded_args(args))
 
     # ---- password-checking operations (behind the failed-login counter) ----
 

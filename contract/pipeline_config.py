@@ -1,0 +1,62 @@
+"""``[pipeline]`` (FastTrack) of Backend.AI's webserver.conf, and ``[service] enable_signup``'s neighbours.
+
+Kept apart from ``contract.config`` so that module stays readable; ``Config.pipeline`` is this model.
+The pipeline is a separate upstream: it gets a JWT signed with ``jwt.secret`` (not a Manager
+credential) and never the user's Backend.AI signature.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from yarl import URL
+
+# Backend.AI's defaults (webserver.conf.sample), so config.toml shows what 23.09 shows.
+DEFAULT_PIPELINE_ENDPOINT = "http://127.0.0.1:9500"
+DEFAULT_FRONTEND_ENDPOINT = "http://127.0.0.1:3000"
+DEFAULT_JWT_SECRET = "7<:~[X,^Z1XM!*,Pe:PHR!bv,H~Q#l177<7gf_XHD6.<*<.t<[o|V5W(=0x:jTh-"
+MIN_SECRET_LENGTH = 32  # RFC 7518 §3.2: an HS256 key is at least 256 bits; shorter is guessable offline
+
+
+def _http_url(value: str) -> str:
+    url = URL(value)
+    if url.scheme not in ("http", "https") or not url.host or url.user or url.query_string or url.fragment:
+        raise ValueError("must be an http(s) URL with a host and no user, query or fragment")
+    return value
+
+
+class PipelineJwtConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    secret: str = Field(
+        DEFAULT_JWT_SECRET,
+        repr=False,  # never in a log line or a traceback
+        description="HS256 secret of the X-BackendAI-SSO JWT sent to the pipeline (FastTrack) server; "
+        "must match the pipeline server's. Change it from Backend.AI's sample value in production.",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, secret: str) -> str:
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return secret
+
+
+class PipelineConfig(BaseModel):
+    """A section shared with Backend.AI's webserver.conf: its other keys are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    endpoint: str = Field(
+        DEFAULT_PIPELINE_ENDPOINT,
+        description="FastTrack pipeline server that /pipeline/<path> is proxied to (its /<path>); "
+        "also config.toml's [pipeline] endpoint.",
+    )
+    frontend_endpoint: str = Field(
+        DEFAULT_FRONTEND_ENDPOINT,
+        description="FastTrack's web frontend, shown to the Web UI as config.toml's frontendEndpoint.",
+    )
+    jwt: PipelineJwtConfig = Field(default_factory=PipelineJwtConfig,
+                                   description="The pipeline server's single sign-on JWT.")
+
+    _urls = field_validator("endpoint", "frontend_endpoint")(classmethod(lambda cls, v: _http_url(v)))

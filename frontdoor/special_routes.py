@@ -1,0 +1,61 @@
+"""The ``/func/*`` routes Backend.AI's webserver 23.09 treats specially (its ``server.py``), as rules.
+
+Backend.AI forwards these *anonymously* (its ``anon_web_plugin_handler``: no signature, whatever the
+session): they are how a browser that is not logged in reaches the Manager's auth plugins and TUS
+uploads.  We do the same, with our rules: no signature, no session cookie of ours, no browser
+``Authorization`` (the proxy forwards neither, ever).  ``/func/ping`` is answered here, as Backend.AI
+answers it itself.  ``/func/auth/signup`` is served by ``frontdoor.signup`` (it takes a password and the
+Manager answers it with a secret key), never by the proxy.
+
+Matching is on the routed, decoded path, as Backend.AI's router matches it.  A path we misjudge as
+anonymous costs nothing: an unsigned request gets only what the Manager gives anyone.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from aiohttp import web
+
+
+class Special(enum.Enum):
+    PING = "ping"  # answered by the web server itself
+    AUTH_PLUGIN = "auth_plugin"  # anonymous, limited per address like a login
+    TUS_UPLOAD = "tus_upload"  # anonymous: the upload session token in the path is the credential
+
+
+# (methods, pattern of the path below /func/, kind): Backend.AI 23.09's server.py, route by route.
+_RULES: tuple[tuple[frozenset[str], re.Pattern[str], Special], ...] = (
+    (frozenset({"GET"}), re.compile(r"ping"), Special.PING),
+    (frozenset({"HEAD", "PATCH", "OPTIONS"}), re.compile(r"folders/_/tus/upload/.*"), Special.TUS_UPLOAD),
+    (frozenset({"GET", "POST"}), re.compile(r"cloud/.*"), Special.AUTH_PLUGIN),
+    (frozenset({"GET", "POST"}), re.compile(r"custom-auth/.*"), Special.AUTH_PLUGIN),
+    (frozenset({"GET", "POST"}), re.compile(r"openid/.*"), Special.AUTH_PLUGIN),
+    (frozenset({"POST"}), re.compile(r"saml/.*"), Special.AUTH_PLUGIN),
+)
+# The tus protocol's own headers (tus.io 1.0.0): an upload means nothing without them.
+TUS_HEADERS = ("Tus-Resumable", "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Defer-Length")
+SIGNUP_PATH = "/func/auth/signup"
+
+
+def special_route(method: str, path: str) -> Special | None:
+    """What ``method`` on ``/func/<path>`` (decoded, without the query) is, or None for a signed call."""
+    for methods, pattern, kind in _RULES:
+        if method in methods and pattern.fullmatch(path):
+            return kind
+    return None
+
+
+def limited_like_login(method: str, request_path: str, signup_enabled: bool) -> bool:
+    """Anonymous requests that reach the Manager's authentication: the per-address login limit applies."""
+    if not request_path.startswith("/func/"):
+        return False
+    if request_path == SIGNUP_PATH and method == "POST":
+        return signup_enabled
+    return special_route(method, request_path.removeprefix("/func/")) is Special.AUTH_PLUGIN
+
+
+def ping_answer(version: str) -> web.Response:
+    """Backend.AI's ``webserver_healthcheck``: the web server's own version, never the Manager's."""
+    return web.json_response({"version": version, "details": "Success"})

@@ -61,7 +61,7 @@ async def ordinary_load(session: aiohttp.ClientSession, rate: float, seconds: fl
                 await answer.read()
                 if answer.status != 200:
                     failed += 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             failed += 1
         latencies.append(time.perf_counter() - started)
 
@@ -111,7 +111,7 @@ async def open_sockets(session: aiohttp.ClientSession, count: int, burst: int) -
         nonlocal failed
         try:
             sockets.append(Idle(await session.ws_connect("/func/stream/echo")))
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             failed += 1
 
     for start in range(0, count, burst):
@@ -126,7 +126,7 @@ async def echo_sample(sockets: list[Idle], sample: int) -> dict[str, int]:
         try:
             await idle.socket.send_str("ping")
             outcome = "echo" if await asyncio.wait_for(idle.texts.get(), 5) == "ping" else "other text"
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             outcome = type(exc).__name__
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes

@@ -13,14 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import aetcd
-
 from contract.config import Config
-
-
-def etcd_client(config: Config) -> aetcd.Client:
-    host, _, port = config.etcd_addr.rpartition(":")
-    return aetcd.Client(host=host, port=int(port), timeout=5)
 
 
 def namespace_prefix(config: Config) -> bytes:
@@ -74,7 +67,7 @@ class AgentRecord:
         return json.dumps({**asdict(self), "serving": list(self.serving)}, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "AgentRecord":
+    def from_json(cls, raw: bytes) -> AgentRecord:
         doc: dict[str, Any] = json.loads(raw)
         return cls(
             agent_id=str(doc["agent_id"]),
@@ -89,19 +82,6 @@ class AgentRecord:
             synced_generation=int(doc.get("synced_generation", 0)),
             serving=tuple(str(name) for name in doc.get("serving") or ()),
         )
-
-
-async def read_global_settings(client: aetcd.Client, config: Config) -> tuple[dict[str, Any], list[str]]:
-    """Cluster-wide overrides and Manager endpoints published in etcd (empty when none)."""
-    overrides: dict[str, Any] = {}
-    endpoints: list[str] = []
-    found = await client.get(global_config_key(config))
-    if found is not None:
-        overrides = json.loads(found.value)
-    found = await client.get(manager_endpoints_key(config))
-    if found is not None:
-        endpoints = [str(url) for url in json.loads(found.value)]
-    return overrides, endpoints
 
 
 class AgentState:

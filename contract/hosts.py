@@ -103,7 +103,7 @@ class HostPolicy:
                 self._any_port.add(f"[{address.compressed}]" if address.version == 6 else address.compressed)
 
     @classmethod
-    def for_config(cls, config) -> "HostPolicy":
+    def for_config(cls, config) -> HostPolicy:
         return cls(config.service.public_hosts, config.service.ip)
 
     def accepts(self, parsed: HostPort) -> bool:

@@ -1,6 +1,6 @@
 """Every Prometheus metric webui-host exposes, in one place (the ops listener serves them all).
 
-Import this module only after ``contract.metrics.enable_multiprocess`` (see there).  Label values are
+Import this module only after ``service_runtime.metrics.enable_multiprocess`` (see there).  Label values are
 always from small fixed sets or from the agents of the cluster, never from user input.
 
 ``backendai_api_request_*`` are Backend.AI's series, with its exact names, labels and buckets, so its

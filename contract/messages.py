@@ -11,12 +11,10 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import secrets
 import stat
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 PROTOCOL_VERSION = 1
@@ -52,28 +50,6 @@ def key_file_problem(mode: int, file_gid: int, own_gid: int) -> str | None:
     if bits & (stat.S_IWGRP | stat.S_IXGRP) or (bits & stat.S_IRGRP and file_gid != own_gid):
         return f"must not be readable by a group other than the process's own (mode {oct(bits)})"
     return None
-
-
-def check_key_file(path: Path) -> None:
-    info = path.stat()
-    problem = key_file_problem(info.st_mode, info.st_gid, os.getgid())
-    if problem is not None:
-        raise PermissionError(f"{path} {problem}")
-
-
-def load_shared_key(path: Path) -> bytes:
-    """Read the ZeroMQ message key, refusing a file that others may read."""
-    check_key_file(path)
-    key = bytes.fromhex(path.read_text().strip())
-    if len(key) < KEY_BYTES:
-        raise ValueError(f"{path} holds a key shorter than {KEY_BYTES} bytes")
-    return key
-
-
-def write_shared_key(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
 
 
 class MessageSealer:

@@ -84,7 +84,7 @@ class OriginPolicy:
         self._wildcards = tuple((e.scheme, "." + e.host, e.port) for e in entries if e.wildcard)
 
     @classmethod
-    def from_strings(cls, texts: list[str]) -> "OriginPolicy":
+    def from_strings(cls, texts: list[str]) -> OriginPolicy:
         return cls([parse_allowed_origin(text) for text in texts])
 
     def __bool__(self) -> bool:

@@ -25,12 +25,9 @@ import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from contract.messages import check_key_file
 
 SESSION_PREFIX = "websession:"
 SECRET_PREFIX = "websecret:"
@@ -130,7 +127,7 @@ class SessionRecord:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "SessionRecord":
+    def from_json(cls, raw: str | bytes) -> SessionRecord:
         """The record, or ValueError for anything else Redis may hand back (tampered, truncated, hostile)."""
         try:
             doc = json.loads(raw)
@@ -180,17 +177,6 @@ class SecretBox:
         if len(key) != 32:
             raise ValueError("the at-rest key must be 32 bytes")
         self._aead = AESGCM(key)
-
-    @classmethod
-    def from_file(cls, path: Path) -> "SecretBox":
-        check_key_file(path)
-        return cls(bytes.fromhex(path.read_text().strip()))
-
-    @staticmethod
-    def write_new_key(path: Path) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
 
     def seal(self, digest: str, record: SecretRecord) -> str:
         nonce = os.urandom(12)

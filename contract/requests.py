@@ -85,7 +85,7 @@ class SigningRequest:
         }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "SigningRequest":
+    def from_item(cls, item: dict[str, Any]) -> SigningRequest:
         want_jwt = item.get("want_jwt", False)
         if not isinstance(want_jwt, bool):
             raise ValueError("field 'want_jwt' must be a boolean")
@@ -126,7 +126,7 @@ class SigningReply:
         return item
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "SigningReply":
+    def from_item(cls, item: dict[str, Any]) -> SigningReply:
         rid = _request_id(item)
         error = item.get("error")
         if error is not None:
@@ -164,7 +164,7 @@ class SessionCommand:
         return {"rid": self.rid, "op": self.op, "args": self.args, "request_id": self.request_id}
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "SessionCommand":
+    def from_item(cls, item: dict[str, Any]) -> SessionCommand:
         op = item.get("op")
         if not isinstance(op, str) or op not in SESSION_OPERATIONS:
             raise ValueError(f"unknown session operation {op!r}")
@@ -187,7 +187,7 @@ class SessionResult:
         return asdict(self)
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "SessionResult":
+    def from_item(cls, item: dict[str, Any]) -> SessionResult:
         status, body, session_id = item.get("status"), item.get("body"), item.get("session_id")
         if not isinstance(status, int) or not 100 <= status <= 599 or not isinstance(body, dict):
             raise ValueError("a session result needs an HTTP status and a JSON object body")

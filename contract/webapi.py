@@ -105,7 +105,7 @@ class GroupDefinition:
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "GroupDefinition":
+    def from_dict(cls, doc: dict[str, Any]) -> GroupDefinition:
         problems = []
         name = doc.get("name")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -165,7 +165,7 @@ def may_define_deployment(caller: Caller, name: str) -> bool:
     return name != MANAGER_DEPLOYMENT or may_define_groups(caller)
 
 
-def may_call(caller: Caller, deployment_name: str, group: "GroupDefinition | None") -> bool:
+def may_call(caller: Caller, deployment_name: str, group: GroupDefinition | None) -> bool:
     """Every logged-in user may reach the Manager (it authorises for itself); other deployments need Read."""
     if deployment_name == MANAGER_DEPLOYMENT:
         return True
@@ -196,7 +196,7 @@ class Deployment:
         return self.name == MANAGER_DEPLOYMENT and self.signing in MANAGER_SIGNING
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "Deployment":
+    def from_dict(cls, doc: dict[str, Any]) -> Deployment:
         """Parse the shape only; ``definition_problems`` says whether it may be stored."""
         problems = []
         name, group, prefix = doc.get("name"), doc.get("group"), doc.get("route_prefix")
@@ -396,7 +396,7 @@ class GroupsSnapshot:
                 if r.group == group and self.group(group) is not None
                 and effective_state(r, self.overrides.get(r.agent_id)) == AgentState.UP]
 
-    def serving_agents(self, deployment: "Deployment") -> list[AgentRecord]:
+    def serving_agents(self, deployment: Deployment) -> list[AgentRecord]:
         """The agents that may sign for ``deployment``: Up ones of its group, and those Out Of Service
         only because another deployment is faulty (they keep serving what they applied)."""
         if self.group(deployment.group) is None:

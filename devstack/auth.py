@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from aiohttp import web
@@ -61,7 +61,7 @@ def _authenticate_jwt(request: web.Request, token: str) -> UserRecord:
 
 
 async def _authenticate_hmac(request: web.Request) -> UserRecord:
-    signed_date = verify.check_date(request.headers, datetime.now(timezone.utc))
+    signed_date = verify.check_date(request.headers, datetime.now(UTC))
     params = verify.parse_authorization(request.headers["Authorization"])
     user = _active_user(request, params.access_key)
     if user is None:

@@ -18,16 +18,14 @@ class ProblemKind:
     title: str
 
 
-# Titles are the Manager's own (protocol §2.10); clients match on them.
+# Titles are the Manager's own (docs/protocol.md §2.10); clients match on them.
 INVALID_AUTH_PARAMS = ProblemKind(400, "invalid-auth-params", "Missing or invalid authorization parameters.")
 AUTH_FAILED = ProblemKind(401, "auth-failed", "Credential/signature mismatch.")
 PASSWORD_EXPIRED = ProblemKind(401, "password-expired", "Password has expired.")
 INVALID_API_PARAMS = ProblemKind(400, "invalid-api-params", "Missing or invalid API parameters.")
 GENERIC_BAD_REQUEST = ProblemKind(400, "generic-bad-request", "Bad request.")
-GENERIC_FORBIDDEN = ProblemKind(403, "generic-forbidden", "Forbidden operation.")
 URL_NOT_FOUND = ProblemKind(404, "url-not-found", "Unknown URL path.")
 METHOD_NOT_ALLOWED = ProblemKind(405, "method-not-allowed", "HTTP Method Not Allowed.")
-RATE_LIMIT_EXCEEDED = ProblemKind(429, "rate-limit-exceeded", "You have reached your API query rate limit.")
 INTERNAL_SERVER_ERROR = ProblemKind(500, "internal-server-error", "Internal server error.")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -34,13 +34,13 @@ def _check_credential(users: UserDirectory, domain: str, email: str, password: s
 
 
 def _check_login_allowed(request: web.Request, user: UserRecord) -> None:
-    # Same order and wording as the Manager's authorize handler (protocol §2.9).
+    # Same order and wording as the Manager's authorize handler (docs/protocol.md §2.9).
     if user.status == "before-verification":
         raise Problem(AUTH_FAILED, "This account needs email verification.")
     if not user.is_active:
         raise Problem(AUTH_FAILED, "User credential mismatch.")
     max_age = request.app[SETTINGS_KEY].max_password_age
-    if max_age is not None and datetime.now(timezone.utc) - user.password_changed_at > max_age:
+    if max_age is not None and datetime.now(UTC) - user.password_changed_at > max_age:
         raise Problem(PASSWORD_EXPIRED, "Password expired.")
 
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ import jwt
 
 from devstack.problems import AUTH_FAILED, GENERIC_BAD_REQUEST, INVALID_AUTH_PARAMS, Problem
 
-# --- API version (protocol §2.6) -------------------------------------------
+# --- API version (docs/protocol.md §2.6) -------------------------------------------
 
 VALID_API_VERSIONS_23_09 = frozenset({
     "v4.20181215", "v4.20190115", "v4.20190315", "v4.20190615", "v5.20191215",
@@ -42,7 +42,7 @@ def check_api_version(backendai_version: str | None, sorna_version: str | None) 
         raise Problem(GENERIC_BAD_REQUEST, "Unsupported API version.")
 
 
-# --- Authorization header (protocol §2.4) -----------------------------------
+# --- Authorization header (docs/protocol.md §2.4) -----------------------------------
 
 AUTH_SCHEMES = ("BackendAI", "Sorna")
 
@@ -87,7 +87,7 @@ def hash_name_of(sign_method: str) -> str:
     return hash_name
 
 
-# --- Date header and clock skew (protocol §2.5) -----------------------------
+# --- Date header and clock skew (docs/protocol.md §2.5) -----------------------------
 
 CLOCK_SKEW = timedelta(minutes=15)
 DATE_HEADERS = ("Date", "X-BackendAI-Date", "X-Sorna-Date")
@@ -136,7 +136,7 @@ def parse_http_date(raw: str) -> datetime:
         except (TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"unparsable date {raw!r}") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=abbreviated_zone or timezone.utc)
+        parsed = parsed.replace(tzinfo=abbreviated_zone or UTC)
     elif abbreviated_zone is not None:
         raise ValueError(f"two zones in date {raw!r}")
     return parsed
@@ -155,7 +155,7 @@ def check_date(headers: Mapping[str, str], now: datetime) -> SignedDate:
     return SignedDate(raw, parsed)
 
 
-# --- String to sign and signature (protocol §2.2, §2.3) ---------------------
+# --- String to sign and signature (docs/protocol.md §2.2, §2.3) ---------------------
 
 BODY_HASH_UNTIL_VERSION = "v4.20181215"
 
@@ -222,7 +222,7 @@ def signatures_equal(expected: str, received: str) -> bool:
     return hmac.compare_digest(expected.encode("utf-8"), received.encode("utf-8"))
 
 
-# --- GraphQL JWT (protocol §3.1) --------------------------------------------
+# --- GraphQL JWT (docs/protocol.md §3.1) --------------------------------------------
 
 JWT_ALGORITHM = "HS256"
 JWT_ROLES = frozenset({"admin", "user", "superadmin"})

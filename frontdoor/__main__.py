@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
-import uvloop
-
-from contract.bootstrap import load_settings
-from contract.config import ConfigError
-from contract.jsonlog import setup_logging
-from contract.metrics import enable_multiprocess, forget_own_live_gauges
+from service_runtime.process import run_process
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -24,24 +18,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    setup_logging("frontdoor")  # until the file says otherwise
-    loop = uvloop.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        settings = loop.run_until_complete(load_settings(args.config))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    config = settings.config
-    setup_logging("frontdoor", config.runtime.log_level, config.runtime.log_format)
-    enable_multiprocess(config.runtime.state_dir, "frontdoor", args.worker)  # before any metric exists
-    from frontdoor.lifecycle import serve
 
-    try:
-        return loop.run_until_complete(serve(settings, args.config, args.worker))
-    finally:
-        forget_own_live_gauges()
-        loop.close()
+    def build(process):
+        from frontdoor.lifecycle import Worker  # defines metrics: only once the skeleton chose their files
+
+        return Worker(process, args.worker)
+
+    return run_process("frontdoor", args.config, build, instance=args.worker)
 
 
 if __name__ == "__main__":

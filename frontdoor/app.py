@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 import aiohttp
 import zmq.asyncio
 from aiohttp import web
 
-from contract.bootstrap import Settings
+from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
 from contract.hosts import HostPolicy
-from contract.messages import load_shared_key
-from contract.runtime import ZMQ_KEY_FILE, redis_client, session_daemon_endpoint
-from contract.webapi_watch import GroupsWatcher
+from frontdoor.admin_routes import AdminRoutes
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
+from frontdoor.endpoint_probe import probe_forever
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.host_check import host_check_middleware
-from frontdoor.middlewares import error_middleware, request_log_middleware
-from frontdoor.endpoint_probe import probe_forever
 from frontdoor.jwks import jwks_for
+from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
 from frontdoor.proxy import DeploymentProxy
@@ -32,8 +31,13 @@ from frontdoor.signup import SignupRoute
 from frontdoor.static import StaticFiles
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
-from frontdoor.webui_config import WebUiConfig
 from frontdoor.websocket import WebSocketRelay
+from frontdoor.webui_config import WebUiConfig
+from service_runtime.keyfiles import load_shared_key
+from service_runtime.redis_client import redis_client
+from service_runtime.reload import ReloadHook
+from service_runtime.settings import Settings
+from service_runtime.webapi_watch import GroupsWatcher
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
 STOP_GRACE = 5.0  # seconds background followers get to finish after cancellation
@@ -51,7 +55,24 @@ def _http_client(settings: Settings, limit: int) -> aiohttp.ClientSession:
     )
 
 
-def build_app(settings: Settings) -> web.Application:
+def set_connect_timeout(http: aiohttp.ClientSession, seconds: float) -> None:
+    """Apply a reloaded ``api.connect_timeout`` to every later proxied request and WebSocket handshake.
+
+    aiohttp offers no setter for a session's default timeout; both request paths use it, so it is
+    replaced here rather than passed at each call site.
+    """
+    old = http.timeout
+    http._timeout = aiohttp.ClientTimeout(total=old.total, connect=old.connect, sock_read=old.sock_read,
+                                          sock_connect=seconds, ceil_threshold=old.ceil_threshold)
+
+
+def _set_connect_timeouts(clients, seconds: float) -> None:
+    for http in clients:
+        set_connect_timeout(http, seconds)
+
+
+def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None) -> web.Application:
+    """The worker's app; each component that copies a setting at start registers how it reloads it."""
     config = settings.config
     # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
     middlewares = [request_log_middleware, host_check_middleware(HostPolicy.for_config(config)), own_targets_only,
@@ -77,15 +98,20 @@ def build_app(settings: Settings) -> web.Application:
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
     )
     app[FRONT_DOOR] = front
-    install_security(app, front)  # CORS, CSRF, rate limits, security headers
+    security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
+    on_reload(security.reload)
+    on_reload(sessions.reload)
     # WebSockets get a client of their own: each holds its connection for as long as it is open, so
     # sharing one pool let idle sockets starve ordinary requests.  Their number is bounded by the
     # relay (per session, per worker), not by a pool that would make a handshake wait for a slot.
-    relay = WebSocketRelay(_http_client(settings, 0), config.security)
+    ws_http = _http_client(settings, 0)
+    on_reload(lambda fresh: _set_connect_timeouts((front.http, ws_http), fresh.api.connect_timeout))
+    relay = WebSocketRelay(ws_http, config.security)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)
     WebApiRoutes(front).register(app)
+    AdminRoutes(front).register(app)  # POST /api/admin/users/{user_id}/revoke
     jwks_for(config.secrets_dir).register(app)
     SignupRoute(front).register(app)  # before the /func catch-all
     DeploymentProxy(front, relay).register(app)
@@ -93,7 +119,9 @@ def build_app(settings: Settings) -> web.Application:
     if config.service.mode == "webui":
         WebUiConfig(config).register(app)
     register_stats(app)  # GET /stats (Backend.AI's in-flight counts), before the static catch-all
-    StaticFiles.for_config(config).register(app)
+    static = StaticFiles.for_config(config)
+    static.register(app)
+    on_reload(static.reload)
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
     app.cleanup_ctx.append(_background([sessions.listener.run, groups.run, lambda: probe_forever(front)]))

@@ -11,14 +11,13 @@ from aiohttp import web
 from contract.config import Config
 from contract.redis_layout import SessionRecord
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot, manager_deployment
-from contract.webapi_watch import GroupsWatcher
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
-
+from service_runtime.webapi_watch import GroupsWatcher
 
 SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
 
@@ -33,7 +32,7 @@ class FrontDoor:
     http: aiohttp.ClientSession
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
-    groups_watcher: "GroupsWatcher | None" = None
+    groups_watcher: GroupsWatcher | None = None
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
 
     def deployment(self, name: str) -> Deployment | None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import zmq.asyncio
 
-from contract.jsonlog import REQUEST_ID
 from contract.requests import SESSION, SessionCommand, SessionResult
-from frontdoor.zmq_client import DealerChannel, NotSent, PeerLost
+from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
+from service_runtime.jsonlog import REQUEST_ID
 
 # Login waits on the Manager, so the daemon gets more time than a signer (once it has the request).
 DAEMON_TIMEOUT = 35.0
@@ -42,7 +42,7 @@ class SessionDaemonClient:
                 if loop.time() >= give_up_at:
                     raise SessionDaemonUnavailable() from None
                 await asyncio.sleep(RETRY_POLL)
-            except (asyncio.TimeoutError, PeerLost):
+            except (TimeoutError, PeerLost):
                 raise SessionDaemonUnavailable() from None
 
     def close(self) -> None:

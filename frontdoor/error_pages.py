@@ -10,10 +10,10 @@ from http import HTTPStatus
 
 from aiohttp import web
 
-from contract.invalidation import StoreUnavailable
 from frontdoor import problems
-from frontdoor.problems import API_PREFIXES
 from frontdoor.page_render import render_page
+from frontdoor.problems import API_PREFIXES
+from service_runtime.invalidation import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from aiohttp import web
 
@@ -20,10 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class HeaderDeadlines:
-    def __init__(self, timeout: float):
-        self.timeout = timeout
+    def __init__(self, timeout: float | Callable[[], float]):
+        # A callable is read at each new connection, so a reloaded setting applies without a hook.
+        self._timeout = timeout if callable(timeout) else (lambda: timeout)
         self.expired = 0  # connections closed for want of a request head
         self._timers: dict[object, asyncio.TimerHandle] = {}
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout()
 
     def install(self, server: web.Server) -> None:
         """Call after ``runner.setup()`` and before a site starts (handlers copy these at creation)."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 
 from contract.config import Config
-from frontdoor.header_deadline import HeaderDeadlines
 from contract.hosts import HostPolicy, parse_host
+from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.security_headers import without_server_header
+
 
 def https_location(host_header: str | None, path_qs: str, https_port: int, policy: HostPolicy) -> str | None:
     """Where a plain-HTTP request should go, or None when its Host header is not one of ours."""
@@ -49,7 +50,7 @@ def redirect_listener(config: Config):
         runner = web.AppRunner(redirect_app(config.service.port, HostPolicy.for_config(config)), access_log=None,
                                keepalive_timeout=config.security.keepalive_timeout)
         await runner.setup()
-        HeaderDeadlines(config.security.header_read_timeout).install(runner.server)
+        HeaderDeadlines(lambda: config.security.header_read_timeout).install(runner.server)
         site = web.TCPSite(runner, config.service.ip, config.security.http_redirect_port, reuse_port=True)
         await site.start()
         try:

@@ -5,41 +5,34 @@ other workers sharing the port keep accepting); requests and WebSockets in fligh
 ``[ops] drain_timeout`` (every answer given meanwhile closes its connection); WebSockets still open
 then are closed with 1001 (going away), anything else left is cancelled, and the process exits.
 
-SIGHUP: the configuration is re-read (file and etcd) and applied in place (``contract.reload``),
-the TLS certificate and key are re-read into the live SSL context (new handshakes get them, open
-connections are untouched), then every hook registered with ``on_reload`` runs.
+SIGHUP: the configuration is re-read (file and etcd) and applied in place (``service_runtime.reload``),
+then every component's reload hook runs: the TLS certificate and key are re-read into the live SSL
+context (new handshakes get them, open connections are untouched), and the app's components (registered by ``build_app``)
+apply the settings they copied at start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import ssl
-from pathlib import Path
 
 from aiohttp import web
 
 from contract import instruments
-from contract.bootstrap import Settings
 from contract.config import Config
-from contract.reload import ReloadHook, Reloader, reload_from_file, run_hooks
 from contract.webapi import MANAGER_DEPLOYMENT
+from frontdoor.app import FRONT_DOOR, build_app
 from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
+from service_runtime.process import Process
 
 log = logging.getLogger(__name__)
 
-RELOAD_HOOKS = web.AppKey("reload_hooks", list)
 GOING_AWAY = 1001
 FINAL_GRACE = 2.0  # after the drain deadline: for closed WebSockets to end and cancelled handlers to unwind
 POLL = 0.05
-
-
-def on_reload(app: web.Application, hook: ReloadHook) -> None:
-    """Run ``hook(config)`` after every SIGHUP reload (the config object is the one updated in place)."""
-    app.setdefault(RELOAD_HOOKS, []).append(hook)
 
 
 def tls_context(config: Config) -> ssl.SSLContext | None:
@@ -63,27 +56,27 @@ def reload_tls(context: ssl.SSLContext, config: Config) -> bool:
 
 
 class Worker:
-    def __init__(self, settings: Settings, config_path: Path | None, worker: int):
-        from frontdoor.app import FRONT_DOOR, build_app
+    """One front-door worker as a ``service_runtime.process`` service: ``start`` listens, ``stop`` drains."""
 
-        self.config = settings.config
-        self._config_path = config_path
-        self.app = build_app(settings)
+    def __init__(self, process: Process, worker: int):
+        self.config = process.config
+        self.app = build_app(process.settings, process.on_reload)
         self.front = self.app[FRONT_DOOR]
         self.lifecycle = Lifecycle(worker)
         self.app[LIFECYCLE] = self.lifecycle
-        self.app.setdefault(RELOAD_HOOKS, [])
         self._tls = tls_context(self.config)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=FINAL_GRACE,
                                      keepalive_timeout=self.config.security.keepalive_timeout)
         self._ops_runner = web.AppRunner(build_ops_app(self.front, self.lifecycle), access_log=None,
                                          handle_signals=False)
         self._site: web.TCPSite | None = None
-        self._reloader = Reloader(self.reload)
+        self._sampler: asyncio.Task | None = None
+        if self._tls is not None:
+            process.on_reload(lambda config: reload_tls(self._tls, config))
 
     async def start(self) -> None:
         await self._runner.setup()  # starts the background followers (etcd groups, invalidations)
-        HeaderDeadlines(self.config.security.header_read_timeout).install(self._runner.server)
+        HeaderDeadlines(lambda: self.config.security.header_read_timeout).install(self._runner.server)
         await self._until_signers()
         service, ops = self.config.service, self.config.ops
         self._site = web.TCPSite(self._runner, service.ip, service.port, ssl_context=self._tls,
@@ -91,6 +84,7 @@ class Worker:
         await self._site.start()
         await self._ops_runner.setup()
         await web.TCPSite(self._ops_runner, ops.ip, ops.port, reuse_port=True).start()
+        self._sampler = asyncio.create_task(GaugeSampler(self.front, self.app.get(WS_RELAY)).run())
         log.info("front door listening", extra={
             "event": "startup", "worker": self.lifecycle.worker, "port": service.port, "ops_port": ops.port,
         })
@@ -104,28 +98,13 @@ class Worker:
         while not self.front.signers.agents_serving(MANAGER_DEPLOYMENT) and loop.time() < deadline:
             await asyncio.sleep(POLL)
 
-    async def run_until_stopped(self) -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self._reloader.request)
-        sampler = asyncio.create_task(GaugeSampler(self.front, self.app.get(WS_RELAY)).run())
+    async def stop(self) -> None:
         try:
-            await stop.wait()
             await self.drain()
         finally:
-            sampler.cancel()
-            await self._reloader.wait()
+            if self._sampler is not None:
+                self._sampler.cancel()
             await self._ops_runner.cleanup()
-
-    async def reload(self) -> None:
-        result = await reload_from_file("frontdoor", self._config_path, self.config)
-        if result is None:
-            return
-        if self._tls is not None:
-            reload_tls(self._tls, self.config)
-        await run_hooks(self.app[RELOAD_HOOKS], self.config)
 
     async def drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -156,14 +135,3 @@ async def _wait_idle(deadline: float) -> None:
     loop = asyncio.get_running_loop()
     while IN_FLIGHT.total > 0 and loop.time() < deadline:
         await asyncio.sleep(POLL)
-
-
-async def serve(settings: Settings, config_path: Path | None, worker: int) -> int:
-    process = Worker(settings, config_path, worker)
-    try:
-        await process.start()
-    except OSError as exc:
-        log.error("cannot listen", extra={"event": "startup_failed", "error": str(exc)})
-        return 1
-    await process.run_until_stopped()
-    return 0

@@ -9,14 +9,14 @@ import time
 
 from aiohttp import web
 
-from contract.invalidation import StoreUnavailable
-from contract.jsonlog import REQUEST_ID
 from contract.requests import valid_request_id
 from frontdoor import problems
-from frontdoor.problems import API_PREFIXES
 from frontdoor.observability import IN_FLIGHT, handler_kind, record_request, request_template
 from frontdoor.ops import LIFECYCLE
+from frontdoor.problems import API_PREFIXES
 from frontdoor.websocket import wants_websocket
+from service_runtime.invalidation import StoreUnavailable
+from service_runtime.jsonlog import REQUEST_ID
 
 log = logging.getLogger("frontdoor.requests")
 CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned

@@ -8,40 +8,29 @@ Redis, the signers and the Manager, and on whether it is draining.
 from __future__ import annotations
 
 import asyncio
-import socket
 import logging
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import metadata
 
-import aiohttp
 from aiohttp import web
 
 from contract import instruments
 from contract.etcd_layout import AgentState
-from contract.metrics import render_latest
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
 from frontdoor.endpoint_probe import probe
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.websocket import WebSocketRelay
+from service_runtime.metrics import render_latest
+from service_runtime.version import VERSION
 
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 2.0
 SAMPLE_INTERVAL = 1.0
 AGENT_STATES = (AgentState.UP, AgentState.DOWN, AgentState.OUT_OF_SERVICE, AgentState.STARTING, AgentState.UNKNOWN)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("webui-host")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0"
-
-
-VERSION = _version()
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ PAGE_HEADERS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_url(name: str) -> str:
     """The URL of one of our assets, versioned by content so a new release is never served stale."""
     digest = hashlib.sha256((OWN_ASSETS / name).read_bytes()).hexdigest()[:12]

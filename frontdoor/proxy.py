@@ -21,8 +21,8 @@ from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.endpoint_probe import record
 from frontdoor.pipeline import PIPELINE_PREFIX, credential_login, pipeline_deployment, pipeline_headers
-from frontdoor.special_routes import TUS_HEADERS, Special, ping_answer, special_route
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused, StoreUnavailableAtSigner
+from frontdoor.special_routes import TUS_HEADERS, Special, ping_answer, special_route
 from frontdoor.upstream import (
     NotRouted,
     UnsafePath,

@@ -76,7 +76,7 @@ class WindowPosition:
     elapsed: float  # seconds since it began
 
     @classmethod
-    def at(cls, now: float, window: int) -> "WindowPosition":
+    def at(cls, now: float, window: int) -> WindowPosition:
         index = int(now // window)
         return cls(index, now - index * window)
 
@@ -119,6 +119,9 @@ class RateLimiter:
         self._window = window
         self._clock = clock  # wall time: every front door must agree on the window numbers
         self.failures = 0
+
+    def set_window(self, window: int) -> None:
+        self._window = window
 
     async def check(self, kind: str, subject: str, limit: int) -> Verdict | None:
         """Count one request of ``subject``; None when Redis could not say (the request is admitted)."""

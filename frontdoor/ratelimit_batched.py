@@ -60,6 +60,10 @@ class BatchedLimiter:
         self.failures = 0
         self.syncs = 0
 
+    def reload(self, window: int, sync_interval: float) -> None:
+        """New settings from the next request and sync on (a new window length starts new counters)."""
+        self._window, self._sync_interval = window, sync_interval
+
     async def admit(self, subject: str, limit: int) -> Verdict:
         """``check``, after reading the shared counts once if this process has not seen ``subject`` yet
         (one round trip per key and process, at the key's first request)."""

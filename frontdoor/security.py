@@ -18,19 +18,19 @@ from aiohttp import web
 from contract.account_names import account_key
 from contract.config import Config
 from contract.origins import OriginPolicy
-from contract.runtime import redis_client
 from frontdoor import problems
-from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.context import FrontDoor
 from frontdoor.cors import apply_cors, is_preflight, preflight_headers
 from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
 from frontdoor.https_redirect import redirect_listener
 from frontdoor.manager_auth import LOGIN_INSTEAD, PASSWORD_CHANGE_INSTEAD, AuthRule, auth_rule
+from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
-from frontdoor.special_routes import SIGNUP_PATH, limited_like_login
 from frontdoor.security_headers import hsts_header, new_nonce, page_headers, without_server_header
+from frontdoor.special_routes import SIGNUP_PATH, limited_like_login
 from frontdoor.websocket import wants_websocket
+from service_runtime.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 RATE_LIMIT = web.RequestKey("rate_limit", Verdict)  # the verdict whose headers the response carries
@@ -69,14 +69,23 @@ def parser_limits(config: Config) -> dict[str, int]:
 
 
 class Security:
-    def __init__(self, front: FrontDoor, logins: RateLimiter, keys: BatchedLimiter | None,
-                 password_checks: RateLimiter):
+    def __init__(self, front: FrontDoor, logins: RateLimiter, keys: BatchedLimiter, password_checks: RateLimiter):
         self._front = front
         self._config = front.config.security
         self._origins = OriginPolicy.from_strings(self._config.cors_allowed_origins)
         self._logins = logins  # exact: one Redis round trip per password check
-        self._keys = keys  # in memory, synced in batches: no round trip per proxied request
+        # In memory, synced in batches: no round trip per proxied request.  It exists even when access-key
+        # limits are off (``enabled`` is read per request), so a reload can turn them on.
+        self._keys = keys
         self._password_checks = password_checks  # per account, over the failed-login window; shares logins' client
+
+    def reload(self, config: Config) -> None:
+        """What this component copied at start: the origin allow-list and the limiters' windows."""
+        self._origins = OriginPolicy.from_strings(config.security.cors_allowed_origins)
+        limits = config.security.rate_limit
+        self._logins.set_window(limits.window)
+        self._keys.reload(limits.window, limits.sync_interval)
+        self._password_checks.set_window(config.session.login_block_time)
 
     def install(self, app: web.Application) -> None:
         app.middlewares.append(self.guard)
@@ -197,7 +206,7 @@ class Security:
         if (request.method == "POST" and path in PASSWORD_PATHS) or limited_like_login(
                 request.method, path, self._front.config.service.enable_signup):
             return await self._logins.check("login", self._front.client_ip(request), limits.login_requests)
-        if not proxied or self._keys is None:
+        if not proxied or not limits.enabled:
             return None
         record = await self._front.session(request)
         if record is None:
@@ -208,13 +217,12 @@ class Security:
         return await self._keys.admit(record.access_key, limit)
 
     async def _key_counter_sync(self, _app: web.Application):
-        task = asyncio.create_task(self._keys.run()) if self._keys is not None else None
+        task = asyncio.create_task(self._keys.run())
         yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await self._keys.sync()  # hand this worker's last admissions to the others
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await self._keys.sync()  # hand this worker's last admissions to the others
 
 
 def _refusal(request: web.Request, error: type[web.HTTPException], slug: str, title: str, details: str):
@@ -227,7 +235,7 @@ def _refusal(request: web.Request, error: type[web.HTTPException], slug: str, ti
 def install_security(app: web.Application, front: FrontDoor) -> Security:
     limits = front.config.security.rate_limit
     client = redis_client(front.config, "frontdoor")
-    keys = BatchedLimiter(client, limits.window, limits.sync_interval) if limits.enabled else None
+    keys = BatchedLimiter(client, limits.window, limits.sync_interval)
     password_checks = RateLimiter(client, front.config.session.login_block_time)
     security = Security(front, RateLimiter(client, limits.window), keys, password_checks)
     security.install(app)

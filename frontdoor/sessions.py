@@ -12,12 +12,13 @@ from typing import Callable
 
 import redis.asyncio as aioredis
 
-from contract.invalidation import InvalidatedRecords
+from contract.config import Config
 from contract.redis_layout import SessionRecord, session_hash, session_key
+from service_runtime.invalidation import InvalidatedRecords
 
 
 class SessionReader:
-    def __init__(self, client: aioredis.Redis, touch_interval: float, touch: Callable[[str], "asyncio.Future"]):
+    def __init__(self, client: aioredis.Redis, touch_interval: float, touch: Callable[[str], asyncio.Future]):
         self._client = client
         self._touch_interval = touch_interval
         self._touch = touch
@@ -27,9 +28,8 @@ class SessionReader:
         self._touching: set[str] = set()
         self.listener = self._records.listener
 
-    @property
-    def redis_reads(self) -> int:
-        return self._records.redis_reads
+    def reload(self, config: Config) -> None:
+        self._touch_interval = config.session.touch_interval
 
     def on_revocation(self, hook: Callable[[str], None]) -> None:
         """Called with the session hash whenever the daemon ends a session."""

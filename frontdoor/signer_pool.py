@@ -19,7 +19,7 @@ from contract.config import Config
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest
 from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
-from frontdoor.zmq_client import DealerChannel, PeerLost
+from service_runtime.channel_client import DealerChannel, PeerLost
 
 log = logging.getLogger(__name__)
 POOL_POLL = 0.05  # seconds between looks for an Up signer while none is
@@ -125,7 +125,7 @@ class SignerPool:
             item = await channel.request(
                 lambda rid: {**request.to_item(), "rid": rid}, min(self._config.signers.request_timeout, remaining)
             )
-        except (asyncio.TimeoutError, PeerLost):
+        except (TimeoutError, PeerLost):
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             return None
         instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)

@@ -19,7 +19,8 @@ from stat import S_ISREG
 
 from aiohttp import web
 
-from contract.config import DEFAULT_STATIC_PATH, Config
+from contract.config import Config
+from contract.config_sections import DEFAULT_STATIC_PATH
 from frontdoor.error_pages import wants_html
 from frontdoor.problems import API_PREFIXES
 from frontdoor.static_rules import (
@@ -98,7 +99,7 @@ class StaticFiles:
         self._inline_policy = inline_script_policy(page_policy) if page_policy else None
 
     @classmethod
-    def for_config(cls, config: Config) -> "StaticFiles":
+    def for_config(cls, config: Config) -> StaticFiles:
         """Without a bundle of its own, ``/`` leads to our pages and unknown paths are 404."""
         root = config.service.static_path
         bundled = serves_bundle(root)
@@ -109,6 +110,11 @@ class StaticFiles:
             home_redirect=None if bundled else OWN_UI_HOME,
             page_policy=security.page_policy if bundled and security is not None else None,
         )
+
+    def reload(self, config: Config) -> None:
+        """A reloaded CSP (``content_security_policy``, ``[security.csp]``) reaches the bundle's pages."""
+        if self._inline_policy is not None:
+            self._inline_policy = inline_script_policy(config.security.page_policy)
 
     def register(self, app: web.Application) -> None:
         app.router.add_get(self._prefix + "/{tail:.*}", self.handle)

@@ -6,14 +6,14 @@ installed wheel finds them.  Nothing user-supplied is ever marked ``|safe``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 
 TEMPLATE_PACKAGE = ("frontdoor", "templates")
 
 
-@lru_cache(maxsize=None)
+@cache
 def html_environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader(*TEMPLATE_PACKAGE),
@@ -24,7 +24,7 @@ def html_environment() -> jinja2.Environment:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def text_environment() -> jinja2.Environment:
     """For TOML: values are encoded by the caller (``webui_config.toml_value``), not HTML-escaped."""
     return jinja2.Environment(

@@ -1,7 +1,7 @@
 """``/api/webapi/*``: the Web API Groups JSON API (documented in docs/openapi/webapi-groups.yaml).
 
 Every logged-in user may read the overview and sees only the groups they may Read; every change is
-checked on the server against the caller's rights (contract.webapi_admin), whatever the UI shows.
+checked on the server against the caller's rights (service_runtime.webapi_admin), whatever the UI shows.
 Changes must be sent as JSON, which a cross-site form cannot do without a CORS preflight.
 """
 
@@ -13,7 +13,6 @@ from typing import Any
 
 from aiohttp import web
 
-from contract.etcd_layout import etcd_client
 from contract.webapi import (
     Action,
     Caller,
@@ -23,10 +22,11 @@ from contract.webapi import (
     deployment_faults,
     may_define_groups,
 )
-from contract.webapi_admin import Refused, WebApiAdmin
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of
 from frontdoor.json_body import InvalidJsonBody, parse_object, read_body
+from service_runtime.etcd import etcd_client
+from service_runtime.webapi_admin import Refused, WebApiAdmin
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/webapi"

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from contract import instruments
-from contract.config import SecurityConfig
+from contract.config_sections import SecurityConfig
 from contract.redis_layout import session_hash
 from frontdoor import problems
 from frontdoor.upstream import UpstreamTarget

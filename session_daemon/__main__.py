@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from contract.bootstrap import Settings, run_service
+from service_runtime.process import Process, run_process
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -15,11 +15,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(settings: Settings) -> None:
-    from session_daemon.service import SessionDaemon
+def build(process: Process):
+    from session_daemon.service import SessionDaemon  # defines metrics: only once the skeleton chose their files
 
-    await SessionDaemon(settings).run()
+    return SessionDaemon(process.settings, on_reload=process.on_reload)
 
 
 if __name__ == "__main__":
-    sys.exit(run_service("session_daemon", parse_args(sys.argv[1:]).config, serve))
+    sys.exit(run_process("session_daemon", parse_args(sys.argv[1:]).config, build))

@@ -1,4 +1,4 @@
-"""Failed-login blocking, Backend.AI's rules (protocol §4.4) as pure functions: no I/O, no clock.
+"""Failed-login blocking, Backend.AI's rules (docs/protocol.md §4.4) as pure functions: no I/O, no clock.
 
 The caller reads ``login_history_<username>``, asks :func:`begin_attempt` whether the attempt may
 proceed, and after the Manager has answered stores whatever :meth:`LoginAttempt.record_after` returns.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.account_names import account_key as throttle_key  # noqa: F401  (the counter's key)
-from contract.config import SessionConfig
+from contract.config_sections import SessionConfig
 
 
 class LoginOutcome(enum.Enum):
@@ -28,7 +28,7 @@ class ThrottlePolicy:
     allowed_fail_count: int  # failures in the window before attempts are refused
 
     @classmethod
-    def from_config(cls, session_config: SessionConfig) -> "ThrottlePolicy":
+    def from_config(cls, session_config: SessionConfig) -> ThrottlePolicy:
         return cls(session_config.login_block_time, session_config.login_allowed_fail_count)
 
 
@@ -46,7 +46,7 @@ class LoginHistory:
         )
 
     @classmethod
-    def parse(cls, raw: str | bytes | None) -> "LoginHistory":
+    def parse(cls, raw: str | bytes | None) -> LoginHistory:
         """Whatever is stored becomes a valid history: garbage reads as none, negatives as zero."""
         if raw is None:
             return cls()

@@ -1,6 +1,6 @@
 """The two anonymous Manager calls the session daemon makes: authorize and update-password-no-auth.
 
-Both are unsigned POSTs (protocol §2.9).  Endpoints are tried in turn, starting from the last one that
+Both are unsigned POSTs (docs/protocol.md §2.9).  Endpoints are tried in turn, starting from the last one that
 answered, but only while nothing can have reached the Manager (connection refused, connect timeout):
 once a request may have been received, trying elsewhere could apply it twice.
 """
@@ -11,12 +11,12 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from contract.config import ApiConfig
+from contract.config_sections import ApiConfig
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,7 @@ class ManagerClient:
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=self._api.connect_timeout)
-        self._http = aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
+        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
 
     async def close(self) -> None:
         if self._http is not None:
@@ -135,7 +134,7 @@ class ManagerClient:
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 reason = _log_failure(endpoint, exc)
                 continue  # nothing was sent: the next endpoint may do
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 # The request may have arrived: do not repeat it on another endpoint.
                 return ManagerUnreachable(_log_failure(endpoint, exc))
             self._preferred = index
@@ -144,14 +143,16 @@ class ManagerClient:
 
     async def _post_once(self, url: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
         assert self._http is not None
+        # The timeout is built per request: ``api.connect_timeout`` is read at each use, so a reload applies.
+        timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=self._api.connect_timeout)
         async with self._http.post(
-            url, json=payload, headers=self._headers(forwarded), ssl=self._api.ssl_verify
+            url, json=payload, headers=self._headers(forwarded), ssl=self._api.ssl_verify, timeout=timeout
         ) as response:
             return _reply_of(response.status, response.reason or "", await response.read())
 
     def _headers(self, forwarded: Forwarded) -> dict[str, str]:
         headers = {
-            "Date": datetime.now(timezone.utc).isoformat(),
+            "Date": datetime.now(UTC).isoformat(),
             "X-BackendAI-Version": self._api.default_version,
             "X-BackendAI-Domain": self._api.domain,
             "User-Agent": USER_AGENT,

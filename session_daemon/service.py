@@ -10,10 +10,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -21,13 +20,17 @@ import zmq.asyncio
 from redis.exceptions import RedisError
 
 from contract import instruments
-from contract.bootstrap import Settings
-from contract.jsonlog import REQUEST_ID
-from contract.messages import Envelope, load_shared_key
-from contract.redis_layout import SecretBox, session_hash
+from contract.config import Config
+from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint
+from contract.messages import Envelope
+from contract.redis_layout import session_hash
 from contract.requests import MAX_FIELD_LENGTH, SESSION, SessionCommand, SessionResult
-from contract.router import RouterServer
-from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, session_daemon_endpoint
+from service_runtime.channel_server import RouterServer
+from service_runtime.jsonlog import REQUEST_ID
+from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
+from service_runtime.redis_client import redis_client
+from service_runtime.reload import ReloadHook
+from service_runtime.settings import Settings
 from session_daemon.login_throttle import (
     LoginOutcome,
     ThrottlePolicy,
@@ -39,7 +42,6 @@ from session_daemon.manager_client import (
     Forwarded,
     ManagerClient,
     ManagerError,
-    ManagerOk,
     ManagerReply,
     ManagerUnreachable,
     keypair_of,
@@ -74,11 +76,12 @@ def bad_gateway(details: str) -> dict[str, Any]:
 
 
 class SessionDaemon:
-    def __init__(self, settings: Settings, *, redis: aioredis.Redis | None = None):
+    def __init__(self, settings: Settings, *, redis: aioredis.Redis | None = None,
+                 on_reload: Callable[[ReloadHook], None] = lambda hook: None):
         config = settings.config
         self.config = config
         self._redis = redis or redis_client(config, "sessiond")
-        box = SecretBox.from_file(config.secrets_dir / AT_REST_KEY_FILE)
+        box = load_secret_box(config.secrets_dir / AT_REST_KEY_FILE)
         self.store = SessionStore(self._redis, box, config.session.max_age)
         self.manager = ManagerClient(settings.manager_endpoints, config.api)
         self._policy = ThrottlePolicy.from_config(config.session)
@@ -90,15 +93,21 @@ class SessionDaemon:
             self._context, self.endpoint, load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
             config.zmq.max_message_age, self.handle,
         )
+        on_reload(self.reload)
         self._serving: asyncio.Task | None = None
         self._counting: asyncio.Task | None = None
 
     # ---- lifecycle ----
 
+    def reload(self, config: Config) -> None:
+        """What the daemon copied at start: the sessions' lifetime and the login throttle."""
+        self.store.set_max_age(config.session.max_age)
+        self._policy = ThrottlePolicy.from_config(config.session)
+
     async def start(self) -> None:
         # One daemon per state directory: a leftover socket file is from a crashed run of ours.
         path = self.endpoint.removeprefix("ipc://")
-        if os.path.exists(path):
+        if os.path.exists(path):  # noqa: ASYNC240 - once at start, before serving
             os.unlink(path)
         self.server.bind()
         os.chmod(path, 0o600)
@@ -108,6 +117,7 @@ class SessionDaemon:
         await self._report_redis()
 
     async def stop(self) -> None:
+        log.info("session daemon stopping", extra={"event": "shutdown"})
         for task in (self._serving, self._counting):
             if task is not None:
                 task.cancel()
@@ -116,16 +126,6 @@ class SessionDaemon:
         await self.manager.close()
         await self._redis.aclose()
         self._context.term()
-
-    async def run(self) -> None:
-        await self.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-        log.info("session daemon stopping", extra={"event": "shutdown"})
-        await self.stop()
 
     async def _count_sessions(self) -> None:
         """The active-sessions gauge, refreshed every few seconds (one ZREMRANGEBYSCORE + ZCARD)."""
@@ -198,7 +198,7 @@ class SessionDaemon:
         record = await self.store.touch(session_hash(text_arg(args, "session_id", limit=128)), time.time())
         if record is None:
             return SessionResult(rid, 401, problem("auth-failed", "Unauthorized access"))
-        expires = datetime.fromtimestamp(record.expires_at, timezone.utc).isoformat()
+        expires = datetime.fromtimestamp(record.expires_at, UTC).isoformat()
         return SessionResult(rid, 200, {"expires_at": record.expires_at, "expires": expires})
 
     async def _revoke_user(self, rid: int, args: dict[str, Any]) -> SessionResult:

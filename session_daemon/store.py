@@ -54,6 +54,10 @@ class SessionStore:
         self._box = box
         self._max_age = max_age
 
+    def set_max_age(self, max_age: int) -> None:
+        """A reloaded lifetime: it applies to sessions created or touched from now on."""
+        self._max_age = max_age
+
     async def create(self, user_id: str, keypair: Keypair, now: float) -> NewSession:
         session_id = new_session_id()
         digest = session_hash(session_id)

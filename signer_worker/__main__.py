@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from contract.bootstrap import Settings, run_service
+from service_runtime.process import Process, run_process
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,15 +25,15 @@ def main(argv: list[str]) -> int:
     agent_id = args.agent_id or f"{socket.gethostname()}-signer-{args.index}"
     group = os.environ.get("WEBAPI_GROUP_NAME", "DEFAULT")
 
-    async def serve(settings: Settings) -> None:
-        from signer_worker.service import SignerService
+    def build(process: Process):
+        from signer_worker.service import SignerService  # defines metrics: only once the skeleton chose their files
 
-        await SignerService(settings, agent_id, group).run()
+        return SignerService(process.settings, agent_id, group, stopping=process.stopping)
 
     # Metric files are named per instance: an agent started by hand with --agent-id must not share
     # (and delete) the files of the pool's signer with the same index.
     instance = re.sub(r"[^a-z0-9.-]", "-", args.agent_id.lower())[:40] if args.agent_id else args.index
-    return run_service("signer_worker", args.config, serve, instance=instance)
+    return run_process("signer_worker", args.config, build, instance=instance)
 
 
 if __name__ == "__main__":

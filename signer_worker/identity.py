@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from contract.config import Config, WebApiConfig
+from contract.config import Config
+from contract.config_sections import WebApiConfig
 from contract.identity import ASSERTION_HEADER, SIGNING_KEY_FILE, assertion, load_signing_key, public_jwk
 from contract.redis_layout import SecretRecord
 
@@ -18,7 +19,7 @@ class IdentitySigner:
         self._kid = public_jwk(key)["kid"] if key is not None else ""
 
     @classmethod
-    def from_secrets(cls, config: Config) -> "IdentitySigner":
+    def from_secrets(cls, config: Config) -> IdentitySigner:
         """The key from the secrets directory; without one, ``identity`` deployments are this agent's fault."""
         path = config.secrets_dir / SIGNING_KEY_FILE
         try:

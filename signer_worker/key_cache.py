@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from contract.invalidation import InvalidatedRecords
 from contract.redis_layout import SecretBox, SecretRecord, secret_key, session_hash
+from service_runtime.invalidation import InvalidatedRecords
 
 
 class SecretCache:
@@ -13,10 +13,6 @@ class SecretCache:
         self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open,
                                                                              lookup_timeout)
         self.listener = self._records.listener
-
-    @property
-    def redis_reads(self) -> int:
-        return self._records.redis_reads
 
     def cached(self, session_id: str) -> SecretRecord | None:
         """The keypair if memory can vouch for it (live invalidations, not expired); else None."""

@@ -9,7 +9,8 @@ import logging
 import aetcd
 
 from contract.config import Config
-from contract.etcd_layout import AgentRecord, agent_key, etcd_client
+from contract.etcd_layout import AgentRecord, agent_key
+from service_runtime.etcd import etcd_client
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class AgentRegistration:
                         await asyncio.wait_for(self._changed.wait(), ttl / 3)
                         self._changed.clear()
                         await self._client.put(self._key, self.record.to_json(), lease=self._lease)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     reply = await self._lease.refresh()
                     if reply is None or reply.TTL <= 0:

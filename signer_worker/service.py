@@ -5,24 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 import time
 from typing import Awaitable
 
 import zmq.asyncio
 
-from contract.bootstrap import Settings
-from contract.etcd_layout import AgentRecord, AgentState, section_key
-from contract.messages import Envelope, load_shared_key
-from contract.invalidation import StoreUnavailable
-from contract.redis_layout import SecretBox, SecretRecord
 from contract import instruments
+from contract.etcd_layout import AgentRecord, AgentState, section_key
+from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
+from contract.messages import Envelope
+from contract.redis_layout import SecretRecord
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
-from contract.router import RouterServer
-from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, ensure_private_dir, redis_client, signer_endpoint
 from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot, manager_deployment
-from contract.webapi_watch import GroupsWatcher
+from service_runtime.channel_server import RouterServer
+from service_runtime.invalidation import StoreUnavailable
+from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
+from service_runtime.redis_client import redis_client
+from service_runtime.settings import Settings
+from service_runtime.version import VERSION
+from service_runtime.webapi_watch import GroupsWatcher
 from signer_worker.deployments import SigningPlan, SyncOutcome, plan_sync, signing_refusal
 from signer_worker.identity import IdentitySigner
 from signer_worker.key_cache import SecretCache
@@ -30,11 +32,11 @@ from signer_worker.registration import AgentRegistration
 from signer_worker.signing import graphql_token, signed_headers
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 
 
 class SignerService:
-    def __init__(self, settings: Settings, agent_id: str, group: str):
+    def __init__(self, settings: Settings, agent_id: str, group: str, *, stopping: asyncio.Event | None = None):
+        """Every setting the signer uses is read at its use (or needs a restart): it registers no reload hook."""
         config = settings.config
         self.config = config
         self.agent_id = agent_id
@@ -44,12 +46,13 @@ class SignerService:
         self._manager = manager_deployment(settings.manager_endpoints, config.signers.group)
         self._sync: SyncOutcome | None = None
         self._bound = False  # the socket exists only once we can sign
-        self._stop = asyncio.Event()
+        self._stop = stopping or asyncio.Event()  # set by a signal (the skeleton) or an admin's Shutdown
+        self._tasks: list[asyncio.Task] = []
         self.watcher = GroupsWatcher(config, self._apply_snapshot)
         self._redis = redis_client(config, "signer")
         # A Redis that does not answer is reported (store_unavailable) before the asking front door
         # gives up on this signer (request_timeout) and asks another, which could only wait the same.
-        self.cache = SecretCache(self._redis, SecretBox.from_file(config.secrets_dir / AT_REST_KEY_FILE),
+        self.cache = SecretCache(self._redis, load_secret_box(config.secrets_dir / AT_REST_KEY_FILE),
                                  lookup_timeout=config.signers.request_timeout / 2)
         ensure_private_dir(config.ipc_dir)
         self._context = zmq.asyncio.Context()
@@ -141,28 +144,31 @@ class SignerService:
             )
         return SigningReply(request.rid, headers=headers).to_item()
 
-    async def run(self) -> None:
-        tasks = [
+    async def start(self) -> None:
+        self._tasks = [
             asyncio.create_task(self.cache.listener.run()),
             asyncio.create_task(self.registration.run()),
             asyncio.create_task(self._report_readiness()),
             asyncio.create_task(self.watcher.run()),
+            asyncio.create_task(self._serve_when_ready()),
         ]
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stop.set)
+
+    async def _serve_when_ready(self) -> None:
         # No socket until we can sign: a front door still holding our previous run's channel would
         # otherwise reconnect at once and get refusals while deployments are not yet applied.
         if await self._until_ready():
             self._bind()
-            tasks.append(asyncio.create_task(self.server.serve()))
             log.info("signer ready", extra={"event": "signer_ready", "agent_id": self.agent_id})
-        await self._stop.wait()
+            await self.server.serve()
+
+    async def stop(self) -> None:
         log.info("signer stopping", extra={"event": "shutdown", "agent_id": self.agent_id})
+        self._stop.set()
         await self.registration.withdraw()
-        for task in tasks:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.wait(tasks, timeout=5.0)  # bounded, like the front door's stop
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)  # bounded, like the front door's stop
         self.server.close()
         await self._redis.aclose()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 
@@ -51,7 +51,7 @@ def authorization_header(access_key: str, hex_signature: str) -> str:
 def signed_headers(access_key: str, secret_key: str, method: str, target: str, host: str, content_type: str,
                    api_version: str, now: datetime | None = None) -> dict[str, str]:
     """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     date = moment.isoformat()
     hex_signature = signature(
         secret_key, method, target, date, host, content_type, api_version, moment.strftime("%Y%m%d")

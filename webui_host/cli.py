@@ -21,11 +21,21 @@ import os
 import sys
 from pathlib import Path
 
-from contract.config import ConfigError
 import webui_host
-from contract.runtime import ensure_private_dir
+from contract.config import ConfigError
+from service_runtime.keyfiles import ensure_private_dir
 from webui_host import (
-    banner, host_checks, host_setup, leftovers, manager_choice, roll, stack, supervisord_conf, unreachable, webapi_cli,
+    banner,
+    host_checks,
+    host_setup,
+    leftovers,
+    manager_choice,
+    roll,
+    sessions_cli,
+    stack,
+    supervisord_conf,
+    unreachable,
+    webapi_cli,
 )
 
 EXIT_CONFIG = 2
@@ -83,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="supervisord.conf (default: the state directory's, else the one beside -f FILE)")
         rolling.add_argument("--timeout", type=float, default=30.0, help=f"seconds each may take to be {ready}")
     webapi_cli.register(commands)
+    sessions_cli.register(commands)
     return parser
 
 
@@ -259,6 +270,7 @@ COMMANDS = {
     "groups": webapi_cli.run,
     "agents": webapi_cli.run,
     "deployments": webapi_cli.run,
+    "sessions": sessions_cli.run,
 }
 
 

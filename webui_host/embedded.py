@@ -14,8 +14,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from contract.host_layout import REDIS_ADMIN
 from contract.redis_layout import ROLES, acl_rules
-from contract.runtime import REDIS_ADMIN
 
 LOOPBACK = "127.0.0.1"
 ETCD_NAME = "webui-host"

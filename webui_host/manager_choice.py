@@ -1,4 +1,4 @@
-"""Which Manager: the file, then etcd, then the devstack (contract.bootstrap's order).
+"""Which Manager: the file, then etcd, then the devstack (service_runtime.settings's order).
 
 The answer decides whether the development Manager runs under supervisord at all.
 """
@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from contract.config import Config, merge_global_overrides, parse_config
-from contract.etcd_layout import etcd_client, read_global_settings
+from service_runtime.etcd import etcd_client, read_global_settings
 from webui_host import embedded
 from webui_host.host_setup import Setup
 

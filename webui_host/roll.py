@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-
-import psutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from contract.config import Config
-from contract.etcd_layout import AgentRecord, AgentState, agents_prefix, etcd_client
+from contract.etcd_layout import AgentRecord, AgentState, agents_prefix
+from service_runtime.etcd import etcd_client
 
 SETTLE = 0.5  # seconds for the front doors' etcd watches to pick up the new agent
 POLL = 0.2

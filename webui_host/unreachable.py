@@ -13,7 +13,8 @@ from pathlib import Path
 import aetcd.exceptions
 import redis.exceptions
 
-from contract.config import ConfigError, load_config
+from contract.config import ConfigError
+from service_runtime.config_file import load_config
 
 EXIT_UNREACHABLE = 1
 

@@ -1,7 +1,7 @@
 """``webui-host groups|agents|deployments ...``: Web API Groups for operators.
 
 Operators with access to etcd act as platform admins; every action goes through the same checks
-and writes as the JSON API (contract.webapi_admin).  Output is JSON, one document per command.
+and writes as the JSON API (service_runtime.webapi_admin).  Output is JSON, one document per command.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contract.config import ConfigError, load_config
-from contract.etcd_layout import etcd_client
+from contract.config import ConfigError
 from contract.webapi import Caller, InvalidDefinition, deployment_faults
-from contract.webapi_admin import Refused, WebApiAdmin
-from contract.webapi_watch import read_snapshot
+from service_runtime.config_file import load_config
+from service_runtime.etcd import etcd_client
+from service_runtime.webapi_admin import Refused, WebApiAdmin
+from service_runtime.webapi_watch import read_snapshot
 
 OPERATOR = Caller("operator@webui-host-cli", "superadmin")
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from contract.config import ConfigError, load_config, merge_global_overrides, parse_config
+from contract.config import ConfigError, merge_global_overrides, parse_config
+from service_runtime.config_file import load_config
 
 
 def test_embedded_default():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contract.config import DEFAULT_CSP, ConfigError, parse_config
+from contract.config import ConfigError, parse_config
+from contract.config_sections import DEFAULT_CSP
 from contract.csp import merge_policy, parse_policy, source_problem
 
 WSPROXY = "https://wsproxy.example.com:5050"

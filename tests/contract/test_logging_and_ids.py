@@ -9,9 +9,9 @@ import stat
 
 import pytest
 
-from contract.jsonlog import REQUEST_ID, JsonFormatter, TextFormatter
 from contract.messages import key_file_problem
 from contract.requests import SessionCommand, SigningRequest, valid_request_id
+from service_runtime.jsonlog import REQUEST_ID, JsonFormatter, TextFormatter
 
 
 def record(**extra) -> logging.LogRecord:

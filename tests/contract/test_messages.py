@@ -4,7 +4,8 @@ import json
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage, ReplayGuard
 

@@ -3,7 +3,8 @@
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract.config import ConfigError, parse_config
 from contract.origins import OriginPolicy, normalise_origin, parse_allowed_origin

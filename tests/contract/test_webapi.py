@@ -14,6 +14,7 @@ from contract.webapi import (
     GroupDefinition,
     GroupsSnapshot,
     InvalidDefinition,
+    SigningMode,
     allowed,
     default_group,
     deployment_faults,
@@ -23,7 +24,6 @@ from contract.webapi import (
     may_define_groups,
     parse_deployment,
     shutdown_refusal,
-    SigningMode,
 )
 
 ADMIN = Caller("admin@lablup.com", "superadmin")

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
@@ -49,7 +49,7 @@ MONITOR = Keypair("AKIANAMONITOREXAMPLE", "7tuEwF1JHzGXZwo7gtCh8RT2YTjtasz2qmZDx
 INACTIVE = Keypair("AKIANAINACTIVEEXAMPL", "xPnTSNLhQ2rJv6Wc8yK4mZ0bT1uGfE3dA5sH7jNo")
 
 
-# --- independent signer (protocol §2.2–2.4) ---------------------------------------
+# --- independent signer (docs/protocol.md §2.2–2.4) ---------------------------------------
 
 
 def sign(
@@ -58,12 +58,12 @@ def sign(
     date: str | None = None, date_header: str = "Date", version_header: str = "X-BackendAI-Version",
     scheme: str = "BackendAI", hash_name: str = "sha256",
 ) -> dict[str, str]:
-    date = date or datetime.now(timezone.utc).isoformat()
+    date = date or datetime.now(UTC).isoformat()
     # The key's date tag is the calendar day written in the header itself.
     try:
         day = parsedate_to_datetime(date) if "," in date else datetime.fromisoformat(date)
     except ValueError:  # deliberately broken dates in negative tests
-        day = datetime.now(timezone.utc)
+        day = datetime.now(UTC)
     prefix = "x-sorna-version" if version_header == "X-Sorna-Version" else "x-backendai-version"
     to_sign = "\n".join([
         method, target, date, f"host:{host}", f"content-type:{content_type}",
@@ -157,7 +157,7 @@ async def test_signed_request_is_authorized_and_tagged(client: TestClient) -> No
 
 
 def rfc1123_now() -> str:
-    return format_datetime(datetime.now(timezone.utc), usegmt=True)
+    return format_datetime(datetime.now(UTC), usegmt=True)
 
 
 @pytest.mark.parametrize("sign_options", [
@@ -185,7 +185,7 @@ async def test_body_json_content_type_and_query_are_signed(client: TestClient) -
 
 
 def minutes_ago(minutes: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes)).isoformat()
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
 
 
 BAD_SIGNATURE_CASES = [

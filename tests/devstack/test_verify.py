@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -14,12 +14,12 @@ import pytest
 from devstack import verify
 from devstack.problems import Problem
 
-# Reference vector from protocol §2.3.
+# Reference vector from docs/protocol.md §2.3.
 VECTOR_SECRET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd"
 VECTOR_DATE = "2024-03-01T09:30:00.123456+00:00"
 VECTOR_SIGNATURE = "97039a58b222c44b049e5c4fb694ee516bb551c8dce8583228176045ef5a472f"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-NOW = datetime(2024, 3, 1, 9, 30, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 1, 9, 30, 0, tzinfo=UTC)
 
 
 def vector_facts(**overrides: object) -> verify.SigningFacts:

@@ -8,12 +8,12 @@ import signal
 import time
 
 import pytest
-from yarl import URL
 import redis
 import zmq
 import zmq.asyncio
+from yarl import URL
 
-from contract.runtime import session_daemon_endpoint, signer_endpoint
+from contract.host_layout import session_daemon_endpoint, signer_endpoint
 from tests.support.http_probe import signed_call_works
 from tests.support.stack import ADMIN_USER
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -46,7 +46,7 @@ def web_ui_headers(content_type: str = "application/json") -> dict[str, str]:
     return {
         "Content-Type": content_type,
         "X-BackendAI-Version": API_VERSION,
-        "X-BackendAI-Date": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "X-BackendAI-Date": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
 
 

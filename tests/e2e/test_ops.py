@@ -7,7 +7,6 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -15,7 +14,7 @@ import zmq
 import zmq.asyncio
 from yarl import URL
 
-from contract.runtime import signer_endpoint
+from contract.host_layout import signer_endpoint
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,10 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from contract.messages import MessageOpener, MessageSealer, load_shared_key
+from contract.host_layout import ZMQ_KEY_FILE, signer_endpoint
+from contract.messages import MessageOpener, MessageSealer
 from contract.requests import SIGN, SigningRequest
-from contract.runtime import ZMQ_KEY_FILE, signer_endpoint
+from service_runtime.keyfiles import load_shared_key
 from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, RunningStack
 

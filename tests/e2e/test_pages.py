@@ -4,7 +4,6 @@ return paths, logout, expired sessions, config.toml, error pages, assets."""
 from __future__ import annotations
 
 import secrets
-import time
 import tomllib
 
 import aiohttp

@@ -17,7 +17,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from contract.runtime import signer_endpoint
+from contract.host_layout import signer_endpoint
 from tests.docs.grafana import dashboard_queries, seed_queries
 from tests.support.ports import free_port
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack

@@ -44,7 +44,7 @@ async def steady_load(stack, change) -> tuple[list[int | str], list[str]]:
                     async with session.get(f"/func/auth?echo={n}-{i}") as answer:
                         await answer.read()
                         results.append(answer.status)
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     results.append(type(exc).__name__)
                 i += 1
 

@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import log_in
-from tests.support.agents import ExtraAgents
 from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 from tests.support.upstreams import RecordingServer

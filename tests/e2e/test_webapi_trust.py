@@ -10,9 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import aiohttp
 import jwt
 import pytest

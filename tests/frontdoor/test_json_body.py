@@ -16,7 +16,7 @@ def nested(depth: int) -> str:
     [
         (b"", {}),
         (b'{"username": "a@b.c", "password": "x"}', {"username": "a@b.c", "password": "x"}),
-        ('{"a": [1, {"b": [2]}]}'.encode(), {"a": [1, {"b": [2]}]}),
+        (b'{"a": [1, {"b": [2]}]}', {"a": [1, {"b": [2]}]}),
         (nested(MAX_DEPTH).encode(), None),  # exactly at the bound
     ],
 )

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 
 from frontdoor.observability import (
-    InFlight,
     STATS_KINDS,
+    InFlight,
     endpoint_label,
     error_info,
     error_labels,

@@ -9,11 +9,11 @@ import tomllib
 import pytest
 
 from contract.config import parse_config
-from tests.support.paths import REPO_ROOT
 from frontdoor.error_pages import page_keys, wants_html
 from frontdoor.pages import login_error
 from frontdoor.ui_text import TEXT, choose_language, choose_theme, translator
 from frontdoor.webui_config import render_webui_config, toml_list_field, toml_value
+from tests.support.paths import REPO_ROOT
 
 
 @pytest.mark.parametrize(

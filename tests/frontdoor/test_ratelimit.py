@@ -8,7 +8,7 @@ import math
 import pytest
 import redis.asyncio as aioredis
 
-from contract.runtime import redis_password_file
+from contract.host_layout import redis_password_file
 from frontdoor.ratelimit import RateLimiter, Verdict, WindowPosition, counter_keys, estimate, seconds_until_admitted
 from tests.session_daemon.conftest import redis_secrets, redis_server  # noqa: F401  (module fixtures)
 

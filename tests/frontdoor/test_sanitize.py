@@ -55,8 +55,8 @@ def test_passwords_are_free_text_but_bounded():
 
 # ---- HTML templates: escaping is on everywhere and nothing opts out ----
 
-from tests.support.paths import REPO_ROOT  # noqa: E402
 from frontdoor.templating import html_environment  # noqa: E402
+from tests.support.paths import REPO_ROOT  # noqa: E402
 
 HTML_TEMPLATES = sorted((REPO_ROOT / "frontdoor" / "templates").rglob("*.html"))
 HOSTILE = '<script>alert(1)</script>"\'&'

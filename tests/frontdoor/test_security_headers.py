@@ -8,11 +8,19 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from contract.config import DEFAULT_CSP, parse_config
+from contract.config import parse_config
+from contract.config_sections import DEFAULT_CSP
 from contract.hosts import HostPolicy
 from frontdoor.https_redirect import https_location, redirect_app
 from frontdoor.security import parser_limits
-from frontdoor.security_headers import NON_PAGE_POLICY, hsts_header, is_html, new_nonce, page_headers, without_server_header
+from frontdoor.security_headers import (
+    NON_PAGE_POLICY,
+    hsts_header,
+    is_html,
+    new_nonce,
+    page_headers,
+    without_server_header,
+)
 from tests.support.ports import free_port
 
 

@@ -15,9 +15,9 @@ import zmq.asyncio
 from contract.config import parse_config
 from contract.etcd_layout import AgentRecord, AgentState
 from contract.requests import SigningReply, SigningRequest
-from contract.router import RouterServer
 from contract.webapi import GroupsSnapshot, manager_deployment
 from frontdoor.signer_pool import NoSignerAvailable, SignerPool, SigningRefused
+from service_runtime.channel_server import RouterServer
 from tests.support.polling import eventually
 
 KEY = bytes(range(32))

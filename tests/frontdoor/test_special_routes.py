@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
 from contract.config import ConfigError, parse_config
 from frontdoor.pipeline import credential_login, pipeline_token
 from frontdoor.special_routes import Special, limited_like_login, special_route
-
-import jwt
 
 
 @pytest.mark.parametrize("method, path, kind", [

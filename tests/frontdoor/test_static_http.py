@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from contract.config import DEFAULT_CSP
+from contract.config_sections import DEFAULT_CSP
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.static import StaticFiles
 from frontdoor.static_rules import IMMUTABLE, NO_STORE

@@ -8,7 +8,6 @@ import os
 import pytest
 
 from frontdoor.static_rules import (
-    request_kind,
     CODE,
     IMMUTABLE,
     MEDIA,
@@ -18,6 +17,7 @@ from frontdoor.static_rules import (
     cache_control_for,
     has_extension,
     inline_script_policy,
+    request_kind,
     resolve_inside,
     safe_relative_path,
 )

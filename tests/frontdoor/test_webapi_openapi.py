@@ -5,8 +5,8 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from tests.support.paths import REPO_ROOT
 from frontdoor.webapi_routes import PREFIX, WebApiRoutes
+from tests.support.paths import REPO_ROOT
 
 SPEC = REPO_ROOT / "docs" / "openapi" / "webapi-groups.yaml"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.runtime import ensure_secrets
+from service_runtime.keyfiles import ensure_secrets
 from tests.support.http_probe import signed_call_works
 from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_ports

@@ -4,7 +4,6 @@ errors), and consistent in what schemas cannot check."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import kubernetes_validate
 import pytest

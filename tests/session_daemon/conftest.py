@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contract.runtime import ensure_secrets
+from service_runtime.keyfiles import ensure_secrets
 from tests.support.servers import start_redis
 
 

@@ -6,8 +6,9 @@ import time
 
 import redis.asyncio as aioredis
 
-from contract.redis_layout import LIVE_SESSIONS_KEY, SecretBox, session_hash
-from contract.runtime import redis_password_file
+from contract.host_layout import redis_password_file
+from contract.redis_layout import LIVE_SESSIONS_KEY, session_hash
+from service_runtime.keyfiles import load_secret_box, write_at_rest_key
 from session_daemon.manager_client import Keypair
 from session_daemon.store import SessionStore
 
@@ -23,8 +24,8 @@ async def test_logins_logouts_revocations_and_expiry_move_the_count(redis_server
     with redis_server.admin() as admin:
         admin.flushall()
     client = daemon_client(redis_server)
-    SecretBox.write_new_key(tmp_path / "at-rest.key")
-    store = SessionStore(client, SecretBox.from_file(tmp_path / "at-rest.key"), max_age=600)
+    write_at_rest_key(tmp_path / "at-rest.key")
+    store = SessionStore(client, load_secret_box(tmp_path / "at-rest.key"), max_age=600)
     try:
         now = time.time()
         first = await store.create("a@x", KEYPAIR, now)

@@ -22,10 +22,9 @@ import zmq
 import zmq.asyncio
 from aiohttp import web
 
-from contract.bootstrap import Settings
 from contract.config import parse_config
-from contract.jsonlog import JsonFormatter
-from contract.messages import MessageOpener, MessageSealer, load_shared_key
+from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE
+from contract.messages import MessageOpener, MessageSealer
 from contract.redis_layout import (
     EVENTS_CHANNEL,
     SecretBox,
@@ -37,8 +36,11 @@ from contract.redis_layout import (
     user_index_key,
 )
 from contract.requests import SESSION, SIGN, SessionCommand, SessionResult
-from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, read_redis_password
 from devstack.app import create_app
+from service_runtime.jsonlog import JsonFormatter
+from service_runtime.keyfiles import load_secret_box, load_shared_key
+from service_runtime.redis_client import read_redis_password
+from service_runtime.settings import Settings
 from session_daemon.service import SessionDaemon
 from tests.support.ports import free_port
 from tests.support.servers import RedisHandle, start_redis
@@ -150,7 +152,7 @@ class Running:
     settings: Settings
 
     def box(self) -> SecretBox:
-        return SecretBox.from_file(self.settings.config.secrets_dir / AT_REST_KEY_FILE)
+        return load_secret_box(self.settings.config.secrets_dir / AT_REST_KEY_FILE)
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 
 from contract.config import parse_config
-from contract.jsonlog import JsonFormatter
 from devstack.app import create_app
+from service_runtime.jsonlog import JsonFormatter
 from session_daemon.manager_client import Forwarded, ManagerClient
 from session_daemon.signup import signup
 

@@ -1,6 +1,6 @@
 """Signature maths against the reference test vector and the Manager's own recomputation rules."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -46,7 +46,7 @@ def test_string_to_sign_has_seven_lines_and_empty_body_hash():
 
 
 def test_signed_headers_sign_the_date_they_send():
-    moment = datetime(2024, 3, 1, 9, 30, 0, 123456, tzinfo=timezone.utc)
+    moment = datetime(2024, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
     v = VECTOR
     headers = signed_headers("AK", v["secret"], v["method"], v["target"], v["host"], v["content_type"], v["version"], moment)
     assert headers["Date"] == v["date"]

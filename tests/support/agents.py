@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from contract.bootstrap import DEVSTACK_ENDPOINT_ENV
+from service_runtime.settings import DEVSTACK_ENDPOINT_ENV
 from tests.support.stack import RunningStack
 
 

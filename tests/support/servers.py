@@ -12,8 +12,9 @@ from pathlib import Path
 
 import redis
 
+from contract.host_layout import REDIS_ADMIN, redis_password_file
 from contract.redis_layout import ROLES
-from contract.runtime import REDIS_ADMIN, ensure_secrets, redis_password_file
+from service_runtime.keyfiles import ensure_secrets
 from tests.support.ports import free_port, free_ports
 from webui_host import embedded
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import psutil
 import redis
 
-from contract.config import load_config
-from contract.runtime import REDIS_ADMIN, read_redis_password
+from contract.host_layout import REDIS_ADMIN
+from service_runtime.config_file import load_config
+from service_runtime.redis_client import read_redis_password
 from tests.support.http_probe import signed_call_works
 from tests.support.ports import free_ports, port_is_free
 
@@ -118,7 +119,7 @@ class RunningStack:
     def supervisord_conf(self) -> Path:
         return self.config.runtime.state_dir / "supervisord.conf"
 
-    def start(self, timeout: float = 60.0) -> "RunningStack":
+    def start(self, timeout: float = 60.0) -> RunningStack:
         self._process = subprocess.Popen(
             [str(self.launcher), "run", "-f", str(self.config_path)],
             cwd=self.cwd,

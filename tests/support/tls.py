@@ -16,7 +16,7 @@ def write_loopback_certificate(directory: Path) -> tuple[Path, Path]:
     """(certificate, private key) PEM files valid for https://127.0.0.1 for a day."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -28,7 +28,7 @@ class Answer:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -52,7 +52,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
-    owner: "RecordingServer"
+    owner: RecordingServer
 
     def verify_request(self, request, client_address) -> bool:
         self.owner.connections += 1  # counted even if nothing parseable ever arrives
@@ -70,7 +70,7 @@ class RecordingServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "RecordingServer":
+    def __enter__(self) -> RecordingServer:
         self._thread.start()
         return self
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.host_layout import REDIS_ADMIN
 from contract.redis_layout import ACL_RULES, ROLES, acl_rules
-from contract.runtime import REDIS_ADMIN
 from webui_host import embedded
 
 PASSWORDS = {role: f"pw-{role}-0123456789" for role in (*ROLES, REDIS_ADMIN)}

@@ -13,13 +13,14 @@ import aetcd
 import pytest
 import redis
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.retry import Retry
 
 from contract.config import parse_config
 from contract.etcd_layout import manager_endpoints_key
+from contract.host_layout import REDIS_ADMIN, redis_password_file
 from contract.redis_layout import ROLES
-from contract.runtime import REDIS_ADMIN, ensure_secrets, redis_password_file
+from service_runtime.keyfiles import ensure_secrets
 from webui_host import embedded, host_setup, manager_choice
 
 REDIS = "/usr/bin/redis-server"

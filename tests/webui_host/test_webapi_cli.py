@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from webui_host.cli import main
 from tests.support.servers import start_etcd
+from webui_host.cli import main
 
 
 @pytest.fixture(scope="module")

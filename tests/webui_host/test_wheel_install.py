@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.http_probe import signed_call_works
 from tests.support.paths import REPO_ROOT
 from tests.support.stack import ADMIN_USER, RunningStack
-from tests.support.http_probe import signed_call_works
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@ against a real front door."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest

@@ -15,18 +15,19 @@ import zmq
 import zmq.asyncio
 from yarl import URL
 
-from contract.messages import MessageSealer, load_shared_key
-from contract.redis_layout import SecretBox, SecretRecord, SessionRecord, secret_key, session_hash, session_key
-from contract.requests import SIGN, SigningRequest, SigningReply
-from contract.runtime import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint, signer_endpoint
+from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint, signer_endpoint
+from contract.messages import MessageSealer
+from contract.redis_layout import SecretRecord, SessionRecord, secret_key, session_hash, session_key
+from contract.requests import SIGN, SigningReply, SigningRequest
 from devstack.users import default_users
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.websocket import SESSION_ENDED
-from frontdoor.zmq_client import DealerChannel
+from service_runtime.channel_client import DealerChannel
+from service_runtime.keyfiles import load_secret_box, load_shared_key
 from tests.e2e.security.conftest import client, log_in
 from tests.e2e.security.test_rate_limits import MONITOR_USER, reset_counters
-from tests.support.polling import eventually
 from tests.support.memscan import encodings_of, scan_process
+from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 pytestmark = pytest.mark.slow
@@ -122,7 +123,7 @@ async def test_signers_refuse_unknown_and_expired_sessions(secure_stack, signers
     assert [reply.error for reply in replies] == ["no_session"] * len(signers)
     # An expired record still in Redis (a clock jump, a missed expiry) must not be signed with.
     expired_id, user, now = "e" * 32, USERS[NORMAL_USER[0]], time.time()
-    box = SecretBox.from_file(secure_stack.config.secrets_dir / AT_REST_KEY_FILE)
+    box = load_secret_box(secure_stack.config.secrets_dir / AT_REST_KEY_FILE)
     digest = session_hash(expired_id)
     owner = secure_stack.admin_redis()
     owner.set(secret_key(digest), box.seal(digest, SecretRecord(user.access_key, user.secret_key, "user", now - 1)), ex=60)

@@ -17,7 +17,6 @@ from contract.config import Config
 from contract.etcd_layout import AgentState, section_key
 from contract.webapi import (
     DEFAULT_GROUP,
-    MANAGER_DEPLOYMENT,
     Action,
     Caller,
     Deployment,

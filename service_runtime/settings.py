@@ -1,21 +1,16 @@
-"""Start-up shared by every process: the file, etcd's cluster-wide settings, the Manager endpoints."""
+"""A process's settings at start and at every reload: the file, etcd's cluster-wide settings, the Manager endpoints."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
-import uvloop
-
-from contract.config import Config, ConfigError, load_config
-from contract.jsonlog import setup_logging
-from contract.etcd_layout import etcd_client, read_global_settings
+from contract.config import Config, ConfigError
+from service_runtime.config_file import load_config
+from service_runtime.etcd import etcd_client, read_global_settings
 
 log = logging.getLogger(__name__)
 # Set by `webui-host run` for its processes when it starts the development Manager itself.
@@ -57,36 +52,3 @@ async def _read_etcd(config: Config, wait: float) -> tuple[dict, list[str]]:
             await asyncio.sleep(0.3)
         finally:
             await client.close()
-
-
-def run_service(role: str, config_path: Path | None, serve: Callable[[Settings], Awaitable[None]],
-                instance: str | int = 0) -> int:
-    """Entry point shared by the daemon processes: settings, logging, metrics, SIGHUP, then ``serve`` under uvloop.
-
-    ``instance`` tells this process's metric files apart from its siblings' (e.g. the signer index).
-    """
-    setup_logging(role)  # until the file says otherwise, so start-up problems are logged as JSON too
-
-    async def main() -> None:
-        from contract.metrics import enable_multiprocess, forget_own_live_gauges
-        from contract.reload import Reloader, reload_from_file
-
-        settings = await load_settings(config_path)
-        config = settings.config
-        setup_logging(role, config.runtime.log_level, config.runtime.log_format)
-        enable_multiprocess(config.runtime.state_dir, role, instance)  # before any metric exists
-        # SIGHUP re-reads the file (log level and every key read per use); it must never kill us.
-        reloader = Reloader(lambda: reload_from_file(role, config_path, config))
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.request)
-        try:
-            await serve(settings)
-        finally:
-            await reloader.wait()
-            forget_own_live_gauges()
-
-    try:
-        uvloop.run(main())
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    return 0

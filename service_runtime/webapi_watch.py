@@ -14,8 +14,9 @@ import time
 from typing import Callable
 
 from contract.config import Config
-from contract.etcd_layout import AgentRecord, etcd_client, namespace_prefix
+from contract.etcd_layout import AgentRecord, namespace_prefix
 from contract.webapi import Deployment, GroupDefinition, GroupsSnapshot, InvalidDefinition
+from service_runtime.etcd import etcd_client
 
 log = logging.getLogger(__name__)
 LOST_AGENT_MEMORY = 600.0  # seconds a vanished agent stays listed as Unknown

@@ -18,15 +18,19 @@ from typing import Any, Awaitable, Callable
 from pydantic import BaseModel
 
 from contract.config import Config, ConfigError
-from contract.jsonlog import setup_logging
+from service_runtime.jsonlog import setup_logging
+from service_runtime.settings import load_settings
 
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "*"
 # section -> keys read once at start (ALL_KEYS: the whole section).
 BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
-    "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies"},
-    "api": {"endpoint", "connection_limit"},  # signers sign only for the upstreams they started with; pool size
+    # public_hosts: compiled into the listeners' first middleware.
+    "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies", "public_hosts"},
+    # endpoint: the signers sign only for the upstreams they started with; ssl_verify and
+    # connection_limit: the front door's connection pool is built with them.
+    "api": {"endpoint", "ssl_verify", "connection_limit"},
     "session": {"redis", "cookie_name"},
     "signers": {"count", "group"},
     "zmq": ALL_KEYS,
@@ -34,7 +38,8 @@ BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
     "runtime": {"state_dir", "secrets_dir"},
     "embedded": ALL_KEYS,
     "ops": {"ip", "port"},
-    "security": {"http_redirect_port", "max_header_size", "max_headers"},  # parser limits of the listener
+    # Parser limits and keep-alive are copied into the listener's connection handlers at start.
+    "security": {"http_redirect_port", "max_header_size", "max_headers", "keepalive_timeout"},
 }
 
 ReloadHook = Callable[[Config], "Awaitable[None] | None"]
@@ -84,8 +89,6 @@ async def run_hooks(hooks: list[ReloadHook], config: Config) -> None:
 async def reload_from_file(role: str, config_path: Path | None, current: Config,
                            hooks: list[ReloadHook] = ()) -> ReloadResult | None:
     """Re-read file and etcd, apply, re-configure logging, run the hooks; None if the file is invalid."""
-    from contract.bootstrap import load_settings
-
     try:
         fresh = (await load_settings(config_path, etcd_wait=2.0)).config
     except ConfigError as exc:

@@ -17,7 +17,7 @@ import zmq.asyncio
 
 from contract import instruments
 from contract.messages import Envelope, MessageOpener, MessageSealer, RejectedMessage
-from contract.metrics import process_role
+from service_runtime.metrics import process_role
 
 log = logging.getLogger(__name__)
 

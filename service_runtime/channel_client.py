@@ -19,7 +19,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from contract import instruments
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
-from contract.metrics import process_role
+from service_runtime.metrics import process_role
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes

@@ -7,8 +7,8 @@ import json
 import aetcd
 import pytest
 
-from contract.bootstrap import DEVSTACK_ENDPOINT_ENV, load_settings
 from contract.config import ConfigError
+from service_runtime.settings import DEVSTACK_ENDPOINT_ENV, load_settings
 from tests.support.ports import free_port
 from tests.support.servers import start_etcd
 

@@ -99,7 +99,6 @@ class InvalidatedRecords(Generic[Record]):
         self._records: dict[str, Record] = {}
         self._forget_hooks: list[Callable[[str], None]] = []
         self.listener = InvalidationListener(client, self._forget, lambda _live: self._records.clear())
-        self.redis_reads = 0
         self._failing = False  # one warning per outage, not one per request
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
@@ -118,7 +117,6 @@ class InvalidatedRecords(Generic[Record]):
         record = self.cached(digest)
         if record is not None:
             return record
-        self.redis_reads += 1
         raw = await self._read(digest)
         if raw is None:
             self._records.pop(digest, None)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from contract.metrics import process_identifier, wipe_metrics_dir
+from service_runtime.metrics import process_identifier, wipe_metrics_dir
 
 WRITER = """
 import sys
 from pathlib import Path
-from contract.metrics import enable_multiprocess, forget_own_live_gauges
+from service_runtime.metrics import enable_multiprocess, forget_own_live_gauges
 enable_multiprocess(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
 from contract import instruments
 instruments.LOGINS.labels("success").inc(int(sys.argv[4]))
@@ -26,7 +26,7 @@ if sys.argv[6] == "clean-exit":
 READER = """
 import sys
 from pathlib import Path
-from contract.metrics import enable_multiprocess, render_latest
+from service_runtime.metrics import enable_multiprocess, render_latest
 enable_multiprocess(Path(sys.argv[1]), "reader", 0)
 sys.stdout.write(render_latest()[0].decode())
 """
@@ -75,7 +75,7 @@ def test_the_environment_wins_over_the_state_dir(tmp_path: Path):
 
 def test_metrics_defined_before_the_directory_is_chosen_is_an_error(tmp_path: Path):
     script = ("import sys\nfrom pathlib import Path\nimport contract.instruments\n"
-              "from contract.metrics import enable_multiprocess\n"
+              "from service_runtime.metrics import enable_multiprocess\n"
               "try:\n    enable_multiprocess(Path(sys.argv[1]), 'x', 0)\nexcept RuntimeError:\n    print('refused')\n")
     assert run(script, str(tmp_path)).strip() == "refused"
 

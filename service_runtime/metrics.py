@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -100,3 +101,23 @@ def wipe_metrics_dir(state_dir: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True, mode=0o700)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """This process's metrics set-up, made once by the process skeleton and handed to what needs it."""
+
+    role: str
+    identifier: str
+    path: Path
+
+    @classmethod
+    def enable(cls, state_dir: Path, role: str, instance: str | int = 0) -> Metrics:
+        path = enable_multiprocess(state_dir, role, instance)
+        return cls(role, process_identifier(role, instance), path)
+
+    def forget_own_live_gauges(self) -> None:
+        forget_own_live_gauges()
+
+    def render(self) -> tuple[bytes, str]:
+        return render_latest()

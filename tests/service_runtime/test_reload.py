@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from contract.config import parse_config
-from contract.reload import Reloader, apply_reload, reload_from_file, run_hooks
+from service_runtime.reload import Reloader, apply_reload, reload_from_file, run_hooks
 
 
 def test_non_bootstrap_keys_are_applied_in_place_and_bootstrap_keys_reported():

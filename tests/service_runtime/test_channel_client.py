@@ -10,8 +10,8 @@ import zmq
 import zmq.asyncio
 
 from contract.messages import MessageSealer
-from contract.router import RouterServer
-from frontdoor.zmq_client import MAX_BATCH, DealerChannel, NotSent, PeerLost
+from service_runtime.channel_client import MAX_BATCH, DealerChannel, NotSent, PeerLost
+from service_runtime.channel_server import RouterServer
 
 KEY = bytes(range(32))
 

@@ -10,7 +10,7 @@ import zmq
 import zmq.asyncio
 
 from contract.messages import MessageOpener, MessageSealer
-from contract.router import RouterServer
+from service_runtime.channel_server import RouterServer
 
 KEY = bytes(range(32))
 
@@ -59,7 +59,7 @@ async def test_an_expired_message_is_an_ordinary_warning_and_a_forgery_a_securit
     dealer.setsockopt(zmq.LINGER, 0)
     dealer.connect(endpoint)
     try:
-        caplog.set_level("INFO", logger="contract.router")
+        caplog.set_level("INFO", logger="service_runtime.channel_server")
         await dealer.send_multipart(MessageSealer(KEY, -1.0).seal("sign", [{"rid": 1}]))  # expired on arrival
         await dealer.send_multipart(MessageSealer(bytes(32), 5.0).seal("sign", [{"rid": 2}]))  # wrong key
         while server.rejected.total() < 2:

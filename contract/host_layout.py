@@ -1,0 +1,23 @@
+"""Where each process finds its sockets and key files, given the configuration (names only, no I/O)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contract.config import Config
+
+ZMQ_KEY_FILE = "zmq.key"
+AT_REST_KEY_FILE = "at-rest.key"
+REDIS_ADMIN = "admin"
+
+
+def redis_password_file(secrets_dir: Path, role: str) -> Path:
+    return secrets_dir / f"redis-{role}.password"
+
+
+def signer_endpoint(config: Config, agent_id: str) -> str:
+    return f"ipc://{config.ipc_dir / ('signer-' + agent_id + '.sock')}"
+
+
+def session_daemon_endpoint(config: Config) -> str:
+    return f"ipc://{config.ipc_dir / 'session-daemon.sock'}"

@@ -1,0 +1,107 @@
+"""The one skeleton every process runs: load settings, build components, start, wait for a signal, stop.
+
+``run_process`` owns what used to be written once per process: logging before and after the file is
+read, the metrics directory, SIGTERM/SIGINT (stop) and SIGHUP (reload), and the exit code.  A process
+supplies only ``build(process) -> Service``; its components register a reload hook for every setting
+they copied at start (``Process.on_reload``), so a reload applies what it reports as applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Protocol
+
+import uvloop
+
+from contract.config import Config, ConfigError
+from service_runtime.jsonlog import setup_logging
+from service_runtime.metrics import Metrics
+from service_runtime.reload import Reloader, ReloadHook, reload_from_file
+from service_runtime.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+START_FAILED = 1
+BAD_CONFIG = 2
+
+
+class Service(Protocol):
+    """What a process runs: ``start`` returns once it serves; ``stop`` returns once it has stopped."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Process:
+    """What ``build`` gets: the settings, the metrics registry, reload hooks and a way to stop."""
+
+    role: str
+    settings: Settings
+    config_path: Path | None
+    metrics: Metrics
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    reload_hooks: list[ReloadHook] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        return self.settings.config
+
+    def on_reload(self, hook: ReloadHook) -> None:
+        """Run ``hook(config)`` after every reload, with the config object updated in place."""
+        self.reload_hooks.append(hook)
+
+    async def reload(self) -> None:
+        await reload_from_file(self.role, self.config_path, self.config, self.reload_hooks)
+
+
+Build = Callable[[Process], "Service | Awaitable[Service]"]
+
+
+def run_process(role: str, config_path: Path | None, build: Build, instance: str | int = 0) -> int:
+    """Run one process to its end under uvloop; the exit code (2: invalid configuration)."""
+    setup_logging(role)  # until the file says otherwise, so start-up problems are logged as JSON too
+    try:
+        return uvloop.run(_main(role, config_path, build, instance))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return BAD_CONFIG
+
+
+async def _main(role: str, config_path: Path | None, build: Build, instance: str | int) -> int:
+    settings = await load_settings(config_path)
+    config = settings.config
+    setup_logging(role, config.runtime.log_level, config.runtime.log_format)
+    metrics = Metrics.enable(config.runtime.state_dir, role, instance)  # before any metric exists
+    process = Process(role, settings, config_path, metrics)
+    try:
+        return await _serve(process, build)
+    finally:
+        metrics.forget_own_live_gauges()
+
+
+async def _serve(process: Process, build: Build) -> int:
+    service = build(process)
+    if asyncio.iscoroutine(service):
+        service = await service
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, process.stopping.set)
+    reloader = Reloader(process.reload)
+    loop.add_signal_handler(signal.SIGHUP, reloader.request)  # a reload must never kill the process
+    try:
+        await service.start()
+    except OSError as exc:
+        log.error("cannot start", extra={"event": "startup_failed", "error": str(exc)})
+        return START_FAILED
+    try:
+        await process.stopping.wait()
+    finally:
+        await reloader.wait()
+        await service.stop()
+    return 0

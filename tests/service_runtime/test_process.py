@@ -1,0 +1,89 @@
+"""The process skeleton in a real process: start, SIGHUP runs the registered hooks with the reloaded
+config, SIGTERM stops the service; exit codes for a bad file and a failed start."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.polling import eventually_sync
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    from pathlib import Path
+
+    import service_runtime.process as process
+    import service_runtime.reload as reload
+    from service_runtime.config_file import load_config
+    from service_runtime.settings import Settings
+
+    async def settings_without_etcd(path, etcd_wait=10.0):
+        return Settings(load_config(path), ["http://manager:1"])
+
+    process.load_settings = reload.load_settings = settings_without_etcd  # no etcd in this test
+    journal = Path(sys.argv[2])
+
+    def note(line):
+        with journal.open("a") as handle:
+            handle.write(line + "\\n")
+
+    class Service:
+        def __init__(self, proc):
+            proc.on_reload(lambda config: note(f"reload {config.api.response_timeout}"))
+
+        async def start(self):
+            if sys.argv[3] == "fail":
+                raise OSError("address in use")
+            note("start")
+
+        async def stop(self):
+            note("stop")
+
+    sys.exit(process.run_process("skeleton-test", Path(sys.argv[1]), Service))
+''')
+
+
+def write_config(tmp_path: Path, timeout: str) -> Path:
+    path = tmp_path / "webui-host.toml"
+    path.write_text(f'[api]\nresponse_timeout = {timeout}\n[runtime]\nstate_dir = "{tmp_path / "state"}"\n')
+    return path
+
+
+def start(tmp_path: Path, mode: str = "ok") -> tuple[subprocess.Popen, Path]:
+    journal = tmp_path / "journal"
+    journal.touch()
+    script = tmp_path / "service.py"
+    script.write_text(SCRIPT)
+    config = tmp_path / "webui-host.toml"
+    return subprocess.Popen([sys.executable, str(script), str(config), str(journal), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE), journal
+
+
+def test_sighup_runs_the_hooks_with_the_new_value_and_sigterm_stops(tmp_path):
+    config = write_config(tmp_path, "5")
+    child, journal = start(tmp_path)
+    eventually_sync(lambda: "start" in journal.read_text(), what="started")
+    config.write_text(config.read_text().replace("response_timeout = 5", "response_timeout = 7"))
+    child.send_signal(signal.SIGHUP)
+    eventually_sync(lambda: "reload 7.0" in journal.read_text(), what="the hook saw the new value")
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(20) == 0
+    assert journal.read_text().splitlines() == ["start", "reload 7.0", "stop"]
+
+
+@pytest.mark.parametrize(("content", "mode", "code"), [
+    ("[api]\nresponse_timeout = -1\n", "ok", 2),  # invalid file: 2, nothing started
+    (None, "fail", 1),  # the service cannot start (a busy port): 1
+])
+def test_exit_codes(tmp_path, content, mode, code):
+    write_config(tmp_path, "5")
+    if content is not None:
+        (tmp_path / "webui-host.toml").write_text(content)
+    child, journal = start(tmp_path, mode)
+    assert child.wait(20) == code, child.stderr.read()
+    assert "start" not in journal.read_text()

@@ -14,12 +14,11 @@ process listens, which a worker does only when it can sign (``frontdoor.lifecycl
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import psutil
 
 from contract.config import Config
 from contract.etcd_layout import AgentRecord, AgentState, agents_prefix
@@ -109,13 +108,37 @@ def roll(config: Config, supervisor: Supervisor, group: str = "signers", timeout
     return len(names)
 
 
-def listens_on(pid: int, port: int) -> bool:
-    """Whether the process has a TCP listener on ``port`` (a front-door worker binds when ready)."""
+TCP_LISTEN = "0A"  # the LISTEN state in /proc/net/tcp{,6}
+
+
+def listens_on(pid: int, port: int, proc: Path = Path("/proc")) -> bool:
+    """Whether the process has a TCP listener on ``port`` (a front-door worker binds when ready).
+
+    Read from /proc (the launcher has no psutil: it is a test dependency, absent from the image).
+    """
     try:
-        return any(conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
-                   for conn in psutil.Process(pid).net_connections(kind="tcp"))
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        fds = list((proc / str(pid) / "fd").iterdir())
+    except OSError:  # gone, or not ours to look at
         return False
+    inodes = set()
+    for fd in fds:
+        try:
+            link = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / str(pid) / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port \
+                    and fields[9] in inodes:
+                return True
+    return False
 
 
 def wait_until_listening(pid: int, port: int, timeout: float) -> None:

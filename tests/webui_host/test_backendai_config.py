@@ -186,16 +186,8 @@ def test_run_names_the_ignored_keys_in_its_banner(tmp_path: Path):
     assert "warning     session.flush_on_startup: ignored" in text
 
 
-async def test_connection_limit_sizes_the_front_doors_upstream_pool():
-    from frontdoor.app import _http_client
-    from service_runtime.settings import Settings
-
-    config = parse_config({"api": {"endpoint": "http://m:8080", "connection-limit": 200}})
-    http = _http_client(Settings(config, ["http://m:8080"]))
-    try:
-        assert http.connector.limit == 200
-    finally:
-        await http.close()
+def test_backendai_connection_limit_is_ours():
+    assert parse_config({"api": {"connection-limit": 200}}).api.connection_limit == 200
 
 
 def test_check_config_names_missing_tls_files(tmp_path: Path):

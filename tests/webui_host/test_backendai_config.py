@@ -186,10 +186,6 @@ def test_run_names_the_ignored_keys_in_its_banner(tmp_path: Path):
     assert "warning     session.flush_on_startup: ignored" in text
 
 
-def test_backendai_connection_limit_is_ours():
-    assert parse_config({"api": {"connection-limit": 200}}).api.connection_limit == 200
-
-
 def test_check_config_names_missing_tls_files(tmp_path: Path):
     path = tmp_path / "c.toml"
     path.write_text(f'[session.redis]\naddr = "r:6379"\nuse_tls = true\ntls_ca_file = "{tmp_path}/nope.pem"\n'

@@ -74,6 +74,7 @@ class DeploymentProxy:
                           "webui_host.request_id": request.get("request_id", "")}
             carrier = request.headers if front.trusts_traceparent(request) else None
             with tracing.server_span(f"{method} {route}", attributes, carrier) as span:
+                request["trace_id"] = tracing.trace_id(span)  # for the request's log line
                 try:
                     response = await handler(request)
                 except web.HTTPException as exc:

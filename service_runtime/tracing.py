@@ -76,6 +76,10 @@ class NoTracing:
     def http_status(self, span: Any, status: int, *, server: bool) -> None:
         """Record an HTTP status on ``span``; an error is 5xx for a server span, 4xx too for a client span."""
 
+    def trace_id(self, span: Any) -> str:
+        """The span's trace id in hex (for log lines), or empty."""
+        return ""
+
     def error(self, span: Any, error_type: str) -> None:
         """Mark ``span`` failed, with ``error_type`` (a short label, never a message) as ``error.type``."""
 
@@ -179,6 +183,9 @@ class Tracing(NoTracing):
         span.set_attribute("http.response.status_code", status)
         if status >= 500 or (not server and status >= 400):
             self.error(span, str(status))
+
+    def trace_id(self, span: Any) -> str:
+        return format(span.get_span_context().trace_id, "032x")
 
     def error(self, span: Any, error_type: str) -> None:
         span.set_attribute("error.type", error_type)

@@ -4,6 +4,7 @@ trace id that the Manager received too; with tracing off nothing is exported and
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -67,6 +68,13 @@ async def test_one_proxied_request_is_one_trace_across_front_door_signer_and_man
             return spans
 
         spans = await eventually(whole_trace, timeout=30, what="the request's spans at the receiver")
+
+        def logged_trace_ids():  # the request's log line names its trace
+            lines = [json.loads(line) for path in (stack.config.runtime.state_dir / "logs").glob("frontdoor*.log")
+                     for line in path.read_text().splitlines() if '"trace-e2e-1"' in line]
+            return [entry.get("trace_id") for entry in lines if entry.get("event") == "proxy_request"]
+
+        assert await eventually(logged_trace_ids, timeout=10, what="the request's log line") == [trace_id]
     finally:
         await asyncio.to_thread(stack.stop)
 

@@ -116,6 +116,11 @@ class ApiConfig(_CompatSection):
         description="Paths under /func/ that also carry the X-BackendAI-Token JWT.",
     )
     jwt_expiration: int = Field(900, ge=60, le=86400, description="Lifetime of a GraphQL JWT in seconds.")
+    connection_limit: int = Field(
+        1000, ge=1, le=100_000,
+        description="Upstream connections per front-door worker for ordinary requests; WebSockets have "
+                    "their own, bounded by security.websocket_max_per_worker.",
+    )
     endpoint_policy: Literal["round_robin", "least_connections"] = Field(
         "round_robin", description="How requests are spread over the healthy Manager endpoints.")
     health_check_interval: float = Field(

@@ -12,6 +12,8 @@ from typing import Any
 
 SIGN = "sign"
 SESSION = "session"
+# A signer's refusal when Redis cannot be read: every signer shares it, so the front door answers 503.
+STORE_UNAVAILABLE = "store_unavailable"
 
 MAX_TARGET_LENGTH = 8192
 MAX_FIELD_LENGTH = 512

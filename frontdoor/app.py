@@ -45,10 +45,11 @@ STOP_GRACE = 5.0  # seconds background followers get to finish after cancellatio
 MAX_BODY_IN_MEMORY = 1 << 20  # only for bodies we parse ourselves; proxied bodies stream
 
 
-def _http_client(settings: Settings) -> aiohttp.ClientSession:
+def _http_client(settings: Settings, limit: int) -> aiohttp.ClientSession:
+    """An upstream client; ``limit`` 0 is no limit of its own."""
     api = settings.config.api
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
+        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout),
         auto_decompress=False,  # pass compressed bodies through untouched
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies into another's request
@@ -64,6 +65,11 @@ def set_connect_timeout(http: aiohttp.ClientSession, seconds: float) -> None:
     old = http.timeout
     http._timeout = aiohttp.ClientTimeout(total=old.total, connect=old.connect, sock_read=old.sock_read,
                                           sock_connect=seconds, ceil_threshold=old.ceil_threshold)
+
+
+def _set_connect_timeouts(clients, seconds: float) -> None:
+    for http in clients:
+        set_connect_timeout(http, seconds)
 
 
 def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None,
@@ -90,7 +96,7 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
         sessions=sessions,
         signers=signers,
         daemon=daemon,
-        http=_http_client(settings),
+        http=_http_client(settings, config.api.connection_limit),
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
         tracing=tracing,
     )
@@ -98,8 +104,12 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
     security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
     on_reload(security.reload)
     on_reload(sessions.reload)
-    on_reload(lambda fresh: set_connect_timeout(front.http, fresh.api.connect_timeout))
-    relay = WebSocketRelay(front.http, config.security)
+    # WebSockets get a client of their own: each holds its connection for as long as it is open, so
+    # sharing one pool let idle sockets starve ordinary requests.  Their number is bounded by the
+    # relay (per session, per worker), not by a pool that would make a handshake wait for a slot.
+    ws_http = _http_client(settings, 0)
+    on_reload(lambda fresh: _set_connect_timeouts((front.http, ws_http), fresh.api.connect_timeout))
+    relay = WebSocketRelay(ws_http, config.security)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)
@@ -118,7 +128,7 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
     app.cleanup_ctx.append(_background([sessions.listener.run, groups.run, lambda: probe_forever(front)]))
-    app.on_cleanup.append(lambda _app: _close(front, zmq_context))
+    app.on_cleanup.append(lambda _app: _close(front, relay, zmq_context))
     return app
 
 
@@ -134,8 +144,9 @@ def _background(runners):
     return context
 
 
-async def _close(front: FrontDoor, zmq_context: zmq.asyncio.Context) -> None:
+async def _close(front: FrontDoor, relay: WebSocketRelay, zmq_context: zmq.asyncio.Context) -> None:
     await front.http.close()
+    await relay.close_client()
     front.signers.close()
     front.daemon.close()
     await front.sessions.close()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import zmq.asyncio
 
 from contract.requests import SESSION, SessionCommand, SessionResult
-from service_runtime.channel_client import DealerChannel, PeerLost
+from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
 from service_runtime.jsonlog import REQUEST_ID
 
-# Login waits on the Manager, so the daemon gets more time than a signer.
+# Login waits on the Manager, so the daemon gets more time than a signer (once it has the request).
 DAEMON_TIMEOUT = 35.0
+# While no daemon is connected (restarting, stopped), a request waits this long for one, then 503:
+# supervisord restarts a crashed daemon within about a second, and a browser should not wait longer.
+CONNECT_WAIT = 1.5
+RETRY_POLL = 0.05
 
 
 class SessionDaemonUnavailable(Exception):
@@ -23,13 +28,22 @@ class SessionDaemonClient:
         self._channel = DealerChannel(context, endpoint, key, max_age, SESSION)
 
     async def call(self, op: str, args: dict[str, Any], timeout: float = DAEMON_TIMEOUT) -> SessionResult:
-        try:
-            # The id of the browser request being served (if any) goes along for the daemon's logs.
-            request_id = REQUEST_ID.get() or ""
-            item = await self._channel.request(lambda rid: SessionCommand(rid, op, args, request_id).to_item(), timeout)
-        except (TimeoutError, PeerLost):
-            raise SessionDaemonUnavailable() from None
-        return SessionResult.from_item(item)
+        # The id of the browser request being served (if any) goes along for the daemon's logs.
+        request_id = REQUEST_ID.get() or ""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + CONNECT_WAIT
+        while True:
+            try:
+                item = await self._channel.request(lambda rid: SessionCommand(rid, op, args, request_id).to_item(),
+                                                   timeout)
+                return SessionResult.from_item(item)
+            except NotSent:
+                # It never reached a daemon, so asking again cannot do anything twice.
+                if loop.time() >= give_up_at:
+                    raise SessionDaemonUnavailable() from None
+                await asyncio.sleep(RETRY_POLL)
+            except (TimeoutError, PeerLost):
+                raise SessionDaemonUnavailable() from None
 
     def close(self) -> None:
         self._channel.close()

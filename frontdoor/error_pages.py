@@ -13,6 +13,7 @@ from aiohttp import web
 from frontdoor import problems
 from frontdoor.page_render import render_page
 from frontdoor.problems import API_PREFIXES
+from service_runtime.invalidation import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ async def error_page_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         return error_response(request, exc.status, dict(exc.headers))
+    except StoreUnavailable:  # Redis away: a readable 503, logged once per outage where it was noticed
+        return error_response(request, 503, {"Retry-After": problems.STORE_RETRY_AFTER})
     except Exception:
         log.exception("unhandled error", extra={"event": "internal_error", "path": request.path})
         return error_response(request, 500)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from contract import instruments
 from contract.config import Config
+from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.app import FRONT_DOOR, build_app
 from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.observability import IN_FLIGHT
@@ -74,8 +75,9 @@ class Worker:
             process.on_reload(lambda config: reload_tls(self._tls, config))
 
     async def start(self) -> None:
-        await self._runner.setup()
+        await self._runner.setup()  # starts the background followers (etcd groups, invalidations)
         HeaderDeadlines(lambda: self.config.security.header_read_timeout).install(self._runner.server)
+        await self._until_signers()
         service, ops = self.config.service, self.config.ops
         self._site = web.TCPSite(self._runner, service.ip, service.port, ssl_context=self._tls,
                                  reuse_port=True, backlog=1024)
@@ -86,6 +88,15 @@ class Worker:
         log.info("front door listening", extra={
             "event": "startup", "worker": self.lifecycle.worker, "port": service.port, "ops_port": ops.port,
         })
+
+    async def _until_signers(self) -> None:
+        """Take connections only once this worker can sign (a signer serving the Manager connected),
+        so a worker started by a rolling restart makes no request wait; after ``pool_wait`` at most
+        (a host whose signers are all down still answers, with 503s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.signers.pool_wait
+        while not self.front.signers.agents_serving(MANAGER_DEPLOYMENT) and loop.time() < deadline:
+            await asyncio.sleep(POLL)
 
     async def stop(self) -> None:
         try:

@@ -15,6 +15,7 @@ from frontdoor.observability import IN_FLIGHT, handler_kind, record_request, req
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
 from frontdoor.websocket import wants_websocket
+from service_runtime.invalidation import StoreUnavailable
 from service_runtime.jsonlog import REQUEST_ID
 
 log = logging.getLogger("frontdoor.requests")
@@ -78,6 +79,8 @@ async def error_middleware(request: web.Request, handler):
         if not request.path.startswith(API_PREFIXES) or exc.status < 400:
             raise
         return problems.problem(exc.status, _slug(exc.status), exc.reason)
+    except StoreUnavailable:  # Redis away: logged once per outage where it was noticed
+        return problems.session_store_down()
     except Exception:
         log.exception("unhandled error", extra={"event": "internal_error", "path": request.path})
         return problems.problem(500, "internal-server-error", "Something has gone wrong.")

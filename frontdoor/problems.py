@@ -46,5 +46,16 @@ def session_service_down() -> web.Response:
     return problem(503, "service-unavailable", "The session service is unavailable.")
 
 
+# Seconds a client is asked to wait while the session store is away (a Redis restart takes a few).
+STORE_RETRY_AFTER = "2"
+
+
+def session_store_down() -> web.Response:
+    response = problem(503, "service-unavailable", "The session store is unavailable.",
+                       details="Sessions are kept; try again in a few seconds.")
+    response.headers["Retry-After"] = STORE_RETRY_AFTER
+    return response
+
+
 def bad_request(title: str, slug: str = "generic-bad-request", **extra: Any) -> web.Response:
     return problem(400, slug, title, **extra)

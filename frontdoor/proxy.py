@@ -26,7 +26,7 @@ from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.endpoint_probe import record
 from frontdoor.pipeline import PIPELINE_PREFIX, credential_login, pipeline_deployment, pipeline_headers
-from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused
+from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused, StoreUnavailableAtSigner
 from frontdoor.special_routes import TUS_HEADERS, Special, ping_answer, special_route
 from frontdoor.upstream import (
     NotRouted,
@@ -226,6 +226,8 @@ class DeploymentProxy:
             return problems.unauthorized()
         except NoSignerAvailable:
             return problems.no_signer()
+        except StoreUnavailableAtSigner:
+            return problems.session_store_down()
         except SigningRefused as exc:
             log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
             return problems.bad_gateway("The request could not be signed.")

@@ -16,7 +16,7 @@ import zmq.asyncio
 
 from contract import instruments
 from contract.config import Config
-from contract.requests import SIGN, SigningReply, SigningRequest
+from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest
 from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
 from service_runtime.channel_client import DealerChannel, PeerLost
@@ -33,6 +33,10 @@ class NoSignerAvailable(Exception):
 
 class SessionRejected(Exception):
     """The signer knows no live session for this cookie (expired, revoked, unknown)."""
+
+
+class StoreUnavailableAtSigner(Exception):
+    """The signer could not read Redis (shared by every signer: no point asking another)."""
 
 
 class SigningRefused(Exception):
@@ -104,6 +108,8 @@ class SignerPool:
                 continue
             if reply.error == "no_session":
                 raise SessionRejected()
+            if reply.error == STORE_UNAVAILABLE:
+                raise StoreUnavailableAtSigner()
             if reply.error is not None:
                 raise SigningRefused(reply.error)
             return reply.headers

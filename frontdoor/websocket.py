@@ -43,6 +43,9 @@ class WebSocketRelay:
         self._open: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._opening: Counter[str] = Counter()  # handshakes under way, per session digest
 
+    async def close_client(self) -> None:
+        await self._http.close()
+
     @property
     def open_count(self) -> int:
         return sum(len(sockets) for sockets in self._open.values())
@@ -141,8 +144,10 @@ async def _relay(downstream: web.WebSocketResponse, upstream: aiohttp.ClientWebS
         await asyncio.gather(*pumps, return_exceptions=True)
         # The side that refused a message closed itself with 1009; the other side learns the same.
         message = b"message too big" if code == MESSAGE_TOO_BIG else b""
-        await upstream.close(code=code, message=message)
-        await downstream.close(code=code, message=message)
+        try:
+            await upstream.close(code=code, message=message)
+        finally:  # even when cancelled during the closing handshake: the browser's side ends too
+            await downstream.close(code=code, message=message)
 
 
 async def _pump(source, sink) -> int:

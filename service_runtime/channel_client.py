@@ -29,6 +29,10 @@ class PeerLost(Exception):
     """The peer disconnected while the request was waiting."""
 
 
+class NotSent(PeerLost):
+    """No connected peer took the request: it never left this process (safe to ask again)."""
+
+
 class DealerChannel:
     def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
         self.endpoint = endpoint
@@ -68,11 +72,28 @@ class DealerChannel:
     def _flush(self) -> None:
         self._flush_handle = None
         items, self._outbox = self._outbox, []
+        if self._socket.closed:  # closed by a pool update after the requests were queued
+            self._fail(items, PeerLost(self.endpoint))
+            return
         # Bounded batches keep every message far below the receivers' size limit.
         for start in range(0, len(items), MAX_BATCH):
-            sent = self._socket.send_multipart(self._sealer.seal(self._kind, items[start:start + MAX_BATCH]))
-            # Not awaited (the replies are); retrieve any error so it is not reported as unhandled.
-            sent.add_done_callback(lambda done: done.cancelled() or done.exception())
+            batch = items[start:start + MAX_BATCH]
+            # DONTWAIT: with no connected peer (IMMEDIATE) the send fails now instead of waiting in
+            # this process, to be delivered long after its requester gave up (expired on arrival).
+            sent = self._socket.send_multipart(self._sealer.seal(self._kind, batch), flags=zmq.DONTWAIT)
+            sent.add_done_callback(lambda done, batch=batch: self._sent(done, batch))
+
+    def _sent(self, done: asyncio.Future, batch: list[dict[str, Any]]) -> None:
+        """Not awaited (the replies are): a send that failed fails its requests at once."""
+        if done.cancelled() or done.exception() is None:
+            return
+        self._fail(batch, NotSent(self.endpoint))
+
+    def _fail(self, items: list[dict[str, Any]], error: Exception) -> None:
+        for item in items:
+            future = self._pending.get(item.get("rid"))
+            if future is not None and not future.done():
+                future.set_exception(error)
 
     async def _receive(self) -> None:
         while True:
@@ -103,6 +124,9 @@ class DealerChannel:
                 future.set_exception(PeerLost(self.endpoint))
 
     def close(self) -> None:
+        if self._flush_handle is not None:  # a send after close would only raise
+            self._flush_handle.cancel()
+            self._flush_handle = None
         for task in self._tasks:
             task.cancel()
         self._fail_pending()

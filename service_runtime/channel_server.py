@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Envelope], "list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]"]
 
 _DRAIN_BATCH = 256
+# Rejections an honest peer causes (a message that waited out its validity); the rest are forgeries.
+ORDINARY_REJECTIONS = frozenset({"expired"})
 
 
 class RouterServer:
@@ -81,12 +83,18 @@ class RouterServer:
     def _reject(self, reason: str) -> None:
         self.rejected[reason] += 1
         instruments.ZMQ_REJECTED.labels(process_role(), reason).inc()
-        total = sum(self.rejected.values())
-        if total & (total - 1) == 0:  # log at 1, 2, 4, 8, ... so a flood cannot flood the log
-            log.warning(
-                "dropped an unacceptable ZeroMQ message",
-                extra={"event": "security_violation", "reason": reason, "rejected_total": total},
-            )
+        count = self.rejected[reason]
+        if count & (count - 1):  # log at 1, 2, 4, 8, ... per reason, so a flood cannot flood the log
+            return
+        if reason in ORDINARY_REJECTIONS:
+            # Correctly sealed but too old: queued while this process was away, not an attack.
+            log.warning("dropped an expired ZeroMQ message",
+                        extra={"event": "stale_message", "reason": reason, "rejected_total": count})
+            return
+        log.warning(
+            "dropped an unacceptable ZeroMQ message",
+            extra={"event": "security_violation", "reason": reason, "rejected_total": count},
+        )
 
     async def _answer(self, identity: bytes, envelope: Envelope, pending: Awaitable[list[dict[str, Any]]]) -> None:
         try:

@@ -18,6 +18,15 @@ from contract.redis_layout import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
+# A lookup is on a request's path: during an outage it must fail in about this long, never hang.
+LOOKUP_TIMEOUT = 1.0
+# Longest pause between resubscription attempts: a signer is Down until it is live again, so this
+# bounds how long requests wait for one after Redis is back (a refused connection costs nothing).
+RESUBSCRIBE_CAP = 0.5
+
+
+class StoreUnavailable(Exception):
+    """Redis could not be read: the caller answers 503 (the record may well exist)."""
 
 
 class InvalidationListener:
@@ -33,13 +42,15 @@ class InvalidationListener:
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
-                log.warning("invalidation channel lost", extra={"event": "redis_unavailable", "error": str(exc)})
+                # Once per outage (it was live), not at every reconnection attempt.
+                if self.live:
+                    log.warning("invalidation channel lost", extra={"event": "redis_unavailable", "error": str(exc)})
             finally:
                 if self.live:
                     self.live = False
                     self._on_reset(False)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+            backoff = min(backoff * 2, RESUBSCRIBE_CAP)
 
     async def _listen(self) -> None:
         pubsub = self._client.pubsub()
@@ -80,13 +91,15 @@ class InvalidatedRecords(Generic[Record]):
     """
 
     def __init__(self, client: aioredis.Redis, redis_key: Callable[[str], str],
-                 parse: Callable[[str, bytes], Record]):
+                 parse: Callable[[str, bytes], Record], lookup_timeout: float = LOOKUP_TIMEOUT):
         self._client = client
+        self._lookup_timeout = lookup_timeout
         self._redis_key = redis_key
         self._parse = parse
         self._records: dict[str, Record] = {}
         self._forget_hooks: list[Callable[[str], None]] = []
         self.listener = InvalidationListener(client, self._forget, lambda _live: self._records.clear())
+        self._failing = False  # one warning per outage, not one per request
 
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Called with the session hash whenever the daemon ends a session."""
@@ -104,7 +117,7 @@ class InvalidatedRecords(Generic[Record]):
         record = self.cached(digest)
         if record is not None:
             return record
-        raw = await self._client.get(self._redis_key(digest))
+        raw = await self._read(digest)
         if raw is None:
             self._records.pop(digest, None)
             return None
@@ -118,6 +131,21 @@ class InvalidatedRecords(Generic[Record]):
         if self.listener.live:
             self._records[digest] = record
         return record
+
+    async def _read(self, digest: str) -> bytes | None:
+        try:
+            async with asyncio.timeout(self._lookup_timeout):
+                raw = await self._client.get(self._redis_key(digest))
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not self._failing:
+                self._failing = True
+                log.warning("session store unavailable; answering 503",
+                            extra={"event": "redis_unavailable", "error": type(exc).__name__})
+            raise StoreUnavailable() from None
+        if self._failing:
+            self._failing = False
+            log.info("session store available again", extra={"event": "redis_available"})
+        return raw
 
     def _forget(self, digest: str) -> None:
         self._records.pop(digest, None)

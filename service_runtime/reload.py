@@ -28,9 +28,9 @@ ALL_KEYS = "*"
 BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
     # public_hosts: compiled into the listeners' first middleware.
     "service": {"ip", "port", "workers", "ssl_enabled", "static_path", "mode", "trusted_proxies", "public_hosts"},
-    # endpoint: the signers sign only for the upstreams they started with; ssl_verify: the front door's
-    # connection pool is built with it.
-    "api": {"endpoint", "ssl_verify"},
+    # endpoint: the signers sign only for the upstreams they started with; ssl_verify and
+    # connection_limit: the front door's connection pool is built with them.
+    "api": {"endpoint", "ssl_verify", "connection_limit"},
     "session": {"redis", "cookie_name"},
     "signers": {"count", "group"},
     "zmq": ALL_KEYS,

@@ -9,8 +9,9 @@ from service_runtime.invalidation import InvalidatedRecords
 
 
 class SecretCache:
-    def __init__(self, client: aioredis.Redis, box: SecretBox):
-        self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open)
+    def __init__(self, client: aioredis.Redis, box: SecretBox, lookup_timeout: float):
+        self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open,
+                                                                             lookup_timeout)
         self.listener = self._records.listener
 
     def cached(self, session_id: str) -> SecretRecord | None:

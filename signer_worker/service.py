@@ -16,9 +16,10 @@ from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import Envelope
 from contract.redis_layout import SecretRecord
-from contract.requests import SIGN, SigningReply, SigningRequest, valid_request_id
+from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot, manager_deployment
 from service_runtime.channel_server import RouterServer
+from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
 from service_runtime.settings import Settings
@@ -53,7 +54,10 @@ class SignerService:
         self._tasks: list[asyncio.Task] = []
         self.watcher = GroupsWatcher(config, self._apply_snapshot)
         self._redis = redis_client(config, "signer")
-        self.cache = SecretCache(self._redis, load_secret_box(config.secrets_dir / AT_REST_KEY_FILE))
+        # A Redis that does not answer is reported (store_unavailable) before the asking front door
+        # gives up on this signer (request_timeout) and asks another, which could only wait the same.
+        self.cache = SecretCache(self._redis, load_secret_box(config.secrets_dir / AT_REST_KEY_FILE),
+                                 lookup_timeout=config.signers.request_timeout / 2)
         ensure_private_dir(config.ipc_dir)
         self._context = zmq.asyncio.Context()
         self.endpoint = signer_endpoint(config, agent_id)
@@ -118,7 +122,10 @@ class SignerService:
         checked = self._check(item)
         if isinstance(checked, dict):
             return checked
-        record = await self.cache.lookup(checked.session_id)
+        try:
+            record = await self.cache.lookup(checked.session_id)
+        except StoreUnavailable:  # an answer the pool turns into a fast 503, rather than its timeout
+            return SigningReply(checked.rid, error=STORE_UNAVAILABLE).to_item()
         if record is None:
             return SigningReply(checked.rid, error="no_session").to_item()
         return self._sign(checked, record)

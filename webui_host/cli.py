@@ -5,6 +5,7 @@
     webui-host check-config [-f FILE]
     webui-host prepare [-f FILE] [--state-dir DIR] [--operator]
     webui-host roll-signers [-f FILE] [--state-dir DIR] [-c SUPERVISORD_CONF] [--timeout S]
+    webui-host roll-frontdoors [-f FILE] [--state-dir DIR] [-c SUPERVISORD_CONF] [--timeout S]
     webui-host groups|agents|deployments ... [-f FILE]   (Web API Groups, see --help)
 
 Without -f the embedded default is used: webui-host's own Redis, etcd and (when nothing names a
@@ -84,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "-f FILE, or --operator-dir")
     prep.add_argument("--operator-dir", type=Path, default=None,
                       help="where the operator's supervisord.conf lives (default: the directory of -f FILE)")
-    rolling = commands.add_parser("roll-signers", help="restart the signers one by one, each Up before the next")
-    _add_config(rolling)
-    _add_state_dir(rolling)
-    rolling.add_argument("-c", "--supervisord-conf", type=Path, default=None,
-                         help="supervisord.conf (default: the state directory's, else the one beside -f FILE)")
-    rolling.add_argument("--timeout", type=float, default=30.0, help="seconds each signer may take to be Up")
+    for command, what, ready in (("roll-signers", "signers", "Up"), ("roll-frontdoors", "front-door workers", "listening")):
+        rolling = commands.add_parser(command, help=f"restart the {what} one by one, each {ready} before the next")
+        _add_config(rolling)
+        _add_state_dir(rolling)
+        rolling.add_argument("-c", "--supervisord-conf", type=Path, default=None,
+                             help="supervisord.conf (default: the state directory's, else the one beside -f FILE)")
+        rolling.add_argument("--timeout", type=float, default=30.0, help=f"seconds each may take to be {ready}")
     webapi_cli.register(commands)
     sessions_cli.register(commands)
     return parser
@@ -206,6 +208,16 @@ def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
 
 
 def cmd_roll_signers(args: argparse.Namespace) -> int:
+    return _roll(args, "signers", lambda config, supervisor: roll.roll(
+        config, supervisor, supervisord_conf.SIGNER_GROUP, args.timeout))
+
+
+def cmd_roll_frontdoors(args: argparse.Namespace) -> int:
+    return _roll(args, "front doors", lambda config, supervisor: roll.roll_frontdoors(
+        config, supervisor, "frontdoor", args.timeout))
+
+
+def _roll(args: argparse.Namespace, what: str, rolling) -> int:
     try:
         setup = host_setup.resolve(args.config, args.state_dir)
     except ConfigError as exc:
@@ -215,13 +227,13 @@ def cmd_roll_signers(args: argparse.Namespace) -> int:
         conf = args.config.absolute().parent / "supervisord.conf"  # the operator's, beside its webui-host.toml
     if not conf.exists():
         return _problems([f"no supervisord.conf at {conf}: name the operator's with -c"], EXIT_ENVIRONMENT,
-                         "cannot roll the signers")
+                         f"cannot roll the {what}")
     supervisor = roll.Supervisor(stack.supervisorctl_path(), conf)
     try:
-        count = roll.roll(setup.config, supervisor, supervisord_conf.SIGNER_GROUP, args.timeout)
+        count = rolling(setup.config, supervisor)
     except roll.RollFailed as exc:
-        return _problems([str(exc)], EXIT_ENVIRONMENT, "rolling the signers stopped")
-    print(f"rolled {count} signers")
+        return _problems([str(exc)], EXIT_ENVIRONMENT, f"rolling the {what} stopped")
+    print(f"rolled {count} {what}")
     return 0
 
 
@@ -254,6 +266,7 @@ COMMANDS = {
     "check-config": cmd_check_config,
     "prepare": cmd_prepare,
     "roll-signers": cmd_roll_signers,
+    "roll-frontdoors": cmd_roll_frontdoors,
     "groups": webapi_cli.run,
     "agents": webapi_cli.run,
     "deployments": webapi_cli.run,

@@ -1,8 +1,8 @@
 """The embedded Redis and etcd: what to run and with which settings (no I/O but finding the binaries and ``--version``).
 
 The embedded servers exist for a single-host install that names no Redis or etcd of its own: both
-listen on loopback only, keep nothing on disk that matters across a reinstall of Redis (no RDB, no
-AOF), and Redis admits only the per-role ACL users of ``contract.redis_layout`` plus an admin.
+listen on loopback only, Redis keeps its data in an append-only file (sessions survive a restart of
+it), and Redis admits only the per-role ACL users of ``contract.redis_layout`` plus an admin.
 """
 
 from __future__ import annotations
@@ -76,7 +76,11 @@ def acl_user_lines(passwords: Mapping[str, str], *, server_knows_setinfo: bool) 
     missing = [role for role in (*ROLES, REDIS_ADMIN) if role not in passwords]
     if missing:
         raise ValueError(f"no Redis password for: {', '.join(missing)}")
-    lines = ["user default off resetpass resetkeys resetchannels -@all"]
+    # Nobody can log in as ``default`` (off, no password), but Redis replays the append-only file as
+    # that user and re-checks every MULTI/EXEC against its rules (redis/redis#14541): without write
+    # rules, each transaction of the session daemon would be dropped at a restart, and the sessions
+    # with them.
+    lines = ["user default off resetpass resetkeys resetchannels -@all ~* +@write +multi +exec +select"]
     for role in ROLES:
         password = _check_password(role, passwords[role])
         lines.append(f"user {role} on >{password} {acl_rules(role, server_knows_setinfo=server_knows_setinfo)}")
@@ -106,9 +110,12 @@ def render_redis_conf(
         'logfile ""',
         "loglevel notice",
         "databases 16",
-        "# Sessions are disposable: nothing is written to disk.",
+        "# Sessions survive a restart of Redis (a restart must not log every user out): an",
+        "# append-only file, fsynced every second; no RDB snapshots besides the AOF's own base.",
         'save ""',
-        "appendonly no",
+        "appendonly yes",
+        "appendfsync everysec",
+        'appendfilename "appendonly.aof"',
         f'dir "{data_dir_text}"',
         "tcp-keepalive 60",
         "timeout 0",

@@ -135,7 +135,9 @@ def test_items_with_any_field_changed_are_refused_or_round_trip(item_class, data
         parsed = item_class.from_item(item)
     except ValueError:
         return
-    assert item_class.from_item(json.loads(json.dumps(parsed.to_item()))) == parsed
+    # Compared as JSON text: a NaN inside a free-form body (SessionResult) is never == itself.
+    again = item_class.from_item(json.loads(json.dumps(parsed.to_item())))
+    assert json.dumps(again.to_item(), sort_keys=True) == json.dumps(parsed.to_item(), sort_keys=True)
 
 
 @pytest.mark.parametrize("item_class", list(VALID_ITEMS))

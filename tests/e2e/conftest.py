@@ -65,3 +65,28 @@ def chromium():
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+async def client_for(groups_stack):
+    """Logged-in clients of the Web API Groups stack, one per call, closed after the test."""
+    sessions = []
+
+    async def open_as(user):
+        session = aiohttp.ClientSession(groups_stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        sessions.append(session)
+        await log_in(session, user)
+        return session
+
+    yield open_as
+    for session in sessions:
+        await session.close()
+
+
+@pytest.fixture
+async def upstream():
+    """A deployment upstream on loopback that records what reaches it."""
+    from tests.support.upstreams import RecordingServer
+
+    with RecordingServer() as started:
+        yield started

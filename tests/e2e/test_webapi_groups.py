@@ -9,35 +9,12 @@ import signal
 import aiohttp
 import pytest
 
-from tests.e2e.conftest import log_in
 from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
-from tests.support.upstreams import RecordingServer
 
 pytestmark = pytest.mark.slow
 MONITOR_USER = ("monitor@lablup.com", "7tuEwF1J")
 GROUPS = "/api/webapi/groups"
-
-
-@pytest.fixture
-async def upstream():
-    with RecordingServer() as started:
-        yield started
-
-
-@pytest.fixture
-async def client_for(groups_stack):
-    sessions = []
-
-    async def open_as(user):
-        session = aiohttp.ClientSession(groups_stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        sessions.append(session)
-        await log_in(session, user)
-        return session
-
-    yield open_as
-    for session in sessions:
-        await session.close()
 
 
 async def overview(session) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import aiohttp
 import jwt
 import pytest
+from multidict import CIMultiDict
 
 from contract.identity import ASSERTION_HEADER, JWKS_PATH
 from tests.e2e.test_webapi_groups import GROUPS, broken_entry, overview
@@ -29,28 +30,6 @@ async def hostile():
     """The delegated user's own server: it must never receive anything."""
     with RecordingServer() as started:
         yield started
-
-
-@pytest.fixture
-async def upstream():
-    with RecordingServer() as started:
-        yield started
-
-
-@pytest.fixture
-async def client_for(groups_stack):
-    sessions = []
-
-    async def open_as(user):
-        session = aiohttp.ClientSession(groups_stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-        sessions.append(session)
-        async with session.post("/server/login", json={"username": user[0], "password": user[1]}) as response:
-            assert response.status == 200, await response.text()
-        return session
-
-    yield open_as
-    for session in sessions:
-        await session.close()
 
 
 @pytest.fixture
@@ -124,11 +103,12 @@ async def test_other_deployments_get_an_identity_assertion_never_credentials(del
     await eventually(answered)
     async with admin.post("/webapi/mine/admin/graphql", json={"query": "{ user { email } }"}) as response:
         assert response.status == 200  # a GraphQL-looking path is no reason for a Manager JWT either
-    for headers in upstream.received:
+    for headers in upstream.received:  # the proxied requests and the health probes alike
         leaked = [name for name in CREDENTIAL_HEADERS if name in headers]
         assert leaked == [], leaked
         assert "AIOHTTP_SESSION" not in headers.get("Cookie", "")
-    token = upstream.received[-1][ASSERTION_HEADER]
+    proxied = [CIMultiDict(h) for _method, path, h in upstream.requests if path == "/admin/graphql"]
+    token = proxied[-1][ASSERTION_HEADER]
     keys = await jwks_keys(admin)
     claims = jwt.decode(token, keys[jwt.get_unverified_header(token)["kid"]].key, algorithms=["ES256"],
                         audience="mine", issuer="webui-host")
@@ -156,12 +136,12 @@ async def test_calling_a_deployment_needs_read_on_its_group(client_for, agents, 
             return response.status == 200
 
     await eventually(admin_reaches_it)
-    seen = len(upstream.received)
+    seen = upstream.paths.count("/x")
     user = await client_for(NORMAL_USER)
     for method in ("GET", "POST", "DELETE"):
         async with user.request(method, "/webapi/hidden/x") as response:
             assert response.status == 404, method
-    assert len(upstream.received) == seen  # nothing reached the upstream for a user without Read
+    assert upstream.paths.count("/x") == seen  # nothing reached the upstream for a user without Read
 
 
 @pytest.mark.parametrize("caller", [ADMIN_USER, NORMAL_USER])

@@ -10,7 +10,7 @@ import zmq
 import zmq.asyncio
 
 from contract.messages import MessageSealer
-from service_runtime.channel_client import MAX_BATCH, DealerChannel, PeerLost
+from service_runtime.channel_client import MAX_BATCH, DealerChannel, NotSent, PeerLost
 from service_runtime.channel_server import RouterServer
 
 KEY = bytes(range(32))
@@ -92,3 +92,39 @@ async def test_replies_with_a_wrong_key_are_ignored(context, endpoint):
     assert channel.rejected["bad_mac"] == 1 and channel.rejected["frame_count"] == 1
     channel.close()
     router.close(linger=0)
+
+
+async def test_with_no_peer_a_request_fails_at_once_and_is_never_delivered_late(context, endpoint):
+    """Nothing is queued for a peer that is away: its requester gets NotSent now, and the peer,
+    once back, never receives the stale request (which it would reject as expired)."""
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    started = time.monotonic()
+    with pytest.raises(NotSent):
+        await channel.request(lambda rid: {"rid": rid, "n": 1}, timeout=5)
+    assert time.monotonic() - started < 0.5
+    server, serving = await start_echo_server(context, endpoint)
+    try:
+        await wait_connected(channel)
+        assert await channel.request(lambda rid: {"rid": rid, "n": 2}, timeout=5) == {"rid": 2, "n": 2}
+        assert server.handled == 1 and not server.rejected
+    finally:
+        channel.close()
+        serving.cancel()
+        server.close()
+
+
+async def test_closing_with_requests_queued_fails_them_without_a_socket_error(context, endpoint, caplog):
+    server, serving = await start_echo_server(context, endpoint)
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    await wait_connected(channel)
+    try:
+        queued = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, timeout=5))
+        await asyncio.sleep(0)  # queued, the flush scheduled but not run
+        channel.close()  # as a pool update does
+        with pytest.raises(PeerLost):
+            await queued
+        await asyncio.sleep(0.05)
+        assert not [r for r in caplog.records if r.exc_info or "ZMQError" in r.getMessage()]
+    finally:
+        serving.cancel()
+        server.close()

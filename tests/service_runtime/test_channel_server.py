@@ -46,3 +46,28 @@ async def test_bad_messages_and_handler_failures_leave_the_router_serving(tmp_pa
         dealer.close()
         server.close()
         context.term()
+
+
+async def test_an_expired_message_is_an_ordinary_warning_and_a_forgery_a_security_violation(tmp_path, caplog):
+    """A message that waited out its validity (its sender was away) is no attack: no false alarm."""
+    context = zmq.asyncio.Context()
+    endpoint = f"ipc://{tmp_path / 'router.sock'}"
+    server = RouterServer(context, endpoint, KEY, 5.0, handler)
+    server.bind()
+    serving = asyncio.create_task(server.serve())
+    dealer = context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(endpoint)
+    try:
+        caplog.set_level("INFO", logger="service_runtime.channel_server")
+        await dealer.send_multipart(MessageSealer(KEY, -1.0).seal("sign", [{"rid": 1}]))  # expired on arrival
+        await dealer.send_multipart(MessageSealer(bytes(32), 5.0).seal("sign", [{"rid": 2}]))  # wrong key
+        while server.rejected.total() < 2:
+            await asyncio.sleep(0.01)
+        events = {record.reason: record.event for record in caplog.records if hasattr(record, "reason")}
+        assert events == {"expired": "stale_message", "bad_mac": "security_violation"}
+    finally:
+        serving.cancel()
+        server.close()
+        dealer.close()
+        context.term()

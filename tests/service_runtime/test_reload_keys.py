@@ -79,6 +79,7 @@ def test_every_key_a_reload_reports_as_applied_is_applied_somewhere():
 def test_what_no_process_can_apply_live_needs_a_restart():
     for name in (
         "api.ssl_verify",
+        "api.connection_limit",
         "security.keepalive_timeout",
         "api.endpoint",
         "service.port",

@@ -506,8 +506,8 @@ async def test_redis_outage_is_503_then_recovers(tmp_path: Path, redis_secrets: 
             )
 
         own_redis = start_redis(tmp_path, redis_secrets, port=own_redis.port)
-        # The restarted server kept nothing (no persistence); the daemon simply works again.
-        assert (await running.client.call("touch", session_id=login.session_id)).status == 401
+        # The restarted server kept the session (its append-only file); the daemon simply works again.
+        assert (await running.client.call("touch", session_id=login.session_id)).status == 200
         assert (await running.client.login()).status == 200
     finally:
         own_redis.stop()

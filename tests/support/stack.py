@@ -45,7 +45,8 @@ GENEROUS_RATE_LIMITS = "requests = 1000000\nlogin_requests = 1000000"
 def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1,
                  log_level: str = "INFO", *, service_extra: str = "", rate_limits: str = GENEROUS_RATE_LIMITS,
                  ops_extra: str = "", api_extra: str = "") -> Path:
-    """``service_extra``, ``rate_limits``, ``ops_extra``: TOML lines for [service], [security.rate_limit], [ops]."""
+    """``service_extra``, ``rate_limits``, ``ops_extra``, ``api_extra``: TOML lines for [service],
+    [security.rate_limit], [ops], [api]."""
     path = directory / "webui-host.toml"
     path.write_text(
         f"""

@@ -23,12 +23,12 @@ def directives(lines: list[str]) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def test_redis_conf_is_loopback_and_memory_only():
+def test_redis_conf_is_loopback_and_persists_in_an_append_only_file():
     lines = directives(render())
     assert "bind 127.0.0.1" in lines
     assert "port 18111" in lines
     assert 'save ""' in lines
-    assert "appendonly no" in lines
+    assert "appendonly yes" in lines and "appendfsync everysec" in lines
     assert 'dir "/srv/state/redis"' in lines
     assert "daemonize no" in lines
     assert "protected-mode yes" in lines

@@ -157,11 +157,11 @@ def test_default_user_is_off(embedded_redis):
         assert raw.recv(200).startswith(b"-NOAUTH")
 
 
-def test_nothing_is_saved_to_disk(embedded_redis, tmp_path: Path):
+def test_only_the_append_only_file_is_written(embedded_redis, tmp_path: Path):
     port, passwords = embedded_redis
     admin = client(port, passwords, REDIS_ADMIN)
     assert admin.config_get("save") == {"save": ""}
-    assert admin.config_get("appendonly") == {"appendonly": "no"}
+    assert admin.config_get("appendonly") == {"appendonly": "yes"}
     assert admin.config_get("bind") == {"bind": "127.0.0.1"}
 
 

@@ -27,6 +27,7 @@ from service_runtime.keyfiles import load_secret_box, load_shared_key
 from tests.e2e.security.conftest import client, log_in
 from tests.e2e.security.test_rate_limits import MONITOR_USER, reset_counters
 from tests.support.memscan import encodings_of, scan_process
+from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 pytestmark = pytest.mark.slow
@@ -102,6 +103,8 @@ async def signers(secure_stack):
                       secure_stack.config.zmq.max_message_age, SIGN)
         for index in range(secure_stack.config.signers.count)
     ]
+    # As a front door does, ask only once connected: nothing is queued for a peer not (yet) there.
+    await eventually(lambda: all(channel.connected for channel in channels), timeout=10, what="signers connected")
     yield channels
     for channel in channels:
         channel.close()

@@ -1,0 +1,204 @@
+"""Benchmark: many idle WebSockets through one host while ordinary proxied requests continue.
+
+Starts the whole stack (``webui-host run``, embedded Redis, etcd and devstack, loopback only, free
+ports) with the WebSocket bounds raised to ``--count``, then
+  1. sends ordinary signed requests (``GET /func/auth``) at ``--rate`` per second for ``--phase``
+     seconds: the baseline latency;
+  2. opens ``--count`` WebSockets to ``/func/stream/echo`` (idle afterwards), ``--burst`` at a time;
+  3. with all of them open, the same ordinary requests again, and one echo on a sample of sockets;
+and prints the front doors' RSS per idle WebSocket and the ordinary requests' latency and failures in
+both phases.  It stops only what it started (its own stack); everything is bounded by ``--max-seconds``.
+
+Usage: .venv/bin/python bench/websockets.py [--count 10000] [--workers 2] [--rate 50] [--phase 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.stack import ADMIN_USER, RunningStack  # noqa: E402
+
+FDS_PER_SOCKET = 5  # ours (client), the front door's two, the Manager's, and slack
+
+
+def raise_fd_limit(count: int) -> int:
+    """Raise the soft open-files limit to the hard one (the stack inherits it); the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft < count + 1000:  # the client and the Manager each hold one descriptor per socket
+        raise SystemExit(f"open-files limit {soft} is too low for {count} WebSockets (raise the hard limit)")
+    return soft
+
+
+def frontdoor_rss(stack: RunningStack) -> int:
+    return sum(psutil.Process(pid).memory_info().rss for pid in stack.pids("frontdoor:"))
+
+
+async def ordinary_load(session: aiohttp.ClientSession, rate: float, seconds: float) -> dict:
+    """Requests at a steady rate (each on its own task, so a slow one does not slow the rest)."""
+    latencies: list[float] = []
+    failed = 0
+
+    async def one(n: int) -> None:
+        nonlocal failed
+        started = time.perf_counter()
+        try:
+            async with session.get(f"/func/auth?echo={n}", timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                await answer.read()
+                if answer.status != 200:
+                    failed += 1
+        except (TimeoutError, aiohttp.ClientError):
+            failed += 1
+        latencies.append(time.perf_counter() - started)
+
+    tasks, started = [], time.monotonic()
+    for n in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+    ordered = sorted(latencies)
+    return {
+        "sent": len(ordered), "failed": failed,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "max_ms": 1000 * ordered[-1],
+    }
+
+
+class Idle:
+    """One idle WebSocket and its reader: like a browser, it answers pings (aiohttp's client does so
+    only while someone reads) and notices a close; texts are kept for the echo sample."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse):
+        self.socket = socket
+        self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.socket:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.texts.put_nowait(message.data)
+
+    @property
+    def ended(self) -> bool:
+        return self.reader.done()
+
+    async def close(self) -> None:
+        await self.socket.close()
+        self.reader.cancel()
+
+
+async def open_sockets(session: aiohttp.ClientSession, count: int, burst: int) -> tuple[list[Idle], int, float]:
+    sockets: list[Idle] = []
+    failed = 0
+    started = time.monotonic()
+
+    async def one() -> None:
+        nonlocal failed
+        try:
+            sockets.append(Idle(await session.ws_connect("/func/stream/echo")))
+        except (TimeoutError, aiohttp.ClientError):
+            failed += 1
+
+    for start in range(0, count, burst):
+        await asyncio.gather(*(one() for _ in range(min(burst, count - start))))
+    return sockets, failed, time.monotonic() - started
+
+
+async def echo_sample(sockets: list[Idle], sample: int) -> dict[str, int]:
+    """What a sample of the sockets answered to an echo (idle is not dead): outcome -> count."""
+    outcomes: dict[str, int] = {}
+    for idle in sockets[:: max(1, len(sockets) // sample)][:sample]:
+        try:
+            await idle.socket.send_str("ping")
+            outcome = "echo" if await asyncio.wait_for(idle.texts.get(), 5) == "ping" else "other text"
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            outcome = type(exc).__name__
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def closed_codes(sockets: list[Idle]) -> dict:
+    """Close codes of the sockets that ended while they should have stayed open."""
+    codes: dict = {}
+    for idle in sockets:
+        if idle.ended:
+            codes[idle.socket.close_code] = codes.get(idle.socket.close_code, 0) + 1
+    return codes
+
+
+async def measure(stack: RunningStack, args: argparse.Namespace) -> dict:
+    jar = aiohttp.CookieJar(unsafe=True)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(stack.base_url, cookie_jar=jar, connector=connector) as session:
+        async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as answer:
+            assert answer.status == 200, await answer.text()
+        await ordinary_load(session, args.rate, 2)  # warm-up: pools, caches
+        rss_before = frontdoor_rss(stack)
+        baseline = await ordinary_load(session, args.rate, args.phase)
+        sockets, open_failed, open_seconds = await open_sockets(session, args.count, args.burst)
+        try:
+            await asyncio.sleep(2)  # let the workers settle after the burst (allocator, GC)
+            rss_after = frontdoor_rss(stack)
+            loaded = await ordinary_load(session, args.rate, args.phase)
+            closed = closed_codes(sockets)
+            echoed = await echo_sample(sockets, 100)
+        finally:
+            await asyncio.gather(*(idle.close() for idle in sockets), return_exceptions=True)
+    return {
+        "opened": len(sockets), "open_failed": open_failed, "open_seconds": open_seconds,
+        "rss_before_mib": rss_before / 2**20, "rss_after_mib": rss_after / 2**20,
+        "rss_per_socket_kib": (rss_after - rss_before) / max(1, len(sockets)) / 1024,
+        "baseline": baseline, "loaded": loaded, "echoed_of_100": echoed, "closed": closed,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000, help="idle WebSockets to open")
+    parser.add_argument("--workers", type=int, default=2, help="front-door workers")
+    parser.add_argument("--rate", type=float, default=50, help="ordinary requests per second")
+    parser.add_argument("--phase", type=float, default=10, help="seconds of ordinary requests per phase")
+    parser.add_argument("--burst", type=int, default=200, help="handshakes under way at once")
+    parser.add_argument("--max-seconds", type=float, default=600, help="give up after this long")
+    args = parser.parse_args()
+    limit = raise_fd_limit(args.count)
+    bounds = (f"\n[security]\nwebsocket_max_per_session = {args.count}\n"
+              f"websocket_max_per_worker = {args.count}\n")
+    with tempfile.TemporaryDirectory(prefix="webui-host-wsbench-") as directory:
+        stack = RunningStack(Path(directory), extra_config=bounds, workers=args.workers,
+                             log_level="WARNING").start()
+        try:
+            result = asyncio.run(asyncio.wait_for(measure(stack, args), args.max_seconds))
+        finally:
+            stack.stop()
+    base, loaded = result["baseline"], result["loaded"]
+    print(f"open-files limit {limit}; {args.workers} front-door workers; ordinary load {args.rate:g} req/s")
+    print(f"opened {result['opened']}/{args.count} WebSockets in {result['open_seconds']:.1f} s "
+          f"({result['open_failed']} failed); echo on 100 sampled: {result['echoed_of_100']}; "
+          f"closed meanwhile (by close code): {result['closed'] or 'none'}")
+    print(f"front-door RSS {result['rss_before_mib']:.0f} -> {result['rss_after_mib']:.0f} MiB: "
+          f"{result['rss_per_socket_kib']:.1f} KiB per idle WebSocket")
+    for name, phase in (("no WebSockets", base), (f"{result['opened']} open", loaded)):
+        print(f"ordinary requests, {name}: sent {phase['sent']}, failed {phase['failed']}, p50 "
+              f"{phase['p50_ms']:.1f} ms, p99 {phase['p99_ms']:.1f} ms, max {phase['max_ms']:.1f} ms")
+    healthy = result["echoed_of_100"] == {"echo": 100} and not result["closed"]
+    return 0 if result["open_failed"] == 0 and loaded["failed"] == 0 and healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -48,7 +48,7 @@ WARNED: list[tuple[str, str, str]] = [
      "ignored: GraphQL goes to the Manager (apollo_router.enabled = true is refused)"),
     ("pyroscope.*", "continuous profiling", _NOT_HERE),
     ("service_discovery.*", "service discovery of Backend.AI's components", _NOT_HERE + " (etcd registers agents)"),
-    ("otel.*", "OpenTelemetry tracing", "honoured by tracing (see README) once the tracing support is on this build"),
+    ("otel.*", "OpenTelemetry tracing", "honoured by tracing (see README, Tracing)"),
 ]
 
 # Keys only rendered into the Web UI's /config.toml (frontdoor/webui_config.py; its test checks the list).

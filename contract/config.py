@@ -1,7 +1,7 @@
 """The one configuration model every webui-host process reads.
 
 Sections and key names follow Backend.AI's ``webserver.conf`` where it has them (``[service]``,
-``[api]``, ``[session]``), so an operator's existing file keeps working; ``[signers]``, ``[zmq]``,
+``[api]``, ``[session]``, ``[otel]``), so an operator's existing file keeps working; ``[signers]``, ``[zmq]``,
 ``[etcd]``, ``[runtime]`` and ``[embedded]`` are ours.  Keys may be written in snake_case or
 kebab-case.  Validation collects every problem and reports them together.  The sections are in
 ``contract.config_sections``; reading the file is ``service_runtime.config_file``.
@@ -29,6 +29,7 @@ from contract.config_sections import (
     ZmqConfig,
 )
 from contract.csp import table_problems
+from contract.otel_config import OtelConfig
 from contract.pipeline_config import PipelineConfig
 
 
@@ -56,6 +57,7 @@ class Config(BaseModel):
     webapi: WebApiConfig = Field(default_factory=WebApiConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    otel: OtelConfig = Field(default_factory=OtelConfig)
     _key_notes: list[KeyNote] = PrivateAttr(default_factory=list)
 
     @property

@@ -22,7 +22,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 def valid_request_id(value: object) -> bool:
-    return isinstance(value, str) and _REQUEST_ID.match(value) is not None
+    return isinstance(value, str) and _REQUEST_ID.fullmatch(value) is not None
 
 
 def _text(item: dict[str, Any], name: str, limit: int = MAX_FIELD_LENGTH, *, allow_empty: bool = False) -> str:
@@ -40,6 +40,47 @@ def _trace_id(item: dict[str, Any]) -> str:
     if value != "" and not valid_request_id(value):
         raise ValueError("field 'request_id' must be 1-64 letters, digits or '-'")
     return value
+
+
+# W3C Trace Context (https://www.w3.org/TR/trace-context/): version 00 only, the one we write; lower-case
+# hex, no all-zero trace or parent id.  tracestate: at most 32 comma-separated key=value members.
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+_TRACESTATE_KEY = re.compile(r"^(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})$")
+_TRACESTATE_VALUE = re.compile(r"^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$")
+MAX_TRACESTATE_LENGTH = 512
+MAX_TRACESTATE_MEMBERS = 32
+
+
+def valid_traceparent(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    match = _TRACEPARENT.fullmatch(value)
+    return match is not None and set(match.group(1)) != {"0"} and set(match.group(2)) != {"0"}
+
+
+def valid_tracestate(value: object) -> bool:
+    if not isinstance(value, str) or not value or len(value) > MAX_TRACESTATE_LENGTH:
+        return False
+    members = [member.strip(" \t") for member in value.split(",")]
+    if len(members) > MAX_TRACESTATE_MEMBERS:
+        return False
+    keys = set()
+    for member in members:
+        key, eq, member_value = member.partition("=")
+        if not eq or not _TRACESTATE_KEY.fullmatch(key) or not _TRACESTATE_VALUE.fullmatch(member_value) or key in keys:
+            return False
+        keys.add(key)
+    return True
+
+
+def _trace_context(item: dict[str, Any]) -> tuple[str, str]:
+    """The optional ``traceparent`` and ``tracestate`` (absent or empty: none; a tracestate needs a parent)."""
+    traceparent, tracestate = item.get("traceparent", ""), item.get("tracestate", "")
+    if traceparent != "" and not valid_traceparent(traceparent):
+        raise ValueError("field 'traceparent' must be a W3C traceparent of version 00")
+    if tracestate != "" and not (traceparent and valid_tracestate(tracestate)):
+        raise ValueError("field 'tracestate' must be a W3C tracestate, and comes only with a traceparent")
+    return traceparent, tracestate
 
 
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -75,14 +116,23 @@ class SigningRequest:
     # The Web API Deployment the request goes to: the signer decides from its own view of it whether
     # Backend.AI credentials (the Manager's only) or an identity assertion (audience: this name) apply.
     deployment: str = "manager"
+    # W3C trace context of the front door's signing span ([otel] enabled), so the signer's span joins the
+    # request's trace; empty (and absent from the item) when tracing is off.
+    traceparent: str = ""
+    tracestate: str = ""
 
     def to_item(self) -> dict[str, Any]:
         # Written out rather than dataclasses.asdict, which deep-copies: this is on every request.
-        return {
+        item = {
             "rid": self.rid, "session_id": self.session_id, "method": self.method, "target": self.target,
             "host": self.host, "content_type": self.content_type, "api_version": self.api_version,
             "want_jwt": self.want_jwt, "request_id": self.request_id, "deployment": self.deployment,
         }
+        if self.traceparent:
+            item["traceparent"] = self.traceparent
+            if self.tracestate:
+                item["tracestate"] = self.tracestate
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> SigningRequest:
@@ -95,6 +145,7 @@ class SigningRequest:
         target = _text(item, "target", MAX_TARGET_LENGTH)
         if not target.startswith("/"):
             raise ValueError("field 'target' must start with '/'")
+        traceparent, tracestate = _trace_context(item)
         return cls(
             rid=_request_id(item),
             session_id=_text(item, "session_id", 128),
@@ -106,6 +157,8 @@ class SigningRequest:
             want_jwt=want_jwt,
             request_id=_trace_id(item),
             deployment=_deployment_name(item),
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
 
 

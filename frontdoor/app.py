@@ -37,6 +37,7 @@ from service_runtime.keyfiles import load_shared_key
 from service_runtime.redis_client import redis_client
 from service_runtime.reload import ReloadHook
 from service_runtime.settings import Settings
+from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
@@ -71,7 +72,8 @@ def _set_connect_timeouts(clients, seconds: float) -> None:
         set_connect_timeout(http, seconds)
 
 
-def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None) -> web.Application:
+def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None,
+              tracing: NoTracing = NO_TRACING) -> web.Application:
     """The worker's app; each component that copies a setting at start registers how it reloads it."""
     config = settings.config
     # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
@@ -96,6 +98,7 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
         daemon=daemon,
         http=_http_client(settings, config.api.connection_limit),
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
+        tracing=tracing,
     )
     app[FRONT_DOOR] = front
     security = install_security(app, front)  # CORS, CSRF, rate limits, security headers

@@ -17,6 +17,7 @@ from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
+from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
 SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
@@ -34,6 +35,7 @@ class FrontDoor:
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
     groups_watcher: GroupsWatcher | None = None
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
+    tracing: NoTracing = NO_TRACING  # [otel]: spans of proxied requests
 
     def deployment(self, name: str) -> Deployment | None:
         """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""
@@ -73,8 +75,12 @@ class FrontDoor:
         return request[SESSION]
 
     def client_ip(self, request: web.Request) -> str:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        return client_address(peer[0] if peer else None, request.headers.get("X-Forwarded-For"), self.trusted_proxies)
+        return client_address(_peer(request), request.headers.get("X-Forwarded-For"), self.trusted_proxies)
+
+    def trusts_traceparent(self, request: web.Request) -> bool:
+        """Whether the request's ``traceparent``/``tracestate`` may parent our span (``[otel] trust_traceparent``)."""
+        policy = self.config.otel.trust_traceparent
+        return policy == "always" or (policy == "trusted_proxies" and _peer(request) in self.trusted_proxies)
 
     def forwarding_facts(self, request: web.Request) -> dict[str, str]:
         return {
@@ -99,11 +105,15 @@ class FrontDoor:
         """TLS here, or ended at a proxy we trust that says so: the cookie must then be Secure."""
         if request.secure:
             return True
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if not peer or peer[0] not in self.trusted_proxies:
+        if _peer(request) not in self.trusted_proxies:
             return False
         proto = request.headers.get("X-Forwarded-Proto", "")
         return proto.split(",", 1)[0].strip().lower() == "https"  # the first hop is the browser's
+
+
+def _peer(request: web.Request) -> str | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return peer[0] if peer else None
 
 
 def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:

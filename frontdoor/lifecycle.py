@@ -60,7 +60,7 @@ class Worker:
 
     def __init__(self, process: Process, worker: int):
         self.config = process.config
-        self.app = build_app(process.settings, process.on_reload)
+        self.app = build_app(process.settings, process.on_reload, process.tracing)
         self.front = self.app[FRONT_DOOR]
         self.lifecycle = Lifecycle(worker)
         self.app[LIFECYCLE] = self.lifecycle

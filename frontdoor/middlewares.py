@@ -53,9 +53,11 @@ async def request_log_middleware(request: web.Request, handler):
         duration = time.perf_counter() - started
         IN_FLIGHT.leave(kind)
         record_request(request.method, template, request.path, status, duration, response)
+        trace_id = request.get("trace_id")  # set by a traced proxy route ([otel] on)
         log.info(
             "request",
             extra={
+                **({"trace_id": trace_id} if trace_id else {}),
                 "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
                 "request_id": request_id,
                 "method": request.method,

@@ -3,6 +3,11 @@ upstream: signed by an agent of the deployment's group, bodies streamed both way
 
 Nothing is buffered: the request body is passed on as it arrives and the response is relayed chunk
 by chunk, so uploads, downloads and server-sent events cost the front door O(1) memory.
+
+Tracing (``[otel]`` enabled): a server span per proxied request (method, route template, deployment,
+status, request id), a client span for the signing hop (its trace context travels in the signing item),
+and a client span per upstream attempt (until its answer is relayed) whose ``traceparent`` goes upstream.
+No span carries a path, a query, a cookie, a signature or a key; with tracing off no span is made.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from frontdoor.upstream import (
     upstream_target,
 )
 from frontdoor.websocket import WebSocketRelay, wants_websocket
+from service_runtime.tracing import http_method
 
 log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
@@ -49,9 +55,35 @@ class DeploymentProxy:
         self._relay = relay
 
     def register(self, app: web.Application) -> None:
-        app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self.handle_manager)
-        app.router.add_route("*", WEBAPI_PREFIX + "{deployment}/{path:.*}", self.handle_deployment)
-        app.router.add_route("*", PIPELINE_PREFIX + "/{path:.*}", self.handle_pipeline)
+        app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self._traced(self.handle_manager, FUNC_PREFIX + "/{path}"))
+        app.router.add_route("*", WEBAPI_PREFIX + "{deployment}/{path:.*}",
+                             self._traced(self.handle_deployment, WEBAPI_PREFIX + "{deployment}/{path}"))
+        app.router.add_route("*", PIPELINE_PREFIX + "/{path:.*}",
+                             self._traced(self.handle_pipeline, PIPELINE_PREFIX + "/{path}"))
+
+    def _traced(self, handler, route: str):
+        """The handler inside a server span ([otel] on); the handler itself when tracing is off."""
+        front = self._front
+        tracing = front.tracing
+        if not tracing.enabled:
+            return handler
+
+        async def traced(request: web.Request) -> web.StreamResponse:
+            method = http_method(request.method)
+            attributes = {"http.request.method": method, "http.route": route, "url.scheme": request.scheme,
+                          "webui_host.request_id": request.get("request_id", "")}
+            carrier = request.headers if front.trusts_traceparent(request) else None
+            with tracing.server_span(f"{method} {route}", attributes, carrier) as span:
+                request["trace_id"] = tracing.trace_id(span)  # for the request's log line
+                try:
+                    response = await handler(request)
+                except web.HTTPException as exc:
+                    tracing.http_status(span, exc.status, server=True)
+                    raise
+                tracing.http_status(span, response.status, server=True)
+                return response
+
+        return traced
 
     async def handle_manager(self, request: web.Request) -> web.StreamResponse:
         deployment = self._front.deployment(MANAGER_DEPLOYMENT)
@@ -132,6 +164,7 @@ class DeploymentProxy:
         """Send to a healthy endpoint of the deployment; one that cannot be connected to is marked and,
         as nothing was sent yet, the request goes to the next one (signed anew for its host)."""
         pool = self._front.endpoint_pool(deployment)
+        self._front.tracing.annotate({"webui_host.deployment": deployment.name})
         tried: set[str] = set()
         while (url := pool.choose(tried)) is not None:
             tried.add(url)
@@ -143,7 +176,8 @@ class DeploymentProxy:
             if isinstance(signed, web.Response):
                 return signed
             if wants_websocket(request):
-                return await self._relay.open(request, target, self._headers(request, target, signed), session_id)
+                headers = self._headers(request, target, signed, self._front.tracing.propagation_headers())
+                return await self._relay.open(request, target, headers, session_id)
             pool.started(url)
             try:
                 answer = await self._forward(request, target, signed, deployment)
@@ -157,8 +191,20 @@ class DeploymentProxy:
     async def _signed_headers(self, request: web.Request, deployment: Deployment, target: UpstreamTarget,
                               raw_rest: str, session_id: str | None) -> dict[str, str] | web.Response:
         front = self._front
+        with front.tracing.client_span("signer/sign", {"rpc.system": "webui-host", "rpc.service": "signer",
+                                                       "rpc.method": "sign",
+                                                       "webui_host.deployment": deployment.name}) as span:
+            result = await self._sign(request, deployment, target, raw_rest, session_id)
+            if isinstance(result, web.Response):  # not signed: the answer the browser gets instead
+                front.tracing.error(span, f"refused_{result.status}")
+            return result
+
+    async def _sign(self, request: web.Request, deployment: Deployment, target: UpstreamTarget,
+                    raw_rest: str, session_id: str | None) -> dict[str, str] | web.Response:
+        front = self._front
         websocket = wants_websocket(request)
         path = raw_rest.partition("?")[0].strip("/")
+        trace = front.tracing.propagation_headers()
         signing = SigningRequest(
             rid=0,
             session_id=session_id,
@@ -171,6 +217,8 @@ class DeploymentProxy:
             want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
             request_id=request.get("request_id", ""),
             deployment=deployment.name,
+            traceparent=trace.get("traceparent", ""),
+            tracestate=trace.get("tracestate", ""),
         )
         try:
             return await front.signers.sign(signing, deployment)
@@ -187,7 +235,7 @@ class DeploymentProxy:
     def _api_version(self, request: web.Request) -> str:
         return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
 
-    def _headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str]):
+    def _headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], trace=None):
         front = self._front
         return upstream_headers(
             request.headers,
@@ -198,10 +246,28 @@ class DeploymentProxy:
             scheme=request.scheme,
             session_cookie=front.config.session.cookie_name,
             signed=signed,
+            request_id=request.get("request_id", ""),
+            trace=trace,
         )
 
     async def _forward(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str],
                        deployment: Deployment) -> web.StreamResponse:
+        tracing = self._front.tracing
+        if not tracing.enabled:
+            return await self._exchange(request, target, signed, deployment, None)
+        method = http_method(request.method)
+        attributes = {"http.request.method": method, "server.address": target.url.host or "",
+                      "server.port": target.url.port or 0, "webui_host.deployment": deployment.name}
+        with tracing.client_span(f"{method} {deployment.name}", attributes) as span:
+            answer = await self._exchange(request, target, signed, deployment, tracing.propagation_headers())
+            if answer is NOT_CONNECTED:
+                tracing.error(span, "unreachable")
+            else:
+                tracing.http_status(span, answer.status, server=False)
+            return answer
+
+    async def _exchange(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str],
+                        deployment: Deployment, trace) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
         try:
@@ -214,7 +280,7 @@ class DeploymentProxy:
                 upstream = await self._front.http.request(
                     request.method,
                     target.url,  # its raw_path_qs is what was signed
-                    headers=self._headers(request, target, signed),
+                    headers=self._headers(request, target, signed, trace),
                     data=body,
                     allow_redirects=False,
                     skip_auto_headers=("Accept-Encoding", "Accept"),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -200,7 +200,12 @@ def upstream_headers(
     scheme: str,
     session_cookie: str,
     signed: dict[str, str],
+    request_id: str = "",
+    trace: Mapping[str, str] | None = None,
 ) -> CIMultiDict[str]:
+    """What goes upstream: the browser's meaningful headers, ours, ``X-Request-ID`` (the front door's id of
+    the request) and ``trace`` (``traceparent``/``tracestate`` of our span, [otel] on), then the signature.
+    The browser's own ``traceparent`` is never passed on: with tracing off none is sent at all."""
     headers: CIMultiDict[str] = CIMultiDict()
     for name in FORWARDED_REQUEST_HEADERS:
         if name in incoming:
@@ -215,6 +220,10 @@ def upstream_headers(
     headers["X-Forwarded-For"] = client_ip
     headers["X-Forwarded-Host"] = incoming.get("Host", "")
     headers["X-Forwarded-Proto"] = scheme
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    if trace:
+        headers.update(trace)
     headers.update(signed)
     return headers
 

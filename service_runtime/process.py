@@ -23,6 +23,7 @@ from service_runtime.jsonlog import setup_logging
 from service_runtime.metrics import Metrics
 from service_runtime.reload import Reloader, ReloadHook, reload_from_file
 from service_runtime.settings import Settings, load_settings
+from service_runtime.tracing import NoTracing, start_tracing
 
 log = logging.getLogger(__name__)
 START_FAILED = 1
@@ -47,10 +48,23 @@ class Process:
     metrics: Metrics
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     reload_hooks: list[ReloadHook] = field(default_factory=list)
+    instance: str | int = 0
+    _tracing: NoTracing | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
         return self.settings.config
+
+    @property
+    def tracing(self) -> NoTracing:
+        """``[otel]``'s tracing of this process, started at its first use (``NO_TRACING`` when off)."""
+        if self._tracing is None:
+            self._tracing = start_tracing(self.config.otel, self.role, self.instance)
+        return self._tracing
+
+    async def close_tracing(self) -> None:
+        if self._tracing is not None:
+            await self._tracing.aclose()
 
     def on_reload(self, hook: ReloadHook) -> None:
         """Run ``hook(config)`` after every reload, with the config object updated in place."""
@@ -80,10 +94,11 @@ async def _main(role: str, config_path: Path | None, build: Build, instance: str
     for warning in config.warnings:  # Backend.AI keys without effect here, by name (never silently)
         log.warning("configuration key ignored", extra={"event": "config_key_ignored", "key": warning})
     metrics = Metrics.enable(config.runtime.state_dir, role, instance)  # before any metric exists
-    process = Process(role, settings, config_path, metrics)
+    process = Process(role, settings, config_path, metrics, instance=instance)
     try:
         return await _serve(process, build)
     finally:
+        await process.close_tracing()  # the spans of the last requests
         metrics.forget_own_live_gauges()
 
 

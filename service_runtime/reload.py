@@ -39,6 +39,8 @@ BOOTSTRAP_KEYS: dict[str, set[str] | str] = {
     "embedded": ALL_KEYS,
     "ops": {"ip", "port"},
     # Parser limits and keep-alive are copied into the listener's connection handlers at start.
+    # The tracer provider and its exporter are built once per process.
+    "otel": ALL_KEYS,
     "security": {"http_redirect_port", "max_header_size", "max_headers", "keepalive_timeout"},
 }
 

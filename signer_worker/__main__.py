@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     def build(process: Process):
         from signer_worker.service import SignerService  # defines metrics: only once the skeleton chose their files
 
-        return SignerService(process.settings, agent_id, group, stopping=process.stopping)
+        return SignerService(process.settings, agent_id, group, stopping=process.stopping, tracing=process.tracing)
 
     # Metric files are named per instance: an agent started by hand with --agent-id must not share
     # (and delete) the files of the pool's signer with the same index.

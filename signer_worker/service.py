@@ -23,6 +23,7 @@ from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
 from service_runtime.settings import Settings
+from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.version import VERSION
 from service_runtime.webapi_watch import GroupsWatcher
 from signer_worker.deployments import SigningPlan, SyncOutcome, plan_sync, signing_refusal
@@ -32,14 +33,17 @@ from signer_worker.registration import AgentRegistration
 from signer_worker.signing import graphql_token, signed_headers
 
 log = logging.getLogger(__name__)
+UNPARSED = frozenset({"bad_request", "wrong_kind"})  # refusals of items that never passed validation
 
 
 class SignerService:
-    def __init__(self, settings: Settings, agent_id: str, group: str, *, stopping: asyncio.Event | None = None):
+    def __init__(self, settings: Settings, agent_id: str, group: str, *, stopping: asyncio.Event | None = None,
+                 tracing: NoTracing = NO_TRACING):
         """Every setting the signer uses is read at its use (or needs a restart): it registers no reload hook."""
         config = settings.config
         self.config = config
         self.agent_id = agent_id
+        self._tracing = tracing  # [otel]: a span per signing request that arrives with a trace context
         # Signers sign only for the upstreams of their group's deployments, whatever a front door asks.
         self._plan = SigningPlan()
         self._identity = IdentitySigner.from_secrets(config)
@@ -69,26 +73,35 @@ class SignerService:
 
     def handle(self, envelope: Envelope) -> list[dict] | Awaitable[list[dict]]:
         """Answer at once when every key is cached; otherwise read Redis first."""
+        started = time.time_ns() if self._tracing.enabled else 0
         if envelope.kind != SIGN:
             return self._account(envelope.items, [SigningReply(_rid(item), error="wrong_kind").to_item()
-                                                  for item in envelope.items])
+                                                  for item in envelope.items], started)
         replies = []
         for item in envelope.items:
             reply = self._answer_from_cache(item)
             if reply is None:
-                return self._answer_reading_redis(envelope.items)
+                return self._answer_reading_redis(envelope.items, started)
             replies.append(reply)
-        return self._account(envelope.items, replies)
+        return self._account(envelope.items, replies, started)
 
-    async def _answer_reading_redis(self, items: list[dict]) -> list[dict]:
-        return self._account(items, [await self._sign_one(item) for item in items])
+    async def _answer_reading_redis(self, items: list[dict], started: int) -> list[dict]:
+        return self._account(items, [await self._sign_one(item) for item in items], started)
 
-    def _account(self, items: list[dict], replies: list[dict]) -> list[dict]:
-        """Count every answer; log refusals (and, at DEBUG, signatures) with the browser request's id."""
+    def _account(self, items: list[dict], replies: list[dict], started: int = 0) -> list[dict]:
+        """Count every answer; log refusals (and, at DEBUG, signatures) with the browser request's id;
+        with tracing on, a span for each item that came with a (valid) trace context."""
         debug = log.isEnabledFor(logging.DEBUG)
         for item, reply in zip(items, replies):
             result = reply.get("error") or "signed"
             instruments.SIGNATURES.labels(self.agent_id, result).inc()
+            if started and result not in UNPARSED:  # only items SigningRequest.from_item validated
+                self._tracing.remote_span("signer/sign", item, started, {
+                    "rpc.system": "webui-host", "rpc.service": "signer", "rpc.method": "sign",
+                    "webui_host.agent_id": self.agent_id, "webui_host.sign.result": result,
+                    "webui_host.deployment": item.get("deployment", MANAGER_DEPLOYMENT),
+                    "webui_host.request_id": item.get("request_id", ""),
+                }, error=result != "signed")
             if result != "signed" or debug:
                 request_id = item.get("request_id")
                 log.log(logging.DEBUG if result == "signed" else logging.INFO, "signing request answered", extra={

@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from contract.backendai_keys import KeyNote, account, apply_aliases
 from contract.config_sections import (
     ApiConfig,
     EmbeddedConfig,
@@ -34,8 +35,9 @@ from contract.pipeline_config import PipelineConfig
 class ConfigError(Exception):
     """Every problem found in a configuration, one per line."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], keys: dict[str, dict[str, str]] | None = None):
         self.problems = problems
+        self.keys = keys or {}  # what each key of the file is (contract.backendai_keys), for check-config --json
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -54,6 +56,17 @@ class Config(BaseModel):
     webapi: WebApiConfig = Field(default_factory=WebApiConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    _key_notes: list[KeyNote] = PrivateAttr(default_factory=list)
+
+    @property
+    def key_notes(self) -> list[KeyNote]:
+        """What webui-host does with each key of the file (``contract.backendai_keys``)."""
+        return self._key_notes
+
+    @property
+    def warnings(self) -> list[str]:
+        """Keys of the file that have no effect here, by name: printed by check-config, logged at start."""
+        return [f"{note.path}: {note.note}" for note in self._key_notes if note.kind == "warned"]
 
     @property
     def ipc_dir(self) -> Path:
@@ -74,15 +87,23 @@ class Config(BaseModel):
 
     @property
     def redis_addr(self) -> str:
+        """The Redis in use, for people: host:port, or the Sentinels and the service they watch."""
         if self.embeds_redis:
             return f"127.0.0.1:{self.embedded.redis_port}"
-        return self.session.redis.addr
+        redis = self.session.redis
+        if redis.sentinel:
+            return f"sentinel {','.join(redis.sentinel)} ({redis.service_name})"
+        return redis.addr
+
+    @property
+    def etcd_endpoints(self) -> list[str]:
+        if self.embeds_etcd:
+            return [f"127.0.0.1:{self.embedded.etcd_port}"]
+        return list(self.etcd.addr)
 
     @property
     def etcd_addr(self) -> str:
-        if self.embeds_etcd:
-            return f"127.0.0.1:{self.embedded.etcd_port}"
-        return self.etcd.addr
+        return ",".join(self.etcd_endpoints)
 
     @property
     def devstack_endpoint(self) -> str:
@@ -121,13 +142,17 @@ def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
 
 def parse_config(raw: dict[str, Any]) -> Config:
     raw = normalise_keys(raw)
+    notes = account(raw, Config)
+    raw = apply_aliases(raw)
     problems = _cross_field_problems(raw)
+    problems += [f"{note.path}: {note.note}" for note in notes if note.kind == "refused"]
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         problems += [_describe(e) for e in exc.errors()]
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, {note.path: {"kind": note.kind, "note": note.note} for note in notes})
+    config._key_notes = notes
     return config
 
 

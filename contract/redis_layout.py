@@ -37,6 +37,9 @@ EVENTS_CHANNEL = "webui:events"
 STATS_PREFIX = "webstats:"
 LIVE_SESSIONS_KEY = STATS_PREFIX + "live_sessions"
 RATE_LIMIT_PREFIX = "ratelimit:"  # request counters, written by the front doors
+# Written by the front doors' readiness check: Redis is ready only if it takes writes (a demoted
+# master, still answering PING, refuses them with READONLY).
+READY_PROBE_KEY = RATE_LIMIT_PREFIX + "readyz"
 
 _COMMON = "-@all +ping +select +hello +client|setname +client|setinfo"
 # +client|setinfo is unknown before Redis 7.2, so it is added only where the server knows it.

@@ -91,7 +91,8 @@ class FrontDoor:
             path="/",
             httponly=True,
             samesite="Lax",
-            secure=self.browser_uses_https(request),
+            secure=self.browser_uses_https(request) if self.config.security.cookie_secure is None
+            else self.config.security.cookie_secure,
         )
 
     def browser_uses_https(self, request: web.Request) -> bool:

@@ -1,6 +1,7 @@
 """Active health probes of every deployment's upstream endpoints (the I/O half of endpoint_pool).
 
-Every ``[api] health_check_interval`` seconds each endpoint gets ``GET <url>/``: any answer below 500
+Every ``[api] health_check_interval`` seconds each endpoint gets ``GET <url>/`` (the Manager's:
+``GET <url><[api] health_check_probe_path>``, within ``health_check_probe_timeout``): any answer below 500
 counts as alive (the Manager answers its version there without credentials; a deployment may answer
 404 and still be up).  Results feed the same pool the proxy's passive checks feed.
 """
@@ -13,6 +14,7 @@ import logging
 import aiohttp
 
 from contract import instruments
+from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
 from frontdoor.endpoint_pool import EndpointPool
 
@@ -20,9 +22,9 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 2.0
 
 
-async def probe(http: aiohttp.ClientSession, url: str, timeout: float = PROBE_TIMEOUT) -> bool:
+async def probe(http: aiohttp.ClientSession, url: str, timeout: float = PROBE_TIMEOUT, path: str = "/") -> bool:
     try:
-        async with http.get(url + "/", allow_redirects=False,
+        async with http.get(url + path, allow_redirects=False,
                             timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
             return answer.status < 500
     except (aiohttp.ClientError, TimeoutError, OSError):
@@ -42,7 +44,7 @@ async def probe_forever(front: FrontDoor) -> None:
     while True:
         interval = front.config.api.health_check_interval
         if interval > 0:
-            await probe_all(front, min(PROBE_TIMEOUT, interval))
+            await probe_all(front, min(front.config.api.health_check_probe_timeout, interval))
         await asyncio.sleep(interval or 5.0)
 
 
@@ -51,7 +53,9 @@ async def probe_all(front: FrontDoor, timeout: float = PROBE_TIMEOUT) -> None:
     for deployment in front.all_deployments():
         pool = front.endpoint_pool(deployment)
         for url in pool.urls:
-            checks.append((deployment.name, pool, url, probe(front.http, url, timeout)))
+            # The Manager's probe path is Backend.AI's api.health_check_probe_path; other deployments get "/".
+            path = front.config.api.health_check_probe_path if deployment.name == MANAGER_DEPLOYMENT else "/"
+            checks.append((deployment.name, pool, url, probe(front.http, url, timeout, path)))
     results = await asyncio.gather(*(check for *_, check in checks))
     for (name, pool, url, _), alive in zip(checks, results):
         record(pool, name, url, alive)

@@ -13,7 +13,7 @@ from typing import Callable
 import redis.asyncio as aioredis
 
 from contract.config import Config
-from contract.redis_layout import SessionRecord, session_hash, session_key
+from contract.redis_layout import READY_PROBE_KEY, SessionRecord, session_hash, session_key
 from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
 
 
@@ -70,8 +70,11 @@ class SessionReader:
             record.expires_at = float(result.body["expires_at"])
 
     async def ping(self) -> None:
-        """Raises unless Redis answers (the readiness check)."""
+        """Raises unless Redis answers and takes writes (the readiness check): a replica, or a master
+        demoted by a failover while we still talk to it, answers PING but refuses writes."""
         await self._client.ping()
+        await self._client.incr(READY_PROBE_KEY)
+        await self._client.pexpire(READY_PROBE_KEY, 60_000)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -77,6 +77,8 @@ async def _main(role: str, config_path: Path | None, build: Build, instance: str
     settings = await load_settings(config_path)
     config = settings.config
     setup_logging(role, config.runtime.log_level, config.runtime.log_format)
+    for warning in config.warnings:  # Backend.AI keys without effect here, by name (never silently)
+        log.warning("configuration key ignored", extra={"event": "config_key_ignored", "key": warning})
     metrics = Metrics.enable(config.runtime.state_dir, role, instance)  # before any metric exists
     process = Process(role, settings, config_path, metrics)
     try:

@@ -43,6 +43,8 @@ def banner(setup: Setup, choice: ManagerChoice, conf_path: Path) -> str:
     lines.append(f"  stop        Ctrl-C, or {ctl} shutdown")
     for note in choice.notes:
         lines.append(f"  note        {note}")
+    for warning in config.warnings:  # keys of the file without effect here, by name
+        lines.append(f"  warning     {warning}")
     return "\n".join(lines) + "\n"
 
 

@@ -112,14 +112,21 @@ def _problems(problems: list[str], status: int, what: str = "cannot start") -> i
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    warnings: list[str] = []
+    keys: dict[str, dict[str, str]] = {}
     try:
         setup = host_setup.resolve(args.config)
         problems = host_checks.check_problems(setup.config)
+        warnings = setup.config.warnings
+        keys = {note.path: {"kind": note.kind, "note": note.note} for note in setup.config.key_notes}
     except ConfigError as exc:
         problems = exc.problems
+        keys = exc.keys
     if args.json:
-        print(json.dumps({"ok": not problems, "problems": problems}))
+        print(json.dumps({"ok": not problems, "problems": problems, "warnings": warnings, "keys": keys}))
         return EXIT_CONFIG if problems else 0
+    for warning in warnings:
+        print(f"warning: {warning}")
     if problems:
         return _config_problems(ConfigError(problems))
     print("ok")

@@ -18,6 +18,16 @@ def check_problems(config: Config) -> list[str]:
             path = getattr(service, key)
             if path is not None and not path.is_file():
                 problems.append(f"service.{key}: {path} is not a file")
+    # TLS material of an external Redis and etcd: a missing file would only show as a failed handshake.
+    files = []
+    if not config.embeds_redis:
+        redis = config.session.redis
+        files += [(f"session.redis.{key}", getattr(redis, key)) for key in ("tls_ca_file", "tls_cert_file", "tls_key_file")]
+    if not config.embeds_etcd:
+        files += [(f"etcd.{key}", getattr(config.etcd, key)) for key in ("ca_file", "cert_file", "key_file")]
+    for key, path in files:
+        if path is not None and not path.is_file():
+            problems.append(f"{key}: {path} is not a file")
     if "%" in str(config.runtime.state_dir):
         # supervisor expands stdout_logfile twice, so no escaping of '%' survives in log paths.
         problems.append(f"runtime.state_dir: {config.runtime.state_dir} contains '%', which supervisord cannot take")

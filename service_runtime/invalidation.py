@@ -30,9 +30,8 @@ LOOKUP_TIMEOUT = 1.0
 # Longest pause between resubscription attempts: a signer is Down until it is live again, so this
 # bounds how long requests wait for one after Redis is back (a refused connection costs nothing).
 RESUBSCRIBE_CAP = 0.5
-# The backstop on memory: a record is ~2 KiB in memory (bench/cache_memory.py), so this caps a cache near
-# 200 MiB even if
-# every session were abandoned inside its lifetime.  Evicting a live one only costs a Redis read.
+# The backstop on memory: a held record is ~2 KiB (bench/cache_memory.py), so this caps a cache near
+# 200 MiB even if every session were abandoned inside its lifetime.  Evicting a live one costs a Redis read.
 MAX_ENTRIES = 100_000
 # How often expired entries are swept out of an otherwise idle cache.
 SWEEP_INTERVAL = 1.0

@@ -127,7 +127,7 @@ def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lamb
     on_reload(static.reload)
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
-    app.cleanup_ctx.append(_background([sessions.listener.run, groups.run, lambda: probe_forever(front)]))
+    app.cleanup_ctx.append(_background([sessions.run, groups.run, lambda: probe_forever(front)]))
     app.on_cleanup.append(lambda _app: _close(front, relay, zmq_context))
     return app
 

@@ -14,19 +14,28 @@ import redis.asyncio as aioredis
 
 from contract.config import Config
 from contract.redis_layout import READY_PROBE_KEY, SessionRecord, session_hash, session_key
-from service_runtime.invalidation import InvalidatedRecords
+from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
 
 
 class SessionReader:
-    def __init__(self, client: aioredis.Redis, touch_interval: float, touch: Callable[[str], asyncio.Future]):
+    def __init__(self, client: aioredis.Redis, touch_interval: float, touch: Callable[[str], asyncio.Future],
+                 max_entries: int = MAX_ENTRIES):
         self._client = client
         self._touch_interval = touch_interval
         self._touch = touch
         self._records: InvalidatedRecords[SessionRecord] = InvalidatedRecords(
-            client, session_key, lambda _digest, raw: SessionRecord.from_json(raw)
+            client, session_key, lambda _digest, raw: SessionRecord.from_json(raw), max_entries=max_entries
         )
         self._touching: set[str] = set()
         self.listener = self._records.listener
+        self.run = self._records.run  # follow invalidations, sweep out expired records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def cached(self, session_id: str) -> SessionRecord | None:
+        """The record if memory can vouch for it (live invalidations, not expired); else None."""
+        return self._records.cached(session_hash(session_id))
 
     def reload(self, config: Config) -> None:
         self._touch_interval = config.session.touch_interval

@@ -1,18 +1,22 @@
-"""Secret keys of live sessions, read from Redis once and then kept in memory until invalidated."""
+"""Secret keys of live sessions, read from Redis once and then kept in memory until invalidated or expired."""
 
 from __future__ import annotations
 
 import redis.asyncio as aioredis
 
 from contract.redis_layout import SecretBox, SecretRecord, secret_key, session_hash
-from service_runtime.invalidation import InvalidatedRecords
+from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
 
 
 class SecretCache:
-    def __init__(self, client: aioredis.Redis, box: SecretBox, lookup_timeout: float):
+    def __init__(self, client: aioredis.Redis, box: SecretBox, lookup_timeout: float, max_entries: int = MAX_ENTRIES):
         self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open,
-                                                                             lookup_timeout)
+                                                                             lookup_timeout, max_entries)
         self.listener = self._records.listener
+        self.run = self._records.run  # follow invalidations, sweep out expired keypairs
+
+    def __len__(self) -> int:
+        return len(self._records)
 
     def cached(self, session_id: str) -> SecretRecord | None:
         """The keypair if memory can vouch for it (live invalidations, not expired); else None."""

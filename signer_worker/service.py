@@ -159,7 +159,7 @@ class SignerService:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self.cache.listener.run()),
+            asyncio.create_task(self.cache.run()),
             asyncio.create_task(self.registration.run()),
             asyncio.create_task(self._report_readiness()),
             asyncio.create_task(self.watcher.run()),

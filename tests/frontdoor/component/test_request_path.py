@@ -1,0 +1,137 @@
+"""The front door's request path as a component, without supervisord: ``build_app`` in process
+against a real redis-server and etcd, an in-process ``SignerService`` and ``SessionDaemon`` on real
+ipc sockets, and the development Manager (which verifies every signature) as a real aiohttp server."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from contract.config import parse_config
+from devstack.app import create_app
+from frontdoor.app import build_app
+from service_runtime.keyfiles import ensure_secrets
+from service_runtime.settings import Settings
+from session_daemon.service import SessionDaemon
+from signer_worker.service import SignerService
+from tests.support.polling import eventually
+from tests.support.ports import free_port
+from tests.support.servers import start_etcd, start_redis
+
+ADMIN = ("admin@lablup.com", "wJalrXUt")
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+class Stack:
+    def __init__(self, base_url: str, signer: SignerService):
+        self.base_url = base_url
+        self.signer = signer
+
+    def client(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(self.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+@pytest.fixture
+async def stack():
+    directory = Path(tempfile.mkdtemp(prefix="fdc-", dir="/tmp"))  # ipc paths must stay short
+    secrets_dir = directory / "secrets"
+    ensure_secrets(secrets_dir)
+    redis_handle = start_redis(directory, secrets_dir)
+    etcd = start_etcd(directory)
+    manager_runner, manager_url = await _serve(create_app())
+    config = parse_config({
+        "api": {"endpoint": [manager_url]},
+        "session": {"redis": {"addr": redis_handle.addr}},
+        "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
+        "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},
+        "zmq": {"ipc_dir": str(directory / "ipc")},
+        "signers": {"pool_wait": 1.0},
+    })
+    settings = Settings(config, [manager_url])
+    daemon = SessionDaemon(settings)
+    await daemon.start()
+    signer = SignerService(settings, "agent-fd1", "DEFAULT")
+    await signer.start()
+    front_runner = None
+    try:
+        await eventually(lambda: signer._bound, timeout=20, what="signer bound")
+        front_runner, base_url = await _serve(build_app(settings))
+        yield Stack(base_url, signer)
+    finally:
+        if front_runner is not None:
+            await front_runner.cleanup()
+        await signer.stop()
+        await daemon.stop()
+        await manager_runner.cleanup()
+        redis_handle.stop()
+        etcd.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _login(client: aiohttp.ClientSession) -> None:
+    async with client.post("/server/login", json={"username": ADMIN[0], "password": ADMIN[1]}) as response:
+        assert response.status == 200, await response.text()
+
+
+def _answers(client: aiohttp.ClientSession, status: int):
+    async def check() -> bool:
+        async with client.get("/func/auth?echo=hi") as response:
+            return response.status == status
+    return check
+
+
+async def test_login_signed_proxied_call_and_logout(stack):
+    async with stack.client() as client:
+        await _login(client)
+        # The front door reaches the signer through etcd's view of the group: poll until it does.
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        async with client.get("/func/auth?echo=hello%20world") as response:
+            assert response.status == 200, await response.text()
+            assert await response.json() == {"authorized": "yes", "echo": "hello world"}
+            assert response.headers["X-Devstack-Auth"] == "hmac"
+        async with client.post("/server/logout") as response:
+            assert response.status < 400, await response.text()
+        async with client.get("/func/auth?echo=hi") as response:
+            assert response.status == 401, await response.text()
+
+
+async def test_websocket_relay(stack):
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        async with client.ws_connect("/func/stream/echo") as socket:
+            await socket.send_str("ping through the relay")
+            message = await socket.receive(timeout=5)
+            assert message.type == aiohttp.WSMsgType.TEXT
+            assert "ping through the relay" in message.data
+
+
+async def test_cross_origin_state_change_is_refused(stack):
+    async with stack.client() as client:
+        await _login(client)
+        async with client.post("/func/auth", json={}, headers={"Origin": "https://evil.example.com"}) as response:
+            assert response.status == 403, await response.text()
+        async with client.options("/func/auth", headers={
+            "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST",
+        }) as response:
+            assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_503_when_no_signer_serves(stack):
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        await stack.signer.stop()
+        await eventually(_answers(client, 503), timeout=20, what="503 without signers")

@@ -47,6 +47,9 @@ WEBAPI_PREFIX = "/webapi/"
 SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
 PING_VERSION = "webui-host/0.1.0"  # /func/ping names the web server, as Backend.AI's names its own
 NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
+# Safe to send again elsewhere when the connection broke (RFC 9110 idempotent methods, and no body that
+# was already streamed away).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class DeploymentProxy:
@@ -162,7 +165,8 @@ class DeploymentProxy:
     async def _to_an_endpoint(self, request: web.Request, deployment: Deployment, raw_rest: str, sign,
                               session_id: str | None = None) -> web.StreamResponse:
         """Send to a healthy endpoint of the deployment; one that cannot be connected to is marked and,
-        as nothing was sent yet, the request goes to the next one (signed anew for its host)."""
+        as nothing was sent yet, the request goes to the next one (signed anew for its host).  So does
+        an idempotent request without a body whose connection broke."""
         pool = self._front.endpoint_pool(deployment)
         self._front.tracing.annotate({"webui_host.deployment": deployment.name})
         tried: set[str] = set()
@@ -298,7 +302,10 @@ class DeploymentProxy:
             return NOT_CONNECTED
         except aiohttp.ClientConnectionError as exc:
             instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
-            log.warning("manager unreachable", extra={"event": "upstream_error", "error": type(exc).__name__})
+            log.warning("upstream connection broke", extra={"event": "upstream_error", "error": type(exc).__name__,
+                                                           "endpoint": str(target.url.origin())})
+            if request.method in IDEMPOTENT_METHODS and not request.body_exists:
+                return NOT_CONNECTED  # e.g. the Manager was killed mid-request: another one may answer
             return problems.bad_gateway()
         try:
             return await _relay_response(request, upstream, self._answer_headers(upstream, deployment))

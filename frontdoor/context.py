@@ -9,8 +9,9 @@ import aiohttp
 from aiohttp import web
 
 from contract.config import Config
+from contract.deployment_rules import manager_deployment
 from contract.redis_layout import SessionRecord
-from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot, manager_deployment
+from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.sessions import SessionReader

@@ -13,15 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from contract.webapi import (
-    Action,
-    Caller,
-    GroupsSnapshot,
-    InvalidDefinition,
-    allowed,
-    deployment_faults,
-    may_define_groups,
-)
+from contract.deployment_rules import deployment_faults
+from contract.webapi import Action, Caller, GroupsSnapshot, InvalidDefinition, allowed, may_define_groups
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of
 from frontdoor.json_body import InvalidJsonBody, parse_object, read_body

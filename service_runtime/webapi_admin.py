@@ -14,6 +14,7 @@ from typing import Any
 import aetcd
 
 from contract.config import Config
+from contract.deployment_rules import deployment_faults, parse_deployment
 from contract.etcd_layout import AgentState, section_key
 from contract.webapi import (
     DEFAULT_GROUP,
@@ -24,10 +25,8 @@ from contract.webapi import (
     GroupsSnapshot,
     InvalidDefinition,
     allowed,
-    deployment_faults,
     may_define_deployment,
     may_define_groups,
-    parse_deployment,
     shutdown_refusal,
 )
 

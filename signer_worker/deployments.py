@@ -10,14 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from contract.deployment_rules import deployment_faults
 from contract.etcd_layout import AgentState
-from contract.webapi import (
-    MANAGER_DEPLOYMENT,
-    Deployment,
-    GroupsSnapshot,
-    SigningMode,
-    deployment_faults,
-)
+from contract.webapi import MANAGER_DEPLOYMENT, Deployment, GroupsSnapshot, SigningMode
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from typing import Awaitable
 import zmq.asyncio
 
 from contract import instruments
+from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import Envelope
 from contract.redis_layout import SecretRecord
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
-from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot, manager_deployment
+from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot
 from service_runtime.channel_server import RouterServer
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.config import ConfigError
-from contract.webapi import Caller, InvalidDefinition, deployment_faults
+from contract.deployment_rules import deployment_faults
+from contract.webapi import Caller, InvalidDefinition
 from service_runtime.config_file import load_config
 from service_runtime.etcd import etcd_client
 from service_runtime.webapi_admin import Refused, WebApiAdmin

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from contract.deployment_rules import deployment_faults, parse_deployment
 from contract.etcd_layout import AgentRecord, AgentState
 from contract.webapi import (
     Action,
@@ -17,12 +18,10 @@ from contract.webapi import (
     SigningMode,
     allowed,
     default_group,
-    deployment_faults,
     effective_state,
     may_call,
     may_define_deployment,
     may_define_groups,
-    parse_deployment,
     shutdown_refusal,
 )
 

@@ -13,9 +13,10 @@ import pytest
 import zmq.asyncio
 
 from contract.config import parse_config
+from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState
 from contract.requests import SigningReply, SigningRequest
-from contract.webapi import GroupsSnapshot, manager_deployment
+from contract.webapi import GroupsSnapshot
 from frontdoor.signer_pool import NoSignerAvailable, SignerPool, SigningRefused
 from service_runtime.channel_server import RouterServer
 from tests.support.polling import eventually

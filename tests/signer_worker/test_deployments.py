@@ -2,9 +2,10 @@
 
 import pytest
 
+from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentState
 from contract.requests import SigningRequest
-from contract.webapi import Deployment, GroupDefinition, GroupsSnapshot, manager_deployment
+from contract.webapi import Deployment, GroupDefinition, GroupsSnapshot
 from signer_worker.deployments import plan_sync, signing_refusal
 
 MANAGER = manager_deployment(["http://127.0.0.1:8091"], "DEFAULT")

@@ -18,12 +18,10 @@ from contract.backendai_keys import KeyNote, account, apply_aliases
 from contract.config_sections import (
     ApiConfig,
     EmbeddedConfig,
-    EtcdConfig,
     OpsConfig,
     RuntimeConfig,
     SecurityConfig,
     ServiceConfig,
-    SessionConfig,
     SignersConfig,
     WebApiConfig,
     ZmqConfig,
@@ -31,6 +29,7 @@ from contract.config_sections import (
 from contract.csp import table_problems
 from contract.otel_config import OtelConfig
 from contract.pipeline_config import PipelineConfig
+from contract.store_config import EtcdConfig, SessionConfig
 
 
 class ConfigError(Exception):

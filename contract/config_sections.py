@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contract.csp import merge_policy
 from contract.hosts import public_hosts_problem
@@ -28,23 +28,23 @@ def default_state_dir() -> Path:
     return Path(base) / "webui-host"
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class _CompatSection(BaseModel):
+class CompatSection(BaseModel):
     """A section shared with Backend.AI's webserver.conf: its other keys are kept, not refused."""
 
     model_config = ConfigDict(extra="allow", validate_default=True)
 
 
-def _split_list(value: Any) -> Any:
+def split_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-class ServiceConfig(_CompatSection):
+class ServiceConfig(CompatSection):
     ip: str = Field("127.0.0.1", description="Address the front door listens on.")
     port: int = Field(8090, ge=1, le=65535, description="Public HTTP(S) port of the front door.")
     ssl_enabled: bool = Field(False, description="Serve HTTPS with ssl_cert and ssl_privkey.")
@@ -71,7 +71,7 @@ class ServiceConfig(_CompatSection):
         "session daemon, secret key stripped) and config.toml's signupSupport is true.",
     )
 
-    _split = field_validator("trusted_proxies", "public_hosts", mode="before")(_split_list)
+    _split = field_validator("trusted_proxies", "public_hosts", mode="before")(split_list)
 
     @field_validator("public_hosts")
     @classmethod
@@ -96,7 +96,7 @@ class ServiceConfig(_CompatSection):
         return value
 
 
-class ApiConfig(_CompatSection):
+class ApiConfig(CompatSection):
     domain: str = Field("default", description="Backend.AI domain sent at login and in X-BackendAI-Domain.")
     endpoint: list[str] = Field(
         default_factory=list,
@@ -138,7 +138,7 @@ class ApiConfig(_CompatSection):
         "the Manager's authorize hook.",
     )
 
-    _split = field_validator("endpoint", "graphql_paths", mode="before")(_split_list)
+    _split = field_validator("endpoint", "graphql_paths", mode="before")(split_list)
 
     @field_validator("endpoint")
     @classmethod
@@ -154,121 +154,7 @@ class ApiConfig(_CompatSection):
         return [p.strip("/") for p in paths]
 
 
-def _host_port(value: Any, what: str) -> str:
-    """Backend.AI's address forms: "host:port", or a {host, port} table."""
-    if isinstance(value, dict):
-        host, port = value.get("host"), value.get("port")
-        if not isinstance(host, str) or not host or not isinstance(port, int) or isinstance(port, bool):
-            raise ValueError(f"{value!r} is not a {{host, port}} {what}")
-        value = f"{host}:{port}"
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not host:port")
-    host, _, port = value.strip().rpartition(":")
-    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"{value!r} is not host:port")
-    return f"{host}:{port}"
-
-
-def _address_list(value: Any, what: str) -> list[str]:
-    """"a:p,b:p", a list of "a:p", or a list of {host, port} tables ([[...]] in TOML)."""
-    if isinstance(value, (str, dict)):
-        value = [value]
-    if not isinstance(value, list):
-        raise ValueError(f"{value!r} is not a list of host:port")
-    parts: list[Any] = []
-    for item in value:
-        parts.extend(_split_list(item) if isinstance(item, str) else [item])
-    return [_host_port(item, what) for item in parts]
-
-
-class RedisHelperConfig(_Section):
-    """Backend.AI's ``redis_helper_config``: the timeouts of the Redis connection objects."""
-
-    socket_timeout: float | None = Field(
-        None, gt=0, le=600, description="Seconds a Redis command may take on the socket (default: none for the "
-        "pub/sub channel, 5 s for commands).")
-    socket_connect_timeout: float = Field(2.0, gt=0, le=600, description="Seconds to connect to a Redis server.")
-    reconnect_poll_timeout: float = Field(
-        0.1, gt=0, le=60, description="Longest wait in seconds between the quick retries of a failed Redis command "
-        "(each retry reconnects, through the Sentinels when there are some).")
-    connection_ready_timeout: float | None = Field(
-        None, gt=0, description="Backend.AI's wait for a connection from a blocking pool: accepted, warned about and "
-        "unused (webui-host's pools never block).")
-
-
-class RedisConfig(_CompatSection):
-    addr: str = Field(f"127.0.0.1:{EMBEDDED_REDIS_PORT}",
-                      description="Redis host:port (or a {host, port} table); unused with sentinel.")
-    db: int = Field(0, ge=0, le=15, description="Redis database number.")
-    sentinel: list[str] = Field(
-        default_factory=list,
-        description="Redis Sentinels (\"a:p,b:p\", a list, or [[session.redis.sentinel]] host/port tables): the "
-        "master of service_name is discovered through them and followed across failovers.")
-    service_name: str | None = Field(None, min_length=1, description="Sentinel's name of the monitored master.")
-    password: str | None = Field(
-        None, description="Backend.AI's single Redis password: webui-host authenticates to the Sentinels with it "
-        "(unless sentinel_password is set); data connections log in as each process's own ACL user.")
-    sentinel_password: str | None = Field(None, description="Password of the Sentinels (default: password).")
-    use_tls: bool = Field(False, description="Connect to Redis (and the Sentinels) over TLS.")
-    tls_skip_verify: bool = Field(False, description="Do not verify the Redis server's TLS certificate.")
-    tls_ca_file: Path | None = Field(None, description="PEM CA bundle verifying Redis's certificate (default: system CAs).")
-    tls_cert_file: Path | None = Field(None, description="PEM client certificate, when Redis asks for one.")
-    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
-    request_timeout: int | None = Field(
-        None, gt=0, description="Backend.AI's per-request timeout in milliseconds: the commands' socket timeout "
-        "unless redis_helper_config.socket_timeout is set.")
-    redis_helper_config: RedisHelperConfig = Field(
-        default_factory=RedisHelperConfig, description="Timeouts of the Redis connections (Backend.AI's names).")
-    override_configs: dict[str, Any] = Field(
-        default_factory=dict, description="Backend.AI's per-context Redis overrides: only an empty table is accepted "
-        "(webui-host has one Redis context, the sessions).")
-
-    @field_validator("addr", mode="before")
-    @classmethod
-    def _addr(cls, addr: Any) -> str:
-        return _host_port(addr, "address")
-
-    @field_validator("sentinel", mode="before")
-    @classmethod
-    def _sentinels(cls, value: Any) -> list[str]:
-        return [] if value is None else _address_list(value, "sentinel")
-
-    @field_validator("override_configs")
-    @classmethod
-    def _no_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value:
-            raise ValueError("per-context overrides are not supported: webui-host keeps one Redis context "
-                             f"(the sessions); remove {', '.join(sorted(value))}")
-        return value
-
-    @model_validator(mode="after")
-    def _sentinel_needs_service(self) -> RedisConfig:
-        if self.sentinel and not self.service_name:
-            raise ValueError("service_name is required with sentinel (Sentinel's name of the master)")
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError("tls_cert_file and tls_key_file go together")
-        return self
-
-    @property
-    def socket_timeout(self) -> float | None:
-        helper = self.redis_helper_config.socket_timeout
-        if helper is not None:
-            return helper
-        return self.request_timeout / 1000 if self.request_timeout is not None else None
-
-
-class SessionConfig(_CompatSection):
-    redis: RedisConfig = Field(default_factory=RedisConfig, description="Where sessions live.")
-    max_age: int = Field(604800, ge=60, description="Idle seconds before a session expires (sliding).")
-    login_block_time: int = Field(1200, ge=1, description="Window in seconds for counting failed logins.")
-    login_allowed_fail_count: int = Field(10, ge=1, description="Failures in the window before 429.")
-    cookie_name: str = Field("AIOHTTP_SESSION", description="Name of the session cookie.")
-    touch_interval: float = Field(
-        60.0, ge=0, description="Seconds between sliding-expiry refreshes of one session."
-    )
-
-
-class SignersConfig(_Section):
+class SignersConfig(Section):
     count: int = Field(2, ge=1, le=64, description="Signer worker processes started on this host.")
     group: str = Field("DEFAULT", description="Web API Group serving the built-in Manager deployment (/func).")
     request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
@@ -279,59 +165,19 @@ class SignersConfig(_Section):
     )
 
 
-class ZmqConfig(_Section):
+class ZmqConfig(Section):
     ipc_dir: Path | None = Field(None, description="0700 directory of the ipc sockets (default state_dir/ipc).")
     max_message_age: float = Field(10.0, gt=0, description="Seconds a signed message stays valid.")
 
 
-class EtcdConfig(_Section):
-    addr: list[str] = Field(
-        default_factory=lambda: [f"127.0.0.1:{EMBEDDED_ETCD_PORT}"],
-        description="etcd endpoints: \"a:p,b:p\", a list of host:port, or {host, port} tables; a process uses "
-        "one and moves to the next when it fails.")
-    namespace: str = Field("webui-host", description="Key prefix of everything we keep in etcd.")
-    lease_ttl: int = Field(10, ge=2, le=300, description="Seconds an agent registration outlives its process.")
-    user: str | None = Field(None, min_length=1, description="etcd user (authentication on), with password.")
-    password: str | None = Field(None, description="Password of the etcd user.")
-    ca_file: Path | None = Field(None, description="PEM CA bundle verifying the etcd members' certificates; "
-                                 "setting it (or cert_file) turns TLS on.")
-    cert_file: Path | None = Field(None, description="PEM client certificate (etcd's --client-cert-auth).")
-    key_file: Path | None = Field(None, description="PEM private key of cert_file.")
-    use_tls: bool = Field(False, description="Speak TLS to etcd (implied by ca_file or cert_file; system CAs "
-                          "when ca_file is unset).")
-    tls_server_name: str | None = Field(
-        None, description="Name the members' certificates are checked against when they are reached by IP "
-        "(default: each endpoint's host).")
-
-    @field_validator("addr", mode="before")
-    @classmethod
-    def _endpoints(cls, value: Any) -> list[str]:
-        endpoints = _address_list(value, "endpoint")
-        if not endpoints:
-            raise ValueError("at least one endpoint is needed")
-        return [endpoint.removeprefix("http://").removeprefix("https://") for endpoint in endpoints]
-
-    @model_validator(mode="after")
-    def _pairs(self) -> EtcdConfig:
-        if (self.user is None) != (self.password is None):
-            raise ValueError("user and password go together")
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
-        return self
-
-    @property
-    def tls(self) -> bool:
-        return self.use_tls or self.ca_file is not None or self.cert_file is not None
-
-
-class RuntimeConfig(_Section):
+class RuntimeConfig(Section):
     state_dir: Path = Field(default_factory=default_state_dir, description="Sockets, secrets, embedded data.")
     secrets_dir: Path | None = Field(None, description="0700 directory of key files (default state_dir/secrets).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log threshold.")
     log_format: Literal["json", "text"] = Field("json", description="json lines, or text for a terminal.")
 
 
-class OpsConfig(_Section):
+class OpsConfig(Section):
     ip: str = Field("127.0.0.1", description="Address of the ops listener (/metrics, /livez, /readyz); keep it private.")
     port: int = Field(
         8092, ge=1, le=65535, description="Port of the ops listener, shared by every front-door worker (SO_REUSEPORT)."
@@ -346,7 +192,7 @@ class OpsConfig(_Section):
     )
 
 
-class WebApiConfig(_Section):
+class WebApiConfig(Section):
     endpoint_admins: list[str] = Field(
         default_factory=list,
         description="Who besides superadmins may define Web API Groups and shut down agents: "
@@ -361,7 +207,7 @@ class WebApiConfig(_Section):
         description="Seconds an identity assertion stays valid (a fresh one is minted for every request).",
     )
 
-    _split = field_validator("endpoint_admins", mode="before")(_split_list)
+    _split = field_validator("endpoint_admins", mode="before")(split_list)
 
     @field_validator("endpoint_admins")
     @classmethod
@@ -380,7 +226,7 @@ DEFAULT_CSP = (
 )
 
 
-class RateLimitConfig(_Section):
+class RateLimitConfig(Section):
     enabled: bool = Field(True, description="Limit proxied requests per access key (counted in Redis, in batches).")
     requests: int = Field(
         3000, ge=1, description="Proxied requests an access key may make per window, all front doors together."
@@ -412,7 +258,7 @@ REQUEST_POLICIES = frozenset({"reject_metadata_local_link_policy", "reject_acces
 RESPONSE_POLICIES = frozenset({"set_content_type_nosniff_policy"})
 
 
-class SecurityConfig(_CompatSection):
+class SecurityConfig(CompatSection):
     cors_allowed_origins: list[str] = Field(
         default_factory=list,
         description="Other origins whose pages may call the API with the user's cookie: exact "
@@ -474,7 +320,7 @@ class SecurityConfig(_CompatSection):
         "content_security_policy for the web UI's pages, e.g. connect-src = [\"'self'\", \"https://wsproxy:5050\"].",
     )
 
-    _split = field_validator("cors_allowed_origins", mode="before")(_split_list)
+    _split = field_validator("cors_allowed_origins", mode="before")(split_list)
 
     @field_validator("request_policies", "response_policies")
     @classmethod
@@ -503,7 +349,7 @@ class SecurityConfig(_CompatSection):
         return policy
 
 
-class EmbeddedConfig(_Section):
+class EmbeddedConfig(Section):
     redis_port: int = Field(EMBEDDED_REDIS_PORT, ge=1, le=65535, description="Port of the embedded Redis.")
     etcd_port: int = Field(EMBEDDED_ETCD_PORT, ge=1, le=65535, description="Client port of the embedded etcd.")
     manager_port: int = Field(EMBEDDED_MANAGER_PORT, ge=1, le=65535, description="Port of the devstack Manager.")

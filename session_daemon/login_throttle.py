@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.account_names import account_key as throttle_key  # noqa: F401  (the counter's key)
-from contract.config_sections import SessionConfig
+from contract.store_config import SessionConfig
 
 
 class LoginOutcome(enum.Enum):

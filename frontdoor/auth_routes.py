@@ -34,6 +34,20 @@ async def read_json_body(request: web.Request) -> dict[str, Any]:
     return parse_object(raw)
 
 
+async def json_object_or_refusal(request: web.Request, *, malformed_is_empty: bool) -> dict[str, Any] | web.Response:
+    """The body login-like routes read, or the 400 that refuses it.  Backend.AI reads a body that is no
+    JSON object as empty (the field checks then name what is missing): ``malformed_is_empty`` keeps
+    that; a body nested deeper than any of ours is refused either way."""
+    try:
+        return await read_json_body(request)
+    except UndecodableBody:
+        return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+    except NestedTooDeep as exc:
+        return invalid_json(exc)
+    except InvalidJsonBody as exc:
+        return {} if malformed_is_empty else invalid_json(exc)
+
+
 def _missing_field(name: str) -> web.Response:
     return problems.bad_request(f"You must provide the {name} field.", slug="invalid-api-params")
 
@@ -64,14 +78,9 @@ class AuthRoutes:
         front = self._front
         if await front.session(request) is not None:
             return problems.bad_request("You have already logged in.")
-        try:
-            body = await read_json_body(request)
-        except UndecodableBody:
-            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
-        except NestedTooDeep as exc:
-            return invalid_json(exc)
-        except InvalidJsonBody:
-            body = {}  # as Backend.AI: a body that is no JSON object lacks the username
+        body = await json_object_or_refusal(request, malformed_is_empty=True)
+        if isinstance(body, web.Response):
+            return body
         username, password = body.pop("username", None), body.pop("password", None)
         if not isinstance(username, str) or not username.strip():
             return _missing_field("username")
@@ -90,10 +99,9 @@ class AuthRoutes:
         front = self._front
         if await front.session(request) is not None:
             return problems.bad_request("You have already logged in.")
-        try:
-            body = await read_json_body(request)
-        except UndecodableBody:
-            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        body = await json_object_or_refusal(request, malformed_is_empty=True)
+        if isinstance(body, web.Response):
+            return body
         name = front.config.api.auth_token_name
         token = body.get(name) or request.cookies.get(name)
         if not isinstance(token, str) or not token:
@@ -145,12 +153,9 @@ class AuthRoutes:
         return reply
 
     async def update_password_no_auth(self, request: web.Request) -> web.Response:
-        try:
-            body = await read_json_body(request)
-        except UndecodableBody:
-            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
-        except InvalidJsonBody as exc:
-            return invalid_json(exc)
+        body = await json_object_or_refusal(request, malformed_is_empty=False)
+        if isinstance(body, web.Response):
+            return body
         args: dict[str, Any] = {}
         for name in ("username", "current_password", "new_password"):
             value = body.get(name)

@@ -17,11 +17,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from frontdoor import problems
-from frontdoor.auth_routes import read_json_body
+from frontdoor.auth_routes import json_object_or_refusal
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonUnavailable
-from frontdoor.encoded_body import UndecodableBody
-from frontdoor.json_body import InvalidJsonBody, invalid_json
 from frontdoor.sanitize import password_problem, username_problem
 from frontdoor.special_routes import SIGNUP_PATH
 
@@ -37,12 +35,9 @@ class SignupRoute:
         front = self._front
         if not front.config.service.enable_signup:  # reloadable: the guard refuses it first, this is a backstop
             return problems.problem(403, "webserver/auth-endpoint-refused", "Signup is not enabled.")
-        try:
-            body = await read_json_body(request)
-        except UndecodableBody:
-            return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
-        except InvalidJsonBody as exc:
-            return invalid_json(exc)
+        body = await json_object_or_refusal(request, malformed_is_empty=False)
+        if isinstance(body, web.Response):
+            return body
         email, password = body.pop("email", None), body.pop("password", None)
         if not isinstance(email, str) or not email.strip():
             return _missing("email")

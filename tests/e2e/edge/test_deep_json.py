@@ -21,6 +21,7 @@ DEEP = "[" * 1000 + "]" * 1000
         ("/api/auth/login", False, '{"username": %s}' % DEEP),
         ("/server/login", False, '{"a": %s}' % ("[" * 40 + "]" * 40)),  # past the bound, not the stack
         ("/server/update-password-no-auth", False, '{"username": %s}' % DEEP),
+        ("/server/token-login", False, '{"sToken": %s}' % DEEP),
         ("/api/webapi/groups", True, '{"name": "G", "description": %s}' % DEEP),
         ("/api/webapi/groups/DEFAULT/deployments", True, '{"name": %s}' % DEEP),
     ],

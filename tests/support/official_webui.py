@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 # The default is the newest release that installs on Python 3.11, whose UI the devstack answers in
 # full; WEBUI_HOST_OFFICIAL_WEBUI_VERSION=26.9.6 (the newest here) runs the suite against a newer bundle.
 VERSION = os.environ.get("WEBUI_HOST_OFFICIAL_WEBUI_VERSION", "23.9.10")
+NEWER_VERSION = "26.9.6"  # the newest release on the index here: its start page is walked in every run too
 NEWER_SERIES = 24  # releases from 24.03 on need Python 3.12+ (26.x: 3.13): pip must be told which
 
 
@@ -34,35 +35,35 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webu
 STATIC_IN_WHEEL = "ai/backend/web/static/"
 
 
-def _download_wheel() -> Path:
+def _download_wheel(version: str) -> Path:
     # Wheel names changed with the packaging tools: backend.ai_webserver-23.9.10, backend_ai_webserver-26.9.6.
     wheels = CACHE / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    found = sorted(wheels.glob(f"backend[._]ai_webserver-{VERSION}-*.whl"))
+    found = sorted(wheels.glob(f"backend[._]ai_webserver-{version}-*.whl"))
     if found:
         return found[0]
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "--retries", "1", "--timeout", "20", *_python_for(VERSION), "-d", str(wheels),
-               f"backend.ai-webserver=={VERSION}"]
+               "--retries", "1", "--timeout", "20", *_python_for(version), "-d", str(wheels),
+               f"backend.ai-webserver=={version}"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
         pytest.skip("PyPI did not answer within 300 s: cannot fetch the official Backend.AI Web UI")
-    found = sorted(wheels.glob(f"backend[._]ai_webserver-{VERSION}-*.whl"))
+    found = sorted(wheels.glob(f"backend[._]ai_webserver-{version}-*.whl"))
     if done.returncode != 0 or not found:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         if any(word in done.stderr for word in ("Connection", "resolve", "Network", "timed out", "Max retries")):
             pytest.skip(f"PyPI cannot be reached, so the official Web UI cannot be fetched: {reason}")
-        raise RuntimeError(f"pip download backend.ai-webserver=={VERSION} failed: {reason}")
+        raise RuntimeError(f"pip download backend.ai-webserver=={version} failed: {reason}")
     return found[0]
 
 
-def official_static_dir() -> Path:
+def official_static_dir(version: str = VERSION) -> Path:
     """The extracted bundle (index.html, dist/, static/, resources/ ...), extracted once."""
-    target = CACHE / f"backend.ai-webserver-{VERSION}"
+    target = CACHE / f"backend.ai-webserver-{version}"
     marker = target / ".complete"
     if not marker.exists():
-        wheel = _download_wheel()
+        wheel = _download_wheel(version)
         partial = CACHE / f"{target.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         with zipfile.ZipFile(wheel) as archive:

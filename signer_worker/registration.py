@@ -76,9 +76,14 @@ class AgentRegistration:
         """Remove the registration at once on a clean stop (instead of waiting for the lease)."""
         try:
             if self._lease is not None:
-                await self._lease.revoke()
-        except Exception:
-            pass
+                await asyncio.wait_for(self._lease.revoke(), 2.0)
+        except (Exception, asyncio.CancelledError):
+            # grpc's aio raises CancelledError when the channel closes under the call (the registration
+            # loop reconnecting at that moment): the lease then expires on its own.  A cancellation of
+            # this task itself still propagates.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
         await self._close_client()
 
     async def _close_client(self) -> None:

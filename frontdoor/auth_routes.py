@@ -74,11 +74,15 @@ class AuthRoutes:
         app.router.add_post("/server/extend-login-session", self.extend_login_session)
         app.router.add_post("/server/update-password-no-auth", self.update_password_no_auth)
 
+    async def _anonymous_login_body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """What both logins read first: no session yet, then the body (Backend.AI's tolerant reading)."""
+        if await self._front.session(request) is not None:
+            return problems.bad_request("You have already logged in.")
+        return await json_object_or_refusal(request, malformed_is_empty=True)
+
     async def login(self, request: web.Request) -> web.Response:
         front = self._front
-        if await front.session(request) is not None:
-            return problems.bad_request("You have already logged in.")
-        body = await json_object_or_refusal(request, malformed_is_empty=True)
+        body = await self._anonymous_login_body(request)
         if isinstance(body, web.Response):
             return body
         username, password = body.pop("username", None), body.pop("password", None)
@@ -97,9 +101,7 @@ class AuthRoutes:
         that the Manager's authorize hook turns into a keypair.  The token goes to the Manager in the
         authorize body only; the browser's cookies are not forwarded (Backend.AI forwards them all)."""
         front = self._front
-        if await front.session(request) is not None:
-            return problems.bad_request("You have already logged in.")
-        body = await json_object_or_refusal(request, malformed_is_empty=True)
+        body = await self._anonymous_login_body(request)
         if isinstance(body, web.Response):
             return body
         name = front.config.api.auth_token_name

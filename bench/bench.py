@@ -40,8 +40,9 @@ def login_cookie(stack: RunningStack) -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
-    request = urllib.request.Request(f"{stack.base_url}/server/login", data=body,
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        f"{stack.base_url}/server/login", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
     opener.open(request, timeout=10).close()
     cookie = next(c for c in jar if c.name == stack.config.session.cookie_name)
     return f"{cookie.name}={cookie.value}"
@@ -108,13 +109,17 @@ def main() -> None:
     parser.add_argument("--signers", type=int, default=2)
     parser.add_argument("--connections", default="1,16,64", help="comma-separated wrk connection counts")
     parser.add_argument("--log-level", default="INFO", help="INFO logs every request (the default in production)")
-    parser.add_argument("--no-rate-limit", action="store_true",
-                        help="turn the per-access-key rate limit off (it costs one Redis EVALSHA per request)")
+    parser.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="turn the per-access-key rate limit off (it costs one Redis EVALSHA per request)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="webui-host-bench-") as directory:
         limits = {"rate_limits": "enabled = false"} if args.no_rate_limit else {}  # default: on, never tripping
-        stack = RunningStack(Path(directory), signers=args.signers, workers=args.workers, log_level=args.log_level,
-                             **limits)
+        stack = RunningStack(
+            Path(directory), signers=args.signers, workers=args.workers, log_level=args.log_level, **limits
+        )
         stack.start()
         try:
             run(stack, args)
@@ -126,8 +131,9 @@ def run(stack: RunningStack, args: argparse.Namespace) -> None:
     cookie = login_cookie(stack)
     host = f"127.0.0.1:{stack.ports.manager}"
     direct_headers = {"X-BackendAI-Version": API_VERSION, "Content-Type": "application/octet-stream"}
-    direct_headers |= signed_headers(ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, "GET", "/auth?echo=bench", host,
-                                     "application/octet-stream", API_VERSION)
+    direct_headers |= signed_headers(
+        ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, "GET", "/auth?echo=bench", host, "application/octet-stream", API_VERSION
+    )
     direct_url = f"{stack.manager_url}/auth?echo=bench"
     proxied_url = f"{stack.base_url}/func/auth?echo=bench"
     proxied_headers = {"Cookie": cookie, "X-BackendAI-Version": API_VERSION}
@@ -142,21 +148,35 @@ def run(stack: RunningStack, args: argparse.Namespace) -> None:
         cpu_before, redis_before = cpu_seconds(processes), redis_commands(stack)
         proxied = wrk(proxied_url, proxied_headers, connections, args.duration)
         cpu_used, redis_used = cpu_seconds(processes) - cpu_before, redis_commands(stack) - redis_before
-        rows.append((connections, direct, proxied, cpu_used * 1000 / max(proxied["requests"], 1),
-                     redis_used / max(proxied["requests"], 1), sampler.stop()))
+        rows.append(
+            (
+                connections,
+                direct,
+                proxied,
+                cpu_used * 1000 / max(proxied["requests"], 1),
+                redis_used / max(proxied["requests"], 1),
+                sampler.stop(),
+            )
+        )
     report(rows, args)
 
 
 def report(rows, args) -> None:
-    print(f"# webui-host benchmark: {args.workers} front-door workers, {args.signers} signers, "
-          f"{psutil.cpu_count()} CPUs, wrk -t1 -d{args.duration}s, log level {args.log_level}")
-    print("| conns | direct req/s | proxied req/s | ratio | direct p50/p99 ms | proxied p50/p99 ms "
-          "| CPU ms/req (ours) | Redis cmds/req | front-door peak RSS MiB | proxied non-2xx |")
+    print(
+        f"# webui-host benchmark: {args.workers} front-door workers, {args.signers} signers, "
+        f"{psutil.cpu_count()} CPUs, wrk -t1 -d{args.duration}s, log level {args.log_level}"
+    )
+    print(
+        "| conns | direct req/s | proxied req/s | ratio | direct p50/p99 ms | proxied p50/p99 ms "
+        "| CPU ms/req (ours) | Redis cmds/req | front-door peak RSS MiB | proxied non-2xx |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for connections, direct, proxied, cpu_ms, redis_per_request, peak in rows:
-        print(f"| {connections} | {direct['rps']:.0f} | {proxied['rps']:.0f} | {proxied['rps'] / direct['rps']:.0%} "
-              f"| {direct['p50_ms']:.2f} / {direct['p99_ms']:.2f} | {proxied['p50_ms']:.2f} / {proxied['p99_ms']:.2f} "
-              f"| {cpu_ms:.2f} | {redis_per_request:.4f} | {peak / (1 << 20):.0f} | {proxied['non_2xx']} |")
+        print(
+            f"| {connections} | {direct['rps']:.0f} | {proxied['rps']:.0f} | {proxied['rps'] / direct['rps']:.0%} "
+            f"| {direct['p50_ms']:.2f} / {direct['p99_ms']:.2f} | {proxied['p50_ms']:.2f} / {proxied['p99_ms']:.2f} "
+            f"| {cpu_ms:.2f} | {redis_per_request:.4f} | {peak / (1 << 20):.0f} | {proxied['non_2xx']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,11 @@ async def main(args: argparse.Namespace) -> int:
     clock = Clock()
     store = Store()
     cache: InvalidatedRecords[SessionRecord] = InvalidatedRecords(
-        store, session_key, lambda _digest, raw: SessionRecord.from_json(raw),
-        max_entries=args.max_entries, clock=clock,
+        store,
+        session_key,
+        lambda _digest, raw: SessionRecord.from_json(raw),
+        max_entries=args.max_entries,
+        clock=clock,
     )
     cache.listener.live = True  # as if subscribed: records are kept in memory
     step = max(1, args.sessions // 10)
@@ -69,11 +72,20 @@ async def main(args: argparse.Namespace) -> int:
     baseline = None
     for index in range(args.sessions):
         clock.now += args.spacing
-        store.value = SessionRecord(
-            user_id=f"user{index}@example.com", access_key=f"AKIA{index:016d}", role="user", status="active",
-            created_at=clock.now, last_accessed=clock.now, expires_at=clock.now + args.lifetime,
-            preferences={"lang": "en"},
-        ).to_json().encode()
+        store.value = (
+            SessionRecord(
+                user_id=f"user{index}@example.com",
+                access_key=f"AKIA{index:016d}",
+                role="user",
+                status="active",
+                created_at=clock.now,
+                last_accessed=clock.now,
+                expires_at=clock.now + args.lifetime,
+                preferences={"lang": "en"},
+            )
+            .to_json()
+            .encode()
+        )
         digest = f"{index:064x}"
         record = await cache.load(digest)
         assert record is not None
@@ -84,8 +96,10 @@ async def main(args: argparse.Namespace) -> int:
             print(f"{index + 1:>10,} {len(cache):>8,} {rss:>8.1f} {time.monotonic() - started:>9.1f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     growth = rss_mib() - (baseline or 0.0)
-    print(f"held at end: {len(cache):,} (bound {args.max_entries:,}); RSS growth after the first tenth: "
-          f"{growth:+.1f} MiB; peak RSS {peak:.1f} MiB")
+    print(
+        f"held at end: {len(cache):,} (bound {args.max_entries:,}); RSS growth after the first tenth: "
+        f"{growth:+.1f} MiB; peak RSS {peak:.1f} MiB"
+    )
     return 0 if growth <= args.max_growth_mib and len(cache) <= args.max_entries else 1
 
 

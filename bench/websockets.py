@@ -72,7 +72,8 @@ async def ordinary_load(session: aiohttp.ClientSession, rate: float, seconds: fl
     await asyncio.gather(*tasks)
     ordered = sorted(latencies)
     return {
-        "sent": len(ordered), "failed": failed,
+        "sent": len(ordered),
+        "failed": failed,
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         "max_ms": 1000 * ordered[-1],
@@ -160,10 +161,16 @@ async def measure(stack: RunningStack, args: argparse.Namespace) -> dict:
         finally:
             await asyncio.gather(*(idle.close() for idle in sockets), return_exceptions=True)
     return {
-        "opened": len(sockets), "open_failed": open_failed, "open_seconds": open_seconds,
-        "rss_before_mib": rss_before / 2**20, "rss_after_mib": rss_after / 2**20,
+        "opened": len(sockets),
+        "open_failed": open_failed,
+        "open_seconds": open_seconds,
+        "rss_before_mib": rss_before / 2**20,
+        "rss_after_mib": rss_after / 2**20,
         "rss_per_socket_kib": (rss_after - rss_before) / max(1, len(sockets)) / 1024,
-        "baseline": baseline, "loaded": loaded, "echoed_of_100": echoed, "closed": closed,
+        "baseline": baseline,
+        "loaded": loaded,
+        "echoed_of_100": echoed,
+        "closed": closed,
     }
 
 
@@ -177,25 +184,29 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="give up after this long")
     args = parser.parse_args()
     limit = raise_fd_limit(args.count)
-    bounds = (f"\n[security]\nwebsocket_max_per_session = {args.count}\n"
-              f"websocket_max_per_worker = {args.count}\n")
+    bounds = f"\n[security]\nwebsocket_max_per_session = {args.count}\nwebsocket_max_per_worker = {args.count}\n"
     with tempfile.TemporaryDirectory(prefix="webui-host-wsbench-") as directory:
-        stack = RunningStack(Path(directory), extra_config=bounds, workers=args.workers,
-                             log_level="WARNING").start()
+        stack = RunningStack(Path(directory), extra_config=bounds, workers=args.workers, log_level="WARNING").start()
         try:
             result = asyncio.run(asyncio.wait_for(measure(stack, args), args.max_seconds))
         finally:
             stack.stop()
     base, loaded = result["baseline"], result["loaded"]
     print(f"open-files limit {limit}; {args.workers} front-door workers; ordinary load {args.rate:g} req/s")
-    print(f"opened {result['opened']}/{args.count} WebSockets in {result['open_seconds']:.1f} s "
-          f"({result['open_failed']} failed); echo on 100 sampled: {result['echoed_of_100']}; "
-          f"closed meanwhile (by close code): {result['closed'] or 'none'}")
-    print(f"front-door RSS {result['rss_before_mib']:.0f} -> {result['rss_after_mib']:.0f} MiB: "
-          f"{result['rss_per_socket_kib']:.1f} KiB per idle WebSocket")
+    print(
+        f"opened {result['opened']}/{args.count} WebSockets in {result['open_seconds']:.1f} s "
+        f"({result['open_failed']} failed); echo on 100 sampled: {result['echoed_of_100']}; "
+        f"closed meanwhile (by close code): {result['closed'] or 'none'}"
+    )
+    print(
+        f"front-door RSS {result['rss_before_mib']:.0f} -> {result['rss_after_mib']:.0f} MiB: "
+        f"{result['rss_per_socket_kib']:.1f} KiB per idle WebSocket"
+    )
     for name, phase in (("no WebSockets", base), (f"{result['opened']} open", loaded)):
-        print(f"ordinary requests, {name}: sent {phase['sent']}, failed {phase['failed']}, p50 "
-              f"{phase['p50_ms']:.1f} ms, p99 {phase['p99_ms']:.1f} ms, max {phase['max_ms']:.1f} ms")
+        print(
+            f"ordinary requests, {name}: sent {phase['sent']}, failed {phase['failed']}, p50 "
+            f"{phase['p50_ms']:.1f} ms, p99 {phase['p99_ms']:.1f} ms, max {phase['max_ms']:.1f} ms"
+        )
     healthy = result["echoed_of_100"] == {"echo": 100} and not result["closed"]
     return 0 if result["open_failed"] == 0 and loaded["failed"] == 0 and healthy else 1
 

@@ -32,20 +32,32 @@ _NOT_HERE = "has no effect in webui-host"
 
 # (pattern of the dotted path, Backend.AI's meaning, what webui-host does). Patterns use fnmatch.
 WARNED: list[tuple[str, str, str]] = [
-    ("api.health_check_recovery_timeout", "how long unhealthy_since is kept (reserved by Backend.AI)",
-     "ignored: an endpoint is back in use after one successful probe or request"),
+    (
+        "api.health_check_recovery_timeout",
+        "how long unhealthy_since is kept (reserved by Backend.AI)",
+        "ignored: an endpoint is back in use after one successful probe or request",
+    ),
     ("jwt.algorithm", "algorithm of the GraphQL JWT", "HS256, the only one used; another value is refused"),
-    ("session.login_session_extension_sec", "seconds /server/extend-login-session adds",
-     "ignored: extending (and every request) restarts the full session.max_age"),
-    ("session.flush_on_startup", "delete every session when the webserver starts",
-     "ignored: sessions survive restarts; end them with `webui-host sessions revoke USER`"),
+    (
+        "session.login_session_extension_sec",
+        "seconds /server/extend-login-session adds",
+        "ignored: extending (and every request) restarts the full session.max_age",
+    ),
+    (
+        "session.flush_on_startup",
+        "delete every session when the webserver starts",
+        "ignored: sessions survive restarts; end them with `webui-host sessions revoke USER`",
+    ),
     ("webserver.event_loop", "asyncio or uvloop", "ignored: every process runs on uvloop"),
     ("webserver.ipc_base_path", "directory of IPC sockets", "ignored: use zmq.ipc_dir"),
     ("webserver.pid_file", "PID file of the daemon", "ignored: supervisord (or Kubernetes) tracks the processes"),
     ("logging.*", "Backend.AI's logging drivers (console, file, logstash, graylog) and levels", "ignored: " + _LOGS),
     ("debug.enabled", "debug mode of the webserver", "ignored: webui-host has no debug mode"),
-    ("apollo_router.*", "route GraphQL through Apollo Router",
-     "ignored: GraphQL goes to the Manager (apollo_router.enabled = true is refused)"),
+    (
+        "apollo_router.*",
+        "route GraphQL through Apollo Router",
+        "ignored: GraphQL goes to the Manager (apollo_router.enabled = true is refused)",
+    ),
     ("pyroscope.*", "continuous profiling", _NOT_HERE),
     ("service_discovery.*", "service discovery of Backend.AI's components", _NOT_HERE + " (etcd registers agents)"),
     ("otel.*", "OpenTelemetry tracing", "honoured by tracing (see README, Tracing)"),
@@ -53,15 +65,34 @@ WARNED: list[tuple[str, str, str]] = [
 
 # Keys only rendered into the Web UI's /config.toml (frontdoor/webui_config.py; its test checks the list).
 WEBUI: list[str] = [
-    "service.allow_*", "service.always_enqueue_compute_session", "service.webui_debug", "service.mask_user_info",
-    "service.single_sign_on_vendors", "service.sso_realm_name", "service.enable_container_commit",
-    "service.hide_agents", "service.app_download_url", "service.enable_2fa", "service.force_2fa",
-    "service.system_ssh_image", "service.directory_based_usage", "service.is_directory_size_visible",
-    "service.edu_appname_prefix", "service.enable_extend_login_session",
-    "service.enable_interactive_login_account_switch", "service.default_file_browser_image",
-    "service.enable_reservoir", "service.enable_model_store", "service.wsproxy.url",
-    "resources.*", "environments.*", "plugin.*", "ui.*", "license.*",
-    "session.auto_logout", "session.max_count_for_preopen_ports",
+    "service.allow_*",
+    "service.always_enqueue_compute_session",
+    "service.webui_debug",
+    "service.mask_user_info",
+    "service.single_sign_on_vendors",
+    "service.sso_realm_name",
+    "service.enable_container_commit",
+    "service.hide_agents",
+    "service.app_download_url",
+    "service.enable_2fa",
+    "service.force_2fa",
+    "service.system_ssh_image",
+    "service.directory_based_usage",
+    "service.is_directory_size_visible",
+    "service.edu_appname_prefix",
+    "service.enable_extend_login_session",
+    "service.enable_interactive_login_account_switch",
+    "service.default_file_browser_image",
+    "service.enable_reservoir",
+    "service.enable_model_store",
+    "service.wsproxy.url",
+    "resources.*",
+    "environments.*",
+    "plugin.*",
+    "ui.*",
+    "license.*",
+    "session.auto_logout",
+    "session.max_count_for_preopen_ports",
     "service.force_endpoint_protocol",  # also the scheme of config.toml's apiEndpoint
 ]
 
@@ -78,7 +109,12 @@ def _model_kinds(model: type[BaseModel], path: tuple[str, ...], value: Any, note
         here = (*path, key)
         field = model.model_fields.get(key)
         annotation = getattr(field, "annotation", None) if field is not None else None
-        if field is not None and isinstance(sub, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if (
+            field is not None
+            and isinstance(sub, dict)
+            and isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+        ):
             _model_kinds(annotation, here, sub, notes)
         elif field is not None:  # a value, or a table/list the field takes whole (csp, {host, port}, ...)
             notes.extend(KeyNote(".".join(leaf), "honoured") for leaf in _leaves(here, sub))
@@ -106,7 +142,7 @@ def _other(path: tuple[str, ...], value: Any, notes: list[KeyNote]) -> None:
             notes.append(KeyNote(dotted, "alias", "read as " + ".".join(ALIASES[leaf])))
         elif any(fnmatch.fnmatchcase(lowered, pattern) for pattern in WEBUI):
             notes.append(KeyNote(dotted, "webui", "rendered into the Web UI's /config.toml"))
-        elif (found := next((note for pattern, _m, note in WARNED if fnmatch.fnmatchcase(lowered, pattern)), None)):
+        elif found := next((note for pattern, _m, note in WARNED if fnmatch.fnmatchcase(lowered, pattern)), None):
             notes.append(KeyNote(dotted, "warned", found))
         else:
             notes.append(KeyNote(dotted, "warned", "unknown key: ignored"))
@@ -121,8 +157,7 @@ def account(raw: dict[str, Any], model: type[BaseModel]) -> list[KeyNote]:
 
 # Fields of our model that exist only so Backend.AI's files are read: they have no effect (warned).
 UNUSED_FIELDS: dict[str, str] = {
-    "session.redis.redis_helper_config.connection_ready_timeout":
-        "ignored: webui-host's Redis pools never block waiting for a connection",
+    "session.redis.redis_helper_config.connection_ready_timeout": "ignored: webui-host's Redis pools never block waiting for a connection",
 }
 
 
@@ -131,11 +166,18 @@ def _refusal(note: KeyNote, raw: dict[str, Any]) -> KeyNote:
     if note.path in UNUSED_FIELDS:
         return KeyNote(note.path, "warned", UNUSED_FIELDS[note.path])
     if note.path == "session.redis.password" and not raw["session"]["redis"].get("sentinel"):
-        return KeyNote(note.path, "warned", "ignored without sentinel: every process logs in to Redis as its own "
-                       "ACL user (docs/redis-etcd-ha.md, Passwords)")
+        return KeyNote(
+            note.path,
+            "warned",
+            "ignored without sentinel: every process logs in to Redis as its own "
+            "ACL user (docs/redis-etcd-ha.md, Passwords)",
+        )
     if note.path == "apollo_router.enabled" and raw["apollo_router"].get("enabled") is True:
-        return KeyNote(note.path, "refused", "Apollo Router is not supported: GraphQL goes to the Manager; "
-                       "set it to false or remove [apollo-router]")
+        return KeyNote(
+            note.path,
+            "refused",
+            "Apollo Router is not supported: GraphQL goes to the Manager; set it to false or remove [apollo-router]",
+        )
     if note.path == "jwt.algorithm" and str(raw["jwt"].get("algorithm")).upper() != "HS256":
         return KeyNote(note.path, "refused", "only HS256 is supported (as in Backend.AI's Manager)")
     return note

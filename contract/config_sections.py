@@ -67,7 +67,8 @@ class ServiceConfig(CompatSection):
     )
 
     enable_signup: bool = Field(
-        False, description="Let visitors sign up: POST /func/auth/signup is served anonymously (through the "
+        False,
+        description="Let visitors sign up: POST /func/auth/signup is served anonymously (through the "
         "session daemon, secret key stripped) and config.toml's signupSupport is true.",
     )
 
@@ -104,9 +105,7 @@ class ApiConfig(CompatSection):
     )
     text: str = Field("Backend.AI", description="Display name of the API endpoint in the web UI.")
     ssl_verify: bool = Field(True, description="Verify the Manager's TLS certificate.")
-    default_version: str = Field(
-        "v7.20230615", description="X-BackendAI-Version used when the browser sends none."
-    )
+    default_version: str = Field("v7.20230615", description="X-BackendAI-Version used when the browser sends none.")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to the Manager.")
     response_timeout: float = Field(
         300.0, gt=0, description="Seconds the Manager may take to answer after the request body is sent (504)."
@@ -117,23 +116,31 @@ class ApiConfig(CompatSection):
     )
     jwt_expiration: int = Field(900, ge=60, le=86400, description="Lifetime of a GraphQL JWT in seconds.")
     connection_limit: int = Field(
-        1000, ge=1, le=100_000,
+        1000,
+        ge=1,
+        le=100_000,
         description="Upstream connections per front-door worker for ordinary requests; WebSockets have "
-                    "their own, bounded by security.websocket_max_per_worker.",
+        "their own, bounded by security.websocket_max_per_worker.",
     )
     endpoint_policy: Literal["round_robin", "least_connections"] = Field(
-        "round_robin", description="How requests are spread over the healthy Manager endpoints.")
+        "round_robin", description="How requests are spread over the healthy Manager endpoints."
+    )
     health_check_interval: float = Field(
-        5.0, ge=0, description="Seconds between active probes of every upstream endpoint (0: passive checks only).")
+        5.0, ge=0, description="Seconds between active probes of every upstream endpoint (0: passive checks only)."
+    )
     health_check_probe_path: str = Field(
-        "/", pattern=r"^/[^\s?#]*$",
+        "/",
+        pattern=r"^/[^\s?#]*$",
         description="Path of the Manager endpoints' probe (Backend.AI's default is /health/readyz on 26.x Managers); "
-        "any answer below 500 counts as alive.")
+        "any answer below 500 counts as alive.",
+    )
     health_check_probe_timeout: float = Field(2.0, gt=0, le=60, description="Seconds one probe may take.")
     unhealthy_after: int = Field(
-        2, ge=1, le=100, description="Consecutive failures (requests or probes) that take an endpoint out of use.")
+        2, ge=1, le=100, description="Consecutive failures (requests or probes) that take an endpoint out of use."
+    )
     auth_token_name: str = Field(
-        "sToken", min_length=1,
+        "sToken",
+        min_length=1,
         description="Name of the single sign-on token (a body field or cookie) /server/token-login passes to "
         "the Manager's authorize hook.",
     )
@@ -160,7 +167,9 @@ class SignersConfig(Section):
     request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
     max_attempts: int = Field(3, ge=1, le=10, description="Signers tried before answering 503.")
     pool_wait: float = Field(
-        5.0, ge=0, le=60,
+        5.0,
+        ge=0,
+        le=60,
         description="Seconds a request waits for an Up signer when its group has none (e.g. while the pool restarts).",
     )
 
@@ -178,16 +187,22 @@ class RuntimeConfig(Section):
 
 
 class OpsConfig(Section):
-    ip: str = Field("127.0.0.1", description="Address of the ops listener (/metrics, /livez, /readyz); keep it private.")
+    ip: str = Field(
+        "127.0.0.1", description="Address of the ops listener (/metrics, /livez, /readyz); keep it private."
+    )
     port: int = Field(
         8092, ge=1, le=65535, description="Port of the ops listener, shared by every front-door worker (SO_REUSEPORT)."
     )
     drain_timeout: float = Field(
-        25.0, gt=0, le=3600,
+        25.0,
+        gt=0,
+        le=3600,
         description="Seconds after SIGTERM for in-flight requests and WebSockets to finish before the front door exits.",
     )
     unready_delay: float = Field(
-        0.0, ge=0, le=60,
+        0.0,
+        ge=0,
+        le=60,
         description="Seconds between answering not-ready and closing the public listener, so balancers notice.",
     )
 
@@ -199,11 +214,15 @@ class WebApiConfig(Section):
         "'user:<email>' or 'role:<role>' entries.",
     )
     identity_issuer: str = Field(
-        "webui-host", min_length=1, max_length=255,
+        "webui-host",
+        min_length=1,
+        max_length=255,
         description="The 'iss' claim of identity assertions sent to deployments with signing 'identity'.",
     )
     identity_lifetime: int = Field(
-        60, ge=10, le=3600,
+        60,
+        ge=10,
+        le=3600,
         description="Seconds an identity assertion stays valid (a fresh one is minted for every request).",
     )
 
@@ -233,8 +252,11 @@ class RateLimitConfig(Section):
     )
     window: int = Field(60, ge=1, le=86400, description="Length of the sliding window in seconds.")
     sync_interval: float = Field(
-        0.1, gt=0, le=10, description="Seconds between syncs of the access-key counters with Redis (a front door "
-        "may overshoot the limit by its own rate times this)."
+        0.1,
+        gt=0,
+        le=10,
+        description="Seconds between syncs of the access-key counters with Redis (a front door "
+        "may overshoot the limit by its own rate times this).",
     )
     role_limits: dict[str, int] = Field(
         default_factory=dict,
@@ -282,7 +304,9 @@ class SecurityConfig(CompatSection):
     # Bounds one client cannot push past: Web UI terminals and app streams send small frames, so
     # 16 MiB leaves room for pasted files while one message can no longer take a worker's memory.
     websocket_max_message_size: int = Field(
-        16 << 20, ge=4096, le=1 << 30,
+        16 << 20,
+        ge=4096,
+        le=1 << 30,
         description="Largest WebSocket message relayed, either way, in bytes; a larger one closes the socket with 1009.",
     )
     websocket_max_per_session: int = Field(
@@ -295,7 +319,9 @@ class SecurityConfig(CompatSection):
         15.0, gt=0, le=600, description="Seconds a new connection has to send the headers of its first request."
     )
     keepalive_timeout: float = Field(
-        75.0, gt=0, le=3600,
+        75.0,
+        gt=0,
+        le=3600,
         description="Seconds an idle connection stays open (after an answer, or when it sends nothing at all); "
         "a half-sent request counts as idle.",
     )
@@ -311,13 +337,14 @@ class SecurityConfig(CompatSection):
         "X-Content-Type-Options: nosniff).",
     )
     cookie_secure: bool | None = Field(
-        None, description="Backend.AI's Secure flag of the session cookie: true always sets it, false never "
+        None,
+        description="Backend.AI's Secure flag of the session cookie: true always sets it, false never "
         "(plain-HTTP development); unset, it is set whenever the browser uses HTTPS (here or at a trusted proxy).",
     )
     csp: dict[str, Any] | None = Field(
         None,
         description="Backend.AI's [security.csp] table (directive = [sources]): its sources are added to "
-        "content_security_policy for the web UI's pages, e.g. connect-src = [\"'self'\", \"https://wsproxy:5050\"].",
+        'content_security_policy for the web UI\'s pages, e.g. connect-src = ["\'self\'", "https://wsproxy:5050"].',
     )
 
     _split = field_validator("cors_allowed_origins", mode="before")(split_list)

@@ -20,13 +20,31 @@ import re
 
 # Backend.AI's directives, in its order (kebab-case, as written in webserver.conf).
 DIRECTIVES = (
-    "default-src", "connect-src", "img-src", "media-src", "font-src", "script-src", "style-src",
-    "frame-src", "object-src", "frame-ancestors", "form-action",
+    "default-src",
+    "connect-src",
+    "img-src",
+    "media-src",
+    "font-src",
+    "script-src",
+    "style-src",
+    "frame-src",
+    "object-src",
+    "frame-ancestors",
+    "form-action",
 )
-KEYWORDS = frozenset({
-    "'self'", "'none'", "'unsafe-inline'", "'unsafe-eval'", "'strict-dynamic'", "'unsafe-hashes'",
-    "'report-sample'", "'wasm-unsafe-eval'", "'unsafe-allow-redirects'",
-})
+KEYWORDS = frozenset(
+    {
+        "'self'",
+        "'none'",
+        "'unsafe-inline'",
+        "'unsafe-eval'",
+        "'strict-dynamic'",
+        "'unsafe-hashes'",
+        "'report-sample'",
+        "'wasm-unsafe-eval'",
+        "'unsafe-allow-redirects'",
+    }
+)
 _NONCE_OR_HASH = re.compile(r"^'(nonce-[A-Za-z0-9+/_=-]+|sha(256|384|512)-[A-Za-z0-9+/_=-]+)'$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:$", re.I)
 _HOST_SOURCE = re.compile(
@@ -50,7 +68,9 @@ def source_problem(source: object) -> str | None:
         return f"{source!r} is not a CSP keyword ('self', 'none', 'unsafe-inline', ... or a nonce/hash)"
     if _HOST_SOURCE.match(source):
         return None
-    return f"{source!r} is not a CSP source (a keyword, a scheme like data:, or a host like https://ws.example.com:5050)"
+    return (
+        f"{source!r} is not a CSP source (a keyword, a scheme like data:, or a host like https://ws.example.com:5050)"
+    )
 
 
 def table_problems(table: object) -> list[str]:

@@ -50,8 +50,10 @@ def _signing_problems(deployment: Deployment) -> list[str]:
             return ["signing: the manager deployment is signed with 'hmac' or 'hmac+jwt'"]
         return []
     if deployment.signing in MANAGER_SIGNING:
-        return [f"signing: {deployment.signing.value!r} sends users' Backend.AI credentials and is reserved for "
-                "the manager deployment; use 'identity' (a signed identity assertion) or 'none'"]
+        return [
+            f"signing: {deployment.signing.value!r} sends users' Backend.AI credentials and is reserved for "
+            "the manager deployment; use 'identity' (a signed identity assertion) or 'none'"
+        ]
     return []
 
 

@@ -48,7 +48,7 @@ def parse_host(value: str | None) -> HostPort | None:
             address = ipaddress.IPv6Address(text[1:end])
         except ValueError:
             return None
-        host, rest = f"[{address.compressed}]", text[end + 1:]
+        host, rest = f"[{address.compressed}]", text[end + 1 :]
     else:
         host, sep, port_text = text.partition(":")
         rest = sep + port_text

@@ -34,8 +34,9 @@ JWKS_PATH = "/.well-known/webui-host/jwks.json"
 
 def new_signing_key_pem() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_signing_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
@@ -61,11 +62,27 @@ def jwks_document(keys: list[ec.EllipticCurvePrivateKey]) -> dict[str, Any]:
     return {"keys": [public_jwk(key) for key in keys]}
 
 
-def assertion(key: ec.EllipticCurvePrivateKey, kid: str, *, issuer: str, audience: str, user_id: str,
-              role: str, lifetime: int, now: float) -> str:
+def assertion(
+    key: ec.EllipticCurvePrivateKey,
+    kid: str,
+    *,
+    issuer: str,
+    audience: str,
+    user_id: str,
+    role: str,
+    lifetime: int,
+    now: float,
+) -> str:
     issued = int(now)
     claims = {
-        "iss": issuer, "aud": audience, "sub": user_id, "email": user_id, "role": role,
-        "iat": issued, "nbf": issued, "exp": issued + lifetime, "jti": secrets.token_urlsafe(12),
+        "iss": issuer,
+        "aud": audience,
+        "sub": user_id,
+        "email": user_id,
+        "role": role,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + lifetime,
+        "jti": secrets.token_urlsafe(12),
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})

@@ -12,8 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Backend.AI's [otel] (25.7+; the queue keys 26.2+) under its names; its endpoint is OTLP/gRPC (4317),
 # ours OTLP/HTTP (4318). The defaults of the queue are the OpenTelemetry SDK's, not Backend.AI's 65536/4096:
 # every front-door worker and signer has its own queue, and a full one drops spans rather than memory.
-OTEL_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARN": "WARNING", "WARNING": "WARNING", "ERROR": "ERROR",
-                   "CRITICAL": "CRITICAL"}
+OTEL_LOG_LEVELS = {
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "WARN": "WARNING",
+    "WARNING": "WARNING",
+    "ERROR": "ERROR",
+    "CRITICAL": "CRITICAL",
+}
 
 
 class OtelConfig(BaseModel):
@@ -22,11 +28,13 @@ class OtelConfig(BaseModel):
     model_config = ConfigDict(extra="allow", validate_default=True)
 
     enabled: bool = Field(
-        False, description="Trace proxied requests with OpenTelemetry (front door, signer, upstream call) and "
+        False,
+        description="Trace proxied requests with OpenTelemetry (front door, signer, upstream call) and "
         "export the spans over OTLP/HTTP to endpoint. Off: no span is made and no traceparent is sent.",
     )
     log_level: str = Field(
-        "INFO", description="Threshold of the OpenTelemetry SDK's own log lines (exporter errors, dropped spans): "
+        "INFO",
+        description="Threshold of the OpenTelemetry SDK's own log lines (exporter errors, dropped spans): "
         "DEBUG, INFO, WARN, ERROR.",
     )
     endpoint: str = Field(
@@ -35,11 +43,16 @@ class OtelConfig(BaseModel):
         "appended, a URL with a path is used as it is.",
     )
     max_queue_size: int = Field(
-        2048, ge=1, le=1 << 20,
+        2048,
+        ge=1,
+        le=1 << 20,
         description="Ended spans a process keeps for export; past it new spans are dropped (never waited for).",
     )
     max_export_batch_size: int = Field(
-        512, ge=1, le=1 << 20, description="Most spans sent in one export request (at most max_queue_size).",
+        512,
+        ge=1,
+        le=1 << 20,
+        description="Most spans sent in one export request (at most max_queue_size).",
     )
     trust_traceparent: Literal["never", "trusted_proxies", "always"] = Field(
         "trusted_proxies",

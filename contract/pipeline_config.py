@@ -56,7 +56,8 @@ class PipelineConfig(BaseModel):
         DEFAULT_FRONTEND_ENDPOINT,
         description="FastTrack's web frontend, shown to the Web UI as config.toml's frontendEndpoint.",
     )
-    jwt: PipelineJwtConfig = Field(default_factory=PipelineJwtConfig,
-                                   description="The pipeline server's single sign-on JWT.")
+    jwt: PipelineJwtConfig = Field(
+        default_factory=PipelineJwtConfig, description="The pipeline server's single sign-on JWT."
+    )
 
     _urls = field_validator("endpoint", "frontend_endpoint")(classmethod(lambda cls, v: _http_url(v)))

@@ -203,10 +203,9 @@ class SecretBox:
             doc = json.loads(raw)
             user_id = str(doc.get("user_id", ""))
             aad = _secret_aad(digest, doc["access_key"], user_id)
-            plaintext = self._aead.decrypt(
-                base64.b64decode(doc["nonce"]), base64.b64decode(doc["ciphertext"]), aad
+            plaintext = self._aead.decrypt(base64.b64decode(doc["nonce"]), base64.b64decode(doc["ciphertext"]), aad)
+            return SecretRecord(
+                str(doc["access_key"]), plaintext.decode(), str(doc["role"]), float(doc["expires_at"]), user_id
             )
-            return SecretRecord(str(doc["access_key"]), plaintext.decode(), str(doc["role"]), float(doc["expires_at"]),
-                                user_id)
         except Exception as exc:  # InvalidTag, KeyError, binascii.Error, ...
             raise ValueError(f"unreadable secret record: {type(exc).__name__}") from None

@@ -124,9 +124,16 @@ class SigningRequest:
     def to_item(self) -> dict[str, Any]:
         # Written out rather than dataclasses.asdict, which deep-copies: this is on every request.
         item = {
-            "rid": self.rid, "session_id": self.session_id, "method": self.method, "target": self.target,
-            "host": self.host, "content_type": self.content_type, "api_version": self.api_version,
-            "want_jwt": self.want_jwt, "request_id": self.request_id, "deployment": self.deployment,
+            "rid": self.rid,
+            "session_id": self.session_id,
+            "method": self.method,
+            "target": self.target,
+            "host": self.host,
+            "content_type": self.content_type,
+            "api_version": self.api_version,
+            "want_jwt": self.want_jwt,
+            "request_id": self.request_id,
+            "deployment": self.deployment,
         }
         if self.traceparent:
             item["traceparent"] = self.traceparent
@@ -201,7 +208,12 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "touch": ("session_id",),
     "revoke_user": ("user_id",),
     "update_password_no_auth": (
-        "username", "current_password", "new_password", "client_ip", "forwarded_host", "forwarded_proto",
+        "username",
+        "current_password",
+        "new_password",
+        "client_ip",
+        "forwarded_host",
+        "forwarded_proto",
     ),
 }
 

@@ -30,7 +30,7 @@ def _host_port(value: Any, what: str) -> str:
 
 
 def _address_list(value: Any, what: str) -> list[str]:
-    """"a:p,b:p", a list of "a:p", or a list of {host, port} tables ([[...]] in TOML)."""
+    """ "a:p,b:p", a list of "a:p", or a list of {host, port} tables ([[...]] in TOML)."""
     if isinstance(value, (str, dict)):
         value = [value]
     if not isinstance(value, list):
@@ -45,43 +45,67 @@ class RedisHelperConfig(Section):
     """Backend.AI's ``redis_helper_config``: the timeouts of the Redis connection objects."""
 
     socket_timeout: float | None = Field(
-        None, gt=0, le=600, description="Seconds a Redis command may take on the socket (default: none for the "
-        "pub/sub channel, 5 s for commands).")
+        None,
+        gt=0,
+        le=600,
+        description="Seconds a Redis command may take on the socket (default: none for the "
+        "pub/sub channel, 5 s for commands).",
+    )
     socket_connect_timeout: float = Field(2.0, gt=0, le=600, description="Seconds to connect to a Redis server.")
     reconnect_poll_timeout: float = Field(
-        0.1, gt=0, le=60, description="Longest wait in seconds between the quick retries of a failed Redis command "
-        "(each retry reconnects, through the Sentinels when there are some).")
+        0.1,
+        gt=0,
+        le=60,
+        description="Longest wait in seconds between the quick retries of a failed Redis command "
+        "(each retry reconnects, through the Sentinels when there are some).",
+    )
     connection_ready_timeout: float | None = Field(
-        None, gt=0, description="Backend.AI's wait for a connection from a blocking pool: accepted, warned about and "
-        "unused (webui-host's pools never block).")
+        None,
+        gt=0,
+        description="Backend.AI's wait for a connection from a blocking pool: accepted, warned about and "
+        "unused (webui-host's pools never block).",
+    )
 
 
 class RedisConfig(CompatSection):
-    addr: str = Field(f"127.0.0.1:{EMBEDDED_REDIS_PORT}",
-                      description="Redis host:port (or a {host, port} table); unused with sentinel.")
+    addr: str = Field(
+        f"127.0.0.1:{EMBEDDED_REDIS_PORT}",
+        description="Redis host:port (or a {host, port} table); unused with sentinel.",
+    )
     db: int = Field(0, ge=0, le=15, description="Redis database number.")
     sentinel: list[str] = Field(
         default_factory=list,
-        description="Redis Sentinels (\"a:p,b:p\", a list, or [[session.redis.sentinel]] host/port tables): the "
-        "master of service_name is discovered through them and followed across failovers.")
+        description='Redis Sentinels ("a:p,b:p", a list, or [[session.redis.sentinel]] host/port tables): the '
+        "master of service_name is discovered through them and followed across failovers.",
+    )
     service_name: str | None = Field(None, min_length=1, description="Sentinel's name of the monitored master.")
     password: str | None = Field(
-        None, description="Backend.AI's single Redis password: webui-host authenticates to the Sentinels with it "
-        "(unless sentinel_password is set); data connections log in as each process's own ACL user.")
+        None,
+        description="Backend.AI's single Redis password: webui-host authenticates to the Sentinels with it "
+        "(unless sentinel_password is set); data connections log in as each process's own ACL user.",
+    )
     sentinel_password: str | None = Field(None, description="Password of the Sentinels (default: password).")
     use_tls: bool = Field(False, description="Connect to Redis (and the Sentinels) over TLS.")
     tls_skip_verify: bool = Field(False, description="Do not verify the Redis server's TLS certificate.")
-    tls_ca_file: Path | None = Field(None, description="PEM CA bundle verifying Redis's certificate (default: system CAs).")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM CA bundle verifying Redis's certificate (default: system CAs)."
+    )
     tls_cert_file: Path | None = Field(None, description="PEM client certificate, when Redis asks for one.")
     tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
     request_timeout: int | None = Field(
-        None, gt=0, description="Backend.AI's per-request timeout in milliseconds: the commands' socket timeout "
-        "unless redis_helper_config.socket_timeout is set.")
+        None,
+        gt=0,
+        description="Backend.AI's per-request timeout in milliseconds: the commands' socket timeout "
+        "unless redis_helper_config.socket_timeout is set.",
+    )
     redis_helper_config: RedisHelperConfig = Field(
-        default_factory=RedisHelperConfig, description="Timeouts of the Redis connections (Backend.AI's names).")
+        default_factory=RedisHelperConfig, description="Timeouts of the Redis connections (Backend.AI's names)."
+    )
     override_configs: dict[str, Any] = Field(
-        default_factory=dict, description="Backend.AI's per-context Redis overrides: only an empty table is accepted "
-        "(webui-host has one Redis context, the sessions).")
+        default_factory=dict,
+        description="Backend.AI's per-context Redis overrides: only an empty table is accepted "
+        "(webui-host has one Redis context, the sessions).",
+    )
 
     @field_validator("addr", mode="before")
     @classmethod
@@ -97,8 +121,10 @@ class RedisConfig(CompatSection):
     @classmethod
     def _no_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
         if value:
-            raise ValueError("per-context overrides are not supported: webui-host keeps one Redis context "
-                             f"(the sessions); remove {', '.join(sorted(value))}")
+            raise ValueError(
+                "per-context overrides are not supported: webui-host keeps one Redis context "
+                f"(the sessions); remove {', '.join(sorted(value))}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -123,29 +149,33 @@ class SessionConfig(CompatSection):
     login_block_time: int = Field(1200, ge=1, description="Window in seconds for counting failed logins.")
     login_allowed_fail_count: int = Field(10, ge=1, description="Failures in the window before 429.")
     cookie_name: str = Field("AIOHTTP_SESSION", description="Name of the session cookie.")
-    touch_interval: float = Field(
-        60.0, ge=0, description="Seconds between sliding-expiry refreshes of one session."
-    )
+    touch_interval: float = Field(60.0, ge=0, description="Seconds between sliding-expiry refreshes of one session.")
 
 
 class EtcdConfig(Section):
     addr: list[str] = Field(
         default_factory=lambda: [f"127.0.0.1:{EMBEDDED_ETCD_PORT}"],
-        description="etcd endpoints: \"a:p,b:p\", a list of host:port, or {host, port} tables; a process uses "
-        "one and moves to the next when it fails.")
+        description='etcd endpoints: "a:p,b:p", a list of host:port, or {host, port} tables; a process uses '
+        "one and moves to the next when it fails.",
+    )
     namespace: str = Field("webui-host", description="Key prefix of everything we keep in etcd.")
     lease_ttl: int = Field(10, ge=2, le=300, description="Seconds an agent registration outlives its process.")
     user: str | None = Field(None, min_length=1, description="etcd user (authentication on), with password.")
     password: str | None = Field(None, description="Password of the etcd user.")
-    ca_file: Path | None = Field(None, description="PEM CA bundle verifying the etcd members' certificates; "
-                                 "setting it (or cert_file) turns TLS on.")
+    ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle verifying the etcd members' certificates; setting it (or cert_file) turns TLS on.",
+    )
     cert_file: Path | None = Field(None, description="PEM client certificate (etcd's --client-cert-auth).")
     key_file: Path | None = Field(None, description="PEM private key of cert_file.")
-    use_tls: bool = Field(False, description="Speak TLS to etcd (implied by ca_file or cert_file; system CAs "
-                          "when ca_file is unset).")
+    use_tls: bool = Field(
+        False, description="Speak TLS to etcd (implied by ca_file or cert_file; system CAs when ca_file is unset)."
+    )
     tls_server_name: str | None = Field(
-        None, description="Name the members' certificates are checked against when they are reached by IP "
-        "(default: each endpoint's host).")
+        None,
+        description="Name the members' certificates are checked against when they are reached by IP "
+        "(default: each endpoint's host).",
+    )
 
     @field_validator("addr", mode="before")
     @classmethod

@@ -99,8 +99,13 @@ class GroupDefinition:
     created_at: float = 0.0
 
     def to_json(self) -> bytes:
-        doc = {"name": self.name, "grants": [g.to_dict() for g in self.grants], "description": self.description,
-               "created_by": self.created_by, "created_at": self.created_at}
+        doc = {
+            "name": self.name,
+            "grants": [g.to_dict() for g in self.grants],
+            "description": self.description,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+        }
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
@@ -228,8 +233,18 @@ class Deployment:
             timeouts = [10.0, 300.0]
         if problems:
             raise InvalidDefinition(problems)
-        return cls(name, group, prefix.rstrip("/") or "/", tuple(upstreams), signing, policy, float(timeouts[0]),
-                   float(timeouts[1]), int(doc.get("revision", 0)), float(doc.get("updated_at", 0.0)))
+        return cls(
+            name,
+            group,
+            prefix.rstrip("/") or "/",
+            tuple(upstreams),
+            signing,
+            policy,
+            float(timeouts[0]),
+            float(timeouts[1]),
+            int(doc.get("revision", 0)),
+            float(doc.get("updated_at", 0.0)),
+        )
 
 
 # --- agent states -------------------------------------------------------------------------
@@ -299,9 +314,20 @@ class GroupsSnapshot:
     def agent_view(self, record: AgentRecord, live: bool = True) -> AgentView:
         override = self.overrides.get(record.agent_id)
         state = effective_state(record if live else None, override)
-        return AgentView(record.agent_id, record.group, state, record.state if live else None, record.fault,
-                         record.host, record.pid, record.version, record.started_at, override,
-                         record.synced_generation, record.serving if live else ())
+        return AgentView(
+            record.agent_id,
+            record.group,
+            state,
+            record.state if live else None,
+            record.fault,
+            record.host,
+            record.pid,
+            record.version,
+            record.started_at,
+            override,
+            record.synced_generation,
+            record.serving if live else (),
+        )
 
     def agents_of(self, group: str, include_lost: bool = True) -> list[AgentView]:
         if self.group(group) is None:
@@ -313,17 +339,20 @@ class GroupsSnapshot:
 
     def up_agents(self, group: str) -> list[AgentRecord]:
         """The agents requests for this group may go to."""
-        return [r for r in self.agents.values()
-                if r.group == group and self.group(group) is not None
-                and effective_state(r, self.overrides.get(r.agent_id)) == AgentState.UP]
+        return [
+            r
+            for r in self.agents.values()
+            if r.group == group
+            and self.group(group) is not None
+            and effective_state(r, self.overrides.get(r.agent_id)) == AgentState.UP
+        ]
 
     def serving_agents(self, deployment: Deployment) -> list[AgentRecord]:
         """The agents that may sign for ``deployment``: Up ones of its group, and those Out Of Service
         only because another deployment is faulty (they keep serving what they applied)."""
         if self.group(deployment.group) is None:
             return []
-        return [r for r in self.agents.values()
-                if r.group == deployment.group and self._serves(r, deployment.name)]
+        return [r for r in self.agents.values() if r.group == deployment.group and self._serves(r, deployment.name)]
 
     def _serves(self, record: AgentRecord, name: str) -> bool:
         if self.overrides.get(record.agent_id) == AgentState.OUT_OF_SERVICE:

@@ -21,7 +21,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--users-file", help="JSON list of users that override/extend the defaults")
     parser.add_argument(
-        "--max-password-age-days", type=float,
+        "--max-password-age-days",
+        type=float,
         help="enable password expiry and /auth/update-password-no-auth",
     )
     return parser.parse_args(argv)

@@ -75,9 +75,7 @@ async def _authenticate_hmac(request: web.Request) -> UserRecord:
 
 
 async def _signing_facts(request: web.Request, signed_date: verify.SignedDate) -> verify.SigningFacts:
-    version = verify.signing_version(
-        request.headers.get("X-BackendAI-Version"), request.headers.get("X-Sorna-Version")
-    )
+    version = verify.signing_version(request.headers.get("X-BackendAI-Version"), request.headers.get("X-Sorna-Version"))
     body = b""
     if verify.body_is_signed(version.value, request.content_type) and request.can_read_body:
         body = await request.read()  # only pre-2018 API versions; never on current clients

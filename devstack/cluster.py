@@ -30,31 +30,70 @@ RESOURCE_SLOTS = {"cpu": "8", "mem": "17179869184"}  # what the one agent offers
 MAX_CONCURRENT_SESSIONS = 30
 
 AGENT = {
-    "id": "i-devstack", "status": "ALIVE", "status_changed": EPOCH, "region": "local", "architecture": "x86_64",
-    "scaling_group": DEFAULT_SCALING_GROUP, "schedulable": True, "addr": "tcp://127.0.0.1:6011",
-    "first_contact": EPOCH, "lost_at": None, "version": "23.09.10", "cpu_cur_pct": 0.0, "mem_cur_bytes": 0,
-    "available_slots": json.dumps(RESOURCE_SLOTS), "occupied_slots": json.dumps({k: "0" for k in RESOURCE_SLOTS}),
-    "live_stat": "{}", "compute_plugins": "{}", "hardware_metadata": "{}", "auto_terminate_abusing_kernel": False,
+    "id": "i-devstack",
+    "status": "ALIVE",
+    "status_changed": EPOCH,
+    "region": "local",
+    "architecture": "x86_64",
+    "scaling_group": DEFAULT_SCALING_GROUP,
+    "schedulable": True,
+    "addr": "tcp://127.0.0.1:6011",
+    "first_contact": EPOCH,
+    "lost_at": None,
+    "version": "23.09.10",
+    "cpu_cur_pct": 0.0,
+    "mem_cur_bytes": 0,
+    "available_slots": json.dumps(RESOURCE_SLOTS),
+    "occupied_slots": json.dumps({k: "0" for k in RESOURCE_SLOTS}),
+    "live_stat": "{}",
+    "compute_plugins": "{}",
+    "hardware_metadata": "{}",
+    "auto_terminate_abusing_kernel": False,
 }
 SCALING_GROUP = {
-    "name": DEFAULT_SCALING_GROUP, "description": "The devstack's only resource group", "is_active": True,
-    "is_public": True, "created_at": EPOCH, "wsproxy_addr": None, "wsproxy_api_token": None, "driver": "static",
-    "driver_opts": "{}", "scheduler": "fifo", "scheduler_opts": "{}", "use_host_network": False,
+    "name": DEFAULT_SCALING_GROUP,
+    "description": "The devstack's only resource group",
+    "is_active": True,
+    "is_public": True,
+    "created_at": EPOCH,
+    "wsproxy_addr": None,
+    "wsproxy_api_token": None,
+    "driver": "static",
+    "driver_opts": "{}",
+    "scheduler": "fifo",
+    "scheduler_opts": "{}",
+    "use_host_network": False,
 }
 VFOLDER_HOST_PERMISSIONS = [
-    "create-vfolder", "modify-vfolder", "delete-vfolder", "mount-in-session", "upload-file", "download-file",
-    "invite-others", "set-user-specific-permission",
+    "create-vfolder",
+    "modify-vfolder",
+    "delete-vfolder",
+    "mount-in-session",
+    "upload-file",
+    "download-file",
+    "invite-others",
+    "set-user-specific-permission",
 ]
 ALLOWED_VFOLDER_HOSTS = json.dumps({STORAGE_HOST: VFOLDER_HOST_PERMISSIONS})
 KEYPAIR_POLICY = {
-    "name": DEFAULT_POLICY, "created_at": EPOCH, "default_for_unspecified": "UNLIMITED",
-    "total_resource_slots": "{}", "max_session_lifetime": 0, "max_concurrent_sessions": MAX_CONCURRENT_SESSIONS,
-    "max_containers_per_session": 1, "idle_timeout": 3600, "max_pending_session_count": None,
+    "name": DEFAULT_POLICY,
+    "created_at": EPOCH,
+    "default_for_unspecified": "UNLIMITED",
+    "total_resource_slots": "{}",
+    "max_session_lifetime": 0,
+    "max_concurrent_sessions": MAX_CONCURRENT_SESSIONS,
+    "max_containers_per_session": 1,
+    "idle_timeout": 3600,
+    "max_pending_session_count": None,
     "allowed_vfolder_hosts": ALLOWED_VFOLDER_HOSTS,
 }
 STORAGE_POLICY = {  # user_resource_policy and project_resource_policy share these fields
-    "id": DEFAULT_POLICY, "name": DEFAULT_POLICY, "created_at": EPOCH, "max_vfolder_count": 0,
-    "max_quota_scope_size": -1, "max_session_count_per_model_session": 10,
+    "id": DEFAULT_POLICY,
+    "name": DEFAULT_POLICY,
+    "created_at": EPOCH,
+    "max_vfolder_count": 0,
+    "max_quota_scope_size": -1,
+    "max_session_count_per_model_session": 10,
 }
 
 
@@ -64,11 +103,13 @@ def project_id(domain: str, name: str) -> str:
 
 def matching(record: dict[str, Any], **arguments: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
     """A field resolver: ``record`` unless an argument (GraphQL name -> record field) names another."""
+
     def resolve(args: dict[str, Any]) -> dict[str, Any] | None:
         for argument, field in arguments.items():
             if args.get(argument) is not None and str(args[argument]) != str(record[field]):
                 return None
         return record
+
     return resolve
 
 
@@ -80,30 +121,71 @@ def root_for(user: UserRecord) -> dict[str, Any]:
     """The query root as ``user`` sees it."""
     name = user.email.split("@")[0]
     domain = {
-        "name": user.domain, "description": "", "is_active": True, "created_at": EPOCH, "modified_at": EPOCH,
-        "total_resource_slots": "{}", "allowed_vfolder_hosts": ALLOWED_VFOLDER_HOSTS,
-        "allowed_docker_registries": ["cr.backend.ai"], "integration_id": None,
+        "name": user.domain,
+        "description": "",
+        "is_active": True,
+        "created_at": EPOCH,
+        "modified_at": EPOCH,
+        "total_resource_slots": "{}",
+        "allowed_vfolder_hosts": ALLOWED_VFOLDER_HOSTS,
+        "allowed_docker_registries": ["cr.backend.ai"],
+        "integration_id": None,
         "scaling_groups": [DEFAULT_SCALING_GROUP],
     }
     project = {
-        "id": project_id(user.domain, DEFAULT_PROJECT), "name": DEFAULT_PROJECT, "description": "Default project",
-        "is_active": True, "created_at": EPOCH, "modified_at": EPOCH, "domain_name": user.domain, "type": "GENERAL",
-        "total_resource_slots": "{}", "allowed_vfolder_hosts": ALLOWED_VFOLDER_HOSTS, "integration_id": None,
-        "resource_policy": DEFAULT_POLICY, "scaling_groups": [DEFAULT_SCALING_GROUP],
+        "id": project_id(user.domain, DEFAULT_PROJECT),
+        "name": DEFAULT_PROJECT,
+        "description": "Default project",
+        "is_active": True,
+        "created_at": EPOCH,
+        "modified_at": EPOCH,
+        "domain_name": user.domain,
+        "type": "GENERAL",
+        "total_resource_slots": "{}",
+        "allowed_vfolder_hosts": ALLOWED_VFOLDER_HOSTS,
+        "integration_id": None,
+        "resource_policy": DEFAULT_POLICY,
+        "scaling_groups": [DEFAULT_SCALING_GROUP],
     }
     user_info = {
-        "id": user.user_id, "uuid": user.user_id, "username": name, "email": user.email, "full_name": name,
-        "description": "", "need_password_change": False, "status": user.status, "status_info": None,
-        "is_active": user.is_active, "role": user.role, "domain_name": user.domain, "created_at": EPOCH,
-        "modified_at": EPOCH, "resource_policy": DEFAULT_POLICY, "totp_activated": False,
-        "sudo_session_enabled": False, "allowed_client_ip": None, "main_access_key": user.access_key,
+        "id": user.user_id,
+        "uuid": user.user_id,
+        "username": name,
+        "email": user.email,
+        "full_name": name,
+        "description": "",
+        "need_password_change": False,
+        "status": user.status,
+        "status_info": None,
+        "is_active": user.is_active,
+        "role": user.role,
+        "domain_name": user.domain,
+        "created_at": EPOCH,
+        "modified_at": EPOCH,
+        "resource_policy": DEFAULT_POLICY,
+        "totp_activated": False,
+        "sudo_session_enabled": False,
+        "allowed_client_ip": None,
+        "main_access_key": user.access_key,
         "groups": [{"id": project["id"], "name": project["name"]}],
     }
     keypair = {
-        "access_key": user.access_key, "secret_key": None, "is_active": user.is_active, "is_admin": user.is_admin,
-        "resource_policy": DEFAULT_POLICY, "user_id": user.email, "user": user.user_id, "full_name": name,
-        "created_at": EPOCH, "modified_at": EPOCH, "last_used": None, "rate_limit": 1000, "num_queries": 0,
-        "concurrency_used": 0, "ssh_public_key": None, "projects": [project["name"]],
+        "access_key": user.access_key,
+        "secret_key": None,
+        "is_active": user.is_active,
+        "is_admin": user.is_admin,
+        "resource_policy": DEFAULT_POLICY,
+        "user_id": user.email,
+        "user": user.user_id,
+        "full_name": name,
+        "created_at": EPOCH,
+        "modified_at": EPOCH,
+        "last_used": None,
+        "rate_limit": 1000,
+        "num_queries": 0,
+        "concurrency_used": 0,
+        "ssh_public_key": None,
+        "projects": [project["name"]],
     }
     superadmin = user.role == "superadmin"
     return {

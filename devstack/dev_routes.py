@@ -103,12 +103,14 @@ async def echo_headers(request: web.Request) -> web.Response:
     for name, value in request.headers.items():
         # Repeated headers are folded the HTTP way so nothing forwarded is hidden.
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return web.json_response({
-        "headers": headers,
-        "method": request.method,
-        "raw_path": request.raw_path,
-        "cookies": dict(request.cookies),
-    })
+    return web.json_response(
+        {
+            "headers": headers,
+            "method": request.method,
+            "raw_path": request.raw_path,
+            "cookies": dict(request.cookies),
+        }
+    )
 
 
 routes.get("/dev/echo-headers")(echo_headers)

@@ -25,14 +25,17 @@ class GraphQLSyntaxError(ValueError):
 
 # --- parsing -------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<skip>[\s,\ufeff]+|\#[^\n\r]*)
   | (?P<block>\"\"\"(?:\\\"\"\"|[^\"]|\"(?!\"\"))*\"\"\")
   | (?P<string>"(?:\\.|[^"\\\n])*")
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<name>[_A-Za-z][_0-9A-Za-z]*)
   | (?P<punct>\.\.\.|[!$&()\:=@\[\]{}|])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 def _tokens(text: str) -> Iterator[tuple[str, str]]:
@@ -298,12 +301,12 @@ def _merge(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = value
 
 
-def execute(query: str, root: Mapping[str, Any], variables: Mapping[str, Any] | None = None,
-            operation_name: str | None = None) -> dict[str, Any]:
+def execute(
+    query: str, root: Mapping[str, Any], variables: Mapping[str, Any] | None = None, operation_name: str | None = None
+) -> dict[str, Any]:
     """``{"data": ...}`` for the query against ``root``; raises GraphQLSyntaxError if unreadable."""
     operation, fragments = parse(query, operation_name)
     if operation.kind != "query":
         return {"data": None, "errors": [{"message": f"devstack: {operation.kind} operations are not supported"}]}
     executor = _Executor(fragments, dict(operation.defaults) | dict(variables or {}))
     return {"data": executor.project(root, operation.selections)}
-

@@ -44,8 +44,9 @@ async def signup(request: web.Request) -> web.Response:
         raise Problem(INVALID_API_PARAMS, "No such domain.")
     if request.app[USERS_KEY].by_email(email) is not None:
         raise Problem(GENERIC_BAD_REQUEST, "Email already exists.")
-    return web.json_response({"access_key": "AKIA" + secrets.token_hex(8).upper(),
-                              "secret_key": secrets.token_urlsafe(30)}, status=201)
+    return web.json_response(
+        {"access_key": "AKIA" + secrets.token_hex(8).upper(), "secret_key": secrets.token_urlsafe(30)}, status=201
+    )
 
 
 async def _plugin_echo(request: web.Request) -> web.Response:

@@ -64,15 +64,19 @@ async def authorize(request: web.Request) -> web.Response:
     else:
         user = _check_credential(request.app[USERS_KEY], domain, username, password)
     _check_login_allowed(request, user)
-    return web.json_response({"data": {
-        "access_key": user.access_key,
-        "secret_key": user.secret_key,
-        "role": user.role,
-        "status": user.status,
-        "user_id": user.user_id,
-        "type": "keypair",
-        "response_type": "success",
-    }})
+    return web.json_response(
+        {
+            "data": {
+                "access_key": user.access_key,
+                "secret_key": user.secret_key,
+                "role": user.role,
+                "status": user.status,
+                "user_id": user.user_id,
+                "type": "keypair",
+                "response_type": "success",
+            }
+        }
+    )
 
 
 @routes.post("/auth/update-password-no-auth")
@@ -114,11 +118,13 @@ def _current_user(request: web.Request) -> UserRecord:
 @auth_required
 async def auth_role(request: web.Request) -> web.Response:
     user = _current_user(request)
-    return web.json_response({
-        "global_role": "superadmin" if user.role == "superadmin" else "user",
-        "domain_role": "admin" if user.is_admin else "user",
-        "group_role": None,
-    })
+    return web.json_response(
+        {
+            "global_role": "superadmin" if user.role == "superadmin" else "user",
+            "domain_role": "admin" if user.is_admin else "user",
+            "group_role": None,
+        }
+    )
 
 
 @auth_required

@@ -21,8 +21,8 @@ class RequestAudit:
     auth_method: str | None = None  # "hmac" | "jwt" once authenticated
     user: UserRecord | None = None
     rate_limit_remaining: int | None = None
-    prepared: bool = False          # headers already on the wire: no error body possible
-    status: int | None = None       # status of the prepared response, for the access log
+    prepared: bool = False  # headers already on the wire: no error body possible
+    status: int | None = None  # status of the prepared response, for the access log
 
 
 @dataclass

@@ -34,13 +34,20 @@ async def scaling_groups(request: web.Request) -> web.Response:
 @routes.get("/folders/_/hosts")
 @auth_required
 async def vfolder_hosts(request: web.Request) -> web.Response:
-    return web.json_response({
-        "default": STORAGE_HOST,
-        "allowed": [STORAGE_HOST],
-        "volume_info": {STORAGE_HOST: {
-            "backend": "vfs", "capabilities": ["vfolder"], "usage": {"percentage": 0.0}, "sftp_scaling_groups": [],
-        }},
-    })
+    return web.json_response(
+        {
+            "default": STORAGE_HOST,
+            "allowed": [STORAGE_HOST],
+            "volume_info": {
+                STORAGE_HOST: {
+                    "backend": "vfs",
+                    "capabilities": ["vfolder"],
+                    "usage": {"percentage": 0.0},
+                    "sftp_scaling_groups": [],
+                }
+            },
+        }
+    )
 
 
 @routes.get("/folders/invitations/list")
@@ -70,13 +77,23 @@ def _slots(value: str) -> dict[str, str]:
 async def check_presets(request: web.Request) -> web.Response:
     await json_object(request)  # group / scaling_group narrow the answer; there is one of each
     unlimited, idle = _slots("Infinity"), _slots("0")
-    return web.json_response({
-        "keypair_limits": unlimited, "keypair_using": idle, "keypair_remaining": unlimited,
-        "group_limits": unlimited, "group_using": idle, "group_remaining": unlimited,
-        "scaling_group_remaining": RESOURCE_SLOTS,
-        "scaling_groups": {DEFAULT_SCALING_GROUP: {"using": idle, "remaining": RESOURCE_SLOTS}},
-        "presets": [{
-            "name": "cpu1-mem2g", "resource_slots": {"cpu": "1", "mem": str(2 * 1024**3)},
-            "shared_memory": None, "allocatable": True,
-        }],
-    })
+    return web.json_response(
+        {
+            "keypair_limits": unlimited,
+            "keypair_using": idle,
+            "keypair_remaining": unlimited,
+            "group_limits": unlimited,
+            "group_using": idle,
+            "group_remaining": unlimited,
+            "scaling_group_remaining": RESOURCE_SLOTS,
+            "scaling_groups": {DEFAULT_SCALING_GROUP: {"using": idle, "remaining": RESOURCE_SLOTS}},
+            "presets": [
+                {
+                    "name": "cpu1-mem2g",
+                    "resource_slots": {"cpu": "1", "mem": str(2 * 1024**3)},
+                    "shared_memory": None,
+                    "allocatable": True,
+                }
+            ],
+        }
+    )

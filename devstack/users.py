@@ -63,14 +63,35 @@ class UserRecord:
 
 def default_users() -> list[UserRecord]:
     return [
-        UserRecord("admin@lablup.com", "wJalrXUt", "AKIAIOSFODNN7EXAMPLE",
-                   "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", role="superadmin"),
-        UserRecord("user@lablup.com", "C8qnIo29", "AKIANABBDUSEREXAMPLE",
-                   "C8qnIo29EZvXkPK1Kk9mMFbwDmBFFeNC8e6wkSXN", role="user"),
-        UserRecord("monitor@lablup.com", "7tuEwF1J", "AKIANAMONITOREXAMPLE",
-                   "7tuEwF1JHzGXZwo7gtCh8RT2YTjtasz2qmZDxcAr", role="monitor"),
-        UserRecord("inactive@lablup.com", "xPnTSNLh", "AKIANAINACTIVEEXAMPL",
-                   "xPnTSNLhQ2rJv6Wc8yK4mZ0bT1uGfE3dA5sH7jNo", role="user", status="inactive"),
+        UserRecord(
+            "admin@lablup.com",
+            "wJalrXUt",
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            role="superadmin",
+        ),
+        UserRecord(
+            "user@lablup.com",
+            "C8qnIo29",
+            "AKIANABBDUSEREXAMPLE",
+            "C8qnIo29EZvXkPK1Kk9mMFbwDmBFFeNC8e6wkSXN",
+            role="user",
+        ),
+        UserRecord(
+            "monitor@lablup.com",
+            "7tuEwF1J",
+            "AKIANAMONITOREXAMPLE",
+            "7tuEwF1JHzGXZwo7gtCh8RT2YTjtasz2qmZDxcAr",
+            role="monitor",
+        ),
+        UserRecord(
+            "inactive@lablup.com",
+            "xPnTSNLh",
+            "AKIANAINACTIVEEXAMPL",
+            "xPnTSNLhQ2rJv6Wc8yK4mZ0bT1uGfE3dA5sH7jNo",
+            role="user",
+            status="inactive",
+        ),
     ]
 
 

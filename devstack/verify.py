@@ -22,13 +22,26 @@ from devstack.problems import AUTH_FAILED, GENERIC_BAD_REQUEST, INVALID_AUTH_PAR
 
 # --- API version (docs/protocol.md §2.6) -------------------------------------------
 
-VALID_API_VERSIONS_23_09 = frozenset({
-    "v4.20181215", "v4.20190115", "v4.20190315", "v4.20190615", "v5.20191215",
-    "v6.20200815", "v6.20210815", "v6.20220315", "v6.20220615", "v6.20230315",
-    "v7.20230615",
-})
+VALID_API_VERSIONS_23_09 = frozenset(
+    {
+        "v4.20181215",
+        "v4.20190115",
+        "v4.20190315",
+        "v4.20190615",
+        "v5.20191215",
+        "v6.20200815",
+        "v6.20210815",
+        "v6.20220315",
+        "v6.20220615",
+        "v6.20230315",
+        "v7.20230615",
+    }
+)
 VALID_API_VERSIONS_HEAD = (VALID_API_VERSIONS_23_09 - {"v6.20210815"}) | {
-    "v6.20221201", "v8.20240315", "v8.20240915", "v9.20250722",
+    "v6.20221201",
+    "v8.20240315",
+    "v8.20240915",
+    "v9.20250722",
 }
 # Accept what either Manager generation accepts: the product may face both.
 VALID_API_VERSIONS = VALID_API_VERSIONS_23_09 | VALID_API_VERSIONS_HEAD
@@ -94,18 +107,45 @@ DATE_HEADERS = ("Date", "X-BackendAI-Date", "X-Sorna-Date")
 
 # A subset of the zone abbreviations the Manager's lenient parser knows.
 _ZONE_OFFSETS_HOURS: dict[str, float] = {
-    "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0,
-    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6,
-    "PST": -8, "PDT": -7, "AKST": -9, "AKDT": -8, "HST": -10,
-    "BST": 1, "CET": 1, "WEST": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
-    "IST": 5.5, "SGT": 8, "HKT": 8, "AWST": 8, "KST": 9, "JST": 9,
-    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+    "UTC": 0,
+    "GMT": 0,
+    "UT": 0,
+    "Z": 0,
+    "WET": 0,
+    "EST": -5,
+    "EDT": -4,
+    "CST": -6,
+    "CDT": -5,
+    "MST": -7,
+    "MDT": -6,
+    "PST": -8,
+    "PDT": -7,
+    "AKST": -9,
+    "AKDT": -8,
+    "HST": -10,
+    "BST": 1,
+    "CET": 1,
+    "WEST": 1,
+    "CEST": 2,
+    "EET": 2,
+    "EEST": 3,
+    "MSK": 3,
+    "IST": 5.5,
+    "SGT": 8,
+    "HKT": 8,
+    "AWST": 8,
+    "KST": 9,
+    "JST": 9,
+    "AEST": 10,
+    "AEDT": 11,
+    "NZST": 12,
+    "NZDT": 13,
 }
 
 
 @dataclass(frozen=True)
 class SignedDate:
-    raw: str          # verbatim header value: it is part of the string to sign
+    raw: str  # verbatim header value: it is part of the string to sign
     parsed: datetime  # aware; keeps the header's own offset (drives the date tag)
 
 
@@ -181,10 +221,10 @@ def body_is_signed(version: str, content_type: str) -> bool:
 @dataclass(frozen=True)
 class SigningFacts:
     method: str
-    raw_target: str    # path plus ?query exactly as received
+    raw_target: str  # path plus ?query exactly as received
     raw_date: str
-    date_tag: str      # YYYYMMDD
-    host: str          # Host header verbatim
+    date_tag: str  # YYYYMMDD
+    host: str  # Host header verbatim
     content_type: str  # parsed, lower-case media type
     version: VersionHeader
     body: bytes = b""

@@ -34,8 +34,12 @@ class AdminRoutes:
             return problems.unauthorized()
         caller = caller_of(record, self._front.config.webapi.endpoint_admins)
         if not (caller.platform_admin or caller.endpoint_admin):
-            return problems.problem(403, "generic-forbidden", "Forbidden operation.",
-                                    details="Only platform and endpoint admins may revoke sessions.")
+            return problems.problem(
+                403,
+                "generic-forbidden",
+                "Forbidden operation.",
+                details="Only platform and endpoint admins may revoke sessions.",
+            )
         user_id = request.match_info["user_id"]
         if not user_id or len(user_id) > MAX_USER_ID:
             return problems.bad_request("user_id must be 1 to 256 characters.")
@@ -45,7 +49,14 @@ class AdminRoutes:
             return problems.session_service_down()
         if result.status != 200:
             return web.json_response(result.body, status=result.status)
-        log.warning("sessions revoked by an admin", extra={
-            "event": "session_revoke", "status": "success", "user_id": user_id, "by": caller.user_id,
-            "count": result.body.get("revoked")})
+        log.warning(
+            "sessions revoked by an admin",
+            extra={
+                "event": "session_revoke",
+                "status": "success",
+                "user_id": user_id,
+                "by": caller.user_id,
+                "count": result.body.get("revoked"),
+            },
+        )
         return web.json_response({"user_id": user_id, "revoked": result.body.get("revoked", 0)})

@@ -63,8 +63,13 @@ def set_connect_timeout(http: aiohttp.ClientSession, seconds: float) -> None:
     replaced here rather than passed at each call site.
     """
     old = http.timeout
-    http._timeout = aiohttp.ClientTimeout(total=old.total, connect=old.connect, sock_read=old.sock_read,
-                                          sock_connect=seconds, ceil_threshold=old.ceil_threshold)
+    http._timeout = aiohttp.ClientTimeout(
+        total=old.total,
+        connect=old.connect,
+        sock_read=old.sock_read,
+        sock_connect=seconds,
+        ceil_threshold=old.ceil_threshold,
+    )
 
 
 def _set_connect_timeouts(clients, seconds: float) -> None:
@@ -72,15 +77,22 @@ def _set_connect_timeouts(clients, seconds: float) -> None:
         set_connect_timeout(http, seconds)
 
 
-def build_app(settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None,
-              tracing: NoTracing = NO_TRACING) -> web.Application:
+def build_app(
+    settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None, tracing: NoTracing = NO_TRACING
+) -> web.Application:
     """The worker's app; each component that copies a setting at start registers how it reloads it."""
     config = settings.config
     # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
-    middlewares = [request_log_middleware, host_check_middleware(HostPolicy.for_config(config)), own_targets_only,
-                   error_middleware, error_page_middleware]
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY,
-                          handler_args=parser_limits(config))
+    middlewares = [
+        request_log_middleware,
+        host_check_middleware(HostPolicy.for_config(config)),
+        own_targets_only,
+        error_middleware,
+        error_page_middleware,
+    ]
+    app = web.Application(
+        middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY, handler_args=parser_limits(config)
+    )
     zmq_context = zmq.asyncio.Context()
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
     daemon = SessionDaemonClient(zmq_context, session_daemon_endpoint(config), key, config.zmq.max_message_age)

@@ -43,8 +43,11 @@ class FrontDoor:
         found = self.groups.deployments.get(name)
         if found is None and name == MANAGER_DEPLOYMENT:
             built = manager_deployment(self.manager_endpoints, self.config.signers.group)
-            return dataclasses.replace(built, connect_timeout=self.config.api.connect_timeout,
-                                       response_timeout=self.config.api.response_timeout)
+            return dataclasses.replace(
+                built,
+                connect_timeout=self.config.api.connect_timeout,
+                response_timeout=self.config.api.response_timeout,
+            )
         return found
 
     def deployments_of(self, group: str) -> list[Deployment]:
@@ -98,7 +101,8 @@ class FrontDoor:
             path="/",
             httponly=True,
             samesite="Lax",
-            secure=self.browser_uses_https(request) if self.config.security.cookie_secure is None
+            secure=self.browser_uses_https(request)
+            if self.config.security.cookie_secure is None
             else self.config.security.cookie_secure,
         )
 

@@ -13,12 +13,26 @@ from contract.origins import OriginPolicy
 
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 ALLOWED_HEADERS = (
-    "Accept", "Accept-Language", "Content-Type", "Range", "If-Match", "If-None-Match", "If-Modified-Since",
-    "If-Unmodified-Since", "If-Range", "X-BackendAI-Version", "X-BackendAI-Encoded", "X-Request-ID",
+    "Accept",
+    "Accept-Language",
+    "Content-Type",
+    "Range",
+    "If-Match",
+    "If-None-Match",
+    "If-Modified-Since",
+    "If-Unmodified-Since",
+    "If-Range",
+    "X-BackendAI-Version",
+    "X-BackendAI-Encoded",
+    "X-Request-ID",
     "X-Requested-With",
 )
 EXPOSED_HEADERS = (
-    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Window", "Retry-After", "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Window",
+    "Retry-After",
+    "X-Request-ID",
     "Content-Disposition",
 )
 

@@ -18,8 +18,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})  # "none": the user typed or bookmarked it
 
 
-def own_origins(scheme: str, host: str | None, forwarded_proto: str | None = None,
-                forwarded_host: str | None = None) -> frozenset[str]:
+def own_origins(
+    scheme: str, host: str | None, forwarded_proto: str | None = None, forwarded_host: str | None = None
+) -> frozenset[str]:
     """Our origin as the browser sees it: from the request, and from a trusted proxy's forwarded facts.
 
     Over plain HTTP the HTTPS origin of the same host counts as ours too: that is a TLS terminator in

@@ -34,8 +34,9 @@ class SessionDaemonClient:
         give_up_at = loop.time() + CONNECT_WAIT
         while True:
             try:
-                item = await self._channel.request(lambda rid: SessionCommand(rid, op, args, request_id).to_item(),
-                                                   timeout)
+                item = await self._channel.request(
+                    lambda rid: SessionCommand(rid, op, args, request_id).to_item(), timeout
+                )
                 return SessionResult.from_item(item)
             except NotSent:
                 # It never reached a daemon, so asking again cannot do anything twice.

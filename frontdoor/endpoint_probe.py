@@ -24,8 +24,7 @@ PROBE_TIMEOUT = 2.0
 
 async def probe(http: aiohttp.ClientSession, url: str, timeout: float = PROBE_TIMEOUT, path: str = "/") -> bool:
     try:
-        async with http.get(url + path, allow_redirects=False,
-                            timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
+        async with http.get(url + path, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
             return answer.status < 500
     except (aiohttp.ClientError, TimeoutError, OSError):
         return False
@@ -35,8 +34,11 @@ def record(pool: EndpointPool, deployment: str, url: str, alive: bool) -> None:
     """Feed one outcome (probe or proxied request) into the pool, logging and exporting changes."""
     changed = pool.succeeded(url) if alive else pool.failed(url)
     if changed:
-        log.warning("upstream endpoint %s", "back in use" if alive else "taken out of use",
-                    extra={"event": "upstream_health", "deployment": deployment, "endpoint": url, "healthy": alive})
+        log.warning(
+            "upstream endpoint %s",
+            "back in use" if alive else "taken out of use",
+            extra={"event": "upstream_health", "deployment": deployment, "endpoint": url, "healthy": alive},
+        )
     instruments.UPSTREAM_HEALTHY.labels(deployment, url).set(1 if pool.endpoints[url].healthy else 0)
 
 

@@ -54,8 +54,9 @@ def error_response(request: web.Request, status: int, headers: dict[str, str] | 
     if wants_html(request.headers.get("Accept")):
         title_key, text_key = page_keys(status)
         try:
-            response = render_page(request, "ui/error.html", status=status, code=status,
-                                   title_key=title_key, text_key=text_key)
+            response = render_page(
+                request, "ui/error.html", status=status, code=status, title_key=title_key, text_key=text_key
+            )
         except Exception:  # a broken template must not turn one error into another
             log.exception("error page failed", extra={"event": "internal_error", "path": request.path})
             response = web.Response(status=status, text=f"{status}", content_type="text/plain")

@@ -61,6 +61,8 @@ class HeaderDeadlines:
         self._timers.pop(handler, None)
         self.expired += 1
         if self.expired & (self.expired - 1) == 0:  # 1, 2, 4, ...: a slowloris cannot flood the log
-            log.info("closed a connection that sent no request head in time",
-                     extra={"event": "header_timeout", "timeout": self.timeout, "count": self.expired})
+            log.info(
+                "closed a connection that sent no request head in time",
+                extra={"event": "header_timeout", "timeout": self.timeout, "count": self.expired},
+            )
         transport.close()

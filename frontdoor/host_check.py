@@ -42,8 +42,13 @@ def host_check_middleware(policy: HostPolicy):
             return await handler(request)
         log.warning(
             "refused a request for another host",
-            extra={"event": "security_violation", "reason": "host", "status_code": status,
-                   "path": request.path[:200], "host": request.headers.get(hdrs.HOST, "")[:200]},
+            extra={
+                "event": "security_violation",
+                "reason": "host",
+                "status_code": status,
+                "path": request.path[:200],
+                "host": request.headers.get(hdrs.HOST, "")[:200],
+            },
         )
         return refusal(request, status)
 

@@ -30,8 +30,11 @@ def redirect_app(https_port: int, policy: HostPolicy) -> web.Application:
         status = policy.verdict(request.headers.getall(hdrs.HOST, []))
         location = https_location(request.headers.get(hdrs.HOST), request.raw_path, https_port, policy)
         if status == 421:
-            return web.Response(status=421, text="Misdirected Request: this server does not answer for that host.\n",
-                                headers={"Vary": "Host"})
+            return web.Response(
+                status=421,
+                text="Misdirected Request: this server does not answer for that host.\n",
+                headers={"Vary": "Host"},
+            )
         if status is not None or location is None:
             return web.Response(status=400, text="Bad Request: no usable Host header.\n", headers={"Vary": "Host"})
         return web.Response(status=308, headers={"Location": location, "Vary": "Host"})
@@ -47,8 +50,11 @@ def redirect_listener(config: Config):
 
     async def context(_app: web.Application):
         # The same connection bounds as the main listener: a plain-HTTP port is as easy to hold open.
-        runner = web.AppRunner(redirect_app(config.service.port, HostPolicy.for_config(config)), access_log=None,
-                               keepalive_timeout=config.security.keepalive_timeout)
+        runner = web.AppRunner(
+            redirect_app(config.service.port, HostPolicy.for_config(config)),
+            access_log=None,
+            keepalive_timeout=config.security.keepalive_timeout,
+        )
         await runner.setup()
         HeaderDeadlines(lambda: config.security.header_read_timeout).install(runner.server)
         site = web.TCPSite(runner, config.service.ip, config.security.http_redirect_port, reuse_port=True)

@@ -29,8 +29,11 @@ class JwksDocument:
         body = self._current()
         if body is None:
             return problems.problem(503, "service-unavailable", "No identity keys are published.")
-        return web.Response(body=body, content_type="application/json",
-                            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        )
 
     def _current(self) -> bytes | None:
         try:

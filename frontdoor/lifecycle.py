@@ -48,8 +48,10 @@ def reload_tls(context: ssl.SSLContext, config: Config) -> bool:
     try:
         context.load_cert_chain(config.service.ssl_cert, config.service.ssl_privkey)
     except (OSError, ssl.SSLError) as exc:
-        log.error("TLS certificate not reloaded", extra={"event": "tls_reload", "status": "failure",
-                                                         "error": type(exc).__name__})
+        log.error(
+            "TLS certificate not reloaded",
+            extra={"event": "tls_reload", "status": "failure", "error": type(exc).__name__},
+        )
         return False
     log.info("TLS certificate reloaded", extra={"event": "tls_reload", "status": "success"})
     return True
@@ -65,10 +67,16 @@ class Worker:
         self.lifecycle = Lifecycle(worker)
         self.app[LIFECYCLE] = self.lifecycle
         self._tls = tls_context(self.config)
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=FINAL_GRACE,
-                                     keepalive_timeout=self.config.security.keepalive_timeout)
-        self._ops_runner = web.AppRunner(build_ops_app(self.front, self.lifecycle), access_log=None,
-                                         handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=FINAL_GRACE,
+            keepalive_timeout=self.config.security.keepalive_timeout,
+        )
+        self._ops_runner = web.AppRunner(
+            build_ops_app(self.front, self.lifecycle), access_log=None, handle_signals=False
+        )
         self._site: web.TCPSite | None = None
         self._sampler: asyncio.Task | None = None
         if self._tls is not None:
@@ -79,15 +87,22 @@ class Worker:
         HeaderDeadlines(lambda: self.config.security.header_read_timeout).install(self._runner.server)
         await self._until_signers()
         service, ops = self.config.service, self.config.ops
-        self._site = web.TCPSite(self._runner, service.ip, service.port, ssl_context=self._tls,
-                                 reuse_port=True, backlog=1024)
+        self._site = web.TCPSite(
+            self._runner, service.ip, service.port, ssl_context=self._tls, reuse_port=True, backlog=1024
+        )
         await self._site.start()
         await self._ops_runner.setup()
         await web.TCPSite(self._ops_runner, ops.ip, ops.port, reuse_port=True).start()
         self._sampler = asyncio.create_task(GaugeSampler(self.front, self.app.get(WS_RELAY)).run())
-        log.info("front door listening", extra={
-            "event": "startup", "worker": self.lifecycle.worker, "port": service.port, "ops_port": ops.port,
-        })
+        log.info(
+            "front door listening",
+            extra={
+                "event": "startup",
+                "worker": self.lifecycle.worker,
+                "port": service.port,
+                "ops_port": ops.port,
+            },
+        )
 
     async def _until_signers(self) -> None:
         """Take connections only once this worker can sign (a signer serving the Manager connected),
@@ -111,8 +126,15 @@ class Worker:
         ops = self.config.ops
         self.lifecycle.draining = True
         instruments.DRAINING_WORKERS.inc()
-        log.info("draining", extra={"event": "drain_start", "in_flight": IN_FLIGHT.total,
-                                    "unready_delay": ops.unready_delay, "drain_timeout": ops.drain_timeout})
+        log.info(
+            "draining",
+            extra={
+                "event": "drain_start",
+                "in_flight": IN_FLIGHT.total,
+                "unready_delay": ops.unready_delay,
+                "drain_timeout": ops.drain_timeout,
+            },
+        )
         await asyncio.sleep(ops.unready_delay)
         deadline = loop.time() + ops.drain_timeout
         # No new connections (the port's other workers keep accepting).  Open connections are not
@@ -127,8 +149,9 @@ class Worker:
         left = IN_FLIGHT.total
         await self._runner.cleanup()  # cancels what is left (after FINAL_GRACE), closes the clients
         instruments.DRAINING_WORKERS.dec()
-        log.info("drained", extra={"event": "drain_done", "status": "success" if not left else "failure",
-                                   "cancelled": left})
+        log.info(
+            "drained", extra={"event": "drain_done", "status": "success" if not left else "failure", "cancelled": left}
+        )
 
 
 async def _wait_idle(deadline: float) -> None:

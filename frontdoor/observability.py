@@ -75,8 +75,15 @@ PROBLEM_CODES: dict[str, tuple[str, str, str]] = {
     "service-unavailable": ("api", "request", "unavailable"),
     "internal-server-error": ("backendai", "generic", "internal-error"),
 }
-_CLIENT_DETAILS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                   409: "conflict", 410: "gone", 422: "invalid-parameters"}
+_CLIENT_DETAILS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    410: "gone",
+    422: "invalid-parameters",
+}
 _SERVER_DETAILS = {502: "unreachable", 503: "unavailable", 504: "timeout", 501: "not-implemented"}
 # A Manager error_code is "<domain>_<operation>_<detail>", each part lower-case words and hyphens.
 _UPSTREAM_CODE = re.compile(r"^([a-z][a-z-]{0,39})_([a-z][a-z-]{0,39})_([a-z][a-z-]{0,39})$")
@@ -105,8 +112,19 @@ def problem_slug(problem_type: Any) -> str | None:
 
 # ---- /stats: Backend.AI's in-flight handler counts ----
 
-STATS_KINDS = ("static", "webui", "config", "login", "login_check", "token_login", "logout", "healthcheck",
-               "proxy_api", "proxy_plugin", "proxy_websocket")
+STATS_KINDS = (
+    "static",
+    "webui",
+    "config",
+    "login",
+    "login_check",
+    "token_login",
+    "logout",
+    "healthcheck",
+    "proxy_api",
+    "proxy_plugin",
+    "proxy_websocket",
+)
 
 
 def handler_kind(template: str | None, path: str, websocket: bool) -> str | None:
@@ -185,11 +203,16 @@ def request_template(request: web.Request) -> str | None:
     return resource.canonical if resource is not None else None
 
 
-def record_request(method: str, template: str | None, path: str, status: int, duration: float,
-                   response: web.StreamResponse | None) -> None:
+def record_request(
+    method: str, template: str | None, path: str, status: int, duration: float, response: web.StreamResponse | None
+) -> None:
     slug, upstream_code = error_info(response)
-    labels = (method_label(method), endpoint_label(template, path), *error_labels(status, slug, upstream_code),
-              str(status))
+    labels = (
+        method_label(method),
+        endpoint_label(template, path),
+        *error_labels(status, slug, upstream_code),
+        str(status),
+    )
     series = _series.get(labels)
     if series is None:  # label sets are bounded by design, so this cache is too
         series = _series[labels] = (instruments.API_REQUESTS.labels(*labels), instruments.API_DURATION.labels(*labels))

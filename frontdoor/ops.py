@@ -48,6 +48,7 @@ WS_RELAY = web.AppKey("ws_relay", WebSocketRelay)
 
 # ---- readiness ----
 
+
 @dataclass(frozen=True)
 class Check:
     ok: bool
@@ -133,6 +134,7 @@ def build_ops_app(front: FrontDoor, lifecycle: Lifecycle) -> web.Application:
 
 # ---- Backend.AI's GET /stats (public port) ----
 
+
 def stats_text(doc: dict[str, int]) -> str:
     return "".join(f"{name}: {value}\n" for name, value in doc.items())
 
@@ -154,6 +156,7 @@ def register_stats(app: web.Application) -> None:
 
 
 # ---- gauges sampled once a second ----
+
 
 class GaugeSampler:
     """Sets the gauges that describe state rather than events; a label seen before but gone now is set to 0."""

@@ -95,8 +95,9 @@ class Pages:
         if record is not None:
             return see_other(next_path)
         notice = NOTICES.get(request.query.get("reason", ""))
-        return render_page(request, "ui/login.html", page="login", next_path=next_path, notice=notice,
-                           error=None, username="")
+        return render_page(
+            request, "ui/login.html", page="login", next_path=next_path, notice=notice, error=None, username=""
+        )
 
     async def login_submit(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -104,8 +105,16 @@ class Pages:
         username, password = _text(form.get("username")).strip(), _text(form.get("password"))
 
         def again(status: int, key: str, **values: Any) -> web.Response:
-            return render_page(request, "ui/login.html", status=status, page="login", next_path=next_path,
-                               notice=None, error=(key, values), username=username[:256])
+            return render_page(
+                request,
+                "ui/login.html",
+                status=status,
+                page="login",
+                next_path=next_path,
+                notice=None,
+                error=(key, values),
+                username=username[:256],
+            )
 
         if not is_same_origin_post(request.host, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")):
             return again(403, "error_cross_site")

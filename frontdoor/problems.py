@@ -51,8 +51,12 @@ STORE_RETRY_AFTER = "2"
 
 
 def session_store_down() -> web.Response:
-    response = problem(503, "service-unavailable", "The session store is unavailable.",
-                       details="Sessions are kept; try again in a few seconds.")
+    response = problem(
+        503,
+        "service-unavailable",
+        "The session store is unavailable.",
+        details="Sessions are kept; try again in a few seconds.",
+    )
     response.headers["Retry-After"] = STORE_RETRY_AFTER
     return response
 

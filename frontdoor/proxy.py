@@ -58,11 +58,17 @@ class DeploymentProxy:
         self._relay = relay
 
     def register(self, app: web.Application) -> None:
-        app.router.add_route("*", FUNC_PREFIX + "/{path:.*}", self._traced(self.handle_manager, FUNC_PREFIX + "/{path}"))
-        app.router.add_route("*", WEBAPI_PREFIX + "{deployment}/{path:.*}",
-                             self._traced(self.handle_deployment, WEBAPI_PREFIX + "{deployment}/{path}"))
-        app.router.add_route("*", PIPELINE_PREFIX + "/{path:.*}",
-                             self._traced(self.handle_pipeline, PIPELINE_PREFIX + "/{path}"))
+        app.router.add_route(
+            "*", FUNC_PREFIX + "/{path:.*}", self._traced(self.handle_manager, FUNC_PREFIX + "/{path}")
+        )
+        app.router.add_route(
+            "*",
+            WEBAPI_PREFIX + "{deployment}/{path:.*}",
+            self._traced(self.handle_deployment, WEBAPI_PREFIX + "{deployment}/{path}"),
+        )
+        app.router.add_route(
+            "*", PIPELINE_PREFIX + "/{path:.*}", self._traced(self.handle_pipeline, PIPELINE_PREFIX + "/{path}")
+        )
 
     def _traced(self, handler, route: str):
         """The handler inside a server span ([otel] on); the handler itself when tracing is off."""
@@ -73,8 +79,12 @@ class DeploymentProxy:
 
         async def traced(request: web.Request) -> web.StreamResponse:
             method = http_method(request.method)
-            attributes = {"http.request.method": method, "http.route": route, "url.scheme": request.scheme,
-                          "webui_host.request_id": request.get("request_id", "")}
+            attributes = {
+                "http.request.method": method,
+                "http.route": route,
+                "url.scheme": request.scheme,
+                "webui_host.request_id": request.get("request_id", ""),
+            }
             carrier = request.headers if front.trusts_traceparent(request) else None
             with tracing.server_span(f"{method} {route}", attributes, carrier) as span:
                 request["trace_id"] = tracing.trace_id(span)  # for the request's log line
@@ -115,11 +125,16 @@ class DeploymentProxy:
         if isinstance(raw_rest, web.Response):
             return raw_rest
         if credential_login(request.method, raw_rest):
-            log.warning("refused a pipeline login", extra={"event": "security_violation", "reason": "pipeline_login",
-                                                         "path": request.path[:200]})
-            return problems.problem(403, "webserver/pipeline-login-refused",
-                                    "The pipeline login sends Backend.AI credentials; it is not forwarded.",
-                                    details="The pipeline server gets an X-BackendAI-SSO token with every request.")
+            log.warning(
+                "refused a pipeline login",
+                extra={"event": "security_violation", "reason": "pipeline_login", "path": request.path[:200]},
+            )
+            return problems.problem(
+                403,
+                "webserver/pipeline-login-refused",
+                "The pipeline login sends Backend.AI credentials; it is not forwarded.",
+                details="The pipeline server gets an X-BackendAI-SSO token with every request.",
+            )
         session_id = session_cookie_value(request, front.config)
         record = await front.session(request)
         if record is None:
@@ -148,22 +163,29 @@ class DeploymentProxy:
         record = await front.session(request)
         if record is None:
             return problems.unauthorized()
-        if not may_call(caller_of(record, front.config.webapi.endpoint_admins), deployment.name,
-                        front.groups.group(deployment.group)):
+        if not may_call(
+            caller_of(record, front.config.webapi.endpoint_admins),
+            deployment.name,
+            front.groups.group(deployment.group),
+        ):
             return _no_such_deployment(deployment.name)  # a group one may not Read is not disclosed
         request["user_id"] = record.user_id
 
         async def sign(target: UpstreamTarget) -> dict[str, str] | web.Response:
-            signed = {} if deployment.signing == SigningMode.NONE else await self._signed_headers(
-                request, deployment, target, raw_rest, session_id)
+            signed = (
+                {}
+                if deployment.signing == SigningMode.NONE
+                else await self._signed_headers(request, deployment, target, raw_rest, session_id)
+            )
             if not isinstance(signed, web.Response):
                 front.sessions.keep_alive(session_id, record)
             return signed
 
         return await self._to_an_endpoint(request, deployment, raw_rest, sign, session_id)
 
-    async def _to_an_endpoint(self, request: web.Request, deployment: Deployment, raw_rest: str, sign,
-                              session_id: str | None = None) -> web.StreamResponse:
+    async def _to_an_endpoint(
+        self, request: web.Request, deployment: Deployment, raw_rest: str, sign, session_id: str | None = None
+    ) -> web.StreamResponse:
         """Send to a healthy endpoint of the deployment; one that cannot be connected to is marked and,
         as nothing was sent yet, the request goes to the next one (signed anew for its host).  So does
         an idempotent request without a body whose connection broke."""
@@ -192,19 +214,37 @@ class DeploymentProxy:
                 return answer
         return problems.bad_gateway()
 
-    async def _signed_headers(self, request: web.Request, deployment: Deployment, target: UpstreamTarget,
-                              raw_rest: str, session_id: str | None) -> dict[str, str] | web.Response:
+    async def _signed_headers(
+        self,
+        request: web.Request,
+        deployment: Deployment,
+        target: UpstreamTarget,
+        raw_rest: str,
+        session_id: str | None,
+    ) -> dict[str, str] | web.Response:
         front = self._front
-        with front.tracing.client_span("signer/sign", {"rpc.system": "webui-host", "rpc.service": "signer",
-                                                       "rpc.method": "sign",
-                                                       "webui_host.deployment": deployment.name}) as span:
+        with front.tracing.client_span(
+            "signer/sign",
+            {
+                "rpc.system": "webui-host",
+                "rpc.service": "signer",
+                "rpc.method": "sign",
+                "webui_host.deployment": deployment.name,
+            },
+        ) as span:
             result = await self._sign(request, deployment, target, raw_rest, session_id)
             if isinstance(result, web.Response):  # not signed: the answer the browser gets instead
                 front.tracing.error(span, f"refused_{result.status}")
             return result
 
-    async def _sign(self, request: web.Request, deployment: Deployment, target: UpstreamTarget,
-                    raw_rest: str, session_id: str | None) -> dict[str, str] | web.Response:
+    async def _sign(
+        self,
+        request: web.Request,
+        deployment: Deployment,
+        target: UpstreamTarget,
+        raw_rest: str,
+        session_id: str | None,
+    ) -> dict[str, str] | web.Response:
         front = self._front
         websocket = wants_websocket(request)
         path = raw_rest.partition("?")[0].strip("/")
@@ -254,14 +294,19 @@ class DeploymentProxy:
             trace=trace,
         )
 
-    async def _forward(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str],
-                       deployment: Deployment) -> web.StreamResponse:
+    async def _forward(
+        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment
+    ) -> web.StreamResponse:
         tracing = self._front.tracing
         if not tracing.enabled:
             return await self._exchange(request, target, signed, deployment, None)
         method = http_method(request.method)
-        attributes = {"http.request.method": method, "server.address": target.url.host or "",
-                      "server.port": target.url.port or 0, "webui_host.deployment": deployment.name}
+        attributes = {
+            "http.request.method": method,
+            "server.address": target.url.host or "",
+            "server.port": target.url.port or 0,
+            "webui_host.deployment": deployment.name,
+        }
         with tracing.client_span(f"{method} {deployment.name}", attributes) as span:
             answer = await self._exchange(request, target, signed, deployment, tracing.propagation_headers())
             if answer is NOT_CONNECTED:
@@ -270,8 +315,9 @@ class DeploymentProxy:
                 tracing.http_status(span, answer.status, server=False)
             return answer
 
-    async def _exchange(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str],
-                        deployment: Deployment, trace) -> web.StreamResponse:
+    async def _exchange(
+        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace
+    ) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
         try:
@@ -297,13 +343,17 @@ class DeploymentProxy:
             return NOT_CONNECTED
         except aiohttp.ClientConnectorError as exc:  # no connection: nothing of the request was sent
             instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
-            log.warning("upstream endpoint unreachable", extra={"event": "upstream_error", "error": type(exc).__name__,
-                                                               "endpoint": str(target.url.origin())})
+            log.warning(
+                "upstream endpoint unreachable",
+                extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
+            )
             return NOT_CONNECTED
         except aiohttp.ClientConnectionError as exc:
             instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
-            log.warning("upstream connection broke", extra={"event": "upstream_error", "error": type(exc).__name__,
-                                                           "endpoint": str(target.url.origin())})
+            log.warning(
+                "upstream connection broke",
+                extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
+            )
             if request.method in IDEMPOTENT_METHODS and not request.body_exists:
                 return NOT_CONNECTED  # e.g. the Manager was killed mid-request: another one may answer
             return problems.bad_gateway()
@@ -315,8 +365,11 @@ class DeploymentProxy:
     def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
         # A /webapi deployment's cookies stay under its route prefix; the Manager's are only filtered.
         scoped = deployment.name != MANAGER_DEPLOYMENT
-        return downstream_headers(upstream.headers, session_cookie=self._front.config.session.cookie_name,
-                                  cookie_path=deployment.route_prefix if scoped else None)
+        return downstream_headers(
+            upstream.headers,
+            session_cookie=self._front.config.session.cookie_name,
+            cookie_path=deployment.route_prefix if scoped else None,
+        )
 
 
 def _routed(request: web.Request, route_prefix: str) -> str | web.Response:
@@ -357,7 +410,11 @@ async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse
         instruments.UPSTREAM_ERRORS.labels("broken_body").inc()
         log.warning(
             "upstream broke off mid-body",
-            extra={"event": "upstream_error", "error": type(exc).__name__, "after_s": round(time.monotonic() - started, 3)},
+            extra={
+                "event": "upstream_error",
+                "error": type(exc).__name__,
+                "after_s": round(time.monotonic() - started, 3),
+            },
         )
         response.force_close()
         return response

@@ -97,8 +97,9 @@ def seconds_until_admitted(limit: int, current: int, previous: int, elapsed: flo
     return (window - elapsed) + window * max(1 - (limit - 1) / current, 0.0)
 
 
-def verdict_of(admitted: bool, limit: int, current: int, previous: int, position: WindowPosition,
-               window: int) -> Verdict:
+def verdict_of(
+    admitted: bool, limit: int, current: int, previous: int, position: WindowPosition, window: int
+) -> Verdict:
     used = math.ceil(estimate(current, previous, position.elapsed, window))
     if admitted:
         return Verdict(True, limit, max(limit - used, 0), window)

@@ -49,8 +49,9 @@ def _current_key(subject: str, index: int) -> str:
 
 
 class BatchedLimiter:
-    def __init__(self, client: aioredis.Redis, window: int, sync_interval: float,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self, client: aioredis.Redis, window: int, sync_interval: float, clock: Callable[[], float] = time.time
+    ):
         self._client = client
         self._window = window
         self._sync_interval = sync_interval
@@ -155,7 +156,7 @@ class BatchedLimiter:
             if flushing:
                 pipe.incrby(current_key, flushing).pexpire(current_key, ttl_ms)
             pipe.mget(current_key, previous_key)
-        replies = iter((await pipe.execute())[2 * len(unflushed):])
+        replies = iter((await pipe.execute())[2 * len(unflushed) :])
         results = []
         for _subject, _index, flushing in batch:
             if flushing:
@@ -182,13 +183,18 @@ class BatchedLimiter:
             counts.previous = totals[0] + sum(count for key, count in self._unflushed if key == old_key)
 
     def _drop_idle(self, now: float) -> None:
-        idle = [subject for subject, counts in self._counts.items()
-                if now - counts.seen > 2 * self._window and not (counts.pending or counts.flushing)]
+        idle = [
+            subject
+            for subject, counts in self._counts.items()
+            if now - counts.seen > 2 * self._window and not (counts.pending or counts.flushing)
+        ]
         for subject in idle:
             del self._counts[subject]
 
     def _report(self, exc: BaseException) -> None:
         self.failures += 1
         if self.failures & (self.failures - 1) == 0:
-            log.warning("rate-limit sync failed; deciding from local counts",
-                        extra={"event": "redis_unavailable", "error": type(exc).__name__, "failures": self.failures})
+            log.warning(
+                "rate-limit sync failed; deciding from local counts",
+                extra={"event": "redis_unavailable", "error": type(exc).__name__, "failures": self.failures},
+            )

@@ -25,7 +25,11 @@ async def own_targets_only(request: web.Request, handler):
         return await handler(request)
     log.warning(
         "refused a request target",
-        extra={"event": "security_violation", "reason": "foreign_target", "detail": reason,
-               "target": request.raw_path[:200]},
+        extra={
+            "event": "security_violation",
+            "reason": "foreign_target",
+            "detail": reason,
+            "target": request.raw_path[:200],
+        },
     )
     return problems.bad_request(f"Refused request target: {reason}.")

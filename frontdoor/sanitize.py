@@ -53,4 +53,3 @@ def password_problem(password: str) -> str | None:
     if "\0" in password:
         return "the password may not contain NUL"
     return None
-

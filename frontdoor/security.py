@@ -44,8 +44,15 @@ PASSWORD_PATHS = frozenset(
 
 
 # Backend.AI's [security] request_policies, by name: what each refuses (403).
-METADATA_HOSTS = frozenset({"metadata.google.internal", "169.254.169.254", "100.100.100.200", "alibaba.zaproxy.org",
-                            "metadata.oraclecloud.com"})
+METADATA_HOSTS = frozenset(
+    {
+        "metadata.google.internal",
+        "169.254.169.254",
+        "100.100.100.200",
+        "alibaba.zaproxy.org",
+        "metadata.oraclecloud.com",
+    }
+)
 UNSAFE_FILE_NAMES = frozenset({"._darcs", ".bzr", ".hg", "BitKeeper", ".bak", ".log", ".git", ".svn"})
 
 
@@ -120,8 +127,13 @@ class Security:
         if verdict is not None:
             request[RATE_LIMIT] = verdict
             if not verdict.admitted:
-                return _refusal(request, web.HTTPTooManyRequests, "rate-limit-exceeded", "Too many requests.",
-                                f"Try again in {verdict.retry_after} s.")
+                return _refusal(
+                    request,
+                    web.HTTPTooManyRequests,
+                    "rate-limit-exceeded",
+                    "Too many requests.",
+                    f"Try again in {verdict.retry_after} s.",
+                )
         return await handler(request)
 
     async def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -131,8 +143,7 @@ class Security:
         if path.startswith(API_PREFIXES) and not request.get(PREFLIGHT):
             apply_cors(headers, self._origins, request.headers.get("Origin"))
         nonce = request.get("csp_nonce") or new_nonce()
-        for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.page_policy,
-                                        proxied).items():
+        for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, proxied).items():
             if name != "Content-Security-Policy" or name not in headers:  # a handler's own policy stands
                 headers[name] = value
         headers.update(hsts_header(request.secure, self._config.hsts_max_age))
@@ -154,7 +165,11 @@ class Security:
             return None  # the common case, decided before any origin is parsed
         ours = own_origins(request.scheme, request.host, *self._forwarded(request))
         return csrf_refusal(
-            request.method, websocket, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), ours,
+            request.method,
+            websocket,
+            request.headers.get("Origin"),
+            request.headers.get("Sec-Fetch-Site"),
+            ours,
             self._origins,
         )
 
@@ -168,11 +183,22 @@ class Security:
     def _refuse(self, request: web.Request, reason: str) -> web.Response:
         log.warning(
             "refused a cross-origin request",
-            extra={"event": "security_violation", "reason": "csrf", "detail": reason, "method": request.method,
-                   "path": request.path[:200], "origin": (request.headers.get("Origin") or "")[:200]},
+            extra={
+                "event": "security_violation",
+                "reason": "csrf",
+                "detail": reason,
+                "method": request.method,
+                "path": request.path[:200],
+                "origin": (request.headers.get("Origin") or "")[:200],
+            },
         )
-        return _refusal(request, web.HTTPForbidden, "csrf-refused", "Cross-origin request refused.",
-                        "State-changing requests are accepted only from this site's own pages or allowed origins.")
+        return _refusal(
+            request,
+            web.HTTPForbidden,
+            "csrf-refused",
+            "Cross-origin request refused.",
+            "State-changing requests are accepted only from this site's own pages or allowed origins.",
+        )
 
     async def _manager_auth(self, request: web.Request) -> web.Response | None:
         """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
@@ -182,29 +208,44 @@ class Security:
         if rule is None:
             return None
         if rule is AuthRule.REFUSE:
-            log.warning("refused a Manager auth endpoint", extra={
-                "event": "security_violation", "reason": "manager_auth", "method": request.method,
-                "path": request.path[:200]})
+            log.warning(
+                "refused a Manager auth endpoint",
+                extra={
+                    "event": "security_violation",
+                    "reason": "manager_auth",
+                    "method": request.method,
+                    "path": request.path[:200],
+                },
+            )
             return problems.problem(
-                403, "webserver/auth-endpoint-refused", "This Manager endpoint is not available through the web server.",
+                403,
+                "webserver/auth-endpoint-refused",
+                "This Manager endpoint is not available through the web server.",
                 details=f"Log in with POST {LOGIN_INSTEAD}; change an expired password with POST "
-                        f"{PASSWORD_CHANGE_INSTEAD}.")
+                f"{PASSWORD_CHANGE_INSTEAD}.",
+            )
         record = await self._front.session(request)
         if record is None:
             return None  # the proxy answers 401
         session = self._front.config.session
-        verdict = await self._password_checks.check("password_check", account_key(record.user_id),
-                                                    session.login_allowed_fail_count)
+        verdict = await self._password_checks.check(
+            "password_check", account_key(record.user_id), session.login_allowed_fail_count
+        )
         if verdict is None or verdict.admitted:
             return None
         request[RATE_LIMIT] = verdict
-        return problems.problem(429, "too-many-requests", "Too many password checks for this account.",
-                                details=f"Try again in {verdict.retry_after} s.")
+        return problems.problem(
+            429,
+            "too-many-requests",
+            "Too many password checks for this account.",
+            details=f"Try again in {verdict.retry_after} s.",
+        )
 
     async def _rate_limit(self, request: web.Request, path: str, proxied: bool) -> Verdict | None:
         limits = self._config.rate_limit
         if (request.method == "POST" and path in PASSWORD_PATHS) or limited_like_login(
-                request.method, path, self._front.config.service.enable_signup):
+            request.method, path, self._front.config.service.enable_signup
+        ):
             return await self._logins.check("login", self._front.client_ip(request), limits.login_requests)
         if not proxied or not limits.enabled:
             return None

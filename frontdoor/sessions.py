@@ -18,8 +18,13 @@ from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
 
 
 class SessionReader:
-    def __init__(self, client: aioredis.Redis, touch_interval: float, touch: Callable[[str], asyncio.Future],
-                 max_entries: int = MAX_ENTRIES):
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        touch_interval: float,
+        touch: Callable[[str], asyncio.Future],
+        max_entries: int = MAX_ENTRIES,
+    ):
         self._client = client
         self._touch_interval = touch_interval
         self._touch = touch
@@ -78,4 +83,3 @@ class SessionReader:
 
     async def close(self) -> None:
         await self._client.aclose()
-

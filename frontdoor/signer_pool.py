@@ -53,7 +53,10 @@ class SignerPool:
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
-        self._policies = {BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(), BalancingPolicy.ROUND_ROBIN: RoundRobin()}
+        self._policies = {
+            BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
+            BalancingPolicy.ROUND_ROBIN: RoundRobin(),
+        }
 
     def update(self, snapshot: GroupsSnapshot, deployments: list[Deployment]) -> None:
         """Follow etcd: a channel for each agent serving some deployment, nothing for the rest."""
@@ -76,7 +79,8 @@ class SignerPool:
     def agents_serving(self, deployment_name: str, on_host: str | None = None) -> list[str]:
         """Agents serving a deployment now (connected), optionally only those of one host."""
         return sorted(
-            agent_id for agent_id in self._serving.get(deployment_name, ())
+            agent_id
+            for agent_id in self._serving.get(deployment_name, ())
             if self._channels[agent_id].connected and (on_host is None or self._hosts.get(agent_id) == on_host)
         )
 
@@ -117,8 +121,9 @@ class SignerPool:
             raise SigningRefused(refusal)
         raise NoSignerAvailable()
 
-    async def _ask(self, channel: DealerChannel, agent_id: str, request: SigningRequest,
-                   remaining: float) -> SigningReply | None:
+    async def _ask(
+        self, channel: DealerChannel, agent_id: str, request: SigningRequest, remaining: float
+    ) -> SigningReply | None:
         """The agent's reply, or None when it did not answer (timed out, went away)."""
         started = time.perf_counter()
         try:

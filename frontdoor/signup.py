@@ -45,8 +45,9 @@ class SignupRoute:
             return _missing("password")
         problem = username_problem(email.strip()) or password_problem(password)
         if problem is not None:
-            return problems.bad_request("Invalid signup fields.", slug="invalid-api-params",
-                                        details=problem[0].upper() + problem[1:] + ".")
+            return problems.bad_request(
+                "Invalid signup fields.", slug="invalid-api-params", details=problem[0].upper() + problem[1:] + "."
+            )
         body.pop("domain", None)  # ours, as Backend.AI sets it
         args = {"email": email.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
         try:

@@ -89,8 +89,15 @@ def file_response(request: web.Request, root: Path, found: Path, cache_control: 
 
 
 class StaticFiles:
-    def __init__(self, root: Path, *, spa_fallback: bool, home_redirect: str | None = None, prefix: str = "",
-                 page_policy: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        spa_fallback: bool,
+        home_redirect: str | None = None,
+        prefix: str = "",
+        page_policy: str | None = None,
+    ):
         self._root = root.resolve()
         self._spa_fallback = spa_fallback
         self._home_redirect = home_redirect
@@ -120,7 +127,7 @@ class StaticFiles:
         app.router.add_get(self._prefix + "/{tail:.*}", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        raw_path = request.rel_url.raw_path[len(self._prefix):]
+        raw_path = request.rel_url.raw_path[len(self._prefix) :]
         if raw_path in ("", "/") and self._home_redirect:
             raise web.HTTPFound(self._home_redirect)
         relative = safe_relative_path(raw_path)
@@ -132,8 +139,9 @@ class StaticFiles:
             found = resolve_inside(self._root, "index.html")
         if found is None:
             if kind == "subresource" or (kind == "other" and has_extension(relative)):
-                return web.Response(status=404, text=PLAIN_NOT_FOUND, content_type="text/plain",
-                                    headers={"Cache-Control": NO_STORE})
+                return web.Response(
+                    status=404, text=PLAIN_NOT_FOUND, content_type="text/plain", headers={"Cache-Control": NO_STORE}
+                )
             raise web.HTTPNotFound()  # a page for a page load, problem+json otherwise (error_pages)
         # The app shell (also served for directories and SPA routes) is html: never stored.
         cache_control = NO_STORE if found.name == "index.html" else cache_control_for(relative)

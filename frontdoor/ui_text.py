@@ -198,10 +198,27 @@ TEXT: dict[str, dict[str, str]] = {
 
 # Strings the page scripts need (countdown, console, extend button), handed over as JSON.
 SCRIPT_KEYS = (
-    "session_expired", "session_extended", "extend_failed", "console_sending", "console_network_error",
-    "days_short", "webapi_state_UP", "webapi_state_DOWN", "webapi_state_OUT_OF_SERVICE", "webapi_state_STARTING",
-    "webapi_state_UNKNOWN", "webapi_agents", "webapi_deployments", "webapi_serving", "webapi_no_agents", "webapi_no_deployments",
-    "webapi_no_unknown", "webapi_updated", "webapi_distributing", "webapi_load_failed", "webapi_shutdown",
+    "session_expired",
+    "session_extended",
+    "extend_failed",
+    "console_sending",
+    "console_network_error",
+    "days_short",
+    "webapi_state_UP",
+    "webapi_state_DOWN",
+    "webapi_state_OUT_OF_SERVICE",
+    "webapi_state_STARTING",
+    "webapi_state_UNKNOWN",
+    "webapi_agents",
+    "webapi_deployments",
+    "webapi_serving",
+    "webapi_no_agents",
+    "webapi_no_deployments",
+    "webapi_no_unknown",
+    "webapi_updated",
+    "webapi_distributing",
+    "webapi_load_failed",
+    "webapi_shutdown",
 )
 
 

@@ -39,13 +39,32 @@ DEFAULT_MEDIA_TYPE = "application/octet-stream"
 # Browser headers that carry meaning for the Manager; everything else (Origin, Referer, our session
 # cookie, the browser's own Authorization, X-BackendAI-SessionID, ...) stays here.
 FORWARDED_REQUEST_HEADERS = (
-    "Accept", "Accept-Language", "Accept-Encoding", "Content-Type", "Content-Length",
-    "Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+    "Accept",
+    "Accept-Language",
+    "Accept-Encoding",
+    "Content-Type",
+    "Content-Length",
+    "Range",
+    "If-Range",
+    "If-Match",
+    "If-None-Match",
+    "If-Modified-Since",
+    "If-Unmodified-Since",
 )
 HOP_BY_HOP = frozenset(
     h.lower()
-    for h in ("Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
-              "Trailers", "Transfer-Encoding", "Upgrade", "Server")
+    for h in (
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Trailers",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Server",
+    )
 )
 
 
@@ -122,12 +141,12 @@ def routed_rest(raw_target: str, route_prefix: str) -> str:
     if len(segments) <= len(prefix):
         raise NotRouted(f"the path does not lead below {route_prefix}")
     try:
-        decoded = [unquote(segment, errors="strict") for segment in segments[:len(prefix)]]
+        decoded = [unquote(segment, errors="strict") for segment in segments[: len(prefix)]]
     except UnicodeDecodeError:
         raise NotRouted("the path is not UTF-8") from None
     if decoded != prefix:
         raise NotRouted(f"the path does not lead below {route_prefix}")
-    return "/" + "/".join(segments[len(prefix):]) + sep + query
+    return "/" + "/".join(segments[len(prefix) :]) + sep + query
 
 
 def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
@@ -141,8 +160,13 @@ def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
     if any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
     base = URL(endpoint)
-    url = URL.build(scheme=base.scheme, authority=base.raw_authority, path=base.raw_path.rstrip("/") + path,
-                    query_string=query, encoded=True)
+    url = URL.build(
+        scheme=base.scheme,
+        authority=base.raw_authority,
+        path=base.raw_path.rstrip("/") + path,
+        query_string=query,
+        encoded=True,
+    )
     return UpstreamTarget(url, urlsplit(endpoint).netloc, url.raw_path_qs)
 
 
@@ -250,13 +274,13 @@ def contained_cookie(set_cookie: str, session_cookie: str, cookie_path: str | No
         return None
     if cookie_path is None:
         return set_cookie
-    kept = [a.strip() for a in attributes
-            if a.strip() and a.split("=", 1)[0].strip().lower() not in ("domain", "path")]
+    kept = [a.strip() for a in attributes if a.strip() and a.split("=", 1)[0].strip().lower() not in ("domain", "path")]
     return "; ".join([pair.strip(), *kept, f"Path={cookie_path}"])
 
 
-def downstream_headers(upstream: CIMultiDictProxy[str], *, session_cookie: str,
-                       cookie_path: str | None = None) -> CIMultiDict[str]:
+def downstream_headers(
+    upstream: CIMultiDictProxy[str], *, session_cookie: str, cookie_path: str | None = None
+) -> CIMultiDict[str]:
     """Headers of a proxied answer: no hop-by-hop ones, no ``Clear-Site-Data``, our CSP in place of the
     upstream's, ``nosniff``, and upstream cookies filtered by ``contained_cookie``."""
     headers: CIMultiDict[str] = CIMultiDict()

@@ -73,8 +73,12 @@ class WebApiRoutes:
         except _NotLoggedIn:
             return problems.unauthorized()
         if not may_define_groups(caller):
-            return problems.problem(403, "generic-forbidden", "Forbidden",
-                                    detail="only platform admins and endpoint admins see the Unknown agents")
+            return problems.problem(
+                403,
+                "generic-forbidden",
+                "Forbidden",
+                detail="only platform admins and endpoint admins see the Unknown agents",
+            )
         return web.json_response({"agents": [v.to_dict() for v in self._front.groups.unknown_agents()]})
 
     # --- changing --------------------------------------------------------------------------
@@ -83,8 +87,10 @@ class WebApiRoutes:
         group = await self._act(request, lambda admin, caller, snap, body: admin.create_group(caller, snap, body))
         if isinstance(group, web.Response):
             return group
-        reminder = (f"Start Web API Agents for this group with WEBAPI_GROUP_NAME={group.name} "
-                    "(signer_worker environment); they join it automatically.")
+        reminder = (
+            f"Start Web API Agents for this group with WEBAPI_GROUP_NAME={group.name} "
+            "(signer_worker environment); they join it automatically."
+        )
         return web.json_response({"group": json.loads(group.to_json()), "reminder": reminder}, status=201)
 
     async def update_group(self, request: web.Request) -> web.Response:
@@ -94,35 +100,51 @@ class WebApiRoutes:
 
     async def delete_group(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        done = await self._act(request, lambda admin, caller, snap, _: admin.delete_group(caller, snap, name), body=False)
+        done = await self._act(
+            request, lambda admin, caller, snap, _: admin.delete_group(caller, snap, name), body=False
+        )
         return done if isinstance(done, web.Response) else web.Response(status=204)
 
     async def recreate(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        generation = await self._act(request, lambda admin, caller, snap, _: admin.recreate(caller, snap, name), body=False)
+        generation = await self._act(
+            request, lambda admin, caller, snap, _: admin.recreate(caller, snap, name), body=False
+        )
         if isinstance(generation, web.Response):
             return generation
         return web.json_response({"group": name, "generation": generation}, status=202)
 
     async def create_deployment(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        result = await self._act(request, lambda admin, caller, snap, body: admin.create_deployment(caller, snap, name, body))
+        result = await self._act(
+            request, lambda admin, caller, snap, body: admin.create_deployment(caller, snap, name, body)
+        )
         return result if isinstance(result, web.Response) else _deployment_reply(*result, status=201)
 
     async def update_deployment(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        result = await self._act(request, lambda admin, caller, snap, body: admin.update_deployment(caller, snap, name, body))
+        result = await self._act(
+            request, lambda admin, caller, snap, body: admin.update_deployment(caller, snap, name, body)
+        )
         return result if isinstance(result, web.Response) else _deployment_reply(*result)
 
     async def delete_deployment(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        done = await self._act(request, lambda admin, caller, snap, _: admin.delete_deployment(caller, snap, name), body=False)
+        done = await self._act(
+            request, lambda admin, caller, snap, _: admin.delete_deployment(caller, snap, name), body=False
+        )
         return done if isinstance(done, web.Response) else web.Response(status=204)
 
     async def shutdown(self, request: web.Request) -> web.Response:
         agent_id = request.match_info["agent_id"]
-        done = await self._act(request, lambda admin, caller, snap, _: admin.shutdown(caller, snap, agent_id), body=False)
-        return done if isinstance(done, web.Response) else web.json_response({"agent_id": agent_id, "shutdown": "requested"}, status=202)
+        done = await self._act(
+            request, lambda admin, caller, snap, _: admin.shutdown(caller, snap, agent_id), body=False
+        )
+        return (
+            done
+            if isinstance(done, web.Response)
+            else web.json_response({"agent_id": agent_id, "shutdown": "requested"}, status=202)
+        )
 
     async def set_override(self, request: web.Request) -> web.Response:
         agent_id = request.match_info["agent_id"]
@@ -144,13 +166,22 @@ class WebApiRoutes:
         except _NotLoggedIn:
             return problems.unauthorized()
         except Refused as refusal:
-            slug = {403: "generic-forbidden", 404: "generic-not-found", 409: "conflict"}.get(refusal.status, "generic-bad-request")
+            slug = {403: "generic-forbidden", 404: "generic-not-found", 409: "conflict"}.get(
+                refusal.status, "generic-bad-request"
+            )
             return problems.problem(refusal.status, slug, refusal.title, detail=refusal.detail)
         except InvalidDefinition as invalid:
-            return problems.problem(400, "invalid-api-params", "Missing or invalid API parameters.",
-                                    detail="; ".join(invalid.problems), problems=invalid.problems)
-        log.info("web api groups changed", extra={"event": "webapi_change", "user_id": caller.user_id,
-                                                  "path": request.path, "method": request.method})
+            return problems.problem(
+                400,
+                "invalid-api-params",
+                "Missing or invalid API parameters.",
+                detail="; ".join(invalid.problems),
+                problems=invalid.problems,
+            )
+        log.info(
+            "web api groups changed",
+            extra={"event": "webapi_change", "user_id": caller.user_id, "path": request.path, "method": request.method},
+        )
         await self._read_own_write()
         return result
 
@@ -193,8 +224,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise InvalidDefinition([str(exc)]) from None
 
 
-def _group_view(caller: Caller, snapshot: GroupsSnapshot, name: str, deployments: list,
-                front: FrontDoor) -> dict[str, Any]:
+def _group_view(
+    caller: Caller, snapshot: GroupsSnapshot, name: str, deployments: list, front: FrontDoor
+) -> dict[str, Any]:
     group = snapshot.group(name)
     actions = [action.value for action in Action if allowed(caller, action, group)]
     view: dict[str, Any] = {

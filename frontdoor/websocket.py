@@ -64,11 +64,16 @@ class WebSocketRelay:
         """Handshakes still in progress count too: a burst of them cannot slip past the bounds."""
         limits = self._limits
         if len(self._open.get(digest, ())) + self._opening[digest] >= limits.websocket_max_per_session:
-            return problems.problem(429, "too-many-requests", "Too many open WebSockets for this session.",
-                                    details=f"At most {limits.websocket_max_per_session}; close one first.")
+            return problems.problem(
+                429,
+                "too-many-requests",
+                "Too many open WebSockets for this session.",
+                details=f"At most {limits.websocket_max_per_session}; close one first.",
+            )
         if self.open_count + self._opening.total() >= limits.websocket_max_per_worker:
-            return problems.problem(503, "service-unavailable", "This server relays too many WebSockets.",
-                                    details="Try again later.")
+            return problems.problem(
+                503, "service-unavailable", "This server relays too many WebSockets.", details="Try again later."
+            )
         return None
 
     async def open(self, request: web.Request, target: UpstreamTarget, headers, session_id: str) -> web.StreamResponse:
@@ -112,7 +117,9 @@ class WebSocketRelay:
             )
         except (aiohttp.WSServerHandshakeError, aiohttp.ClientError, TimeoutError) as exc:
             instruments.UPSTREAM_ERRORS.labels("websocket_handshake").inc()
-            log.warning("websocket handshake upstream failed", extra={"event": "upstream_error", "error": type(exc).__name__})
+            log.warning(
+                "websocket handshake upstream failed", extra={"event": "upstream_error", "error": type(exc).__name__}
+            )
             return problems.bad_gateway()
         downstream = web.WebSocketResponse(
             protocols=[upstream.protocol] if upstream.protocol else (), heartbeat=HEARTBEAT, max_msg_size=max_size

@@ -160,12 +160,16 @@ def endpoint_url(config: Config, request: web.Request) -> str:
 
 def render_webui_config(config: Config, endpoint: str) -> str:
     values = webui_settings(config)
-    return text_environment().get_template(TEMPLATE).render(
-        endpoint_url=endpoint,
-        api_text=config.api.text,  # always sent (23.09 requires [api] text; ours defaults it)
-        value=lambda section, key: values[(section, key)],
-        field=toml_field,
-        list_field=toml_list_field,
+    return (
+        text_environment()
+        .get_template(TEMPLATE)
+        .render(
+            endpoint_url=endpoint,
+            api_text=config.api.text,  # always sent (23.09 requires [api] text; ours defaults it)
+            value=lambda section, key: values[(section, key)],
+            field=toml_field,
+            list_field=toml_list_field,
+        )
     )
 
 

@@ -77,7 +77,7 @@ class DealerChannel:
             return
         # Bounded batches keep every message far below the receivers' size limit.
         for start in range(0, len(items), MAX_BATCH):
-            batch = items[start:start + MAX_BATCH]
+            batch = items[start : start + MAX_BATCH]
             # DONTWAIT: with no connected peer (IMMEDIATE) the send fails now instead of waiting in
             # this process, to be delivered long after its requester gave up (expired on arrival).
             sent = self._socket.send_multipart(self._sealer.seal(self._kind, batch), flags=zmq.DONTWAIT)

@@ -88,8 +88,10 @@ class RouterServer:
             return
         if reason in ORDINARY_REJECTIONS:
             # Correctly sealed but too old: queued while this process was away, not an attack.
-            log.warning("dropped an expired ZeroMQ message",
-                        extra={"event": "stale_message", "reason": reason, "rejected_total": count})
+            log.warning(
+                "dropped an expired ZeroMQ message",
+                extra={"event": "stale_message", "reason": reason, "rejected_total": count},
+            )
             return
         log.warning(
             "dropped an unacceptable ZeroMQ message",

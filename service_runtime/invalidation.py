@@ -103,9 +103,15 @@ class InvalidatedRecords(Generic[Record]):
     ValueError for a value it cannot trust.
     """
 
-    def __init__(self, client: aioredis.Redis, redis_key: Callable[[str], str],
-                 parse: Callable[[str, bytes], Record], lookup_timeout: float = LOOKUP_TIMEOUT,
-                 max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        redis_key: Callable[[str], str],
+        parse: Callable[[str, bytes], Record],
+        lookup_timeout: float = LOOKUP_TIMEOUT,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.time,
+    ):
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._client = client
@@ -209,8 +215,10 @@ class InvalidatedRecords(Generic[Record]):
         except (RedisError, OSError, TimeoutError) as exc:
             if not self._failing:
                 self._failing = True
-                log.warning("session store unavailable; answering 503",
-                            extra={"event": "redis_unavailable", "error": type(exc).__name__})
+                log.warning(
+                    "session store unavailable; answering 503",
+                    extra={"event": "redis_unavailable", "error": type(exc).__name__},
+                )
             raise StoreUnavailable() from None
         if self._failing:
             self._failing = False

@@ -88,22 +88,30 @@ async def run_hooks(hooks: list[ReloadHook], config: Config) -> None:
             log.exception("a reload hook failed", extra={"event": "config_reload", "status": "failure"})
 
 
-async def reload_from_file(role: str, config_path: Path | None, current: Config,
-                           hooks: list[ReloadHook] = ()) -> ReloadResult | None:
+async def reload_from_file(
+    role: str, config_path: Path | None, current: Config, hooks: list[ReloadHook] = ()
+) -> ReloadResult | None:
     """Re-read file and etcd, apply, re-configure logging, run the hooks; None if the file is invalid."""
     try:
         fresh = (await load_settings(config_path, etcd_wait=2.0)).config
     except ConfigError as exc:
-        log.error("configuration not reloaded: it is invalid",
-                  extra={"event": "config_reload", "status": "failure", "problems": exc.problems})
+        log.error(
+            "configuration not reloaded: it is invalid",
+            extra={"event": "config_reload", "status": "failure", "problems": exc.problems},
+        )
         return None
     result = apply_reload(current, fresh)
     setup_logging(role, current.runtime.log_level, current.runtime.log_format)
     await run_hooks(list(hooks), current)
-    log.info("configuration reloaded", extra={
-        "event": "config_reload", "status": "success", "changed": result.changed,
-        "needs_restart": result.needs_restart,
-    })
+    log.info(
+        "configuration reloaded",
+        extra={
+            "event": "config_reload",
+            "status": "success",
+            "changed": result.changed,
+            "needs_restart": result.needs_restart,
+        },
+    )
     return result
 
 

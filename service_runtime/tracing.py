@@ -87,8 +87,15 @@ class NoTracing:
         """``traceparent`` (and ``tracestate``) of the current span, for the next hop."""
         return _EMPTY
 
-    def remote_span(self, name: str, carrier: Mapping[str, Any], start_ns: int, attributes: Mapping[str, Any],
-                    *, error: bool = False) -> None:
+    def remote_span(
+        self,
+        name: str,
+        carrier: Mapping[str, Any],
+        start_ns: int,
+        attributes: Mapping[str, Any],
+        *,
+        error: bool = False,
+    ) -> None:
         """An ended span of work done from ``start_ns`` until now for a peer that sent ``carrier``'s context
         (none when it sent none)."""
 
@@ -134,19 +141,23 @@ class Tracing(NoTracing):
         logging.getLogger("opentelemetry").setLevel(config.log_level)
         # The batch processor's logger (opentelemetry-sdk 1.45), which warns once per dropped span.
         logging.getLogger("opentelemetry.sdk._shared_internal").addFilter(_OncePer(DROP_WARNING_INTERVAL))
-        resource = Resource.create({
-            "service.name": f"webui-host-{role}",
-            "service.namespace": "webui-host",
-            "service.version": VERSION,
-            "service.instance.id": str(uuid.uuid4()),
-            "service.instance.name": f"{socket.gethostname()}-{role}-{instance}",
-        })
+        resource = Resource.create(
+            {
+                "service.name": f"webui-host-{role}",
+                "service.namespace": "webui-host",
+                "service.version": VERSION,
+                "service.instance.id": str(uuid.uuid4()),
+                "service.instance.name": f"{socket.gethostname()}-{role}-{instance}",
+            }
+        )
         self._provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-        self._provider.add_span_processor(BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=config.traces_url, timeout=EXPORT_TIMEOUT),
-            max_queue_size=config.max_queue_size,
-            max_export_batch_size=config.max_export_batch_size,
-        ))
+        self._provider.add_span_processor(
+            BatchSpanProcessor(
+                OTLPSpanExporter(endpoint=config.traces_url, timeout=EXPORT_TIMEOUT),
+                max_queue_size=config.max_queue_size,
+                max_export_batch_size=config.max_export_batch_size,
+            )
+        )
         self._tracer = self._provider.get_tracer("webui-host", VERSION)
         self._propagator = TraceContextTextMapPropagator()
         self._kinds = SpanKind
@@ -155,8 +166,14 @@ class Tracing(NoTracing):
 
     @contextlib.contextmanager
     def _span(self, name: str, kind: Any, attributes: Mapping[str, Any], context: Any = None) -> Iterator[Any]:
-        with self._tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes,
-                                                record_exception=False, set_status_on_exception=False) as span:
+        with self._tracer.start_as_current_span(
+            name,
+            context=context,
+            kind=kind,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
             try:
                 yield span
             except BaseException as exc:
@@ -196,16 +213,25 @@ class Tracing(NoTracing):
         self._propagator.inject(carrier)
         return carrier
 
-    def remote_span(self, name: str, carrier: Mapping[str, Any], start_ns: int, attributes: Mapping[str, Any],
-                    *, error: bool = False) -> None:
+    def remote_span(
+        self,
+        name: str,
+        carrier: Mapping[str, Any],
+        start_ns: int,
+        attributes: Mapping[str, Any],
+        *,
+        error: bool = False,
+    ) -> None:
         from opentelemetry.context import Context
 
         if not carrier.get(TRACEPARENT):
             return  # a peer that traces nothing: no trace of our own for it
-        parent = self._propagator.extract({key: carrier[key] for key in (TRACEPARENT, TRACESTATE) if carrier.get(key)},
-                                          context=Context())
-        span = self._tracer.start_span(name, context=parent, kind=self._kinds.SERVER, attributes=attributes,
-                                       start_time=start_ns)
+        parent = self._propagator.extract(
+            {key: carrier[key] for key in (TRACEPARENT, TRACESTATE) if carrier.get(key)}, context=Context()
+        )
+        span = self._tracer.start_span(
+            name, context=parent, kind=self._kinds.SERVER, attributes=attributes, start_time=start_ns
+        )
         if error:
             span.set_status(self._error)
         span.end()

@@ -69,12 +69,20 @@ class WebApiAdmin:
         await self._create(section_key(self._config, "groups", group.name), group.to_json(), group.name)
         return group
 
-    async def update_group(self, caller: Caller, snapshot: GroupsSnapshot, name: str, doc: dict[str, Any]) -> GroupDefinition:
+    async def update_group(
+        self, caller: Caller, snapshot: GroupsSnapshot, name: str, doc: dict[str, Any]
+    ) -> GroupDefinition:
         current = self._readable_group(caller, snapshot, name)
         if not allowed(caller, Action.UPDATE, current):
             raise forbidden(f"you may not update the Web API Group {name!r}")
-        merged = {"grants": [g.to_dict() for g in current.grants], "description": current.description, **doc,
-                  "name": name, "created_by": current.created_by, "created_at": current.created_at}
+        merged = {
+            "grants": [g.to_dict() for g in current.grants],
+            "description": current.description,
+            **doc,
+            "name": name,
+            "created_by": current.created_by,
+            "created_at": current.created_at,
+        }
         group = GroupDefinition.from_dict(merged)
         if group.grants != current.grants and not may_define_groups(caller):
             # Update covers the description; changing grants would let a delegate grant itself more.
@@ -110,8 +118,9 @@ class WebApiAdmin:
 
     # --- deployments ----------------------------------------------------------------------
 
-    async def create_deployment(self, caller: Caller, snapshot: GroupsSnapshot, group_name: str,
-                                doc: dict[str, Any]) -> tuple[Deployment, list[str]]:
+    async def create_deployment(
+        self, caller: Caller, snapshot: GroupsSnapshot, group_name: str, doc: dict[str, Any]
+    ) -> tuple[Deployment, list[str]]:
         group = self._readable_group(caller, snapshot, group_name)
         if not allowed(caller, Action.CREATE, group):
             raise forbidden(f"you may not create deployments in {group_name!r}")
@@ -119,19 +128,30 @@ class WebApiAdmin:
         deployment = parse_deployment({**doc, "group": group_name, "revision": 1, "updated_at": time.time()})
         if deployment.name in snapshot.deployments:
             raise conflict(f"the deployment {deployment.name!r} exists already")
-        await self._create(section_key(self._config, "deployments", deployment.name), deployment.to_json(), deployment.name)
+        await self._create(
+            section_key(self._config, "deployments", deployment.name), deployment.to_json(), deployment.name
+        )
         return deployment, deployment_faults(deployment)
 
-    async def update_deployment(self, caller: Caller, snapshot: GroupsSnapshot, name: str,
-                                doc: dict[str, Any]) -> tuple[Deployment, list[str]]:
+    async def update_deployment(
+        self, caller: Caller, snapshot: GroupsSnapshot, name: str, doc: dict[str, Any]
+    ) -> tuple[Deployment, list[str]]:
         current = self._readable_deployment(caller, snapshot, name)
         group = snapshot.group(current.group)
         if not allowed(caller, Action.UPDATE, group):
             raise forbidden(f"you may not update deployments of {current.group!r}")
         self._may_define(caller, name)
         base = json.loads(current.to_json())
-        deployment = parse_deployment({**base, **doc, "name": name, "group": current.group,
-                                       "revision": current.revision + 1, "updated_at": time.time()})
+        deployment = parse_deployment(
+            {
+                **base,
+                **doc,
+                "name": name,
+                "group": current.group,
+                "revision": current.revision + 1,
+                "updated_at": time.time(),
+            }
+        )
         await self._client.put(section_key(self._config, "deployments", name), deployment.to_json())
         return deployment, deployment_faults(deployment)
 

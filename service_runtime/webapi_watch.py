@@ -47,7 +47,9 @@ class GroupsWatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("lost etcd; reading Web API Groups again", extra={"event": "etcd_unavailable", "error": repr(exc)})
+                log.warning(
+                    "lost etcd; reading Web API Groups again", extra={"event": "etcd_unavailable", "error": repr(exc)}
+                )
             finally:
                 try:  # bounded: closing towards a dead etcd must not hang a stopping process
                     await asyncio.wait_for(client.close(), 2.0)
@@ -87,7 +89,7 @@ class GroupsWatcher:
         self._on_change(self.snapshot)
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
-        kind, _, name = key[len(self._prefix):].decode(errors="replace").partition("/")
+        kind, _, name = key[len(self._prefix) :].decode(errors="replace").partition("/")
         snapshot = self.snapshot
         try:
             if kind == "agents":
@@ -109,7 +111,9 @@ class GroupsWatcher:
             elif kind == "commands":
                 _put(snapshot.commands, name, value, json.loads)
         except (ValueError, KeyError, TypeError, InvalidDefinition) as exc:
-            log.warning("ignoring a malformed etcd entry", extra={"event": "bad_etcd_entry", "kind": kind, "error": str(exc)})
+            log.warning(
+                "ignoring a malformed etcd entry", extra={"event": "bad_etcd_entry", "kind": kind, "error": str(exc)}
+            )
 
 
 def _put(table: dict, name: str, value: bytes | None, parse) -> None:

@@ -76,8 +76,13 @@ def bad_gateway(details: str) -> dict[str, Any]:
 
 
 class SessionDaemon:
-    def __init__(self, settings: Settings, *, redis: aioredis.Redis | None = None,
-                 on_reload: Callable[[ReloadHook], None] = lambda hook: None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        redis: aioredis.Redis | None = None,
+        on_reload: Callable[[ReloadHook], None] = lambda hook: None,
+    ):
         config = settings.config
         self.config = config
         self._redis = redis or redis_client(config, "sessiond")
@@ -90,8 +95,11 @@ class SessionDaemon:
         self._context = zmq.asyncio.Context()
         self.endpoint = session_daemon_endpoint(config)
         self.server = RouterServer(
-            self._context, self.endpoint, load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
-            config.zmq.max_message_age, self.handle,
+            self._context,
+            self.endpoint,
+            load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
+            config.zmq.max_message_age,
+            self.handle,
         )
         on_reload(self.reload)
         self._serving: asyncio.Task | None = None
@@ -190,8 +198,15 @@ class SessionDaemon:
         user_id = await self.store.delete(digest)
         if user_id is not None:
             instruments.SESSION_EVENTS.labels("session_revoke").inc()
-            log.info("logged out", extra={"event": "session_revoke", "status": "success", "user_id": user_id,
-                                          "session": short_hash(digest)})
+            log.info(
+                "logged out",
+                extra={
+                    "event": "session_revoke",
+                    "status": "success",
+                    "user_id": user_id,
+                    "session": short_hash(digest),
+                },
+            )
         return SessionResult(rid, 200, {})
 
     async def _touch(self, rid: int, args: dict[str, Any]) -> SessionResult:
@@ -256,8 +271,10 @@ class SessionDaemon:
         created = await self.store.create(username, keypair, time.time())
         digest = session_hash(created.session_id)
         instruments.SESSION_EVENTS.labels("session_create").inc()
-        log.info("logged in", extra={"event": "session_create", "status": "success", "user_id": username,
-                                     "session": short_hash(digest)})
+        log.info(
+            "logged in",
+            extra={"event": "session_create", "status": "success", "user_id": username, "session": short_hash(digest)},
+        )
         data = {"access_key": keypair.access_key, "role": keypair.role, "status": keypair.status}
         result = SessionResult(rid, 200, {"authenticated": True, "data": data}, session_id=created.session_id)
         return result, LoginOutcome.SUCCESS
@@ -292,15 +309,21 @@ class SessionDaemon:
                 context = {"event": "login_blocked", "status": "failure", "user_id": username, "fails": attempt.fails}
                 log.warning("login blocked", extra=context)
                 details = f"Blocked for {attempt.retry_after} more seconds"
-                body = problem("too-many-requests", "Too many failed login attempts", details,
-                               retry_after=attempt.retry_after)
+                body = problem(
+                    "too-many-requests", "Too many failed login attempts", details, retry_after=attempt.retry_after
+                )
                 return SessionResult(rid, 429, body)
             result, outcome = await interpret(await call())
             history = attempt.record_after(outcome)
             if history is not None:
                 await self.store.save_login_history(counter, history, self._policy.block_time)
             if outcome is LoginOutcome.AUTH_FAILURE:
-                context = {"event": "login_failed", "status": "failure", "user_id": username, "fails": attempt.fails + 1}
+                context = {
+                    "event": "login_failed",
+                    "status": "failure",
+                    "user_id": username,
+                    "fails": attempt.fails + 1,
+                }
                 log.info("login failed", extra=context)
             return result
 
@@ -349,6 +372,7 @@ class KeyedLocks:
 
 
 # ---- arguments (contract/requests.py checked their names; these check their values) ----
+
 
 class InvalidArgument(ValueError):
     """An argument the operation cannot use; the message names the field, never its value."""

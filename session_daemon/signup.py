@@ -16,15 +16,18 @@ from session_daemon.manager_client import ManagerClient, ManagerError, ManagerUn
 log = logging.getLogger(__name__)
 
 
-async def signup(manager: ManagerClient, rid: int, email: str, password: str, extras: dict[str, Any],
-                 forwarded) -> SessionResult:
+async def signup(
+    manager: ManagerClient, rid: int, email: str, password: str, extras: dict[str, Any], forwarded
+) -> SessionResult:
     payload = {**extras, "domain": manager.domain, "email": email, "password": password}
     reply = await manager.post_json("/auth/signup", payload, forwarded)
     if isinstance(reply, ManagerUnreachable):
         return SessionResult(rid, 502, {"type": "https://api.backend.ai/probs/bad-gateway", "title": reply.reason})
     if isinstance(reply, ManagerError):
-        log.info("signup refused", extra={"event": "signup", "status": "failure", "user_id": email,
-                                          "manager_status": reply.status})
+        log.info(
+            "signup refused",
+            extra={"event": "signup", "status": "failure", "user_id": email, "manager_status": reply.status},
+        )
         body = {"type": reply.type, "title": reply.title}
         if reply.msg:
             body["msg"] = reply.msg

@@ -62,8 +62,14 @@ class SessionStore:
         session_id = new_session_id()
         digest = session_hash(session_id)
         record = SessionRecord(
-            user_id=user_id, access_key=keypair.access_key, role=keypair.role, status=keypair.status,
-            created_at=now, last_accessed=now, expires_at=now + self._max_age, preferences={},
+            user_id=user_id,
+            access_key=keypair.access_key,
+            role=keypair.role,
+            status=keypair.status,
+            created_at=now,
+            last_accessed=now,
+            expires_at=now + self._max_age,
+            preferences={},
         )
         sealed = self._box.seal(
             digest, SecretRecord(keypair.access_key, keypair.secret_key, keypair.role, record.expires_at, user_id)
@@ -101,8 +107,12 @@ class SessionStore:
             if stale:
                 user_id = await self.delete(digest)
                 instruments.SESSION_EVENTS.labels("session_expire").inc()
-                context = {"event": "session_expire", "status": "success", "user_id": user_id,
-                           "session": short_hash(digest)}
+                context = {
+                    "event": "session_expire",
+                    "status": "success",
+                    "user_id": user_id,
+                    "session": short_hash(digest),
+                }
                 log.info("session expired", extra=context)
             return record
         raise WatchError("session kept changing during touch")

@@ -56,8 +56,9 @@ def runtime_faults(deployment: Deployment, identity_ready: bool) -> list[str]:
 def plan_sync(snapshot: GroupsSnapshot, group: str, manager: Deployment, identity_ready: bool = True) -> SyncOutcome:
     generation = snapshot.generations.get(group, 0)
     if snapshot.group(group) is None:
-        return SyncOutcome(AgentState.STARTING, f"Web API Group {group!r} is not defined", SigningPlan(), (),
-                           generation, ())
+        return SyncOutcome(
+            AgentState.STARTING, f"Web API Group {group!r} is not defined", SigningPlan(), (), generation, ()
+        )
     deployments = deployments_for(snapshot, group, manager)
     faults = {d.name: runtime_faults(d, identity_ready) for d in deployments}
     applied = [d for d in deployments if not faults[d.name]]

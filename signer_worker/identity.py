@@ -33,7 +33,14 @@ class IdentitySigner:
         return self._key is not None
 
     def headers(self, deployment: str, record: SecretRecord, settings: WebApiConfig) -> dict[str, str]:
-        token = assertion(self._key, self._kid, issuer=settings.identity_issuer, audience=deployment,
-                          user_id=record.user_id, role=record.role, lifetime=settings.identity_lifetime,
-                          now=time.time())
+        token = assertion(
+            self._key,
+            self._kid,
+            issuer=settings.identity_issuer,
+            audience=deployment,
+            user_id=record.user_id,
+            role=record.role,
+            lifetime=settings.identity_lifetime,
+            now=time.time(),
+        )
         return {ASSERTION_HEADER: token}

@@ -10,8 +10,9 @@ from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
 
 class SecretCache:
     def __init__(self, client: aioredis.Redis, box: SecretBox, lookup_timeout: float, max_entries: int = MAX_ENTRIES):
-        self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(client, secret_key, box.open,
-                                                                             lookup_timeout, max_entries)
+        self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(
+            client, secret_key, box.open, lookup_timeout, max_entries
+        )
         self.listener = self._records.listener
         self.run = self._records.run  # follow invalidations, sweep out expired keypairs
 

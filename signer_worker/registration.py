@@ -24,19 +24,36 @@ class AgentRegistration:
         self._lease = None
         self._changed = asyncio.Event()
 
-    def report(self, state: str, fault: str | None = None, synced_generation: int | None = None,
-               serving: tuple[str, ...] | None = None) -> None:
+    def report(
+        self,
+        state: str,
+        fault: str | None = None,
+        synced_generation: int | None = None,
+        serving: tuple[str, ...] | None = None,
+    ) -> None:
         generation = self.record.synced_generation if synced_generation is None else synced_generation
         serving = self.record.serving if serving is None else serving
-        if (state, fault, generation, serving) != (self.record.state, self.record.fault, self.record.synced_generation,
-                                                   self.record.serving):
+        if (state, fault, generation, serving) != (
+            self.record.state,
+            self.record.fault,
+            self.record.synced_generation,
+            self.record.serving,
+        ):
             if state != self.record.state:
-                log.info("agent state changed", extra={
-                    "event": "agent_state_change", "agent_id": self.record.agent_id, "group": self.record.group,
-                    "from": self.record.state, "to": state, "fault": fault,
-                })
-            self.record = dataclasses.replace(self.record, state=state, fault=fault, synced_generation=generation,
-                                              serving=serving)
+                log.info(
+                    "agent state changed",
+                    extra={
+                        "event": "agent_state_change",
+                        "agent_id": self.record.agent_id,
+                        "group": self.record.group,
+                        "from": self.record.state,
+                        "to": state,
+                        "fault": fault,
+                    },
+                )
+            self.record = dataclasses.replace(
+                self.record, state=state, fault=fault, synced_generation=generation, serving=serving
+            )
             self._changed.set()
 
     async def delete_key(self, key: bytes) -> None:

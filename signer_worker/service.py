@@ -38,8 +38,15 @@ UNPARSED = frozenset({"bad_request", "wrong_kind"})  # refusals of items that ne
 
 
 class SignerService:
-    def __init__(self, settings: Settings, agent_id: str, group: str, *, stopping: asyncio.Event | None = None,
-                 tracing: NoTracing = NO_TRACING):
+    def __init__(
+        self,
+        settings: Settings,
+        agent_id: str,
+        group: str,
+        *,
+        stopping: asyncio.Event | None = None,
+        tracing: NoTracing = NO_TRACING,
+    ):
         """Every setting the signer uses is read at its use (or needs a restart): it registers no reload hook."""
         config = settings.config
         self.config = config
@@ -57,27 +64,37 @@ class SignerService:
         self._redis = redis_client(config, "signer")
         # A Redis that does not answer is reported (store_unavailable) before the asking front door
         # gives up on this signer (request_timeout) and asks another, which could only wait the same.
-        self.cache = SecretCache(self._redis, load_secret_box(config.secrets_dir / AT_REST_KEY_FILE),
-                                 lookup_timeout=config.signers.request_timeout / 2)
+        self.cache = SecretCache(
+            self._redis,
+            load_secret_box(config.secrets_dir / AT_REST_KEY_FILE),
+            lookup_timeout=config.signers.request_timeout / 2,
+        )
         ensure_private_dir(config.ipc_dir)
         self._context = zmq.asyncio.Context()
         self.endpoint = signer_endpoint(config, agent_id)
         self.server = RouterServer(
-            self._context, self.endpoint, load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
-            config.zmq.max_message_age, self.handle,
+            self._context,
+            self.endpoint,
+            load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
+            config.zmq.max_message_age,
+            self.handle,
         )
         self.registration = AgentRegistration(
             config,
-            AgentRecord(agent_id, group, self.endpoint, socket.gethostname(), os.getpid(), VERSION,
-                        AgentState.DOWN, time.time()),
+            AgentRecord(
+                agent_id, group, self.endpoint, socket.gethostname(), os.getpid(), VERSION, AgentState.DOWN, time.time()
+            ),
         )
 
     def handle(self, envelope: Envelope) -> list[dict] | Awaitable[list[dict]]:
         """Answer at once when every key is cached; otherwise read Redis first."""
         started = time.time_ns() if self._tracing.enabled else 0
         if envelope.kind != SIGN:
-            return self._account(envelope.items, [SigningReply(_rid(item), error="wrong_kind").to_item()
-                                                  for item in envelope.items], started)
+            return self._account(
+                envelope.items,
+                [SigningReply(_rid(item), error="wrong_kind").to_item() for item in envelope.items],
+                started,
+            )
         replies = []
         for item in envelope.items:
             reply = self._answer_from_cache(item)
@@ -97,19 +114,34 @@ class SignerService:
             result = reply.get("error") or "signed"
             instruments.SIGNATURES.labels(self.agent_id, result).inc()
             if started and result not in UNPARSED:  # only items SigningRequest.from_item validated
-                self._tracing.remote_span("signer/sign", item, started, {
-                    "rpc.system": "webui-host", "rpc.service": "signer", "rpc.method": "sign",
-                    "webui_host.agent_id": self.agent_id, "webui_host.sign.result": result,
-                    "webui_host.deployment": item.get("deployment", MANAGER_DEPLOYMENT),
-                    "webui_host.request_id": item.get("request_id", ""),
-                }, error=result != "signed")
+                self._tracing.remote_span(
+                    "signer/sign",
+                    item,
+                    started,
+                    {
+                        "rpc.system": "webui-host",
+                        "rpc.service": "signer",
+                        "rpc.method": "sign",
+                        "webui_host.agent_id": self.agent_id,
+                        "webui_host.sign.result": result,
+                        "webui_host.deployment": item.get("deployment", MANAGER_DEPLOYMENT),
+                        "webui_host.request_id": item.get("request_id", ""),
+                    },
+                    error=result != "signed",
+                )
             if result != "signed" or debug:
                 request_id = item.get("request_id")
-                log.log(logging.DEBUG if result == "signed" else logging.INFO, "signing request answered", extra={
-                    "event": "sign_request", "status": "success" if result == "signed" else "failure",
-                    "result": result, "agent_id": self.agent_id,
-                    "request_id": request_id if valid_request_id(request_id) else None,
-                })
+                log.log(
+                    logging.DEBUG if result == "signed" else logging.INFO,
+                    "signing request answered",
+                    extra={
+                        "event": "sign_request",
+                        "status": "success" if result == "signed" else "failure",
+                        "result": result,
+                        "agent_id": self.agent_id,
+                        "request_id": request_id if valid_request_id(request_id) else None,
+                    },
+                )
         return replies
 
     def _answer_from_cache(self, item: dict) -> dict | None:
@@ -149,8 +181,13 @@ class SignerService:
             headers = self._identity.headers(request.deployment, record, self.config.webapi)
             return SigningReply(request.rid, headers=headers).to_item()
         headers = signed_headers(
-            record.access_key, record.secret_key, request.method, request.target, request.host,
-            request.content_type, request.api_version,
+            record.access_key,
+            record.secret_key,
+            request.method,
+            request.target,
+            request.host,
+            request.content_type,
+            request.api_version,
         )
         if request.want_jwt and self._plan.manager_jwt:
             headers["X-BackendAI-Token"] = graphql_token(
@@ -210,8 +247,10 @@ class SignerService:
         """Deploy what etcd says our group serves; a Shutdown command addressed to us ends the process."""
         command = snapshot.commands.get(self.agent_id)
         if command and command.get("command") == "shutdown" and not self._stop.is_set():
-            log.warning("shutdown requested by an admin", extra={"event": "agent_shutdown", "agent_id": self.agent_id,
-                                                                 "by": command.get("by")})
+            log.warning(
+                "shutdown requested by an admin",
+                extra={"event": "agent_shutdown", "agent_id": self.agent_id, "by": command.get("by")},
+            )
             key = section_key(self.config, "commands", self.agent_id)
             asyncio.ensure_future(self.registration.delete_key(key)).add_done_callback(lambda _: self._stop.set())
             return
@@ -219,8 +258,15 @@ class SignerService:
         if self._sync is None or outcome.signature != self._sync.signature:
             # Out Of Service while the new set is applied (instant here: checking and indexing hosts).
             self.registration.report(AgentState.OUT_OF_SERVICE, None)
-            log.info("deployments applied", extra={"event": "deployments_synced", "agent_id": self.agent_id,
-                                                   "state": outcome.state, "fault": outcome.fault})
+            log.info(
+                "deployments applied",
+                extra={
+                    "event": "deployments_synced",
+                    "agent_id": self.agent_id,
+                    "state": outcome.state,
+                    "fault": outcome.fault,
+                },
+            )
         self._plan = outcome.plan
         self._sync = outcome
 

@@ -37,8 +37,9 @@ def derive_signing_key(secret_key: str, date_tag: str, host: str) -> bytes:
     return hmac.digest(first, host.encode(), "sha256")
 
 
-def signature(secret_key: str, method: str, target: str, date: str, host: str, content_type: str,
-              api_version: str, date_tag: str) -> str:
+def signature(
+    secret_key: str, method: str, target: str, date: str, host: str, content_type: str, api_version: str, date_tag: str
+) -> str:
     key = derive_signing_key(secret_key, date_tag, host)
     message = string_to_sign(method, target, date, host, content_type, api_version)
     return hmac.digest(key, message.encode(), "sha256").hex()
@@ -48,8 +49,16 @@ def authorization_header(access_key: str, hex_signature: str) -> str:
     return f"BackendAI signMethod=HMAC-SHA256, credential={access_key}:{hex_signature}"
 
 
-def signed_headers(access_key: str, secret_key: str, method: str, target: str, host: str, content_type: str,
-                   api_version: str, now: datetime | None = None) -> dict[str, str]:
+def signed_headers(
+    access_key: str,
+    secret_key: str,
+    method: str,
+    target: str,
+    host: str,
+    content_type: str,
+    api_version: str,
+    now: datetime | None = None,
+) -> dict[str, str]:
     """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     date = moment.isoformat()

@@ -38,8 +38,10 @@ def banner(setup: Setup, choice: ManagerChoice, conf_path: Path) -> str:
     config_arg = f" -f {_short(setup.config_path)}" if setup.config_path else ""
     if setup.effective_raw is not None:  # run --state-dir
         config_arg += f" --state-dir {_short(setup.state_dir)}"
-    lines.append(f"  roll        {_short(stack.supervisorctl_path().with_name('webui-host'))} roll-signers{config_arg}"
-                 "    (one signer at a time)")
+    lines.append(
+        f"  roll        {_short(stack.supervisorctl_path().with_name('webui-host'))} roll-signers{config_arg}"
+        "    (one signer at a time)"
+    )
     lines.append(f"  stop        Ctrl-C, or {ctl} shutdown")
     for note in choice.notes:
         lines.append(f"  note        {note}")

@@ -43,13 +43,19 @@ EXIT_ENVIRONMENT = 1
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--config", type=Path, default=None,
-                        help="webui-host TOML file (default: none, the embedded single-host setup)")
+    parser.add_argument(
+        "-f",
+        "--config",
+        type=Path,
+        default=None,
+        help="webui-host TOML file (default: none, the embedded single-host setup)",
+    )
 
 
 def _add_state_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="state directory (default: [runtime] state_dir of the file)")
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help="state directory (default: [runtime] state_dir of the file)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,31 +72,56 @@ def build_parser() -> argparse.ArgumentParser:
     conf = commands.add_parser("supervisord-conf", help="print the rendered supervisord.conf")
     _add_config(conf)
     _add_state_dir(conf)
-    conf.add_argument("--operator", action="store_true",
-                      help="the repository's variant: no embedded servers, paths relative to %%(here)s")
-    conf.add_argument("--python", type=Path, default=None,
-                      help="with --operator: the interpreter to run (default %%(here)s/.venv/bin/python); "
-                           "e.g. /opt/webui-host/bin/python for a pip-installed package")
+    conf.add_argument(
+        "--operator",
+        action="store_true",
+        help="the repository's variant: no embedded servers, paths relative to %%(here)s",
+    )
+    conf.add_argument(
+        "--python",
+        type=Path,
+        default=None,
+        help="with --operator: the interpreter to run (default %%(here)s/.venv/bin/python); "
+        "e.g. /opt/webui-host/bin/python for a pip-installed package",
+    )
 
     check = commands.add_parser("check-config", help="validate a configuration and print every problem")
     _add_config(check)
-    check.add_argument("--json", action="store_true",
-                       help='print {"ok": bool, "problems": [...]} on stdout (for CI and admission hooks)')
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"ok": bool, "problems": [...]} on stdout (for CI and admission hooks)',
+    )
 
     prep = commands.add_parser("prepare", help="create the state, secrets and ipc directories (0700)")
     _add_config(prep)
     _add_state_dir(prep)
-    prep.add_argument("--operator", action="store_true",
-                      help="also create .state/logs beside the operator's supervisord.conf: the directory of "
-                           "-f FILE, or --operator-dir")
-    prep.add_argument("--operator-dir", type=Path, default=None,
-                      help="where the operator's supervisord.conf lives (default: the directory of -f FILE)")
-    for command, what, ready in (("roll-signers", "signers", "Up"), ("roll-frontdoors", "front-door workers", "listening")):
+    prep.add_argument(
+        "--operator",
+        action="store_true",
+        help="also create .state/logs beside the operator's supervisord.conf: the directory of "
+        "-f FILE, or --operator-dir",
+    )
+    prep.add_argument(
+        "--operator-dir",
+        type=Path,
+        default=None,
+        help="where the operator's supervisord.conf lives (default: the directory of -f FILE)",
+    )
+    for command, what, ready in (
+        ("roll-signers", "signers", "Up"),
+        ("roll-frontdoors", "front-door workers", "listening"),
+    ):
         rolling = commands.add_parser(command, help=f"restart the {what} one by one, each {ready} before the next")
         _add_config(rolling)
         _add_state_dir(rolling)
-        rolling.add_argument("-c", "--supervisord-conf", type=Path, default=None,
-                             help="supervisord.conf (default: the state directory's, else the one beside -f FILE)")
+        rolling.add_argument(
+            "-c",
+            "--supervisord-conf",
+            type=Path,
+            default=None,
+            help="supervisord.conf (default: the state directory's, else the one beside -f FILE)",
+        )
         rolling.add_argument("--timeout", type=float, default=30.0, help=f"seconds each may take to be {ready}")
     webapi_cli.register(commands)
     sessions_cli.register(commands)
@@ -144,12 +175,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         # beside the code (an installed package lives in site-packages, which is no place for state).
         base = args.operator_dir or (args.config.absolute().parent if args.config is not None else None)
         if base is None:
-            return _problems(["--operator needs -f FILE or --operator-dir DIR (where supervisord.conf lives)"],
-                             EXIT_CONFIG, "cannot prepare")
+            return _problems(
+                ["--operator needs -f FILE or --operator-dir DIR (where supervisord.conf lives)"],
+                EXIT_CONFIG,
+                "cannot prepare",
+            )
         operator_state = base.absolute() / ".state"
     host_setup.prepare(setup)
     running = stack.supervisor_running(setup.state_dir) or (
-        operator_state is not None and stack.supervisor_running(operator_state))
+        operator_state is not None and stack.supervisor_running(operator_state)
+    )
     if not running:  # emptying it under running processes would lose their samples
         host_setup.reset_metrics(setup)
     if operator_state is not None:
@@ -162,8 +197,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_supervisord_conf(args: argparse.Namespace) -> int:
     if args.operator:
         if args.state_dir is not None:
-            print("webui-host: --state-dir has no effect with --operator (it uses %(here)s/.state)",
-                  file=sys.stderr)
+            print("webui-host: --state-dir has no effect with --operator (it uses %(here)s/.state)", file=sys.stderr)
             return EXIT_CONFIG
         try:
             setup = host_setup.resolve(args.config)
@@ -194,10 +228,13 @@ def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
     if check_ports:
         if stack.supervisor_running(setup.state_dir):
             conf = setup.state_dir / supervisord_conf.CONF_FILE
-            return _problems([
-                f"webui-host already runs with state in {setup.state_dir}",
-                f"stop it with: {stack.supervisorctl_path()} -c {conf} shutdown",
-            ], EXIT_ENVIRONMENT)
+            return _problems(
+                [
+                    f"webui-host already runs with state in {setup.state_dir}",
+                    f"stop it with: {stack.supervisorctl_path()} -c {conf} shutdown",
+                ],
+                EXIT_ENVIRONMENT,
+            )
         _reap_leftovers(setup.state_dir)
         busy = host_checks.busy_ports(host_checks.listen_ports(setup.config, devstack=False))
         if busy:
@@ -215,13 +252,19 @@ def _prepare_host(args: argparse.Namespace, *, check_ports: bool = False):
 
 
 def cmd_roll_signers(args: argparse.Namespace) -> int:
-    return _roll(args, "signers", lambda config, supervisor: roll.roll(
-        config, supervisor, supervisord_conf.SIGNER_GROUP, args.timeout))
+    return _roll(
+        args,
+        "signers",
+        lambda config, supervisor: roll.roll(config, supervisor, supervisord_conf.SIGNER_GROUP, args.timeout),
+    )
 
 
 def cmd_roll_frontdoors(args: argparse.Namespace) -> int:
-    return _roll(args, "front doors", lambda config, supervisor: roll.roll_frontdoors(
-        config, supervisor, "frontdoor", args.timeout))
+    return _roll(
+        args,
+        "front doors",
+        lambda config, supervisor: roll.roll_frontdoors(config, supervisor, "frontdoor", args.timeout),
+    )
 
 
 def _roll(args: argparse.Namespace, what: str, rolling) -> int:
@@ -233,8 +276,9 @@ def _roll(args: argparse.Namespace, what: str, rolling) -> int:
     if not conf.exists() and args.supervisord_conf is None and args.config is not None:
         conf = args.config.absolute().parent / "supervisord.conf"  # the operator's, beside its webui-host.toml
     if not conf.exists():
-        return _problems([f"no supervisord.conf at {conf}: name the operator's with -c"], EXIT_ENVIRONMENT,
-                         f"cannot roll the {what}")
+        return _problems(
+            [f"no supervisord.conf at {conf}: name the operator's with -c"], EXIT_ENVIRONMENT, f"cannot roll the {what}"
+        )
     supervisor = roll.Supervisor(stack.supervisorctl_path(), conf)
     try:
         count = rolling(setup.config, supervisor)

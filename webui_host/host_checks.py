@@ -22,7 +22,9 @@ def check_problems(config: Config) -> list[str]:
     files = []
     if not config.embeds_redis:
         redis = config.session.redis
-        files += [(f"session.redis.{key}", getattr(redis, key)) for key in ("tls_ca_file", "tls_cert_file", "tls_key_file")]
+        files += [
+            (f"session.redis.{key}", getattr(redis, key)) for key in ("tls_ca_file", "tls_cert_file", "tls_key_file")
+        ]
     if not config.embeds_etcd:
         files += [(f"etcd.{key}", getattr(config.etcd, key)) for key in ("ca_file", "cert_file", "key_file")]
     for key, path in files:

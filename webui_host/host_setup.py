@@ -73,10 +73,16 @@ def prepare(setup: Setup) -> None:
     ensure_private_dir(config.ipc_dir)
     _ensure_password_file(state / SUPERVISOR_PASSWORD_FILE)
     if setup.effective_raw is not None:
-        write_private(state / EFFECTIVE_CONFIG_FILE, dump_toml(setup.effective_raw, header=(
-            "Rendered by `webui-host run --state-dir`: the file below with [runtime] state_dir replaced.",
-            f"Source: {setup.config_path or '(embedded default)'}",
-        )))
+        write_private(
+            state / EFFECTIVE_CONFIG_FILE,
+            dump_toml(
+                setup.effective_raw,
+                header=(
+                    "Rendered by `webui-host run --state-dir`: the file below with [runtime] state_dir replaced.",
+                    f"Source: {setup.config_path or '(embedded default)'}",
+                ),
+            ),
+        )
     if config.embeds_etcd:
         ensure_private_dir(state / "etcd")
     if config.embeds_redis:

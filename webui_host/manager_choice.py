@@ -44,10 +44,14 @@ def decide_manager(setup: Setup, *, etcd_wait: float = 20.0) -> ManagerChoice:
     if found is None and config.embeds_etcd:
         found = _read_embedded_etcd_once(setup, etcd_wait)
     if found is None:
-        return ManagerChoice("unknown", [], [
-            f"etcd at {config.etcd_addr} is unreachable, so the Manager is not known yet; "
-            "no devstack is started (the processes retry etcd)"
-        ])
+        return ManagerChoice(
+            "unknown",
+            [],
+            [
+                f"etcd at {config.etcd_addr} is unreachable, so the Manager is not known yet; "
+                "no devstack is started (the processes retry etcd)"
+            ],
+        )
     return _choice_from_etcd(setup, *found)
 
 

@@ -40,8 +40,9 @@ class Supervisor:
     conf: Path
 
     def run(self, *args: str, timeout: float = 120.0) -> str:
-        done = subprocess.run([str(self.ctl), "-c", str(self.conf), *args], capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [str(self.ctl), "-c", str(self.conf), *args], capture_output=True, text=True, timeout=timeout
+        )
         return done.stdout + done.stderr
 
     def signer_names(self, group: str) -> list[str]:
@@ -90,8 +91,7 @@ async def wait_until_up(config: Config, pid: int, timeout: float) -> None:
     raise RollFailed(f"the signer with pid {pid} was not Up in etcd within {timeout:.0f}s")
 
 
-def roll(config: Config, supervisor: Supervisor, group: str = "signers", timeout: float = 30.0,
-         report=print) -> int:
+def roll(config: Config, supervisor: Supervisor, group: str = "signers", timeout: float = 30.0, report=print) -> int:
     """Restart each signer in turn; returns how many were rolled (raises RollFailed and stops on a problem)."""
     names = supervisor.signer_names(group)
     if not names:
@@ -127,7 +127,7 @@ def listens_on(pid: int, port: int, proc: Path = Path("/proc")) -> bool:
         except OSError:  # closed meanwhile
             continue
         if link.startswith("socket:["):
-            inodes.add(link[len("socket:["):-1])
+            inodes.add(link[len("socket:[") : -1])
     for table in ("tcp", "tcp6"):
         try:
             lines = (proc / str(pid) / "net" / table).read_text().splitlines()[1:]
@@ -135,8 +135,12 @@ def listens_on(pid: int, port: int, proc: Path = Path("/proc")) -> bool:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) > 9 and fields[3] == TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port \
-                    and fields[9] in inodes:
+            if (
+                len(fields) > 9
+                and fields[3] == TCP_LISTEN
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+                and fields[9] in inodes
+            ):
                 return True
     return False
 
@@ -150,8 +154,9 @@ def wait_until_listening(pid: int, port: int, timeout: float) -> None:
     raise RollFailed(f"the front door with pid {pid} did not listen on port {port} within {timeout:.0f}s")
 
 
-def roll_frontdoors(config: Config, supervisor: Supervisor, group: str = "frontdoor", timeout: float = 30.0,
-                    report=print) -> int:
+def roll_frontdoors(
+    config: Config, supervisor: Supervisor, group: str = "frontdoor", timeout: float = 30.0, report=print
+) -> int:
     """Restart each front-door worker in turn, the next only once the new one listens."""
     names = supervisor.program_names(group)
     if len(names) < 2:

@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         revoked = asyncio.run(revoke_user(config, args.user_id))
     except (TimeoutError, OSError, ValueError) as exc:
-        print(f"webui-host: the session daemon did not answer ({type(exc).__name__}); is the host running?",
-              file=sys.stderr)
+        print(
+            f"webui-host: the session daemon did not answer ({type(exc).__name__}); is the host running?",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     print(json.dumps({"user_id": args.user_id, "revoked": revoked}))
     return EXIT_OK

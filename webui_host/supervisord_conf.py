@@ -73,7 +73,7 @@ def render_host_conf(setup: Setup, choice: ManagerChoice, *, cwd: Path | None = 
 
 
 def host_layout(setup: Setup, *, cwd: Path | None = None) -> Layout:
-    password = (setup.state_dir / SUPERVISOR_PASSWORD_FILE)
+    password = setup.state_dir / SUPERVISOR_PASSWORD_FILE
     auth = (SUPERVISOR_USER, password.read_text().strip()) if password.exists() else None
     return Layout(
         python=Path(sys.executable).absolute(),  # not resolved: the venv's python, not the base one
@@ -112,8 +112,9 @@ def operator_layout(python: Path | None = None) -> Layout:
     )
 
 
-def render_supervisord_conf(config: Config, layout: Layout, *, devstack: bool = False,
-                            setup: Setup | None = None) -> str:
+def render_supervisord_conf(
+    config: Config, layout: Layout, *, devstack: bool = False, setup: Setup | None = None
+) -> str:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("webui_host", "templates"),  # package data: works from a wheel
         autoescape=False,
@@ -160,49 +161,90 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     programs = []
     if not layout.operator and setup is not None:
         if config.embeds_redis:
-            programs.append(Program(
-                "redis",
-                bound(embedded.redis_binary() or "redis-server", setup.state_dir / "redis" / "redis.conf"),
-                PRIORITY["redis"], logfile=single_log("redis"), environment=conf_environment(base_env),
-                comment=f"embedded Redis on 127.0.0.1:{config.embedded.redis_port} (the file names none)", **common,
-            ))
+            programs.append(
+                Program(
+                    "redis",
+                    bound(embedded.redis_binary() or "redis-server", setup.state_dir / "redis" / "redis.conf"),
+                    PRIORITY["redis"],
+                    logfile=single_log("redis"),
+                    environment=conf_environment(base_env),
+                    comment=f"embedded Redis on 127.0.0.1:{config.embedded.redis_port} (the file names none)",
+                    **common,
+                )
+            )
         if config.embeds_etcd:
             argv = embedded.etcd_command(
-                data_dir=setup.state_dir / "etcd", client_port=config.embedded.etcd_port,
+                data_dir=setup.state_dir / "etcd",
+                client_port=config.embedded.etcd_port,
                 binary=embedded.etcd_binary() or "etcd",
             )
-            programs.append(Program(
-                "etcd", bound(*argv), PRIORITY["etcd"], logfile=single_log("etcd"),
-                environment=conf_environment(base_env),
-                comment=f"embedded etcd on 127.0.0.1:{config.embedded.etcd_port} (the file names none)", **common,
-            ))
+            programs.append(
+                Program(
+                    "etcd",
+                    bound(*argv),
+                    PRIORITY["etcd"],
+                    logfile=single_log("etcd"),
+                    environment=conf_environment(base_env),
+                    comment=f"embedded etcd on 127.0.0.1:{config.embedded.etcd_port} (the file names none)",
+                    **common,
+                )
+            )
         if devstack:
-            programs.append(Program(
-                "devstack",
-                bound(layout.python, "-m", "devstack", "--host", embedded.LOOPBACK,
-                             "--port", str(config.embedded.manager_port)),
-                PRIORITY["devstack"], logfile=single_log("devstack"), environment=conf_environment(base_env),
-                comment="development Manager: neither the file nor etcd names one", **common,
-            ))
+            programs.append(
+                Program(
+                    "devstack",
+                    bound(
+                        layout.python,
+                        "-m",
+                        "devstack",
+                        "--host",
+                        embedded.LOOPBACK,
+                        "--port",
+                        str(config.embedded.manager_port),
+                    ),
+                    PRIORITY["devstack"],
+                    logfile=single_log("devstack"),
+                    environment=conf_environment(base_env),
+                    comment="development Manager: neither the file nor etcd names one",
+                    **common,
+                )
+            )
     # The processes use the devstack only when told it runs: never as a silent fallback in production.
     service_env = {**base_env, DEVSTACK_ENDPOINT_ENV: config.devstack_endpoint} if devstack else base_env
-    programs.append(Program(
-        "session_daemon", bound(layout.python, "-m", "session_daemon", *config_args),
-        PRIORITY["session_daemon"], logfile=single_log("session_daemon"), environment=conf_environment(service_env),
-        comment="the only Redis writer", **common,
-    ))
-    programs.append(Program(
-        "signer",
-        bound(layout.python, "-m", "signer_worker", *config_args, "--index", Expansion("%(process_num)s")),
-        PRIORITY[SIGNER_GROUP], logfile=numbered_log(), numprocs=config.signers.count,
-        environment=conf_environment({**service_env, "WEBAPI_GROUP_NAME": config.signers.group}),
-        comment="holds secret keys and signs requests ([signers] count)", **common,
-    ))
-    programs.append(Program(
-        "frontdoor",
-        bound(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
-        PRIORITY["frontdoor"], logfile=numbered_log(), numprocs=config.service.workers,
-        environment=conf_environment(service_env), stopwaitsecs=frontdoor_stopwait(config),
-        comment="public HTTP, sharing the port with SO_REUSEPORT ([service] workers)", **common,
-    ))
+    programs.append(
+        Program(
+            "session_daemon",
+            bound(layout.python, "-m", "session_daemon", *config_args),
+            PRIORITY["session_daemon"],
+            logfile=single_log("session_daemon"),
+            environment=conf_environment(service_env),
+            comment="the only Redis writer",
+            **common,
+        )
+    )
+    programs.append(
+        Program(
+            "signer",
+            bound(layout.python, "-m", "signer_worker", *config_args, "--index", Expansion("%(process_num)s")),
+            PRIORITY[SIGNER_GROUP],
+            logfile=numbered_log(),
+            numprocs=config.signers.count,
+            environment=conf_environment({**service_env, "WEBAPI_GROUP_NAME": config.signers.group}),
+            comment="holds secret keys and signs requests ([signers] count)",
+            **common,
+        )
+    )
+    programs.append(
+        Program(
+            "frontdoor",
+            bound(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
+            PRIORITY["frontdoor"],
+            logfile=numbered_log(),
+            numprocs=config.service.workers,
+            environment=conf_environment(service_env),
+            stopwaitsecs=frontdoor_stopwait(config),
+            comment="public HTTP, sharing the port with SO_REUSEPORT ([service] workers)",
+            **common,
+        )
+    )
     return programs

@@ -30,8 +30,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     _with_config(groups_actions.add_parser("list", help="every group with its agents and deployments"))
     create = _with_config(groups_actions.add_parser("create", help="define a group"))
     create.add_argument("name")
-    create.add_argument("--grant", action="append", default=[], metavar="SUBJECT=ACTIONS",
-                        help="e.g. role:user=read or user:a@b.c=read,create (repeatable)")
+    create.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="SUBJECT=ACTIONS",
+        help="e.g. role:user=read or user:a@b.c=read,create (repeatable)",
+    )
     create.add_argument("--description", default="")
     update = _with_config(groups_actions.add_parser("update", help="replace a group's grants or description"))
     update.add_argument("name")
@@ -95,16 +100,27 @@ async def _dispatch(config, args: argparse.Namespace) -> Any:
 async def _perform(admin: WebApiAdmin, snapshot, args: argparse.Namespace) -> Any:
     key = (args.command, args.action)
     if key == ("groups", "list"):
-        return {name: {"agents": [v.to_dict() for v in snapshot.agents_of(name)],
-                       "deployments": [d.name for d in snapshot.deployments_of(name)]}
-                for name in sorted(snapshot.all_groups())}
+        return {
+            name: {
+                "agents": [v.to_dict() for v in snapshot.agents_of(name)],
+                "deployments": [d.name for d in snapshot.deployments_of(name)],
+            }
+            for name in sorted(snapshot.all_groups())
+        }
     if key == ("groups", "create"):
-        group = await admin.create_group(OPERATOR, snapshot, {"name": args.name, "grants": _grants(args.grant),
-                                                              "description": args.description})
+        group = await admin.create_group(
+            OPERATOR, snapshot, {"name": args.name, "grants": _grants(args.grant), "description": args.description}
+        )
         return {"created": group.name, "reminder": f"start agents with WEBAPI_GROUP_NAME={group.name}"}
     if key == ("groups", "update"):
-        changes = {k: v for k, v in (("grants", None if args.grant is None else _grants(args.grant)),
-                                     ("description", args.description)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("grants", None if args.grant is None else _grants(args.grant)),
+                ("description", args.description),
+            )
+            if v is not None
+        }
         return {"updated": (await admin.update_group(OPERATOR, snapshot, args.name, changes)).name}
     if key == ("groups", "delete"):
         await admin.delete_group(OPERATOR, snapshot, args.name)
@@ -112,8 +128,10 @@ async def _perform(admin: WebApiAdmin, snapshot, args: argparse.Namespace) -> An
     if key == ("groups", "recreate"):
         return {"group": args.name, "generation": await admin.recreate(OPERATOR, snapshot, args.name)}
     if key == ("agents", "list"):
-        return {"groups": {name: [v.to_dict() for v in snapshot.agents_of(name)] for name in sorted(snapshot.all_groups())},
-                "unknown": [v.to_dict() for v in snapshot.unknown_agents()]}
+        return {
+            "groups": {name: [v.to_dict() for v in snapshot.agents_of(name)] for name in sorted(snapshot.all_groups())},
+            "unknown": [v.to_dict() for v in snapshot.unknown_agents()],
+        }
     if key == ("agents", "shutdown"):
         await admin.shutdown(OPERATOR, snapshot, args.agent_id)
         return {"agent_id": args.agent_id, "shutdown": "requested"}

@@ -56,8 +56,14 @@ def test_all_problems_reported_together():
             }
         )
     text = "\n".join(caught.value.problems)
-    for fragment in ("service.port", "ssl_enabled requires", "api.endpoint", "signers.count", "signers.colour",
-                     "session.redis.addr"):
+    for fragment in (
+        "service.port",
+        "ssl_enabled requires",
+        "api.endpoint",
+        "signers.count",
+        "signers.colour",
+        "session.redis.addr",
+    ):
         assert fragment in text, fragment
 
 
@@ -75,4 +81,8 @@ def test_etcd_overrides_global_settings_but_not_bootstrap():
         {"session": {"redis": {"addr": "a:1"}, "max_age": 60}, "service": {"port": 1}},
         {"session": {"max-age": 120, "redis": {"addr": "evil:1"}}, "service": {"port": 2}, "api": {"domain": "d"}},
     )
-    assert merged == {"session": {"redis": {"addr": "a:1"}, "max_age": 120}, "service": {"port": 1}, "api": {"domain": "d"}}
+    assert merged == {
+        "session": {"redis": {"addr": "a:1"}, "max_age": 120},
+        "service": {"port": 1},
+        "api": {"domain": "d"},
+    }

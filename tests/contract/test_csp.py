@@ -13,9 +13,26 @@ WSPROXY = "https://wsproxy.example.com:5050"
 
 @pytest.mark.parametrize(
     "source",
-    ["'self'", "'none'", "'unsafe-inline'", "'UNSAFE-EVAL'", "'nonce-abc123=='", "'sha256-AbC+/9='", "data:", "blob:",
-     "https:", "*", "*.example.com", "example.com", "http://127.0.0.1:6021", "https://wsproxy.example.com:5050",
-     "wss://ws.example.com", "https://cdn.example.com/fonts/", "http://[::1]:5050", "https://a.example.com:*"],
+    [
+        "'self'",
+        "'none'",
+        "'unsafe-inline'",
+        "'UNSAFE-EVAL'",
+        "'nonce-abc123=='",
+        "'sha256-AbC+/9='",
+        "data:",
+        "blob:",
+        "https:",
+        "*",
+        "*.example.com",
+        "example.com",
+        "http://127.0.0.1:6021",
+        "https://wsproxy.example.com:5050",
+        "wss://ws.example.com",
+        "https://cdn.example.com/fonts/",
+        "http://[::1]:5050",
+        "https://a.example.com:*",
+    ],
 )
 def test_valid_sources(source):
     assert source_problem(source) is None
@@ -23,9 +40,21 @@ def test_valid_sources(source):
 
 @pytest.mark.parametrize(
     "source",
-    ["self", "'self", "'unsafe-everything'", "https://a.example.com; script-src *", "https://a.example.com,b.com",
-     "https://a b.com", "https://a.example.com\r\nX: y", "", "https://", "https://a.example.com:99999x", 5050, None,
-     "javascript:alert(1)//"],
+    [
+        "self",
+        "'self",
+        "'unsafe-everything'",
+        "https://a.example.com; script-src *",
+        "https://a.example.com,b.com",
+        "https://a b.com",
+        "https://a.example.com\r\nX: y",
+        "",
+        "https://",
+        "https://a.example.com:99999x",
+        5050,
+        None,
+        "javascript:alert(1)//",
+    ],
 )
 def test_invalid_sources_are_named(source):
     problem = source_problem(source)
@@ -35,16 +64,31 @@ def test_invalid_sources_are_named(source):
 # (our policy, [security.csp] table, expected directives of the merged policy)
 MERGES = [
     (DEFAULT_CSP, {"connect_src": ["'self'", WSPROXY]}, {"connect-src": ["'self'", WSPROXY]}),
-    (DEFAULT_CSP, {"connect_src": [WSPROXY, "http://127.0.0.1:6021"]},
-     {"connect-src": ["'self'", WSPROXY, "http://127.0.0.1:6021"]}),
-    (DEFAULT_CSP, {"default_src": ["'self'"], "font_src": ["'self'", "data:"]},
-     {"default-src": ["'self'"], "font-src": ["'self'", "data:"]}),
+    (
+        DEFAULT_CSP,
+        {"connect_src": [WSPROXY, "http://127.0.0.1:6021"]},
+        {"connect-src": ["'self'", WSPROXY, "http://127.0.0.1:6021"]},
+    ),
+    (
+        DEFAULT_CSP,
+        {"default_src": ["'self'"], "font_src": ["'self'", "data:"]},
+        {"default-src": ["'self'"], "font-src": ["'self'", "data:"]},
+    ),
     (DEFAULT_CSP, {"frame_src": ["https://apps.example.com"]}, {"frame-src": ["'self'", "https://apps.example.com"]}),
     (DEFAULT_CSP, {"object_src": ["https://plugins.example.com"]}, {"object-src": ["https://plugins.example.com"]}),
-    (DEFAULT_CSP, {"frame_ancestors": ["'none'"], "form_action": ["'self'"]},
-     {"frame-ancestors": ["'none'"], "form-action": ["'self'"]}),
-    (DEFAULT_CSP, {"script_src": ["'self'", "https://cdn.example.com"], "img_src": None},
-     {"script-src": ["'self'", "'nonce-{nonce}'", "https://cdn.example.com"], "img-src": ["'self'", "data:", "blob:"]}),
+    (
+        DEFAULT_CSP,
+        {"frame_ancestors": ["'none'"], "form_action": ["'self'"]},
+        {"frame-ancestors": ["'none'"], "form-action": ["'self'"]},
+    ),
+    (
+        DEFAULT_CSP,
+        {"script_src": ["'self'", "https://cdn.example.com"], "img_src": None},
+        {
+            "script-src": ["'self'", "'nonce-{nonce}'", "https://cdn.example.com"],
+            "img-src": ["'self'", "data:", "blob:"],
+        },
+    ),
     (DEFAULT_CSP, {}, {}),
     (DEFAULT_CSP, None, {}),
 ]
@@ -88,9 +132,14 @@ def test_a_valid_table_becomes_the_page_policy():
 @pytest.mark.parametrize(
     "section, named",
     [
-        ({"request_policies": ["reject_metadata_local_link_policy", "reject_everything"]},
-         "security.request_policies: unknown security policy 'reject_everything'"),
-        ({"response_policies": ["set_hsts_policy"]}, "security.response_policies: unknown security policy 'set_hsts_policy'"),
+        (
+            {"request_policies": ["reject_metadata_local_link_policy", "reject_everything"]},
+            "security.request_policies: unknown security policy 'reject_everything'",
+        ),
+        (
+            {"response_policies": ["set_hsts_policy"]},
+            "security.response_policies: unknown security policy 'set_hsts_policy'",
+        ),
     ],
 )
 def test_unknown_backend_ai_security_policies_are_refused_by_name(section, named):

@@ -17,10 +17,24 @@ from contract.hosts import HostPolicy, HostPort, canonical_host, parse_host
         ("[::1]:8090", HostPort("[::1]", 8090)),
         ("[0:0:0:0:0:0:0:1]", HostPort("[::1]", None)),
         ("10.0.0.5", HostPort("10.0.0.5", None)),
-        ("", None), (None, None), (" a.com", None), ("a.com ", None),
-        ("127.0.0.1@evil.com", None), ("evil.com/x", None), ("evil.com:", None), ("evil.com:0", None),
-        ("evil.com:65536", None), ("evil.com:8o", None), ("a:1:2", None), ("[::1", None), ("[evil]", None),
-        ("[::1]x", None), ("evil.com\r\nx: y", None), ("-evil.com", None), ("evil..com", None), ("*.example.com", None),
+        ("", None),
+        (None, None),
+        (" a.com", None),
+        ("a.com ", None),
+        ("127.0.0.1@evil.com", None),
+        ("evil.com/x", None),
+        ("evil.com:", None),
+        ("evil.com:0", None),
+        ("evil.com:65536", None),
+        ("evil.com:8o", None),
+        ("a:1:2", None),
+        ("[::1", None),
+        ("[evil]", None),
+        ("[::1]x", None),
+        ("evil.com\r\nx: y", None),
+        ("-evil.com", None),
+        ("evil..com", None),
+        ("*.example.com", None),
         ("http://a.com", None),
     ],
 )
@@ -34,12 +48,25 @@ POLICY = HostPolicy(["webui.example.com", "api.example.com:9443", "[2001:db8::5]
 @pytest.mark.parametrize(
     "values, verdict",
     [
-        (["webui.example.com"], None), (["webui.example.com:1234"], None), (["api.example.com:9443"], None),
-        (["[2001:db8::5]:443"], None), (["10.0.0.5:8090"], None), (["localhost:8090"], None),
-        (["127.0.0.2"], None), (["[::1]"], None),
-        (["api.example.com"], 421), (["api.example.com:443"], 421), (["evil.com"], 421), (["webui.example.com."], 421),
-        (["10.0.0.6"], 421), (["[2001:db8::6]"], 421), (["localhost.evil.com"], 421),
-        ([], 400), ([""], 400), (["webui.example.com", "webui.example.com"], 400), (["a@b"], 400),
+        (["webui.example.com"], None),
+        (["webui.example.com:1234"], None),
+        (["api.example.com:9443"], None),
+        (["[2001:db8::5]:443"], None),
+        (["10.0.0.5:8090"], None),
+        (["localhost:8090"], None),
+        (["127.0.0.2"], None),
+        (["[::1]"], None),
+        (["api.example.com"], 421),
+        (["api.example.com:443"], 421),
+        (["evil.com"], 421),
+        (["webui.example.com."], 421),
+        (["10.0.0.6"], 421),
+        (["[2001:db8::6]"], 421),
+        (["localhost.evil.com"], 421),
+        ([], 400),
+        ([""], 400),
+        (["webui.example.com", "webui.example.com"], 400),
+        (["a@b"], 400),
     ],
 )
 def test_policy_verdicts(values, verdict):
@@ -60,13 +87,19 @@ def test_config_check_refuses_a_bad_public_host_by_name(entry):
 
 def test_public_hosts_may_be_one_comma_separated_string():
     assert parse_config({"service": {"public-hosts": "a.example.com, b.example.com:8443"}}).service.public_hosts == [
-        "a.example.com", "b.example.com:8443"]
+        "a.example.com",
+        "b.example.com:8443",
+    ]
 
 
 @pytest.mark.parametrize(
     "value, canonical",
-    [("WebUI.Example.com:8443", "webui.example.com:8443"), ("[0:0:0:0:0:0:0:1]:8090", "[::1]:8090"),
-     ("127.0.0.1", "127.0.0.1"), ("a b", "a b")],
+    [
+        ("WebUI.Example.com:8443", "webui.example.com:8443"),
+        ("[0:0:0:0:0:0:0:1]:8090", "[::1]:8090"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("a b", "a b"),
+    ],
 )
 def test_canonical_host(value, canonical):
     assert canonical_host(value) == canonical

@@ -14,8 +14,16 @@ KID = public_jwk(KEY)["kid"]
 
 
 def mint(audience="scoring", lifetime=60, now=None) -> str:
-    return assertion(KEY, KID, issuer="webui-host", audience=audience, user_id="alice@lablup.com", role="user",
-                     lifetime=lifetime, now=now or time.time())
+    return assertion(
+        KEY,
+        KID,
+        issuer="webui-host",
+        audience=audience,
+        user_id="alice@lablup.com",
+        role="user",
+        lifetime=lifetime,
+        now=now or time.time(),
+    )
 
 
 def verify(token: str, audience: str = "scoring") -> dict:
@@ -27,7 +35,11 @@ def verify(token: str, audience: str = "scoring") -> dict:
 def test_an_upstream_verifies_the_assertion_with_the_published_keys():
     claims = verify(mint())
     assert (claims["sub"], claims["email"], claims["role"], claims["aud"]) == (
-        "alice@lablup.com", "alice@lablup.com", "user", "scoring")
+        "alice@lablup.com",
+        "alice@lablup.com",
+        "user",
+        "scoring",
+    )
     assert claims["exp"] - claims["iat"] == 60 and claims["jti"]
 
 

@@ -22,16 +22,36 @@ def record(**extra) -> logging.LogRecord:
 
 
 def test_json_lines_carry_context_and_never_secret_looking_fields():
-    line = JsonFormatter("frontdoor").format(record(
-        event="session_create", user_id="u@x", status="success", password="hunter2", new_password="p2",
-        secret_key="SECRETKEY", Authorization="BackendAI x", cookie="COOKIEVALUE", session_id="SESSIONID",
-        token="TOKENVALUE", signature="SIGVALUE", redis_password="REDISPW",
-    ))
+    line = JsonFormatter("frontdoor").format(
+        record(
+            event="session_create",
+            user_id="u@x",
+            status="success",
+            password="hunter2",
+            new_password="p2",
+            secret_key="SECRETKEY",
+            Authorization="BackendAI x",
+            cookie="COOKIEVALUE",
+            session_id="SESSIONID",
+            token="TOKENVALUE",
+            signature="SIGVALUE",
+            redis_password="REDISPW",
+        )
+    )
     doc = json.loads(line)
     assert doc["msg"] == "hello world" and doc["process"] == "frontdoor" and doc["event"] == "session_create"
     assert doc["user_id"] == "u@x" and doc["status"] == "success"
-    for leaked in ("hunter2", '"p2"', "SECRETKEY", "BackendAI", "COOKIEVALUE", "SESSIONID", "TOKENVALUE", "SIGVALUE",
-                   "REDISPW"):
+    for leaked in (
+        "hunter2",
+        '"p2"',
+        "SECRETKEY",
+        "BackendAI",
+        "COOKIEVALUE",
+        "SESSIONID",
+        "TOKENVALUE",
+        "SIGVALUE",
+        "REDISPW",
+    ):
         assert leaked not in line
 
 
@@ -53,10 +73,22 @@ def test_text_format_is_one_readable_line():
     assert "event=sign_request" in line and "status=failure" in line
 
 
-@pytest.mark.parametrize("value, ok", [
-    ("a1b2c3", True), ("0f0e-1234-abcd", True), ("x" * 64, True), ("x" * 65, False), ("", False),
-    ("é", False), ("a b", False), ("a\nb", False), ("a_b", False), (None, False), (12, False),
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("a1b2c3", True),
+        ("0f0e-1234-abcd", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("", False),
+        ("é", False),
+        ("a b", False),
+        ("a\nb", False),
+        ("a_b", False),
+        (None, False),
+        (12, False),
+    ],
+)
 def test_request_id_values(value, ok):
     assert valid_request_id(value) is ok
 
@@ -67,14 +99,24 @@ def signing_item(**overrides) -> dict:
     return item
 
 
-@pytest.mark.parametrize("request_id, accepted", [
-    ("abc-123", True), ("", True), (None, False), ("bad id", False), ("x" * 65, False), (7, False),
-])
+@pytest.mark.parametrize(
+    "request_id, accepted",
+    [
+        ("abc-123", True),
+        ("", True),
+        (None, False),
+        ("bad id", False),
+        ("x" * 65, False),
+        (7, False),
+    ],
+)
 def test_items_carry_an_optional_validated_request_id(request_id, accepted):
     for build, parse in (
         (lambda rid: signing_item(request_id=rid), SigningRequest.from_item),
-        (lambda rid: {**SessionCommand(1, "logout", {"session_id": "x"}).to_item(), "request_id": rid},
-         SessionCommand.from_item),
+        (
+            lambda rid: {**SessionCommand(1, "logout", {"session_id": "x"}).to_item(), "request_id": rid},
+            SessionCommand.from_item,
+        ),
     ):
         item = build(request_id)
         if accepted:
@@ -94,16 +136,19 @@ def test_items_without_a_request_id_are_still_accepted():
 OWN_GID, OTHER_GID = 1000, 2000
 
 
-@pytest.mark.parametrize("mode, gid, ok", [
-    (0o600, OTHER_GID, True),
-    (0o400, OTHER_GID, True),
-    (0o440, OWN_GID, True),  # a Kubernetes secret volume with fsGroup = our group
-    (0o440, OTHER_GID, False),
-    (0o460, OWN_GID, False),  # group write
-    (0o640, OTHER_GID, False),
-    (0o604, OWN_GID, False),
-    (0o644, OWN_GID, False),
-    (0o610, OWN_GID, False),
-])
+@pytest.mark.parametrize(
+    "mode, gid, ok",
+    [
+        (0o600, OTHER_GID, True),
+        (0o400, OTHER_GID, True),
+        (0o440, OWN_GID, True),  # a Kubernetes secret volume with fsGroup = our group
+        (0o440, OTHER_GID, False),
+        (0o460, OWN_GID, False),  # group write
+        (0o640, OTHER_GID, False),
+        (0o604, OWN_GID, False),
+        (0o644, OWN_GID, False),
+        (0o610, OWN_GID, False),
+    ],
+)
 def test_key_file_permissions(mode, gid, ok):
     assert (key_file_problem(stat.S_IFREG | mode, gid, OWN_GID) is None) is ok

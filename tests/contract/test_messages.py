@@ -93,8 +93,12 @@ def test_random_frames_never_escape_as_other_errors(frames):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    )
+)
 def test_authentic_junk_json_is_rejected_or_opened_cleanly(doc):
     try:
         MessageOpener(KEY, 5).open(_sealed(doc))
@@ -107,14 +111,26 @@ def test_authentic_junk_json_is_rejected_or_opened_cleanly(doc):
 from contract.requests import SessionCommand, SessionResult, SigningReply, SigningRequest  # noqa: E402
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**400)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**400)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
 VALID_ITEMS = {
-    SigningRequest: {"rid": 1, "session_id": "a" * 32, "method": "GET", "target": "/auth?x=1", "host": "m:80",
-                     "content_type": "application/json", "api_version": "v7", "want_jwt": False},
+    SigningRequest: {
+        "rid": 1,
+        "session_id": "a" * 32,
+        "method": "GET",
+        "target": "/auth?x=1",
+        "host": "m:80",
+        "content_type": "application/json",
+        "api_version": "v7",
+        "want_jwt": False,
+    },
     SigningReply: {"rid": 1, "headers": {"Authorization": "x"}},
     SessionCommand: {"rid": 1, "op": "logout", "args": {"session_id": "a" * 32}},
     SessionResult: {"rid": 1, "status": 200, "body": {}, "session_id": None},

@@ -72,8 +72,20 @@ def test_allow_list_entries_are_normalised(entry, canonical):
 
 @pytest.mark.parametrize(
     "entry",
-    ["*", "https://*", "https://*.com", "null", "https://a.*.example.com", "https://*example.com", "ftp://a.example.com",
-     "https://a.example.com/path", "a.example.com", "https://*.*.example.com", "https://a.example.com:70000", ""],
+    [
+        "*",
+        "https://*",
+        "https://*.com",
+        "null",
+        "https://a.*.example.com",
+        "https://*example.com",
+        "ftp://a.example.com",
+        "https://a.example.com/path",
+        "a.example.com",
+        "https://*.*.example.com",
+        "https://a.example.com:70000",
+        "",
+    ],
 )
 def test_bad_allow_list_entries_are_refused(entry):
     with pytest.raises(ValueError, match="is not an origin"):
@@ -91,8 +103,12 @@ def test_config_cross_checks_the_redirect_port():
     with pytest.raises(ConfigError, match="needs service.ssl_enabled"):
         parse_config({"security": {"http_redirect_port": 8080}})
     with pytest.raises(ConfigError, match="must differ from service.port"):
-        parse_config({"service": {"ssl_enabled": True, "ssl_cert": "c", "ssl_privkey": "k", "port": 8443},
-                      "security": {"http_redirect_port": 8443}})
+        parse_config(
+            {
+                "service": {"ssl_enabled": True, "ssl_cert": "c", "ssl_privkey": "k", "port": 8443},
+                "security": {"http_redirect_port": 8443},
+            }
+        )
 
 
 def test_empty_policy_allows_nothing():

@@ -10,11 +10,16 @@ from hypothesis import strategies as st
 
 from contract.redis_layout import SessionRecord
 
-GOOD = SessionRecord("user@lablup.com", "AKIANABBDUSEREXAMPLE", "user", "active", 1.0e9, 1.0e9 + 1, 1.0e9 + 3600,
-                     {"theme": "dark"})
+GOOD = SessionRecord(
+    "user@lablup.com", "AKIANABBDUSEREXAMPLE", "user", "active", 1.0e9, 1.0e9 + 1, 1.0e9 + 3600, {"theme": "dark"}
+)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**400)
-    | st.floats() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**400)
+    | st.floats()
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=15,
 )

@@ -8,8 +8,13 @@ from contract.config import ConfigError, parse_config
 from contract.requests import SigningRequest
 
 BASE = {
-    "rid": 1, "session_id": "s", "method": "GET", "target": "/x", "host": "m:8091",
-    "content_type": "application/json", "api_version": "v7.20230615",
+    "rid": 1,
+    "session_id": "s",
+    "method": "GET",
+    "target": "/x",
+    "host": "m:8091",
+    "content_type": "application/json",
+    "api_version": "v7.20230615",
 }
 GOOD_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -99,8 +104,17 @@ def test_without_tracing_the_item_carries_no_trace_fields():
 
 
 def test_otel_section_takes_backend_ai_keys():
-    config = parse_config({"otel": {"enabled": True, "log-level": "warn", "endpoint": "http://collector:4318",
-                                    "max-queue-size": 100, "max-export-batch-size": 10}})
+    config = parse_config(
+        {
+            "otel": {
+                "enabled": True,
+                "log-level": "warn",
+                "endpoint": "http://collector:4318",
+                "max-queue-size": 100,
+                "max-export-batch-size": 10,
+            }
+        }
+    )
     otel = config.otel
     assert (otel.enabled, otel.log_level, otel.max_queue_size, otel.max_export_batch_size) == (True, "WARNING", 100, 10)
     assert otel.traces_url == "http://collector:4318/v1/traces"
@@ -112,14 +126,17 @@ def test_otel_section_takes_backend_ai_keys():
     assert not defaults.enabled and defaults.trust_traceparent == "trusted_proxies"
 
 
-@pytest.mark.parametrize("otel", [
-    {"endpoint": "ftp://collector:4318"},
-    {"endpoint": "collector:4318 x"},
-    {"log_level": "LOUD"},
-    {"max_queue_size": 0},
-    {"max_queue_size": 10, "max_export_batch_size": 11},
-    {"trust_traceparent": "sometimes"},
-])
+@pytest.mark.parametrize(
+    "otel",
+    [
+        {"endpoint": "ftp://collector:4318"},
+        {"endpoint": "collector:4318 x"},
+        {"log_level": "LOUD"},
+        {"max_queue_size": 0},
+        {"max_queue_size": 10, "max_export_batch_size": 11},
+        {"trust_traceparent": "sometimes"},
+    ],
+)
 def test_otel_section_refuses_nonsense(otel):
     with pytest.raises(ConfigError, match="otel"):
         parse_config({"otel": otel})

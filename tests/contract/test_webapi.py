@@ -31,13 +31,15 @@ ALICE = Caller("alice@lablup.com", "user")
 BOB = Caller("bob@lablup.com", "user")
 MONITOR = Caller("mon@lablup.com", "monitor")
 
-GROUP = GroupDefinition.from_dict({
-    "name": "NEW_GROUP",
-    "grants": [
-        {"subject": "user:alice@lablup.com", "actions": ["read", "create", "update"]},
-        {"subject": "role:monitor", "actions": ["read"]},
-    ],
-})
+GROUP = GroupDefinition.from_dict(
+    {
+        "name": "NEW_GROUP",
+        "grants": [
+            {"subject": "user:alice@lablup.com", "actions": ["read", "create", "update"]},
+            {"subject": "role:monitor", "actions": ["read"]},
+        ],
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -86,8 +88,13 @@ def deployment(**changes) -> Deployment:
     return Deployment.from_dict({**doc, **changes})
 
 
-VALID = {"name": "echo", "group": "G", "route_prefix": "/webapi/echo", "upstreams": ["http://127.0.0.1:8091"],
-         "signing": "identity"}
+VALID = {
+    "name": "echo",
+    "group": "G",
+    "route_prefix": "/webapi/echo",
+    "upstreams": ["http://127.0.0.1:8091"],
+    "signing": "identity",
+}
 
 
 @pytest.mark.parametrize(
@@ -128,7 +135,9 @@ def test_definitions_invalid_on_their_face_are_refused(changes, fragment):
 
 def test_every_problem_of_a_definition_is_listed_at_once():
     with pytest.raises(InvalidDefinition) as caught:
-        parse_deployment({**VALID, "route_prefix": "/func", "signing": "hmac", "upstreams": ["ftp://x", "http://y:99999"]})
+        parse_deployment(
+            {**VALID, "route_prefix": "/func", "signing": "hmac", "upstreams": ["ftp://x", "http://y:99999"]}
+        )
     assert len(caught.value.problems) == 4, caught.value.problems
 
 
@@ -178,8 +187,19 @@ def test_calling_a_deployment_needs_read_on_its_group(caller, deployment_name, e
 
 
 def record(agent_id="a1", group="G", state=AgentState.UP, fault=None, synced_generation=0, serving=()) -> AgentRecord:
-    return AgentRecord(agent_id, group, f"ipc:///{agent_id}", "host", 1, "0.1", state, time.time(), fault,
-                       synced_generation, tuple(serving))
+    return AgentRecord(
+        agent_id,
+        group,
+        f"ipc:///{agent_id}",
+        "host",
+        1,
+        "0.1",
+        state,
+        time.time(),
+        fault,
+        synced_generation,
+        tuple(serving),
+    )
 
 
 @pytest.mark.parametrize(
@@ -217,7 +237,10 @@ def test_snapshot_unknown_lost_and_distribution():
     snapshot.agents = {"a1": record("a1", "G"), "x1": record("x1", "NOPE", AgentState.STARTING)}
     snapshot.lost = {"a2": (record("a2", "G"), time.time())}
     assert [v.agent_id for v in snapshot.unknown_agents()] == ["x1"]
-    assert [(v.agent_id, v.state) for v in snapshot.agents_of("G")] == [("a1", AgentState.UP), ("a2", AgentState.UNKNOWN)]
+    assert [(v.agent_id, v.state) for v in snapshot.agents_of("G")] == [
+        ("a1", AgentState.UP),
+        ("a2", AgentState.UNKNOWN),
+    ]
     assert [r.agent_id for r in snapshot.up_agents("G")] == ["a1"]
     assert snapshot.up_agents("NOPE") == []  # an undefined group's agents are never used
     assert not snapshot.distribution_in_progress("G")

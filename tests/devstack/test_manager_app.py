@@ -53,10 +53,18 @@ INACTIVE = Keypair("AKIANAINACTIVEEXAMPL", "xPnTSNLhQ2rJv6Wc8yK4mZ0bT1uGfE3dA5sH
 
 
 def sign(
-    keypair: Keypair, method: str, target: str, host: str, *,
-    content_type: str = "application/octet-stream", version: str = "v9.20250722",
-    date: str | None = None, date_header: str = "Date", version_header: str = "X-BackendAI-Version",
-    scheme: str = "BackendAI", hash_name: str = "sha256",
+    keypair: Keypair,
+    method: str,
+    target: str,
+    host: str,
+    *,
+    content_type: str = "application/octet-stream",
+    version: str = "v9.20250722",
+    date: str | None = None,
+    date_header: str = "Date",
+    version_header: str = "X-BackendAI-Version",
+    scheme: str = "BackendAI",
+    hash_name: str = "sha256",
 ) -> dict[str, str]:
     date = date or datetime.now(UTC).isoformat()
     # The key's date tag is the calendar day written in the header itself.
@@ -65,10 +73,17 @@ def sign(
     except ValueError:  # deliberately broken dates in negative tests
         day = datetime.now(UTC)
     prefix = "x-sorna-version" if version_header == "X-Sorna-Version" else "x-backendai-version"
-    to_sign = "\n".join([
-        method, target, date, f"host:{host}", f"content-type:{content_type}",
-        f"{prefix}:{version}", hashlib.new(hash_name, b"").hexdigest(),
-    ])
+    to_sign = "\n".join(
+        [
+            method,
+            target,
+            date,
+            f"host:{host}",
+            f"content-type:{content_type}",
+            f"{prefix}:{version}",
+            hashlib.new(hash_name, b"").hexdigest(),
+        ]
+    )
     key = hmac.new(keypair.secret_key.encode(), day.strftime("%Y%m%d").encode(), hash_name).digest()
     key = hmac.new(key, host.encode(), hash_name).digest()
     signature = hmac.new(key, to_sign.encode(), hash_name).hexdigest()
@@ -90,8 +105,14 @@ def host_of(client: TestClient) -> str:
 
 
 async def signed(
-    client: TestClient, method: str, target: str, keypair: Keypair = ADMIN, *,
-    data: bytes | None = None, content_type: str | None = None, extra: dict[str, str] | None = None,
+    client: TestClient,
+    method: str,
+    target: str,
+    keypair: Keypair = ADMIN,
+    *,
+    data: bytes | None = None,
+    content_type: str | None = None,
+    extra: dict[str, str] | None = None,
     **sign_options: object,
 ) -> aiohttp.ClientResponse:
     # Sign the bare lower-case media type, send the raw header (parameters and all).
@@ -130,11 +151,14 @@ async def test_version_endpoint_is_public(client: TestClient) -> None:
     assert "X-Devstack-Auth" not in response.headers
 
 
-@pytest.mark.parametrize("method, path, status, slug", [
-    ("GET", "/no/such/path", 404, "url-not-found"),
-    ("DELETE", "/", 405, "method-not-allowed"),
-    ("GET", "/auth/authorize", 405, "method-not-allowed"),
-])
+@pytest.mark.parametrize(
+    "method, path, status, slug",
+    [
+        ("GET", "/no/such/path", 404, "url-not-found"),
+        ("DELETE", "/", 405, "method-not-allowed"),
+        ("GET", "/auth/authorize", 405, "method-not-allowed"),
+    ],
+)
 async def test_routing_errors_are_problems(client: TestClient, method: str, path: str, status: int, slug: str) -> None:
     await assert_problem(await client.request(method, path), status, slug)
 
@@ -160,17 +184,25 @@ def rfc1123_now() -> str:
     return format_datetime(datetime.now(UTC), usegmt=True)
 
 
-@pytest.mark.parametrize("sign_options", [
-    {},
-    {"version": "v7.20230615"},
-    {"date": rfc1123_now()},
-    {"date": datetime.now(timezone(timedelta(hours=9))).isoformat()},
-    {"date_header": "X-BackendAI-Date"},
-    {"date_header": "X-Sorna-Date", "version_header": "X-Sorna-Version", "scheme": "Sorna",
-     "version": "v4.20190615"},
-    {"hash_name": "sha512"},
-    {"hash_name": "sha1"},
-], ids=["iso", "v7", "rfc1123", "plus9", "x-backendai-date", "legacy-sorna", "sha512", "sha1"])
+@pytest.mark.parametrize(
+    "sign_options",
+    [
+        {},
+        {"version": "v7.20230615"},
+        {"date": rfc1123_now()},
+        {"date": datetime.now(timezone(timedelta(hours=9))).isoformat()},
+        {"date_header": "X-BackendAI-Date"},
+        {
+            "date_header": "X-Sorna-Date",
+            "version_header": "X-Sorna-Version",
+            "scheme": "Sorna",
+            "version": "v4.20190615",
+        },
+        {"hash_name": "sha512"},
+        {"hash_name": "sha1"},
+    ],
+    ids=["iso", "v7", "rfc1123", "plus9", "x-backendai-date", "legacy-sorna", "sha512", "sha1"],
+)
 async def test_signing_variants_accepted(client: TestClient, sign_options: dict[str, str]) -> None:
     response = await signed(client, "GET", "/auth?echo=v", USER, **sign_options)
     assert response.status == 200, await response.text()
@@ -178,8 +210,9 @@ async def test_signing_variants_accepted(client: TestClient, sign_options: dict[
 
 async def test_body_json_content_type_and_query_are_signed(client: TestClient) -> None:
     body = json.dumps({"echo": "posted"}).encode()
-    response = await signed(client, "POST", "/auth?x=1&y=a%20b", data=body,
-                            content_type="application/json; charset=UTF-8")
+    response = await signed(
+        client, "POST", "/auth?x=1&y=a%20b", data=body, content_type="application/json; charset=UTF-8"
+    )
     assert response.status == 200, await response.text()
     assert (await response.json())["echo"] == "posted"
 
@@ -190,35 +223,106 @@ def minutes_ago(minutes: float) -> str:
 
 BAD_SIGNATURE_CASES = [
     # (id, keypair, sign options, mutate(headers), status, slug, msg)
-    ("wrong-signature", ADMIN, {}, lambda h: h.update(Authorization=h["Authorization"][:-1] + "0"
-     if not h["Authorization"].endswith("0") else h["Authorization"][:-1] + "1"), 401, "auth-failed",
-     "Signature mismatch"),
+    (
+        "wrong-signature",
+        ADMIN,
+        {},
+        lambda h: h.update(
+            Authorization=h["Authorization"][:-1] + "0"
+            if not h["Authorization"].endswith("0")
+            else h["Authorization"][:-1] + "1"
+        ),
+        401,
+        "auth-failed",
+        "Signature mismatch",
+    ),
     ("wrong-secret", Keypair(ADMIN.access_key, USER.secret_key), {}, None, 401, "auth-failed", "Signature mismatch"),
-    ("unknown-access-key", Keypair("AKIANOSUCHKEYEXAMPLE", ADMIN.secret_key), {}, None, 401, "auth-failed",
-     "Access key not found"),
+    (
+        "unknown-access-key",
+        Keypair("AKIANOSUCHKEYEXAMPLE", ADMIN.secret_key),
+        {},
+        None,
+        401,
+        "auth-failed",
+        "Access key not found",
+    ),
     ("inactive-user", INACTIVE, {}, None, 401, "auth-failed", "Access key not found"),
-    ("date-too-old", ADMIN, {"date": lambda: minutes_ago(16)}, None, 400, "invalid-auth-params", "Date/time sync error"),
-    ("date-too-new", ADMIN, {"date": lambda: minutes_ago(-16)}, None, 400, "invalid-auth-params", "Date/time sync error"),
+    (
+        "date-too-old",
+        ADMIN,
+        {"date": lambda: minutes_ago(16)},
+        None,
+        400,
+        "invalid-auth-params",
+        "Date/time sync error",
+    ),
+    (
+        "date-too-new",
+        ADMIN,
+        {"date": lambda: minutes_ago(-16)},
+        None,
+        400,
+        "invalid-auth-params",
+        "Date/time sync error",
+    ),
     ("date-missing", ADMIN, {}, lambda h: h.pop("Date"), 400, "invalid-auth-params", "Date/time sync error"),
     ("date-garbage", ADMIN, {"date": "yesterday-ish"}, None, 400, "invalid-auth-params", "Date/time sync error"),
     ("bad-scheme", ADMIN, {"scheme": "Bearer"}, None, 400, "invalid-auth-params", None),
-    ("no-credential", ADMIN, {}, lambda h: h.update(Authorization="BackendAI signMethod=HMAC-SHA256"),
-     400, "invalid-auth-params", None),
+    (
+        "no-credential",
+        ADMIN,
+        {},
+        lambda h: h.update(Authorization="BackendAI signMethod=HMAC-SHA256"),
+        400,
+        "invalid-auth-params",
+        None,
+    ),
     ("no-space", ADMIN, {}, lambda h: h.update(Authorization="BackendAI"), 400, "invalid-auth-params", None),
-    ("bad-mac", ADMIN, {}, lambda h: h.update(Authorization=h["Authorization"].replace("HMAC-", "RSA-")),
-     400, "invalid-auth-params", None),
-    ("unsupported-version", ADMIN, {"version": "v5.20191216"}, None, 400, "generic-bad-request",
-     "Unsupported API version."),
-    ("version-missing", ADMIN, {}, lambda h: h.pop("X-BackendAI-Version"), 400, "invalid-auth-params",
-     "API version missing in request headers"),
-    ("signed-other-version", ADMIN, {}, lambda h: h.update({"X-BackendAI-Version": "v8.20240915"}),
-     401, "auth-failed", "Signature mismatch"),
+    (
+        "bad-mac",
+        ADMIN,
+        {},
+        lambda h: h.update(Authorization=h["Authorization"].replace("HMAC-", "RSA-")),
+        400,
+        "invalid-auth-params",
+        None,
+    ),
+    (
+        "unsupported-version",
+        ADMIN,
+        {"version": "v5.20191216"},
+        None,
+        400,
+        "generic-bad-request",
+        "Unsupported API version.",
+    ),
+    (
+        "version-missing",
+        ADMIN,
+        {},
+        lambda h: h.pop("X-BackendAI-Version"),
+        400,
+        "invalid-auth-params",
+        "API version missing in request headers",
+    ),
+    (
+        "signed-other-version",
+        ADMIN,
+        {},
+        lambda h: h.update({"X-BackendAI-Version": "v8.20240915"}),
+        401,
+        "auth-failed",
+        "Signature mismatch",
+    ),
     ("no-auth-at-all", ADMIN, {}, lambda h: h.clear(), 401, "auth-failed", "Unauthorized access"),
 ]
 
 
-@pytest.mark.parametrize("keypair, options, mutate, status, slug, msg",
-                         [case[1:] for case in BAD_SIGNATURE_CASES], ids=[case[0] for case in BAD_SIGNATURE_CASES])
+@pytest.mark.parametrize(
+    "keypair, options, mutate, status, slug, msg",
+    [case[1:] for case in BAD_SIGNATURE_CASES],
+    ids=[case[0] for case in BAD_SIGNATURE_CASES],
+)
 async def test_bad_signatures_rejected(client: TestClient, keypair, options, mutate, status, slug, msg) -> None:
     # Dates are made when the test runs, not when it is collected (a long run would age them).
     options = {key: value() if callable(value) else value for key, value in options.items()}
@@ -228,11 +332,15 @@ async def test_bad_signatures_rejected(client: TestClient, keypair, options, mut
     await assert_problem(await client.get("/auth?echo=x", headers=headers), status, slug, msg)
 
 
-@pytest.mark.parametrize("sent_target, extra, reason", [
-    ("/auth?echo=y", {}, "query changed"),
-    ("/auth?echo=x", {"Host": "localhost:1"}, "host changed"),
-    ("/auth?echo=x", {"Content-Type": "application/json"}, "content type changed"),
-], ids=["query", "host", "content-type"])
+@pytest.mark.parametrize(
+    "sent_target, extra, reason",
+    [
+        ("/auth?echo=y", {}, "query changed"),
+        ("/auth?echo=x", {"Host": "localhost:1"}, "host changed"),
+        ("/auth?echo=x", {"Content-Type": "application/json"}, "content type changed"),
+    ],
+    ids=["query", "host", "content-type"],
+)
 async def test_tampering_is_a_signature_mismatch(client: TestClient, sent_target: str, extra, reason: str) -> None:
     headers = sign(ADMIN, "GET", "/auth?echo=x", host_of(client)) | extra
     await assert_problem(await client.get(sent_target, headers=headers), 401, "auth-failed", "Signature mismatch")
@@ -254,8 +362,9 @@ async def test_method_override_reroutes_before_auth(client: TestClient) -> None:
 
 
 async def test_jwt_path_needs_no_date_and_is_tagged(client: TestClient) -> None:
-    response = await client.post("/admin/gql", json={"query": "{ me { email } }"},
-                                 headers={"X-BackendAI-Token": make_jwt(USER)})
+    response = await client.post(
+        "/admin/gql", json={"query": "{ me { email } }"}, headers={"X-BackendAI-Token": make_jwt(USER)}
+    )
     assert response.status == 200, await response.text()
     body = await response.json()
     assert body["extensions"] == {"auth_method": "jwt"}
@@ -263,14 +372,18 @@ async def test_jwt_path_needs_no_date_and_is_tagged(client: TestClient) -> None:
     assert response.headers["X-Devstack-Auth"] == "jwt"
 
 
-@pytest.mark.parametrize("token, msg_prefix", [
-    (lambda: make_jwt(USER, lifetime=-10), "JWT validation failed"),
-    (lambda: make_jwt(USER, secret=ADMIN.secret_key), "JWT validation failed"),
-    (lambda: make_jwt(USER, role="monitor"), "JWT validation failed"),
-    (lambda: make_jwt(Keypair("AKIANOSUCHKEYEXAMPLE", USER.secret_key)), "Access key not found"),
-    (lambda: make_jwt(INACTIVE), "Access key not found"),
-    (lambda: "not-a-token", "JWT validation failed"),
-], ids=["expired", "wrong-secret", "bad-role", "unknown-key", "inactive", "garbage"])
+@pytest.mark.parametrize(
+    "token, msg_prefix",
+    [
+        (lambda: make_jwt(USER, lifetime=-10), "JWT validation failed"),
+        (lambda: make_jwt(USER, secret=ADMIN.secret_key), "JWT validation failed"),
+        (lambda: make_jwt(USER, role="monitor"), "JWT validation failed"),
+        (lambda: make_jwt(Keypair("AKIANOSUCHKEYEXAMPLE", USER.secret_key)), "Access key not found"),
+        (lambda: make_jwt(INACTIVE), "Access key not found"),
+        (lambda: "not-a-token", "JWT validation failed"),
+    ],
+    ids=["expired", "wrong-secret", "bad-role", "unknown-key", "inactive", "garbage"],
+)
 async def test_bad_jwt_rejected(client: TestClient, token, msg_prefix: str) -> None:
     response = await client.get("/admin/gql?query=x", headers={"X-BackendAI-Token": token()})
     body = await assert_problem(response, 401, "auth-failed")
@@ -295,20 +408,29 @@ async def test_login_success(client: TestClient) -> None:
     assert response.status == 200
     data = (await response.json())["data"]
     assert data | {"user_id": None} == {
-        "access_key": ADMIN.access_key, "secret_key": ADMIN.secret_key, "role": "superadmin", "status": "active",
-        "user_id": None, "type": "keypair", "response_type": "success",
+        "access_key": ADMIN.access_key,
+        "secret_key": ADMIN.secret_key,
+        "role": "superadmin",
+        "status": "active",
+        "user_id": None,
+        "type": "keypair",
+        "response_type": "success",
     }
     assert len(data["user_id"]) == 36
 
 
-@pytest.mark.parametrize("body, status, slug, msg", [
-    (login_body("admin@lablup.com", "wrong"), 401, "auth-failed", "User credential mismatch."),
-    (login_body("nobody@lablup.com", "wJalrXUt"), 401, "auth-failed", "User credential mismatch."),
-    (login_body("admin@lablup.com", "wJalrXUt", domain="other"), 401, "auth-failed", "User credential mismatch."),
-    (login_body("inactive@lablup.com", "xPnTSNLh"), 401, "auth-failed", "User credential mismatch."),
-    (login_body("admin@lablup.com", "wJalrXUt", type="jwt"), 400, "invalid-api-params", None),
-    ({"type": "keypair", "username": "admin@lablup.com"}, 400, "invalid-api-params", None),
-], ids=["bad-password", "unknown-user", "wrong-domain", "inactive", "jwt-type", "missing-fields"])
+@pytest.mark.parametrize(
+    "body, status, slug, msg",
+    [
+        (login_body("admin@lablup.com", "wrong"), 401, "auth-failed", "User credential mismatch."),
+        (login_body("nobody@lablup.com", "wJalrXUt"), 401, "auth-failed", "User credential mismatch."),
+        (login_body("admin@lablup.com", "wJalrXUt", domain="other"), 401, "auth-failed", "User credential mismatch."),
+        (login_body("inactive@lablup.com", "xPnTSNLh"), 401, "auth-failed", "User credential mismatch."),
+        (login_body("admin@lablup.com", "wJalrXUt", type="jwt"), 400, "invalid-api-params", None),
+        ({"type": "keypair", "username": "admin@lablup.com"}, 400, "invalid-api-params", None),
+    ],
+    ids=["bad-password", "unknown-user", "wrong-domain", "inactive", "jwt-type", "missing-fields"],
+)
 async def test_login_failures(client: TestClient, body, status: int, slug: str, msg: str | None) -> None:
     await assert_problem(await client.post("/auth/authorize", json=body), status, slug, msg)
 
@@ -345,24 +467,31 @@ async def test_update_password_unsupported_without_max_age() -> None:
 # --- signed API routes ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("keypair, expected", [
-    (ADMIN, {"global_role": "superadmin", "domain_role": "admin", "group_role": None}),
-    (USER, {"global_role": "user", "domain_role": "user", "group_role": None}),
-    (MONITOR, {"global_role": "user", "domain_role": "user", "group_role": None}),
-])
+@pytest.mark.parametrize(
+    "keypair, expected",
+    [
+        (ADMIN, {"global_role": "superadmin", "domain_role": "admin", "group_role": None}),
+        (USER, {"global_role": "user", "domain_role": "user", "group_role": None}),
+        (MONITOR, {"global_role": "user", "domain_role": "user", "group_role": None}),
+    ],
+)
 async def test_auth_role(client: TestClient, keypair: Keypair, expected: dict) -> None:
     response = await signed(client, "GET", "/auth/role", keypair)
     assert await response.json() == expected
 
 
-@pytest.mark.parametrize("method, target", [
-    ("GET", "/admin/graphql?query=%7B%20me%20%7D"), ("POST", "/admin/graphql"),
-    ("GET", "/admin/gql?query=x"), ("POST", "/admin/gql"),
-])
+@pytest.mark.parametrize(
+    "method, target",
+    [
+        ("GET", "/admin/graphql?query=%7B%20me%20%7D"),
+        ("POST", "/admin/graphql"),
+        ("GET", "/admin/gql?query=x"),
+        ("POST", "/admin/gql"),
+    ],
+)
 async def test_graphql_stand_in(client: TestClient, method: str, target: str) -> None:
     body = json.dumps({"query": "{ me { email } }", "variables": {}}).encode() if method == "POST" else None
-    response = await signed(client, method, target, USER, data=body,
-                            content_type="application/json" if body else None)
+    response = await signed(client, method, target, USER, data=body, content_type="application/json" if body else None)
     assert response.status == 200, await response.text()
     payload = await response.json()
     assert payload["data"]["me"]["access_key"] == USER.access_key
@@ -450,8 +579,12 @@ async def test_echo_headers_shows_what_arrived(client: TestClient) -> None:
 async def raw_get(client: TestClient, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
     """A GET whose request target is written byte for byte (aiohttp's client would normalise it)."""
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    lines = [f"GET {target} HTTP/1.1", f"Host: {host_of(client)}", "Connection: close",
-             *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"GET {target} HTTP/1.1",
+        f"Host: {host_of(client)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     answer = await reader.read(-1)
     writer.close()
@@ -459,15 +592,18 @@ async def raw_get(client: TestClient, target: str, headers: dict[str, str]) -> t
     return int(head.split(b" ", 2)[1]), body
 
 
-@pytest.mark.parametrize("sent, normalised", [
-    ("/dev/echo-headers?", "/dev/echo-headers"),
-    ("/dev/echo-headers?a=1&", "/dev/echo-headers?a=1"),
-    ("/dev/echo-headers?a=&b", "/dev/echo-headers?a=&b="),
-    ("/dev/echo-headers?q=a+b", "/dev/echo-headers?q=a%20b"),
-    ("/dev/echo-headers/a%2Fb", "/dev/echo-headers/a/b"),
-    ("/dev/echo-headers/%c3%bc", "/dev/echo-headers/%C3%BC"),
-    ("/dev/echo-headers/a;b?x=1;y=2", "/dev/echo-headers/a;b?x=1&y=2"),
-])
+@pytest.mark.parametrize(
+    "sent, normalised",
+    [
+        ("/dev/echo-headers?", "/dev/echo-headers"),
+        ("/dev/echo-headers?a=1&", "/dev/echo-headers?a=1"),
+        ("/dev/echo-headers?a=&b", "/dev/echo-headers?a=&b="),
+        ("/dev/echo-headers?q=a+b", "/dev/echo-headers?q=a%20b"),
+        ("/dev/echo-headers/a%2Fb", "/dev/echo-headers/a/b"),
+        ("/dev/echo-headers/%c3%bc", "/dev/echo-headers/%C3%BC"),
+        ("/dev/echo-headers/a;b?x=1;y=2", "/dev/echo-headers/a;b?x=1&y=2"),
+    ],
+)
 async def test_signatures_are_verified_over_the_raw_target_that_arrives(client: TestClient, sent, normalised) -> None:
     """As the real Manager (``request.raw_path``): no decoding, no dropped ``?``, no re-encoding."""
     status, body = await raw_get(client, sent, sign(ADMIN, "GET", sent, host_of(client)))
@@ -481,7 +617,8 @@ async def test_stats_count_auth_methods(client: TestClient) -> None:
     await signed(client, "GET", "/auth?echo=1", extra={"Date": minutes_ago(30)})  # fails: not counted
     await client.get("/admin/gql?query=x", headers={"X-BackendAI-Token": make_jwt(ADMIN)})
     assert await (await client.get("/dev/stats")).json() == {
-        "authenticated_requests": 2, "by_method": {"hmac": 1, "jwt": 1},
+        "authenticated_requests": 2,
+        "by_method": {"hmac": 1, "jwt": 1},
     }
 
 
@@ -490,12 +627,29 @@ async def test_stats_count_auth_methods(client: TestClient) -> None:
 
 async def test_users_file_overrides_and_extends(tmp_path: Path) -> None:
     users_file = tmp_path / "users.json"
-    users_file.write_text(json.dumps([
-        {"email": "user@lablup.com", "password": "changed", "access_key": USER.access_key,
-         "secret_key": USER.secret_key, "role": "admin", "status": "active"},
-        {"email": "new@lablup.com", "password": "pw", "access_key": "AKIANEWUSEREXAMPLE00",
-         "secret_key": "s" * 40, "role": "user", "status": "active", "user_id": "u-1"},
-    ]))
+    users_file.write_text(
+        json.dumps(
+            [
+                {
+                    "email": "user@lablup.com",
+                    "password": "changed",
+                    "access_key": USER.access_key,
+                    "secret_key": USER.secret_key,
+                    "role": "admin",
+                    "status": "active",
+                },
+                {
+                    "email": "new@lablup.com",
+                    "password": "pw",
+                    "access_key": "AKIANEWUSEREXAMPLE00",
+                    "secret_key": "s" * 40,
+                    "role": "user",
+                    "status": "active",
+                    "user_id": "u-1",
+                },
+            ]
+        )
+    )
     directory: UserDirectory = load_users_file(users_file)
     assert len(directory) == 5
     assert directory.by_email("user@lablup.com").role == "admin"
@@ -512,7 +666,9 @@ async def test_cli_serves_and_logs_json_lines() -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         async with aiohttp.ClientSession() as session:
@@ -531,4 +687,3 @@ async def test_cli_serves_and_logs_json_lines() -> None:
     records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert {"method": "GET", "path": "/", "status": 200}.items() <= records[-1].items()
     assert "Authorization" not in stderr
-

@@ -69,17 +69,20 @@ def test_legacy_sorna_version_prefix_in_string_to_sign() -> None:
     assert b"\nx-sorna-version:v4.20190615\n" in verify.string_to_sign(facts, "sha256")
 
 
-@pytest.mark.parametrize("change", [
-    {"method": "GET"},
-    {"raw_target": "/admin/gql?x=1"},
-    {"raw_date": "2024-03-01T09:30:00.123457+00:00"},
-    {"date_tag": "20240302"},
-    {"host": "127.0.0.1"},
-    {"content_type": "application/json; charset=utf-8"},
-    {"version": verify.VersionHeader("backendai", "v9.20250722")},
-    {"version": verify.VersionHeader("sorna", "v7.20230615")},
-    {"body": b"{}"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"method": "GET"},
+        {"raw_target": "/admin/gql?x=1"},
+        {"raw_date": "2024-03-01T09:30:00.123457+00:00"},
+        {"date_tag": "20240302"},
+        {"host": "127.0.0.1"},
+        {"content_type": "application/json; charset=utf-8"},
+        {"version": verify.VersionHeader("backendai", "v9.20250722")},
+        {"version": verify.VersionHeader("sorna", "v7.20230615")},
+        {"body": b"{}"},
+    ],
+)
 def test_every_signed_fact_changes_the_signature(change: dict[str, object]) -> None:
     assert verify.compute_signature(VECTOR_SECRET, vector_facts(**change), "sha256") != VECTOR_SIGNATURE
 
@@ -98,12 +101,15 @@ def test_other_hashes_follow_the_same_derivation(hash_name: str) -> None:
     assert verify.string_to_sign(facts, hash_name).endswith(hashlib.new(hash_name, b"").hexdigest().encode())
 
 
-@pytest.mark.parametrize("expected, received, equal", [
-    (VECTOR_SIGNATURE, VECTOR_SIGNATURE, True),
-    (VECTOR_SIGNATURE, VECTOR_SIGNATURE.upper(), False),
-    (VECTOR_SIGNATURE, VECTOR_SIGNATURE[:-1], False),
-    (VECTOR_SIGNATURE, "é" * 64, False),
-])
+@pytest.mark.parametrize(
+    "expected, received, equal",
+    [
+        (VECTOR_SIGNATURE, VECTOR_SIGNATURE, True),
+        (VECTOR_SIGNATURE, VECTOR_SIGNATURE.upper(), False),
+        (VECTOR_SIGNATURE, VECTOR_SIGNATURE[:-1], False),
+        (VECTOR_SIGNATURE, "é" * 64, False),
+    ],
+)
 def test_signatures_equal(expected: str, received: str, equal: bool) -> None:
     assert verify.signatures_equal(expected, received) is equal
 
@@ -111,46 +117,62 @@ def test_signatures_equal(expected: str, received: str, equal: bool) -> None:
 # --- Authorization header ----------------------------------------------------
 
 
-@pytest.mark.parametrize("header, expected", [
-    ("BackendAI signMethod=HMAC-SHA256, credential=AK:sig", ("HMAC-SHA256", "AK", "sig")),
-    ("Sorna signMethod=HMAC-SHA1, credential=AK:sig", ("HMAC-SHA1", "AK", "sig")),
-    ("BackendAI  signMethod = HMAC-SHA256 ,credential= AK:s:ig ", ("HMAC-SHA256", "AK", "s:ig")),
-    ("BackendAI credential=AK:sig, signMethod=HMAC-SHA256", ("HMAC-SHA256", "AK", "sig")),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("BackendAI signMethod=HMAC-SHA256, credential=AK:sig", ("HMAC-SHA256", "AK", "sig")),
+        ("Sorna signMethod=HMAC-SHA1, credential=AK:sig", ("HMAC-SHA1", "AK", "sig")),
+        ("BackendAI  signMethod = HMAC-SHA256 ,credential= AK:s:ig ", ("HMAC-SHA256", "AK", "s:ig")),
+        ("BackendAI credential=AK:sig, signMethod=HMAC-SHA256", ("HMAC-SHA256", "AK", "sig")),
+    ],
+)
 def test_parse_authorization_accepts(header: str, expected: tuple[str, str, str]) -> None:
     assert verify.parse_authorization(header) == verify.AuthParams(*expected)
 
 
-@pytest.mark.parametrize("header, msg", [
-    ("BackendAI", "Malformed authorization header"),
-    ("Bearer token", "Invalid authorization type name"),
-    ("backendai signMethod=HMAC-SHA256, credential=AK:sig", "Invalid authorization type name"),
-    ("BackendAI signMethod=HMAC-SHA256", "Missing or malformed authorization parameters"),
-    ("BackendAI credential=AK:sig", "Missing or malformed authorization parameters"),
-    ("BackendAI signMethod=HMAC-SHA256, credential=AKsig", "Missing or malformed authorization parameters"),
-    ("BackendAI signMethod=HMAC-SHA256, credential", "Missing or malformed authorization parameters"),
-    ("BackendAI garbage", "Missing or malformed authorization parameters"),
-])
+@pytest.mark.parametrize(
+    "header, msg",
+    [
+        ("BackendAI", "Malformed authorization header"),
+        ("Bearer token", "Invalid authorization type name"),
+        ("backendai signMethod=HMAC-SHA256, credential=AK:sig", "Invalid authorization type name"),
+        ("BackendAI signMethod=HMAC-SHA256", "Missing or malformed authorization parameters"),
+        ("BackendAI credential=AK:sig", "Missing or malformed authorization parameters"),
+        ("BackendAI signMethod=HMAC-SHA256, credential=AKsig", "Missing or malformed authorization parameters"),
+        ("BackendAI signMethod=HMAC-SHA256, credential", "Missing or malformed authorization parameters"),
+        ("BackendAI garbage", "Missing or malformed authorization parameters"),
+    ],
+)
 def test_parse_authorization_rejects(header: str, msg: str) -> None:
     problem = problem_of(verify.parse_authorization, header)
     assert (problem.status, problem.kind.slug, problem.msg) == (400, "invalid-auth-params", msg)
 
 
-@pytest.mark.parametrize("sign_method, hash_name", [
-    ("HMAC-SHA256", "sha256"), ("hmac-sha256", "sha256"), ("HMAC-SHA1", "sha1"),
-    ("HMAC-SHA512", "sha512"), ("HMAC-MD5", "md5"), ("HMAC-SHA3_256", "sha3_256"),
-])
+@pytest.mark.parametrize(
+    "sign_method, hash_name",
+    [
+        ("HMAC-SHA256", "sha256"),
+        ("hmac-sha256", "sha256"),
+        ("HMAC-SHA1", "sha1"),
+        ("HMAC-SHA512", "sha512"),
+        ("HMAC-MD5", "md5"),
+        ("HMAC-SHA3_256", "sha3_256"),
+    ],
+)
 def test_hash_name_of_accepts(sign_method: str, hash_name: str) -> None:
     assert verify.hash_name_of(sign_method) == hash_name
 
 
-@pytest.mark.parametrize("sign_method, status, slug", [
-    ("RSA-SHA256", 400, "invalid-auth-params"),
-    ("HMAC-WHIRLPOOL", 400, "invalid-auth-params"),
-    ("HMAC-SHAKE_128", 400, "invalid-auth-params"),
-    ("HMACSHA256", 401, "auth-failed"),
-    ("HMAC-SHA3-256", 401, "auth-failed"),
-])
+@pytest.mark.parametrize(
+    "sign_method, status, slug",
+    [
+        ("RSA-SHA256", 400, "invalid-auth-params"),
+        ("HMAC-WHIRLPOOL", 400, "invalid-auth-params"),
+        ("HMAC-SHAKE_128", 400, "invalid-auth-params"),
+        ("HMACSHA256", 401, "auth-failed"),
+        ("HMAC-SHA3-256", 401, "auth-failed"),
+    ],
+)
 def test_hash_name_of_rejects(sign_method: str, status: int, slug: str) -> None:
     problem = problem_of(verify.hash_name_of, sign_method)
     assert (problem.status, problem.kind.slug) == (status, slug)
@@ -163,19 +185,22 @@ def iso(delta: timedelta) -> str:
     return (NOW + delta).isoformat()
 
 
-@pytest.mark.parametrize("headers, expected_raw", [
-    ({"Date": iso(timedelta(0))}, iso(timedelta(0))),
-    ({"Date": iso(timedelta(minutes=14, seconds=59))}, None),
-    ({"Date": iso(-timedelta(minutes=14, seconds=59))}, None),
-    ({"Date": "Fri, 01 Mar 2024 09:31:00 GMT"}, None),                # RFC 1123
-    ({"Date": "Fri, 01 Mar 2024 18:31:00 +0900"}, None),              # RFC 2822 offset
-    ({"Date": "2024-03-01T09:31:00"}, None),                          # naive means UTC
-    ({"Date": "2024-03-01T09:31:00.000Z"}, None),                     # browser toISOString()
-    ({"Date": "2024-03-01 18:31:00 KST"}, None),                      # zone abbreviation
-    ({"X-BackendAI-Date": iso(timedelta(0))}, None),
-    ({"X-Sorna-Date": iso(timedelta(0))}, None),
-    ({"Date": "", "X-BackendAI-Date": iso(timedelta(0))}, None),       # empty Date falls through
-])
+@pytest.mark.parametrize(
+    "headers, expected_raw",
+    [
+        ({"Date": iso(timedelta(0))}, iso(timedelta(0))),
+        ({"Date": iso(timedelta(minutes=14, seconds=59))}, None),
+        ({"Date": iso(-timedelta(minutes=14, seconds=59))}, None),
+        ({"Date": "Fri, 01 Mar 2024 09:31:00 GMT"}, None),  # RFC 1123
+        ({"Date": "Fri, 01 Mar 2024 18:31:00 +0900"}, None),  # RFC 2822 offset
+        ({"Date": "2024-03-01T09:31:00"}, None),  # naive means UTC
+        ({"Date": "2024-03-01T09:31:00.000Z"}, None),  # browser toISOString()
+        ({"Date": "2024-03-01 18:31:00 KST"}, None),  # zone abbreviation
+        ({"X-BackendAI-Date": iso(timedelta(0))}, None),
+        ({"X-Sorna-Date": iso(timedelta(0))}, None),
+        ({"Date": "", "X-BackendAI-Date": iso(timedelta(0))}, None),  # empty Date falls through
+    ],
+)
 def test_check_date_accepts(headers: dict[str, str], expected_raw: str | None) -> None:
     signed = verify.check_date(headers, NOW)
     assert signed.raw == next(v for v in headers.values() if v)
@@ -183,30 +208,36 @@ def test_check_date_accepts(headers: dict[str, str], expected_raw: str | None) -
         assert signed.raw == expected_raw
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Date": ""},
-    {"Date": "not a date"},
-    {"Date": iso(timedelta(minutes=15))},                              # window is exclusive
-    {"Date": iso(-timedelta(minutes=15))},
-    {"Date": iso(timedelta(minutes=15, seconds=1))},
-    {"Date": iso(-timedelta(minutes=15, seconds=1))},
-    {"Date": "Fri, 01 Mar 2024 10:00:00 GMT"},
-    {"Date": "2024-03-01T09:30:00+09:00"},                             # offset puts it 9 h early
-    {"Date": iso(timedelta(hours=1)), "X-BackendAI-Date": iso(timedelta(0))},  # Date wins
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Date": ""},
+        {"Date": "not a date"},
+        {"Date": iso(timedelta(minutes=15))},  # window is exclusive
+        {"Date": iso(-timedelta(minutes=15))},
+        {"Date": iso(timedelta(minutes=15, seconds=1))},
+        {"Date": iso(-timedelta(minutes=15, seconds=1))},
+        {"Date": "Fri, 01 Mar 2024 10:00:00 GMT"},
+        {"Date": "2024-03-01T09:30:00+09:00"},  # offset puts it 9 h early
+        {"Date": iso(timedelta(hours=1)), "X-BackendAI-Date": iso(timedelta(0))},  # Date wins
+    ],
+)
 def test_check_date_rejects(headers: dict[str, str]) -> None:
     problem = problem_of(verify.check_date, headers, NOW)
     assert (problem.status, problem.kind.slug, problem.msg) == (400, "invalid-auth-params", "Date/time sync error")
 
 
-@pytest.mark.parametrize("raw, tag", [
-    ("2024-03-01T09:30:00+00:00", "20240301"),
-    ("2024-03-01T08:30:00+09:00", "20240301"),   # 2024-02-29 in UTC: the header's own offset counts
-    ("2024-02-29T23:30:00-10:00", "20240229"),   # 2024-03-01 in UTC
-    ("Fri, 01 Mar 2024 00:10:00 GMT", "20240301"),
-    ("2024-03-01T00:10:00", "20240301"),
-])
+@pytest.mark.parametrize(
+    "raw, tag",
+    [
+        ("2024-03-01T09:30:00+00:00", "20240301"),
+        ("2024-03-01T08:30:00+09:00", "20240301"),  # 2024-02-29 in UTC: the header's own offset counts
+        ("2024-02-29T23:30:00-10:00", "20240229"),  # 2024-03-01 in UTC
+        ("Fri, 01 Mar 2024 00:10:00 GMT", "20240301"),
+        ("2024-03-01T00:10:00", "20240301"),
+    ],
+)
 def test_date_tag_uses_the_headers_own_calendar_date(raw: str, tag: str) -> None:
     assert verify.date_tag_of(verify.parse_http_date(raw)) == tag
 
@@ -214,28 +245,46 @@ def test_date_tag_uses_the_headers_own_calendar_date(raw: str, tag: str) -> None
 # --- API version -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("new, legacy", [
-    (None, None), ("v7.20230615", None), ("v9.20250722", None), ("v6.20210815", None),
-    ("v4.20181215", None), (None, "v4.20190615"), ("", None),
-])
+@pytest.mark.parametrize(
+    "new, legacy",
+    [
+        (None, None),
+        ("v7.20230615", None),
+        ("v9.20250722", None),
+        ("v6.20210815", None),
+        ("v4.20181215", None),
+        (None, "v4.20190615"),
+        ("", None),
+    ],
+)
 def test_check_api_version_accepts(new: str | None, legacy: str | None) -> None:
     verify.check_api_version(new, legacy)
 
 
-@pytest.mark.parametrize("new, legacy", [
-    ("v10.20300101", None), ("v9.20250723", None), ("v3.20170615", None), ("7.20230615", None),
-    (None, "vX"), ("bogus", "v7.20230615"),
-])
+@pytest.mark.parametrize(
+    "new, legacy",
+    [
+        ("v10.20300101", None),
+        ("v9.20250723", None),
+        ("v3.20170615", None),
+        ("7.20230615", None),
+        (None, "vX"),
+        ("bogus", "v7.20230615"),
+    ],
+)
 def test_check_api_version_rejects(new: str | None, legacy: str | None) -> None:
     problem = problem_of(verify.check_api_version, new, legacy)
     assert (problem.status, problem.kind.slug, problem.msg) == (400, "generic-bad-request", "Unsupported API version.")
 
 
-@pytest.mark.parametrize("new, legacy, expected", [
-    ("v9.20250722", None, ("backendai", "v9.20250722")),
-    ("v9.20250722", "v4.20190615", ("backendai", "v9.20250722")),
-    (None, "v4.20190615", ("sorna", "v4.20190615")),
-])
+@pytest.mark.parametrize(
+    "new, legacy, expected",
+    [
+        ("v9.20250722", None, ("backendai", "v9.20250722")),
+        ("v9.20250722", "v4.20190615", ("backendai", "v9.20250722")),
+        (None, "v4.20190615", ("sorna", "v4.20190615")),
+    ],
+)
 def test_signing_version(new: str | None, legacy: str | None, expected: tuple[str, str]) -> None:
     assert verify.signing_version(new, legacy) == verify.VersionHeader(*expected)
 
@@ -245,12 +294,15 @@ def test_signing_requires_a_version() -> None:
     assert (problem.status, problem.kind.slug) == (400, "invalid-auth-params")
 
 
-@pytest.mark.parametrize("version, content_type, signed", [
-    ("v9.20250722", "application/json", False),
-    ("v4.20181215", "application/json", False),
-    ("v4.20181115", "application/json", True),
-    ("v4.20181115", "multipart/form-data", False),
-])
+@pytest.mark.parametrize(
+    "version, content_type, signed",
+    [
+        ("v9.20250722", "application/json", False),
+        ("v4.20181215", "application/json", False),
+        ("v4.20181115", "application/json", True),
+        ("v4.20181115", "multipart/form-data", False),
+    ],
+)
 def test_body_is_signed_only_for_ancient_versions(version: str, content_type: str, signed: bool) -> None:
     assert verify.body_is_signed(version, content_type) is signed
 
@@ -274,16 +326,19 @@ def test_verify_jwt_accepts(role: str) -> None:
     assert verify.verify_jwt(make_jwt(role=role), JWT_SECRET)["role"] == role
 
 
-@pytest.mark.parametrize("token", [
-    make_jwt(exp=int(time.time()) - 10),                 # expired
-    make_jwt(secret="another-secret-entirely-0123456789"),
-    make_jwt(role="monitor"),
-    make_jwt(role=None),
-    make_jwt(exp=None),
-    make_jwt(iat=None),
-    make_jwt(algorithm="HS512"),                          # only HS256 is configured
-    "not.a.jwt",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        make_jwt(exp=int(time.time()) - 10),  # expired
+        make_jwt(secret="another-secret-entirely-0123456789"),
+        make_jwt(role="monitor"),
+        make_jwt(role=None),
+        make_jwt(exp=None),
+        make_jwt(iat=None),
+        make_jwt(algorithm="HS512"),  # only HS256 is configured
+        "not.a.jwt",
+    ],
+)
 def test_verify_jwt_rejects(token: str) -> None:
     problem = problem_of(verify.verify_jwt, token, JWT_SECRET)
     assert (problem.status, problem.kind.slug) == (401, "auth-failed")
@@ -291,6 +346,9 @@ def test_verify_jwt_rejects(token: str) -> None:
 
 
 def test_unverified_access_key() -> None:
-    assert verify.unverified_jwt_access_key(make_jwt(secret="some-other-secret-key-of-32-bytes!")) == "AKIANABBDUSEREXAMPLE"
+    assert (
+        verify.unverified_jwt_access_key(make_jwt(secret="some-other-secret-key-of-32-bytes!"))
+        == "AKIANABBDUSEREXAMPLE"
+    )
     assert problem_of(verify.unverified_jwt_access_key, make_jwt(access_key=None)).status == 401
     assert problem_of(verify.unverified_jwt_access_key, "garbage").status == 401

@@ -8,7 +8,9 @@ from tests.docs.grafana import DASHBOARD, dashboard_queries, load_builder, seed_
 
 
 def test_committed_dashboard_is_a_fresh_rendering():
-    assert DASHBOARD.read_text() == load_builder().render(), "re-render: .venv/bin/python docs/grafana/build_dashboard.py"
+    assert DASHBOARD.read_text() == load_builder().render(), (
+        "re-render: .venv/bin/python docs/grafana/build_dashboard.py"
+    )
 
 
 def test_every_seed_query_is_a_panel():
@@ -20,9 +22,15 @@ def test_every_seed_query_is_a_panel():
 
 def test_agent_states_and_our_series_are_shown_and_filtered_by_service_group():
     exprs = [expr for _title, expr in dashboard_queries()]
-    for series in ("webui_host_agents", "webui_host_sign_duration_seconds_bucket", "webui_host_signer_queue_depth",
-                   "webui_host_logins_total", "webui_host_active_sessions", "webui_host_upstream_errors_total",
-                   "webui_host_zmq_rejected_total"):
+    for series in (
+        "webui_host_agents",
+        "webui_host_sign_duration_seconds_bucket",
+        "webui_host_signer_queue_depth",
+        "webui_host_logins_total",
+        "webui_host_active_sessions",
+        "webui_host_upstream_errors_total",
+        "webui_host_zmq_rejected_total",
+    ):
         assert any(series in expr for expr in exprs), series
     assert all('service_group="$service_groups"' in expr for expr in exprs)
     doc = json.loads(DASHBOARD.read_text())

@@ -33,8 +33,9 @@ def end_session_elsewhere(context: BrowserContext, stack) -> None:
     """Log the browser's session out from another client, as another tab or a revocation would."""
     name = stack.config.session.cookie_name
     value = next(c["value"] for c in context.cookies() if c["name"] == name)
-    request = urllib.request.Request(f"{stack.base_url}/server/logout", data=b"", method="POST",
-                                     headers={"Cookie": f"{name}={value}"})
+    request = urllib.request.Request(
+        f"{stack.base_url}/server/logout", data=b"", method="POST", headers={"Cookie": f"{name}={value}"}
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 201  # Backend.AI 23.09's logout answer
 
@@ -93,7 +94,9 @@ def test_an_expired_session_goes_to_login_and_back_to_the_console(ui_context, st
     end_session_elsewhere(ui_context, stack)
     page.fill("#console-path", "auth?echo=again")
     page.click("#console-send")  # the call gets 401: back to login, with a message and the way back
-    expect(page).to_have_url(re.compile(r"/ui/login\?reason=expired&next=%2Fui%2Fconsole%3Fpath%3Dauth%253Fecho%253Dagain$"))
+    expect(page).to_have_url(
+        re.compile(r"/ui/login\?reason=expired&next=%2Fui%2Fconsole%3Fpath%3Dauth%253Fecho%253Dagain$")
+    )
     expect(page.locator("#login-notice")).to_have_text("Your session has expired. Please log in again.")
     screenshot(page, "login-expired")
     log_in(page)
@@ -135,8 +138,13 @@ def test_theme_and_language_switch_and_stick(ui_context):
 
 
 def test_mobile_viewport_has_no_horizontal_scrolling(chromium, stack):
-    context = chromium.new_context(base_url=stack.base_url, viewport={"width": 390, "height": 844},
-                                   device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = chromium.new_context(
+        base_url=stack.base_url,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     try:
         page = context.new_page()
         page.goto("/ui/login")

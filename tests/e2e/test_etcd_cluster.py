@@ -26,9 +26,20 @@ LEASE_TTL = 4
 
 def agent_ids(endpoints: list[str], prefix: bytes) -> set[str]:
     done = subprocess.run(
-        ["etcdctl", "--endpoints", ",".join(endpoints), "--command-timeout=2s", "get", "--prefix", "--keys-only",
-         (prefix + b"agents/").decode()],
-        env={**os.environ, "ETCDCTL_API": "3"}, capture_output=True, text=True, timeout=10,
+        [
+            "etcdctl",
+            "--endpoints",
+            ",".join(endpoints),
+            "--command-timeout=2s",
+            "get",
+            "--prefix",
+            "--keys-only",
+            (prefix + b"agents/").decode(),
+        ],
+        env={**os.environ, "ETCDCTL_API": "3"},
+        capture_output=True,
+        text=True,
+        timeout=10,
     )
     assert done.returncode == 0, done.stderr
     return {line.rsplit("/", 1)[1] for line in done.stdout.split() if line}
@@ -42,8 +53,11 @@ def test_killing_the_etcd_member_in_use_loses_no_registration_and_no_request(tmp
         stack.start()
         prefix = namespace_prefix(stack.config)
         survivors = cluster.endpoints[1:]
-        agents = eventually_sync(lambda: len(agent_ids(cluster.endpoints, prefix)) == 2 and
-                                 agent_ids(cluster.endpoints, prefix), timeout=20, what="two agents registered")
+        agents = eventually_sync(
+            lambda: len(agent_ids(cluster.endpoints, prefix)) == 2 and agent_ids(cluster.endpoints, prefix),
+            timeout=20,
+            what="two agents registered",
+        )
         browser = Browser(stack.base_url)
         assert browser.login()
         failures: list[float] = []
@@ -73,8 +87,12 @@ def test_killing_the_etcd_member_in_use_loses_no_registration_and_no_request(tmp
         assert not missing, f"registrations missing at times: {missing[:3]}"
         assert calls[0] > 50 and not failures, f"{len(failures)} of {calls[0]} signed calls failed"
         # The CLI reaches the cluster through the surviving members too.
-        done = subprocess.run([str(Path(sys.executable).parent / "webui-host"), "agents", "list",
-                               "-f", str(stack.config_path)], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "webui-host"), "agents", "list", "-f", str(stack.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert all(agent in done.stdout for agent in agents)
     finally:

@@ -115,7 +115,9 @@ async def test_secret_keys_are_not_stored_in_plaintext(admin, stack):
 @pytest.mark.parametrize("target", ["signer", "daemon"])
 async def test_malformed_zeromq_frames_are_ignored(admin, stack, target):
     endpoint = (
-        signer_endpoint(stack.config, stack_agent_id(stack)) if target == "signer" else session_daemon_endpoint(stack.config)
+        signer_endpoint(stack.config, stack_agent_id(stack))
+        if target == "signer"
+        else session_daemon_endpoint(stack.config)
     )
     context = zmq.asyncio.Context()
     socket = context.socket(zmq.DEALER)

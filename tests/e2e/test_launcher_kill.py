@@ -24,8 +24,11 @@ def test_programs_die_with_a_killed_launcher_and_run_starts_again(tmp_path):
         assert len(children) >= 5  # redis, etcd, devstack, daemon, signer, front door
         stack._process.send_signal(signal.SIGKILL)
         stack._process.wait()
-        eventually_sync(lambda: not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE],
-                        timeout=30, what="every program gone")
+        eventually_sync(
+            lambda: not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE],
+            timeout=30,
+            what="every program gone",
+        )
         assert find_leftovers(stack.config.runtime.state_dir) == []
         stack.start()  # same state directory, same ports
     finally:
@@ -35,10 +38,14 @@ def test_programs_die_with_a_killed_launcher_and_run_starts_again(tmp_path):
 def test_a_new_run_reaps_what_an_old_one_left(tmp_path):
     """Programs started before parent-death signals existed are found by their state directory."""
     state = tmp_path / "state"
-    marked = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                              env={STATE_DIR_ENV: str(state)}, start_new_session=True)
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                             env={STATE_DIR_ENV: str(tmp_path / "elsewhere")}, start_new_session=True)
+    marked = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={STATE_DIR_ENV: str(state)}, start_new_session=True
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        env={STATE_DIR_ENV: str(tmp_path / "elsewhere")},
+        start_new_session=True,
+    )
     try:
         assert find_leftovers(state) == [marked.pid]
         assert reap([marked.pid], grace=5) == []  # it stopped on SIGTERM

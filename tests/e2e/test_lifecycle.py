@@ -80,8 +80,12 @@ async def test_roll_signers_fails_no_request(stack):
     outputs: list[str] = []
 
     def roll() -> None:
-        done = subprocess.run([str(VENV_BIN / "webui-host"), "roll-signers", "-f", str(stack.config_path)],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(VENV_BIN / "webui-host"), "roll-signers", "-f", str(stack.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         outputs.append(done.stdout + done.stderr)
         assert done.returncode == 0, outputs[-1]
 

@@ -23,7 +23,10 @@ async def test_login_sets_a_safe_cookie_and_returns_the_backend_ai_envelope(visi
         cookie = response.cookies[stack.config.session.cookie_name]
         set_cookie = response.headers["Set-Cookie"]
         assert "X-BackendAI-SessionID" not in response.headers
-    assert body == {"authenticated": True, "data": {"access_key": "AKIAIOSFODNN7EXAMPLE", "role": "superadmin", "status": "active"}}
+    assert body == {
+        "authenticated": True,
+        "data": {"access_key": "AKIAIOSFODNN7EXAMPLE", "role": "superadmin", "status": "active"},
+    }
     assert len(cookie.value) == 32 and int(cookie.value, 16) >= 0
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Secure" not in set_cookie
     async with visitor.post("/server/login-check") as response:
@@ -72,7 +75,9 @@ async def test_no_session_wrong_session_and_expired_session_are_401(visitor, sta
     # An expired record still present in Redis (as after a clock jump) must not be honoured.
     stale_id = "f" * 32
     now = time.time()
-    record = SessionRecord("admin@lablup.com", "AKIAIOSFODNN7EXAMPLE", "superadmin", "active", now - 100, now - 100, now - 1)
+    record = SessionRecord(
+        "admin@lablup.com", "AKIAIOSFODNN7EXAMPLE", "superadmin", "active", now - 100, now - 100, now - 1
+    )
     stack.admin_redis().set(session_key(session_hash(stale_id)), record.to_json(), ex=60)
     async with visitor.get("/func/auth?echo=x", headers={"Cookie": f"{cookie}={stale_id}"}) as response:
         assert response.status == 401
@@ -89,13 +94,17 @@ async def test_logout_ends_the_session(admin, stack):
         assert response.status == 401
     # Replaying the old cookie after logout must fail too (the server-side record is gone).
     async with aiohttp.ClientSession(stack.base_url) as replay:
-        async with replay.get("/func/auth?echo=1", headers={"Cookie": f"{stack.config.session.cookie_name}={cookie_value}"}) as response:
+        async with replay.get(
+            "/func/auth?echo=1", headers={"Cookie": f"{stack.config.session.cookie_name}={cookie_value}"}
+        ) as response:
             assert response.status == 401
     assert stack.admin_redis().exists(session_key(session_hash(cookie_value))) == 0
 
 
 async def test_seed_login_and_logout_paths(visitor):
-    async with visitor.post("/api/auth/login", json={"username": NORMAL_USER[0], "password": NORMAL_USER[1]}) as response:
+    async with visitor.post(
+        "/api/auth/login", json={"username": NORMAL_USER[0], "password": NORMAL_USER[1]}
+    ) as response:
         assert response.status == 200
         assert (await response.json())["data"]["role"] == "user"
     async with visitor.post("/api/auth/logout") as response:
@@ -143,7 +152,9 @@ async def test_extend_login_session(admin):
 
 async def test_browser_authorization_and_session_cookie_never_reach_the_manager(admin, stack):
     cookie = stack.config.session.cookie_name
-    async with admin.get("/func/dev/echo-headers", headers={"Authorization": "Bearer stolen", "Cookie": "theme=dark"}) as response:
+    async with admin.get(
+        "/func/dev/echo-headers", headers={"Authorization": "Bearer stolen", "Cookie": "theme=dark"}
+    ) as response:
         assert response.status == 200
         seen = await response.json()
     headers = {k.lower(): v for k, v in seen["headers"].items()}

@@ -27,8 +27,11 @@ def managers(tmp_path):
     """One development Manager of our own, and an address where none listens."""
     live, dead = free_ports(2)
     log = open(tmp_path / "devstack.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(live)],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(live)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     eventually_sync(lambda: not port_is_free(live), timeout=20, what="devstack listening")
     yield f"http://127.0.0.1:{live}", f"http://127.0.0.1:{dead}"
     process.terminate()
@@ -80,8 +83,13 @@ def two_managers(tmp_path):
     processes = []
     for port in ports:
         log = open(tmp_path / f"devstack-{port}.log", "wb")
-        processes.append(subprocess.Popen([sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port",
-                                           str(port)], stdout=log, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     for port in ports:
         eventually_sync(lambda port=port: not port_is_free(port), timeout=20, what="devstack listening")
     yield [f"http://127.0.0.1:{port}" for port in ports], processes
@@ -111,8 +119,11 @@ async def test_a_manager_killed_under_load_costs_no_idempotent_request(tmp_path,
             def connections_to(url: str) -> int:
                 """Connections the Manager at ``url`` holds: several at once are requests in flight."""
                 port = int(url.rsplit(":", 1)[1])
-                return sum(1 for c in psutil.net_connections("tcp")
-                           if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED")
+                return sum(
+                    1
+                    for c in psutil.net_connections("tcp")
+                    if c.laddr and c.laddr.port == port and c.status == "ESTABLISHED"
+                )
 
             for i in range(6):  # both Managers answering, over one kept-alive connection each
                 await call(i)

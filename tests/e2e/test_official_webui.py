@@ -99,7 +99,9 @@ async def test_the_web_uis_login_check_func_and_logout_calls_work(web_ui, offici
         assert (await response.json())["authenticated"] is False
     body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
     login_headers = {**web_ui_headers(), "X-BackendAI-Encoded": "true"}
-    async with web_ui.post("/server/login", data=encode_like_the_web_ui(body, endpoint), headers=login_headers) as response:
+    async with web_ui.post(
+        "/server/login", data=encode_like_the_web_ui(body, endpoint), headers=login_headers
+    ) as response:
         assert response.status == 200, await response.text()
         assert (await response.json())["authenticated"] is True
     async with web_ui.post("/server/login-check", headers=web_ui_headers()) as response:
@@ -137,7 +139,9 @@ def test_the_unmodified_web_ui_logs_in_through_us_and_reaches_its_main_view_in_c
             page = browser.new_page(base_url=official_stack.base_url, viewport={"width": 1400, "height": 900})
             page.set_default_timeout(20_000)
             page.on("console", lambda m: policy_errors.append(m.text) if "Content Security Policy" in m.text else None)
-            page.on("response", lambda r: calls.append((r.request.method, r.url[len(official_stack.base_url):], r.status)))
+            page.on(
+                "response", lambda r: calls.append((r.request.method, r.url[len(official_stack.base_url) :], r.status))
+            )
             page.goto("/")
             expect(page.locator("#id_user_id")).to_be_visible()
             screenshot(page, "official-webui-login")
@@ -194,7 +198,9 @@ def test_a_newer_web_ui_logs_in_through_us_and_reaches_its_start_page_in_chromiu
             page = browser.new_page(base_url=newer_stack.base_url, viewport={"width": 1400, "height": 900})
             page.set_default_timeout(20_000)
             page.on("console", lambda m: policy_errors.append(m.text) if "Content Security Policy" in m.text else None)
-            page.on("response", lambda r: calls.append((r.request.method, r.url[len(newer_stack.base_url):], r.status)))
+            page.on(
+                "response", lambda r: calls.append((r.request.method, r.url[len(newer_stack.base_url) :], r.status))
+            )
             page.goto("/")
             page.get_by_role("textbox", name="Email or Username").fill(ADMIN_USER[0])
             page.get_by_role("textbox", name="Password").fill(ADMIN_USER[1])
@@ -208,7 +214,10 @@ def test_a_newer_web_ui_logs_in_through_us_and_reaches_its_start_page_in_chromiu
             browser.close()
     assert ("POST", "/server/login-check", 200) in calls
     assert any(call[:2] == ("POST", "/func/admin/gql") and call[2] == 200 for call in calls)
-    failed = [call for call in calls if call[1].startswith("/func/") and call[2] >= 400
-              and not call[1].startswith(NEWER_MANAGER_APIS)]
+    failed = [
+        call
+        for call in calls
+        if call[1].startswith("/func/") and call[2] >= 400 and not call[1].startswith(NEWER_MANAGER_APIS)
+    ]
     assert not failed, failed
     assert not [e for e in policy_errors if RELEASE_CHECK_URL not in e], policy_errors

@@ -38,8 +38,9 @@ async def client(stack):
         yield session
 
 
-async def log_in(session: aiohttp.ClientSession, user=ADMIN_USER, request_id: str | None = None,
-                 path: str = "/server/login") -> int:
+async def log_in(
+    session: aiohttp.ClientSession, user=ADMIN_USER, request_id: str | None = None, path: str = "/server/login"
+) -> int:
     """The status of a login; a refused one is 401 on the seed's path (Backend.AI's path answers 200)."""
     headers = {"X-Request-ID": request_id} if request_id else {}
     async with session.post(path, json={"username": user[0], "password": user[1]}, headers=headers) as answer:
@@ -77,8 +78,11 @@ async def eventually(check, timeout: float = 15.0, interval: float = 0.3):
 
 def read_logs(stack, pattern: re.Pattern | None = None) -> dict[str, str]:
     logs = stack.config.runtime.state_dir / "logs"
-    found = {path.name: path.read_text(errors="replace") for path in sorted(logs.glob("*.log"))
-             if pattern is None or pattern.match(path.name)}
+    found = {
+        path.name: path.read_text(errors="replace")
+        for path in sorted(logs.glob("*.log"))
+        if pattern is None or pattern.match(path.name)
+    }
     if pattern is None:
         found["webui-host-run.log"] = (stack.directory / "webui-host-run.log").read_text(errors="replace")
     return found
@@ -109,17 +113,53 @@ async def test_one_scrape_shows_every_process_with_backend_ai_labels(stack, clie
     assert text, "the signer's rejected-message counter never showed up"
     login = dict(endpoint="/api/auth/login", method="POST")
     # The stack's start-up check logged in too: counts are "at least".
-    assert samples(text, "backendai_api_request_count_total", status_code="200", domain="", operation="",
-                   error_detail="", **login)[0] >= 2
-    assert samples(text, "backendai_api_request_count_total", status_code="401", domain="api", operation="auth",
-                   error_detail="unauthorized", **login) == [1.0]
-    assert samples(text, "backendai_api_request_count_total", endpoint="/api/func/{path}", status_code="504",
-                   error_detail="timeout")
-    buckets = re.findall(r'backendai_api_request_duration_sec_bucket\{[^}]*endpoint="/api/auth/login"[^}]*le="([^"]+)"', text)
-    assert sorted(set(buckets), key=float) == ["0.001", "0.01", "0.1", "0.5", "1.0", "2.0", "5.0", "10.0", "30.0", "+Inf"]
+    assert (
+        samples(
+            text,
+            "backendai_api_request_count_total",
+            status_code="200",
+            domain="",
+            operation="",
+            error_detail="",
+            **login,
+        )[0]
+        >= 2
+    )
+    assert samples(
+        text,
+        "backendai_api_request_count_total",
+        status_code="401",
+        domain="api",
+        operation="auth",
+        error_detail="unauthorized",
+        **login,
+    ) == [1.0]
+    assert samples(
+        text,
+        "backendai_api_request_count_total",
+        endpoint="/api/func/{path}",
+        status_code="504",
+        error_detail="timeout",
+    )
+    buckets = re.findall(
+        r'backendai_api_request_duration_sec_bucket\{[^}]*endpoint="/api/auth/login"[^}]*le="([^"]+)"', text
+    )
+    assert sorted(set(buckets), key=float) == [
+        "0.001",
+        "0.01",
+        "0.1",
+        "0.5",
+        "1.0",
+        "2.0",
+        "5.0",
+        "10.0",
+        "30.0",
+        "+Inf",
+    ]
     labels = re.search(r"backendai_api_request_count_total\{([^}]*)\}", text).group(1)
     assert sorted(part.split("=")[0] for part in labels.split(",")) == sorted(
-        ["method", "endpoint", "domain", "operation", "error_detail", "status_code"])
+        ["method", "endpoint", "domain", "operation", "error_detail", "status_code"]
+    )
     # The front door, the signers and the session daemon all write into the one exposition.
     assert samples(text, "webui_host_sign_duration_seconds_count")  # front door
     assert samples(text, "webui_host_signatures_total", result="signed")  # signers
@@ -160,7 +200,10 @@ async def test_readyz_follows_the_manager_and_livez_does_not(stack):
             doc = await answer.json()
             assert answer.status == 200 and doc["status"] == "ok" and doc["component"] == "webserver"
             assert {name: check["status"] for name, check in doc["connectivity"].items()} == {
-                "redis": "ok", "signers": "ok", "manager": "ok"}
+                "redis": "ok",
+                "signers": "ok",
+                "manager": "ok",
+            }
         stack.supervisorctl("stop", "devstack")
         try:
             async with ops.get("/readyz") as answer:
@@ -218,8 +261,9 @@ async def test_a_request_id_follows_a_login_and_a_signed_call_across_processes(s
     found = await eventually(traced, timeout=5)
     assert found, "the request ids did not reach every process's log"
     daemon, signer, front = found
-    assert any(e["event"] == "session_create" and e["user_id"] == NORMAL_USER[0] and e["status"] == "success"
-               for e in daemon)
+    assert any(
+        e["event"] == "session_create" and e["user_id"] == NORMAL_USER[0] and e["status"] == "success" for e in daemon
+    )
     assert any(e["event"] == "sign_request" and e["status"] == "success" for e in signer)
     assert all("event" in e for e in front), [e for e in front if "event" not in e]
     assert {e["event"] for e in front} >= {"http_request", "proxy_request"}
@@ -243,8 +287,15 @@ async def test_logs_hold_no_password_secret_key_cookie_or_signature(stack, clien
     await asyncio.sleep(0.5)  # let every process flush its lines
     logs = read_logs(stack)
     assert any(OUR_LOGS.match(name) for name in logs)
-    for forbidden in (NORMAL_USER[1], WRONG_PASSWORD, USER_SECRET_KEY, ADMIN_SECRET_KEY, cookie, authorization,
-                      signature):
+    for forbidden in (
+        NORMAL_USER[1],
+        WRONG_PASSWORD,
+        USER_SECRET_KEY,
+        ADMIN_SECRET_KEY,
+        cookie,
+        authorization,
+        signature,
+    ):
         for name, text in logs.items():
             assert forbidden not in text, f"{name} contains a secret"
     for name, text in read_logs(stack, OUR_LOGS).items():
@@ -263,8 +314,11 @@ async def test_sighup_reloads_timeouts_without_restarting_anything(stack, client
         assert "ERROR" not in stack.supervisorctl("signal", "HUP", "frontdoor:*", "signers:*", "session_daemon")
 
         async def reloaded():
-            return [e for e in log_events(stack, "frontdoor_") if e.get("event") == "config_reload"
-                    and "api.response_timeout" in e.get("changed", [])]
+            return [
+                e
+                for e in log_events(stack, "frontdoor_")
+                if e.get("event") == "config_reload" and "api.response_timeout" in e.get("changed", [])
+            ]
 
         assert await eventually(reloaded, timeout=10)
         async with client.get("/func/dev/slow?delay=1") as answer:
@@ -280,5 +334,6 @@ async def test_sighup_reloads_timeouts_without_restarting_anything(stack, client
     assert await eventually(restored, timeout=10)
     assert {name: stack.pids(name) for name in before} == before  # nothing restarted
     for prefix in ("signer_", "session_daemon"):
-        assert any(e.get("event") == "config_reload" and e.get("status") == "success"
-                   for e in log_events(stack, prefix)), prefix
+        assert any(
+            e.get("event") == "config_reload" and e.get("status") == "success" for e in log_events(stack, prefix)
+        ), prefix

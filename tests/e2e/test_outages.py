@@ -35,8 +35,9 @@ def stack(tmp_path_factory):
 
 
 async def logged_in(stack) -> aiohttp.ClientSession:
-    session = aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                    timeout=aiohttp.ClientTimeout(total=10))
+    session = aiohttp.ClientSession(
+        stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=10)
+    )
     async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as answer:
         assert answer.status == 200
     return session
@@ -51,8 +52,9 @@ async def timed(session: aiohttp.ClientSession, method: str, path: str, **option
 
 def logs_of(stack, *prefixes: str) -> str:
     directory = stack.config.runtime.state_dir / "logs"
-    return "\n".join(path.read_text(errors="replace") for path in sorted(directory.glob("*.log"))
-                     if path.name.startswith(prefixes))
+    return "\n".join(
+        path.read_text(errors="replace") for path in sorted(directory.glob("*.log")) if path.name.startswith(prefixes)
+    )
 
 
 async def test_redis_restart_keeps_sessions_and_answers_fast_503s_meanwhile(stack):
@@ -102,10 +104,18 @@ async def test_a_signer_answers_store_unavailable_at_once_while_redis_is_down(st
     socket.connect(signer_endpoint(stack.config, agent))
     stack.supervisorctl("stop", "redis")
     try:
-        request = SigningRequest(rid=7, session_id="not-cached-" + "x" * 32, method="GET", target="/auth",
-                                 host=f"127.0.0.1:{stack.ports.manager}", content_type="application/octet-stream",
-                                 api_version=stack.config.api.default_version, want_jwt=False,
-                                 request_id="outage", deployment="manager")
+        request = SigningRequest(
+            rid=7,
+            session_id="not-cached-" + "x" * 32,
+            method="GET",
+            target="/auth",
+            host=f"127.0.0.1:{stack.ports.manager}",
+            content_type="application/octet-stream",
+            api_version=stack.config.api.default_version,
+            want_jwt=False,
+            request_id="outage",
+            deployment="manager",
+        )
         sealer = MessageSealer(key, stack.config.zmq.max_message_age)
         await socket.send_multipart(sealer.seal(SIGN, [request.to_item()]))
         assert await socket.poll(int(FAST * 1000)), "the signer sent no answer"
@@ -119,16 +129,18 @@ async def test_a_signer_answers_store_unavailable_at_once_while_redis_is_down(st
 
 
 async def test_login_while_the_session_daemon_is_away_is_a_fast_503_and_no_false_alarm(stack):
-    visitor = aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                    timeout=aiohttp.ClientTimeout(total=10))
+    visitor = aiohttp.ClientSession(
+        stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=10)
+    )
     assert "stopped" in stack.supervisorctl("stop", "session_daemon").lower()
     try:
         credentials = {"username": ADMIN_USER[0], "password": ADMIN_USER[1]}
         status, content_type, _text, elapsed = await timed(visitor, "POST", "/server/login", json=credentials)
         assert (status, content_type) == (503, PROBLEM) and elapsed < FAST + 1
         form = {"username": ADMIN_USER[0], "password": ADMIN_USER[1]}
-        status, content_type, text, elapsed = await timed(visitor, "POST", "/ui/login", data=form,
-                                                          headers={**HTML, "Origin": stack.base_url})
+        status, content_type, text, elapsed = await timed(
+            visitor, "POST", "/ui/login", data=form, headers={**HTML, "Origin": stack.base_url}
+        )
         assert status == 503 and content_type == "text/html" and elapsed < FAST + 1, (status, text[:300])
     finally:
         stack.supervisorctl("start", "session_daemon")

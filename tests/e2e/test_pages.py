@@ -71,7 +71,9 @@ async def test_form_login_goes_back_to_the_page_and_shows_who_is_logged_in(web_c
         assert response.status == 303 and response.headers["Location"] == "/ui/console"
 
 
-@pytest.mark.parametrize("evil", ["//evil.example/", "https://evil.example/", "/%2F%2Fevil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "evil", ["//evil.example/", "https://evil.example/", "/%2F%2Fevil.example", "javascript:alert(1)"]
+)
 async def test_login_never_redirects_to_another_origin(web_client, evil):
     async with await form_login(web_client, NORMAL_USER, next_path=evil) as response:
         assert response.status == 303
@@ -112,7 +114,9 @@ async def test_login_messages_follow_the_language_cookie(stack):
 
 
 async def test_a_form_post_from_another_site_is_refused(web_client, stack):
-    async with await form_login(web_client, headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}) as response:
+    async with await form_login(
+        web_client, headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+    ) as response:
         assert response.status == 403  # by the security middleware, or by the page's own check behind it
     assert session_cookie(web_client, stack) is None
 

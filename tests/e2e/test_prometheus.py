@@ -44,9 +44,15 @@ class Prometheus:
         )
         self._log = open(directory / "prometheus.log", "wb")
         self.process = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     async def query(self, session: aiohttp.ClientSession, expr: str) -> list[dict]:
@@ -118,8 +124,13 @@ async def traffic(stack, failing_user: tuple[str, str]) -> None:
             async with browser.get("/func/dev/slow?delay=2.5") as answer:  # response_timeout is 2 s
                 assert answer.status == 504
 
-    await asyncio.gather(session_work(ADMIN_USER, False), session_work(NORMAL_USER, False),
-                         session_work(failing_user, True), manager_too_slow(), garbage_to_a_signer(stack))
+    await asyncio.gather(
+        session_work(ADMIN_USER, False),
+        session_work(NORMAL_USER, False),
+        session_work(failing_user, True),
+        manager_too_slow(),
+        garbage_to_a_signer(stack),
+    )
 
 
 async def garbage_to_a_signer(stack) -> None:
@@ -141,6 +152,7 @@ def has_a_number(result: list[dict]) -> bool:
 
 async def test_every_seed_query_and_dashboard_panel_returns_data(stack, prometheus):
     async with aiohttp.ClientSession() as session:
+
         async def ready():
             try:
                 async with session.get(prometheus.url + "/-/ready") as answer:
@@ -169,10 +181,15 @@ async def test_every_seed_query_and_dashboard_panel_returns_data(stack, promethe
         assert not empty, f"no data for: {empty}"
 
         # The label set is Backend.AI's, error labels are empty on success, and the target label is ours.
-        ok = await prometheus.query(session, f'backendai_api_request_count_total{{service_group="{SERVICE_GROUP}", '
-                                             'endpoint="/api/auth/login", status_code="200"}')
+        ok = await prometheus.query(
+            session,
+            f'backendai_api_request_count_total{{service_group="{SERVICE_GROUP}", '
+            'endpoint="/api/auth/login", status_code="200"}',
+        )
         # (Prometheus stores an empty label as no label at all.)
-        assert ok and all(not series["metric"].get(name) for series in ok for name in ("domain", "operation", "error_detail"))
+        assert ok and all(
+            not series["metric"].get(name) for series in ok for name in ("domain", "operation", "error_detail")
+        )
         timeouts = await prometheus.query(session, 'backendai_api_request_count_total{status_code="504"}')
         assert {series["metric"]["error_detail"] for series in timeouts} == {"timeout"}
         assert {series["metric"]["endpoint"] for series in timeouts} == {"/api/func/{path}"}

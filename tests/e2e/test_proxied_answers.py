@@ -31,19 +31,24 @@ fetch("/api/webapi/groups", {{method: "POST", credentials: "include", headers: {
 @pytest.fixture(scope="module")
 def deployment(stack):
     ours = stack.config.session.cookie_name
-    page = Answer(headers=[
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Content-Security-Policy", "script-src 'unsafe-inline' *"),  # the upstream's own, to be replaced
-        ("Set-Cookie", f"{ours}=evil; Path=/"),
-        ("Set-Cookie", f"__Host-{ours}=evil; Path=/; Secure"),
-        ("Set-Cookie", f"{ours.lower()}=evil; Path=/"),
-        ("Set-Cookie", f"={ours}=evil; Path=/"),
-        ("Set-Cookie", "deploy_pref=1; Path=/; HttpOnly"),
-        ("Set-Cookie", "deploy_theme=dark; Domain=127.0.0.1; Path=/ui; SameSite=Lax"),
-        ("Clear-Site-Data", '"cookies"'),  # would log the browser out of our site
-    ], body=PAGE)
-    report = Answer(headers=[("Content-Type", "text/csv"), ("Content-Disposition", 'attachment; filename="report.csv"')],
-                    body=b"a,b\n1,2\n")
+    page = Answer(
+        headers=[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Security-Policy", "script-src 'unsafe-inline' *"),  # the upstream's own, to be replaced
+            ("Set-Cookie", f"{ours}=evil; Path=/"),
+            ("Set-Cookie", f"__Host-{ours}=evil; Path=/; Secure"),
+            ("Set-Cookie", f"{ours.lower()}=evil; Path=/"),
+            ("Set-Cookie", f"={ours}=evil; Path=/"),
+            ("Set-Cookie", "deploy_pref=1; Path=/; HttpOnly"),
+            ("Set-Cookie", "deploy_theme=dark; Domain=127.0.0.1; Path=/ui; SameSite=Lax"),
+            ("Clear-Site-Data", '"cookies"'),  # would log the browser out of our site
+        ],
+        body=PAGE,
+    )
+    report = Answer(
+        headers=[("Content-Type", "text/csv"), ("Content-Disposition", 'attachment; filename="report.csv"')],
+        body=b"a,b\n1,2\n",
+    )
     with RecordingServer({"/page.html": page, "/report.csv": report}) as upstream:
         deploy(stack.base_url, ADMIN_USER, NAME, upstream)
         yield upstream
@@ -55,7 +60,9 @@ async def test_proxied_answers_are_sandboxed_and_keep_our_cookie(deployment, adm
         assert response.headers.getall("Content-Security-Policy") == [PROXIED_POLICY]
         assert response.headers["X-Content-Type-Options"] == "nosniff" and "Clear-Site-Data" not in response.headers
         assert response.headers.getall("Set-Cookie") == [
-            "deploy_pref=1; HttpOnly; Path=/webapi/pages", "deploy_theme=dark; SameSite=Lax; Path=/webapi/pages"]
+            "deploy_pref=1; HttpOnly; Path=/webapi/pages",
+            "deploy_theme=dark; SameSite=Lax; Path=/webapi/pages",
+        ]
     for path in ("/func/auth?echo=csp", "/func/dev/download?size=200000", "/func/no/such/endpoint"):
         async with admin.get(path) as response:
             await response.read()
@@ -97,16 +104,20 @@ def test_a_deployment_page_does_not_run_as_our_origin(deployment, browser_contex
     assert browser_context.request.post("/server/login-check").json()["authenticated"] is True
 
 
-@pytest.mark.parametrize("path, filename", [("/func/dev/download?size=3000", "data.bin"),
-                                            (f"/webapi/{NAME}/report.csv", "report.csv")])
+@pytest.mark.parametrize(
+    "path, filename", [("/func/dev/download?size=3000", "data.bin"), (f"/webapi/{NAME}/report.csv", "report.csv")]
+)
 def test_downloads_still_work_the_way_the_web_ui_starts_them(deployment, browser_context, path, filename):
     """The Web UI clicks an ``<a href download>`` (``_downloadFile``); a plain navigation must work too."""
     page = browser_context.new_page()
     page.goto("/ui/")
     with page.expect_download() as started:
-        page.evaluate("""([href, name]) => {
+        page.evaluate(
+            """([href, name]) => {
             const a = document.createElement("a"); a.href = href; a.download = name;
-            document.body.appendChild(a); a.click(); }""", [path, filename])
+            document.body.appendChild(a); a.click(); }""",
+            [path, filename],
+        )
     download = started.value
     assert download.failure() is None and download.suggested_filename == filename
     if path.endswith(".csv"):

@@ -46,8 +46,17 @@ async def raw_request(port: int, target: bytes, host: bytes, cookie: str, extra:
     """One request written as given; the status and the body (read until the server closes)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        writer.write(b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nCookie: " + cookie.encode()
-                     + b"\r\n" + (extra or b"Connection: close\r\n") + b"\r\n")
+        writer.write(
+            b"GET "
+            + target
+            + b" HTTP/1.1\r\nHost: "
+            + host
+            + b"\r\nCookie: "
+            + cookie.encode()
+            + b"\r\n"
+            + (extra or b"Connection: close\r\n")
+            + b"\r\n"
+        )
         if extra:  # an upgrade: the head is all we wait for
             answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         else:
@@ -71,8 +80,12 @@ HOSTILE_TARGETS = [
     ("/webapi/%73srf/x", "F", 200, "/x"),
     ("/webapi/%73%73%72%66/@127.0.0.1:{hostile}/x", "F", 200, "/@127.0.0.1:{hostile}/x"),
     ("/webapi/ssrf//127.0.0.1:{hostile}/x", "F", 200, "//127.0.0.1:{hostile}/x"),
-    ("/webapi/ssrf/@127.0.0.1:{hostile}/x?a=@127.0.0.1:{hostile}", "F", 200,
-     "/@127.0.0.1:{hostile}/x?a=@127.0.0.1:{hostile}"),
+    (
+        "/webapi/ssrf/@127.0.0.1:{hostile}/x?a=@127.0.0.1:{hostile}",
+        "F",
+        200,
+        "/@127.0.0.1:{hostile}/x?a=@127.0.0.1:{hostile}",
+    ),
     ("/webapi/ssrf/a%2Fb/c?x=%2F", "F", 200, "/a%2Fb/c?x=%2F"),
     ("/webapi/ssrf%2Fx/y", "F", 404, None),
     ("/webapi/ssrf/x#@127.0.0.1:{hostile}", "F", 400, None),
@@ -89,8 +102,12 @@ async def test_hostile_targets_never_reach_another_host(stack, servers, cookie, 
     front = f"127.0.0.1:{stack.ports.frontdoor}"
     fill = {"hostile": hostile.port, "front": front}
     seen_before, hostile_before = len(benign.requests), hostile.connections
-    answer, body = await raw_request(stack.ports.frontdoor, target.format(**fill).encode(),
-                                      (front if host == "F" else host.format(**fill)).encode(), cookie)
+    answer, body = await raw_request(
+        stack.ports.frontdoor,
+        target.format(**fill).encode(),
+        (front if host == "F" else host.format(**fill)).encode(),
+        cookie,
+    )
     assert hostile.connections == hostile_before, hostile.requests
     assert answer == status
     if received is not None:
@@ -111,7 +128,10 @@ SIGNED_TARGETS = [
     ("/dev/echo-headers/a+b", "/dev/echo-headers/a+b"),
     ("/dev/echo-headers/a%2Fb/c?path=%2Fhome%2Fwork", "/dev/echo-headers/a%2Fb/c?path=%2Fhome%2Fwork"),
     ("/dev/echo-headers/a%20b?q=a%20b", "/dev/echo-headers/a%20b?q=a%20b"),
-    ("/dev/echo-headers/%EB%8D%B0%EC%9D%B4%ED%84%B0?q=%C3%BC", "/dev/echo-headers/%EB%8D%B0%EC%9D%B4%ED%84%B0?q=%C3%BC"),
+    (
+        "/dev/echo-headers/%EB%8D%B0%EC%9D%B4%ED%84%B0?q=%C3%BC",
+        "/dev/echo-headers/%EB%8D%B0%EC%9D%B4%ED%84%B0?q=%C3%BC",
+    ),
     ("/dev/echo-headers?a=1&", "/dev/echo-headers?a=1&"),
     ("/dev/echo-headers?&", "/dev/echo-headers?&"),
     ("/dev/echo-headers?a=&b", "/dev/echo-headers?a=&b"),
@@ -133,14 +153,21 @@ async def test_the_manager_accepts_the_signature_of_every_target(stack, cookie, 
         assert json.loads(body)["raw_path"] == manager_target
 
 
-@pytest.mark.parametrize("browser_target", [
-    "/stream/echo?", "/stream/echo?a=1&a=2&", "/stream/echo?q=a+b;c&x=%2F&y=%20&z=%C3%BC&e=&f",
-    "/stream/session/a%20b/pty?", "/stream/session/%EB%8D%B0/pty?x=&y",
-])
+@pytest.mark.parametrize(
+    "browser_target",
+    [
+        "/stream/echo?",
+        "/stream/echo?a=1&a=2&",
+        "/stream/echo?q=a+b;c&x=%2F&y=%20&z=%C3%BC&e=&f",
+        "/stream/session/a%20b/pty?",
+        "/stream/session/%EB%8D%B0/pty?x=&y",
+    ],
+)
 async def test_websocket_handshakes_are_signed_as_sent(stack, cookie, browser_target):
     key = base64.b64encode(os.urandom(16))
-    upgrade = (b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-               b"Sec-WebSocket-Key: " + key + b"\r\n")
+    upgrade = (
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n"
+    )
     front = f"127.0.0.1:{stack.ports.frontdoor}".encode()
     status, _ = await raw_request(stack.ports.frontdoor, ("/func" + browser_target).encode(), front, cookie, upgrade)
     assert status == 101  # 502 when the Manager refused the handshake's signature

@@ -33,8 +33,9 @@ class Browser:
 
     def login(self) -> bool:
         body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
-        request = urllib.request.Request(f"{self.base_url}/server/login", data=body,
-                                         headers={"Content-Type": "application/json"}, method="POST")
+        request = urllib.request.Request(
+            f"{self.base_url}/server/login", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
         try:
             with self.opener.open(request, timeout=5) as response:
                 return json.load(response).get("authenticated") is True
@@ -61,8 +62,10 @@ def ready(ops_url: str) -> int:
 
 def test_sentinel_failover_under_load_keeps_logins_calls_and_sessions(tmp_path: Path):
     sentinels = start_sentinel_setup(tmp_path / "redis-ha", tmp_path / "state" / "secrets", password="sentinel-pw")
-    extra = (f"[session.redis]\nsentinel = {json.dumps(sentinels.sentinel_addrs)}\n"
-             'service_name = "mymaster"\npassword = "sentinel-pw"\n[session.redis.redis_helper_config]\nsocket_timeout = 3.0\n')
+    extra = (
+        f"[session.redis]\nsentinel = {json.dumps(sentinels.sentinel_addrs)}\n"
+        'service_name = "mymaster"\npassword = "sentinel-pw"\n[session.redis.redis_helper_config]\nsocket_timeout = 3.0\n'
+    )
     stack = RunningStack(tmp_path, extra_config=extra, workers=2)
     try:
         stack.start()
@@ -93,25 +96,33 @@ def test_sentinel_failover_under_load_keeps_logins_calls_and_sessions(tmp_path: 
         worker.join(timeout=15)
 
         window = [r for r in results if switched - 3 <= r[0] < switched + RECOVERY]
-        print(f"around the failover: {sum(not (r[1] and r[2]) for r in window)} of {len(window)} login+call pairs failed")
+        print(
+            f"around the failover: {sum(not (r[1] and r[2]) for r in window)} of {len(window)} login+call pairs failed"
+        )
         late = [r for r in results if r[0] >= switched + RECOVERY]
         failed_late = [r for r in late if not (r[1] and r[2])]
         assert len(late) >= 10 and not failed_late, f"{len(failed_late)} of {len(late)} failed after recovery"
         assert kept.signed_call(), "the session made before the failover was lost"
         # Ending it after the failover reaches every front-door worker (the invalidation channel followed).
         cookies = list(kept.jar)
-        kept.opener.open(urllib.request.Request(f"{stack.base_url}/server/logout", data=b"", method="POST"),
-                         timeout=5).close()
+        kept.opener.open(
+            urllib.request.Request(f"{stack.base_url}/server/logout", data=b"", method="POST"), timeout=5
+        ).close()
         replay = Browser(stack.base_url)
         for cookie in cookies:
             replay.jar.set_cookie(cookie)
-        eventually_sync(lambda: not any(replay.signed_call() for _ in range(4)), timeout=RECOVERY,
-                        what="the ended session refused by every worker")
+        eventually_sync(
+            lambda: not any(replay.signed_call() for _ in range(4)),
+            timeout=RECOVERY,
+            what="the ended session refused by every worker",
+        )
         assert signed_call_works(stack.base_url, *ADMIN_USER)
         eventually_sync(lambda: ready(stack.ops_url) == 200, timeout=RECOVERY, what="/readyz 200 after failover")
         # The demoted master is a replica now: the logins above wrote to the new master.
         with sentinels.node(old_master) as client:
-            eventually_sync(lambda: client.info("replication")["role"] == "slave", timeout=15, what="old master demoted")
+            eventually_sync(
+                lambda: client.info("replication")["role"] == "slave", timeout=15, what="old master demoted"
+            )
         with sentinels.node(new_master) as client:
             assert client.info("replication")["role"] == "master"
             assert client.dbsize() > 0

@@ -57,8 +57,9 @@ def with_keys(text: str, changes: dict[str, dict[str, str]]) -> str:
 def manager():
     """The development Manager, started here: the stack reaches it through a forwarder."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
     def listening():
         with socket.socket() as probe:
@@ -148,6 +149,7 @@ async def log_in(client, user=ADMIN_USER) -> aiohttp.ClientResponse:
 
 # ---- probes: each says whether the row's new value is in effect ----
 
+
 async def gone_origin_refused(stack, client) -> bool:
     async with client.get("/server/login-check", headers={"Origin": GONE_ORIGIN}) as answer:
         return "Access-Control-Allow-Origin" not in answer.headers
@@ -228,10 +230,16 @@ ROWS = [
     ("session.login_block_time", {"session": {"login_block_time": "7"}}, block_lasts_seven_seconds),
     ("session.touch_interval", {"session": {"touch_interval": "1.0"}}, touched_within_a_second),
     ("security.rate_limit.window", {"security.rate_limit": {"window": "7"}}, window_is_seven_seconds),
-    ("security.rate_limit.enabled", {"security.rate_limit": {"enabled": "true", "requests": "2"}},
-     third_request_limited),
-    ("security.header_read_timeout", {"security": {"header_read_timeout": "1.0"}},
-     silent_connection_closed_within_two_seconds),
+    (
+        "security.rate_limit.enabled",
+        {"security.rate_limit": {"enabled": "true", "requests": "2"}},
+        third_request_limited,
+    ),
+    (
+        "security.header_read_timeout",
+        {"security": {"header_read_timeout": "1.0"}},
+        silent_connection_closed_within_two_seconds,
+    ),
 ]
 
 
@@ -253,6 +261,7 @@ async def test_keys_a_process_cannot_apply_live_are_reported_as_needing_a_restar
 
 
 # ---- last: these leave the Manager unreachable ----
+
 
 async def test_connect_timeout_reaches_the_front_doors_proxy(stack, client, hole):
     answer = await log_in(client)

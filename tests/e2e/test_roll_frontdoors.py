@@ -32,8 +32,9 @@ async def steady_load(stack, change) -> tuple[list[int | str], list[str]]:
     done = asyncio.Event()
     outputs: list[str] = []
     jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(stack.base_url, cookie_jar=jar,
-                                     timeout=aiohttp.ClientTimeout(total=10)) as session:
+    async with aiohttp.ClientSession(
+        stack.base_url, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=10)
+    ) as session:
         async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as answer:
             assert answer.status == 200
 
@@ -65,8 +66,12 @@ async def test_roll_frontdoors_restarts_every_worker_and_fails_no_request(stack)
     before = sorted(stack.pids("frontdoor:"))
 
     def roll() -> str:
-        done = subprocess.run([str(VENV_BIN / "webui-host"), "roll-frontdoors", "-f", str(stack.config_path)],
-                              capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            [str(VENV_BIN / "webui-host"), "roll-frontdoors", "-f", str(stack.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 

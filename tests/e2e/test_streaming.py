@@ -58,7 +58,9 @@ async def test_upload_streams_to_the_manager(admin, stack):
             payload_digest.update(block)
             yield block
 
-    async with admin.post("/func/dev/upload", data=body(), headers={"Content-Type": "application/octet-stream"}) as response:
+    async with admin.post(
+        "/func/dev/upload", data=body(), headers={"Content-Type": "application/octet-stream"}
+    ) as response:
         assert response.status == 200, await response.text()
         result = await response.json()
     assert result == {"size": size, "sha256": payload_digest.hexdigest()}

@@ -40,8 +40,9 @@ async def _echo(stack: RunningStack, request_id: str, headers: dict[str, str]) -
     async with aiohttp.ClientSession(stack.base_url, cookie_jar=jar) as session:
         await log_in(session)
         cookie = next(c.value for c in jar if c.key == stack.config.session.cookie_name)
-        async with session.get("/func/dev/echo-headers/traced?q=secret-query",
-                               headers={"X-Request-ID": request_id, **headers}) as response:
+        async with session.get(
+            "/func/dev/echo-headers/traced?q=secret-query", headers={"X-Request-ID": request_id, **headers}
+        ) as response:
             assert response.status == 200, await response.text()
             assert response.headers["X-Request-ID"] == request_id
             return await response.json(), cookie
@@ -61,17 +62,23 @@ async def test_one_proxied_request_is_one_trace_across_front_door_signer_and_man
         def whole_trace():
             spans = receiver.trace(trace_id)
             names = {(span.service, span.kind, span.name) for span in spans}
-            assert {("webui-host-frontdoor", "server", "GET /func/{path}"),
-                    ("webui-host-frontdoor", "client", "signer/sign"),
-                    ("webui-host-signer_worker", "server", "signer/sign"),
-                    ("webui-host-frontdoor", "client", "GET manager")} <= names, names
+            assert {
+                ("webui-host-frontdoor", "server", "GET /func/{path}"),
+                ("webui-host-frontdoor", "client", "signer/sign"),
+                ("webui-host-signer_worker", "server", "signer/sign"),
+                ("webui-host-frontdoor", "client", "GET manager"),
+            } <= names, names
             return spans
 
         spans = await eventually(whole_trace, timeout=30, what="the request's spans at the receiver")
 
         def logged_trace_ids():  # the request's log line names its trace
-            lines = [json.loads(line) for path in (stack.config.runtime.state_dir / "logs").glob("frontdoor*.log")
-                     for line in path.read_text().splitlines() if '"trace-e2e-1"' in line]
+            lines = [
+                json.loads(line)
+                for path in (stack.config.runtime.state_dir / "logs").glob("frontdoor*.log")
+                for line in path.read_text().splitlines()
+                if '"trace-e2e-1"' in line
+            ]
             return [entry.get("trace_id") for entry in lines if entry.get("event") == "proxy_request"]
 
         assert await eventually(logged_trace_ids, timeout=10, what="the request's log line") == [trace_id]

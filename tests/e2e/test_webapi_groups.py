@@ -132,12 +132,21 @@ async def test_traffic_survives_losing_one_of_two_agents(client_for, agents, gro
 
 def broken_entry(group: str, name: str = "broken", upstream: str = "https://api.example.com:443") -> bytes:
     """A deployment our API would refuse, as an older version or ``etcdctl`` may have stored it."""
-    return json.dumps({"name": name, "group": group, "route_prefix": f"/webapi/{name}", "upstreams": [upstream],
-                       "signing": "identity", "revision": 1}).encode()
+    return json.dumps(
+        {
+            "name": name,
+            "group": group,
+            "route_prefix": f"/webapi/{name}",
+            "upstreams": [upstream],
+            "signing": "identity",
+            "revision": 1,
+        }
+    ).encode()
 
 
-async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_deleted(client_for, agents, groups_stack,
-                                                                                      upstream):
+async def test_faulty_deployment_turns_agents_out_of_service_until_fixed_or_deleted(
+    client_for, agents, groups_stack, upstream
+):
     admin = await client_for(ADMIN_USER)
     async with admin.post(GROUPS, json={"name": "FAULTY"}) as response:
         assert response.status == 201
@@ -194,8 +203,10 @@ async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack
     grants = [{"subject": "user:user@lablup.com", "actions": ["read", "create"]}]
     async with admin.post(GROUPS, json={"name": "PERM", "grants": grants}) as response:
         assert response.status in (201, 409)
-    async with admin.post(f"{GROUPS}/PERM/deployments", json={
-            "name": "perm-base", "route_prefix": "/webapi/perm-base", "upstreams": [upstream.url]}) as response:
+    async with admin.post(
+        f"{GROUPS}/PERM/deployments",
+        json={"name": "perm-base", "route_prefix": "/webapi/perm-base", "upstreams": [upstream.url]},
+    ) as response:
         assert response.status in (201, 409)
     session = await client_for(user)
     tag = user[0].split("@")[0]
@@ -206,8 +217,10 @@ async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack
         got.append(response.status)
     async with session.delete("/api/webapi/deployments/perm-base") as response:
         got.append(response.status)
-    async with session.post(f"{GROUPS}/PERM/deployments", json={
-            "name": f"d-{tag}", "route_prefix": f"/webapi/d-{tag}", "upstreams": [upstream.url]}) as response:
+    async with session.post(
+        f"{GROUPS}/PERM/deployments",
+        json={"name": f"d-{tag}", "route_prefix": f"/webapi/d-{tag}", "upstreams": [upstream.url]},
+    ) as response:
         got.append(response.status)
     async with session.post(f"{GROUPS}/PERM/recreate") as response:
         got.append(response.status)
@@ -249,5 +262,7 @@ async def test_changes_need_a_session_and_json(groups_stack, client_for):
         async with anonymous.get(GROUPS) as response:
             assert response.status == 401
     admin = await client_for(ADMIN_USER)
-    async with admin.post(GROUPS, data="name=FORM", headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
+    async with admin.post(
+        GROUPS, data="name=FORM", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    ) as response:
         assert response.status == 400

@@ -42,8 +42,10 @@ async def delegated(client_for, agents, upstream):
     if "deleg-1" not in agents.processes:
         agents.start("deleg-1", "DELEG")
     user = await client_for(NORMAL_USER)
-    async with user.post(f"{GROUPS}/DELEG/deployments", json={
-            "name": "mine", "route_prefix": "/webapi/mine", "upstreams": [upstream.url]}) as response:
+    async with user.post(
+        f"{GROUPS}/DELEG/deployments",
+        json={"name": "mine", "route_prefix": "/webapi/mine", "upstreams": [upstream.url]},
+    ) as response:
         assert response.status in (201, 409), await response.text()
     async with user.patch("/api/webapi/deployments/mine", json={"upstreams": [upstream.url]}) as response:
         assert response.status == 200  # this test's upstream (the stack outlives each test's server)
@@ -55,18 +57,43 @@ def attempts(hostile_url: str) -> list[tuple[str, str, str, dict, int]]:
     manager_at_func = {"name": "manager", "route_prefix": "/func", "upstreams": [hostile_url], "signing": "hmac+jwt"}
     return [
         ("take over /func", "POST", f"{GROUPS}/DELEG/deployments", manager_at_func, 403),
-        ("hmac+jwt to its own server", "POST", f"{GROUPS}/DELEG/deployments",
-         {"name": "harvest", "route_prefix": "/webapi/harvest", "upstreams": [hostile_url], "signing": "hmac+jwt"}, 400),
-        ("hmac to its own server", "POST", f"{GROUPS}/DELEG/deployments",
-         {"name": "harvest", "route_prefix": "/webapi/harvest", "upstreams": [hostile_url], "signing": "hmac"}, 400),
-        ("a deployment at another route", "POST", f"{GROUPS}/DELEG/deployments",
-         {"name": "shadow", "route_prefix": "/server", "upstreams": [hostile_url], "signing": "none"}, 400),
+        (
+            "hmac+jwt to its own server",
+            "POST",
+            f"{GROUPS}/DELEG/deployments",
+            {"name": "harvest", "route_prefix": "/webapi/harvest", "upstreams": [hostile_url], "signing": "hmac+jwt"},
+            400,
+        ),
+        (
+            "hmac to its own server",
+            "POST",
+            f"{GROUPS}/DELEG/deployments",
+            {"name": "harvest", "route_prefix": "/webapi/harvest", "upstreams": [hostile_url], "signing": "hmac"},
+            400,
+        ),
+        (
+            "a deployment at another route",
+            "POST",
+            f"{GROUPS}/DELEG/deployments",
+            {"name": "shadow", "route_prefix": "/server", "upstreams": [hostile_url], "signing": "none"},
+            400,
+        ),
         ("switch its deployment to hmac", "PATCH", "/api/webapi/deployments/mine", {"signing": "hmac"}, 400),
-        ("grant itself everything", "PATCH", f"{GROUPS}/DELEG",
-         {"grants": [{"subject": "*", "actions": ["read", "create", "update", "delete", "recreate"]}]}, 403),
-        ("grant everyone read", "PATCH", f"{GROUPS}/DELEG",
-         {"grants": [{"subject": "*", "actions": ["read"]}]}, 403),
-        ("redefine the manager deployment", "PATCH", "/api/webapi/deployments/manager", {"upstreams": [hostile_url]}, 404),
+        (
+            "grant itself everything",
+            "PATCH",
+            f"{GROUPS}/DELEG",
+            {"grants": [{"subject": "*", "actions": ["read", "create", "update", "delete", "recreate"]}]},
+            403,
+        ),
+        ("grant everyone read", "PATCH", f"{GROUPS}/DELEG", {"grants": [{"subject": "*", "actions": ["read"]}]}, 403),
+        (
+            "redefine the manager deployment",
+            "PATCH",
+            "/api/webapi/deployments/manager",
+            {"upstreams": [hostile_url]},
+            404,
+        ),
         ("delete the manager deployment", "DELETE", "/api/webapi/deployments/manager", {}, 404),
     ]
 
@@ -110,16 +137,24 @@ async def test_other_deployments_get_an_identity_assertion_never_credentials(del
     proxied = [CIMultiDict(h) for _method, path, h in upstream.requests if path == "/admin/graphql"]
     token = proxied[-1][ASSERTION_HEADER]
     keys = await jwks_keys(admin)
-    claims = jwt.decode(token, keys[jwt.get_unverified_header(token)["kid"]].key, algorithms=["ES256"],
-                        audience="mine", issuer="webui-host")
+    claims = jwt.decode(
+        token,
+        keys[jwt.get_unverified_header(token)["kid"]].key,
+        algorithms=["ES256"],
+        audience="mine",
+        issuer="webui-host",
+    )
     assert (claims["sub"], claims["role"]) == ("admin@lablup.com", "superadmin")
     assert claims["exp"] - claims["iat"] <= 60
 
     # What the upstream learnt is worth nothing at the Manager.
     async with aiohttp.ClientSession() as direct:
         for replay in ({"X-BackendAI-Token": token}, {"Authorization": f"Bearer {token}"}):
-            async with direct.post(f"{groups_stack.manager_url}/admin/graphql", json={"query": "{ user { role } }"},
-                                   headers={**replay, "X-BackendAI-Version": "v8.20240315"}) as response:
+            async with direct.post(
+                f"{groups_stack.manager_url}/admin/graphql",
+                json={"query": "{ user { role } }"},
+                headers={**replay, "X-BackendAI-Version": "v8.20240315"},
+            ) as response:
                 assert response.status in (400, 401), replay  # refused, never served
 
 
@@ -127,8 +162,10 @@ async def test_calling_a_deployment_needs_read_on_its_group(client_for, agents, 
     admin = await client_for(ADMIN_USER)
     async with admin.post(GROUPS, json={"name": "NOREAD"}) as response:
         assert response.status in (201, 409)
-    async with admin.post(f"{GROUPS}/NOREAD/deployments", json={
-            "name": "hidden", "route_prefix": "/webapi/hidden", "upstreams": [upstream.url], "signing": "none"}) as response:
+    async with admin.post(
+        f"{GROUPS}/NOREAD/deployments",
+        json={"name": "hidden", "route_prefix": "/webapi/hidden", "upstreams": [upstream.url], "signing": "none"},
+    ) as response:
         assert response.status in (201, 409), await response.text()
 
     async def admin_reaches_it():
@@ -147,8 +184,13 @@ async def test_calling_a_deployment_needs_read_on_its_group(client_for, agents, 
 @pytest.mark.parametrize("caller", [ADMIN_USER, NORMAL_USER])
 async def test_deployments_invalid_on_their_face_are_refused_listing_every_problem(delegated, client_for, caller):
     session = await client_for(caller)
-    bad = {"name": "broken", "route_prefix": "/webapi/wrong", "upstreams": ["ftp://nowhere:99999", "http://h:0"],
-           "signing": "rsa", "connect_timeout": 0}
+    bad = {
+        "name": "broken",
+        "route_prefix": "/webapi/wrong",
+        "upstreams": ["ftp://nowhere:99999", "http://h:0"],
+        "signing": "rsa",
+        "connect_timeout": 0,
+    }
     async with session.post(f"{GROUPS}/DELEG/deployments", json=bad) as response:
         assert response.status == 400
         body = await response.json()
@@ -163,9 +205,11 @@ async def test_deployments_invalid_on_their_face_are_refused_listing_every_probl
 @pytest.mark.parametrize("group", ["DEFAULT", "DELEG"])
 async def test_a_faulty_deployment_never_takes_func_down(delegated, client_for, groups_stack, group):
     admin, user = delegated
-    groups_stack.etcd_put("deployments", f"broken-{group.lower()}", broken_entry(group, f"broken-{group.lower()}",
-                                                                                   "ftp://nowhere:99999"))
+    groups_stack.etcd_put(
+        "deployments", f"broken-{group.lower()}", broken_entry(group, f"broken-{group.lower()}", "ftp://nowhere:99999")
+    )
     try:
+
         async def faulty_agents_shown():
             body = await overview(admin)
             entry = next(g for g in body["groups"] if g["name"] == group)

@@ -59,9 +59,19 @@ def test_overview_unknown_tab_add_group_reminder_and_shutdown(chromium, groups_s
 
     # A faulty deployment turns the agent Out Of Service; Shutdown is then offered and confirmed.
     # (stored around the API, which refuses it on its face, as etcdctl or an older version could have)
-    groups_stack.etcd_put("deployments", "ui-broken", json.dumps({
-        "name": "ui-broken", "group": "UI_GROUP", "route_prefix": "/webapi/ui-broken",
-        "upstreams": ["ftp://nowhere"], "signing": "none"}).encode())
+    groups_stack.etcd_put(
+        "deployments",
+        "ui-broken",
+        json.dumps(
+            {
+                "name": "ui-broken",
+                "group": "UI_GROUP",
+                "route_prefix": "/webapi/ui-broken",
+                "upstreams": ["ftp://nowhere"],
+                "signing": "none",
+            }
+        ).encode(),
+    )
     expect(joined).to_have_attribute("data-state", "OUT_OF_SERVICE", timeout=20_000)
     expect(joined.locator("td.fault")).to_contain_text("ui-broken")
     page.click('tr.agent[data-agent="ui-agent"] .shutdown-button')

@@ -24,20 +24,25 @@ PROMPT = 2.0  # seconds; response_timeout is 2 s in the test stacks, so a wait f
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     bounds = f"\n[security]\nwebsocket_max_per_session = {SOCKETS + 1}\nwebsocket_max_per_worker = {SOCKETS + 1}\n"
-    running = RunningStack(tmp_path_factory.mktemp("wspool"), extra_config=bounds,
-                           api_extra=f"connection_limit = {POOL}").start()
+    running = RunningStack(
+        tmp_path_factory.mktemp("wspool"), extra_config=bounds, api_extra=f"connection_limit = {POOL}"
+    ).start()
     yield running
     running.stop()
 
 
 async def test_more_open_websockets_than_the_http_pool_leave_ordinary_requests_prompt(stack):
-    async with aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                     connector=aiohttp.TCPConnector(limit=0),
-                                     timeout=aiohttp.ClientTimeout(total=10)) as session:
+    async with aiohttp.ClientSession(
+        stack.base_url,
+        cookie_jar=aiohttp.CookieJar(unsafe=True),
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=10),
+    ) as session:
         async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as answer:
             assert answer.status == 200
         sockets = []
         try:
+
             async def open_one(n: int):
                 socket = await asyncio.wait_for(session.ws_connect("/func/stream/echo"), PROMPT)
                 sockets.append(socket)

@@ -41,21 +41,27 @@ class Outcome:
         return found
 
     def line(self, name: str) -> str:
-        return (f"{name}: sent {self.sent}, failed {self.failed}, p99 {1000 * self.percentile(0.99):.0f} ms, "
-                f"max {1000 * self.percentile(1.0):.0f} ms, answers {self.kinds()}")
+        return (
+            f"{name}: sent {self.sent}, failed {self.failed}, p99 {1000 * self.percentile(0.99):.0f} ms, "
+            f"max {1000 * self.percentile(1.0):.0f} ms, answers {self.kinds()}"
+        )
 
 
 async def logged_in(base_url: str) -> aiohttp.ClientSession:
-    session = aiohttp.ClientSession(base_url, cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                    connector=aiohttp.TCPConnector(limit=0),
-                                    timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
+    session = aiohttp.ClientSession(
+        base_url,
+        cookie_jar=aiohttp.CookieJar(unsafe=True),
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+    )
     async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as answer:
         assert answer.status == 200, await answer.text()
     return session
 
 
-async def under_load(session: aiohttp.ClientSession, fault, rate: float = 100.0, before: float = 0.5,
-                     after: float = 1.5) -> Outcome:
+async def under_load(
+    session: aiohttp.ClientSession, fault, rate: float = 100.0, before: float = 0.5, after: float = 1.5
+) -> Outcome:
     """Requests at ``rate`` per second from ``before`` seconds ahead of ``fault()`` (run in a thread)
     until ``after`` seconds after it returned."""
     outcome = Outcome()

@@ -42,6 +42,7 @@ def report(capsys):
 
 def restarted(stack, program: str, victims: list[int], count: int) -> None:
     """Wait until ``count`` processes of ``program`` run again, none of them one of ``victims``."""
+
     def back() -> bool:
         pids = stack.pids(program)
         return len(pids) == count and not set(pids) & set(victims)
@@ -60,8 +61,12 @@ def kill(stack, program: str, how_many: int | None = None) -> None:
 
 
 def cli(stack, command: str) -> None:
-    done = subprocess.run([str(VENV_BIN / "webui-host"), command, "-f", str(stack.config_path)],
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [str(VENV_BIN / "webui-host"), command, "-f", str(stack.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -54,12 +54,14 @@ def test_listed_origin_gets_credentials_and_exposed_rate_limit_headers():
 @pytest.mark.parametrize("origin", ["https://evil.net", "null", None, "https://console.example.com.evil.net"])
 def test_unlisted_origin_gets_no_cors_header_even_if_the_manager_sent_some(origin):
     # What aiohttp-cors in the Manager (or the original webserver) would send: the Origin reflected.
-    headers = CIMultiDict({
-        "Access-Control-Allow-Origin": origin or "*",
-        "access-control-allow-credentials": "true",
-        "Access-Control-Expose-Headers": "*",
-        "Vary": "Accept-Encoding",
-    })
+    headers = CIMultiDict(
+        {
+            "Access-Control-Allow-Origin": origin or "*",
+            "access-control-allow-credentials": "true",
+            "Access-Control-Expose-Headers": "*",
+            "Vary": "Accept-Encoding",
+        }
+    )
     apply_cors(headers, POLICY, origin)
     assert not [name for name in headers if name.lower().startswith("access-control-")]
     assert headers["Vary"] == "Accept-Encoding, Origin"

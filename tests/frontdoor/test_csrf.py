@@ -55,7 +55,9 @@ def test_own_origin_behind_a_tls_terminator_and_a_trusted_proxy():
     assert own_origins("http", "webui.example.com") == {"http://webui.example.com", "https://webui.example.com"}
     assert own_origins("https", "webui.example.com") == {"https://webui.example.com"}
     assert own_origins("http", "10.0.0.5:8090", "https", "webui.example.com") == {
-        "http://10.0.0.5:8090", "https://10.0.0.5:8090", "https://webui.example.com"
+        "http://10.0.0.5:8090",
+        "https://10.0.0.5:8090",
+        "https://webui.example.com",
     }
     assert own_origins("http", None) == frozenset()
     assert own_origins("http", "bad host\r\n") == frozenset()

@@ -2,9 +2,7 @@ import pytest
 
 from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
 
-VECTOR = (
-    b"abcdefghijklmnop:DXzMo4CWTzpguemUD8TN5ODh0ywc6X5UTWRrUkuzI+AZhJ/3gAPnQM98COB1/g3P2eS1M2dYFmV0X4ZySZXB3g=="
-)
+VECTOR = b"abcdefghijklmnop:DXzMo4CWTzpguemUD8TN5ODh0ywc6X5UTWRrUkuzI+AZhJ/3gAPnQM98COB1/g3P2eS1M2dYFmV0X4ZySZXB3g=="
 
 
 def test_reference_vector():

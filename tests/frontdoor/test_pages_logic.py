@@ -35,7 +35,7 @@ def test_choose_language(cookie, accept_language, expected):
     assert choose_language(cookie, accept_language) == expected
 
 
-@pytest.mark.parametrize("cookie, expected", [("dark", "dark"), ("light", "light"), (None, "auto"), ("x\"", "auto")])
+@pytest.mark.parametrize("cookie, expected", [("dark", "dark"), ("light", "light"), (None, "auto"), ('x"', "auto")])
 def test_choose_theme(cookie, expected):
     assert choose_theme(cookie) == expected
 
@@ -65,9 +65,18 @@ def test_every_key_used_in_templates_exists():
         (502, {"type": "https://api.backend.ai/probs/bad-gateway"}, "error_manager_unreachable", {}),
         (504, {}, "error_manager_unreachable", {}),
         (503, {}, "error_service_down", {}),
-        (403, {"data": {"title": "Forbidden", "details": "User is inactive."}}, "error_login_failed",
-         {"reason": "User is inactive."}),
-        (400, {"title": "You have already logged in."}, "error_login_failed", {"reason": "You have already logged in."}),
+        (
+            403,
+            {"data": {"title": "Forbidden", "details": "User is inactive."}},
+            "error_login_failed",
+            {"reason": "User is inactive."},
+        ),
+        (
+            400,
+            {"title": "You have already logged in."},
+            "error_login_failed",
+            {"reason": "You have already logged in."},
+        ),
     ],
 )
 def test_login_error_messages(status, body, key, values):
@@ -153,12 +162,18 @@ def test_config_toml_defaults_and_session_mode():
 
 
 def test_config_toml_takes_the_operators_values_and_cannot_be_broken_out_of():
-    config = parse_config({
-        "service": {"enable-signup": True, "single_sign_on_vendors": "saml,openid", "wsproxy": {"url": "http://ws:5050"}},
-        "ui": {"brand": 'Lab"\n[evil]\nx = 1', "menu_blocklist": ["statistics", "pipeline"]},
-        "resources": {"max_cpu_cores_per_container": 8},
-        "api": {"text": "Our cluster"},
-    })
+    config = parse_config(
+        {
+            "service": {
+                "enable-signup": True,
+                "single_sign_on_vendors": "saml,openid",
+                "wsproxy": {"url": "http://ws:5050"},
+            },
+            "ui": {"brand": 'Lab"\n[evil]\nx = 1', "menu_blocklist": ["statistics", "pipeline"]},
+            "resources": {"max_cpu_cores_per_container": 8},
+            "api": {"text": "Our cluster"},
+        }
+    )
     doc = tomllib.loads(render_webui_config(config, 'http://host"\n[injected]'))
     assert set(doc) == {"general", "resources", "environments", "menu", "plugin", "wsproxy", "license", "pipeline"}
     assert doc["general"]["apiEndpoint"] == 'http://host"\n[injected]'

@@ -48,7 +48,9 @@ def test_retry_after_is_exactly_when_a_request_is_admitted_again(limit, current,
 
 def test_verdict_headers():
     assert Verdict(True, 100, 42, 60).headers() == {
-        "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "42", "X-RateLimit-Window": "60",
+        "X-RateLimit-Limit": "100",
+        "X-RateLimit-Remaining": "42",
+        "X-RateLimit-Window": "60",
     }
     assert Verdict(False, 100, 0, 60, retry_after=7).headers()["Retry-After"] == "7"
 
@@ -143,7 +145,10 @@ async def test_batched_limiters_share_counts_at_each_sync(frontdoor_redis, redis
     clock = Clock(4_000_000 * WINDOW + 30.0)
     password = frontdoor_redis.connection_pool.connection_kwargs["password"]
     other_client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
-    first, second = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock), BatchedLimiter(other_client, WINDOW, 0.1, clock)
+    first, second = (
+        BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock),
+        BatchedLimiter(other_client, WINDOW, 0.1, clock),
+    )
     try:
         assert [first.check("AKIA5", 6).admitted for _ in range(4)] == [True] * 4  # no await: no round trip
         await first.sync()
@@ -165,7 +170,10 @@ async def test_without_a_sync_each_process_overshoots_by_what_it_admits_alone(fr
     clock = Clock(5_000_000 * WINDOW)
     password = frontdoor_redis.connection_pool.connection_kwargs["password"]
     other_client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
-    first, second = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock), BatchedLimiter(other_client, WINDOW, 0.1, clock)
+    first, second = (
+        BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock),
+        BatchedLimiter(other_client, WINDOW, 0.1, clock),
+    )
     try:
         admitted = [(await limiter.admit("AKIA7", 3)).admitted for limiter in (first, second) for _ in range(5)]
         assert sum(admitted) == 6  # the documented bound: each admits up to the limit between two syncs

@@ -27,8 +27,9 @@ async def test_redis_readiness_fails_on_a_replica_and_passes_on_the_master(tmp_p
             admin.execute_command("REPLICAOF", "127.0.0.1", str(master.port))
         eventually_sync(lambda: replica.admin().info("replication")["role"] == "slave", timeout=10)
         for handle, ready in ((master, True), (replica, False)):
-            config = parse_config({"runtime": {"state_dir": str(tmp_path / "state")},
-                                   "session": {"redis": {"addr": handle.addr}}})
+            config = parse_config(
+                {"runtime": {"state_dir": str(tmp_path / "state")}, "session": {"redis": {"addr": handle.addr}}}
+            )
             reader = SessionReader(redis_client(config, "frontdoor"), 60.0, _never)
             try:
                 if ready:

@@ -19,12 +19,22 @@ HEADER_READ_TIMEOUT, KEEPALIVE_TIMEOUT = 0.5, 1.0
 async def redirect_port(tmp_path):
     port = free_port()
     cert, key = write_loopback_certificate(tmp_path)
-    config = parse_config({
-        "service": {"ip": "127.0.0.1", "port": free_port(), "ssl_enabled": True, "ssl_cert": str(cert),
-                    "ssl_privkey": str(key)},
-        "security": {"http_redirect_port": port, "header_read_timeout": HEADER_READ_TIMEOUT,
-                     "keepalive_timeout": KEEPALIVE_TIMEOUT},
-    })
+    config = parse_config(
+        {
+            "service": {
+                "ip": "127.0.0.1",
+                "port": free_port(),
+                "ssl_enabled": True,
+                "ssl_cert": str(cert),
+                "ssl_privkey": str(key),
+            },
+            "security": {
+                "http_redirect_port": port,
+                "header_read_timeout": HEADER_READ_TIMEOUT,
+                "keepalive_timeout": KEEPALIVE_TIMEOUT,
+            },
+        }
+    )
     context = redirect_listener(config)(web.Application())
     await anext(context)
     yield port
@@ -55,6 +65,7 @@ async def test_a_connection_without_a_request_head_is_closed(redirect_port, firs
 
 
 async def test_an_answered_connection_is_closed_when_idle(redirect_port):
-    took = await _seconds_until_closed(redirect_port, b"GET / HTTP/1.1\r\nHost: webui.example.com\r\n\r\n",
-                                       KEEPALIVE_TIMEOUT + 3)
+    took = await _seconds_until_closed(
+        redirect_port, b"GET / HTTP/1.1\r\nHost: webui.example.com\r\n\r\n", KEEPALIVE_TIMEOUT + 3
+    )
     assert took <= KEEPALIVE_TIMEOUT + 1.0

@@ -7,8 +7,16 @@ from frontdoor.sanitize import MAX_PASSWORD, password_problem, username_problem
 
 @pytest.mark.parametrize(
     "username",
-    ["admin@lablup.com", "first.last+tag@sub.example.co.kr", "o'brien@example.com", "admin@localhost", "jdoe",
-     "j_doe-2.x", "사용자@example.com", "a" * 64 + "@" + "b" * 63 + ".com"],
+    [
+        "admin@lablup.com",
+        "first.last+tag@sub.example.co.kr",
+        "o'brien@example.com",
+        "admin@localhost",
+        "jdoe",
+        "j_doe-2.x",
+        "사용자@example.com",
+        "a" * 64 + "@" + "b" * 63 + ".com",
+    ],
 )
 def test_good_usernames(username):
     assert username_problem(username) is None
@@ -59,7 +67,7 @@ from frontdoor.templating import html_environment  # noqa: E402
 from tests.support.paths import REPO_ROOT  # noqa: E402
 
 HTML_TEMPLATES = sorted((REPO_ROOT / "frontdoor" / "templates").rglob("*.html"))
-HOSTILE = '<script>alert(1)</script>"\'&'
+HOSTILE = "<script>alert(1)</script>\"'&"
 
 
 @pytest.mark.parametrize("template", HTML_TEMPLATES, ids=lambda path: path.name)

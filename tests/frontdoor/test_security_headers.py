@@ -47,8 +47,15 @@ def test_anything_on_a_proxied_path_is_sandboxed(content_type):
 
 
 @pytest.mark.parametrize(
-    "content_type, html", [("text/html", True), ("TEXT/HTML; charset=utf-8", True), ("application/xhtml+xml", True),
-                           ("text/plain", False), ("", False), (None, False)]
+    "content_type, html",
+    [
+        ("text/html", True),
+        ("TEXT/HTML; charset=utf-8", True),
+        ("application/xhtml+xml", True),
+        ("text/plain", False),
+        ("", False),
+        (None, False),
+    ],
 )
 def test_is_html(content_type, html):
     assert is_html(content_type) is html
@@ -161,8 +168,13 @@ async def test_redirect_listener_sends_plain_http_to_https():
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        status, head = head_of(await exchange(port, b"POST /server/login?x=1 HTTP/1.1\r\nHost: webui.example.com\r\n"
-                                                      b"Content-Length: 0\r\nConnection: close\r\n\r\n"))
+        status, head = head_of(
+            await exchange(
+                port,
+                b"POST /server/login?x=1 HTTP/1.1\r\nHost: webui.example.com\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+        )
         assert status == 308 and "location: https://webui.example.com:8443/server/login?x=1" in head
         assert "set-cookie" not in head and "\r\nserver:" not in head
         status, _ = head_of(await exchange(port, b"GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"))

@@ -46,9 +46,12 @@ def pool_for(context, tmp_path):
     pools = []
 
     def make(pool_wait=2.0, request_timeout=0.3, max_attempts=3) -> SignerPool:
-        config = parse_config({"signers": {"pool_wait": pool_wait, "request_timeout": request_timeout,
-                                           "max_attempts": max_attempts},
-                               "runtime": {"state_dir": str(tmp_path / "state")}})
+        config = parse_config(
+            {
+                "signers": {"pool_wait": pool_wait, "request_timeout": request_timeout, "max_attempts": max_attempts},
+                "runtime": {"state_dir": str(tmp_path / "state")},
+            }
+        )
         pool = SignerPool(config, context, KEY)
         pools.append(pool)
         return pool
@@ -76,8 +79,12 @@ class Signers:
         self._tasks.append(asyncio.create_task(server.serve()))
 
     def snapshot(self, *agent_ids) -> GroupsSnapshot:
-        records = {a: AgentRecord(a, "DEFAULT", self.endpoint(a), "host", 1, "0.1", AgentState.UP, time.time(),
-                                  serving=("manager",)) for a in agent_ids}
+        records = {
+            a: AgentRecord(
+                a, "DEFAULT", self.endpoint(a), "host", 1, "0.1", AgentState.UP, time.time(), serving=("manager",)
+            )
+            for a in agent_ids
+        }
         return GroupsSnapshot(agents=records)
 
     def close(self):
@@ -141,8 +148,17 @@ async def test_without_any_signer_the_answer_comes_after_pool_wait(pool_for):
 async def test_readiness_counts_only_connected_signers_of_this_host(pool_for, signers):
     signers.start("here", signing)
     snapshot = signers.snapshot("here", "there", "gone")
-    snapshot.agents["there"] = AgentRecord("there", "DEFAULT", signers.endpoint("here"), "other-host", 1, "0.1",
-                                           AgentState.UP, time.time(), serving=("manager",))
+    snapshot.agents["there"] = AgentRecord(
+        "there",
+        "DEFAULT",
+        signers.endpoint("here"),
+        "other-host",
+        1,
+        "0.1",
+        AgentState.UP,
+        time.time(),
+        serving=("manager",),
+    )
     pool = pool_for()
     pool.update(snapshot, [MANAGER])  # "gone" is listed Up but nothing listens at its socket
     await eventually(lambda: pool._channels["here"].connected, 5)

@@ -10,45 +10,54 @@ from frontdoor.pipeline import credential_login, pipeline_token
 from frontdoor.special_routes import Special, limited_like_login, special_route
 
 
-@pytest.mark.parametrize("method, path, kind", [
-    ("GET", "ping", Special.PING),
-    ("POST", "ping", None),
-    ("HEAD", "folders/_/tus/upload/tok", Special.TUS_UPLOAD),
-    ("PATCH", "folders/_/tus/upload/tok", Special.TUS_UPLOAD),
-    ("OPTIONS", "folders/_/tus/upload/tok", Special.TUS_UPLOAD),
-    ("POST", "folders/_/tus/upload/tok", None),  # Backend.AI signs this one
-    ("POST", "saml/login", Special.AUTH_PLUGIN),
-    ("GET", "saml/login", None),
-    ("GET", "openid/login", Special.AUTH_PLUGIN),
-    ("POST", "custom-auth/x", Special.AUTH_PLUGIN),
-    ("GET", "cloud/x/y", Special.AUTH_PLUGIN),
-    ("DELETE", "cloud/x", None),
-    ("GET", "cloudy/x", None),
-    ("GET", "auth/signup", None),
-])
+@pytest.mark.parametrize(
+    "method, path, kind",
+    [
+        ("GET", "ping", Special.PING),
+        ("POST", "ping", None),
+        ("HEAD", "folders/_/tus/upload/tok", Special.TUS_UPLOAD),
+        ("PATCH", "folders/_/tus/upload/tok", Special.TUS_UPLOAD),
+        ("OPTIONS", "folders/_/tus/upload/tok", Special.TUS_UPLOAD),
+        ("POST", "folders/_/tus/upload/tok", None),  # Backend.AI signs this one
+        ("POST", "saml/login", Special.AUTH_PLUGIN),
+        ("GET", "saml/login", None),
+        ("GET", "openid/login", Special.AUTH_PLUGIN),
+        ("POST", "custom-auth/x", Special.AUTH_PLUGIN),
+        ("GET", "cloud/x/y", Special.AUTH_PLUGIN),
+        ("DELETE", "cloud/x", None),
+        ("GET", "cloudy/x", None),
+        ("GET", "auth/signup", None),
+    ],
+)
 def test_special_route_table(method, path, kind):
     assert special_route(method, path) is kind
 
 
-@pytest.mark.parametrize("method, path, enabled, limited", [
-    ("POST", "/func/auth/signup", True, True),
-    ("POST", "/func/auth/signup", False, False),  # refused by name before any limit
-    ("POST", "/func/saml/x", False, True),
-    ("GET", "/func/openid/x", False, True),
-    ("HEAD", "/func/folders/_/tus/upload/t", True, False),
-    ("GET", "/func/ping", True, False),
-    ("GET", "/webapi/saml/x", True, False),
-])
+@pytest.mark.parametrize(
+    "method, path, enabled, limited",
+    [
+        ("POST", "/func/auth/signup", True, True),
+        ("POST", "/func/auth/signup", False, False),  # refused by name before any limit
+        ("POST", "/func/saml/x", False, True),
+        ("GET", "/func/openid/x", False, True),
+        ("HEAD", "/func/folders/_/tus/upload/t", True, False),
+        ("GET", "/func/ping", True, False),
+        ("GET", "/webapi/saml/x", True, False),
+    ],
+)
 def test_anonymous_auth_paths_share_the_login_limit(method, path, enabled, limited):
     assert limited_like_login(method, path, enabled) is limited
 
 
-@pytest.mark.parametrize("raw, named", [
-    ({"pipeline": {"endpoint": "ftp://x"}}, "pipeline.endpoint"),
-    ({"pipeline": {"frontend_endpoint": "http://u:p@x"}}, "pipeline.frontend_endpoint"),
-    ({"pipeline": {"jwt": {"secret": "short"}}}, "pipeline.jwt.secret"),
-    ({"service": {"enable_signup": "perhaps"}}, "service.enable_signup"),
-])
+@pytest.mark.parametrize(
+    "raw, named",
+    [
+        ({"pipeline": {"endpoint": "ftp://x"}}, "pipeline.endpoint"),
+        ({"pipeline": {"frontend_endpoint": "http://u:p@x"}}, "pipeline.frontend_endpoint"),
+        ({"pipeline": {"jwt": {"secret": "short"}}}, "pipeline.jwt.secret"),
+        ({"service": {"enable_signup": "perhaps"}}, "service.enable_signup"),
+    ],
+)
 def test_check_config_names_bad_values(raw, named):
     with pytest.raises(ConfigError) as caught:
         parse_config(raw)
@@ -57,20 +66,24 @@ def test_check_config_names_bad_values(raw, named):
 
 def test_pipeline_token_has_backend_ai_claims_but_no_session():
     config = parse_config({"pipeline": {"jwt": {"secret": "s" * 40}}, "session": {"max_age": 100}})
-    claims = jwt.decode(pipeline_token(config, "AKIA1", now=1000), "s" * 40, algorithms=["HS256"],
-                        options={"verify_exp": False})
+    claims = jwt.decode(
+        pipeline_token(config, "AKIA1", now=1000), "s" * 40, algorithms=["HS256"], options={"verify_exp": False}
+    )
     assert claims == {"exp": 1100, "iss": "Backend.AI Webserver", "iat": 1000, "access_key": "AKIA1"}
     assert "secret" not in repr(config.pipeline)
 
 
-@pytest.mark.parametrize("method, raw_rest, refused", [
-    ("POST", "/auth-token/", True),
-    ("POST", "/auth-token", True),
-    ("POST", "/api/auth%2Dtoken/?x=1", True),
-    ("POST", "/users/login/", True),
-    ("DELETE", "/auth-token/", False),  # the UI's pipeline logout carries nothing
-    ("GET", "/api/users/me/", False),
-    ("POST", "/api/pipelines/", False),
-])
+@pytest.mark.parametrize(
+    "method, raw_rest, refused",
+    [
+        ("POST", "/auth-token/", True),
+        ("POST", "/auth-token", True),
+        ("POST", "/api/auth%2Dtoken/?x=1", True),
+        ("POST", "/users/login/", True),
+        ("DELETE", "/auth-token/", False),  # the UI's pipeline logout carries nothing
+        ("GET", "/api/users/me/", False),
+        ("POST", "/api/pipelines/", False),
+    ],
+)
 def test_pipeline_logins_are_recognised(method, raw_rest, refused):
     assert credential_login(method, raw_rest) is refused

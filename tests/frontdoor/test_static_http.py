@@ -148,7 +148,11 @@ async def test_browsers_get_an_error_page_and_scripts_problem_json(plain):
 
 SHELL, PAGE, PLAIN, PROBLEM = "shell", "error page", "plain 404", "problem+json"
 MONOKAI = "/node_modules/highlight.js/styles/monokai.css"  # referenced by the 23.09 bundle, not shipped
-NAVIGATE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+NAVIGATE = {
+    "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+    "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-Mode": "navigate",
+}
 OLD_NAVIGATE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # no Sec-Fetch-* headers
 STYLESHEET = {"Accept": "text/css,*/*;q=0.1", "Sec-Fetch-Dest": "style", "Sec-Fetch-Mode": "no-cors"}
 SCRIPT = {"Accept": "*/*", "Sec-Fetch-Dest": "script"}

@@ -148,8 +148,10 @@ def test_has_extension(relative, expected):
 @pytest.mark.parametrize(
     "policy, expected",
     [
-        ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; img-src 'self'",
-         "default-src 'self'; script-src 'self' 'unsafe-inline'; img-src 'self'"),
+        (
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}'; img-src 'self'",
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; img-src 'self'",
+        ),
         ("script-src 'self' 'unsafe-inline' 'nonce-{nonce}'", "script-src 'self' 'unsafe-inline'"),
         ("default-src 'self'", "default-src 'self'; script-src 'self' 'unsafe-inline'"),
         ("default-src 'self'; SCRIPT-SRC 'self';", "default-src 'self'; SCRIPT-SRC 'self' 'unsafe-inline'"),
@@ -162,10 +164,19 @@ def test_inline_script_policy_for_bundles_without_nonces(policy, expected):
 @pytest.mark.parametrize(
     "dest, html_accepted, kind",
     [
-        ("document", True, "navigation"), ("iframe", False, "navigation"), ("Frame", False, "navigation"),
-        ("style", False, "subresource"), ("script", False, "subresource"), ("image", True, "subresource"),
-        ("font", False, "subresource"), ("manifest", False, "subresource"), ("worker", False, "subresource"),
-        ("empty", True, "navigation"), ("empty", False, "other"), ("", True, "navigation"), (None, False, "other"),
+        ("document", True, "navigation"),
+        ("iframe", False, "navigation"),
+        ("Frame", False, "navigation"),
+        ("style", False, "subresource"),
+        ("script", False, "subresource"),
+        ("image", True, "subresource"),
+        ("font", False, "subresource"),
+        ("manifest", False, "subresource"),
+        ("worker", False, "subresource"),
+        ("empty", True, "navigation"),
+        ("empty", False, "other"),
+        ("", True, "navigation"),
+        (None, False, "other"),
     ],
 )
 def test_request_kind(dest, html_accepted, kind):

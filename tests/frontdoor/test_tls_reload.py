@@ -23,15 +23,20 @@ def write_certificate(directory: Path, common_name: str) -> int:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .sign(key, hashes.SHA256())
     )
     (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return certificate.serial_number
 
 
@@ -54,8 +59,15 @@ async def ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> byt
 
 async def test_renewed_certificate_reaches_new_connections_without_dropping_open_ones(tmp_path: Path):
     first = write_certificate(tmp_path, "first")
-    config = parse_config({"service": {"ssl_enabled": True, "ssl_cert": str(tmp_path / "cert.pem"),
-                                       "ssl_privkey": str(tmp_path / "key.pem")}})
+    config = parse_config(
+        {
+            "service": {
+                "ssl_enabled": True,
+                "ssl_cert": str(tmp_path / "cert.pem"),
+                "ssl_privkey": str(tmp_path / "key.pem"),
+            }
+        }
+    )
     context = tls_context(config)
     app = web.Application()
 

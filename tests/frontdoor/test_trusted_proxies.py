@@ -82,8 +82,15 @@ def _request(peer: str, headers: dict[str, str]) -> web.Request:
 )
 def test_session_cookie_secure_behind_a_tls_proxy(entries, peer, proto, secure):
     config = _config(entries)
-    front = FrontDoor(config=config, manager_endpoints=[], sessions=None, signers=None, daemon=None, http=None,
-                      trusted_proxies=TrustedProxies(config.service.trusted_proxies))
+    front = FrontDoor(
+        config=config,
+        manager_endpoints=[],
+        sessions=None,
+        signers=None,
+        daemon=None,
+        http=None,
+        trusted_proxies=TrustedProxies(config.service.trusted_proxies),
+    )
     request = _request(peer, {"X-Forwarded-Proto": proto} if proto else {})
     response = web.Response()
     front.set_session_cookie(request, response, "sid")

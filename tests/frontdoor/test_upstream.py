@@ -90,8 +90,14 @@ def test_upstream_headers_allow_list():
         )
     )
     headers = upstream_headers(
-        incoming, api_version="v7.20230615", domain="default", host="m:8091", client_ip="1.2.3.4", scheme="https",
-        session_cookie="AIOHTTP_SESSION", signed={"Date": "D", "Authorization": "BackendAI sig"},
+        incoming,
+        api_version="v7.20230615",
+        domain="default",
+        host="m:8091",
+        client_ip="1.2.3.4",
+        scheme="https",
+        session_cookie="AIOHTTP_SESSION",
+        signed={"Date": "D", "Authorization": "BackendAI sig"},
     )
     assert headers["Authorization"] == "BackendAI sig"
     assert headers["Cookie"] == "other=1"
@@ -99,19 +105,34 @@ def test_upstream_headers_allow_list():
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     assert headers["Host"] == "m:8091"
     assert (headers["X-Forwarded-For"], headers["X-Forwarded-Host"], headers["X-Forwarded-Proto"]) == (
-        "1.2.3.4", "web.example.com", "https")
+        "1.2.3.4",
+        "web.example.com",
+        "https",
+    )
 
 
 def test_hop_by_hop_and_server_headers_are_not_relayed():
-    upstream = CIMultiDictProxy(CIMultiDict(
-        {"Connection": "close", "Transfer-Encoding": "chunked", "Server": "Python", "X-RateLimit-Limit": "1000",
-         "Content-Type": "application/json"}))
+    upstream = CIMultiDictProxy(
+        CIMultiDict(
+            {
+                "Connection": "close",
+                "Transfer-Encoding": "chunked",
+                "Server": "Python",
+                "X-RateLimit-Limit": "1000",
+                "Content-Type": "application/json",
+            }
+        )
+    )
     assert dict(downstream_headers(upstream, session_cookie="AIOHTTP_SESSION")) == {
-        "X-RateLimit-Limit": "1000", "Content-Type": "application/json",
-        "Content-Security-Policy": PROXIED_POLICY, "X-Content-Type-Options": "nosniff"}
+        "X-RateLimit-Limit": "1000",
+        "Content-Type": "application/json",
+        "Content-Security-Policy": PROXIED_POLICY,
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 # ---- request targets: only ours, routed by segments, composed by yarl ----
+
 
 @pytest.mark.parametrize(
     "target, host, refused",
@@ -186,10 +207,19 @@ def test_malformed_targets_are_refused(target):
 
 
 HOSTILE = [
-    "http://AAAAA@127.0.0.1:9/webapi/x/y", "http://AAAA@127.0.0.1:9/webapi/x/y", "http://127.0.0.1:9/webapi/x/y",
-    "/webapi/x/@127.0.0.1:9/y", "/webapi/x//127.0.0.1:9/y", "/webapi/%78/@127.0.0.1:9/y", "/webapi/x/y?@127.0.0.1:9",
-    "/webapi/x/%40127.0.0.1:9/y", "/webapi/x/y?a=//127.0.0.1:9/", "/webapi/x/:9@127.0.0.1/y",
-    "/webapi/x/y#@127.0.0.1:9", "/webapi/x@127.0.0.1:9/y", "/webapi/x/\\127.0.0.1:9/y",
+    "http://AAAAA@127.0.0.1:9/webapi/x/y",
+    "http://AAAA@127.0.0.1:9/webapi/x/y",
+    "http://127.0.0.1:9/webapi/x/y",
+    "/webapi/x/@127.0.0.1:9/y",
+    "/webapi/x//127.0.0.1:9/y",
+    "/webapi/%78/@127.0.0.1:9/y",
+    "/webapi/x/y?@127.0.0.1:9",
+    "/webapi/x/%40127.0.0.1:9/y",
+    "/webapi/x/y?a=//127.0.0.1:9/",
+    "/webapi/x/:9@127.0.0.1/y",
+    "/webapi/x/y#@127.0.0.1:9",
+    "/webapi/x@127.0.0.1:9/y",
+    "/webapi/x/\\127.0.0.1:9/y",
 ]
 
 
@@ -202,7 +232,10 @@ def test_the_upstream_authority_is_always_the_configured_one(endpoint, target):
         return  # refused (400/404): nothing is sent anywhere
     configured = URL(endpoint)
     assert (built.url.scheme, built.url.raw_authority, built.url.host) == (
-        configured.scheme, configured.raw_authority, "up.internal")
+        configured.scheme,
+        configured.raw_authority,
+        "up.internal",
+    )
     assert built.host == configured.raw_authority
     assert built.url.raw_path.startswith(configured.raw_path.rstrip("/") + "/")
 
@@ -233,6 +266,7 @@ def test_the_signed_target_is_what_aiohttp_writes_on_the_request_line(rest, sent
 
 # ---- answers: sandboxed, and no cookie of ours from upstream ----
 
+
 @pytest.mark.parametrize(
     "set_cookie, scope, relayed",
     [
@@ -248,7 +282,11 @@ def test_the_signed_target_is_what_aiohttp_writes_on_the_request_line(rest, sent
         ("", "/webapi/x", None),
         ("theme=dark; Path=/", None, "theme=dark; Path=/"),  # the Manager's cookies are only filtered
         ("theme=dark; Path=/; Domain=.example.com; HttpOnly", "/webapi/x", "theme=dark; HttpOnly; Path=/webapi/x"),
-        ("t=1; domain=example.com; path=/ui; SameSite=Lax; Secure", "/webapi/x", "t=1; SameSite=Lax; Secure; Path=/webapi/x"),
+        (
+            "t=1; domain=example.com; path=/ui; SameSite=Lax; Secure",
+            "/webapi/x",
+            "t=1; SameSite=Lax; Secure; Path=/webapi/x",
+        ),
         ("t=a=b; Max-Age=60", "/webapi/x", "t=a=b; Max-Age=60; Path=/webapi/x"),
         ("AIOHTTP_SESSION_2=x", "/webapi/x", "AIOHTTP_SESSION_2=x; Path=/webapi/x"),
     ],
@@ -263,12 +301,20 @@ def test_a_configured_prefixed_cookie_name_is_protected_under_every_spelling():
 
 
 def test_proxied_answers_get_our_policy_in_place_of_the_upstreams():
-    upstream = CIMultiDictProxy(CIMultiDict([
-        ("Content-Type", "text/html"), ("Content-Security-Policy", "script-src 'unsafe-inline'"),
-        ("content-security-policy", "default-src *"), ("X-Content-Type-Options", "nope"),
-        ("Set-Cookie", "AIOHTTP_SESSION=evil"), ("Set-Cookie", "a=1; Domain=example.com"), ("Set-Cookie", "b=2"),
-        ("Clear-Site-Data", '"cookies", "storage"'),
-    ]))
+    upstream = CIMultiDictProxy(
+        CIMultiDict(
+            [
+                ("Content-Type", "text/html"),
+                ("Content-Security-Policy", "script-src 'unsafe-inline'"),
+                ("content-security-policy", "default-src *"),
+                ("X-Content-Type-Options", "nope"),
+                ("Set-Cookie", "AIOHTTP_SESSION=evil"),
+                ("Set-Cookie", "a=1; Domain=example.com"),
+                ("Set-Cookie", "b=2"),
+                ("Clear-Site-Data", '"cookies", "storage"'),
+            ]
+        )
+    )
     headers = downstream_headers(upstream, session_cookie="AIOHTTP_SESSION", cookie_path="/webapi/x")
     assert headers.getall("Content-Security-Policy") == ["sandbox; default-src 'none'; frame-ancestors 'none'"]
     assert headers.getall("X-Content-Type-Options") == ["nosniff"]

@@ -18,7 +18,7 @@ def served_routes() -> set[tuple[str, str]]:
     for route in app.router.routes():
         path = route.resource.canonical
         if route.method != "HEAD" and path.startswith(PREFIX):
-            routes.add((route.method.lower(), path[len(PREFIX):]))
+            routes.add((route.method.lower(), path[len(PREFIX) :]))
     return routes
 
 

@@ -52,8 +52,15 @@ async def relay_url():
     upstream_app.router.add_get("/ws", upstream_socket)
     upstream_runner, upstream_host = await serve(upstream_app)
     http = aiohttp.ClientSession()
-    security = parse_config({"security": {"websocket_max_message_size": LIMIT, "websocket_max_per_session": PER_SESSION,
-                                          "websocket_max_per_worker": PER_WORKER}}).security
+    security = parse_config(
+        {
+            "security": {
+                "websocket_max_message_size": LIMIT,
+                "websocket_max_per_session": PER_SESSION,
+                "websocket_max_per_worker": PER_WORKER,
+            }
+        }
+    ).security
     relay = WebSocketRelay(http, security)
 
     async def front(request: web.Request) -> web.StreamResponse:
@@ -129,8 +136,12 @@ async def test_a_burst_of_handshakes_cannot_slip_past_the_bound(relay_url):
 
 
 def _upgrade_headers() -> dict[str, str]:
-    return {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    return {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
 
 
 async def _until(condition, timeout: float = 5.0) -> None:

@@ -43,8 +43,22 @@ RUN_LIMITS = ["--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
 
 def _podman(store: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     # A private store (vfs: no overlay mounts needed) so the test neither sees nor leaves other images.
-    argv = [PODMAN, "--root", str(store / "root"), "--runroot", str(store / "run"), "--storage-driver", "vfs",
-            "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc", *args]
+    argv = [
+        PODMAN,
+        "--root",
+        str(store / "root"),
+        "--runroot",
+        str(store / "run"),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "none",
+        "--runtime",
+        "runc",
+        *args,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(args[:2])}: {done.stdout}{done.stderr}")
@@ -63,8 +77,9 @@ def workdir():
 @pytest.fixture(scope="module")
 def archive(workdir) -> Path:
     out = workdir / "out"
-    done = subprocess.run([str(REPO_ROOT / "scripts" / "build-image"), str(out)], capture_output=True, text=True,
-                          timeout=1500)
+    done = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "build-image"), str(out)], capture_output=True, text=True, timeout=1500
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     path = Path(done.stdout.strip().splitlines()[-1])
     assert path == out / f"webui-host-{VERSION}.oci.tar" and path.stat().st_size > 10_000_000
@@ -85,8 +100,17 @@ def store(archive, workdir) -> Path:
 def test_image_runs_as_non_root_with_the_package(store):
     inspect = _podman(store, "image", "inspect", "--format", "{{.Config.User}} {{.Labels}}", IMAGE).stdout
     assert inspect.startswith(f"{UID}:{UID} ") and f"org.opencontainers.image.version:{VERSION}" in inspect
-    done = _podman(store, "run", "--rm", "--read-only", *RUN_LIMITS, IMAGE, "sh", "-c",
-                   "id -u; webui-host --version; command -v pip || echo no-pip")
+    done = _podman(
+        store,
+        "run",
+        "--rm",
+        "--read-only",
+        *RUN_LIMITS,
+        IMAGE,
+        "sh",
+        "-c",
+        "id -u; webui-host --version; command -v pip || echo no-pip",
+    )
     assert done.stdout.split("\n")[:3] == [str(UID), f"webui-host {VERSION}", "no-pip"], done.stdout
 
 
@@ -96,8 +120,11 @@ def test_frontdoor_signer_and_daemon_answer_from_the_image(store, tmp_path):
     ensure_secrets(secrets)
     redis = start_redis(tmp_path, secrets)
     etcd = start_etcd(tmp_path)
-    devstack = subprocess.Popen([sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(manager)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    devstack = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--host", "127.0.0.1", "--port", str(manager)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     config = tmp_path / "webui-host.toml"
@@ -123,17 +150,42 @@ port = {ops}
     for path in [state, secrets, *secrets.iterdir()]:
         os.chown(path, UID, UID)
     config.chmod(0o644)
-    mounts = ["-v", f"{state}:/var/lib/webui-host", "-v", f"{secrets}:/etc/webui-host/secrets:ro",
-              "-v", f"{config}:/etc/webui-host/webui-host.toml:ro"]
+    mounts = [
+        "-v",
+        f"{state}:/var/lib/webui-host",
+        "-v",
+        f"{secrets}:/etc/webui-host/secrets:ro",
+        "-v",
+        f"{config}:/etc/webui-host/webui-host.toml:ro",
+    ]
     conf = ["-f", "/etc/webui-host/webui-host.toml"]
     names = []
     try:
-        for name, argv in (("sessiond", ["session_daemon", *conf]), ("signer", ["signer_worker", *conf, "--index", "0"]),
-                           ("frontdoor", ["frontdoor", *conf, "--worker", "0"])):
+        for name, argv in (
+            ("sessiond", ["session_daemon", *conf]),
+            ("signer", ["signer_worker", *conf, "--index", "0"]),
+            ("frontdoor", ["frontdoor", *conf, "--worker", "0"]),
+        ):
             # One hostname for the three, as a pod's containers share one: the front door counts the
             # signers of its own host.
-            _podman(store, "run", "-d", "--name", f"wh-{name}-{service}", "--network", "host", "--hostname",
-                    "webui-host-pod", "--read-only", *RUN_LIMITS, *mounts, IMAGE, "python", "-m", *argv)
+            _podman(
+                store,
+                "run",
+                "-d",
+                "--name",
+                f"wh-{name}-{service}",
+                "--network",
+                "host",
+                "--hostname",
+                "webui-host-pod",
+                "--read-only",
+                *RUN_LIMITS,
+                *mounts,
+                IMAGE,
+                "python",
+                "-m",
+                *argv,
+            )
             names.append(f"wh-{name}-{service}")
         deadline = time.monotonic() + 90
         ready = None

@@ -43,7 +43,9 @@ def test_production_overlay_changes_only_what_it_says():
     production = render(K8S / "overlays" / "production")
     assert {d["metadata"].get("namespace") for d in production} == {"backend-ai"}
     hpa = next(d for d in production if d["kind"] == "HorizontalPodAutoscaler")
-    assert hpa["spec"]["minReplicas"] == 3 and base[("HorizontalPodAutoscaler", "webui-host")]["spec"]["minReplicas"] != 3
+    assert (
+        hpa["spec"]["minReplicas"] == 3 and base[("HorizontalPodAutoscaler", "webui-host")]["spec"]["minReplicas"] != 3
+    )
     assert {"PodMonitor", "PrometheusRule"} <= {d["kind"] for d in production}
 
 

@@ -80,10 +80,14 @@ def test_signers_and_daemon_are_native_sidecars_and_the_front_door_is_the_main_c
     assert set(sidecars) == {"session-daemon", "signer-0", "signer-1"}
     assert all(c["restartPolicy"] == "Always" for c in sidecars.values())
     assert [c["name"] for c in spec["containers"]] == ["frontdoor"]
-    state_mounts = {c["name"]: {m["name"] for m in c["volumeMounts"]} for c in [*spec["initContainers"], *spec["containers"]]}
+    state_mounts = {
+        c["name"]: {m["name"] for m in c["volumeMounts"]} for c in [*spec["initContainers"], *spec["containers"]]
+    }
     assert all("state" in mounts for mounts in state_mounts.values())  # the shared ipc + metrics emptyDir
     assert "emptyDir" in {v["name"]: v for v in spec["volumes"]}["state"]
-    indexes = sorted(c["command"][c["command"].index("--index") + 1] for n, c in sidecars.items() if n.startswith("signer"))
+    indexes = sorted(
+        c["command"][c["command"].index("--index") + 1] for n, c in sidecars.items() if n.startswith("signer")
+    )
     assert indexes == ["0", "1"]  # distinct agent ids and metric files
 
 
@@ -102,7 +106,9 @@ def test_volumes_and_secret_items_are_declared_and_the_front_door_gets_no_at_res
             assert volume["configMap"]["name"] == one("ConfigMap")["metadata"]["name"]
     frontdoor = spec["containers"][0]
     mounted = {m["name"] for m in frontdoor["volumeMounts"]}
-    front_keys = {item["key"] for name in mounted if "secret" in volumes[name] for item in volumes[name]["secret"]["items"]}
+    front_keys = {
+        item["key"] for name in mounted if "secret" in volumes[name] for item in volumes[name]["secret"]["items"]
+    }
     assert front_keys == {"zmq.key", "redis-frontdoor.password", "identity-jwks.json"}  # public keys only
 
 

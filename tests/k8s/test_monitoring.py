@@ -15,8 +15,15 @@ from tests.support.paths import REPO_ROOT
 
 MONITORING = REPO_ROOT / "k8s" / "overlays" / "monitoring"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
-ALERTS = {"WebuiHostHighErrorRate", "WebuiHostHighLatencyP95", "WebuiHostLoginFailures", "WebuiHostNoUpSigner",
-          "WebuiHostPodWithoutSigner", "WebuiHostRedisUnreachable", "WebuiHostManagerUnreachable"}
+ALERTS = {
+    "WebuiHostHighErrorRate",
+    "WebuiHostHighLatencyP95",
+    "WebuiHostLoginFailures",
+    "WebuiHostNoUpSigner",
+    "WebuiHostPodWithoutSigner",
+    "WebuiHostRedisUnreachable",
+    "WebuiHostManagerUnreachable",
+}
 
 
 def _one(kind: str) -> dict:
@@ -64,6 +71,7 @@ def test_promtool_test_rules(rules_file):
             rule.pop("annotations", None)
     rules_file.write_text(yaml.safe_dump({"groups": groups}))
     shutil.copy(REPO_ROOT / "tests" / "k8s" / "alerts_test.yaml", rules_file.parent / "alerts_test.yaml")
-    done = subprocess.run([PROMTOOL, "test", "rules", "alerts_test.yaml"], capture_output=True, text=True,
-                          cwd=rules_file.parent)
+    done = subprocess.run(
+        [PROMTOOL, "test", "rules", "alerts_test.yaml"], capture_output=True, text=True, cwd=rules_file.parent
+    )
     assert done.returncode == 0, done.stdout + done.stderr

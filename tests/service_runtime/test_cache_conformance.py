@@ -66,19 +66,30 @@ def _front_door(client: aioredis.Redis, max_entries: int) -> Subject:
 
     def value(session_id: str, expires_at: float) -> str:
         now = time.time()
-        return SessionRecord(user_id="u@example.com", access_key="AKIA" + session_id[:8], role="user",
-                             status="active", created_at=now, last_accessed=now, expires_at=expires_at).to_json()
+        return SessionRecord(
+            user_id="u@example.com",
+            access_key="AKIA" + session_id[:8],
+            role="user",
+            status="active",
+            created_at=now,
+            last_accessed=now,
+            expires_at=expires_at,
+        ).to_json()
 
-    return Subject("frontdoor", reader, value, lambda sid: session_key(session_hash(sid)), reader.load,
-                   reader.cached)
+    return Subject("frontdoor", reader, value, lambda sid: session_key(session_hash(sid)), reader.load, reader.cached)
 
 
 def _signer(client: aioredis.Redis, max_entries: int) -> Subject:
     cache = SecretCache(client, BOX, 1.0, max_entries=max_entries)
 
     def value(session_id: str, expires_at: float) -> str:
-        record = SecretRecord(access_key="AKIA" + session_id[:8], secret_key="s" * 40, role="user",
-                              expires_at=expires_at, user_id="u@example.com")
+        record = SecretRecord(
+            access_key="AKIA" + session_id[:8],
+            secret_key="s" * 40,
+            role="user",
+            expires_at=expires_at,
+            user_id="u@example.com",
+        )
         return BOX.seal(session_hash(session_id), record)
 
     return Subject("signer", cache, value, lambda sid: secret_key(session_hash(sid)), cache.lookup, cache.cached)

@@ -29,7 +29,9 @@ async def context():
 
 
 async def start_echo_server(context, endpoint, handler=None):
-    server = RouterServer(context, endpoint, KEY, 10, handler or (lambda env: [{"rid": i["rid"], "n": i["n"]} for i in env.items]))
+    server = RouterServer(
+        context, endpoint, KEY, 10, handler or (lambda env: [{"rid": i["rid"], "n": i["n"]} for i in env.items])
+    )
     server.bind()
     return server, asyncio.create_task(server.serve())
 

@@ -33,8 +33,11 @@ async def test_bad_messages_and_handler_failures_leave_the_router_serving(tmp_pa
     sealer, opener = MessageSealer(KEY, 5.0), MessageOpener(KEY, 5.0)
     try:
         deep = b"[" * 300_000 + b"]" * 300_000
-        for frames in ([b"junk"], [deep, hmac.new(KEY, deep, hashlib.sha256).digest()],
-                       sealer.seal("sign", [{"rid": 1, "boom": True}])):
+        for frames in (
+            [b"junk"],
+            [deep, hmac.new(KEY, deep, hashlib.sha256).digest()],
+            sealer.seal("sign", [{"rid": 1, "boom": True}]),
+        ):
             await dealer.send_multipart(frames)
         await dealer.send_multipart(sealer.seal("sign", [{"rid": 2}]))
         reply = opener.open(await asyncio.wait_for(dealer.recv_multipart(), 5))

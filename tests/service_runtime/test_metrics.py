@@ -35,8 +35,14 @@ sys.stdout.write(render_latest()[0].decode())
 def run(script: str, *args: str, env: dict | None = None) -> str:
     environment = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     environment.update(env or {})
-    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2], env=environment)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -70,19 +76,28 @@ def test_the_environment_wins_over_the_state_dir(tmp_path: Path):
     elsewhere = tmp_path / "shared"
     run(WRITER, str(tmp_path / "a"), "signer", "0", "3", "0", "crash", env={"PROMETHEUS_MULTIPROC_DIR": str(elsewhere)})
     assert any(elsewhere.glob("counter_signer-0.db"))
-    assert "webui_host_logins_total" in run(READER, str(tmp_path / "b"), env={"PROMETHEUS_MULTIPROC_DIR": str(elsewhere)})
+    assert "webui_host_logins_total" in run(
+        READER, str(tmp_path / "b"), env={"PROMETHEUS_MULTIPROC_DIR": str(elsewhere)}
+    )
 
 
 def test_metrics_defined_before_the_directory_is_chosen_is_an_error(tmp_path: Path):
-    script = ("import sys\nfrom pathlib import Path\nimport contract.instruments\n"
-              "from service_runtime.metrics import enable_multiprocess\n"
-              "try:\n    enable_multiprocess(Path(sys.argv[1]), 'x', 0)\nexcept RuntimeError:\n    print('refused')\n")
+    script = (
+        "import sys\nfrom pathlib import Path\nimport contract.instruments\n"
+        "from service_runtime.metrics import enable_multiprocess\n"
+        "try:\n    enable_multiprocess(Path(sys.argv[1]), 'x', 0)\nexcept RuntimeError:\n    print('refused')\n"
+    )
     assert run(script, str(tmp_path)).strip() == "refused"
 
 
-@pytest.mark.parametrize("role, instance, expected", [
-    ("frontdoor", 0, "frontdoor-0"), ("signer_worker", "3", "signer-worker-3"), ("session_daemon", 0, "session-daemon-0"),
-])
+@pytest.mark.parametrize(
+    "role, instance, expected",
+    [
+        ("frontdoor", 0, "frontdoor-0"),
+        ("signer_worker", "3", "signer-worker-3"),
+        ("session_daemon", 0, "session-daemon-0"),
+    ],
+)
 def test_process_identifier_has_no_underscore(role, instance, expected):
     assert process_identifier(role, instance) == expected
 

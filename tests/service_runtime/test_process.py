@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.polling import eventually_sync
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
 
@@ -45,7 +45,7 @@ SCRIPT = textwrap.dedent('''
             note("stop")
 
     sys.exit(process.run_process("skeleton-test", Path(sys.argv[1]), Service))
-''')
+""")
 
 
 def write_config(tmp_path: Path, timeout: str) -> Path:
@@ -60,8 +60,9 @@ def start(tmp_path: Path, mode: str = "ok") -> tuple[subprocess.Popen, Path]:
     script = tmp_path / "service.py"
     script.write_text(SCRIPT)
     config = tmp_path / "webui-host.toml"
-    return subprocess.Popen([sys.executable, str(script), str(config), str(journal), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE), journal
+    return subprocess.Popen(
+        [sys.executable, str(script), str(config), str(journal), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ), journal
 
 
 def test_sighup_runs_the_hooks_with_the_new_value_and_sigterm_stops(tmp_path):
@@ -76,10 +77,13 @@ def test_sighup_runs_the_hooks_with_the_new_value_and_sigterm_stops(tmp_path):
     assert journal.read_text().splitlines() == ["start", "reload 7.0", "stop"]
 
 
-@pytest.mark.parametrize(("content", "mode", "code"), [
-    ("[api]\nresponse_timeout = -1\n", "ok", 2),  # invalid file: 2, nothing started
-    (None, "fail", 1),  # the service cannot start (a busy port): 1
-])
+@pytest.mark.parametrize(
+    ("content", "mode", "code"),
+    [
+        ("[api]\nresponse_timeout = -1\n", "ok", 2),  # invalid file: 2, nothing started
+        (None, "fail", 1),  # the service cannot start (a busy port): 1
+    ],
+)
 def test_exit_codes(tmp_path, content, mode, code):
     write_config(tmp_path, "5")
     if content is not None:

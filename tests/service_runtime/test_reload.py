@@ -13,31 +13,52 @@ from service_runtime.reload import Reloader, apply_reload, reload_from_file, run
 def test_non_bootstrap_keys_are_applied_in_place_and_bootstrap_keys_reported():
     current = parse_config({"api": {"response_timeout": 300}, "service": {"port": 8090}})
     held_by_a_part = current.api  # what a module captured at start
-    fresh = parse_config({
-        "api": {"response_timeout": 5, "endpoint": "http://other:1"},
-        "service": {"port": 9999},
-        "runtime": {"log_level": "DEBUG"},
-        "signers": {"request_timeout": 0.25, "count": 8},
-        "ops": {"drain_timeout": 3, "port": 1234},
-    })
+    fresh = parse_config(
+        {
+            "api": {"response_timeout": 5, "endpoint": "http://other:1"},
+            "service": {"port": 9999},
+            "runtime": {"log_level": "DEBUG"},
+            "signers": {"request_timeout": 0.25, "count": 8},
+            "ops": {"drain_timeout": 3, "port": 1234},
+        }
+    )
     result = apply_reload(current, fresh)
-    assert sorted(result.changed) == ["api.response_timeout", "ops.drain_timeout", "runtime.log_level",
-                                      "signers.request_timeout"]
+    assert sorted(result.changed) == [
+        "api.response_timeout",
+        "ops.drain_timeout",
+        "runtime.log_level",
+        "signers.request_timeout",
+    ]
     assert sorted(result.needs_restart) == ["api.endpoint", "ops.port", "service.port", "signers.count"]
     assert held_by_a_part.response_timeout == 5 and current.runtime.log_level == "DEBUG"
     assert current.service.port == 8090 and current.api.endpoint == [] and current.ops.port == 8092
 
 
-@pytest.mark.parametrize("section, key, bootstrap", [
-    ("service", "port", True), ("service", "ssl_cert", False), ("session", "redis", True),
-    ("session", "max_age", False), ("zmq", "max_message_age", True), ("etcd", "lease_ttl", True),
-    ("embedded", "redis_port", True), ("runtime", "log_format", False), ("security", "cors_max_age", False),
-])
+@pytest.mark.parametrize(
+    "section, key, bootstrap",
+    [
+        ("service", "port", True),
+        ("service", "ssl_cert", False),
+        ("session", "redis", True),
+        ("session", "max_age", False),
+        ("zmq", "max_message_age", True),
+        ("etcd", "lease_ttl", True),
+        ("embedded", "redis_port", True),
+        ("runtime", "log_format", False),
+        ("security", "cors_max_age", False),
+    ],
+)
 def test_bootstrap_table(section, key, bootstrap):
     current = parse_config({})
-    fresh_raw = {"service": {"port": 1, "ssl_cert": "/x"}, "session": {"redis": {"addr": "h:1"}, "max_age": 61},
-                 "zmq": {"max_message_age": 1}, "etcd": {"lease_ttl": 3}, "embedded": {"redis_port": 2},
-                 "runtime": {"log_format": "text"}, "security": {"cors_max_age": 1}}
+    fresh_raw = {
+        "service": {"port": 1, "ssl_cert": "/x"},
+        "session": {"redis": {"addr": "h:1"}, "max_age": 61},
+        "zmq": {"max_message_age": 1},
+        "etcd": {"lease_ttl": 3},
+        "embedded": {"redis_port": 2},
+        "runtime": {"log_format": "text"},
+        "security": {"cors_max_age": 1},
+    }
     result = apply_reload(current, parse_config(fresh_raw))
     name = f"{section}.{key}"
     assert (name in result.needs_restart) is bootstrap and (name in result.changed) is not bootstrap

@@ -38,8 +38,10 @@ def tls_redis(tmp_path: Path):
     passwords = {role: redis_password_file(secrets, role).read_text().strip() for role in (*ROLES, REDIS_ADMIN)}
     conf = tmp_path / "redis.conf"
     text = embedded.render_redis_conf(port=0, data_dir=tmp_path, passwords=passwords, server_knows_setinfo=False)
-    conf.write_text(text + f"tls-port {port}\ntls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {cert}\n"
-                    "tls-auth-clients no\n")
+    conf.write_text(
+        text + f"tls-port {port}\ntls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {cert}\n"
+        "tls-auth-clients no\n"
+    )
     process = subprocess.Popen([REDIS_SERVER, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield port, cert
@@ -62,22 +64,33 @@ async def test_redis_over_tls_with_the_ca_of_the_file(tmp_path: Path, tls_redis)
     with pytest.raises(redis.exceptions.ConnectionError):
         await plain.ping()
     await plain.aclose()
-    skipping = redis_client(_config(tmp_path, session={"redis": {"addr": f"127.0.0.1:{port}", "use_tls": True,
-                                                                 "tls_skip_verify": True}}), "sessiond")
+    skipping = redis_client(
+        _config(tmp_path, session={"redis": {"addr": f"127.0.0.1:{port}", "use_tls": True, "tls_skip_verify": True}}),
+        "sessiond",
+    )
     assert await skipping.ping()
     await skipping.aclose()
 
 
 def _etcdctl(port: int, *args: str, scheme: str = "http", extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run(["etcdctl", "--endpoints", f"{scheme}://127.0.0.1:{port}", *extra, *args],
-                          env={**os.environ, "ETCDCTL_API": "3"}, capture_output=True, text=True, timeout=20)
+    return subprocess.run(
+        ["etcdctl", "--endpoints", f"{scheme}://127.0.0.1:{port}", *extra, *args],
+        env={**os.environ, "ETCDCTL_API": "3"},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
 
 
 async def test_etcd_user_and_password(tmp_path: Path):
     etcd = start_etcd(tmp_path)
     try:
-        for args in (("user", "add", "root:rootpw"), ("user", "add", "webui:s3cret"), ("user", "grant-role", "webui",
-                     "root"), ("auth", "enable")):
+        for args in (
+            ("user", "add", "root:rootpw"),
+            ("user", "add", "webui:s3cret"),
+            ("user", "grant-role", "webui", "root"),
+            ("auth", "enable"),
+        ):
             done = _etcdctl(etcd.port, *args, extra=("--user", "root:rootpw") if args[0] == "auth" else ())
             assert done.returncode == 0, done.stderr
         client = etcd_client(_config(tmp_path, etcd={"addr": etcd.addr, "user": "webui", "password": "s3cret"}))
@@ -101,17 +114,50 @@ async def test_etcd_over_tls_with_a_client_certificate(tmp_path: Path):
     data = tmp_path / "etcd-tls"
     data.mkdir(mode=0o700)
     process = subprocess.Popen(
-        [ETCD, "--name", "t", "--data-dir", str(data), "--listen-client-urls", url, "--advertise-client-urls", url,
-         "--listen-peer-urls", f"http://127.0.0.1:{peer_port}", "--initial-advertise-peer-urls",
-         f"http://127.0.0.1:{peer_port}", "--initial-cluster", f"t=http://127.0.0.1:{peer_port}",
-         "--cert-file", str(cert), "--key-file", str(key), "--trusted-ca-file", str(cert), "--client-cert-auth"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            ETCD,
+            "--name",
+            "t",
+            "--data-dir",
+            str(data),
+            "--listen-client-urls",
+            url,
+            "--advertise-client-urls",
+            url,
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer_port}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer_port}",
+            "--initial-cluster",
+            f"t=http://127.0.0.1:{peer_port}",
+            "--cert-file",
+            str(cert),
+            "--key-file",
+            str(key),
+            "--trusted-ca-file",
+            str(cert),
+            "--client-cert-auth",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         tls = ("--cacert", str(cert), "--cert", str(cert), "--key", str(key))
-        eventually_sync(lambda: _etcdctl(client_port, "endpoint", "health", scheme="https", extra=tls).returncode == 0,
-                        timeout=20, interval=0.2, what="etcd over TLS healthy")
-        config = _config(tmp_path, etcd={"addr": f"127.0.0.1:{client_port}", "ca_file": str(cert),
-                                         "cert_file": str(cert), "key_file": str(key)})
+        eventually_sync(
+            lambda: _etcdctl(client_port, "endpoint", "health", scheme="https", extra=tls).returncode == 0,
+            timeout=20,
+            interval=0.2,
+            what="etcd over TLS healthy",
+        )
+        config = _config(
+            tmp_path,
+            etcd={
+                "addr": f"127.0.0.1:{client_port}",
+                "ca_file": str(cert),
+                "cert_file": str(cert),
+                "key_file": str(key),
+            },
+        )
         client = etcd_client(config)
         try:
             await client.put(b"/webui-host/tls", b"yes")

@@ -49,10 +49,17 @@ async def test_the_file_wins_over_etcd_for_the_manager(etcd, write_file):
 
 
 async def test_global_settings_override_the_file_but_not_bootstrap_keys(etcd, write_file):
-    await put(etcd, "/t3/config/global", {"session": {"max_age": 77, "redis": {"addr": "evil:1"}},
-                                          "api": {"domain": "cluster"}, "service": {"port": 1}})
-    path = write_file('[api]\nendpoint = "http://m:1"\n[session]\nmax_age = 3600\n[session.redis]\naddr = "r:6379"\n'
-                      "[service]\nport = 9000\n", etcd.port, "t3")
+    await put(
+        etcd,
+        "/t3/config/global",
+        {"session": {"max_age": 77, "redis": {"addr": "evil:1"}}, "api": {"domain": "cluster"}, "service": {"port": 1}},
+    )
+    path = write_file(
+        '[api]\nendpoint = "http://m:1"\n[session]\nmax_age = 3600\n[session.redis]\naddr = "r:6379"\n'
+        "[service]\nport = 9000\n",
+        etcd.port,
+        "t3",
+    )
     config = (await load_settings(path)).config
     assert config.session.max_age == 77 and config.api.domain == "cluster"
     assert config.session.redis.addr == "r:6379" and config.service.port == 9000

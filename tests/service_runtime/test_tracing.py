@@ -47,8 +47,7 @@ print("ok")
 
 
 def test_off_imports_nothing_of_opentelemetry_and_makes_no_span():
-    done = subprocess.run([sys.executable, "-c", OFF_PROBE], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", OFF_PROBE], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
 
 
@@ -85,22 +84,33 @@ def _request_from(peer: str, headers: dict[str, str] | None = None):
     return make_mocked_request("GET", "/func/x", headers=headers or {}, transport=transport)
 
 
-@pytest.mark.parametrize(("policy", "peer", "trusted"), [
-    ("trusted_proxies", "10.1.2.3", True),
-    ("trusted_proxies", "192.0.2.7", False),  # a browser: its traceparent does not parent our span
-    ("never", "10.1.2.3", False),
-    ("always", "192.0.2.7", True),
-])
+@pytest.mark.parametrize(
+    ("policy", "peer", "trusted"),
+    [
+        ("trusted_proxies", "10.1.2.3", True),
+        ("trusted_proxies", "192.0.2.7", False),  # a browser: its traceparent does not parent our span
+        ("never", "10.1.2.3", False),
+        ("always", "192.0.2.7", True),
+    ],
+)
 def test_whose_traceparent_is_honoured(policy, peer, trusted):
-    front = SimpleNamespace(config=parse_config({"otel": {"trust_traceparent": policy}}),
-                            trusted_proxies=TrustedProxies(["10.0.0.0/8"]))
+    front = SimpleNamespace(
+        config=parse_config({"otel": {"trust_traceparent": policy}}), trusted_proxies=TrustedProxies(["10.0.0.0/8"])
+    )
     assert FrontDoor.trusts_traceparent(front, _request_from(peer)) is trusted
 
 
 def test_upstream_gets_our_request_id_and_trace_context_never_the_browsers():
     incoming = CIMultiDictProxy(CIMultiDict({"traceparent": PARENT, "tracestate": "x=1", "X-Request-ID": "b"}))
-    common = dict(api_version="v7", domain="default", host="m", client_ip="192.0.2.7", scheme="http",
-                  session_cookie="AIOHTTP_SESSION", signed={"Authorization": "sig"})
+    common = dict(
+        api_version="v7",
+        domain="default",
+        host="m",
+        client_ip="192.0.2.7",
+        scheme="http",
+        session_cookie="AIOHTTP_SESSION",
+        signed={"Authorization": "sig"},
+    )
     off = upstream_headers(incoming, **common, request_id="req-1")
     assert off["X-Request-ID"] == "req-1" and "traceparent" not in off and "tracestate" not in off
     ours = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -128,7 +128,10 @@ def test_only_401_counts_as_failure(status: int, outcome: LoginOutcome) -> None:
         pytest.param("  monitor@lablup.com\t", id="surrounding-blanks"),
         pytest.param("\u3000monitor@lablup.com\u3000", id="ideographic-spaces"),
         pytest.param("\uff4d\uff4f\uff4e\uff49\uff54\uff4f\uff52@lablup.com", id="full-width-letters"),
-        pytest.param("\uff2d\uff2f\uff2e\uff29\uff34\uff2f\uff32\uff20\uff4c\uff41\uff42\uff4c\uff55\uff50.com", id="full-width-capitals-and-at"),
+        pytest.param(
+            "\uff2d\uff2f\uff2e\uff29\uff34\uff2f\uff32\uff20\uff4c\uff41\uff42\uff4c\uff55\uff50.com",
+            id="full-width-capitals-and-at",
+        ),
         pytest.param("Monitor@Lablup.Com ", id="mixed-case-domain"),
     ],
 )

@@ -56,6 +56,7 @@ PROBS = "https://api.backend.ai/probs/"
 
 # ---- Manager stand-in ----
 
+
 @dataclass
 class FakeManager:
     url: str
@@ -83,6 +84,7 @@ async def manager() -> AsyncIterator[FakeManager]:
 
 # ---- daemon and its client ----
 
+
 @pytest.fixture
 def ipc_dir() -> Path:
     # Unix socket paths must stay under ~107 bytes: pytest's tmp_path can be too long.
@@ -92,17 +94,19 @@ def ipc_dir() -> Path:
 
 
 def daemon_settings(redis_handle: RedisHandle, endpoints: list[str], ipc_dir: Path) -> Settings:
-    config = parse_config({
-        "api": {"endpoint": endpoints, "connect_timeout": 1.0},
-        "session": {
-            "redis": {"addr": redis_handle.addr},
-            "max_age": MAX_AGE,
-            "login_block_time": BLOCK_TIME,
-            "login_allowed_fail_count": ALLOWED_FAILS,
-        },
-        "runtime": {"state_dir": str(ipc_dir / "state"), "secrets_dir": str(redis_handle.secrets_dir)},
-        "zmq": {"ipc_dir": str(ipc_dir / "ipc")},
-    })
+    config = parse_config(
+        {
+            "api": {"endpoint": endpoints, "connect_timeout": 1.0},
+            "session": {
+                "redis": {"addr": redis_handle.addr},
+                "max_age": MAX_AGE,
+                "login_block_time": BLOCK_TIME,
+                "login_allowed_fail_count": ALLOWED_FAILS,
+            },
+            "runtime": {"state_dir": str(ipc_dir / "state"), "secrets_dir": str(redis_handle.secrets_dir)},
+            "zmq": {"ipc_dir": str(ipc_dir / "ipc")},
+        }
+    )
     return Settings(config, endpoints)
 
 
@@ -135,8 +139,15 @@ class DaemonClient:
         return (await self.call_many([(op, args)]))[0]
 
     async def login(self, username: str = ADMIN, password: str = ADMIN_PASSWORD, **extra: Any) -> SessionResult:
-        return await self.call("login", username=username, password=password, client_ip="203.0.113.7",
-                               forwarded_host="webui.example.com", forwarded_proto="https", **extra)
+        return await self.call(
+            "login",
+            username=username,
+            password=password,
+            client_ip="203.0.113.7",
+            forwarded_host="webui.example.com",
+            forwarded_proto="https",
+            **extra,
+        )
 
     def close(self) -> None:
         self.socket.close(linger=0)
@@ -205,6 +216,7 @@ def history_of(admin: redis.Redis, username: str) -> dict[str, Any] | None:
 
 # ---- login ----
 
+
 async def test_login_success_stores_session_and_sealed_secret(env: Running) -> None:
     result = await env.client.login()
     assert result.status == 200
@@ -218,7 +230,10 @@ async def test_login_success_stores_session_and_sealed_secret(env: Running) -> N
     raw_session = env.admin.get(session_key(digest))
     record = SessionRecord.from_json(raw_session)
     assert (record.user_id, record.access_key, record.role, record.status) == (
-        ADMIN, ADMIN_ACCESS_KEY, "superadmin", "active",
+        ADMIN,
+        ADMIN_ACCESS_KEY,
+        "superadmin",
+        "active",
     )
     assert record.expires_at == pytest.approx(record.created_at + MAX_AGE)
     assert record.preferences == {}
@@ -258,8 +273,11 @@ async def test_wrong_password_is_401_and_counted(env: Running) -> None:
         assert result.session_id is None
         assert result.body == {
             "authenticated": False,
-            "data": {"type": PROBS + "auth-failed", "title": "Credential/signature mismatch.",
-                     "details": "User credential mismatch."},
+            "data": {
+                "type": PROBS + "auth-failed",
+                "title": "Credential/signature mismatch.",
+                "details": "User credential mismatch.",
+            },
         }
         assert history_of(env.admin, ADMIN)["login_fail_count"] == expected_count
     assert not env.admin.exists(user_index_key(ADMIN))
@@ -330,11 +348,14 @@ async def test_logs_hold_no_secret_password_or_session_id(env: Running, caplog) 
 
 # ---- logout, touch, revoke ----
 
+
 async def test_logout_deletes_and_publishes(env: Running) -> None:
     login = await env.client.login()
     digest = session_hash(login.session_id)
     config = env.settings.config
-    listener = aioredis.Redis(port=env.redis.port, username="frontdoor", password=read_redis_password(config, "frontdoor"))
+    listener = aioredis.Redis(
+        port=env.redis.port, username="frontdoor", password=read_redis_password(config, "frontdoor")
+    )
     pubsub = listener.pubsub()
     try:
         await pubsub.subscribe(EVENTS_CHANNEL)
@@ -405,19 +426,25 @@ async def test_revoke_user_removes_all_of_that_users_sessions(env: Running) -> N
 
 # ---- update-password-no-auth ----
 
+
 async def test_update_password_no_auth(env: Running) -> None:
-    wrong = await env.client.call("update_password_no_auth", username=USER, current_password="nope",
-                                  new_password="N3w-pass")
+    wrong = await env.client.call(
+        "update_password_no_auth", username=USER, current_password="nope", new_password="N3w-pass"
+    )
     assert wrong.status == 200
     assert wrong.body == {
-        "data": {"type": PROBS + "auth-failed", "title": "Credential/signature mismatch.",
-                 "details": "User credential mismatch."},
+        "data": {
+            "type": PROBS + "auth-failed",
+            "title": "Credential/signature mismatch.",
+            "details": "User credential mismatch.",
+        },
         "password_changed_at": None,
     }
     assert history_of(env.admin, USER)["login_fail_count"] == 1
 
-    ok = await env.client.call("update_password_no_auth", username=USER, current_password=USER_PASSWORD,
-                               new_password="N3w-pass")
+    ok = await env.client.call(
+        "update_password_no_auth", username=USER, current_password=USER_PASSWORD, new_password="N3w-pass"
+    )
     assert ok.status == 200 and ok.body["data"] is None
     assert datetime.fromisoformat(ok.body["password_changed_at"])
     assert (await env.client.login(USER, "N3w-pass")).status == 200
@@ -425,12 +452,12 @@ async def test_update_password_no_auth(env: Running) -> None:
 
 async def test_update_password_unreachable_manager_is_502(redis_server, start_daemon) -> None:
     running = await start_daemon(redis_server, [f"http://127.0.0.1:{free_port()}"])
-    result = await running.client.call("update_password_no_auth", username=USER, current_password="a",
-                                       new_password="b")
+    result = await running.client.call("update_password_no_auth", username=USER, current_password="a", new_password="b")
     assert result.status == 502 and result.body["type"] == PROBS + "bad-gateway"
 
 
 # ---- malformed input ----
+
 
 @pytest.mark.parametrize(
     "item",
@@ -441,11 +468,13 @@ async def test_update_password_unreachable_manager_is_502(redis_server, start_da
         pytest.param({"rid": 1, "op": "login", "args": {"username": "a"}}, id="missing-password"),
         pytest.param({"rid": 1, "op": "login", "args": {"username": "", "password": "b"}}, id="empty-username"),
         pytest.param({"rid": 1, "op": "login", "args": {"username": 5, "password": "b"}}, id="username-not-string"),
-        pytest.param({"rid": 1, "op": "login", "args": {"username": "a", "password": "b", "extras": [1]}},
-                     id="extras-not-object"),
-        pytest.param({"rid": 1, "op": "login",
-                      "args": {"username": "a", "password": "b", "client_ip": "1.2.3.4\r\nX-Evil: 1"}},
-                     id="header-injection"),
+        pytest.param(
+            {"rid": 1, "op": "login", "args": {"username": "a", "password": "b", "extras": [1]}}, id="extras-not-object"
+        ),
+        pytest.param(
+            {"rid": 1, "op": "login", "args": {"username": "a", "password": "b", "client_ip": "1.2.3.4\r\nX-Evil: 1"}},
+            id="header-injection",
+        ),
         pytest.param({"rid": 1, "op": "logout", "args": {"session_id": ""}}, id="empty-session-id"),
         pytest.param({"rid": 1, "op": "touch", "args": {"session_id": "x" * 500}}, id="long-session-id"),
         pytest.param({"rid": 1, "op": "revoke_user", "args": {}}, id="missing-user-id"),
@@ -485,6 +514,7 @@ async def test_garbage_frames_do_not_crash_the_daemon(env: Running) -> None:
 
 # ---- Redis outage ----
 
+
 async def test_redis_outage_is_503_then_recovers(tmp_path: Path, redis_secrets: Path, manager, start_daemon) -> None:
     own_redis = start_redis(tmp_path, redis_secrets)
     try:
@@ -494,15 +524,18 @@ async def test_redis_outage_is_503_then_recovers(tmp_path: Path, redis_secrets: 
         own_redis.stop()
 
         started = time.monotonic()
-        results = await running.client.call_many([
-            ("touch", {"session_id": login.session_id}),
-            ("login", {"username": ADMIN, "password": ADMIN_PASSWORD}),
-            ("logout", {"session_id": login.session_id}),
-        ])
+        results = await running.client.call_many(
+            [
+                ("touch", {"session_id": login.session_id}),
+                ("login", {"username": ADMIN, "password": ADMIN_PASSWORD}),
+                ("logout", {"session_id": login.session_id}),
+            ]
+        )
         assert time.monotonic() - started < 3.0
         for result in results:
             assert (result.status, result.body) == (
-                503, {"type": PROBS + "service-unavailable", "title": "Session store unavailable."},
+                503,
+                {"type": PROBS + "service-unavailable", "title": "Session store unavailable."},
             )
 
         own_redis = start_redis(tmp_path, redis_secrets, port=own_redis.port)

@@ -12,8 +12,16 @@ MANAGER = manager_deployment(["http://127.0.0.1:8091"], "DEFAULT")
 
 
 def echo(upstream: str, revision: int = 1, group: str = "G", signing: str = "identity") -> Deployment:
-    return Deployment.from_dict({"name": "echo", "group": group, "route_prefix": "/webapi/echo",
-                                 "upstreams": [upstream], "revision": revision, "signing": signing})
+    return Deployment.from_dict(
+        {
+            "name": "echo",
+            "group": group,
+            "route_prefix": "/webapi/echo",
+            "upstreams": [upstream],
+            "revision": revision,
+            "signing": signing,
+        }
+    )
 
 
 def test_undefined_group_is_a_misconfiguration():
@@ -24,7 +32,10 @@ def test_undefined_group_is_a_misconfiguration():
 def test_default_group_serves_the_manager_from_the_configuration():
     outcome = plan_sync(GroupsSnapshot(), "DEFAULT", MANAGER)
     assert (outcome.state, outcome.plan.manager_hosts, outcome.serving) == (
-        AgentState.UP, frozenset({"127.0.0.1:8091"}), ("manager",))
+        AgentState.UP,
+        frozenset({"127.0.0.1:8091"}),
+        ("manager",),
+    )
 
 
 def test_a_faulty_deployment_keeps_the_agent_out_of_service_until_fixed():
@@ -37,8 +48,9 @@ def test_a_faulty_deployment_keeps_the_agent_out_of_service_until_fixed():
     assert fixed.signature != faulty.signature
 
 
-@pytest.mark.parametrize("broken", [echo("ftp://nowhere:99999", group="DEFAULT"),
-                                    echo("http://h:1", group="DEFAULT", signing="hmac+jwt")])
+@pytest.mark.parametrize(
+    "broken", [echo("ftp://nowhere:99999", group="DEFAULT"), echo("http://h:1", group="DEFAULT", signing="hmac+jwt")]
+)
 def test_a_faulty_deployment_does_not_stop_the_manager_deployment(broken):
     """Out Of Service with the fault shown (seed 004), yet still signing for /func."""
     outcome = plan_sync(GroupsSnapshot(deployments={"echo": broken}), "DEFAULT", MANAGER)

@@ -27,7 +27,9 @@ VECTOR = dict(
 
 def test_reference_vector_signature():
     v = VECTOR
-    got = signature(v["secret"], v["method"], v["target"], v["date"], v["host"], v["content_type"], v["version"], "20240301")
+    got = signature(
+        v["secret"], v["method"], v["target"], v["date"], v["host"], v["content_type"], v["version"], "20240301"
+    )
     assert got == "97039a58b222c44b049e5c4fb694ee516bb551c8dce8583228176045ef5a472f"
 
 
@@ -40,7 +42,12 @@ def test_string_to_sign_has_seven_lines_and_empty_body_hash():
     text = string_to_sign("get", "/auth?echo=x", "D", "h:1", "Application/JSON", "v7.20230615")
     lines = text.split("\n")
     assert lines == [
-        "GET", "/auth?echo=x", "D", "host:h:1", "content-type:application/json", "x-backendai-version:v7.20230615",
+        "GET",
+        "/auth?echo=x",
+        "D",
+        "host:h:1",
+        "content-type:application/json",
+        "x-backendai-version:v7.20230615",
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     ]
 
@@ -48,7 +55,9 @@ def test_string_to_sign_has_seven_lines_and_empty_body_hash():
 def test_signed_headers_sign_the_date_they_send():
     moment = datetime(2024, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
     v = VECTOR
-    headers = signed_headers("AK", v["secret"], v["method"], v["target"], v["host"], v["content_type"], v["version"], moment)
+    headers = signed_headers(
+        "AK", v["secret"], v["method"], v["target"], v["host"], v["content_type"], v["version"], moment
+    )
     assert headers["Date"] == v["date"]
     assert headers["Authorization"] == authorization_header(
         "AK", "97039a58b222c44b049e5c4fb694ee516bb551c8dce8583228176045ef5a472f"

@@ -20,7 +20,9 @@ class ExtraAgents:
         with open(self._stack.directory / f"{agent_id}.log", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "signer_worker", "-f", str(self._stack.config_path), "--agent-id", agent_id],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self.processes[agent_id] = process
         return process

@@ -31,6 +31,8 @@ def _python_for(version: str) -> list[str]:
     """We only unpack the wheel's static files, so any Python it supports will do for the download."""
     major = int(version.split(".", 1)[0])
     return ["--python-version", "3.13" if major >= 26 else "3.12"] if major >= NEWER_SERIES else []
+
+
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webui-host-tests"
 STATIC_IN_WHEEL = "ai/backend/web/static/"
 
@@ -42,9 +44,23 @@ def _download_wheel(version: str) -> Path:
     found = sorted(wheels.glob(f"backend[._]ai_webserver-{version}-*.whl"))
     if found:
         return found[0]
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "--retries", "1", "--timeout", "20", *_python_for(version), "-d", str(wheels),
-               f"backend.ai-webserver=={version}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--retries",
+        "1",
+        "--timeout",
+        "20",
+        *_python_for(version),
+        "-d",
+        str(wheels),
+        f"backend.ai-webserver=={version}",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:

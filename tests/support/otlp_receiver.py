@@ -16,8 +16,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.support.ports import free_ports
 
-KINDS = {Span.SPAN_KIND_SERVER: "server", Span.SPAN_KIND_CLIENT: "client", Span.SPAN_KIND_INTERNAL: "internal",
-         Span.SPAN_KIND_PRODUCER: "producer", Span.SPAN_KIND_CONSUMER: "consumer"}
+KINDS = {
+    Span.SPAN_KIND_SERVER: "server",
+    Span.SPAN_KIND_CLIENT: "client",
+    Span.SPAN_KIND_INTERNAL: "internal",
+    Span.SPAN_KIND_PRODUCER: "producer",
+    Span.SPAN_KIND_CONSUMER: "consumer",
+}
 
 
 def _value(any_value) -> Any:
@@ -73,19 +78,22 @@ class OtlpReceiver:
             resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    self.spans.append(ReceivedSpan(
-                        service=resource.get("service.name", ""),
-                        name=span.name,
-                        kind=KINDS.get(span.kind, str(span.kind)),
-                        trace_id=span.trace_id.hex(),
-                        span_id=span.span_id.hex(),
-                        parent_span_id=span.parent_span_id.hex(),
-                        attributes={kv.key: _value(kv.value) for kv in span.attributes},
-                        resource=resource,
-                        status_code=span.status.code,
-                    ))
-        return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
-                            content_type="application/x-protobuf")
+                    self.spans.append(
+                        ReceivedSpan(
+                            service=resource.get("service.name", ""),
+                            name=span.name,
+                            kind=KINDS.get(span.kind, str(span.kind)),
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            attributes={kv.key: _value(kv.value) for kv in span.attributes},
+                            resource=resource,
+                            status_code=span.status.code,
+                        )
+                    )
+        return web.Response(
+            body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
+        )
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [span for span in self.spans if span.trace_id == trace_id]

@@ -8,8 +8,9 @@ import time
 from typing import Any, Awaitable, Callable
 
 
-async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 20.0, interval: float = 0.1,
-                     what: str = "condition") -> Any:
+async def eventually(
+    check: Callable[[], Any | Awaitable[Any]], timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+) -> Any:
     """The first truthy result of ``check`` (sync or async); an AssertionError inside it counts as
     not yet, and the last one is re-raised at the deadline so the failure says what was wrong."""
     deadline = time.monotonic() + timeout
@@ -28,8 +29,9 @@ async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float =
         await asyncio.sleep(interval)
 
 
-def eventually_sync(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1,
-                    what: str = "condition") -> Any:
+def eventually_sync(
+    check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+) -> Any:
     """``eventually`` for synchronous tests."""
     deadline = time.monotonic() + timeout
     while True:

@@ -69,25 +69,39 @@ def start_sentinel_setup(tmp_path: Path, secrets_dir: Path, password: str | None
             client.config_set("masterauth", admin_password)
     with replica.admin() as client:
         client.execute_command("REPLICAOF", "127.0.0.1", str(master.port))
-    eventually_sync(lambda: replica.admin().info("replication").get("master_link_status") == "up",
-                    timeout=15, what="replica in sync")
+    eventually_sync(
+        lambda: replica.admin().info("replication").get("master_link_status") == "up",
+        timeout=15,
+        what="replica in sync",
+    )
     setup = SentinelSetup(master, replica, free_ports(3), password)
     for index, port in enumerate(setup.sentinel_ports):
         directory = tmp_path / f"sentinel{index}"
         directory.mkdir(parents=True, exist_ok=True)
         conf = directory / "sentinel.conf"
-        conf.write_text("\n".join([
-            "bind 127.0.0.1", f"port {port}", "daemonize no", f'dir "{directory}"',
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master.port} 2",
-            f"sentinel auth-user {SERVICE} {REDIS_ADMIN}", f"sentinel auth-pass {SERVICE} {admin_password}",
-            f"sentinel down-after-milliseconds {SERVICE} 1000", f"sentinel failover-timeout {SERVICE} 10000",
-            f"sentinel parallel-syncs {SERVICE} 1",
-            *([f"requirepass {password}", f"sentinel sentinel-pass {password}"] if password else []), "",
-        ]))
+        conf.write_text(
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {port}",
+                    "daemonize no",
+                    f'dir "{directory}"',
+                    f"sentinel monitor {SERVICE} 127.0.0.1 {master.port} 2",
+                    f"sentinel auth-user {SERVICE} {REDIS_ADMIN}",
+                    f"sentinel auth-pass {SERVICE} {admin_password}",
+                    f"sentinel down-after-milliseconds {SERVICE} 1000",
+                    f"sentinel failover-timeout {SERVICE} 10000",
+                    f"sentinel parallel-syncs {SERVICE} 1",
+                    *([f"requirepass {password}", f"sentinel sentinel-pass {password}"] if password else []),
+                    "",
+                ]
+            )
+        )
         conf.chmod(0o600)
         with open(directory / "sentinel.log", "ab") as log:
-            setup.processes.append(subprocess.Popen([REDIS_SERVER, str(conf), "--sentinel"], stdout=log,
-                                                    stderr=subprocess.STDOUT))
+            setup.processes.append(
+                subprocess.Popen([REDIS_SERVER, str(conf), "--sentinel"], stdout=log, stderr=subprocess.STDOUT)
+            )
 
     def ready() -> bool:
         try:
@@ -126,8 +140,11 @@ class EtcdCluster:
     def healthy_members(self) -> int:
         count = 0
         for endpoint in self.endpoints:
-            done = subprocess.run(["etcdctl", "--endpoints", endpoint, "--command-timeout=1s", "endpoint", "health"],
-                                  env={**os.environ, "ETCDCTL_API": "3"}, capture_output=True)
+            done = subprocess.run(
+                ["etcdctl", "--endpoints", endpoint, "--command-timeout=1s", "endpoint", "health"],
+                env={**os.environ, "ETCDCTL_API": "3"},
+                capture_output=True,
+            )
             count += done.returncode == 0
         return count
 
@@ -146,18 +163,38 @@ def start_etcd_cluster(tmp_path: Path, members: int = 3, timeout: float = 30.0) 
     for name, client, peer in zip(names, client_ports, peer_ports):
         data_dir = tmp_path / "etcd-cluster" / name
         data_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
-        argv = [ETCD, "--name", name, "--data-dir", str(data_dir),
-                "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls",
-                f"http://127.0.0.1:{client}", "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}", "--initial-cluster", initial,
-                "--initial-cluster-state", "new", "--initial-cluster-token", f"t{client_ports[0]}",
-                "--heartbeat-interval", "50", "--election-timeout", "500"]
+        argv = [
+            ETCD,
+            "--name",
+            name,
+            "--data-dir",
+            str(data_dir),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{client}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-advertise-peer-urls",
+            f"http://127.0.0.1:{peer}",
+            "--initial-cluster",
+            initial,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            f"t{client_ports[0]}",
+            "--heartbeat-interval",
+            "50",
+            "--election-timeout",
+            "500",
+        ]
         with open(data_dir.parent / f"{name}.log", "ab") as log:
             processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
     cluster = EtcdCluster(client_ports, processes)
     try:
-        eventually_sync(lambda: cluster.healthy_members() == members, timeout=timeout, interval=0.3,
-                        what="etcd cluster healthy")
+        eventually_sync(
+            lambda: cluster.healthy_members() == members, timeout=timeout, interval=0.3, what="etcd cluster healthy"
+        )
     except BaseException:
         cluster.stop()
         raise

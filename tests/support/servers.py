@@ -62,10 +62,14 @@ def start_redis(tmp_path: Path, secrets_dir: Path, port: int | None = None, time
     port = port or free_port()
     passwords = {role: redis_password_file(secrets_dir, role).read_text().strip() for role in (*ROLES, REDIS_ADMIN)}
     conf = directory / "redis.conf"
-    conf.write_text(embedded.render_redis_conf(
-        port=port, data_dir=directory, passwords=passwords,
-        server_knows_setinfo=embedded.knows_setinfo(embedded.redis_server_version(REDIS_SERVER)),
-    ))
+    conf.write_text(
+        embedded.render_redis_conf(
+            port=port,
+            data_dir=directory,
+            passwords=passwords,
+            server_knows_setinfo=embedded.knows_setinfo(embedded.redis_server_version(REDIS_SERVER)),
+        )
+    )
     conf.chmod(0o600)
     process = subprocess.Popen([REDIS_SERVER, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     handle = RedisHandle(port, process, secrets_dir, conf)
@@ -110,7 +114,8 @@ def start_etcd(tmp_path: Path, timeout: float = 15.0) -> EtcdHandle:
             raise RuntimeError(f"etcd exited with status {process.returncode}")
         done = subprocess.run(
             ["etcdctl", "--endpoints", f"http://127.0.0.1:{client_port}", "endpoint", "health"],
-            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}, capture_output=True,
+            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
         )
         if done.returncode == 0:
             return EtcdHandle(client_port, process)

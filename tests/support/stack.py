@@ -42,9 +42,19 @@ class StackPorts:
 GENEROUS_RATE_LIMITS = "requests = 1000000\nlogin_requests = 1000000"
 
 
-def write_config(directory: Path, ports: StackPorts, extra: str = "", signers: int = 2, workers: int = 1,
-                 log_level: str = "INFO", *, service_extra: str = "", rate_limits: str = GENEROUS_RATE_LIMITS,
-                 ops_extra: str = "", api_extra: str = "") -> Path:
+def write_config(
+    directory: Path,
+    ports: StackPorts,
+    extra: str = "",
+    signers: int = 2,
+    workers: int = 1,
+    log_level: str = "INFO",
+    *,
+    service_extra: str = "",
+    rate_limits: str = GENEROUS_RATE_LIMITS,
+    ops_extra: str = "",
+    api_extra: str = "",
+) -> Path:
     """``service_extra``, ``rate_limits``, ``ops_extra``, ``api_extra``: TOML lines for [service],
     [security.rate_limit], [ops], [api]."""
     path = directory / "webui-host.toml"
@@ -68,7 +78,7 @@ response_timeout = 2.0
 {api_extra}
 
 [runtime]
-state_dir = "{directory / 'state'}"
+state_dir = "{directory / "state"}"
 log_level = "{log_level}"
 
 [security.rate_limit]
@@ -98,16 +108,26 @@ def stack_ports() -> StackPorts:
 
 
 class RunningStack:
-    def __init__(self, directory: Path, extra_config: str = "", signers: int = 2, workers: int = 1,
-                 log_level: str = "INFO", *, launcher: Path | None = None, cwd: Path | None = None,
-                 **config_options: str):
+    def __init__(
+        self,
+        directory: Path,
+        extra_config: str = "",
+        signers: int = 2,
+        workers: int = 1,
+        log_level: str = "INFO",
+        *,
+        launcher: Path | None = None,
+        cwd: Path | None = None,
+        **config_options: str,
+    ):
         """``launcher``/``cwd``: another installation's ``webui-host`` run from elsewhere (the wheel test)."""
         self.directory = directory
         self.launcher = launcher or VENV_BIN / "webui-host"
         self.cwd = cwd
         self.ports = stack_ports()
-        self.config_path = write_config(directory, self.ports, extra_config, signers, workers, log_level,
-                                        **config_options)
+        self.config_path = write_config(
+            directory, self.ports, extra_config, signers, workers, log_level, **config_options
+        )
         self.config = load_config(self.config_path)
         self.base_url = f"http://127.0.0.1:{self.ports.frontdoor}"
         self.manager_url = f"http://127.0.0.1:{self.ports.manager}"
@@ -150,15 +170,25 @@ class RunningStack:
         from contract.etcd_layout import section_key
 
         subprocess.run(
-            ["etcdctl", f"--endpoints=127.0.0.1:{self.ports.etcd}", "put",
-             section_key(self.config, section, name).decode(), value.decode()],
-            check=True, capture_output=True, env={**os.environ, "ETCDCTL_API": "3"}, timeout=10,
+            [
+                "etcdctl",
+                f"--endpoints=127.0.0.1:{self.ports.etcd}",
+                "put",
+                section_key(self.config, section, name).decode(),
+                value.decode(),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "ETCDCTL_API": "3"},
+            timeout=10,
         )
 
     def supervisorctl(self, *args: str) -> str:
         done = subprocess.run(
             [str(VENV_BIN / "supervisorctl"), "-c", str(self.supervisord_conf), *args],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         return done.stdout + done.stderr
 
@@ -173,7 +203,9 @@ class RunningStack:
 
     def admin_redis(self) -> redis.Redis:
         return redis.Redis(
-            host="127.0.0.1", port=self.ports.redis, username=REDIS_ADMIN,
+            host="127.0.0.1",
+            port=self.ports.redis,
+            username=REDIS_ADMIN,
             password=read_redis_password(self.config, REDIS_ADMIN),
         )
 
@@ -188,7 +220,7 @@ class RunningStack:
         logs = self.config.runtime.state_dir / "logs"
         for log_file in sorted(logs.glob("*.log")) if logs.exists() else []:
             text += [f"--- {log_file.name}"] + log_file.read_text(errors="replace").splitlines()[-15:]
-        return "\n".join(text[-lines * 4:])
+        return "\n".join(text[-lines * 4 :])
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop the stack as an operator would (SIGTERM to the foreground process); whatever it

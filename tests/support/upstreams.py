@@ -92,8 +92,11 @@ def admin_opener(base_url: str, user: tuple[str, str]) -> urllib.request.OpenerD
     """A logged-in urllib client (its own cookie jar): usable from sync fixtures and Playwright tests."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    login = urllib.request.Request(f"{base_url}/server/login", data=json.dumps(
-        {"username": user[0], "password": user[1]}).encode(), headers={"Content-Type": "application/json"})
+    login = urllib.request.Request(
+        f"{base_url}/server/login",
+        data=json.dumps({"username": user[0], "password": user[1]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with opener.open(login, timeout=10) as response:
         assert json.load(response)["authenticated"] is True
     return opener
@@ -108,8 +111,15 @@ def _post_json(opener, url: str, body: dict) -> int:
         return exc.code
 
 
-def deploy(base_url: str, user: tuple[str, str], name: str, upstream: RecordingServer, group: str = "PROXY_TESTS",
-           signing: str = "none", timeout: float = 20.0) -> None:
+def deploy(
+    base_url: str,
+    user: tuple[str, str],
+    name: str,
+    upstream: RecordingServer,
+    group: str = "PROXY_TESTS",
+    signing: str = "none",
+    timeout: float = 20.0,
+) -> None:
     """Define the group (if new) and a deployment ``/webapi/<name>`` -> ``upstream`` through the admin JSON
     API, then wait until the front door routes to it."""
     opener = admin_opener(base_url, user)

@@ -76,7 +76,8 @@ def test_backendai_toml_sample_is_read_and_only_its_own_gaps_refused(tmp_path: P
     ]
     text = (FIXTURES / "webserver-sample.toml").read_text()
     text = text.replace("ssl-enabled = true", "ssl-enabled = false").replace(
-        '## service-name = "backend-ai"', 'service-name = "backend-ai"')
+        '## service-name = "backend-ai"', 'service-name = "backend-ai"'
+    )
     text = text.replace('static-path = "/var/www/backend.ai/static"', f'static-path = "{tmp_path}"')
     fixed = tmp_path / "sample.toml"
     fixed.write_text(text)
@@ -93,8 +94,9 @@ def test_backendai_toml_sample_is_read_and_only_its_own_gaps_refused(tmp_path: P
 
 def test_warnings_are_printed_by_name_and_logged_at_start(tmp_path: Path):
     path = tmp_path / "c.toml"
-    path.write_text('[session]\nflush_on_startup = true\n[debug]\nenabled = true\n[pyroscope]\nenabled = true\n'
-                    '[mystery]\nkey = 1\n')
+    path.write_text(
+        "[session]\nflush_on_startup = true\n[debug]\nenabled = true\n[pyroscope]\nenabled = true\n[mystery]\nkey = 1\n"
+    )
     status, out, _err = run_cli("check-config", "-f", str(path))
     assert status == 0 and out.endswith("ok\n")
     for key in ("session.flush_on_startup", "debug.enabled", "pyroscope.enabled", "mystery.key: unknown key"):
@@ -103,8 +105,13 @@ def test_warnings_are_printed_by_name_and_logged_at_start(tmp_path: Path):
 
 def test_settings_we_cannot_honour_are_refused_by_name():
     with pytest.raises(ConfigError) as caught:
-        parse_config({"apollo-router": {"enabled": True, "endpoints": "http://r:4000"}, "jwt": {"algorithm": "RS256"},
-                      "session": {"redis": {"override-configs": {"stream": {"addr": "x:1"}}}}})
+        parse_config(
+            {
+                "apollo-router": {"enabled": True, "endpoints": "http://r:4000"},
+                "jwt": {"algorithm": "RS256"},
+                "session": {"redis": {"override-configs": {"stream": {"addr": "x:1"}}}},
+            }
+        )
     text = "\n".join(caught.value.problems)
     assert "apollo_router.enabled: Apollo Router is not supported" in text
     assert "jwt.algorithm: only HS256" in text
@@ -112,8 +119,13 @@ def test_settings_we_cannot_honour_are_refused_by_name():
 
 
 def test_backendai_names_are_read_as_ours_unless_ours_is_set():
-    config = parse_config({"api": {"health-check-failure-threshold": 4, "endpoint-selection-policy": "least_connections"},
-                           "logging": {"level": "WARN"}, "jwt": {"token-expiration-seconds": 600}})
+    config = parse_config(
+        {
+            "api": {"health-check-failure-threshold": 4, "endpoint-selection-policy": "least_connections"},
+            "logging": {"level": "WARN"},
+            "jwt": {"token-expiration-seconds": 600},
+        }
+    )
     assert (config.api.unhealthy_after, config.api.endpoint_policy) == (4, "least_connections")
     assert config.runtime.log_level == "WARNING" and config.api.jwt_expiration == 600
     config = parse_config({"api": {"unhealthy_after": 2, "health_check_failure_threshold": 9}})
@@ -133,8 +145,11 @@ def test_webui_keys_table_covers_every_key_config_toml_renders():
 
 
 def test_redis_sentinel_forms_and_rules():
-    for form in ("10.0.0.1:26379,10.0.0.2:26379", ["10.0.0.1:26379", "10.0.0.2:26379"],
-                 [{"host": "10.0.0.1", "port": 26379}, {"host": "10.0.0.2", "port": 26379}]):
+    for form in (
+        "10.0.0.1:26379,10.0.0.2:26379",
+        ["10.0.0.1:26379", "10.0.0.2:26379"],
+        [{"host": "10.0.0.1", "port": 26379}, {"host": "10.0.0.2", "port": 26379}],
+    ):
         config = parse_config({"session": {"redis": {"sentinel": form, "service_name": "mymaster"}}})
         assert config.session.redis.sentinel == ["10.0.0.1:26379", "10.0.0.2:26379"]
         assert not config.embeds_redis  # a Sentinel-only section never falls back to the embedded Redis
@@ -159,8 +174,13 @@ def test_etcd_endpoint_forms_and_credentials():
 
 
 def test_accepted_only_redis_keys_are_warned_about():
-    config = parse_config({"session": {"redis": {"addr": "r:6379", "password": "x",
-                                                 "redis_helper_config": {"connection_ready_timeout": 30}}}})
+    config = parse_config(
+        {
+            "session": {
+                "redis": {"addr": "r:6379", "password": "x", "redis_helper_config": {"connection_ready_timeout": 30}}
+            }
+        }
+    )
     warned = {w.split(":")[0] for w in config.warnings}
     assert {"session.redis.password", "session.redis.redis_helper_config.connection_ready_timeout"} <= warned
     config = parse_config({"session": {"redis": {"sentinel": "s:26379", "service_name": "m", "password": "x"}}})
@@ -180,16 +200,19 @@ def test_run_names_the_ignored_keys_in_its_banner(tmp_path: Path):
     from webui_host.manager_choice import ManagerChoice
 
     path = tmp_path / "c.toml"
-    path.write_text('[api]\nendpoint = "http://m:8080"\n[session]\nflush_on_startup = true\n'
-                    f'[runtime]\nstate_dir = "{tmp_path}"\n')
+    path.write_text(
+        f'[api]\nendpoint = "http://m:8080"\n[session]\nflush_on_startup = true\n[runtime]\nstate_dir = "{tmp_path}"\n'
+    )
     text = banner(resolve(path), ManagerChoice("file", ["http://m:8080"]), tmp_path / "supervisord.conf")
     assert "warning     session.flush_on_startup: ignored" in text
 
 
 def test_check_config_names_missing_tls_files(tmp_path: Path):
     path = tmp_path / "c.toml"
-    path.write_text(f'[session.redis]\naddr = "r:6379"\nuse_tls = true\ntls_ca_file = "{tmp_path}/nope.pem"\n'
-                    f'[etcd]\naddr = "e:2379"\nca_file = "{tmp_path}/ca.pem"\n')
+    path.write_text(
+        f'[session.redis]\naddr = "r:6379"\nuse_tls = true\ntls_ca_file = "{tmp_path}/nope.pem"\n'
+        f'[etcd]\naddr = "e:2379"\nca_file = "{tmp_path}/ca.pem"\n'
+    )
     report = check_json(path)
     assert f"session.redis.tls_ca_file: {tmp_path}/nope.pem is not a file" in report["problems"]
     assert f"etcd.ca_file: {tmp_path}/ca.pem is not a file" in report["problems"]

@@ -30,7 +30,7 @@ addr = "127.0.0.1:{etcd_port}"
 [session.redis]
 addr = "127.0.0.1:{redis_port}"
 [runtime]
-state_dir = "{tmp_path / 'state'}"
+state_dir = "{tmp_path / "state"}"
 """)
     return path
 
@@ -82,8 +82,12 @@ def test_roll_signers_with_etcd_down(down_config, monkeypatch, capsys):
 
 
 def test_the_installed_command_prints_one_line(down_config):
-    done = subprocess.run([str(VENV_BIN / "webui-host"), "agents", "list", "-f", str(down_config)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(VENV_BIN / "webui-host"), "agents", "list", "-f", str(down_config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("webui-host: etcd at 127.0.0.1:") and done.stderr.count("\n") == 1
 
@@ -95,11 +99,14 @@ def test_version_comes_from_the_distribution(capsys):
     assert capsys.readouterr().out == f"webui-host {version('webui-host')}\n"
 
 
-@pytest.mark.parametrize("content, ok, named", [
-    ("", True, None),
-    ("[service]\nport = -1\n", False, "service.port"),
-    ('[service]\ntrusted_proxies = ["10.0.0.0/8", "nope"]\n', False, "nope"),
-])
+@pytest.mark.parametrize(
+    "content, ok, named",
+    [
+        ("", True, None),
+        ("[service]\nport = -1\n", False, "service.port"),
+        ('[service]\ntrusted_proxies = ["10.0.0.0/8", "nope"]\n', False, "nope"),
+    ],
+)
 def test_check_config_json(tmp_path, capsys, content, ok, named):
     path = tmp_path / "c.toml"
     path.write_text(content)

@@ -77,10 +77,14 @@ def embedded_redis(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     data_dir = tmp_path / "redis"
     data_dir.mkdir()
     conf = tmp_path / "redis.conf"
-    conf.write_text(embedded.render_redis_conf(
-        port=port, data_dir=data_dir, passwords=passwords,
-        server_knows_setinfo=embedded.knows_setinfo(embedded.redis_server_version(REDIS)),
-    ))
+    conf.write_text(
+        embedded.render_redis_conf(
+            port=port,
+            data_dir=data_dir,
+            passwords=passwords,
+            server_knows_setinfo=embedded.knows_setinfo(embedded.redis_server_version(REDIS)),
+        )
+    )
     with open(tmp_path / "redis.log", "wb") as log:
         proc = subprocess.Popen([REDIS, str(conf)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -207,20 +211,30 @@ async def test_embedded_etcd_put_get(tmp_path: Path, etcd_port: int):
 def test_manager_decision_reads_embedded_etcd(tmp_path: Path, etcd_port: int):
     """Fresh etcd -> devstack; a running or stopped etcd naming a Manager -> no devstack."""
     config_file = tmp_path / "c.toml"
-    config_file.write_text(f"[embedded]\netcd_port = {etcd_port}\n[runtime]\nstate_dir = \"{tmp_path / 'state'}\"\n")
+    config_file.write_text(f'[embedded]\netcd_port = {etcd_port}\n[runtime]\nstate_dir = "{tmp_path / "state"}"\n')
     setup = host_setup.resolve(config_file)
     host_setup.prepare(setup)
     assert manager_choice.decide_manager(setup).devstack  # fresh data dir: nothing to read
 
     proc = start_etcd(setup.state_dir / "etcd", etcd_port, tmp_path / "etcd.log")
     try:
+
         def put():
             done = subprocess.run(
-                ["etcdctl", "--endpoints", f"http://127.0.0.1:{etcd_port}", "put",
-                 manager_endpoints_key(setup.config).decode(), json.dumps(["http://10.1.2.3:8081"])],
-                env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"}, capture_output=True, timeout=5,
+                [
+                    "etcdctl",
+                    "--endpoints",
+                    f"http://127.0.0.1:{etcd_port}",
+                    "put",
+                    manager_endpoints_key(setup.config).decode(),
+                    json.dumps(["http://10.1.2.3:8081"]),
+                ],
+                env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
+                capture_output=True,
+                timeout=5,
             )
             assert done.returncode == 0, done.stderr
+
         wait_until(put, what="etcd")
         running = manager_choice.decide_manager(setup)  # etcd is up: read it directly
         assert (running.source, running.endpoints, running.devstack) == ("etcd", ["http://10.1.2.3:8081"], False)

@@ -14,8 +14,11 @@ def test_supervisord_waits_for_the_front_door_drain_before_killing(tmp_path: Pat
     options = parse_conf(text, tmp_path)
     frontdoor = [p for name, p in processes(options).items() if name.startswith("frontdoor:")]
     assert frontdoor and all(p.stopwaitsecs == 13 + supervisord_conf.DRAIN_MARGIN for p in frontdoor)
-    assert all(p.stopwaitsecs == supervisord_conf.DEFAULT_STOPWAIT for name, p in processes(options).items()
-               if name.startswith("signers:"))
+    assert all(
+        p.stopwaitsecs == supervisord_conf.DEFAULT_STOPWAIT
+        for name, p in processes(options).items()
+        if name.startswith("signers:")
+    )
 
 
 def test_the_ops_port_is_checked_like_the_public_port():

@@ -20,6 +20,10 @@ def test_sigterm_stops_every_process_it_started(tmp_path):
     assert "-m signer_worker" in command_lines["signers:"]
     assert "-m frontdoor" in command_lines["frontdoor"]
     stack.stop()
-    survivors = [pid for group in pids.values() for pid in group if psutil.pid_exists(pid)
-                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    survivors = [
+        pid
+        for group in pids.values()
+        for pid in group
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
     assert survivors == []

@@ -78,8 +78,10 @@ def test_operator_conf_parses_and_names_no_embedded_server(operator_dir: Path):
     assert set(groups(options)) == {"session_daemon", SIGNERS, "frontdoor"}
     assert set(processes(options)) == {
         "session_daemon:session_daemon",
-        "signers:signer_00", "signers:signer_01",
-        "frontdoor:frontdoor_00", "frontdoor:frontdoor_01",
+        "signers:signer_00",
+        "signers:signer_01",
+        "frontdoor:frontdoor_00",
+        "frontdoor:frontdoor_01",
     }
     here = str(operator_dir)
     for proc in processes(options).values():
@@ -127,8 +129,14 @@ def test_embedded_default_runs_every_program_in_order(tmp_path: Path):
 
     procs = processes(options)
     assert set(procs) == {
-        "redis:redis", "etcd:etcd", "devstack:devstack", "session_daemon:session_daemon",
-        "signers:signer_00", "signers:signer_01", "frontdoor:frontdoor_00", "frontdoor:frontdoor_01",
+        "redis:redis",
+        "etcd:etcd",
+        "devstack:devstack",
+        "session_daemon:session_daemon",
+        "signers:signer_00",
+        "signers:signer_01",
+        "frontdoor:frontdoor_00",
+        "frontdoor:frontdoor_01",
     }
     assert options.nodaemon is True
     assert options.pidfile == str(setup.state_dir / "supervisord.pid")
@@ -261,7 +269,7 @@ def test_effective_config_keeps_the_file_and_replaces_state_dir(tmp_path: Path):
         '[service]\nport = 9000\ntrusted-proxies = "10.0.0.1, 10.0.0.2"\n'
         '[api]\ntext = "Quote \\" and \\\\ and é"\nconnect_timeout = 2.5\n'
         '[runtime]\nstate_dir = "/elsewhere"\nlog_format = "text"\n'
-        '[extra]\nkept = [1, 2]\n'
+        "[extra]\nkept = [1, 2]\n"
     )
     setup = host_setup.resolve(source, tmp_path / "st")
     host_setup.prepare(setup)

@@ -55,13 +55,44 @@ def test_group_and_deployment_lifecycle(capsys, config_file):
         (("groups", "create", "G", "--grant", "nosubject"), 2, "SUBJECT=ACTION"),
         (("groups", "delete", "DEFAULT"), 1, "cannot be deleted"),
         (("agents", "shutdown", "ghost"), 1, "no live Web API Agent"),
-        (("deployments", "create", "MISSING", '{"name": "x", "route_prefix": "/webapi/x", "upstreams": []}'), 1, "no Web API Group"),
-        (("deployments", "create", "DEFAULT", '{"name": "x", "route_prefix": "/elsewhere", "upstreams": ["http://h:1"]}'), 2, "/webapi/x"),
+        (
+            ("deployments", "create", "MISSING", '{"name": "x", "route_prefix": "/webapi/x", "upstreams": []}'),
+            1,
+            "no Web API Group",
+        ),
+        (
+            (
+                "deployments",
+                "create",
+                "DEFAULT",
+                '{"name": "x", "route_prefix": "/elsewhere", "upstreams": ["http://h:1"]}',
+            ),
+            2,
+            "/webapi/x",
+        ),
         # The operator's report: refused at create, every problem named, instead of stored with a fault.
-        (("deployments", "create", "DEFAULT", '{"name": "broken", "route_prefix": "/webapi/broken", '
-          '"upstreams": ["ftp://nowhere:99999", "http://h:99999"], "signing": "none"}'), 2, "not an http(s) URL"),
-        (("deployments", "create", "DEFAULT", '{"name": "broken", "route_prefix": "/webapi/broken", '
-          '"upstreams": ["http://h:99999"], "signing": "hmac"}'), 2, "reserved for the manager deployment"),
+        (
+            (
+                "deployments",
+                "create",
+                "DEFAULT",
+                '{"name": "broken", "route_prefix": "/webapi/broken", '
+                '"upstreams": ["ftp://nowhere:99999", "http://h:99999"], "signing": "none"}',
+            ),
+            2,
+            "not an http(s) URL",
+        ),
+        (
+            (
+                "deployments",
+                "create",
+                "DEFAULT",
+                '{"name": "broken", "route_prefix": "/webapi/broken", '
+                '"upstreams": ["http://h:99999"], "signing": "hmac"}',
+            ),
+            2,
+            "reserved for the manager deployment",
+        ),
     ],
 )
 def test_refusals_are_clear(capsys, config_file, args, status, fragment):

@@ -40,22 +40,44 @@ def installed(tmp_path_factory) -> Path:
     # Built from a copy: setuptools leaves build/ in the tree it builds, and a stale build/lib of the
     # checkout could hide a file the package data misses.
     source = base / "source"
-    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "test-artifacts", ".state", "image-build"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q",
-                    "-w", str(dist), str(source)], check=True, cwd=base)
+    shutil.copytree(
+        REPO_ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "test-artifacts", ".state", "image-build"
+        ),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", "-w", str(dist), str(source)],
+        check=True,
+        cwd=base,
+    )
     wheel = next(dist.glob("webui_host-*.whl"))
     env_dir = base / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     (Path(purelib) / "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
-                   check=True, cwd=base)
-    where = subprocess.run([str(python), "-c", "import importlib, json; print(json.dumps({p: importlib.import_module(p)"
-                            f".__file__ for p in {PACKAGES!r}}}))"], check=True, capture_output=True, text=True,
-                           cwd=base).stdout
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)], check=True, cwd=base
+    )
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib, json; print(json.dumps({p: importlib.import_module(p)"
+            f".__file__ for p in {PACKAGES!r}}}))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=base,
+    ).stdout
     for package, file in json.loads(where).items():
         assert file.startswith(purelib), (package, file)  # the wheel's copy, not this checkout
     return env_dir / "bin"

@@ -19,8 +19,10 @@ PROBS = "https://api.backend.ai/probs/"
 
 @pytest.fixture(scope="package")
 def edge_stack(tmp_path_factory):
-    extra = (f"\n[security]\nheader_read_timeout = {HEADER_READ_TIMEOUT}\nkeepalive_timeout = {KEEPALIVE_TIMEOUT}\n"
-             f"max_header_size = {MAX_HEADER_SIZE}\n")
+    extra = (
+        f"\n[security]\nheader_read_timeout = {HEADER_READ_TIMEOUT}\nkeepalive_timeout = {KEEPALIVE_TIMEOUT}\n"
+        f"max_header_size = {MAX_HEADER_SIZE}\n"
+    )
     running = RunningStack(tmp_path_factory.mktemp("edge"), extra_config=extra, signers=1).start()
     yield running
     running.stop()

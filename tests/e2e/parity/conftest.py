@@ -39,13 +39,17 @@ def parity_stack(tmp_path_factory):
     hosts = ", ".join(f'"{h}"' for h in PUBLIC_HOSTS)
     stack = RunningStack(
         directory,
-        service_extra=(f'ssl_enabled = true\nssl_cert = "{cert}"\nssl_privkey = "{key}"\n'
-                       f'public_hosts = [{hosts}]\nstatic_path = "{bundle}"\nmode = "webui"'),
-        extra_config=(f"\n[security]\nhttp_redirect_port = {redirect_port}\n"
-                      f'request_policies = ["reject_metadata_local_link_policy", "reject_access_for_unsafe_file_policy"]\n'
-                      f'response_policies = ["set_content_type_nosniff_policy"]\n\n[security.csp]\n'
-                      f'default-src = ["\'self\'"]\nconnect-src = ["\'self\'", "{WSPROXY}"]\n'
-                      f'font-src = ["\'self\'", "data:"]\n'),
+        service_extra=(
+            f'ssl_enabled = true\nssl_cert = "{cert}"\nssl_privkey = "{key}"\n'
+            f'public_hosts = [{hosts}]\nstatic_path = "{bundle}"\nmode = "webui"'
+        ),
+        extra_config=(
+            f"\n[security]\nhttp_redirect_port = {redirect_port}\n"
+            f'request_policies = ["reject_metadata_local_link_policy", "reject_access_for_unsafe_file_policy"]\n'
+            f'response_policies = ["set_content_type_nosniff_policy"]\n\n[security.csp]\n'
+            f'default-src = ["\'self\'"]\nconnect-src = ["\'self\'", "{WSPROXY}"]\n'
+            f'font-src = ["\'self\'", "data:"]\n'
+        ),
     )
     stack.base_url = f"https://127.0.0.1:{stack.ports.frontdoor}"
     stack.redirect_port = redirect_port
@@ -65,8 +69,9 @@ async def raw_exchange(stack, request: bytes, *, tls: bool = True, port: int | N
     """Send ``request`` byte for byte; (status, lower-cased headers, body) of the answer."""
     port = port or stack.ports.frontdoor
     if tls:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls_context(stack),
-                                                       server_hostname="127.0.0.1")
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=tls_context(stack), server_hostname="127.0.0.1"
+        )
     else:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
@@ -84,6 +89,9 @@ async def raw_exchange(stack, request: bytes, *, tls: bool = True, port: int | N
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip() if name.strip().lower() not in headers else (
-            headers[name.strip().lower()] + ", " + value.strip())
+        headers[name.strip().lower()] = (
+            value.strip()
+            if name.strip().lower() not in headers
+            else (headers[name.strip().lower()] + ", " + value.strip())
+        )
     return int(lines[0].split(" ", 2)[1]), headers, body

@@ -14,7 +14,7 @@ PARSER = "refused by aiohttp's HTTP parser, before any handler"
 
 
 def request(host_lines: bytes, path: str = "/config.toml", accept: bytes = b"*/*") -> bytes:
-    return (f"GET {path} HTTP/1.1\r\n".encode() + host_lines + b"Accept: " + accept + b"\r\nConnection: close\r\n\r\n")
+    return f"GET {path} HTTP/1.1\r\n".encode() + host_lines + b"Accept: " + accept + b"\r\nConnection: close\r\n\r\n"
 
 
 # (Host header lines as sent ({port}: the front door's), status, apiEndpoint of an accepted request)
@@ -75,8 +75,9 @@ async def test_hostile_hosts_are_refused_and_never_reflected(parity_stack, host_
         ("/summary", b"application/json", "application/problem+json", b"misdirected-request"),
     ],
 )
-async def test_a_refusal_is_a_page_for_browsers_and_problem_json_on_the_api(parity_stack, path, accept,
-                                                                            content_type, marker):
+async def test_a_refusal_is_a_page_for_browsers_and_problem_json_on_the_api(
+    parity_stack, path, accept, content_type, marker
+):
     status, headers, body = await raw_exchange(parity_stack, request(b"Host: evil.com\r\n", path, accept))
     assert status == 421
     assert headers["content-type"].startswith(content_type)
@@ -99,6 +100,8 @@ async def test_the_https_redirect_goes_only_to_our_hosts(parity_stack, host, sta
     raw = b"GET /ui/?a=1 HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
     answer_status, headers, body = await raw_exchange(parity_stack, raw, tls=False, port=parity_stack.redirect_port)
     assert answer_status == status
-    assert headers.get("location") == (location.replace("{port}", str(parity_stack.ports.frontdoor)) if location else None)
+    assert headers.get("location") == (
+        location.replace("{port}", str(parity_stack.ports.frontdoor)) if location else None
+    )
     assert "host" in headers.get("vary", "").lower()
     assert b"evil" not in body

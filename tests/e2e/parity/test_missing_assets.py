@@ -17,11 +17,21 @@ MONOKAI = "/node_modules/highlight.js/styles/monokai.css"
         (MONOKAI, {"Accept": "text/css,*/*;q=0.1", "Sec-Fetch-Dest": "style"}, 404, "text/plain", "404: Not Found\n"),
         (MONOKAI, {"Accept": "text/css,*/*;q=0.1"}, 404, "text/plain", "404: Not Found\n"),  # no Sec-Fetch-*
         ("/dist/missing.js", {"Accept": "*/*", "Sec-Fetch-Dest": "script"}, 404, "text/plain", "404: Not Found\n"),
-        (MONOKAI, {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Dest": "document"}, 200,
-         "text/html", BUNDLE_INDEX),
+        (
+            MONOKAI,
+            {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Dest": "document"},
+            200,
+            "text/html",
+            BUNDLE_INDEX,
+        ),
         (MONOKAI, {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, 200, "text/html", BUNDLE_INDEX),
-        ("/dist/components/backend-ai-webui.js", {"Accept": "*/*", "Sec-Fetch-Dest": "script"}, 200,
-         "text/javascript", "console.log(1)"),
+        (
+            "/dist/components/backend-ai-webui.js",
+            {"Accept": "*/*", "Sec-Fetch-Dest": "script"},
+            200,
+            "text/javascript",
+            "console.log(1)",
+        ),
     ],
 )
 async def test_missing_bundle_files(parity_stack, path, headers, status, content_type, body):

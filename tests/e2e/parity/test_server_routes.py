@@ -41,39 +41,101 @@ def matches(shape: Any, value: Any) -> bool:
 
 # (route, logged in first, request body (bytes: raw), status, content type, body shape)
 CASES = [
-    ("login", False, {"username": NORMAL_USER[0], "password": NORMAL_USER[1]}, 200, "application/json",
-     {"authenticated": True, "data": KEYPAIR}),
-    ("login", False, {"username": NORMAL_USER[0], "password": "wrong-password"}, 200, "application/json",
-     {"authenticated": False, "data": REFUSAL}),
-    ("login", False, {"password": "x"}, 400, PROBLEM, problem("invalid-api-params", "You must provide the username field.")),
-    ("login", False, {"username": NORMAL_USER[0]}, 400, PROBLEM,
-     problem("invalid-api-params", "You must provide the password field.")),
+    (
+        "login",
+        False,
+        {"username": NORMAL_USER[0], "password": NORMAL_USER[1]},
+        200,
+        "application/json",
+        {"authenticated": True, "data": KEYPAIR},
+    ),
+    (
+        "login",
+        False,
+        {"username": NORMAL_USER[0], "password": "wrong-password"},
+        200,
+        "application/json",
+        {"authenticated": False, "data": REFUSAL},
+    ),
+    (
+        "login",
+        False,
+        {"password": "x"},
+        400,
+        PROBLEM,
+        problem("invalid-api-params", "You must provide the username field."),
+    ),
+    (
+        "login",
+        False,
+        {"username": NORMAL_USER[0]},
+        400,
+        PROBLEM,
+        problem("invalid-api-params", "You must provide the password field."),
+    ),
     ("login", False, b"{not json", 400, PROBLEM, problem("invalid-api-params", "You must provide the username field.")),
-    ("login", True, {"username": NORMAL_USER[0], "password": NORMAL_USER[1]}, 400, PROBLEM,
-     problem("generic-bad-request", "You have already logged in.")),
+    (
+        "login",
+        True,
+        {"username": NORMAL_USER[0], "password": NORMAL_USER[1]},
+        400,
+        PROBLEM,
+        problem("generic-bad-request", "You have already logged in."),
+    ),
     ("login-check", False, {}, 200, "application/json", {"authenticated": False, "data": None, "session_id": None}),
     ("login-check", True, {}, 200, "application/json", {"authenticated": True, "data": KEYPAIR, "session_id": None}),
     ("logout", True, {}, 201, None, ABSENT),
     ("logout", False, {}, 201, None, ABSENT),
-    ("update-password-no-auth", False, {"username": NORMAL_USER[0], "new_password": "x"}, 400, PROBLEM,
-     problem("invalid-api-params", "You must provide the current_password field.")),
-    ("update-password-no-auth", False,
-     {"username": NORMAL_USER[0], "current_password": NORMAL_USER[1], "new_password": "N3w-passw0rd"}, 200,
-     "application/json", {"data": REFUSAL, "password_changed_at": None}),  # the devstack has no expiry policy
+    (
+        "update-password-no-auth",
+        False,
+        {"username": NORMAL_USER[0], "new_password": "x"},
+        400,
+        PROBLEM,
+        problem("invalid-api-params", "You must provide the current_password field."),
+    ),
+    (
+        "update-password-no-auth",
+        False,
+        {"username": NORMAL_USER[0], "current_password": NORMAL_USER[1], "new_password": "N3w-passw0rd"},
+        200,
+        "application/json",
+        {"data": REFUSAL, "password_changed_at": None},
+    ),  # the devstack has no expiry policy
     ("token-login", False, {"sToken": SSO_TOKEN}, 200, "application/json", {"authenticated": True, "data": KEYPAIR}),
-    ("token-login", False, {"sToken": "not-a-token"}, 200, "application/json",
-     {"authenticated": False, "data": REFUSAL}),
-    ("token-login", False, {}, 400, PROBLEM,
-     problem("invalid-api-params", "You must provide cookie-based authentication token")),
-    ("token-login", True, {"sToken": SSO_TOKEN}, 400, PROBLEM, problem("generic-bad-request", "You have already logged in.")),
+    (
+        "token-login",
+        False,
+        {"sToken": "not-a-token"},
+        200,
+        "application/json",
+        {"authenticated": False, "data": REFUSAL},
+    ),
+    (
+        "token-login",
+        False,
+        {},
+        400,
+        PROBLEM,
+        problem("invalid-api-params", "You must provide cookie-based authentication token"),
+    ),
+    (
+        "token-login",
+        True,
+        {"sToken": SSO_TOKEN},
+        400,
+        PROBLEM,
+        problem("generic-bad-request", "You have already logged in."),
+    ),
 ]
 
 
 @pytest.fixture
 async def web(parity_stack):
     connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
-    async with aiohttp.ClientSession(parity_stack.base_url, connector=connector,
-                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+    async with aiohttp.ClientSession(
+        parity_stack.base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
         yield session
 
 
@@ -116,8 +178,9 @@ async def test_logout_ends_the_session_and_the_cookie(web):
 
 async def test_token_login_takes_the_token_from_a_cookie_too(parity_stack):
     connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
-    async with aiohttp.ClientSession(parity_stack.base_url, connector=connector,
-                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as web:
+    async with aiohttp.ClientSession(
+        parity_stack.base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as web:
         async with web.post("/server/token-login", json={}, headers={"Cookie": f"sToken={SSO_TOKEN}"}) as answer:
             assert answer.status == 200 and (await answer.json())["authenticated"] is True
         async with web.post("/server/login-check") as answer:

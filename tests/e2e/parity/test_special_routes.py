@@ -20,18 +20,24 @@ from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 PIPELINE_SECRET = "pipeline-test-secret-0123456789-abcdef"
 LOGIN_BUDGET = 30  # [security.rate_limit] login_requests of this stack
 COOKIE = "AIOHTTP_SESSION"
-BROWSER_HEADERS = {"Authorization": "Bearer browser-own", "Cookie": "other=kept",
-                   "X-BackendAI-Version": "v7.20230615"}
+BROWSER_HEADERS = {"Authorization": "Bearer browser-own", "Cookie": "other=kept", "X-BackendAI-Version": "v7.20230615"}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     directory = tmp_path_factory.mktemp("special")
-    running = RunningStack(directory, service_extra="enable_signup = true",
-                           rate_limits=f"requests = 1000000\nlogin_requests = {LOGIN_BUDGET}")
-    running.config_path.write_text(running.config_path.read_text() + (
-        f'\n[pipeline]\nendpoint = "http://127.0.0.1:{running.ports.manager}/fasttrack"\n'
-        f'frontend_endpoint = "http://127.0.0.1:3000"\n\n[pipeline.jwt]\nsecret = "{PIPELINE_SECRET}"\n'))
+    running = RunningStack(
+        directory,
+        service_extra="enable_signup = true",
+        rate_limits=f"requests = 1000000\nlogin_requests = {LOGIN_BUDGET}",
+    )
+    running.config_path.write_text(
+        running.config_path.read_text()
+        + (
+            f'\n[pipeline]\nendpoint = "http://127.0.0.1:{running.ports.manager}/fasttrack"\n'
+            f'frontend_endpoint = "http://127.0.0.1:3000"\n\n[pipeline.jwt]\nsecret = "{PIPELINE_SECRET}"\n'
+        )
+    )
     running.start()
     yield running
     running.stop()
@@ -39,8 +45,9 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 async def web(stack):
-    async with aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                     headers={"Origin": stack.base_url}) as session:
+    async with aiohttp.ClientSession(
+        stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": stack.base_url}
+    ) as session:
         yield session
 
 
@@ -102,16 +109,25 @@ async def test_ping_is_answered_by_the_web_server(web):
 TUS_CASES = [
     ("OPTIONS", {"Tus-Resumable": "1.0.0"}, b"", 200, "0"),
     ("HEAD", {"Tus-Resumable": "1.0.0"}, b"", 204, "0"),
-    ("PATCH", {"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
-     b"0123456789", 204, "10"),
+    (
+        "PATCH",
+        {"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        b"0123456789",
+        204,
+        "10",
+    ),
 ]
 
 
 @pytest.mark.parametrize("method, headers, body, status, offset", TUS_CASES)
 async def test_tus_upload_is_anonymous(web, method, headers, body, status, offset):
     await login(web)  # a session must not turn into a signature or a forwarded cookie
-    async with web.request(method, "/func/folders/_/tus/upload/upload-token-1", data=body,
-                           headers={**headers, "Authorization": "Bearer browser-own"}) as answer:
+    async with web.request(
+        method,
+        "/func/folders/_/tus/upload/upload-token-1",
+        data=body,
+        headers={**headers, "Authorization": "Bearer browser-own"},
+    ) as answer:
         assert answer.status == status, await answer.text()
         assert answer.headers["Upload-Offset"] == offset
         assert answer.headers["X-Devstack-Saw-Authorization"] == "false"
@@ -121,8 +137,17 @@ async def test_tus_upload_is_anonymous(web, method, headers, body, status, offse
 
 # (body, status, answer keys): the Web UI's signup dialog; the secret key never reaches the browser
 SIGNUP_CASES = [
-    ({"email": "newcomer@lablup.com", "password": "Sign-up-1", "username": "newcomer", "full_name": "N",
-      "domain": "elsewhere"}, 201, {"access_key"}),
+    (
+        {
+            "email": "newcomer@lablup.com",
+            "password": "Sign-up-1",
+            "username": "newcomer",
+            "full_name": "N",
+            "domain": "elsewhere",
+        },
+        201,
+        {"access_key"},
+    ),
     ({"email": ADMIN_USER[0], "password": "Sign-up-1", "username": "again"}, 400, {"type", "title", "msg"}),
     ({"email": "no-password@lablup.com"}, 400, {"type", "title", "details"}),
     ({"email": "nul@lablup.com", "password": "a\0b"}, 400, {"type", "title", "details"}),
@@ -159,8 +184,9 @@ async def test_pipeline_gets_its_jwt_and_never_a_signature(web):
     claims = jwt.decode(seen["sso"], PIPELINE_SECRET, algorithms=["HS256"])
     assert claims["access_key"] == access_key and claims["iss"] == "Backend.AI Webserver"
     assert "aiohttp_session" not in claims and claims["exp"] > claims["iat"]
-    async with web.post("/pipeline/api/pipelines/", json={"name": "p"},
-                        headers={"X-BackendAI-SSO": "browser-pipeline-token"}) as answer:
+    async with web.post(
+        "/pipeline/api/pipelines/", json={"name": "p"}, headers={"X-BackendAI-SSO": "browser-pipeline-token"}
+    ) as answer:
         assert (await answer.json())["sso"] == "browser-pipeline-token"  # a browser's own token, as Backend.AI
 
 

@@ -57,7 +57,7 @@ async def test_api_answers_keep_the_non_page_policy(web):
     "table, named",
     [
         ('connect-src = ["\'self\'", "https://ws example.com"]', "security.csp.connect-src"),
-        ('script-src-elem = ["\'self\'"]', "security.csp.script-src-elem"),
+        ("script-src-elem = [\"'self'\"]", "security.csp.script-src-elem"),
         ('connect-src = ["self"]', "security.csp.connect-src"),
     ],
 )
@@ -72,9 +72,16 @@ def test_check_config_refuses_an_invalid_csp_by_name(tmp_path: Path, capsys, tab
 @pytest.mark.parametrize(
     "path, status",
     [
-        ("/func/.git", 403), ("/static/.svn", 403), ("/x/BitKeeper", 403), ("/backup/.bak", 403), ("/.log", 403),
-        ("/server/.hg", 403), ("/ui/BitKeeper", 403),
-        ("/index.html", 200), ("/x/BitKeeper.txt", 404), ("/app.css", 200),
+        ("/func/.git", 403),
+        ("/static/.svn", 403),
+        ("/x/BitKeeper", 403),
+        ("/backup/.bak", 403),
+        ("/.log", 403),
+        ("/server/.hg", 403),
+        ("/ui/BitKeeper", 403),
+        ("/index.html", 200),
+        ("/x/BitKeeper.txt", 404),
+        ("/app.css", 200),
     ],
 )
 async def test_backend_ai_request_policies_are_honoured(web, path, status):

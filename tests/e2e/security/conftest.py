@@ -60,9 +60,13 @@ def client(stack, *, new_connection_each_time: bool = False) -> aiohttp.ClientSe
     return aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector)
 
 
-async def log_in(session: aiohttp.ClientSession, user: tuple[str, str] = ADMIN_USER, address: str | None = None) -> dict:
+async def log_in(
+    session: aiohttp.ClientSession, user: tuple[str, str] = ADMIN_USER, address: str | None = None
+) -> dict:
     headers = {"X-Forwarded-For": address or fresh_address()}
-    async with session.post("/server/login", json={"username": user[0], "password": user[1]}, headers=headers) as response:
+    async with session.post(
+        "/server/login", json={"username": user[0], "password": user[1]}, headers=headers
+    ) as response:
         assert response.status == 200, await response.text()
         return await response.json()
 

@@ -26,9 +26,13 @@ def assert_no_server_header(headers) -> None:
 
 # ---- TLS ----
 
+
 async def test_https_login_sets_a_secure_cookie_and_hsts(visitor, secure_stack):
-    async with visitor.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]},
-                            headers={"X-Forwarded-For": fresh_address()}) as response:
+    async with visitor.post(
+        "/server/login",
+        json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]},
+        headers={"X-Forwarded-For": fresh_address()},
+    ) as response:
         assert response.status == 200
         set_cookie = response.headers["Set-Cookie"]
         assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
@@ -46,12 +50,14 @@ async def test_plain_http_port_redirects_to_https_and_sets_nothing(secure_stack)
             assert response.headers["Location"] == f"{secure_stack.base_url}/ui/login?next=/ui/"
             assert "Set-Cookie" not in response.headers and "Strict-Transport-Security" not in response.headers
             assert_no_server_header(response.headers)
-        async with plain.post(f"http://127.0.0.1:{secure_stack.redirect_port}/server/login", json={},
-                              allow_redirects=False) as response:
+        async with plain.post(
+            f"http://127.0.0.1:{secure_stack.redirect_port}/server/login", json={}, allow_redirects=False
+        ) as response:
             assert response.status == 308  # 308 keeps the method: the browser re-posts over HTTPS
 
 
 # ---- security headers ----
+
 
 async def test_pages_get_a_fresh_nonce_in_their_policy(visitor):
     nonces = []
@@ -70,8 +76,15 @@ async def test_pages_get_a_fresh_nonce_in_their_policy(visitor):
 
 @pytest.mark.parametrize(
     "path",
-    ["/func/auth?echo=x", "/func/dev/download?size=300000", "/func/stream/kernel/_/events?n=1&interval=0.01",
-     "/func/no/such/endpoint", "/server/login-check", "/no/such/page", "/ui/login"],
+    [
+        "/func/auth?echo=x",
+        "/func/dev/download?size=300000",
+        "/func/stream/kernel/_/events?n=1&interval=0.01",
+        "/func/no/such/endpoint",
+        "/server/login-check",
+        "/no/such/page",
+        "/ui/login",
+    ],
 )
 async def test_every_response_has_the_protective_headers_and_no_server(admin, path):
     method = "POST" if path == "/server/login-check" else "GET"
@@ -102,7 +115,9 @@ async def test_websocket_handshake_has_no_server_header(admin):
     ],
 )
 async def test_unparseable_requests_get_400_without_a_server_header(secure_stack, raw, status):
-    reader, writer = await asyncio.open_connection("127.0.0.1", secure_stack.ports.frontdoor, ssl=tls_context(secure_stack))
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", secure_stack.ports.frontdoor, ssl=tls_context(secure_stack)
+    )
     writer.write(raw)
     answer = await asyncio.wait_for(reader.read(65536), 5)
     writer.close()
@@ -112,10 +127,14 @@ async def test_unparseable_requests_get_400_without_a_server_header(secure_stack
 
 # ---- CORS ----
 
+
 @pytest.mark.parametrize("origin", [ALLOWED, ALLOWED_WILDCARD])
 async def test_preflight_from_an_allowed_origin(visitor, origin):
-    headers = {"Origin": origin, "Access-Control-Request-Method": "POST",
-               "Access-Control-Request-Headers": "content-type, x-backendai-version"}
+    headers = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-backendai-version",
+    }
     async with visitor.options("/func/admin/gql", headers=headers) as response:
         assert response.status == 204
         assert response.headers["Access-Control-Allow-Origin"] == origin
@@ -127,7 +146,9 @@ async def test_preflight_from_an_allowed_origin(visitor, origin):
 
 @pytest.mark.parametrize("origin", [EVIL, "null", "https://apps.example.com", "https://console.example.com.evil.net"])
 async def test_preflight_from_anywhere_else_is_refused_without_cors_headers(visitor, origin):
-    async with visitor.options("/func/auth", headers={"Origin": origin, "Access-Control-Request-Method": "PUT"}) as response:
+    async with visitor.options(
+        "/func/auth", headers={"Origin": origin, "Access-Control-Request-Method": "PUT"}
+    ) as response:
         assert response.status == 403
         assert response.content_type == "application/problem+json"
         assert not [h for h in response.headers if h.lower().startswith("access-control-")]
@@ -151,6 +172,7 @@ async def test_actual_responses_carry_cors_for_allowed_origins_only(admin, path)
 
 # ---- CSRF ----
 
+
 async def still_logged_in(session: aiohttp.ClientSession) -> bool:
     async with session.post("/server/login-check") as response:
         return (await response.json())["authenticated"]
@@ -158,8 +180,14 @@ async def still_logged_in(session: aiohttp.ClientSession) -> bool:
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Origin": EVIL}, {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "cross-site"},
-     {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}, {"Origin": "http://127.0.0.1"}],
+    [
+        {"Origin": EVIL},
+        {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1"},
+    ],
 )
 async def test_cross_site_state_changes_are_refused(admin, headers):
     async with admin.post("/server/logout", headers=headers) as response:
@@ -174,8 +202,11 @@ async def test_cross_site_state_changes_are_refused(admin, headers):
 
 
 async def test_cross_site_login_and_websocket_are_refused(visitor, admin):
-    async with visitor.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]},
-                            headers={"Origin": EVIL, "X-Forwarded-For": fresh_address()}) as response:
+    async with visitor.post(
+        "/server/login",
+        json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]},
+        headers={"Origin": EVIL, "X-Forwarded-For": fresh_address()},
+    ) as response:
         assert response.status == 403 and "Set-Cookie" not in response.headers  # no login CSRF
     with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
         async with admin.ws_connect("/func/stream/echo", origin=EVIL):
@@ -192,13 +223,16 @@ async def test_form_post_from_another_site_gets_a_readable_page(admin):
     assert await still_logged_in(admin)
 
 
-@pytest.mark.parametrize("headers_of", [
-    lambda own: {"Origin": own, "Sec-Fetch-Site": "same-origin"},
-    lambda own: {"Origin": own},  # a browser without Fetch Metadata
-    lambda own: {"Sec-Fetch-Site": "same-origin"},
-    lambda own: {"Origin": ALLOWED_WILDCARD, "Sec-Fetch-Site": "cross-site"},
-    lambda own: {},  # the SDK, curl
-])
+@pytest.mark.parametrize(
+    "headers_of",
+    [
+        lambda own: {"Origin": own, "Sec-Fetch-Site": "same-origin"},
+        lambda own: {"Origin": own},  # a browser without Fetch Metadata
+        lambda own: {"Sec-Fetch-Site": "same-origin"},
+        lambda own: {"Origin": ALLOWED_WILDCARD, "Sec-Fetch-Site": "cross-site"},
+        lambda own: {},  # the SDK, curl
+    ],
+)
 async def test_same_origin_allowed_origins_and_non_browsers_change_state(admin, own_origin, headers_of):
     async with admin.post("/func/dev/upload", data=b"y" * 100, headers=headers_of(own_origin)) as response:
         assert response.status == 200, await response.text()
@@ -224,14 +258,20 @@ async def test_many_tabs_of_one_session_work_at_once(admin, own_origin):
 
 # ---- input checks ----
 
+
 @pytest.mark.parametrize(
     "username, fragment",
-    [("admin@lablup.com\r\nX-Injected: 1", "control"), ("a@b@lablup.com", "exactly one"),
-     ("<script>alert(1)</script>", "user name"), ("x" * 300, "254")],
+    [
+        ("admin@lablup.com\r\nX-Injected: 1", "control"),
+        ("a@b@lablup.com", "exactly one"),
+        ("<script>alert(1)</script>", "user name"),
+        ("x" * 300, "254"),
+    ],
 )
 async def test_bad_usernames_get_a_clear_400(visitor, username, fragment):
-    async with visitor.post("/server/login", json={"username": username, "password": "x"},
-                            headers={"X-Forwarded-For": fresh_address()}) as response:
+    async with visitor.post(
+        "/server/login", json={"username": username, "password": "x"}, headers={"X-Forwarded-For": fresh_address()}
+    ) as response:
         assert response.status == 400
         body = await response.json()
     assert body["type"].endswith("/invalid-api-params") and fragment in body["details"]
@@ -239,8 +279,9 @@ async def test_bad_usernames_get_a_clear_400(visitor, username, fragment):
 
 async def test_oversized_login_body_is_refused(visitor):
     body = b'{"username": "admin@lablup.com", "password": "' + b"x" * (70 * 1024) + b'"}'
-    async with visitor.post("/server/login", data=body, headers={"Content-Type": "application/json",
-                                                               "X-Forwarded-For": fresh_address()}) as response:
+    async with visitor.post(
+        "/server/login", data=body, headers={"Content-Type": "application/json", "X-Forwarded-For": fresh_address()}
+    ) as response:
         assert response.status == 413
         assert response.content_type == "application/problem+json"
 
@@ -248,8 +289,9 @@ async def test_oversized_login_body_is_refused(visitor):
 async def test_redirect_after_login_stays_on_this_site(secure_stack):
     async with client(secure_stack) as session:
         data = {"username": ADMIN_USER[0], "password": ADMIN_USER[1], "next": "//evil.example.net/x"}
-        async with session.post("/ui/login", data=data, allow_redirects=False,
-                                headers={"X-Forwarded-For": fresh_address()}) as response:
+        async with session.post(
+            "/ui/login", data=data, allow_redirects=False, headers={"X-Forwarded-For": fresh_address()}
+        ) as response:
             assert response.status in (302, 303)
             location = URL(response.headers["Location"])
             assert not location.host or location.host == "127.0.0.1"
@@ -262,4 +304,3 @@ async def test_the_stack_still_serves_after_all_that(secure_stack):
         async with session.get("/func/auth?echo=alive") as response:
             assert response.status == 200
     assert len(secure_stack.pids("frontdoor")) == 2
-

@@ -36,7 +36,11 @@ LOGGED_IN = (ADMIN_USER, NORMAL_USER, MONITOR_USER)
 
 
 def needles_of(users) -> dict[str, bytes]:
-    return {f"{user[0]}:{form}": needle for user in users for form, needle in encodings_of(USERS[user[0]].secret_key).items()}
+    return {
+        f"{user[0]}:{form}": needle
+        for user in users
+        for form, needle in encodings_of(USERS[user[0]].secret_key).items()
+    }
 
 
 def cookie_of(session: aiohttp.ClientSession, stack) -> str:
@@ -88,8 +92,11 @@ async def test_redis_holds_no_usable_cookie_and_no_plaintext_secret(secure_stack
         owner = secure_stack.admin_redis()
         names = owner.keys("*")
         dump = b"".join(owner.dump(name) or b"" for name in names) + b" ".join(names)
-        for label, needle in {**needles_of(LOGGED_IN), "cookie": cookie.encode(),
-                              "cookie-hex": cookie.encode().hex().encode()}.items():
+        for label, needle in {
+            **needles_of(LOGGED_IN),
+            "cookie": cookie.encode(),
+            "cookie-hex": cookie.encode().hex().encode(),
+        }.items():
             assert needle not in dump, label
 
 
@@ -99,8 +106,13 @@ async def signers(secure_stack):
     context = zmq.asyncio.Context()
     key = load_shared_key(secure_stack.config.secrets_dir / ZMQ_KEY_FILE)
     channels = [
-        DealerChannel(context, signer_endpoint(secure_stack.config, f"{socket.gethostname()}-signer-{index}"), key,
-                      secure_stack.config.zmq.max_message_age, SIGN)
+        DealerChannel(
+            context,
+            signer_endpoint(secure_stack.config, f"{socket.gethostname()}-signer-{index}"),
+            key,
+            secure_stack.config.zmq.max_message_age,
+            SIGN,
+        )
         for index in range(secure_stack.config.signers.count)
     ]
     # As a front door does, ask only once connected: nothing is queued for a peer not (yet) there.
@@ -112,8 +124,15 @@ async def signers(secure_stack):
 
 
 async def sign_everywhere(channels, stack, session_id: str) -> list[SigningReply]:
-    request = SigningRequest(0, session_id, "GET", "/auth?echo=direct", f"127.0.0.1:{stack.ports.manager}",
-                             "application/octet-stream", stack.config.api.default_version)
+    request = SigningRequest(
+        0,
+        session_id,
+        "GET",
+        "/auth?echo=direct",
+        f"127.0.0.1:{stack.ports.manager}",
+        "application/octet-stream",
+        stack.config.api.default_version,
+    )
     items = [await channel.request(lambda rid: {**request.to_item(), "rid": rid}, 2.0) for channel in channels]
     return [SigningReply.from_item(item) for item in items]
 
@@ -126,9 +145,14 @@ async def test_signers_refuse_unknown_and_expired_sessions(secure_stack, signers
     box = load_secret_box(secure_stack.config.secrets_dir / AT_REST_KEY_FILE)
     digest = session_hash(expired_id)
     owner = secure_stack.admin_redis()
-    owner.set(secret_key(digest), box.seal(digest, SecretRecord(user.access_key, user.secret_key, "user", now - 1)), ex=60)
-    owner.set(session_key(digest), SessionRecord(user.email, user.access_key, "user", "active", now - 100, now - 100,
-                                                 now - 1).to_json(), ex=60)
+    owner.set(
+        secret_key(digest), box.seal(digest, SecretRecord(user.access_key, user.secret_key, "user", now - 1)), ex=60
+    )
+    owner.set(
+        session_key(digest),
+        SessionRecord(user.email, user.access_key, "user", "active", now - 100, now - 100, now - 1).to_json(),
+        ex=60,
+    )
     replies = await sign_everywhere(signers, secure_stack, expired_id)
     assert [reply.error for reply in replies] == ["no_session"] * len(signers)
 
@@ -150,8 +174,12 @@ async def test_logout_invalidates_every_signer_at_once(secure_stack, signers):
 async def test_revoking_a_user_ends_all_their_sessions_and_closes_their_websockets(secure_stack, signers):
     config = secure_stack.config
     context = zmq.asyncio.Context()
-    daemon = SessionDaemonClient(context, session_daemon_endpoint(config),
-                                 load_shared_key(config.secrets_dir / ZMQ_KEY_FILE), config.zmq.max_message_age)
+    daemon = SessionDaemonClient(
+        context,
+        session_daemon_endpoint(config),
+        load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
+        config.zmq.max_message_age,
+    )
     tabs = [client(secure_stack) for _ in range(2)]
     bystander = client(secure_stack)
     try:
@@ -187,13 +215,35 @@ def garbage_messages(key: bytes) -> list[list[bytes]]:
     """Every shape of bad message a compromised or broken peer could send."""
     sealer = MessageSealer(key, 5.0)
     authentic = sealer.seal(SIGN, [{"rid": 1, "session_id": "0" * 32}])
-    junk_items = [None, 1, "x", [], {"rid": -1}, {"rid": True, "method": "GET"}, {"rid": 2, "target": 7},
-                  {"rid": 3, "method": "get", "target": "/", "session_id": "a", "host": "h", "content_type": "c",
-                   "api_version": "v"}, {"rid": 4, "session_id": "x" * 10_000}]
+    junk_items = [
+        None,
+        1,
+        "x",
+        [],
+        {"rid": -1},
+        {"rid": True, "method": "GET"},
+        {"rid": 2, "target": 7},
+        {
+            "rid": 3,
+            "method": "get",
+            "target": "/",
+            "session_id": "a",
+            "host": "h",
+            "content_type": "c",
+            "api_version": "v",
+        },
+        {"rid": 4, "session_id": "x" * 10_000},
+    ]
     messages = [
-        [b""], [b"x" * 10], [os.urandom(64), os.urandom(32)], [b'{"v":1}', b"\0" * 32], [b"{}", b"", b""],
+        [b""],
+        [b"x" * 10],
+        [os.urandom(64), os.urandom(32)],
+        [b'{"v":1}', b"\0" * 32],
+        [b"{}", b"", b""],
         [OVERSIZE, os.urandom(32)],
-        [b"\xff\xfe" * 50, os.urandom(32)], list(authentic), list(authentic),  # the second one is a replay
+        [b"\xff\xfe" * 50, os.urandom(32)],
+        list(authentic),
+        list(authentic),  # the second one is a replay
         MessageSealer(key, -1.0).seal(SIGN, []),  # expired
         MessageSealer(key, 3600.0).seal(SIGN, []),  # dated too far ahead
         sealer.seal("session", [{"rid": 5, "op": "logout"}]),  # the wrong kind of message for a signer

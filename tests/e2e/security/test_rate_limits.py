@@ -96,12 +96,18 @@ async def test_the_form_login_shares_the_address_limit_and_answers_with_a_page(s
     address = fresh_address()
     async with client(secure_stack) as session:
         for i in range(LOGIN_LIMIT):
-            async with session.post("/server/login", json={"username": f"x{i}@example.com", "password": "p"},
-                                    headers={"X-Forwarded-For": address}) as response:
+            async with session.post(
+                "/server/login",
+                json={"username": f"x{i}@example.com", "password": "p"},
+                headers={"X-Forwarded-For": address},
+            ) as response:
                 assert response.status == 200 and (await response.json())["authenticated"] is False
-        async with session.post("/ui/login", data={"username": ADMIN_USER[0], "password": ADMIN_USER[1]},
-                                headers={"X-Forwarded-For": address, "Accept": "text/html"},
-                                allow_redirects=False) as response:
+        async with session.post(
+            "/ui/login",
+            data={"username": ADMIN_USER[0], "password": ADMIN_USER[1]},
+            headers={"X-Forwarded-For": address, "Accept": "text/html"},
+            allow_redirects=False,
+        ) as response:
             assert response.status == 429 and response.content_type == "text/html"
             assert "Set-Cookie" not in response.headers
 
@@ -114,14 +120,20 @@ def test_frontdoor_may_write_counters_but_still_not_sessions_or_secrets(secure_s
     owner = secure_stack.admin_redis()
     secret_keys, session_keys = owner.keys("websecret:*"), owner.keys("websession:*")
     assert secret_keys and session_keys
-    for script, key in [("return redis.call('GET', KEYS[1])", secret_keys[0]),
-                        ("return redis.call('SET', KEYS[1], '{}')", session_keys[0]),
-                        ("return redis.call('DEL', KEYS[1])", session_keys[0]),
-                        ("return redis.call('GET', '" + secret_keys[0].decode() + "')", b"ratelimit:probe"),
-                        ("return redis.call('KEYS', '*')", b"ratelimit:probe")]:
+    for script, key in [
+        ("return redis.call('GET', KEYS[1])", secret_keys[0]),
+        ("return redis.call('SET', KEYS[1], '{}')", session_keys[0]),
+        ("return redis.call('DEL', KEYS[1])", session_keys[0]),
+        ("return redis.call('GET', '" + secret_keys[0].decode() + "')", b"ratelimit:probe"),
+        ("return redis.call('KEYS', '*')", b"ratelimit:probe"),
+    ]:
         with pytest.raises(redis.exceptions.ResponseError):  # NoPermissionError is a ResponseError
             frontdoor.eval(script, 1, key)
-    for forbidden in (lambda: frontdoor.set(session_keys[0], "{}"), lambda: frontdoor.get(secret_keys[0]),
-                      lambda: frontdoor.scan(0), lambda: frontdoor.incr(session_keys[0])):
+    for forbidden in (
+        lambda: frontdoor.set(session_keys[0], "{}"),
+        lambda: frontdoor.get(secret_keys[0]),
+        lambda: frontdoor.scan(0),
+        lambda: frontdoor.incr(session_keys[0]),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             forbidden()

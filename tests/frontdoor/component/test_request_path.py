@@ -51,14 +51,16 @@ async def stack():
     redis_handle = start_redis(directory, secrets_dir)
     etcd = start_etcd(directory)
     manager_runner, manager_url = await _serve(create_app())
-    config = parse_config({
-        "api": {"endpoint": [manager_url]},
-        "session": {"redis": {"addr": redis_handle.addr}},
-        "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
-        "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},
-        "zmq": {"ipc_dir": str(directory / "ipc")},
-        "signers": {"pool_wait": 1.0},
-    })
+    config = parse_config(
+        {
+            "api": {"endpoint": [manager_url]},
+            "session": {"redis": {"addr": redis_handle.addr}},
+            "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
+            "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},
+            "zmq": {"ipc_dir": str(directory / "ipc")},
+            "signers": {"pool_wait": 1.0},
+        }
+    )
     settings = Settings(config, [manager_url])
     daemon = SessionDaemon(settings)
     await daemon.start()
@@ -89,6 +91,7 @@ def _answers(client: aiohttp.ClientSession, status: int):
     async def check() -> bool:
         async with client.get("/func/auth?echo=hi") as response:
             return response.status == status
+
     return check
 
 
@@ -123,9 +126,13 @@ async def test_cross_origin_state_change_is_refused(stack):
         await _login(client)
         async with client.post("/func/auth", json={}, headers={"Origin": "https://evil.example.com"}) as response:
             assert response.status == 403, await response.text()
-        async with client.options("/func/auth", headers={
-            "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST",
-        }) as response:
+        async with client.options(
+            "/func/auth",
+            headers={
+                "Origin": "https://evil.example.com",
+                "Access-Control-Request-Method": "POST",
+            },
+        ) as response:
             assert "Access-Control-Allow-Origin" not in response.headers
 
 

@@ -80,13 +80,15 @@ async def signer(manager, short_dir):
     ensure_secrets(secrets_dir)
     redis_handle = start_redis(short_dir, secrets_dir)
     etcd = start_etcd(short_dir)
-    config = parse_config({
-        "api": {"endpoint": [url]},
-        "session": {"redis": {"addr": redis_handle.addr}},
-        "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
-        "runtime": {"state_dir": str(short_dir / "state"), "secrets_dir": str(secrets_dir)},
-        "zmq": {"ipc_dir": str(short_dir / "ipc")},
-    })
+    config = parse_config(
+        {
+            "api": {"endpoint": [url]},
+            "session": {"redis": {"addr": redis_handle.addr}},
+            "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
+            "runtime": {"state_dir": str(short_dir / "state"), "secrets_dir": str(secrets_dir)},
+            "zmq": {"ipc_dir": str(short_dir / "ipc")},
+        }
+    )
     service = SignerService(Settings(config, [url]), "agent-c1", "DEFAULT")
     await service.start()
     channel = None
@@ -108,8 +110,14 @@ async def signer(manager, short_dir):
 
 
 def _request(url: str, **overrides) -> dict:
-    fields = {"session_id": SESSION_ID, "method": "GET", "target": "/func/", "host": url.removeprefix("http://"),
-              "content_type": "application/json", "api_version": "v8.20240915"}
+    fields = {
+        "session_id": SESSION_ID,
+        "method": "GET",
+        "target": "/func/",
+        "host": url.removeprefix("http://"),
+        "content_type": "application/json",
+        "api_version": "v8.20240915",
+    }
     fields.update(overrides)
     return fields
 
@@ -119,8 +127,12 @@ async def test_signs_a_request_the_manager_verifies(signer):
     fields = _request(url, target="/dev/echo-headers")  # answers only once the signature verifies
     reply = await channel.sign(**fields)
     assert reply.error is None, reply.error
-    headers = {**reply.headers, "Host": fields["host"], "Content-Type": "application/json",
-               "X-BackendAI-Version": fields["api_version"]}
+    headers = {
+        **reply.headers,
+        "Host": fields["host"],
+        "Content-Type": "application/json",
+        "X-BackendAI-Version": fields["api_version"],
+    }
     async with aiohttp.ClientSession() as http:
         async with http.get(url + "/dev/echo-headers", headers=headers) as response:
             assert response.status == 200, await response.text()

@@ -33,6 +33,11 @@ class NotSent(PeerLost):
     """No connected peer took the request: it never left this process (safe to ask again)."""
 
 
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class DealerChannel:
     def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
         self.endpoint = endpoint
@@ -58,15 +63,20 @@ class DealerChannel:
 
     async def request(self, build_item: Callable[[int], dict[str, Any]], timeout: float) -> dict[str, Any]:
         """Send one item (built around its request id) and wait for the matching reply item."""
+        loop = asyncio.get_running_loop()
         rid = next(self._request_ids)
-        future = asyncio.get_running_loop().create_future()
+        future = loop.create_future()
         self._pending[rid] = future
         self._outbox.append(build_item(rid))
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_handle = loop.call_soon(self._flush)
+        # A timer on the future itself, not asyncio.wait_for: that one waits on a second future the
+        # reply's callback resolves, one more loop turn between the reply and its requester.
+        expiry = loop.call_later(timeout, _expire, future)
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await future
         finally:
+            expiry.cancel()
             self._pending.pop(rid, None)
 
     def _flush(self) -> None:

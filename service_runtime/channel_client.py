@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections import Counter
 from typing import Any, Callable
 
@@ -20,9 +21,11 @@ from zmq.utils.monitor import parse_monitor_message
 from contract import instruments
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
 from service_runtime.metrics import process_role
+from service_runtime.zmq_loop import LoopSocket
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
+_monitor_ids = itertools.count()
 
 
 class PeerLost(Exception):
@@ -42,11 +45,16 @@ class DealerChannel:
     def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
         self.endpoint = endpoint
         self._kind = kind
-        self._socket = context.socket(zmq.DEALER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
-        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
-        self._socket.connect(endpoint)
+        self._link = LoopSocket(context, zmq.DEALER)
+        socket = self._link.socket
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
+        # Connection events through an asyncio PAIR socket (rare; the data path needs no asyncio socket).
+        monitor_address = f"inproc://channel-monitor-{os.getpid()}-{next(_monitor_ids)}"
+        socket.monitor(monitor_address, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._monitor = context.socket(zmq.PAIR)
+        self._monitor.connect(monitor_address)
+        socket.connect(endpoint)
         self._sealer = MessageSealer(key, max_age)
         self._opener = MessageOpener(key, max_age)
         self._request_ids = itertools.count(1)
@@ -55,7 +63,8 @@ class DealerChannel:
         self._flush_handle: asyncio.Handle | None = None
         self.connected = False
         self.rejected: Counter[str] = Counter()
-        self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._watch_connection())]
+        self._link.start(self._on_reply)
+        self._tasks = [asyncio.create_task(self._watch_connection())]
 
     @property
     def outstanding(self) -> int:
@@ -82,22 +91,18 @@ class DealerChannel:
     def _flush(self) -> None:
         self._flush_handle = None
         items, self._outbox = self._outbox, []
-        if self._socket.closed:  # closed by a pool update after the requests were queued
+        if self._link.socket.closed:  # closed by a pool update after the requests were queued
             self._fail(items, PeerLost(self.endpoint))
             return
         # Bounded batches keep every message far below the receivers' size limit.
         for start in range(0, len(items), MAX_BATCH):
             batch = items[start : start + MAX_BATCH]
-            # DONTWAIT: with no connected peer (IMMEDIATE) the send fails now instead of waiting in
-            # this process, to be delivered long after its requester gave up (expired on arrival).
-            sent = self._socket.send_multipart(self._sealer.seal(self._kind, batch), flags=zmq.DONTWAIT)
-            sent.add_done_callback(lambda done, batch=batch: self._sent(done, batch))
-
-    def _sent(self, done: asyncio.Future, batch: list[dict[str, Any]]) -> None:
-        """Not awaited (the replies are): a send that failed fails its requests at once."""
-        if done.cancelled() or done.exception() is None:
-            return
-        self._fail(batch, NotSent(self.endpoint))
+            try:
+                # Never waits: with no connected peer (IMMEDIATE) the send fails now instead of waiting
+                # in this process, to be delivered long after its requester gave up (expired on arrival).
+                self._link.send(self._sealer.seal(self._kind, batch))
+            except zmq.ZMQError:
+                self._fail(batch, NotSent(self.endpoint))
 
     def _fail(self, items: list[dict[str, Any]], error: Exception) -> None:
         for item in items:
@@ -105,19 +110,17 @@ class DealerChannel:
             if future is not None and not future.done():
                 future.set_exception(error)
 
-    async def _receive(self) -> None:
-        while True:
-            frames = await self._socket.recv_multipart()
-            try:
-                envelope = self._opener.open(frames)
-            except RejectedMessage as exc:
-                self.rejected[exc.reason] += 1
-                instruments.ZMQ_REJECTED.labels(process_role(), exc.reason).inc()
-                continue
-            for item in envelope.items:
-                future = self._pending.get(item.get("rid"))
-                if future is not None and not future.done():
-                    future.set_result(item)
+    def _on_reply(self, frames: list[bytes]) -> None:
+        try:
+            envelope = self._opener.open(frames)
+        except RejectedMessage as exc:
+            self.rejected[exc.reason] += 1
+            instruments.ZMQ_REJECTED.labels(process_role(), exc.reason).inc()
+            return
+        for item in envelope.items:
+            future = self._pending.get(item.get("rid"))
+            if future is not None and not future.done():
+                future.set_result(item)
 
     async def _watch_connection(self) -> None:
         while True:
@@ -140,6 +143,6 @@ class DealerChannel:
         for task in self._tasks:
             task.cancel()
         self._fail_pending()
-        self._socket.disable_monitor()
+        self._link.socket.disable_monitor()
         self._monitor.close(linger=0)
-        self._socket.close(linger=0)
+        self._link.close()

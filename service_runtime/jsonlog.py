@@ -23,6 +23,7 @@ _FORBIDDEN_PARTS = ("password", "secret", "signature", "authorization", "cookie"
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 _OUR_PACKAGES = ("frontdoor", "signer_worker", "session_daemon", "contract", "webui_host", "devstack")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))  # made once, not per line
 
 
 def _allowed(key: str) -> bool:
@@ -30,8 +31,20 @@ def _allowed(key: str) -> bool:
     return lowered not in _FORBIDDEN_FIELDS and not any(part in lowered for part in _FORBIDDEN_PARTS)
 
 
+_kept_keys: dict[str, bool] = {}  # attribute name -> whether it goes in the line (bounded below)
+
+
+def _kept(key: str) -> bool:
+    kept = _kept_keys.get(key)
+    if kept is None:
+        kept = key not in _STANDARD_ATTRS and _allowed(key)
+        if len(_kept_keys) < 4096:  # extra keys are named in code; a bound all the same
+            _kept_keys[key] = kept
+    return kept
+
+
 def _context(record: logging.LogRecord) -> dict:
-    context = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRS and _allowed(key)}
+    context = {key: value for key, value in vars(record).items() if _kept(key)}
     # Lines from libraries (aiohttp, redis, ...) carry no event of ours; name them so every line has one.
     context.setdefault("event", "library_log" if not record.name.startswith(_OUR_PACKAGES) else "log")
     request_id = REQUEST_ID.get()
@@ -57,7 +70,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str, separators=(",", ":"))
+        return _ENCODER.encode(doc)
 
 
 class TextFormatter(logging.Formatter):
@@ -168,6 +181,11 @@ def setup_logging(process_role: str, level: str = "INFO", fmt: str = "json") -> 
     handler = LoopBatchedStreamHandler(sys.stderr)
     handler.addFilter(scrub_request_bytes)  # on the handler: it sees records of every logger
     handler.setFormatter(JsonFormatter(process_role) if fmt == "json" else TextFormatter(process_role))
+    # Neither format shows the caller's file and line, the thread or the process name: the logging
+    # module need not find them for every record (its documented optimisations).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in root.handlers:
         old.flush()  # lines of the previous set-up go out before any of this one's

@@ -18,9 +18,8 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
-from contract import instruments
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
-from service_runtime.metrics import process_role
+from service_runtime.instruments import Instruments
 from service_runtime.zmq_loop import LoopSocket
 
 log = logging.getLogger(__name__)
@@ -42,9 +41,19 @@ def _expire(future: asyncio.Future) -> None:
 
 
 class DealerChannel:
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        endpoint: str,
+        key: bytes,
+        max_age: float,
+        kind: str,
+        *,
+        instruments: Instruments,
+    ):
         self.endpoint = endpoint
         self._kind = kind
+        self._instruments = instruments
         self._link = LoopSocket(context, zmq.DEALER)
         socket = self._link.socket
         socket.setsockopt(zmq.LINGER, 0)
@@ -115,7 +124,7 @@ class DealerChannel:
             envelope = self._opener.open(frames)
         except RejectedMessage as exc:
             self.rejected[exc.reason] += 1
-            instruments.ZMQ_REJECTED.labels(process_role(), exc.reason).inc()
+            self._instruments.zmq_rejected.labels(self._instruments.role, exc.reason).inc()
             return
         for item in envelope.items:
             future = self._pending.get(item.get("rid"))

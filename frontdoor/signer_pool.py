@@ -54,7 +54,6 @@ class SignerPool:
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
-        self._sign_durations: dict[str, object] = {}  # agent id -> its histogram child (labels() locks)
         self._policies = {
             BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
             BalancingPolicy.ROUND_ROBIN: RoundRobin(),
@@ -140,10 +139,7 @@ class SignerPool:
         except (TimeoutError, PeerLost):
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             return None
-        duration = self._sign_durations.get(agent_id)
-        if duration is None:
-            duration = self._sign_durations[agent_id] = self._instruments.sign_duration.labels(agent_id)
-        duration.observe(time.perf_counter() - started)
+        self._instruments.sign_duration.labels(agent_id).observe(time.perf_counter() - started)
         return SigningReply.from_item(item)
 
     def _candidates(self, deployment_name: str) -> list[Candidate]:

@@ -59,7 +59,6 @@ class SignerService:
         self._identity = IdentitySigner.from_secrets(config)
         self._manager = manager_deployment(settings.manager_endpoints, config.signers.group)
         self._sync: SyncOutcome | None = None
-        self._signature_counts: dict[str, object] = {}  # result -> its child (labels() locks each time)
         self._bound = False  # the socket exists only once we can sign
         self._stop = stopping or asyncio.Event()  # set by a signal (the skeleton) or an admin's Shutdown
         self._tasks: list[asyncio.Task] = []
@@ -116,10 +115,7 @@ class SignerService:
         debug = log.isEnabledFor(logging.DEBUG)
         for item, reply in zip(items, replies):
             result = reply.get("error") or "signed"
-            counter = self._signature_counts.get(result)
-            if counter is None:
-                counter = self._signature_counts[result] = self._signatures.labels(self.agent_id, result)
-            counter.inc()
+            self._signatures.labels(self.agent_id, result).inc()
             if started and result not in UNPARSED:  # only items SigningRequest.from_item validated
                 self._tracing.remote_span(
                     "signer/sign",

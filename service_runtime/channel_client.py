@@ -100,7 +100,7 @@ class DealerChannel:
     def _flush(self) -> None:
         self._flush_handle = None
         items, self._outbox = self._outbox, []
-        if self._link.socket.closed:  # closed by a pool update after the requests were queued
+        if self._link.closed:  # closed by a pool update after the requests were queued
             self._fail(items, PeerLost(self.endpoint))
             return
         # Bounded batches keep every message far below the receivers' size limit.

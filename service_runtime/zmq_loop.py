@@ -26,8 +26,11 @@ DRAIN_BATCH = 256  # messages per loop turn; the rest next turn, so one busy pee
 
 class LoopSocket:
     def __init__(self, context: zmq.asyncio.Context, kind: int):
-        # A plain socket of the same underlying context (inproc monitors keep working).
-        self.socket = zmq.Context.shadow(context.underlying).socket(kind)
+        # Made by the asyncio context, so it is one of the context's sockets (``destroy()`` closes it
+        # too); used through a plain shadow of it.  No asyncio operation is ever made on the owner, so
+        # it never registers with the loop itself.
+        self._owner = context.socket(kind)
+        self.socket = zmq.Socket.shadow(self._owner.underlying)
         self._on_message: Callable[[list[bytes]], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = -1
@@ -48,14 +51,20 @@ class LoopSocket:
 
     def send(self, frames: list[bytes]) -> None:
         """Send now, never waiting (``zmq.Again`` when no peer can take it)."""
+        if self._owner.closed:  # never touch a closed libzmq socket through the shadow
+            raise zmq.ZMQError(zmq.ENOTSOCK)
         try:
             self.socket.send_multipart(frames, NOBLOCK)
         finally:
             self._schedule_drain()  # the send may have taken the FD's signal of an arrival
 
+    @property
+    def closed(self) -> bool:
+        return self._owner.closed  # (a shadow does not learn that its socket was closed)
+
     def close(self) -> None:
         self.stop()
-        self.socket.close(linger=0)
+        self._owner.close(linger=0)
 
     def _schedule_drain(self) -> None:
         if self._loop is not None and not self._draining:
@@ -75,7 +84,9 @@ class LoopSocket:
         """Handle what is queued, up to a batch; whether some may be left."""
         socket, on_message = self.socket, self._on_message
         for _ in range(DRAIN_BATCH):
-            if socket.closed or on_message is None or self._loop is None:  # closed or stopped meanwhile
+            if self._owner.closed or on_message is None or self._loop is None:  # closed or stopped meanwhile
+                if self._owner.closed:  # (by the context's destroy(): its reader goes too)
+                    self.stop()
                 return False
             if not socket.get(EVENTS) & POLLIN:
                 return False

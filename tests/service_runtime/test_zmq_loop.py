@@ -3,6 +3,8 @@ must never leave an arrived message unread."""
 
 from __future__ import annotations
 
+import threading
+
 import zmq
 import zmq.asyncio
 
@@ -83,3 +85,15 @@ async def test_a_failing_handler_does_not_stop_the_drain(tmp_path):
         await eventually(lambda: received == [b"good"], timeout=5, interval=0.01)
     finally:
         link.close(), peer.close(), context.term()
+
+
+async def test_the_context_closes_the_socket_when_destroyed(tmp_path):
+    """As with pyzmq's own sockets, destroy() closes what is still open, so its term() returns."""
+    context, link, peer = await pair(tmp_path)
+    link.start(lambda frames: None)
+    peer.close()
+    ended = threading.Thread(target=context.destroy, kwargs={"linger": 0}, daemon=True)
+    ended.start()
+    ended.join(timeout=5)
+    assert not ended.is_alive() and link.closed
+    await eventually(lambda: link._loop is None, timeout=2, interval=0.01, what="the reader removed")

@@ -11,6 +11,6 @@ mode="${1:-compare}"
 [ $# -gt 0 ] && shift
 case "$mode" in
   compare|scaling) BENCH_COMMAND="bench/run.sh $mode${*:+ $*}" exec .venv/bin/python -m bench.compare "$mode" "$@" ;;
-  devstack) exec .venv/bin/python bench/bench.py "$@" ;;
+  devstack) exec .venv/bin/python -m bench.bench "$@" ;;
   *) echo "usage: bench/run.sh [compare|scaling|devstack] [options]" >&2; exit 2 ;;
 esac

@@ -50,6 +50,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=integers, default=None, help="front-door workers (compare: 2)")
     parser.add_argument("--signers", type=integers, default=None, help="signers (compare: 2)")
     parser.add_argument("--grid", action="store_true", help="scaling: every workers x signers pair")
+    parser.add_argument("--repeat", type=int, default=1, help="compare: rounds; the table shows low–high ranges")
     parser.add_argument("--original-venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--json", type=Path, help="also write every figure there")
     parser.add_argument("--keep", action="store_true", help="keep the servers' directories and logs (path on stderr)")
@@ -57,6 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = set(args.servers.split(",")) - set(SERVERS)
     if unknown:
         parser.error(f"unknown --servers {sorted(unknown)}")
+    if args.repeat < 1 or (args.repeat > 1 and args.mode != "compare"):
+        parser.error("--repeat is a positive count, for compare only")
     if args.connections is None:
         args.connections = [1, 16, 64] if args.mode == "compare" else [16, 64]
     return args
@@ -70,8 +73,10 @@ def scaling_pairs(workers: list[int], signers: list[int], grid: bool) -> list[tu
     return list(dict.fromkeys(pairs))
 
 
-def compare(args: argparse.Namespace, upstream: FastUpstream, directory: Path) -> list[TargetResult]:
+def compare(args: argparse.Namespace, upstream: FastUpstream, directory: Path, round_: int) -> list[TargetResult]:
+    """One round: each server in turn, alone on the machine with the upstream and wrk."""
     servers = args.servers.split(",")
+    directory = _subdirectory(directory, f"round-{round_}")
     results = []
     if "direct" in servers:
         results.append(measure_direct(upstream, args.connections, args.duration))
@@ -129,12 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             upstream.start()
             if args.mode == "compare":
-                results = compare(args, upstream, directory)
-                tables = [comparison_table(results), process_table(results)]
-                figures = [asdict(r) for r in results]
+                rounds = [compare(args, upstream, directory, n) for n in range(args.repeat)]
+                tables = [comparison_table(rounds), process_table(rounds)]
+                figures = [[asdict(r) for r in results] for results in rounds]
             else:
                 direct, runs = scaling(args, upstream, directory)
-                tables = [scaling_table(direct, runs), process_table([r for _, _, r in runs])]
+                tables = [scaling_table(direct, runs), process_table([[r for _, _, r in runs]])]
                 figures = [asdict(direct)] + [{"workers": w, "signers": s, **asdict(r)} for w, s, r in runs]
         except BaseException:
             machine.print_log_tails(directory, sys.stderr)

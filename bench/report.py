@@ -4,6 +4,8 @@ reader for Markdown tables (so a test can check what the harness prints).  No I/
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from bench.measure import DIRECT, TargetResult
 from bench.processes import is_store
@@ -11,64 +13,124 @@ from bench.processes import is_store
 MIB = 1 << 20
 
 
-def _rps(value: float) -> str:
-    return f"{value:,.0f}"
+Extract = Callable[[TargetResult, "TargetResult | None"], "list[float] | None"]
 
 
-def _share(value: float, floor: float | None) -> str:
-    return f"{_rps(value)} ({value / floor:.1%} of direct)" if floor else _rps(value)
+def _span(values: list[float], spec: str) -> str:
+    """One figure over several rounds: ``low–high``, or one value when they print alike."""
+    low, high = format(min(values), spec), format(max(values), spec)
+    return low if low == high else f"{low}–{high}"
 
 
-def comparison_table(results: list[TargetResult]) -> str:
-    """Rows are figures, columns are the servers (the direct upstream first when it was measured)."""
-    direct = next((r for r in results if r.name == DIRECT), None)
-    counts = sorted({count for result in results for count in result.rows})
-    lines = ["| | " + " | ".join(r.name for r in results) + " |", "|---" * (len(results) + 1) + "|"]
+def _cell(per_round: list[list[float] | None], template: str, specs: tuple[str, ...]) -> str:
+    rounds = [values for values in per_round if values is not None]
+    if not rounds:
+        return "-"
+    return template.format(*(_span([values[i] for values in rounds], spec) for i, spec in enumerate(specs)))
 
-    def row(label: str, cell) -> None:
-        lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
 
-    for count in counts:
-        floor = direct.rows[count].wrk.rps if direct and count in direct.rows else None
+@dataclass(frozen=True)
+class Figure:
+    """A row of the comparison: how to read it from a result (and its round's direct run), how to print it."""
 
-        def rps(r: TargetResult, count=count, floor=floor) -> str:
-            if count not in r.rows:
-                return "-"
-            return _rps(r.rows[count].wrk.rps) if r is direct else _share(r.rows[count].wrk.rps, floor)
+    label: str
+    extract: Extract
+    template: str
+    specs: tuple[str, ...]
+    direct: Figure | None = None  # how the direct upstream's column reads, if not "-"
+    fallback: Figure | None = None  # how it reads when ``extract`` finds nothing (no direct run to relate to)
 
-        def latency(r: TargetResult, count=count) -> str:
-            w = r.rows[count].wrk if count in r.rows else None
-            return f"{w.p50_ms:.2f} / {w.p99_ms:.2f}" if w else "-"
 
-        def cpu(r: TargetResult, count=count) -> str:
-            if count not in r.rows:
-                return "-"
-            x = r.rows[count]
-            return f"{x.server_cpu_ms:.2f}" if r is direct else f"{x.server_cpu_ms:.2f} (+{x.store_cpu_ms:.2f})"
+def _row(result: TargetResult, count: int):
+    return result.rows.get(count)
 
-        row(f"c={count} req/s", rps)
-        row(f"c={count} p50 / p99 ms", latency)
-        row(f"c={count} CPU ms per request (+ Redis/etcd)", cpu)
-    row("errors (non-2xx + socket), all rows", lambda r: str(r.errors))
-    row("upstream calls per proxied request", lambda r: "-" if r is direct else _calls(r))
-    row("upstream CPU ms per proxied request", lambda r: "-" if r is direct else _upstream_cpu(r))
-    row(
-        "first proxied answer after start", lambda r: "-" if r.startup_seconds is None else f"{r.startup_seconds:.2f} s"
-    )
-    row("peak RSS, own processes (count)", _server_memory)
-    row(
-        "peak RSS, its Redis/etcd",
-        lambda r: f"{r.memory.stores / MIB:.0f} MiB" if r.memory and r.memory.stores else "-",
-    )
+
+def _figures(count: int) -> list[Figure]:
+    def rps(r, _d):
+        return [x.wrk.rps] if (x := _row(r, count)) else None
+
+    def share(r, d):
+        x, floor = _row(r, count), _row(d, count) if d else None
+        return [x.wrk.rps, x.wrk.rps / floor.wrk.rps] if x and floor else None
+
+    def latency(r, _d):
+        return [x.wrk.p50_ms, x.wrk.p99_ms] if (x := _row(r, count)) else None
+
+    def cpu(r, _d):
+        return [x.server_cpu_ms, x.store_cpu_ms] if (x := _row(r, count)) else None
+
+    def errors(r, _d):
+        return [x.wrk.non_2xx, x.wrk.socket_errors] if (x := _row(r, count)) else None
+
+    def upstream(r, _d):
+        return [x.upstream_calls_per_request, x.per_request_ms(x.upstream_cpu)] if (x := _row(r, count)) else None
+
+    plain_rps = Figure("", rps, "{}", (",.0f",))
+    both_latencies = Figure(f"c={count} p50 / p99 ms", latency, "{} / {}", (".2f", ".2f"))
+    both_errors = Figure(f"c={count} errors: non-2xx / socket", errors, "{} / {}", (",.0f", ",.0f"))
+    return [
+        Figure(f"c={count} req/s", share, "{} ({} of direct)", (",.0f", ".1%"), plain_rps, fallback=plain_rps),
+        replace(both_latencies, direct=both_latencies),
+        Figure(
+            f"c={count} CPU ms per request (+ Redis/etcd)",
+            cpu,
+            "{} (+{})",
+            (".2f", ".2f"),
+            direct=Figure("", cpu, "{}", (".2f",)),
+        ),
+        replace(both_errors, direct=both_errors),
+        Figure(f"c={count} upstream calls / CPU ms per proxied request", upstream, "{} / {}", (".2f", ".2f")),
+    ]
+
+
+def _fixed_figures() -> list[Figure]:
+    def startup(r, _d):
+        return [r.startup_seconds] if r.startup_seconds is not None else None
+
+    def memory(r, _d):
+        return [r.memory.server / MIB, r.memory.server_processes] if r.memory else None
+
+    def stores(r, _d):
+        return [r.memory.stores / MIB] if r.memory and r.memory.stores else None
+
+    own_memory = Figure("peak RSS, own processes (count)", memory, "{} MiB ({})", (".0f", ".0f"))
+    return [
+        Figure("first proxied answer after start", startup, "{} s", (".2f",)),
+        replace(own_memory, direct=own_memory),
+        Figure("peak RSS, its Redis/etcd", stores, "{} MiB", (".0f",)),
+    ]
+
+
+def comparison_table(rounds: list[list[TargetResult]]) -> str:
+    """Rows are figures, columns are the servers (in the order of the first round); with several
+    rounds each cell is the range ``low–high`` over them."""
+    names = [result.name for result in rounds[0]]
+    by_name = {name: [next((r for r in round_ if r.name == name), None) for round_ in rounds] for name in names}
+    directs = [next((r for r in round_ if r.name == DIRECT), None) for round_ in rounds]
+    counts = sorted({count for round_ in rounds for result in round_ for count in result.rows})
+    figures = [figure for count in counts for figure in _figures(count)] + _fixed_figures()
+    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for figure in figures:
+        cells = []
+        for name in names:
+            shown = figure.direct if name == DIRECT else figure
+            if shown is None:
+                cells.append("-")
+                continue
+            cells.append(_figure_cell(shown, by_name[name], directs))
+        lines.append(f"| {figure.label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _calls(result: TargetResult) -> str:
-    return " / ".join(f"{row.upstream_calls_per_request:.2f}" for row in result.rows.values())
+def _figure_cell(figure: Figure, results: list[TargetResult | None], directs: list[TargetResult | None]) -> str:
+    per_round = [figure.extract(r, d) if r else None for r, d in zip(results, directs)]
+    if figure.fallback is not None and None in per_round:
+        return _figure_cell(figure.fallback, results, directs)
+    return _cell(per_round, figure.template, figure.specs)
 
 
-def _upstream_cpu(result: TargetResult) -> str:
-    return " / ".join(f"{row.per_request_ms(row.upstream_cpu):.2f}" for row in result.rows.values())
+def _share(value: float, floor: float | None) -> str:
+    return f"{value:,.0f} ({value / floor:.1%} of direct)" if floor else f"{value:,.0f}"
 
 
 def _server_memory(result: TargetResult) -> str:
@@ -77,28 +139,25 @@ def _server_memory(result: TargetResult) -> str:
     return f"{result.memory.server / MIB:.0f} MiB ({result.memory.server_processes})"
 
 
-def process_table(results: list[TargetResult]) -> str:
-    """Per process kind: how many, peak RSS, CPU ms per request at each concurrency."""
-    counts = sorted({count for result in results for count in result.rows})
+def process_table(rounds: list[list[TargetResult]]) -> str:
+    """Per process kind: how many, peak RSS, CPU ms per request at each concurrency (ranges over rounds)."""
+    counts = sorted({count for round_ in rounds for result in round_ for count in result.rows})
     header = "| server | process kind | processes | peak RSS MiB | " + " | ".join(f"CPU ms/req c={c}" for c in counts)
     lines = [header + " |", "|---" * (4 + len(counts)) + "|"]
-    for result in results:
-        if result.memory is None:
-            continue
-        for kind in sorted(result.memory.by_kind, key=lambda k: (is_store(k), k)):
-            cpu = [
-                f"{result.rows[c].per_request_ms(result.rows[c].cpu_by_kind.get(kind, 0.0)):.3f}"
-                if c in result.rows
-                else "-"
-                for c in counts
+    for name in [result.name for result in rounds[0]]:
+        results = [r for round_ in rounds for r in round_ if r.name == name and r.memory is not None]
+        kinds = sorted({kind for r in results for kind in r.memory.by_kind}, key=lambda k: (is_store(k), k))
+        for kind in kinds:
+            seen = [r for r in results if kind in r.memory.by_kind]
+            cells = [
+                f"{kind} (store)" if is_store(kind) else kind,
+                _span([r.memory.counts.get(kind, 0) for r in seen], ".0f"),
+                _span([r.memory.by_kind[kind] / MIB for r in seen], ".0f"),
             ]
-            label = f"{kind} (store)" if is_store(kind) else kind
-            peak = result.memory.by_kind[kind] / MIB
-            lines.append(
-                f"| {result.name} | {label} | {result.memory.counts.get(kind, 0)} | {peak:.0f} | "
-                + " | ".join(cpu)
-                + " |"
-            )
+            for count in counts:
+                cpu = [x.per_request_ms(x.cpu_by_kind.get(kind, 0.0)) for r in seen if (x := r.rows.get(count))]
+                cells.append(_span(cpu, ".3f") if cpu else "-")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

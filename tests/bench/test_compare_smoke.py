@@ -112,8 +112,8 @@ def test_compare_prints_a_table_that_parses_and_stops_everything(harness_factory
             assert 0 < p50 < 5000
             assert leading_number(comparison[f"c={count} CPU ms per request (+ Redis/etcd)"][server]) > 0
         assert "% of direct" in comparison[f"c={count} req/s"]["webui-host"]
-    assert comparison["errors (non-2xx + socket), all rows"]["webui-host"] == "0"
-    assert leading_number(comparison["upstream calls per proxied request"]["webui-host"]) >= 1
+        assert comparison[f"c={count} errors: non-2xx / socket"]["webui-host"] == "0 / 0"
+        assert leading_number(comparison[f"c={count} upstream calls / CPU ms per proxied request"]["webui-host"]) >= 1
     assert 0 < leading_number(comparison["first proxied answer after start"]["webui-host"]) < 120
     assert comparison["peak RSS, own processes (count)"]["webui-host"].endswith(f"({OWN_PROCESSES})")
     assert leading_number(comparison["peak RSS, its Redis/etcd"]["webui-host"]) > 0

@@ -38,23 +38,24 @@ def table_of(text: str, index: int = 0) -> dict[str, dict[str, str]]:
 
 
 def test_the_comparison_puts_each_server_in_a_column_and_relates_throughput_to_direct():
-    table = table_of(comparison_table([direct(), proxied()]))
+    table = table_of(comparison_table([[direct(), proxied()]]))
     assert table["c=16 req/s"][DIRECT] == "10,000"
     assert table["c=16 req/s"]["webui-host"] == "1,000 (10.0% of direct)"
     assert table["c=16 p50 / p99 ms"]["webui-host"] == "15.00 / 50.00"
 
 
 def test_cpu_per_request_keeps_the_stores_apart():
-    table = table_of(comparison_table([direct(), proxied()]))
+    table = table_of(comparison_table([[direct(), proxied()]]))
     assert table["c=16 CPU ms per request (+ Redis/etcd)"]["webui-host"] == "1.50 (+0.10)"
     assert table["c=16 CPU ms per request (+ Redis/etcd)"][DIRECT] == "0.09"
 
 
 def test_errors_upstream_calls_start_and_memory_rows():
-    table = table_of(comparison_table([direct(), proxied()]))
-    assert table["errors (non-2xx + socket), all rows"]["webui-host"] == "3"
-    assert table["upstream calls per proxied request"]["webui-host"] == "2.00"
-    assert table["upstream CPU ms per proxied request"]["webui-host"] == "0.15"
+    table = table_of(comparison_table([[direct(), proxied()]]))
+    assert table["c=16 errors: non-2xx / socket"]["webui-host"] == "3 / 0"
+    assert table["c=16 errors: non-2xx / socket"][DIRECT] == "0 / 0"
+    assert table["c=16 upstream calls / CPU ms per proxied request"]["webui-host"] == "2.00 / 0.15"
+    assert table["c=16 upstream calls / CPU ms per proxied request"][DIRECT] == "-"
     assert table["first proxied answer after start"]["webui-host"] == "4.25 s"
     assert table["first proxied answer after start"][DIRECT] == "-"
     assert table["peak RSS, own processes (count)"]["webui-host"] == "300 MiB (4)"
@@ -65,13 +66,28 @@ def test_errors_upstream_calls_start_and_memory_rows():
 def test_a_server_without_a_row_at_some_concurrency_shows_a_dash():
     other = proxied()
     other.rows[64] = Row(64, wrk(5_000, 500, 100.0, 200.0), {"frontdoor": 1.0}, 0.1, 5_000)
-    table = table_of(comparison_table([direct(), other]))
+    table = table_of(comparison_table([[direct(), other]]))
     assert table["c=64 req/s"][DIRECT] == "-"
     assert table["c=64 req/s"]["webui-host"] == "500"
 
 
+def test_several_rounds_print_as_ranges_each_relative_to_its_own_rounds_direct_run():
+    slower_direct, slower = direct(), proxied()
+    slower_direct.rows[16] = Row(16, wrk(50_000, 5_000, 2.5, 9.0), {"upstream": 5.0}, 5.0, 50_000)
+    slower.rows[16] = Row(16, wrk(9_000, 900, 15.0, 70.0), {"frontdoor": 9.0}, 1.0, 9_000)
+    slower.startup_seconds = 5.0
+    table = table_of(comparison_table([[direct(), proxied()], [slower_direct, slower]]))
+    assert table["c=16 req/s"][DIRECT] == "5,000–10,000"
+    assert table["c=16 req/s"]["webui-host"] == "900–1,000 (10.0%–18.0% of direct)"
+    assert table["c=16 p50 / p99 ms"]["webui-host"] == "15.00 / 50.00–70.00"
+    assert table["first proxied answer after start"]["webui-host"] == "4.25–5.00 s"
+    rows = parse_markdown_tables(process_table([[direct(), proxied()], [slower_direct, slower]]))[0]
+    frontdoor = next(row for row in rows if row["process kind"] == "frontdoor")
+    assert frontdoor["CPU ms/req c=16"] == "1.000"
+
+
 def test_the_process_table_lists_each_kind_with_stores_last():
-    rows = parse_markdown_tables(process_table([direct(), proxied()]))[0]
+    rows = parse_markdown_tables(process_table([[direct(), proxied()]]))[0]
     kinds = [(row["server"], row["process kind"]) for row in rows]
     assert kinds == [
         (DIRECT, "upstream"),
@@ -112,6 +128,9 @@ def test_scaling_varies_one_setting_at_a_time_unless_asked_for_the_grid():
 def test_default_concurrencies_per_mode_and_unknown_servers_are_refused():
     assert parse_args(["compare"]).connections == [1, 16, 64]
     assert parse_args(["scaling"]).connections == [16, 64]
+    assert parse_args(["compare", "--repeat", "3"]).repeat == 3
     assert parse_args(["compare", "--connections", "2,8"]).connections == [2, 8]
     with pytest.raises(SystemExit):
         parse_args(["compare", "--servers", "direct,nginx"])
+    with pytest.raises(SystemExit):
+        parse_args(["scaling", "--repeat", "2"])

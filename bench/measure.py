@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import psutil
+
 from bench import processes
 from bench.processes import MemoryPeaks, MemorySampler
 from bench.targets import PROXIED_PATH, UPSTREAM_PATH, FastUpstream, Target, login_cookie, proxied_headers
@@ -22,6 +24,7 @@ class Row:
     cpu_by_kind: dict[str, float]  # seconds, per process kind of the server under test
     upstream_cpu: float  # seconds used by the fast upstream meanwhile
     upstream_calls: int  # requests the fast upstream answered meanwhile
+    busy_elsewhere: float = 0.0  # share of all cores busy with anything else (other users, the harness)
 
     def per_request_ms(self, seconds: float) -> float:
         return seconds * 1000 / max(self.wrk.requests, 1)
@@ -57,18 +60,12 @@ class TargetResult:
 def measure_direct(upstream: FastUpstream, connections: list[int], duration: float) -> TargetResult:
     """wrk straight at the fast upstream: the floor.  Its own CPU counts as the server's."""
     result = TargetResult(DIRECT, settings="1 process, aiohttp + uvloop, no access log")
-    process = upstream.process()
-    sampler = MemorySampler(lambda: [process])
+    sampler = MemorySampler(lambda: [upstream.process()])
     sampler.start()
     try:
         run_wrk(upstream.url + UPSTREAM_PATH, {}, max(connections), 1)  # warm up
         for count in connections:
-            calls_before = upstream.wait_quiet()
-            before = processes.cpu_seconds([process])
-            outcome = run_wrk(upstream.url + UPSTREAM_PATH, {}, count, duration)
-            used = processes.cpu_seconds([process])[process.pid] - before[process.pid]
-            calls = upstream.wait_quiet() - calls_before
-            result.rows[count] = Row(count, outcome, {"upstream": used}, used, calls)
+            result.rows[count] = _measured_row([], upstream, upstream.url + UPSTREAM_PATH, {}, count, duration)
     finally:
         result.memory = sampler.stop()
     return result
@@ -89,7 +86,7 @@ def measure_target(
         run_wrk(url, headers, max(connections), warmup)  # pools, caches, lazy imports
         for count in connections:
             sampler.refresh()  # a process restarted meanwhile is followed
-            result.rows[count] = _driven_row(target, upstream, url, headers, count, duration)
+            result.rows[count] = _measured_row(target.processes(), upstream, url, headers, count, duration)
     finally:
         if sampler is not None:
             result.memory = sampler.stop()
@@ -97,17 +94,26 @@ def measure_target(
     return result
 
 
-def _driven_row(
-    target: Target, upstream: FastUpstream, url: str, headers: dict[str, str], count: int, duration: float
+def _measured_row(
+    members: list[psutil.Process],
+    upstream: FastUpstream,
+    url: str,
+    headers: dict[str, str],
+    count: int,
+    duration: float,
 ) -> Row:
-    members = target.processes()
+    """One wrk run; ``members``: the server's processes (none when wrk drives the upstream directly,
+    whose CPU is then the server's)."""
     kinds = processes.describe(members)
     upstream_process = upstream.process()
     calls_before = upstream.wait_quiet()
-    before = processes.cpu_seconds(members)
-    upstream_before = processes.cpu_seconds([upstream_process])[upstream_process.pid]
+    machine_before = processes.MachineClock.now()
+    before = processes.cpu_seconds([*members, upstream_process])
     outcome = run_wrk(url, headers, count, duration)
-    after = processes.cpu_seconds(members)
-    upstream_used = processes.cpu_seconds([upstream_process])[upstream_process.pid] - upstream_before
+    after = processes.cpu_seconds([*members, upstream_process])
+    machine = processes.MachineClock.now().since(machine_before)
     calls = upstream.wait_quiet() - calls_before
-    return Row(count, outcome, processes.cpu_by_kind(before, after, kinds), upstream_used, calls)
+    upstream_used = after.pop(upstream_process.pid) - before.pop(upstream_process.pid)
+    by_kind = processes.cpu_by_kind(before, after, kinds) if members else {"upstream": upstream_used}
+    ours = sum(by_kind.values()) + (upstream_used if members else 0.0)
+    return Row(count, outcome, by_kind, upstream_used, calls, machine.share_elsewhere(ours))

@@ -7,7 +7,9 @@ original's Redis is started beside it.  Stores are reported apart from the serve
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -154,6 +156,32 @@ class MemorySampler(threading.Thread):
             self.join()
         self.sample()
         return self.peaks
+
+
+@dataclass(frozen=True)
+class MachineClock:
+    """System-wide busy CPU seconds, wall time and our reaped children's CPU (wrk), at one moment or
+    between two."""
+
+    busy: float
+    wall: float
+    children: float
+
+    @classmethod
+    def now(cls) -> MachineClock:
+        t = psutil.cpu_times()
+        # idle, iowait and steal are not work done here; guest time is already inside user.
+        busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+        mine = os.times()
+        return cls(busy, time.monotonic(), mine.children_user + mine.children_system)
+
+    def since(self, earlier: MachineClock) -> MachineClock:
+        return MachineClock(self.busy - earlier.busy, self.wall - earlier.wall, self.children - earlier.children)
+
+    def share_elsewhere(self, measured: float, cpus: int | None = None) -> float:
+        """Share of all cores busy with neither ``measured`` seconds (the server, the upstream) nor wrk."""
+        capacity = self.wall * (cpus or psutil.cpu_count() or 1)
+        return max(0.0, self.busy - measured - self.children) / capacity if capacity > 0 else 0.0
 
 
 def wait_gone(processes: list[psutil.Process], timeout: float) -> None:

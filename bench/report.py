@@ -62,12 +62,16 @@ def _figures(count: int) -> list[Figure]:
     def errors(r, _d):
         return [x.wrk.non_2xx, x.wrk.socket_errors] if (x := _row(r, count)) else None
 
+    def elsewhere(r, _d):
+        return [x.busy_elsewhere] if (x := _row(r, count)) else None
+
     def upstream(r, _d):
         return [x.upstream_calls_per_request, x.per_request_ms(x.upstream_cpu)] if (x := _row(r, count)) else None
 
     plain_rps = Figure("", rps, "{}", (",.0f",))
     both_latencies = Figure(f"c={count} p50 / p99 ms", latency, "{} / {}", (".2f", ".2f"))
     both_errors = Figure(f"c={count} errors: non-2xx / socket", errors, "{} / {}", (",.0f", ",.0f"))
+    busy_elsewhere = Figure(f"c={count} cores busy elsewhere (other users, harness)", elsewhere, "{}", (".0%",))
     return [
         Figure(f"c={count} req/s", share, "{} ({} of direct)", (",.0f", ".1%"), plain_rps, fallback=plain_rps),
         replace(both_latencies, direct=both_latencies),
@@ -79,6 +83,7 @@ def _figures(count: int) -> list[Figure]:
             direct=Figure("", cpu, "{}", (".2f",)),
         ),
         replace(both_errors, direct=both_errors),
+        replace(busy_elsewhere, direct=busy_elsewhere),
         Figure(f"c={count} upstream calls / CPU ms per proxied request", upstream, "{} / {}", (".2f", ".2f")),
     ]
 

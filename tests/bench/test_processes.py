@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.processes import MemoryPeaks, cpu_by_kind, is_store, kind_of
+from bench.processes import MachineClock, MemoryPeaks, cpu_by_kind, is_store, kind_of
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,16 @@ def test_a_process_that_disappears_keeps_its_kind_counted_at_its_most():
     peaks.add_sample({1: 60}, kinds)
     assert peaks.counts["signer"] == 2
     assert peaks.server == 100
+
+
+def test_the_share_of_the_machine_busy_elsewhere_leaves_out_the_measured_processes_and_wrk():
+    # 5 s on 2 cores = 10 core-seconds; 10 busy, of which 4 measured and 1 wrk: half was someone else's.
+    assert MachineClock(busy=10.0, wall=5.0, children=1.0).share_elsewhere(4.0, cpus=2) == pytest.approx(0.5)
+    assert MachineClock(busy=3.0, wall=5.0, children=1.0).share_elsewhere(4.0, cpus=2) == 0.0  # never negative
+
+
+def test_machine_clock_differences():
+    later = MachineClock(busy=12.5, wall=103.0, children=2.0).since(MachineClock(busy=10.0, wall=100.0, children=0.5))
+    assert (later.busy, later.wall, later.children) == (2.5, 3.0, 1.5)
+    now = MachineClock.now()
+    assert now.busy > 0 and now.wall > 0

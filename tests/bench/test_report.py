@@ -28,7 +28,7 @@ def proxied() -> TargetResult:
     memory.counts = {"frontdoor": 2, "signer": 2, "redis-server": 1}
     result = TargetResult("webui-host", startup_seconds=4.25, memory=memory)
     cpu = {"frontdoor": 10.0, "signer": 5.0, "redis-server": 1.0}
-    result.rows[16] = Row(16, wrk(10_000, 1_000, 15.0, 50.0, non_2xx=3), cpu, 1.5, 20_000)
+    result.rows[16] = Row(16, wrk(10_000, 1_000, 15.0, 50.0, non_2xx=3), cpu, 1.5, 20_000, busy_elsewhere=0.25)
     return result
 
 
@@ -56,6 +56,8 @@ def test_errors_upstream_calls_start_and_memory_rows():
     assert table["c=16 errors: non-2xx / socket"][DIRECT] == "0 / 0"
     assert table["c=16 upstream calls / CPU ms per proxied request"]["webui-host"] == "2.00 / 0.15"
     assert table["c=16 upstream calls / CPU ms per proxied request"][DIRECT] == "-"
+    assert table["c=16 cores busy elsewhere (other users, harness)"]["webui-host"] == "25%"
+    assert table["c=16 cores busy elsewhere (other users, harness)"][DIRECT] == "0%"
     assert table["first proxied answer after start"]["webui-host"] == "4.25 s"
     assert table["first proxied answer after start"][DIRECT] == "-"
     assert table["peak RSS, own processes (count)"]["webui-host"] == "300 MiB (4)"

@@ -100,6 +100,16 @@ def scaling(args: argparse.Namespace, upstream: FastUpstream, directory: Path) -
     return direct, runs
 
 
+def _run(args: argparse.Namespace, upstream: FastUpstream, directory: Path) -> tuple[list[str], list]:
+    """The mode's tables (Markdown) and its figures (for --json)."""
+    if args.mode == "compare":
+        rounds = [compare(args, upstream, directory, n) for n in range(args.repeat)]
+        return [comparison_table(rounds), process_table(rounds)], [[asdict(r) for r in rs] for rs in rounds]
+    direct, runs = scaling(args, upstream, directory)
+    figures = [asdict(direct)] + [{"workers": w, "signers": s, **asdict(r)} for w, s, r in runs]
+    return [scaling_table(direct, runs), process_table([[r for _, _, r in runs]])], figures
+
+
 def _subdirectory(directory: Path, name: str) -> Path:
     path = directory / name
     path.mkdir()
@@ -133,15 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         upstream = FastUpstream(directory / "fast-upstream.log")
         try:
             upstream.start()
-            if args.mode == "compare":
-                rounds = [compare(args, upstream, directory, n) for n in range(args.repeat)]
-                tables = [comparison_table(rounds), process_table(rounds)]
-                figures = [[asdict(r) for r in results] for results in rounds]
-            else:
-                direct, runs = scaling(args, upstream, directory)
-                tables = [scaling_table(direct, runs), process_table([[r for _, _, r in runs]])]
-                figures = [asdict(direct)] + [{"workers": w, "signers": s, **asdict(r)} for w, s, r in runs]
-        except BaseException:
+            tables, figures = _run(args, upstream, directory)
+        except KeyboardInterrupt:
+            print("interrupted: stopping what the harness started", file=sys.stderr)
+            return 130
+        except Exception:
             machine.print_log_tails(directory, sys.stderr)
             raise
         finally:

@@ -95,7 +95,8 @@ def scaling(args: argparse.Namespace, upstream: FastUpstream, directory: Path) -
     direct = measure_direct(upstream, args.connections, args.duration)
     runs = []
     for workers, signers in scaling_pairs(args.workers or [1, 2, 4], args.signers or [1, 2, 4], args.grid):
-        target = WebuiHost(_subdirectory(directory, f"w{workers}-s{signers}"), upstream.url, workers, signers)
+        name = f"webui-host {workers}x{signers}"  # front doors x signers: apart in the process table
+        target = WebuiHost(_subdirectory(directory, name.replace(" ", "-")), upstream.url, workers, signers, name)
         runs.append((workers, signers, measure_target(target, upstream, args.connections, args.duration, args.warmup)))
     return direct, runs
 

@@ -149,7 +149,7 @@ def process_table(rounds: list[list[TargetResult]]) -> str:
     counts = sorted({count for round_ in rounds for result in round_ for count in result.rows})
     header = "| server | process kind | processes | peak RSS MiB | " + " | ".join(f"CPU ms/req c={c}" for c in counts)
     lines = [header + " |", "|---" * (4 + len(counts)) + "|"]
-    for name in [result.name for result in rounds[0]]:
+    for name in dict.fromkeys(result.name for result in rounds[0]):
         results = [r for round_ in rounds for r in round_ if r.name == name and r.memory is not None]
         kinds = sorted({kind for r in results for kind in r.memory.by_kind}, key=lambda k: (is_store(k), k))
         for kind in kinds:
@@ -167,18 +167,25 @@ def process_table(rounds: list[list[TargetResult]]) -> str:
 
 
 def scaling_table(direct: TargetResult, runs: list[tuple[int, int, TargetResult]]) -> str:
-    """``runs``: (front-door workers, signers, result) of webui-host."""
+    """``runs``: (front-door workers, signers, result) of webui-host; the direct upstream's rows first."""
     lines = [
-        "| front doors | signers | c | req/s | p50 / p99 ms | CPU ms/req (+ Redis/etcd) | errors | peak RSS MiB (count) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| front doors | signers | c | req/s | p50 / p99 ms | CPU ms/req (+ Redis/etcd) | errors | cores busy elsewhere "
+        "| peak RSS (count) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    for count, row in sorted(direct.rows.items()):
+        lines.append(
+            f"| direct upstream | - | {count} | {row.wrk.rps:,.0f} | {row.wrk.p50_ms:.2f} / {row.wrk.p99_ms:.2f} "
+            f"| {row.server_cpu_ms:.2f} | {row.wrk.errors} | {row.busy_elsewhere:.0%} | {_server_memory(direct)} |"
+        )
     for workers, signers, result in runs:
         for count, row in sorted(result.rows.items()):
             floor = direct.rows[count].wrk.rps if count in direct.rows else None
             lines.append(
                 f"| {workers} | {signers} | {count} | {_share(row.wrk.rps, floor)} "
                 f"| {row.wrk.p50_ms:.2f} / {row.wrk.p99_ms:.2f} "
-                f"| {row.server_cpu_ms:.2f} (+{row.store_cpu_ms:.2f}) | {row.wrk.errors} | {_server_memory(result)} |"
+                f"| {row.server_cpu_ms:.2f} (+{row.store_cpu_ms:.2f}) | {row.wrk.errors} | {row.busy_elsewhere:.0%} "
+                f"| {_server_memory(result)} |"
             )
     return "\n".join(lines)
 

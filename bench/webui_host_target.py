@@ -51,9 +51,10 @@ manager_port = {ports.manager}
 
 
 class WebuiHost:
-    name = "webui-host"
-
-    def __init__(self, directory: Path, upstream_url: str, workers: int = 2, signers: int = 2):
+    def __init__(
+        self, directory: Path, upstream_url: str, workers: int = 2, signers: int = 2, name: str = "webui-host"
+    ):
+        self.name = name
         self.settings = f"{workers} front-door workers, {signers} signers, embedded Redis + etcd"
         self._stack = RunningStack(
             directory,

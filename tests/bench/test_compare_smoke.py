@@ -124,6 +124,22 @@ def test_compare_prints_a_table_that_parses_and_stops_everything(harness_factory
     assert harness.leftovers() == []
 
 
+def test_scaling_prints_a_line_per_setting_and_stops_everything(harness_factory):
+    harness = harness_factory("scaling", "--grid", "--workers", "1", "--signers", "1", "--duration", "1")
+    assert harness.wait(timeout=240) == 0, harness.output()
+    scaling, per_process = parse_markdown_tables(harness.stdout_path.read_text())
+    assert [(row["front doors"], row["signers"], row["c"]) for row in scaling] == [
+        ("direct upstream", "-", "16"),
+        ("direct upstream", "-", "64"),
+        ("1", "1", "16"),
+        ("1", "1", "64"),
+    ]
+    assert all(leading_number(row["req/s"]) > 0 and row["errors"] == "0" for row in scaling)
+    assert scaling[2]["peak RSS (count)"].endswith("(4)")  # 1 front door, 1 signer, the daemon, supervisord
+    assert {row["server"] for row in per_process} == {"webui-host 1x1"}
+    assert harness.leftovers() == []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_stops_what_it_started(harness_factory, signum):
     harness = harness_factory("compare", "--servers", "webui-host", "--duration", "30")

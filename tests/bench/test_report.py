@@ -101,10 +101,22 @@ def test_the_process_table_lists_each_kind_with_stores_last():
     assert (frontdoor["processes"], frontdoor["peak RSS MiB"], frontdoor["CPU ms/req c=16"]) == ("2", "200", "1.000")
 
 
-def test_the_scaling_table_has_a_line_per_setting_and_concurrency():
+def test_the_scaling_table_has_the_direct_rows_then_a_line_per_setting_and_concurrency():
     rows = parse_markdown_tables(scaling_table(direct(), [(1, 2, proxied()), (4, 2, proxied())]))[0]
-    assert [(row["front doors"], row["signers"], row["c"]) for row in rows] == [("1", "2", "16"), ("4", "2", "16")]
-    assert leading_number(rows[0]["req/s"]) == 1000
+    settings = [(row["front doors"], row["signers"], row["c"]) for row in rows]
+    assert settings == [("direct upstream", "-", "16"), ("1", "2", "16"), ("4", "2", "16")]
+    assert rows[0]["req/s"] == "10,000"
+    assert rows[1]["req/s"] == "1,000 (10.0% of direct)"
+    assert rows[1]["cores busy elsewhere"] == "25%"
+
+
+def test_settings_of_one_server_stay_apart_in_the_process_table():
+    one, other = proxied(), proxied()
+    other.name = "webui-host 4x2"
+    other.memory.by_kind = {**other.memory.by_kind, "frontdoor": 400 * MIB}
+    rows = parse_markdown_tables(process_table([[one, other]]))[0]
+    frontdoors = [(row["server"], row["peak RSS MiB"]) for row in rows if row["process kind"] == "frontdoor"]
+    assert frontdoors == [("webui-host", "200"), ("webui-host 4x2", "400")]
 
 
 def test_several_tables_and_prose_between_them_are_told_apart():

@@ -1,17 +1,17 @@
-"""Where a proxied request's CPU goes: every process of ours, against a fast stand-in Manager.
+"""Where a proxied request's CPU goes, process by process, with py-spy on all of them at once.
 
-Starts a development Manager (``python -m devstack``), a stand-in upstream in front of it (aiohttp +
-uvloop: ``GET /auth`` answered at once with a small JSON, anything else, such as the login, passed to
-the devstack), and the whole stack (``webui-host run``: 2 front doors, 2 signers, the session daemon,
-supervisord, embedded Redis and etcd) with ``[api] endpoint`` set to the stand-in.  After one login it
-drives ``wrk -t1`` at ``GET /func/auth?echo=bench`` with the session cookie and prints, per run: req/s,
-p50/p99, and CPU milliseconds per request of each group of our processes (supervisord included: the
-log lines of every process travel through its pipes), plus their idle CPU.
+The same server under test and upstream as ``bench/run.sh compare`` (``webui_host_target.WebuiHost``:
+``webui-host run`` with its defaults, everything on; ``bench/fast_upstream.py`` as the Manager), one
+login, then ``wrk -t1`` at ``GET /func/auth?echo=bench`` with the session cookie.  Printed: the idle CPU
+of each kind of process, then per connection count the medians of ``--runs`` runs: req/s, p50/p99 and
+CPU milliseconds per request of each kind (supervisord included: every process's log lines travel
+through its pipes).
 
-``--pyspy DIR`` also records every one of those processes at once with py-spy during one c=16 run
-(collapsed stacks, ``DIR/<group>-<pid>.txt``; needs root and ``.venv/bin/py-spy``).
+``--pyspy DIR`` also records every process of the tree during one c=16 run with
+``py-spy record --gil`` (collapsed stacks, ``DIR/<kind>-<pid>.txt``; needs root and ``.venv/bin/py-spy``).
+``--gil`` matters: without it, time a process spends idle in uvloop is counted as ``Runner.run``.
 
-Usage: .venv/bin/python bench/hotpath.py [--connections 1,16,64] [--runs 3] [--duration 5] [--pyspy DIR]
+Usage: .venv/bin/python -m bench.hotpath [--connections 1,16,64] [--runs 3] [--duration 5] [--pyspy DIR]
 """
 
 from __future__ import annotations
@@ -19,113 +19,72 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
+from bench import processes
+from bench.targets import PROXIED_PATH, FastUpstream, login_cookie, proxied_headers
+from bench.webui_host_target import WebuiHost
+from bench.wrk import run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench import API_VERSION, login_cookie, wrk  # noqa: E402
-from tests.support.ports import free_ports  # noqa: E402
-from tests.support.stack import RunningStack  # noqa: E402
-
-STAND_IN = """
-import json, sys
-import aiohttp, uvloop
-from aiohttp import web
-
-PORT, DEVSTACK = int(sys.argv[1]), sys.argv[2]
-BODY = json.dumps({"authorized": "yes", "echo": "bench"}).encode()
-DROPPED = ("content-length", "transfer-encoding", "content-encoding", "connection")
-
-async def answer(request):
-    return web.Response(body=BODY, content_type="application/json")
-
-async def pass_on(request):
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
-    async with request.app["client"].request(request.method, DEVSTACK + request.raw_path, headers=headers,
-                                             data=await request.read(), allow_redirects=False) as upstream:
-        body = await upstream.read()
-        kept = {k: v for k, v in upstream.headers.items() if k.lower() not in DROPPED}
-        return web.Response(status=upstream.status, body=body, headers=kept)
-
-async def client(app):
-    app["client"] = aiohttp.ClientSession(auto_decompress=False)
-    yield
-    await app["client"].close()
-
-app = web.Application()
-app.cleanup_ctx.append(client)
-app.router.add_get("/auth", answer)
-app.router.add_route("*", "/{tail:.*}", pass_on)
-web.run_app(app, host="127.0.0.1", port=PORT, loop=uvloop.new_event_loop(), access_log=None, print=None)
-"""
-GROUPS = ("frontdoor", "signers:", "session_daemon")
+OURS = ("supervisord", "frontdoor", "signer", "session_daemon")
 
 
-def process_groups(stack: RunningStack) -> dict[str, list[psutil.Process]]:
-    groups = {"supervisord": [psutil.Process(stack._process.pid)]}  # `webui-host run` execs supervisord
-    for name in GROUPS:
-        groups[name.rstrip(":")] = [psutil.Process(pid) for pid in stack.pids(name)]
-    return groups
+def cpu_by_kind(target: WebuiHost, action) -> tuple[object, dict[str, float]]:
+    """What ``action`` returns, and the CPU seconds each kind of process used meanwhile."""
+    tree = target.processes()
+    kinds, before = processes.describe(tree), processes.cpu_seconds(tree)
+    result = action()
+    return result, processes.cpu_by_kind(before, processes.cpu_seconds(tree), kinds)
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
-
-
-def record_profiles(groups, directory: Path, url: str, headers: dict[str, str], duration: int) -> None:
+def record_profiles(target: WebuiHost, directory: Path, url: str, headers: dict[str, str], duration: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
+    kinds = processes.describe(target.processes())
     spies = [
         subprocess.Popen(
-            [str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(p.pid), "--rate", "250"]
-            + ["--duration", str(duration + 2), "--format", "raw", "--output", str(directory / f"{name}-{p.pid}.txt")],
+            [str(ROOT / ".venv/bin/py-spy"), "record", "--gil", "--pid", str(pid), "--rate", "250"]
+            + ["--duration", str(duration + 2), "--format", "raw", "--output", str(directory / f"{kind}-{pid}.txt")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for name, processes in groups.items()
-        for p in processes
+        for pid, kind in kinds.items()
+        if kind in OURS
     ]
     time.sleep(1)  # every recorder attached
-    wrk(url, headers, 16, duration)
+    run_wrk(url, headers, 16, duration)
     for spy in spies:
         spy.wait()
 
 
-def measure(stack: RunningStack, args: argparse.Namespace) -> None:
-    cookie = login_cookie(stack)
-    url = f"{stack.base_url}/func/auth?echo=bench"
-    headers = {"Cookie": cookie, "X-BackendAI-Version": API_VERSION}
-    wrk(url, headers, 16, 2)  # warm caches and connection pools
-    groups = process_groups(stack)
-    before = {name: cpu_seconds(processes) for name, processes in groups.items()}
-    time.sleep(5)
-    idle = {name: (cpu_seconds(processes) - before[name]) * 1000 / 5 for name, processes in groups.items()}
-    print("idle CPU ms/s: " + ", ".join(f"{name} {ms:.1f}" for name, ms in idle.items()))
+def measure(target: WebuiHost, args: argparse.Namespace) -> None:
+    url = target.base_url + PROXIED_PATH
+    headers = proxied_headers(login_cookie(target.base_url))
+    run_wrk(url, headers, 16, 2)  # warm caches and connection pools
+    _, idle = cpu_by_kind(target, lambda: time.sleep(5))
+    print("idle CPU ms/s: " + ", ".join(f"{kind} {idle.get(kind, 0.0) * 200:.1f}" for kind in OURS))
     if args.pyspy:
-        record_profiles(groups, Path(args.pyspy), url, headers, args.duration)
-    print("| conns | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req ours | " + " | ".join(groups) + " |")
-    print("|---|---|---|---|---|---|" + "---|" * len(groups))
+        record_profiles(target, Path(args.pyspy), url, headers, args.duration)
+    print("| conns | req/s | p50 ms | p99 ms | errors | CPU ms/req, ours | " + " | ".join(OURS) + " |")
+    print("|---|---|---|---|---|---|" + "---|" * len(OURS))
     for connections in (int(c) for c in args.connections.split(",")):
-        rows = []
-        for _ in range(args.runs):
-            before = {name: cpu_seconds(processes) for name, processes in groups.items()}
-            result = wrk(url, headers, connections, args.duration)
-            requests = max(result["requests"], 1)
-            per_group = {name: (cpu_seconds(p) - before[name]) * 1000 / requests for name, p in groups.items()}
-            rows.append((result, per_group))
-        median = lambda values: statistics.median(values)  # noqa: E731
-        per_group = {name: median([r[1][name] for r in rows]) for name in groups}
+        drive = lambda connections=connections: run_wrk(url, headers, connections, args.duration)  # noqa: E731
+        runs = [cpu_by_kind(target, drive) for _ in range(args.runs)]
+        per_kind = {
+            kind: statistics.median(spent.get(kind, 0.0) * 1000 / max(result.requests, 1) for result, spent in runs)
+            for kind in OURS
+        }
+        total = statistics.median(
+            sum(spent.get(kind, 0.0) for kind in OURS) * 1000 / max(result.requests, 1) for result, spent in runs
+        )
+        results = [result for result, _ in runs]
         print(
-            f"| {connections} | {median([r[0]['rps'] for r in rows]):.0f} "
-            f"| {median([r[0]['p50_ms'] for r in rows]):.2f} | {median([r[0]['p99_ms'] for r in rows]):.2f} "
-            f"| {sum(r[0]['non_2xx'] for r in rows)} | {median([sum(r[1].values()) for r in rows]):.3f} | "
-            + " | ".join(f"{per_group[name]:.3f}" for name in groups)
+            f"| {connections} | {statistics.median(r.rps for r in results):.0f} "
+            f"| {statistics.median(r.p50_ms for r in results):.2f} | {statistics.median(r.p99_ms for r in results):.2f} "
+            f"| {sum(r.errors for r in results)} | {total:.3f} | "
+            + " | ".join(f"{per_kind[kind]:.3f}" for kind in OURS)
             + " |",
             flush=True,
         )
@@ -138,25 +97,17 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--pyspy", default="", help="directory for py-spy recordings of every process")
     args = parser.parse_args()
-    stand_in_port, devstack_port = free_ports(2)
     with tempfile.TemporaryDirectory(prefix="webui-host-hotpath-") as directory:
-        devstack = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--port", str(devstack_port)], stderr=subprocess.DEVNULL, cwd=ROOT
-        )
-        stand_in = subprocess.Popen(
-            [sys.executable, "-c", STAND_IN, str(stand_in_port), f"http://127.0.0.1:{devstack_port}"], cwd=ROOT
-        )
-        stack = RunningStack(
-            Path(directory), signers=2, workers=2, api_extra=f'endpoint = ["http://127.0.0.1:{stand_in_port}"]'
-        )
+        upstream = FastUpstream(Path(directory) / "upstream.log").start()
+        stack_directory = Path(directory) / "stack"
+        stack_directory.mkdir()
+        target = WebuiHost(stack_directory, upstream.url)
         try:
-            stack.start()
-            measure(stack, args)
+            target.start()
+            measure(target, args)
         finally:
-            stack.stop()
-            for process in (stand_in, devstack):
-                process.terminate()
-                process.wait()
+            target.stop()
+            upstream.stop()
 
 
 if __name__ == "__main__":

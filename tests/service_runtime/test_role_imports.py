@@ -1,0 +1,12 @@
+"""Each process loads what its role uses: imports are most of a process's start time and memory."""
+
+from __future__ import annotations
+
+from tests.support.imports import modules_loaded_by, packages
+
+
+def test_a_signer_loads_no_http_framework():
+    # The skeleton's logging filter scrubs aiohttp's parser errors; a signer serves no HTTP and has none.
+    loaded = packages(modules_loaded_by("service_runtime.process", "signer_worker.service"))
+    assert "aiohttp" not in loaded
+    assert "jinja2" not in loaded

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.config import Config, ConfigError
+from contract.host_layout import DEVSTACK_ENDPOINT_ENV
 from service_runtime.config_file import load_config
 from service_runtime.etcd import etcd_client, read_global_settings
 
 log = logging.getLogger(__name__)
-# Set by `webui-host run` for its processes when it starts the development Manager itself.
-DEVSTACK_ENDPOINT_ENV = "WEBUI_HOST_DEVSTACK_ENDPOINT"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import zmq.asyncio
-
 from contract.config import Config, ConfigError
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
 from service_runtime.config_file import load_config
@@ -51,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def revoke_user(config: Config, user_id: str) -> int:
     # Imported here: the ZeroMQ client defines the metrics, which the launcher (`webui-host run`, whose
-    # environment may name the shared metrics directory) must not create just by parsing its arguments.
+    # environment may name the shared metrics directory) must not create just by parsing its arguments;
+    # and ZeroMQ is loaded only by the command that uses it.
+    import zmq.asyncio
+
     from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
 
     context = zmq.asyncio.Context()

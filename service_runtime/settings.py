@@ -14,6 +14,9 @@ from service_runtime.config_file import load_config
 from service_runtime.etcd import etcd_client, read_global_settings
 
 log = logging.getLogger(__name__)
+# Seconds between tries while etcd is not up yet; every process of a fresh host starts with etcd, so
+# this is the granularity of their start once it answers.
+ETCD_RETRY = 0.1
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,6 @@ async def _read_etcd(config: Config, wait: float) -> tuple[dict, list[str]]:
                     extra={"event": "etcd_unreachable", "etcd": config.etcd_addr, "error": type(exc).__name__},
                 )
                 return {}, []
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(ETCD_RETRY)
         finally:
             await client.close()

@@ -53,6 +53,7 @@ class Run:
     events: list[tuple[float, str, str]]  # (seconds since launch, program, what)
     peaks: dict[str, list[int]] = field(default_factory=dict)  # kind -> VmHWM bytes per process
     cpu: dict[str, list[float]] = field(default_factory=dict)  # kind -> CPU seconds to the first answer
+    pss: dict[str, list[int]] = field(default_factory=dict)  # kind -> proportional set size at the end, bytes
 
 
 def process_kind(process: psutil.Process) -> str:
@@ -71,12 +72,22 @@ def process_kind(process: psutil.Process) -> str:
     return "other: " + line[:60]
 
 
-def vm_hwm(pid: int) -> int:
-    """The process's peak resident set, from the kernel (bytes)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+def proc_field(path: str, name: str) -> int:
+    """A ``Name:   N kB`` line of a /proc file, in bytes."""
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(name + ":"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def vm_hwm(pid: int) -> int:
+    """The process's peak resident set, from the kernel; shared library pages count in every process."""
+    return proc_field(f"/proc/{pid}/status", "VmHWM")
+
+
+def pss(pid: int) -> int:
+    """The process's proportional set size now: each shared page divided among the processes mapping it."""
+    return proc_field(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 def signed_call(base_url: str, opener: urllib.request.OpenerDirector) -> bool:
@@ -191,7 +202,8 @@ def measure(stack: RunningStack, args: argparse.Namespace) -> Run:
         logs = stack.config.runtime.state_dir / "logs"
         events = supervisord_events(logs / "supervisord.log", launched)
         events += program_events(logs, launched, args.events)
-        return Run(first, sorted(events), by_kind(root, lambda process: vm_hwm(process.pid)), cpu)
+        peaks = by_kind(root, lambda process: vm_hwm(process.pid))
+        return Run(first, sorted(events), peaks, cpu, by_kind(root, lambda process: pss(process.pid)))
     finally:
         stack.stop()
 
@@ -211,19 +223,23 @@ def report(runs: list[Run], args: argparse.Namespace, label: str) -> None:
             if offset < -0.5:  # an earlier run's lines in the same state directory
                 continue
             print(f"  {offset:6.2f}  {program:<18} {what}")
-    print("\n| process kind | processes | peak RSS each, MiB | sum MiB | CPU s to first answer, each |")
-    print("|---|---|---|---|---|")
-    ours = ours_cpu = 0.0
+    print(
+        "\n| process kind | processes | peak RSS each, MiB | peak RSS sum | PSS sum at the end | CPU s to first answer, each |"
+    )
+    print("|---|---|---|---|---|---|")
+    ours = ours_pss = ours_cpu = 0.0
     for kind, values in sorted(middle.peaks.items()):
-        total = sum(values)
+        total, shared = sum(values), sum(middle.pss.get(kind, []))
         cpu = middle.cpu.get(kind, [])
         if kind in OURS:
-            ours += total
-            ours_cpu += sum(cpu)
+            ours, ours_pss, ours_cpu = ours + total, ours_pss + shared, ours_cpu + sum(cpu)
         each = ", ".join(f"{value / (1 << 20):.0f}" for value in values)
         cpu_each = ", ".join(f"{value:.2f}" for value in cpu)
-        print(f"| {kind} | {len(values)} | {each} | {total / (1 << 20):.0f} | {cpu_each} |")
-    print(f"| **ours ({', '.join(OURS)})** | | | **{ours / (1 << 20):.0f}** | {ours_cpu:.2f} in all |")
+        print(f"| {kind} | {len(values)} | {each} | {total / (1 << 20):.0f} | {shared / (1 << 20):.0f} | {cpu_each} |")
+    print(
+        f"| **ours ({', '.join(OURS)})** | | | **{ours / (1 << 20):.0f}** | {ours_pss / (1 << 20):.0f} "
+        f"| {ours_cpu:.2f} in all |"
+    )
     peaks = [sum(sum(v) for k, v in run.peaks.items() if k in OURS) / (1 << 20) for run in runs]
     print(
         f"\nours, peak RSS summed per run: median {statistics.median(peaks):.0f} MiB (runs: "

@@ -150,6 +150,8 @@ def program_events(logs: Path, launched: float, per_program: int) -> list[tuple[
             if not isinstance(doc, dict) or "ts" not in doc or doc.get("event") == "request":
                 continue
             stamp = doc["ts"] if isinstance(doc["ts"], float) else datetime.fromisoformat(doc["ts"]).timestamp()
+            if stamp < launched - 0.5:  # an earlier run's line in the same state directory
+                continue
             events.append((stamp - launched, path.stem, f"{doc.get('event')}: {doc.get('msg')}"[:90]))
             taken += 1
             if taken >= per_program:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 gc.disable()  # until the imports are done: service_runtime.process.imports_done
+from frontdoor.lifecycle import Worker  # noqa: E402
 from service_runtime.process import run_process  # noqa: E402
 
 
@@ -22,8 +23,6 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
 
     def build(process):
-        from frontdoor.lifecycle import Worker  # defines metrics: only once the skeleton chose their files
-
         return Worker(process, args.worker)
 
     return run_process("frontdoor", args.config, build, instance=args.worker)

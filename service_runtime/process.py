@@ -2,7 +2,8 @@
 
 ``run_process`` owns what used to be written once per process: logging before and after the file is
 read, the metrics directory, SIGTERM/SIGINT (stop) and SIGHUP (reload), and the exit code.  A process
-supplies only ``build(process) -> Service``; its components register a reload hook for every setting
+supplies only ``build(process) -> Service``, handing ``process.instruments`` to the components that
+record metrics; its components register a reload hook for every setting
 they copied at start (``Process.on_reload``), so a reload applies what it reports as applied.
 """
 
@@ -20,6 +21,7 @@ from typing import Awaitable, Callable, Protocol
 import uvloop
 
 from contract.config import Config, ConfigError
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import setup_logging
 from service_runtime.metrics import Metrics
 from service_runtime.reload import Reloader, ReloadHook, reload_from_file
@@ -55,6 +57,11 @@ class Process:
     @property
     def config(self) -> Config:
         return self.settings.config
+
+    @property
+    def instruments(self) -> Instruments:
+        """The metrics this process's components record with (one object, built with the metric files)."""
+        return self.metrics.instruments
 
     @property
     def tracing(self) -> NoTracing:
@@ -109,7 +116,7 @@ def imports_done() -> None:
     A process's ``__main__`` turns the cyclic collector off before its imports (``gc.disable()``):
     importing builds hundreds of thousands of objects that are never garbage, and the collections
     they trigger were ~15% of the import time. ``gc.freeze`` moves them out of every later
-    collection's way; ``build`` is where the last of them are imported.
+    collection's way; by the end of ``build`` the process has imported what it runs.
     """
     gc.freeze()
     gc.enable()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 gc.disable()  # until the imports are done: service_runtime.process.imports_done
 from service_runtime.process import Process, run_process  # noqa: E402
+from session_daemon.service import SessionDaemon  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -17,10 +18,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build(process: Process):
-    from session_daemon.service import SessionDaemon  # defines metrics: only once the skeleton chose their files
-
-    return SessionDaemon(process.settings, on_reload=process.on_reload)
+def build(process: Process) -> SessionDaemon:
+    return SessionDaemon(process.settings, instruments=process.instruments, on_reload=process.on_reload)
 
 
 if __name__ == "__main__":

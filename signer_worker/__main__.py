@@ -12,6 +12,7 @@ from pathlib import Path
 
 gc.disable()  # until the imports are done: service_runtime.process.imports_done
 from service_runtime.process import Process, run_process  # noqa: E402
+from signer_worker.service import SignerService  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,10 +28,15 @@ def main(argv: list[str]) -> int:
     agent_id = args.agent_id or f"{socket.gethostname()}-signer-{args.index}"
     group = os.environ.get("WEBAPI_GROUP_NAME", "DEFAULT")
 
-    def build(process: Process):
-        from signer_worker.service import SignerService  # defines metrics: only once the skeleton chose their files
-
-        return SignerService(process.settings, agent_id, group, stopping=process.stopping, tracing=process.tracing)
+    def build(process: Process) -> SignerService:
+        return SignerService(
+            process.settings,
+            agent_id,
+            group,
+            instruments=process.instruments,
+            stopping=process.stopping,
+            tracing=process.tracing,
+        )
 
     # Metric files are named per instance: an agent started by hand with --agent-id must not share
     # (and delete) the files of the pool's signer with the same index.

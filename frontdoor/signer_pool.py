@@ -88,14 +88,15 @@ class SignerPool:
         """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all."""
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._config.signers.pool_wait
-        # Channels that failed this request; an agent that re-registers (a restart) gets a new
-        # channel and is eligible again.  Other requests are not affected: exclusion is per request.
-        tried: dict[str, DealerChannel] = {}
+        # Agents that failed this request, as (channel, connection) they failed on: an agent that
+        # re-registers (a new channel) or whose process was replaced at the same socket (kill -9:
+        # the channel reconnects) is eligible again.  Other requests are not affected.
+        tried: dict[str, tuple[DealerChannel, int]] = {}
         chooser = self._policies[deployment.policy]
         refusal: str | None = None
         attempts = 0
         while attempts < self._config.signers.max_attempts:
-            excluded = {agent_id for agent_id, channel in tried.items() if self._channels.get(agent_id) is channel}
+            excluded = {agent_id for agent_id, failed_on in tried.items() if self._connection(agent_id) == failed_on}
             agent_id = chooser.choose(self._candidates(deployment.name), excluded)
             if agent_id is None:
                 # None left (e.g. the whole pool restarting): wait a little for one rather than fail.
@@ -105,9 +106,10 @@ class SignerPool:
                 continue
             attempts += 1
             channel = self._channels[agent_id]
+            asked_on = (channel, channel.connections)  # before the wait: a reconnection may end it
             reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
             if reply is None or reply.error in RETRIED_REFUSALS:
-                tried[agent_id] = channel
+                tried[agent_id] = asked_on
                 refusal = reply.error if reply is not None else refusal
                 continue
             if reply.error == "no_session":
@@ -135,6 +137,10 @@ class SignerPool:
             return None
         instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)
         return SigningReply.from_item(item)
+
+    def _connection(self, agent_id: str) -> tuple[DealerChannel, int] | None:
+        channel = self._channels.get(agent_id)
+        return None if channel is None else (channel, channel.connections)
 
     def _candidates(self, deployment_name: str) -> list[Candidate]:
         return [

@@ -49,6 +49,7 @@ class DealerChannel:
         self._outbox: list[dict[str, Any]] = []
         self._flush_handle: asyncio.Handle | None = None
         self.connected = False
+        self.connections = 0  # how often the peer (re)connected: a restarted peer is a new one
         self.rejected: Counter[str] = Counter()
         self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._watch_connection())]
 
@@ -114,6 +115,7 @@ class DealerChannel:
             event = parse_monitor_message(await self._monitor.recv_multipart())
             if event["event"] == zmq.EVENT_CONNECTED:
                 self.connected = True
+                self.connections += 1
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self.connected = False
                 self._fail_pending()

@@ -78,6 +78,9 @@ class Signers:
         self.servers[agent_id] = server
         self._tasks.append(asyncio.create_task(server.serve()))
 
+    def stop(self, agent_id):
+        self.servers.pop(agent_id).close()
+
     def snapshot(self, *agent_ids) -> GroupsSnapshot:
         records = {
             a: AgentRecord(
@@ -164,3 +167,25 @@ async def test_readiness_counts_only_connected_signers_of_this_host(pool_for, si
     await eventually(lambda: pool._channels["here"].connected, 5)
     assert pool.agents_serving("manager", on_host="host") == ["here"]
     assert "gone" not in pool.agents_serving("manager")
+
+
+async def test_a_signer_back_at_the_same_socket_is_asked_again_by_a_request_it_failed(pool_for, signers):
+    """kill -9 keeps the registration (the lease outlives the process) and so the channel: the
+    restarted signer reconnects to it.  A request it failed by dying must not wait ``pool_wait`` out
+    and get 503 while that signer signs again."""
+
+    async def never_answering(env):
+        await asyncio.Event().wait()
+
+    signers.start("a", never_answering)
+    pool = pool_for(pool_wait=3.0, request_timeout=2.0)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    pending = asyncio.ensure_future(pool.sign(REQUEST, MANAGER))
+    await eventually(lambda: pool._channels["a"].outstanding == 1, 2)
+    signers.stop("a")  # the process dies with the request: the channel sees its peer go
+    await eventually(lambda: not pool._channels["a"].connected, 2)
+    signers.start("a", signing)  # supervisord's new process, same agent id, same socket
+    started = time.monotonic()
+    assert await asyncio.wait_for(pending, 3) == {"Authorization": "ok"}
+    assert time.monotonic() - started < 1.5

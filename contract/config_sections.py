@@ -167,7 +167,9 @@ class SignersConfig(Section):
     request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
     max_attempts: int = Field(3, ge=1, le=10, description="Signers tried before answering 503.")
     pool_wait: float = Field(
-        5.0,
+        # Above the time a whole pool takes to come back (kill -9 or `restart signers:*`): 3-7 s on a
+        # loaded 2-vCPU host, mostly Python start-up; below it, those requests get 503s.
+        10.0,
         ge=0,
         le=60,
         description="Seconds a request waits for an Up signer when its group has none (e.g. while the pool restarts).",

@@ -11,7 +11,7 @@ import aiohttp
 
 from tests.support.stack import ADMIN_USER
 
-REQUEST_TIMEOUT = 10.0  # a hang shows up as a failure, never as a stuck suite
+REQUEST_TIMEOUT = 15.0  # above pool_wait (10 s): a hang shows up as a failure, never as a stuck suite
 # A fault that makes nothing wait: far above any answer's own time, even on a loaded 2-vCPU host.
 NO_WAIT = 2.0
 REFUSED = "ClientConnectorError"  # nothing listens: the kernel refused the connection
@@ -57,13 +57,25 @@ class Outcome:
             found[str(result)] = found.get(str(result), 0) + 1
         return found
 
+    def not_ok(self) -> str:
+        """Each answer other than 200 with its count and the range of its latencies."""
+        spans: dict[str, list[float]] = {}
+        for result, seconds in self.results:
+            if result != 200:
+                spans.setdefault(str(result), []).append(seconds)
+        return ", ".join(
+            f"{kind} x{len(times)} in {1000 * min(times):.0f}-{1000 * max(times):.0f} ms"
+            for kind, times in sorted(spans.items())
+        )
+
     def line(self, name: str) -> str:
         expected = f" {sorted(map(str, self.expected))}" if self.expected else ""
+        not_ok = f" ({self.not_ok()})" if self.ok < self.sent else ""
         return (
             f"{name}: sent {self.sent}, ok {self.ok}, failed {self.failed}, "
             f"expected fast failures {self.expected_failures}{expected}, "
             f"p50 {1000 * self.percentile(0.5):.0f} ms, p99 {1000 * self.percentile(0.99):.0f} ms, "
-            f"max {1000 * self.percentile(1.0):.0f} ms"
+            f"max {1000 * self.percentile(1.0):.0f} ms{not_ok}"
         )
 
     def assert_held(self, slowest: float, fast: float | None = None, minimum: int = 100) -> None:

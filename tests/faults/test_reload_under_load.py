@@ -61,7 +61,7 @@ NEW_VALUES = {
         "max_age": "600000",
         "touch_interval": "59.0",
     },
-    "signers": {"max_attempts": "4", "pool_wait": "5.5", "request_timeout": "0.6"},
+    "signers": {"max_attempts": "4", "pool_wait": "9.5", "request_timeout": "0.6"},
     "webapi": {
         "endpoint_admins": '["user:reloaded@lablup.com"]',
         "identity_issuer": '"reloaded"',

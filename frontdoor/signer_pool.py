@@ -22,7 +22,11 @@ from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
 from service_runtime.channel_client import DealerChannel, PeerLost
 
 log = logging.getLogger(__name__)
-POOL_POLL = 0.05  # seconds between looks for an Up signer while none is
+POOL_POLL = 0.05  # seconds: the shortest attempt at a signer
+# While none is Up, a request sleeps until the pool changes (an agent listed, a channel connected):
+# a thousand requests waiting out a pool restart must not take the CPU the starting signers need.
+# This is only the longest sleep between looks, should a change go unnoticed.
+POOL_WAKE = 1.0
 # Refusals another agent of the group may not give (one that has not applied the current deployments yet).
 RETRIED_REFUSALS = frozenset({"host_not_allowed", "deployment_not_served"})
 
@@ -53,6 +57,7 @@ class SignerPool:
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
+        self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
         self._policies = {
             BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
             BalancingPolicy.ROUND_ROBIN: RoundRobin(),
@@ -73,8 +78,27 @@ class SignerPool:
         for agent_id, record in wanted.items():
             if agent_id not in self._channels:
                 self._channels[agent_id] = DealerChannel(
-                    self._context, record.endpoint, self._key, self._config.zmq.max_message_age, SIGN
+                    self._context,
+                    record.endpoint,
+                    self._key,
+                    self._config.zmq.max_message_age,
+                    SIGN,
+                    on_connection=self._pool_changed,
                 )
+        self._pool_changed()
+
+    def _pool_changed(self) -> None:
+        """Wake the requests waiting for a signer: they look at the pool again."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _until_changed(self, timeout: float) -> None:
+        changed = self._changed
+        try:
+            async with asyncio.timeout(min(timeout, POOL_WAKE)):
+                await changed.wait()
+        except TimeoutError:
+            pass
 
     def agents_serving(self, deployment_name: str, on_host: str | None = None) -> list[str]:
         """Agents serving a deployment now (connected), optionally only those of one host."""
@@ -102,7 +126,7 @@ class SignerPool:
                 # None left (e.g. the whole pool restarting): wait a little for one rather than fail.
                 if loop.time() >= give_up_at:
                     break
-                await asyncio.sleep(POOL_POLL)
+                await self._until_changed(give_up_at - loop.time())
                 continue
             attempts += 1
             channel = self._channels[agent_id]

@@ -34,8 +34,18 @@ class NotSent(PeerLost):
 
 
 class DealerChannel:
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        endpoint: str,
+        key: bytes,
+        max_age: float,
+        kind: str,
+        on_connection: Callable[[], None] | None = None,
+    ):
+        """``on_connection``: called whenever the peer connects or disconnects."""
         self.endpoint = endpoint
+        self._on_connection = on_connection
         self._kind = kind
         self._socket = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
@@ -119,6 +129,8 @@ class DealerChannel:
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self.connected = False
                 self._fail_pending()
+            if self._on_connection is not None:
+                self._on_connection()
 
     def _fail_pending(self) -> None:
         for future in self._pending.values():

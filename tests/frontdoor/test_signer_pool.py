@@ -189,3 +189,19 @@ async def test_a_signer_back_at_the_same_socket_is_asked_again_by_a_request_it_f
     started = time.monotonic()
     assert await asyncio.wait_for(pending, 3) == {"Authorization": "ok"}
     assert time.monotonic() - started < 1.5
+
+
+async def test_requests_waiting_for_a_signer_leave_the_cpu_to_the_signers_starting(pool_for, signers):
+    """While the pool restarts, every request of those seconds waits (pool_wait: 10 s, 1,000 requests
+    at 100 req/s) on the same 2 vCPUs on which the signers start: waiting must cost next to nothing
+    (looking every 50 ms cost ~0.18 s of CPU per second here), and a signer that comes is taken."""
+    pool = pool_for(pool_wait=5.0)
+    pool.update(GroupsSnapshot(), [MANAGER])
+    waiting = [asyncio.ensure_future(pool.sign(REQUEST, MANAGER)) for _ in range(1000)]
+    await asyncio.sleep(0.1)  # all of them waiting now
+    cpu_before = time.process_time()
+    await asyncio.sleep(1.0)
+    assert time.process_time() - cpu_before < 0.08
+    signers.start("a", signing)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    assert all(headers == {"Authorization": "ok"} for headers in await asyncio.wait_for(asyncio.gather(*waiting), 10))

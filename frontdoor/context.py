@@ -18,6 +18,7 @@ from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
+from service_runtime.instruments import Instruments
 from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
@@ -32,6 +33,8 @@ class FrontDoor:
     signers: SignerPool
     daemon: SessionDaemonClient
     http: aiohttp.ClientSession
+    probe_http: aiohttp.ClientSession  # the health probes' own pool (endpoint_probe.probe_client)
+    instruments: Instruments  # this worker's metrics (one object per process, made by its assembly)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
     groups_watcher: GroupsWatcher | None = None

@@ -9,6 +9,7 @@ import zmq.asyncio
 
 from contract.requests import SESSION, SessionCommand, SessionResult
 from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import REQUEST_ID
 
 # Login waits on the Manager, so the daemon gets more time than a signer (once it has the request).
@@ -24,8 +25,10 @@ class SessionDaemonUnavailable(Exception):
 
 
 class SessionDaemonClient:
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float):
-        self._channel = DealerChannel(context, endpoint, key, max_age, SESSION)
+    def __init__(
+        self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, *, instruments: Instruments
+    ):
+        self._channel = DealerChannel(context, endpoint, key, max_age, SESSION, instruments=instruments)
 
     async def call(self, op: str, args: dict[str, Any], timeout: float = DAEMON_TIMEOUT) -> SessionResult:
         # The id of the browser request being served (if any) goes along for the daemon's logs.

@@ -17,9 +17,8 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
-from contract import instruments
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
-from service_runtime.metrics import process_role
+from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
@@ -41,12 +40,15 @@ class DealerChannel:
         key: bytes,
         max_age: float,
         kind: str,
+        *,
+        instruments: Instruments,
         on_connection: Callable[[], None] | None = None,
     ):
         """``on_connection``: called whenever the peer connects or disconnects."""
         self.endpoint = endpoint
         self._on_connection = on_connection
         self._kind = kind
+        self._instruments = instruments
         self._socket = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
@@ -113,7 +115,7 @@ class DealerChannel:
                 envelope = self._opener.open(frames)
             except RejectedMessage as exc:
                 self.rejected[exc.reason] += 1
-                instruments.ZMQ_REJECTED.labels(process_role(), exc.reason).inc()
+                self._instruments.zmq_rejected.labels(self._instruments.role, exc.reason).inc()
                 continue
             for item in envelope.items:
                 future = self._pending.get(item.get("rid"))

@@ -19,13 +19,13 @@ import redis.asyncio as aioredis
 import zmq.asyncio
 from redis.exceptions import RedisError
 
-from contract import instruments
 from contract.config import Config
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint
 from contract.messages import Envelope
 from contract.redis_layout import session_hash
 from contract.requests import MAX_FIELD_LENGTH, SESSION, SessionCommand, SessionResult
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import REQUEST_ID
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
@@ -80,14 +80,16 @@ class SessionDaemon:
         self,
         settings: Settings,
         *,
+        instruments: Instruments,
         redis: aioredis.Redis | None = None,
         on_reload: Callable[[ReloadHook], None] = lambda hook: None,
     ):
         config = settings.config
         self.config = config
+        self.instruments = instruments
         self._redis = redis or redis_client(config, "sessiond")
         box = load_secret_box(config.secrets_dir / AT_REST_KEY_FILE)
-        self.store = SessionStore(self._redis, box, config.session.max_age)
+        self.store = SessionStore(self._redis, box, config.session.max_age, instruments=instruments)
         self.manager = ManagerClient(settings.manager_endpoints, config.api)
         self._policy = ThrottlePolicy.from_config(config.session)
         self._login_locks = KeyedLocks()
@@ -100,6 +102,7 @@ class SessionDaemon:
             load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
             config.zmq.max_message_age,
             self.handle,
+            instruments=instruments,
         )
         on_reload(self.reload)
         self._serving: asyncio.Task | None = None
@@ -139,7 +142,7 @@ class SessionDaemon:
         """The active-sessions gauge, refreshed every few seconds (one ZREMRANGEBYSCORE + ZCARD)."""
         while True:
             try:
-                instruments.ACTIVE_SESSIONS.set(await self.store.count_live(time.time()))
+                self.instruments.active_sessions.set(await self.store.count_live(time.time()))
             except (RedisError, OSError):
                 pass  # Redis trouble is reported by the commands themselves
             await asyncio.sleep(ACTIVE_SESSIONS_INTERVAL)
@@ -197,7 +200,7 @@ class SessionDaemon:
         digest = session_hash(text_arg(args, "session_id", limit=128))
         user_id = await self.store.delete(digest)
         if user_id is not None:
-            instruments.SESSION_EVENTS.labels("session_revoke").inc()
+            self.instruments.session_events.labels("session_revoke").inc()
             log.info(
                 "logged out",
                 extra={
@@ -219,7 +222,7 @@ class SessionDaemon:
     async def _revoke_user(self, rid: int, args: dict[str, Any]) -> SessionResult:
         user_id = text_arg(args, "user_id")
         revoked = await self.store.revoke_user(user_id)
-        instruments.SESSION_EVENTS.labels("session_revoke").inc(revoked)
+        self.instruments.session_events.labels("session_revoke").inc(revoked)
         context = {"event": "session_revoke", "status": "success", "user_id": user_id, "count": revoked}
         log.info("revoked every session of a user", extra=context)
         return SessionResult(rid, 200, {"revoked": revoked})
@@ -242,7 +245,7 @@ class SessionDaemon:
             return await self._login_outcome(rid, username, reply)
 
         result = await self._throttled(rid, username, call, interpret)
-        instruments.LOGINS.labels(login_result(result.status)).inc()
+        self.instruments.logins.labels(login_result(result.status)).inc()
         return result
 
     async def _token_login(self, rid: int, args: dict[str, Any]) -> SessionResult:
@@ -252,7 +255,7 @@ class SessionDaemon:
         extras, forwarded = extras_arg(args), forwarded_args(args)
         reply = await self.manager.authorize(*TOKEN_LOGIN_PLACEHOLDERS, extras, forwarded)
         result, _outcome = await self._login_outcome(rid, None, reply)
-        instruments.LOGINS.labels(login_result(result.status)).inc()
+        self.instruments.logins.labels(login_result(result.status)).inc()
         return result
 
     async def _login_outcome(self, rid: int, username: str | None, reply: ManagerReply) -> Outcome:
@@ -270,7 +273,7 @@ class SessionDaemon:
         username = username or f"token:{keypair.access_key}"
         created = await self.store.create(username, keypair, time.time())
         digest = session_hash(created.session_id)
-        instruments.SESSION_EVENTS.labels("session_create").inc()
+        self.instruments.session_events.labels("session_create").inc()
         log.info(
             "logged in",
             extra={"event": "session_create", "status": "success", "user_id": username, "session": short_hash(digest)},

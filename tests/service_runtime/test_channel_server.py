@@ -11,6 +11,7 @@ import zmq.asyncio
 
 from contract.messages import MessageOpener, MessageSealer
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 
 KEY = bytes(range(32))
 
@@ -24,7 +25,7 @@ def handler(envelope):
 async def test_bad_messages_and_handler_failures_leave_the_router_serving(tmp_path):
     context = zmq.asyncio.Context()
     endpoint = f"ipc://{tmp_path / 'router.sock'}"
-    server = RouterServer(context, endpoint, KEY, 5.0, handler)
+    server = RouterServer(context, endpoint, KEY, 5.0, handler, instruments=Instruments())
     server.bind()
     serving = asyncio.create_task(server.serve())
     dealer = context.socket(zmq.DEALER)
@@ -55,7 +56,7 @@ async def test_an_expired_message_is_an_ordinary_warning_and_a_forgery_a_securit
     """A message that waited out its validity (its sender was away) is no attack: no false alarm."""
     context = zmq.asyncio.Context()
     endpoint = f"ipc://{tmp_path / 'router.sock'}"
-    server = RouterServer(context, endpoint, KEY, 5.0, handler)
+    server = RouterServer(context, endpoint, KEY, 5.0, handler, instruments=Instruments())
     server.bind()
     serving = asyncio.create_task(server.serve())
     dealer = context.socket(zmq.DEALER)

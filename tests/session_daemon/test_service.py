@@ -37,6 +37,7 @@ from contract.redis_layout import (
 )
 from contract.requests import SESSION, SIGN, SessionCommand, SessionResult
 from devstack.app import create_app
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import JsonFormatter
 from service_runtime.keyfiles import load_secret_box, load_shared_key
 from service_runtime.redis_client import read_redis_password
@@ -172,7 +173,7 @@ async def start_daemon(ipc_dir: Path):
 
     async def start(redis_handle: RedisHandle, endpoints: list[str]) -> Running:
         settings = daemon_settings(redis_handle, endpoints, ipc_dir)
-        daemon = SessionDaemon(settings)
+        daemon = SessionDaemon(settings, instruments=Instruments())
         await daemon.start()
         running = Running(daemon, DaemonClient(settings, daemon.endpoint), redis_handle, redis_handle.admin(), settings)
         started.append(running)

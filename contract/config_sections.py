@@ -165,7 +165,12 @@ class SignersConfig(Section):
     count: int = Field(2, ge=1, le=64, description="Signer worker processes started on this host.")
     group: str = Field("DEFAULT", description="Web API Group serving the built-in Manager deployment (/func).")
     request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
-    max_attempts: int = Field(3, ge=1, le=10, description="Signers tried before answering 503.")
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Signers that time out tried before answering 503 (one that went away is waited for instead).",
+    )
     pool_wait: float = Field(
         # Above the time a whole pool takes to come back (kill -9 or `restart signers:*`): 3-7 s on a
         # loaded 2-vCPU host, mostly Python start-up; below it, those requests get 503s.

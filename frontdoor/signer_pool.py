@@ -130,10 +130,18 @@ class SignerPool:
                     break
                 await self._until_changed(give_up_at - loop.time())
                 continue
-            attempts += 1
             channel = self._channels[agent_id]
             asked_on = (channel, channel.connections)  # before the wait: a reconnection may end it
-            reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
+            try:
+                reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
+            except PeerLost:
+                # It went away (the pool restarting): no attempt used up, as that cost no time;
+                # pool_wait bounds the wait for it or another.
+                tried[agent_id] = asked_on
+                if loop.time() >= give_up_at:
+                    break
+                continue
+            attempts += 1
             if reply is None or reply.error in RETRIED_REFUSALS:
                 tried[agent_id] = asked_on
                 refusal = reply.error if reply is not None else refusal
@@ -152,14 +160,16 @@ class SignerPool:
     async def _ask(
         self, channel: DealerChannel, agent_id: str, request: SigningRequest, remaining: float
     ) -> SigningReply | None:
-        """The agent's reply, or None when it did not answer (timed out, went away)."""
+        """The agent's reply, or None when it did not answer in time; PeerLost when it went away."""
         started = time.perf_counter()
         try:
             item = await channel.request(
                 lambda rid: {**request.to_item(), "rid": rid}, min(self._config.signers.request_timeout, remaining)
             )
-        except (TimeoutError, PeerLost):
+        except (TimeoutError, PeerLost) as exc:
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
+            if isinstance(exc, PeerLost):
+                raise
             return None
         self._instruments.sign_duration.labels(agent_id).observe(time.perf_counter() - started)
         return SigningReply.from_item(item)

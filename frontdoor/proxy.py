@@ -49,7 +49,7 @@ PING_VERSION = "webui-host/0.1.0"  # /func/ping names the web server, as Backend
 NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
 # Safe to send again elsewhere when the connection broke (RFC 9110 idempotent methods, and no body that
 # was already streamed away).
-API_VERSION = "api_version"  # request key: the API version this request is signed and sent with
+API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 

@@ -172,8 +172,8 @@ class SignersConfig(Section):
         description="Signers that time out tried before answering 503 (one that went away is waited for instead).",
     )
     pool_wait: float = Field(
-        # Above the time a whole pool takes to come back (kill -9 or `restart signers:*`): 3-7 s on a
-        # loaded 2-vCPU host, mostly Python start-up; below it, those requests get 503s.
+        # Above the time a whole pool takes to come back (kill -9 or `restart signers:*`): 2-5 s on a
+        # 2-vCPU host under load, ~10 s if other work shares the CPUs (mostly Python start-up).
         10.0,
         ge=0,
         le=60,

@@ -29,6 +29,7 @@ NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be
 # Safe to send again elsewhere when the connection broke (RFC 9110 idempotent methods, and no body that
 # was already streamed away).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
 
 
 class UpstreamExchange:
@@ -37,7 +38,11 @@ class UpstreamExchange:
         self._upstream_errors = front.instruments.upstream_errors
 
     def api_version(self, request: web.Request) -> str:
-        return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+        """Read once per request: the version sent must be the one signed, even if a reload changes
+        ``api.default_version`` while the signer works (the Manager would refuse the signature)."""
+        if API_VERSION not in request:
+            request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+        return request[API_VERSION]
 
     def headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], trace=None):
         front = self._front

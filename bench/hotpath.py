@@ -98,15 +98,17 @@ def main() -> None:
     parser.add_argument("--pyspy", default="", help="directory for py-spy recordings of every process")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="webui-host-hotpath-") as directory:
-        upstream = FastUpstream(Path(directory) / "upstream.log").start()
         stack_directory = Path(directory) / "stack"
         stack_directory.mkdir()
-        target = WebuiHost(stack_directory, upstream.url)
+        upstream = FastUpstream(Path(directory) / "upstream.log").start()
         try:
-            target.start()
-            measure(target, args)
+            target = WebuiHost(stack_directory, upstream.url)
+            try:
+                target.start()
+                measure(target, args)
+            finally:
+                target.stop()
         finally:
-            target.stop()
             upstream.stop()
 
 

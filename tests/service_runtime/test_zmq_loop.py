@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import zmq
 import zmq.asyncio
 
-from service_runtime.zmq_loop import DRAIN_BATCH, LoopSocket
+from service_runtime.zmq_loop import DRAIN_BATCH, LoopSocket, receive_frames, send_frames
 from tests.support.polling import eventually, eventually_sync
 
 
@@ -97,3 +98,28 @@ async def test_the_context_closes_the_socket_when_destroyed(tmp_path):
     ended.join(timeout=5)
     assert not ended.is_alive() and link.closed
     await eventually(lambda: link._loop is None, timeout=2, interval=0.01, what="the reader removed")
+
+
+def test_frames_travel_as_one_message_and_a_bad_frame_sends_nothing():
+    context = zmq.Context()
+    sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    try:
+        sender.bind("inproc://frames")
+        receiver.connect("inproc://frames")
+        send_frames(sender, [b"id", b"", b"body"])
+        send_frames(sender, [b"only"])
+        send_frames(sender, [bytearray(b"a"), memoryview(b"b")])  # other buffers: pyzmq's own conversion
+        with pytest.raises(TypeError):
+            send_frames(sender, [b"first", "not a buffer"])
+        send_frames(sender, [b"after"])
+        eventually_sync(lambda: receiver.poll(0), timeout=5, interval=0.01, what="first message")
+        assert receive_frames(receiver) == [b"id", b"", b"body"]
+        assert receive_frames(receiver) == [b"only"]
+        assert receive_frames(receiver) == [b"a", b"b"]
+        assert receive_frames(receiver) == [b"after"]  # nothing of the refused message arrived
+        with pytest.raises(zmq.Again):
+            receive_frames(receiver)
+    finally:
+        sender.close(linger=0)
+        receiver.close(linger=0)
+        context.term()

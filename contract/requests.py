@@ -29,7 +29,7 @@ def _text(item: dict[str, Any], name: str, limit: int = MAX_FIELD_LENGTH, *, all
     value = item.get(name)
     if not isinstance(value, str) or len(value) > limit or (not value and not allow_empty):
         raise ValueError(f"field {name!r} must be a non-empty string of at most {limit} characters")
-    if any(ch in value for ch in "\r\n\0"):
+    if "\r" in value or "\n" in value or "\0" in value:  # (a generator over the three: ~1 us per field)
         raise ValueError(f"field {name!r} contains a line break or NUL")
     return value
 

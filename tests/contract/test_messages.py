@@ -190,3 +190,12 @@ def test_authentic_envelopes_of_any_shape_are_rejected_or_opened(doc):
     except RejectedMessage:
         return
     assert isinstance(envelope.items, list) and all(isinstance(item, dict) for item in envelope.items)
+
+
+@pytest.mark.parametrize("name", ["session_id", "method", "target", "host", "content_type", "api_version"])
+@pytest.mark.parametrize("character", ["\r", "\n", "\0"])
+def test_a_line_break_or_nul_in_a_signed_field_is_refused(name, character):
+    item = dict(VALID_ITEMS[SigningRequest])
+    item[name] = item[name][:1] + character + item[name][1:]
+    with pytest.raises(ValueError):
+        SigningRequest.from_item(item)

@@ -8,18 +8,7 @@ import pytest
 
 from contract.session_commands import Login, SessionRequest
 from contract.session_results import InvalidCommand, LoginBlocked, SessionReply
-from tests.session_daemon.test_service import (  # noqa: F401  (fixtures)
-    ADMIN,
-    ADMIN_PASSWORD,
-    ALLOWED_FAILS,
-    WRONG_PASSWORD,
-    Running,
-    env,
-    history_of,
-    ipc_dir,
-    manager,
-    start_daemon,
-)
+from tests.session_daemon.harness import ADMIN, ADMIN_PASSWORD, ALLOWED_FAILS, WRONG_PASSWORD, Running, history_of
 
 SPELLINGS = [
     pytest.param("Admin@lablup.com", id="capital-first"),

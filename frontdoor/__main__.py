@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from frontdoor.lifecycle import Worker
 from service_runtime.process import run_process
 
 
@@ -20,8 +21,6 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
 
     def build(process):
-        from frontdoor.lifecycle import Worker  # defines metrics: only once the skeleton chose their files
-
         return Worker(process, args.worker)
 
     return run_process("frontdoor", args.config, build, instance=args.worker)

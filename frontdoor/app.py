@@ -21,6 +21,7 @@ from frontdoor.error_pages import error_page_middleware
 from frontdoor.host_check import host_check_middleware
 from frontdoor.jwks import jwks_for
 from frontdoor.middlewares import error_middleware, request_log_middleware
+from frontdoor.observability import REQUEST_METRICS, RequestMetrics
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
 from frontdoor.proxy import DeploymentProxy
@@ -34,6 +35,7 @@ from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.websocket import WebSocketRelay
 from frontdoor.webui_config import WebUiConfig
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_shared_key
 from service_runtime.redis_client import redis_client
 from service_runtime.reload import ReloadHook
@@ -79,9 +81,13 @@ def _set_connect_timeouts(clients, seconds: float) -> None:
 
 
 def build_app(
-    settings: Settings, on_reload: Callable[[ReloadHook], None] = lambda hook: None, tracing: NoTracing = NO_TRACING
+    settings: Settings,
+    instruments: Instruments,
+    on_reload: Callable[[ReloadHook], None] = lambda hook: None,
+    tracing: NoTracing = NO_TRACING,
 ) -> web.Application:
-    """The worker's app; each component that copies a setting at start registers how it reloads it."""
+    """The worker's app; each component that copies a setting at start registers how it reloads it, and
+    each that records metrics gets ``instruments``."""
     config = settings.config
     # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
     middlewares = [
@@ -96,13 +102,15 @@ def build_app(
     )
     zmq_context = zmq.asyncio.Context()
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
-    daemon = SessionDaemonClient(zmq_context, session_daemon_endpoint(config), key, config.zmq.max_message_age)
+    daemon = SessionDaemonClient(
+        zmq_context, session_daemon_endpoint(config), key, config.zmq.max_message_age, instruments=instruments
+    )
     sessions = SessionReader(
         redis_client(config, "frontdoor"),
         config.session.touch_interval,
         lambda session_id: daemon.call(Touch(session_id), timeout=5.0),
     )
-    signers = SignerPool(config, zmq_context, key)
+    signers = SignerPool(config, zmq_context, key, instruments=instruments)
     front = FrontDoor(
         config=config,
         manager_endpoints=settings.manager_endpoints,
@@ -110,10 +118,12 @@ def build_app(
         signers=signers,
         daemon=daemon,
         http=_http_client(settings, config.api.connection_limit),
+        instruments=instruments,
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
         tracing=tracing,
     )
     app[FRONT_DOOR] = front
+    app[REQUEST_METRICS] = RequestMetrics(instruments)
     security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
     on_reload(security.reload)
     on_reload(sessions.reload)
@@ -122,7 +132,7 @@ def build_app(
     # relay (per session, per worker), not by a pool that would make a handshake wait for a slot.
     ws_http = _http_client(settings, 0)
     on_reload(lambda fresh: _set_connect_timeouts((front.http, ws_http), fresh.api.connect_timeout))
-    relay = WebSocketRelay(ws_http, config.security)
+    relay = WebSocketRelay(ws_http, config.security, instruments=instruments)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
     sessions.on_revocation(relay.close_session)
     AuthRoutes(front).register(app)

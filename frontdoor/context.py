@@ -19,6 +19,7 @@ from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
+from service_runtime.instruments import Instruments
 from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
@@ -33,6 +34,7 @@ class FrontDoor:
     signers: SignerPool
     daemon: SessionDaemonClient
     http: aiohttp.ClientSession
+    instruments: Instruments  # this worker's metrics (one object per process, made by its assembly)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change
     groups_watcher: GroupsWatcher | None = None

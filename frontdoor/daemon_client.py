@@ -11,6 +11,7 @@ from contract.requests import SESSION
 from contract.session_commands import SessionCommand, SessionRequest
 from contract.session_results import SessionReply, SessionResult
 from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import REQUEST_ID
 
 # Login waits on the Manager, so the daemon gets more time than a signer (once it has the request).
@@ -26,8 +27,10 @@ class SessionDaemonUnavailable(Exception):
 
 
 class SessionDaemonClient:
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float):
-        self._channel = DealerChannel(context, endpoint, key, max_age, SESSION)
+    def __init__(
+        self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, *, instruments: Instruments
+    ):
+        self._channel = DealerChannel(context, endpoint, key, max_age, SESSION, instruments=instruments)
 
     async def call(self, command: SessionCommand, timeout: float = DAEMON_TIMEOUT) -> SessionResult:
         """The daemon's typed result (``frontdoor.session_answers`` makes it an HTTP answer).  A reply

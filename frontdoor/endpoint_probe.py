@@ -13,10 +13,10 @@ import logging
 
 import aiohttp
 
-from contract import instruments
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
 from frontdoor.endpoint_pool import EndpointPool
+from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 2.0
@@ -30,7 +30,7 @@ async def probe(http: aiohttp.ClientSession, url: str, timeout: float = PROBE_TI
         return False
 
 
-def record(pool: EndpointPool, deployment: str, url: str, alive: bool) -> None:
+def record(instruments: Instruments, pool: EndpointPool, deployment: str, url: str, alive: bool) -> None:
     """Feed one outcome (probe or proxied request) into the pool, logging and exporting changes."""
     changed = pool.succeeded(url) if alive else pool.failed(url)
     if changed:
@@ -39,7 +39,7 @@ def record(pool: EndpointPool, deployment: str, url: str, alive: bool) -> None:
             "back in use" if alive else "taken out of use",
             extra={"event": "upstream_health", "deployment": deployment, "endpoint": url, "healthy": alive},
         )
-    instruments.UPSTREAM_HEALTHY.labels(deployment, url).set(1 if pool.endpoints[url].healthy else 0)
+    instruments.upstream_healthy.labels(deployment, url).set(1 if pool.endpoints[url].healthy else 0)
 
 
 async def probe_forever(front: FrontDoor) -> None:
@@ -60,4 +60,4 @@ async def probe_all(front: FrontDoor, timeout: float = PROBE_TIMEOUT) -> None:
             checks.append((deployment.name, pool, url, probe(front.http, url, timeout, path)))
     results = await asyncio.gather(*(check for *_, check in checks))
     for (name, pool, url, _), alive in zip(checks, results):
-        record(pool, name, url, alive)
+        record(front.instruments, pool, name, url, alive)

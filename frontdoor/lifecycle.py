@@ -19,7 +19,6 @@ import ssl
 
 from aiohttp import web
 
-from contract import instruments
 from contract.config import Config
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.app import FRONT_DOOR, build_app
@@ -62,7 +61,7 @@ class Worker:
 
     def __init__(self, process: Process, worker: int):
         self.config = process.config
-        self.app = build_app(process.settings, process.on_reload, process.tracing)
+        self.app = build_app(process.settings, process.instruments, process.on_reload, process.tracing)
         self.front = self.app[FRONT_DOOR]
         self.lifecycle = Lifecycle(worker)
         self.app[LIFECYCLE] = self.lifecycle
@@ -125,7 +124,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         ops = self.config.ops
         self.lifecycle.draining = True
-        instruments.DRAINING_WORKERS.inc()
+        self.front.instruments.draining_workers.inc()
         log.info(
             "draining",
             extra={
@@ -148,7 +147,7 @@ class Worker:
             await _wait_idle(loop.time() + FINAL_GRACE)
         left = IN_FLIGHT.total
         await self._runner.cleanup()  # cancels what is left (after FINAL_GRACE), closes the clients
-        instruments.DRAINING_WORKERS.dec()
+        self.front.instruments.draining_workers.dec()
         log.info(
             "drained", extra={"event": "drain_done", "status": "success" if not left else "failure", "cancelled": left}
         )

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from contract.requests import valid_request_id
 from frontdoor import problems
-from frontdoor.observability import IN_FLIGHT, handler_kind, record_request, request_template
+from frontdoor.observability import IN_FLIGHT, REQUEST_METRICS, handler_kind, request_template
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
 from frontdoor.websocket import wants_websocket
@@ -52,7 +52,7 @@ async def request_log_middleware(request: web.Request, handler):
     finally:
         duration = time.perf_counter() - started
         IN_FLIGHT.leave(kind)
-        record_request(request.method, template, request.path, status, duration, response)
+        request.app[REQUEST_METRICS].record(request.method, template, request.path, status, duration, response)
         trace_id = request.get("trace_id")  # set by a traced proxy route ([otel] on)
         log.info(
             "request",

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from contract import instruments
 from frontdoor.json_body import parse_object
+from service_runtime.instruments import Instruments
 
 LOGIN_ENDPOINT = "/api/auth/login"
 LOGOUT_ENDPOINT = "/api/auth/logout"
@@ -203,24 +203,39 @@ def request_template(request: web.Request) -> str | None:
     return resource.canonical if resource is not None else None
 
 
-def record_request(
-    method: str, template: str | None, path: str, status: int, duration: float, response: web.StreamResponse | None
-) -> None:
-    slug, upstream_code = error_info(response)
-    labels = (
-        method_label(method),
-        endpoint_label(template, path),
-        *error_labels(status, slug, upstream_code),
-        str(status),
-    )
-    series = _series.get(labels)
-    if series is None:  # label sets are bounded by design, so this cache is too
-        series = _series[labels] = (instruments.API_REQUESTS.labels(*labels), instruments.API_DURATION.labels(*labels))
-    series[0].inc()
-    series[1].observe(duration)
+class RequestMetrics:
+    """Records each request in the worker's instruments; a label set's two series are looked up once."""
+
+    def __init__(self, instruments: Instruments):
+        self._instruments = instruments
+        self._series: dict[tuple[str, ...], tuple[Any, Any]] = {}  # label sets are bounded: so is this
+
+    def record(
+        self,
+        method: str,
+        template: str | None,
+        path: str,
+        status: int,
+        duration: float,
+        response: web.StreamResponse | None,
+    ) -> None:
+        slug, upstream_code = error_info(response)
+        labels = (
+            method_label(method),
+            endpoint_label(template, path),
+            *error_labels(status, slug, upstream_code),
+            str(status),
+        )
+        series = self._series.get(labels)
+        if series is None:
+            instruments = self._instruments
+            series = self._series[labels] = (
+                instruments.api_requests.labels(*labels),
+                instruments.api_duration.labels(*labels),
+            )
+        series[0].inc()
+        series[1].observe(duration)
 
 
-_series: dict[tuple[str, ...], tuple] = {}
-
-
+REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)  # what request_log_middleware records with
 IN_FLIGHT = InFlight()  # one front-door worker, one application: a process-wide count

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from contract import instruments
 from contract.etcd_layout import AgentState
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.context import FrontDoor
@@ -69,7 +68,7 @@ class Readiness:
         redis, signers, manager = await asyncio.gather(self._redis(), self._signers(), self._manager())
         checks = {"redis": redis, "signers": signers, "manager": manager}
         for name, check in checks.items():  # updated at every probe: the alerts' "unreachable" signal
-            instruments.DEPENDENCY_UP.labels(name).set(1 if check.ok else 0)
+            self._front.instruments.dependency_up.labels(name).set(1 if check.ok else 0)
         ready = all(check.ok for check in checks.values()) and not self._lifecycle.draining
         doc = {
             "status": "ok" if ready else "error",
@@ -120,7 +119,8 @@ def build_ops_app(front: FrontDoor, lifecycle: Lifecycle) -> web.Application:
 
     async def metrics(_request: web.Request) -> web.Response:
         # Reading every process's files is file I/O: keep it off the event loop.
-        body, content_type = await asyncio.get_running_loop().run_in_executor(None, render_latest)
+        own = front.instruments.registry
+        body, content_type = await asyncio.get_running_loop().run_in_executor(None, render_latest, own)
         response = web.Response(body=body)
         response.headers["Content-Type"] = content_type
         return response
@@ -176,20 +176,21 @@ class GaugeSampler:
             await asyncio.sleep(SAMPLE_INTERVAL)
 
     def sample(self) -> None:
+        instruments = self._front.instruments
         depths = self._front.signers.queue_depths()
         for agent in self._seen_agents - set(depths):
-            instruments.SIGNER_QUEUE.labels(agent).set(0)
+            instruments.signer_queue.labels(agent).set(0)
         for agent, depth in depths.items():
-            instruments.SIGNER_QUEUE.labels(agent).set(depth)
+            instruments.signer_queue.labels(agent).set(depth)
         self._seen_agents |= set(depths)
         counts = agent_state_counts(self._front.groups)
         for key in self._seen_states - set(counts):
-            instruments.AGENTS.labels(*key).set(0)
+            instruments.agents.labels(*key).set(0)
         for key, count in counts.items():
-            instruments.AGENTS.labels(*key).set(count)
+            instruments.agents.labels(*key).set(count)
         self._seen_states |= set(counts)
         if self._relay is not None:
-            instruments.OPEN_WEBSOCKETS.set(self._relay.open_count)
+            instruments.open_websockets.set(self._relay.open_count)
 
 
 def agent_state_counts(snapshot) -> dict[tuple[str, str], int]:

@@ -19,7 +19,6 @@ import time
 import aiohttp
 from aiohttp import web
 
-from contract import instruments
 from contract.requests import SigningRequest
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
@@ -39,6 +38,7 @@ from frontdoor.upstream import (
     upstream_target,
 )
 from frontdoor.websocket import WebSocketRelay, wants_websocket
+from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class DeploymentProxy:
     def __init__(self, front: FrontDoor, relay: WebSocketRelay):
         self._front = front
         self._relay = relay
+        self._upstream_errors = front.instruments.upstream_errors
 
     def register(self, app: web.Application) -> None:
         app.router.add_route(
@@ -209,7 +210,7 @@ class DeploymentProxy:
                 answer = await self._forward(request, target, signed, deployment)
             finally:
                 pool.finished(url)
-            record(pool, deployment.name, url, alive=answer is not NOT_CONNECTED)
+            record(self._front.instruments, pool, deployment.name, url, alive=answer is not NOT_CONNECTED)
             if answer is not NOT_CONNECTED:
                 return answer
         return problems.bad_gateway()
@@ -337,19 +338,19 @@ class DeploymentProxy:
                 )
         except TimeoutError:
             if deadline.expired():
-                instruments.UPSTREAM_ERRORS.labels("response_timeout").inc()
+                self._upstream_errors.labels("response_timeout").inc()
                 return problems.gateway_timeout()
-            instruments.UPSTREAM_ERRORS.labels("connect_timeout").inc()
+            self._upstream_errors.labels("connect_timeout").inc()
             return NOT_CONNECTED
         except aiohttp.ClientConnectorError as exc:  # no connection: nothing of the request was sent
-            instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
+            self._upstream_errors.labels("unreachable").inc()
             log.warning(
                 "upstream endpoint unreachable",
                 extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
             )
             return NOT_CONNECTED
         except aiohttp.ClientConnectionError as exc:
-            instruments.UPSTREAM_ERRORS.labels("unreachable").inc()
+            self._upstream_errors.labels("unreachable").inc()
             log.warning(
                 "upstream connection broke",
                 extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
@@ -358,7 +359,8 @@ class DeploymentProxy:
                 return NOT_CONNECTED  # e.g. the Manager was killed mid-request: another one may answer
             return problems.bad_gateway()
         try:
-            return await _relay_response(request, upstream, self._answer_headers(upstream, deployment))
+            headers = self._answer_headers(upstream, deployment)
+            return await _relay_response(request, upstream, headers, self._upstream_errors)
         finally:
             upstream.release()
 
@@ -394,7 +396,9 @@ async def _relay_body(request: web.Request, on_done):
         on_done()
 
 
-async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse, headers) -> web.StreamResponse:
+async def _relay_response(
+    request: web.Request, upstream: aiohttp.ClientResponse, headers, errors: Labelled
+) -> web.StreamResponse:
     if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
         # Small, sized bodies (most API answers) go out with their headers in one write.
         body = await upstream.read()
@@ -407,7 +411,7 @@ async def _relay_response(request: web.Request, upstream: aiohttp.ClientResponse
             await response.write(chunk)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
         # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
-        instruments.UPSTREAM_ERRORS.labels("broken_body").inc()
+        errors.labels("broken_body").inc()
         log.warning(
             "upstream broke off mid-body",
             extra={

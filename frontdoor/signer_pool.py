@@ -14,12 +14,12 @@ import time
 
 import zmq.asyncio
 
-from contract import instruments
 from contract.config import Config
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest
 from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
 from service_runtime.channel_client import DealerChannel, PeerLost
+from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 POOL_POLL = 0.05  # seconds between looks for an Up signer while none is
@@ -46,10 +46,11 @@ class SigningRefused(Exception):
 
 
 class SignerPool:
-    def __init__(self, config: Config, context: zmq.asyncio.Context, key: bytes):
+    def __init__(self, config: Config, context: zmq.asyncio.Context, key: bytes, *, instruments: Instruments):
         self._config = config
         self._context = context
         self._key = key
+        self._instruments = instruments
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
@@ -73,7 +74,12 @@ class SignerPool:
         for agent_id, record in wanted.items():
             if agent_id not in self._channels:
                 self._channels[agent_id] = DealerChannel(
-                    self._context, record.endpoint, self._key, self._config.zmq.max_message_age, SIGN
+                    self._context,
+                    record.endpoint,
+                    self._key,
+                    self._config.zmq.max_message_age,
+                    SIGN,
+                    instruments=self._instruments,
                 )
 
     def agents_serving(self, deployment_name: str, on_host: str | None = None) -> list[str]:
@@ -133,7 +139,7 @@ class SignerPool:
         except (TimeoutError, PeerLost):
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             return None
-        instruments.SIGN_DURATION.labels(agent_id).observe(time.perf_counter() - started)
+        self._instruments.sign_duration.labels(agent_id).observe(time.perf_counter() - started)
         return SigningReply.from_item(item)
 
     def _candidates(self, deployment_name: str) -> list[Candidate]:

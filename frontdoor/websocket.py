@@ -16,11 +16,11 @@ from collections import Counter, defaultdict
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from contract import instruments
 from contract.config_sections import SecurityConfig
 from contract.redis_layout import session_hash
 from frontdoor import problems
 from frontdoor.upstream import UpstreamTarget
+from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
@@ -37,8 +37,9 @@ def wants_websocket(request: web.Request) -> bool:
 
 
 class WebSocketRelay:
-    def __init__(self, http: aiohttp.ClientSession, limits: SecurityConfig):
+    def __init__(self, http: aiohttp.ClientSession, limits: SecurityConfig, *, instruments: Instruments):
         self._http = http
+        self._upstream_errors = instruments.upstream_errors
         self._limits = limits  # read at each use: a reload applies to new sockets
         self._open: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._opening: Counter[str] = Counter()  # handshakes under way, per session digest
@@ -116,7 +117,7 @@ class WebSocketRelay:
                 url, headers=headers, protocols=protocols, heartbeat=HEARTBEAT, max_msg_size=max_size
             )
         except (aiohttp.WSServerHandshakeError, aiohttp.ClientError, TimeoutError) as exc:
-            instruments.UPSTREAM_ERRORS.labels("websocket_handshake").inc()
+            self._upstream_errors.labels("websocket_handshake").inc()
             log.warning(
                 "websocket handshake upstream failed", extra={"event": "upstream_error", "error": type(exc).__name__}
             )

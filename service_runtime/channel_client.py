@@ -17,9 +17,8 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
-from contract import instruments
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
-from service_runtime.metrics import process_role
+from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
@@ -34,9 +33,19 @@ class NotSent(PeerLost):
 
 
 class DealerChannel:
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, kind: str):
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        endpoint: str,
+        key: bytes,
+        max_age: float,
+        kind: str,
+        *,
+        instruments: Instruments,
+    ):
         self.endpoint = endpoint
         self._kind = kind
+        self._instruments = instruments
         self._socket = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
@@ -102,7 +111,7 @@ class DealerChannel:
                 envelope = self._opener.open(frames)
             except RejectedMessage as exc:
                 self.rejected[exc.reason] += 1
-                instruments.ZMQ_REJECTED.labels(process_role(), exc.reason).inc()
+                self._instruments.zmq_rejected.labels(self._instruments.role, exc.reason).inc()
                 continue
             for item in envelope.items:
                 future = self._pending.get(item.get("rid"))

@@ -15,9 +15,8 @@ from typing import Any, Awaitable, Callable
 import zmq
 import zmq.asyncio
 
-from contract import instruments
 from contract.messages import Envelope, MessageOpener, MessageSealer, RejectedMessage
-from service_runtime.metrics import process_role
+from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,16 @@ ORDINARY_REJECTIONS = frozenset({"expired"})
 
 
 class RouterServer:
-    def __init__(self, context: zmq.asyncio.Context, endpoint: str, key: bytes, max_age: float, handler: Handler):
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        endpoint: str,
+        key: bytes,
+        max_age: float,
+        handler: Handler,
+        *,
+        instruments: Instruments,
+    ):
         self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
@@ -39,6 +47,7 @@ class RouterServer:
         self._opener = MessageOpener(key, max_age)
         self._sealer = MessageSealer(key, max_age)
         self._handler = handler
+        self._instruments = instruments
         self._tasks: set[asyncio.Task] = set()
         self.rejected: Counter[str] = Counter()
         self.handled = 0
@@ -87,7 +96,7 @@ class RouterServer:
 
     def _reject(self, reason: str) -> None:
         self.rejected[reason] += 1
-        instruments.ZMQ_REJECTED.labels(process_role(), reason).inc()
+        self._instruments.zmq_rejected.labels(self._instruments.role, reason).inc()
         count = self.rejected[reason]
         if count & (count - 1):  # log at 1, 2, 4, 8, ... per reason, so a flood cannot flood the log
             return

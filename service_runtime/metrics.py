@@ -8,8 +8,9 @@ Files are named after a stable process identifier (``<role>-<instance>``), not t
 a pod each have their own PID namespace, where the main process is often PID 1.  A restarted process
 reopens its own files, so its counters continue (monotonic) and it clears its old live gauges first.
 
-The directory and identifier must be chosen before any metric exists, so every process calls
-``enable_multiprocess`` before importing ``contract.instruments`` (which defines the metrics).
+The directory and identifier must be chosen before any metric exists (prometheus-client picks a
+metric's storage when it makes it, process-wide): ``Metrics.enable`` chooses them, then builds the
+process's ``Instruments``, the one object its components record with.
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import logging
 import os
 import re
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # prometheus-client takes ~60 ms to import: the launcher, which only wipes the directory, skips it
+    from prometheus_client import CollectorRegistry
+
+    from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_DIR_NAME = "metrics"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9.-]{0,63}$")  # no '_': prometheus-client splits file names on it
-_own_identifier: str | None = None
-_own_role = "unknown"
 
 
 def metrics_dir(state_dir: Path) -> Path:
@@ -42,15 +46,11 @@ def process_identifier(role: str, instance: str | int) -> str:
     return identifier
 
 
-def enable_multiprocess(state_dir: Path, role: str, instance: str | int = 0) -> Path:
+def enable_multiprocess(state_dir: Path, identifier: str) -> Path:
     """Point prometheus-client at the host's metrics directory under this process's identifier."""
-    if "contract.instruments" in sys.modules:
-        raise RuntimeError("contract.instruments was imported before enable_multiprocess")
     path = Path(os.environ.get(MULTIPROC_ENV) or metrics_dir(state_dir))
     os.environ[MULTIPROC_ENV] = str(path)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    identifier = process_identifier(role, instance)
-
     from prometheus_client import multiprocess, values
 
     values.ValueClass = values.MultiProcessValue(lambda: identifier)
@@ -59,37 +59,20 @@ def enable_multiprocess(state_dir: Path, role: str, instance: str | int = 0) -> 
         multiprocess.mark_process_dead(identifier, str(path))
     except FileNotFoundError:
         pass  # already removed (by the launcher's reset or a sibling's clean exit)
-    global _own_identifier, _own_role
-    _own_identifier, _own_role = identifier, role
     return path
-
-
-def process_role() -> str:
-    """The role this process gave ``enable_multiprocess`` (a label value for shared metrics)."""
-    return _own_role
-
-
-def forget_own_live_gauges() -> None:
-    """At a clean exit: this process's live gauges leave the sums (its counters stay)."""
-    path = multiprocess_path()
-    if _own_identifier is None or path is None:
-        return
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(_own_identifier, path)
 
 
 def multiprocess_path() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def render_latest() -> tuple[bytes, str]:
-    """The exposition text of every process sharing the directory (or of this one alone)."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+def render_latest(own: CollectorRegistry) -> tuple[bytes, str]:
+    """The exposition text of every process sharing the directory (or of ``own`` alone, without one)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
     path = multiprocess_path()
     if path is None:
-        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        return generate_latest(own), CONTENT_TYPE_LATEST
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path)
     return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -105,19 +88,26 @@ def wipe_metrics_dir(state_dir: Path) -> None:
 
 @dataclass(frozen=True)
 class Metrics:
-    """This process's metrics set-up, made once by the process skeleton and handed to what needs it."""
+    """This process's metrics set-up, made once by the process skeleton: its files and its instruments."""
 
     role: str
     identifier: str
     path: Path
+    instruments: Instruments
 
     @classmethod
     def enable(cls, state_dir: Path, role: str, instance: str | int = 0) -> Metrics:
-        path = enable_multiprocess(state_dir, role, instance)
-        return cls(role, process_identifier(role, instance), path)
+        from service_runtime.instruments import Instruments
+
+        identifier = process_identifier(role, instance)
+        path = enable_multiprocess(state_dir, identifier)
+        return cls(role, identifier, path, Instruments(role))  # after the files are chosen
 
     def forget_own_live_gauges(self) -> None:
-        forget_own_live_gauges()
+        """At a clean exit: this process's live gauges leave the sums (its counters stay)."""
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(self.identifier, str(self.path))
 
     def render(self) -> tuple[bytes, str]:
-        return render_latest()
+        return render_latest(self.instruments.registry)

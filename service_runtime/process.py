@@ -2,7 +2,8 @@
 
 ``run_process`` owns what used to be written once per process: logging before and after the file is
 read, the metrics directory, SIGTERM/SIGINT (stop) and SIGHUP (reload), and the exit code.  A process
-supplies only ``build(process) -> Service``; its components register a reload hook for every setting
+supplies only ``build(process) -> Service``, handing ``process.instruments`` to the components that
+record metrics; its components register a reload hook for every setting
 they copied at start (``Process.on_reload``), so a reload applies what it reports as applied.
 """
 
@@ -19,6 +20,7 @@ from typing import Awaitable, Callable, Protocol
 import uvloop
 
 from contract.config import Config, ConfigError
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import setup_logging
 from service_runtime.metrics import Metrics
 from service_runtime.reload import Reloader, ReloadHook, reload_from_file
@@ -54,6 +56,11 @@ class Process:
     @property
     def config(self) -> Config:
         return self.settings.config
+
+    @property
+    def instruments(self) -> Instruments:
+        """The metrics this process's components record with (one object, built with the metric files)."""
+        return self.metrics.instruments
 
     @property
     def tracing(self) -> NoTracing:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from service_runtime.process import Process, run_process
+from session_daemon.service import SessionDaemon
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -15,10 +16,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build(process: Process):
-    from session_daemon.service import SessionDaemon  # defines metrics: only once the skeleton chose their files
-
-    return SessionDaemon(process.settings, on_reload=process.on_reload)
+def build(process: Process) -> SessionDaemon:
+    return SessionDaemon(process.settings, instruments=process.instruments, on_reload=process.on_reload)
 
 
 if __name__ == "__main__":

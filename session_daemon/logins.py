@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from typing import AsyncIterator, Awaitable, Callable
 
-from contract import instruments
 from contract.redis_layout import session_hash
 from contract.session_commands import Login, TokenLogin, UpdatePassword
 from contract.session_results import (
@@ -24,6 +23,7 @@ from contract.session_results import (
     PasswordChanged,
     SessionResult,
 )
+from service_runtime.instruments import Instruments
 from session_daemon.login_throttle import (
     LoginOutcome,
     ThrottlePolicy,
@@ -43,9 +43,10 @@ Outcome = tuple[SessionResult, LoginOutcome]
 
 
 class Logins:
-    def __init__(self, store: SessionStore, manager: ManagerClient, policy: ThrottlePolicy):
+    def __init__(self, store: SessionStore, manager: ManagerClient, policy: ThrottlePolicy, instruments: Instruments):
         self.store = store
         self.manager = manager
+        self._instruments = instruments
         self.policy = policy  # replaced on reload
         self._locks = KeyedLocks()
 
@@ -57,7 +58,7 @@ class Logins:
             return await self._login_outcome(command.username, reply)
 
         result = await self._throttled(command.username, call, interpret)
-        instruments.LOGINS.labels(login_result(result)).inc()
+        self._instruments.logins.labels(login_result(result)).inc()
         return result
 
     async def token_login(self, command: TokenLogin) -> SessionResult:
@@ -66,7 +67,7 @@ class Logins:
         per-address limit of the front door still holds."""
         reply = await self.manager.authorize(*TOKEN_LOGIN_PLACEHOLDERS, command.extras, command.forwarded)
         result, _outcome = await self._login_outcome(None, reply)
-        instruments.LOGINS.labels(login_result(result)).inc()
+        self._instruments.logins.labels(login_result(result)).inc()
         return result
 
     async def update_password(self, command: UpdatePassword) -> SessionResult:
@@ -91,7 +92,7 @@ class Logins:
             return ManagerUnavailable(NO_KEYPAIR), LoginOutcome.INCONCLUSIVE
         username = username or f"token:{keypair.access_key}"
         created = await self.store.create(username, keypair, time.time())
-        instruments.SESSION_EVENTS.labels("session_create").inc()
+        self._instruments.session_events.labels("session_create").inc()
         context = {"event": "session_create", "status": "success", "user_id": username}
         log.info("logged in", extra=context | {"session": short_hash(session_hash(created.session_id))})
         result = LoginSucceeded(created.session_id, keypair.access_key, keypair.role, keypair.status)

@@ -18,7 +18,6 @@ import redis.asyncio as aioredis
 import zmq.asyncio
 from redis.exceptions import RedisError
 
-from contract import instruments
 from contract.config import Config
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint
 from contract.messages import Envelope
@@ -47,6 +46,7 @@ from contract.session_results import (
     UserRevoked,
 )
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import REQUEST_ID
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
@@ -68,16 +68,18 @@ class SessionDaemon:
         self,
         settings: Settings,
         *,
+        instruments: Instruments,
         redis: aioredis.Redis | None = None,
         on_reload: Callable[[ReloadHook], None] = lambda hook: None,
     ):
         config = settings.config
         self.config = config
+        self.instruments = instruments
         self._redis = redis or redis_client(config, "sessiond")
         box = load_secret_box(config.secrets_dir / AT_REST_KEY_FILE)
-        self.store = SessionStore(self._redis, box, config.session.max_age)
+        self.store = SessionStore(self._redis, box, config.session.max_age, instruments=instruments)
         self.manager = ManagerClient(settings.manager_endpoints, config.api)
-        self.logins = Logins(self.store, self.manager, ThrottlePolicy.from_config(config.session))
+        self.logins = Logins(self.store, self.manager, ThrottlePolicy.from_config(config.session), instruments)
         ensure_private_dir(config.ipc_dir)
         self._context = zmq.asyncio.Context()
         self.endpoint = session_daemon_endpoint(config)
@@ -87,6 +89,7 @@ class SessionDaemon:
             load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
             config.zmq.max_message_age,
             self.handle,
+            instruments=instruments,
         )
         on_reload(self.reload)
         self._serving: asyncio.Task | None = None
@@ -126,7 +129,7 @@ class SessionDaemon:
         """The active-sessions gauge, refreshed every few seconds (one ZREMRANGEBYSCORE + ZCARD)."""
         while True:
             try:
-                instruments.ACTIVE_SESSIONS.set(await self.store.count_live(time.time()))
+                self.instruments.active_sessions.set(await self.store.count_live(time.time()))
             except (RedisError, OSError):
                 pass  # Redis trouble is reported by the commands themselves
             await asyncio.sleep(ACTIVE_SESSIONS_INTERVAL)
@@ -187,7 +190,7 @@ class SessionDaemon:
         digest = session_hash(command.session_id)
         user_id = await self.store.delete(digest)
         if user_id is not None:
-            instruments.SESSION_EVENTS.labels("session_revoke").inc()
+            self.instruments.session_events.labels("session_revoke").inc()
             context = {"event": "session_revoke", "status": "success", "user_id": user_id}
             log.info("logged out", extra=context | {"session": short_hash(digest)})
         return LoggedOut()
@@ -198,7 +201,7 @@ class SessionDaemon:
 
     async def _revoke_user(self, command: RevokeUser) -> SessionResult:
         revoked = await self.store.revoke_user(command.user_id)
-        instruments.SESSION_EVENTS.labels("session_revoke").inc(revoked)
+        self.instruments.session_events.labels("session_revoke").inc(revoked)
         context = {"event": "session_revoke", "status": "success", "user_id": command.user_id, "count": revoked}
         log.info("revoked every session of a user", extra=context)
         return UserRevoked(revoked)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from contract import instruments
 from contract.redis_layout import (
     EVENTS_CHANNEL,
     LIVE_SESSIONS_KEY,
@@ -28,6 +27,7 @@ from contract.redis_layout import (
     session_key,
     user_index_key,
 )
+from service_runtime.instruments import Instruments
 from session_daemon.login_throttle import LoginHistory
 from session_daemon.manager_client import Keypair
 
@@ -49,8 +49,9 @@ def short_hash(digest: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, client: aioredis.Redis, box: SecretBox, max_age: int):
+    def __init__(self, client: aioredis.Redis, box: SecretBox, max_age: int, *, instruments: Instruments):
         self._client = client
+        self._session_events = instruments.session_events
         self._box = box
         self._max_age = max_age
 
@@ -106,7 +107,7 @@ class SessionStore:
                 continue  # changed under us (logout, revoke): look again
             if stale:
                 user_id = await self.delete(digest)
-                instruments.SESSION_EVENTS.labels("session_expire").inc()
+                self._session_events.labels("session_expire").inc()
                 context = {
                     "event": "session_expire",
                     "status": "success",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from service_runtime.process import Process, run_process
+from signer_worker.service import SignerService
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,10 +26,15 @@ def main(argv: list[str]) -> int:
     agent_id = args.agent_id or f"{socket.gethostname()}-signer-{args.index}"
     group = os.environ.get("WEBAPI_GROUP_NAME", "DEFAULT")
 
-    def build(process: Process):
-        from signer_worker.service import SignerService  # defines metrics: only once the skeleton chose their files
-
-        return SignerService(process.settings, agent_id, group, stopping=process.stopping, tracing=process.tracing)
+    def build(process: Process) -> SignerService:
+        return SignerService(
+            process.settings,
+            agent_id,
+            group,
+            instruments=process.instruments,
+            stopping=process.stopping,
+            tracing=process.tracing,
+        )
 
     # Metric files are named per instance: an agent started by hand with --agent-id must not share
     # (and delete) the files of the pool's signer with the same index.

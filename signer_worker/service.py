@@ -11,7 +11,6 @@ from typing import Awaitable
 
 import zmq.asyncio
 
-from contract import instruments
 from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
@@ -20,6 +19,7 @@ from contract.redis_layout import SecretRecord
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
@@ -44,6 +44,7 @@ class SignerService:
         agent_id: str,
         group: str,
         *,
+        instruments: Instruments,
         stopping: asyncio.Event | None = None,
         tracing: NoTracing = NO_TRACING,
     ):
@@ -51,6 +52,7 @@ class SignerService:
         config = settings.config
         self.config = config
         self.agent_id = agent_id
+        self._signatures = instruments.signatures
         self._tracing = tracing  # [otel]: a span per signing request that arrives with a trace context
         # Signers sign only for the upstreams of their group's deployments, whatever a front door asks.
         self._plan = SigningPlan()
@@ -78,6 +80,7 @@ class SignerService:
             load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
             config.zmq.max_message_age,
             self.handle,
+            instruments=instruments,
         )
         self.registration = AgentRegistration(
             config,
@@ -112,7 +115,7 @@ class SignerService:
         debug = log.isEnabledFor(logging.DEBUG)
         for item, reply in zip(items, replies):
             result = reply.get("error") or "signed"
-            instruments.SIGNATURES.labels(self.agent_id, result).inc()
+            self._signatures.labels(self.agent_id, result).inc()
             if started and result not in UNPARSED:  # only items SigningRequest.from_item validated
                 self._tracing.remote_span(
                     "signer/sign",

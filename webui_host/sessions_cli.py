@@ -52,13 +52,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def revoke_user(config: Config, user_id: str) -> int:
-    # Imported here: the ZeroMQ client defines the metrics, which the launcher (`webui-host run`, whose
-    # environment may name the shared metrics directory) must not create just by parsing its arguments.
+    # Imported here: the launcher's other commands need neither the ZeroMQ client nor prometheus-client.
     from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
+    from service_runtime.instruments import Instruments
 
     context = zmq.asyncio.Context()
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
-    client = SessionDaemonClient(context, session_daemon_endpoint(config), key, config.zmq.max_message_age)
+    client = SessionDaemonClient(
+        context,
+        session_daemon_endpoint(config),
+        key,
+        config.zmq.max_message_age,
+        instruments=Instruments("cli"),  # a one-shot command: what it counts is not exported
+    )
     try:
         result = await client.call(RevokeUser(user_id), timeout=TIMEOUT)
     except SessionDaemonUnavailable:

@@ -19,6 +19,7 @@ from contract.requests import SigningReply, SigningRequest
 from contract.webapi import GroupsSnapshot
 from frontdoor.signer_pool import NoSignerAvailable, SignerPool, SigningRefused
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 from tests.support.polling import eventually
 
 KEY = bytes(range(32))
@@ -52,7 +53,7 @@ def pool_for(context, tmp_path):
                 "runtime": {"state_dir": str(tmp_path / "state")},
             }
         )
-        pool = SignerPool(config, context, KEY)
+        pool = SignerPool(config, context, KEY, instruments=Instruments())
         pools.append(pool)
         return pool
 
@@ -73,7 +74,7 @@ class Signers:
         return f"ipc://{self._dir / agent_id}.sock"
 
     def start(self, agent_id, handler):
-        server = RouterServer(self._context, self.endpoint(agent_id), KEY, 10, handler)
+        server = RouterServer(self._context, self.endpoint(agent_id), KEY, 10, handler, instruments=Instruments())
         server.bind()
         self.servers[agent_id] = server
         self._tasks.append(asyncio.create_task(server.serve()))

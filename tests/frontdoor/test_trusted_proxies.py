@@ -17,6 +17,7 @@ from contract.config import ConfigError, parse_config
 from frontdoor.context import FrontDoor
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.upstream import client_address
+from service_runtime.instruments import Instruments
 
 
 def _config(entries):
@@ -89,6 +90,7 @@ def test_session_cookie_secure_behind_a_tls_proxy(entries, peer, proto, secure):
         signers=None,
         daemon=None,
         http=None,
+        instruments=Instruments(),
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
     )
     request = _request(peer, {"X-Forwarded-Proto": proto} if proto else {})

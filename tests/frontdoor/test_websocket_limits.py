@@ -13,6 +13,7 @@ from multidict import CIMultiDict
 from contract.config import parse_config
 from frontdoor.upstream import upstream_target
 from frontdoor.websocket import WebSocketRelay
+from service_runtime.instruments import Instruments
 
 LIMIT = 64 * 1024
 PER_SESSION, PER_WORKER = 2, 3
@@ -61,7 +62,7 @@ async def relay_url():
             }
         }
     ).security
-    relay = WebSocketRelay(http, security)
+    relay = WebSocketRelay(http, security, instruments=Instruments())
 
     async def front(request: web.Request) -> web.StreamResponse:
         target = upstream_target(f"http://{upstream_host}", "/ws?slow" if "slow" in request.query else "/ws")

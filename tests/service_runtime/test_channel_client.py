@@ -12,6 +12,7 @@ import zmq.asyncio
 from contract.messages import MessageSealer
 from service_runtime.channel_client import MAX_BATCH, DealerChannel, NotSent, PeerLost
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 
 KEY = bytes(range(32))
 
@@ -30,7 +31,12 @@ async def context():
 
 async def start_echo_server(context, endpoint, handler=None):
     server = RouterServer(
-        context, endpoint, KEY, 10, handler or (lambda env: [{"rid": i["rid"], "n": i["n"]} for i in env.items])
+        context,
+        endpoint,
+        KEY,
+        10,
+        handler or (lambda env: [{"rid": i["rid"], "n": i["n"]} for i in env.items]),
+        instruments=Instruments(),
     )
     server.bind()
     return server, asyncio.create_task(server.serve())
@@ -45,7 +51,7 @@ async def wait_connected(channel, timeout=2.0):
 
 async def test_many_requests_in_flight_are_batched_and_all_answered(context, endpoint):
     server, serving = await start_echo_server(context, endpoint)
-    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     await wait_connected(channel)
     count = MAX_BATCH * 10 + 7
     # ~1 KiB items: one unbounded batch would exceed the receivers' 1 MiB message limit.
@@ -66,7 +72,7 @@ async def test_a_vanished_peer_fails_waiting_requests_at_once(context, endpoint)
         return []
 
     server, serving = await start_echo_server(context, endpoint, stall)
-    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     await wait_connected(channel)
     pending = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid}, 30.0))
     await asyncio.sleep(0.1)
@@ -82,7 +88,7 @@ async def test_a_vanished_peer_fails_waiting_requests_at_once(context, endpoint)
 async def test_replies_with_a_wrong_key_are_ignored(context, endpoint):
     router = context.socket(zmq.ROUTER)
     router.bind(endpoint)
-    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     await wait_connected(channel)
     pending = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid}, 1.0))
     identity, *_ = await router.recv_multipart()
@@ -99,7 +105,7 @@ async def test_replies_with_a_wrong_key_are_ignored(context, endpoint):
 async def test_with_no_peer_a_request_fails_at_once_and_is_never_delivered_late(context, endpoint):
     """Nothing is queued for a peer that is away: its requester gets NotSent now, and the peer,
     once back, never receives the stale request (which it would reject as expired)."""
-    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     started = time.monotonic()
     with pytest.raises(NotSent):
         await channel.request(lambda rid: {"rid": rid, "n": 1}, timeout=5)
@@ -117,7 +123,7 @@ async def test_with_no_peer_a_request_fails_at_once_and_is_never_delivered_late(
 
 async def test_closing_with_requests_queued_fails_them_without_a_socket_error(context, endpoint, caplog):
     server, serving = await start_echo_server(context, endpoint)
-    channel = DealerChannel(context, endpoint, KEY, 10, "sign")
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     await wait_connected(channel)
     try:
         queued = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, timeout=5))

@@ -10,6 +10,7 @@ import zmq.asyncio
 
 from contract.messages import MessageOpener, MessageSealer
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 
 KEY = bytes(range(32))
 
@@ -24,7 +25,7 @@ async def test_a_handler_that_raises_leaves_the_router_serving(tmp_path):
     """(What every service on this router promises about bad input: test_service_conformance.py.)"""
     context = zmq.asyncio.Context()
     endpoint = f"ipc://{tmp_path / 'router.sock'}"
-    server = RouterServer(context, endpoint, KEY, 5.0, handler)
+    server = RouterServer(context, endpoint, KEY, 5.0, handler, instruments=Instruments())
     server.bind()
     serving = asyncio.create_task(server.serve())
     dealer = context.socket(zmq.DEALER)
@@ -48,7 +49,7 @@ async def test_an_expired_message_is_an_ordinary_warning_and_a_forgery_a_securit
     """A message that waited out its validity (its sender was away) is no attack: no false alarm."""
     context = zmq.asyncio.Context()
     endpoint = f"ipc://{tmp_path / 'router.sock'}"
-    server = RouterServer(context, endpoint, KEY, 5.0, handler)
+    server = RouterServer(context, endpoint, KEY, 5.0, handler, instruments=Instruments())
     server.bind()
     serving = asyncio.create_task(server.serve())
     dealer = context.socket(zmq.DEALER)

@@ -1,4 +1,5 @@
-"""Multiprocess metrics: separate real processes, one exposition; restarts keep counters monotonic."""
+"""Metrics: an object per process (tests build their own); in multiprocess mode separate real processes
+give one exposition and restarts keep counters monotonic."""
 
 from __future__ import annotations
 
@@ -9,26 +10,27 @@ from pathlib import Path
 
 import pytest
 
-from service_runtime.metrics import process_identifier, wipe_metrics_dir
+from contract import instruments as definitions
+from contract.instruments import CounterSpec, GaugeSpec, HistogramSpec
+from service_runtime.instruments import Instruments
+from service_runtime.metrics import MULTIPROC_ENV, process_identifier, render_latest, wipe_metrics_dir
 
 WRITER = """
 import sys
 from pathlib import Path
-from service_runtime.metrics import enable_multiprocess, forget_own_live_gauges
-enable_multiprocess(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
-from contract import instruments
-instruments.LOGINS.labels("success").inc(int(sys.argv[4]))
-instruments.OPEN_WEBSOCKETS.set(int(sys.argv[5]))
+from service_runtime.metrics import Metrics
+metrics = Metrics.enable(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
+metrics.instruments.logins.labels("success").inc(int(sys.argv[4]))
+metrics.instruments.open_websockets.set(int(sys.argv[5]))
 if sys.argv[6] == "clean-exit":
-    forget_own_live_gauges()
+    metrics.forget_own_live_gauges()
 """
 
 READER = """
 import sys
 from pathlib import Path
-from service_runtime.metrics import enable_multiprocess, render_latest
-enable_multiprocess(Path(sys.argv[1]), "reader", 0)
-sys.stdout.write(render_latest()[0].decode())
+from service_runtime.metrics import Metrics
+sys.stdout.write(Metrics.enable(Path(sys.argv[1]), "reader", 0).render()[0].decode())
 """
 
 
@@ -81,13 +83,36 @@ def test_the_environment_wins_over_the_state_dir(tmp_path: Path):
     )
 
 
-def test_metrics_defined_before_the_directory_is_chosen_is_an_error(tmp_path: Path):
-    script = (
-        "import sys\nfrom pathlib import Path\nimport contract.instruments\n"
-        "from service_runtime.metrics import enable_multiprocess\n"
-        "try:\n    enable_multiprocess(Path(sys.argv[1]), 'x', 0)\nexcept RuntimeError:\n    print('refused')\n"
-    )
-    assert run(script, str(tmp_path)).strip() == "refused"
+def test_instances_in_one_process_keep_their_own_samples(monkeypatch):
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    first, second = Instruments("frontdoor"), Instruments("signer_worker")  # no clash in a global registry
+    first.logins.labels("success").inc(3)
+    second.zmq_rejected.labels(second.role, "bad_mac").inc()
+    text = render_latest(first.registry)[0].decode()
+    assert sample(text, 'webui_host_logins_total{result="success"}') == 3
+    assert "webui_host_zmq_rejected_total{" not in text
+    text = render_latest(second.registry)[0].decode()
+    assert sample(text, 'webui_host_zmq_rejected_total{process="signer_worker",reason="bad_mac"}') == 1
+    assert sample(text, 'webui_host_logins_total{result="success"}') is None
+
+
+def test_a_label_set_has_one_child():
+    instruments = Instruments()
+    assert instruments.upstream_errors.labels("unreachable") is instruments.upstream_errors.labels("unreachable")
+    assert instruments.upstream_errors.labels("unreachable") is not instruments.upstream_errors.labels("broken_body")
+
+
+def test_every_definition_is_built_as_defined():
+    specs = [
+        value for value in vars(definitions).values() if isinstance(value, (CounterSpec, GaugeSpec, HistogramSpec))
+    ]
+    kinds = {CounterSpec: "counter", GaugeSpec: "gauge", HistogramSpec: "histogram"}
+    built = {metric.name: metric for metric in Instruments().registry.collect()}
+    assert len(built) == len(specs)
+    for spec in specs:
+        name = spec.name.removesuffix("_total") if isinstance(spec, CounterSpec) else spec.name
+        assert built[name].type == kinds[type(spec)]
+        assert built[name].documentation == spec.documentation
 
 
 @pytest.mark.parametrize(

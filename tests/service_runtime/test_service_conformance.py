@@ -37,6 +37,7 @@ from contract.session_commands import SessionRequest, Touch
 from contract.session_results import InvalidCommand, SessionReply, SessionUnknown
 from service_runtime.channel_client import DealerChannel, PeerLost
 from service_runtime.channel_server import RouterServer
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets, load_secret_box, load_shared_key
 from service_runtime.settings import Settings
 from session_daemon.service import SessionDaemon
@@ -124,7 +125,7 @@ def _settings(short_dir: Path, secrets_dir: Path, redis: RedisHandle, etcd: Etcd
 
 
 async def _session_daemon(settings: Settings, redis: RedisHandle) -> Subject:
-    daemon = SessionDaemon(settings)
+    daemon = SessionDaemon(settings, instruments=Instruments())
     await daemon.start()
     return Subject(
         name="session_daemon",
@@ -148,7 +149,7 @@ async def _signer(settings: Settings, redis: RedisHandle) -> Subject:
     record = SecretRecord("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG", "user", time.time() + 600, "a@b.c")
     with redis.admin() as admin:
         admin.set(secret_key(digest), load_secret_box(config.secrets_dir / AT_REST_KEY_FILE).seal(digest, record))
-    service = SignerService(settings, "agent-conf", "DEFAULT")
+    service = SignerService(settings, "agent-conf", "DEFAULT", instruments=Instruments())
     await service.start()
     await eventually(lambda: service._bound, timeout=20, what="signer bound")
     host = settings.manager_endpoints[0].removeprefix("http://")
@@ -330,7 +331,7 @@ async def test_a_stop_fails_items_in_flight_at_once(subject):
     """An item waiting on Redis when the service stops: its requester (the front door's channel client)
     learns at once that the peer is gone, instead of waiting out its timeout."""
     context = zmq.asyncio.Context()
-    channel = DealerChannel(context, subject.endpoint, subject.key, MAX_AGE, subject.kind)
+    channel = DealerChannel(context, subject.endpoint, subject.key, MAX_AGE, subject.kind, instruments=Instruments())
     stopping: asyncio.Future | None = None
     try:
         await eventually(lambda: channel.connected, timeout=5, what="channel connected")

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from devstack.app import create_app
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from session_daemon.service import SessionDaemon
 from tests.session_daemon.harness import DaemonClient, FakeManager, Running, daemon_settings
@@ -68,7 +69,7 @@ async def start_daemon(ipc_dir: Path):
 
     async def start(redis_handle: RedisHandle, endpoints: list[str]) -> Running:
         settings = daemon_settings(redis_handle, endpoints, ipc_dir)
-        daemon = SessionDaemon(settings)
+        daemon = SessionDaemon(settings, instruments=Instruments())
         await daemon.start()
         running = Running(daemon, DaemonClient(settings, daemon.endpoint), redis_handle, redis_handle.admin(), settings)
         started.append(running)

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from contract.host_layout import redis_password_file
 from contract.redis_layout import LIVE_SESSIONS_KEY, session_hash
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_secret_box, write_at_rest_key
 from session_daemon.manager_client import Keypair
 from session_daemon.store import SessionStore
@@ -25,7 +26,7 @@ async def test_logins_logouts_revocations_and_expiry_move_the_count(redis_server
         admin.flushall()
     client = daemon_client(redis_server)
     write_at_rest_key(tmp_path / "at-rest.key")
-    store = SessionStore(client, load_secret_box(tmp_path / "at-rest.key"), max_age=600)
+    store = SessionStore(client, load_secret_box(tmp_path / "at-rest.key"), max_age=600, instruments=Instruments())
     try:
         now = time.time()
         first = await store.create("a@x", KEYPAIR, now)

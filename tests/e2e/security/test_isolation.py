@@ -25,6 +25,7 @@ from devstack.users import default_users
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.websocket import SESSION_ENDED
 from service_runtime.channel_client import DealerChannel
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_secret_box, load_shared_key
 from tests.e2e.security.conftest import client, log_in
 from tests.e2e.security.test_rate_limits import MONITOR_USER, reset_counters
@@ -114,6 +115,7 @@ async def signers(secure_stack):
             key,
             secure_stack.config.zmq.max_message_age,
             SIGN,
+            instruments=Instruments(),
         )
         for index in range(secure_stack.config.signers.count)
     ]
@@ -181,6 +183,7 @@ async def test_revoking_a_user_ends_all_their_sessions_and_closes_their_websocke
         session_daemon_endpoint(config),
         load_shared_key(config.secrets_dir / ZMQ_KEY_FILE),
         config.zmq.max_message_age,
+        instruments=Instruments(),
     )
     tabs = [client(secure_stack) for _ in range(2)]
     bystander = client(secure_stack)

@@ -15,6 +15,7 @@ from aiohttp import web
 from contract.config import parse_config
 from devstack.app import create_app
 from frontdoor.app import build_app
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
 from session_daemon.service import SessionDaemon
@@ -62,14 +63,14 @@ async def stack():
         }
     )
     settings = Settings(config, [manager_url])
-    daemon = SessionDaemon(settings)
+    daemon = SessionDaemon(settings, instruments=Instruments())
     await daemon.start()
-    signer = SignerService(settings, "agent-fd1", "DEFAULT")
+    signer = SignerService(settings, "agent-fd1", "DEFAULT", instruments=Instruments())
     await signer.start()
     front_runner = None
     try:
         await eventually(lambda: signer._bound, timeout=20, what="signer bound")
-        front_runner, base_url = await _serve(build_app(settings))
+        front_runner, base_url = await _serve(build_app(settings, Instruments()))
         yield Stack(base_url, signer)
     finally:
         if front_runner is not None:

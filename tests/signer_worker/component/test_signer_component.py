@@ -24,6 +24,7 @@ from contract.redis_layout import SecretRecord, secret_key, session_hash
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest
 from devstack.app import create_app
 from devstack.users import UserDirectory
+from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets, load_secret_box, load_shared_key
 from service_runtime.settings import Settings
 from signer_worker.service import SignerService
@@ -89,7 +90,7 @@ async def signer(manager, short_dir):
             "zmq": {"ipc_dir": str(short_dir / "ipc")},
         }
     )
-    service = SignerService(Settings(config, [url]), "agent-c1", "DEFAULT")
+    service = SignerService(Settings(config, [url]), "agent-c1", "DEFAULT", instruments=Instruments())
     await service.start()
     channel = None
     try:

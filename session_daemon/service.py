@@ -132,6 +132,8 @@ class SessionDaemon:
                 self.instruments.active_sessions.set(await self.store.count_live(time.time()))
             except (RedisError, OSError):
                 pass  # Redis trouble is reported by the commands themselves
+            if _cancel_swallowed():
+                raise asyncio.CancelledError()
             await asyncio.sleep(ACTIVE_SESSIONS_INTERVAL)
 
     async def _report_redis(self) -> None:
@@ -205,6 +207,13 @@ class SessionDaemon:
         context = {"event": "session_revoke", "status": "success", "user_id": command.user_id, "count": revoked}
         log.info("revoked every session of a user", extra=context)
         return UserRevoked(revoked)
+
+
+def _cancel_swallowed() -> bool:
+    """A stop cancelled this task during a Redis call, and the client library swallowed the cancellation
+    (the task still counts the request): without this check the loop would go on, and the stop wait forever."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _rid(item: dict[str, Any]) -> int:

@@ -1,4 +1,5 @@
-"""Benchmark: the development Manager directly vs through webui-host, on the same machine in one run.
+"""Benchmark: the development Manager directly vs through webui-host, on the same machine in one run
+(``bench/run.sh devstack``; the headline figures come from ``bench/run.sh compare``, bench/compare.py).
 
 Starts the whole stack (``webui-host run`` with the embedded Redis, etcd and devstack on free ports),
 then drives ``wrk`` at 16 and 64 connections against
@@ -7,7 +8,7 @@ then drives ``wrk`` at 16 and 64 connections against
 and prints requests/s, p50/p99 latency, CPU milliseconds per proxied request summed over our processes
 (front doors, signers, session daemon), the front door's peak RSS and Redis commands per request.
 
-Usage: bench/run.sh [--duration SECONDS] [--workers N] [--signers N]
+Usage: bench/run.sh devstack [--duration SECONDS] [--workers N] [--signers N]
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import json
-import re
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,10 +24,9 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from signer_worker.signing import signed_headers  # noqa: E402
-from tests.support.stack import ADMIN_USER, RunningStack  # noqa: E402
+from bench.wrk import run_wrk as wrk
+from signer_worker.signing import signed_headers
+from tests.support.stack import ADMIN_USER, RunningStack
 
 ADMIN_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 ADMIN_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -46,28 +43,6 @@ def login_cookie(stack: RunningStack) -> str:
     opener.open(request, timeout=10).close()
     cookie = next(c for c in jar if c.name == stack.config.session.cookie_name)
     return f"{cookie.name}={cookie.value}"
-
-
-def wrk(url: str, headers: dict[str, str], connections: int, duration: int) -> dict:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: (.*)", output)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
-        "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", output).group(1)),
-        "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1)),
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-        "socket_errors": errors.group(1).strip() if errors else "",
-    }
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def our_processes(stack: RunningStack) -> list[psutil.Process]:
@@ -153,8 +128,8 @@ def run(stack: RunningStack, args: argparse.Namespace) -> None:
                 connections,
                 direct,
                 proxied,
-                cpu_used * 1000 / max(proxied["requests"], 1),
-                redis_used / max(proxied["requests"], 1),
+                cpu_used * 1000 / max(proxied.requests, 1),
+                redis_used / max(proxied.requests, 1),
                 sampler.stop(),
             )
         )
@@ -173,9 +148,9 @@ def report(rows, args) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for connections, direct, proxied, cpu_ms, redis_per_request, peak in rows:
         print(
-            f"| {connections} | {direct['rps']:.0f} | {proxied['rps']:.0f} | {proxied['rps'] / direct['rps']:.0%} "
-            f"| {direct['p50_ms']:.2f} / {direct['p99_ms']:.2f} | {proxied['p50_ms']:.2f} / {proxied['p99_ms']:.2f} "
-            f"| {cpu_ms:.2f} | {redis_per_request:.4f} | {peak / (1 << 20):.0f} | {proxied['non_2xx']} |"
+            f"| {connections} | {direct.rps:.0f} | {proxied.rps:.0f} | {proxied.rps / direct.rps:.0%} "
+            f"| {direct.p50_ms:.2f} / {direct.p99_ms:.2f} | {proxied.p50_ms:.2f} / {proxied.p99_ms:.2f} "
+            f"| {cpu_ms:.2f} | {redis_per_request:.4f} | {peak / (1 << 20):.0f} | {proxied.non_2xx} |"
         )
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from contract.config import Config
 
+# Set by `webui-host run` for its processes when it starts the development Manager itself.
+DEVSTACK_ENDPOINT_ENV = "WEBUI_HOST_DEVSTACK_ENDPOINT"
 ZMQ_KEY_FILE = "zmq.key"
 AT_REST_KEY_FILE = "at-rest.key"
 REDIS_ADMIN = "admin"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
-from frontdoor.lifecycle import Worker
-from service_runtime.process import run_process
+gc.disable()  # until the imports are done: service_runtime.process.imports_done
+from frontdoor.lifecycle import Worker  # noqa: E402
+from service_runtime.process import run_process  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -16,7 +16,7 @@ from frontdoor.admin_routes import AdminRoutes
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
-from frontdoor.endpoint_probe import probe_forever
+from frontdoor.endpoint_probe import probe_client, probe_forever
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.host_check import host_check_middleware
 from frontdoor.jwks import jwks_for
@@ -118,6 +118,7 @@ def build_app(
         signers=signers,
         daemon=daemon,
         http=_http_client(settings, config.api.connection_limit),
+        probe_http=probe_client(config),
         instruments=instruments,
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
         tracing=tracing,
@@ -169,6 +170,7 @@ def _background(runners):
 
 async def _close(front: FrontDoor, relay: WebSocketRelay, zmq_context: zmq.asyncio.Context) -> None:
     await front.http.close()
+    await front.probe_http.close()
     await relay.close_client()
     front.signers.close()
     front.daemon.close()

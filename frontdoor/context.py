@@ -34,6 +34,7 @@ class FrontDoor:
     signers: SignerPool
     daemon: SessionDaemonClient
     http: aiohttp.ClientSession
+    probe_http: aiohttp.ClientSession  # the health probes' own pool (endpoint_probe.probe_client)
     instruments: Instruments  # this worker's metrics (one object per process, made by its assembly)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     groups: GroupsSnapshot = field(default_factory=GroupsSnapshot)  # replaced on every etcd change

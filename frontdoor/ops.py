@@ -96,7 +96,7 @@ class Readiness:
         """Ready while any Manager endpoint answers (requests go to the ones that do)."""
         urls = self._front.manager_endpoints
         path = self._front.config.api.health_check_probe_path
-        alive = await asyncio.gather(*(probe(self._front.http, url, CHECK_TIMEOUT, path) for url in urls))
+        alive = await asyncio.gather(*(probe(self._front.probe_http, url, CHECK_TIMEOUT, path) for url in urls))
         return Check(any(alive), f"{sum(alive)} of {len(urls)} Manager endpoints answer")
 
 

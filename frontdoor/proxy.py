@@ -49,6 +49,7 @@ PING_VERSION = "webui-host/0.1.0"  # /func/ping names the web server, as Backend
 NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
 # Safe to send again elsewhere when the connection broke (RFC 9110 idempotent methods, and no body that
 # was already streamed away).
+API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -278,7 +279,11 @@ class DeploymentProxy:
             return problems.bad_gateway("The request could not be signed.")
 
     def _api_version(self, request: web.Request) -> str:
-        return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+        """Read once per request: the version sent must be the one signed, even if a reload changes
+        ``api.default_version`` while the signer works (the Manager would refuse the signature)."""
+        if API_VERSION not in request:
+            request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+        return request[API_VERSION]
 
     def _headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], trace=None):
         front = self._front

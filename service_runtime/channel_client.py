@@ -42,8 +42,11 @@ class DealerChannel:
         kind: str,
         *,
         instruments: Instruments,
+        on_connection: Callable[[], None] | None = None,
     ):
+        """``on_connection``: called whenever the peer connects or disconnects."""
         self.endpoint = endpoint
+        self._on_connection = on_connection
         self._kind = kind
         self._instruments = instruments
         self._socket = context.socket(zmq.DEALER)
@@ -58,6 +61,7 @@ class DealerChannel:
         self._outbox: list[dict[str, Any]] = []
         self._flush_handle: asyncio.Handle | None = None
         self.connected = False
+        self.connections = 0  # how often the peer (re)connected: a restarted peer is a new one
         self.rejected: Counter[str] = Counter()
         self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._watch_connection())]
 
@@ -123,9 +127,12 @@ class DealerChannel:
             event = parse_monitor_message(await self._monitor.recv_multipart())
             if event["event"] == zmq.EVENT_CONNECTED:
                 self.connected = True
+                self.connections += 1
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self.connected = False
                 self._fail_pending()
+            if self._on_connection is not None:
+                self._on_connection()
 
     def _fail_pending(self) -> None:
         for future in self._pending.values():

@@ -8,6 +8,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from contract.config import Config
 from contract.host_layout import AT_REST_KEY_FILE, REDIS_ADMIN, ZMQ_KEY_FILE, redis_password_file
 from contract.identity import JWKS_FILE, SIGNING_KEY_FILE, jwks_document, load_signing_key, new_signing_key_pem
 from contract.messages import KEY_BYTES, key_file_problem
@@ -74,6 +75,10 @@ def ensure_secrets(secrets_dir: Path) -> None:
         path = redis_password_file(secrets_dir, role)
         if not path.exists():
             _write_new(path, secrets.token_urlsafe(32) + "\n")
+
+
+def read_redis_password(config: Config, role: str) -> str:
+    return redis_password_file(config.secrets_dir, role).read_text().strip()
 
 
 def ensure_identity_key(secrets_dir: Path) -> None:

@@ -10,6 +10,7 @@ they copied at start (``Process.on_reload``), so a reload applies what it report
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -109,10 +110,25 @@ async def _main(role: str, config_path: Path | None, build: Build, instance: str
         metrics.forget_own_live_gauges()
 
 
+def imports_done() -> None:
+    """The process has imported what it runs: collect garbage again, and never scan those objects.
+
+    A process's ``__main__`` turns the cyclic collector off before its imports (``gc.disable()``):
+    importing builds hundreds of thousands of objects that are never garbage, and the collections
+    they trigger were ~15% of the import time. ``gc.freeze`` moves them out of every later
+    collection's way; by the end of ``build`` the process has imported what it runs.
+    """
+    gc.freeze()
+    gc.enable()
+
+
 async def _serve(process: Process, build: Build) -> int:
-    service = build(process)
-    if asyncio.iscoroutine(service):
-        service = await service
+    try:
+        service = build(process)
+        if asyncio.iscoroutine(service):
+            service = await service
+    finally:
+        imports_done()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, process.stopping.set)

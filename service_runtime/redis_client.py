@@ -24,11 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contract.config import Config
-from contract.host_layout import redis_password_file
-
-
-def read_redis_password(config: Config, role: str) -> str:
-    return redis_password_file(config.secrets_dir, role).read_text().strip()
+from service_runtime.keyfiles import read_redis_password
 
 
 def tls_options(config: Config) -> dict:

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.config import Config, ConfigError
+from contract.host_layout import DEVSTACK_ENDPOINT_ENV
 from service_runtime.config_file import load_config
 from service_runtime.etcd import etcd_client, read_global_settings
 
 log = logging.getLogger(__name__)
-# Set by `webui-host run` for its processes when it starts the development Manager itself.
-DEVSTACK_ENDPOINT_ENV = "WEBUI_HOST_DEVSTACK_ENDPOINT"
+# Seconds between tries while etcd is not up yet; every process of a fresh host starts with etcd, so
+# this is the granularity of their start once it answers.
+ETCD_RETRY = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,6 @@ async def _read_etcd(config: Config, wait: float) -> tuple[dict, list[str]]:
                     extra={"event": "etcd_unreachable", "etcd": config.etcd_addr, "error": type(exc).__name__},
                 )
                 return {}, []
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(ETCD_RETRY)
         finally:
             await client.close()

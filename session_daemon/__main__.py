@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
-from service_runtime.process import Process, run_process
-from session_daemon.service import SessionDaemon
+gc.disable()  # until the imports are done: service_runtime.process.imports_done
+from service_runtime.process import Process, run_process  # noqa: E402
+from session_daemon.service import SessionDaemon  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

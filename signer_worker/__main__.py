@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import socket
 import sys
 from pathlib import Path
 
-from service_runtime.process import Process, run_process
-from signer_worker.service import SignerService
+gc.disable()  # until the imports are done: service_runtime.process.imports_done
+from service_runtime.process import Process, run_process  # noqa: E402
+from signer_worker.service import SignerService  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

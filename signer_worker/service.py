@@ -35,6 +35,9 @@ from signer_worker.signing import graphql_token, signed_headers
 
 log = logging.getLogger(__name__)
 UNPARSED = frozenset({"bad_request", "wrong_kind"})  # refusals of items that never passed validation
+# Seconds between readiness reports when nothing changes; a change (bound, deployments applied) is
+# reported at once, so a front door waiting for its first signer does not wait for the period.
+READINESS_INTERVAL = 0.2
 
 
 class SignerService:
@@ -60,6 +63,7 @@ class SignerService:
         self._manager = manager_deployment(settings.manager_endpoints, config.signers.group)
         self._sync: SyncOutcome | None = None
         self._bound = False  # the socket exists only once we can sign
+        self._readiness_changed = asyncio.Event()
         self._stop = stopping or asyncio.Event()  # set by a signal (the skeleton) or an admin's Shutdown
         self._tasks: list[asyncio.Task] = []
         self.watcher = GroupsWatcher(config, self._apply_snapshot)
@@ -212,6 +216,7 @@ class SignerService:
         # otherwise reconnect at once and get refusals while deployments are not yet applied.
         if await self._until_ready():
             self._bind()
+            self._readiness_changed.set()
             log.info("signer ready", extra={"event": "signer_ready", "agent_id": self.agent_id})
             await self.server.serve()
 
@@ -272,6 +277,7 @@ class SignerService:
             )
         self._plan = outcome.plan
         self._sync = outcome
+        self._readiness_changed.set()
 
     async def _report_readiness(self) -> None:
         """Down while syncing (Redis, etcd not yet read), then the state of the last deployment sync."""
@@ -281,7 +287,11 @@ class SignerService:
                 self.registration.report(AgentState.DOWN)
             else:
                 self.registration.report(sync.state, sync.fault, sync.generation, sync.serving)
-            await asyncio.sleep(0.2)
+            self._readiness_changed.clear()
+            try:
+                await asyncio.wait_for(self._readiness_changed.wait(), READINESS_INTERVAL)
+            except TimeoutError:
+                pass
 
 
 def _rid(item: dict) -> int:

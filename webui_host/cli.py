@@ -33,6 +33,7 @@ from webui_host import (
     roll,
     sessions_cli,
     stack,
+    supervisor_wake,
     supervisord_conf,
     unreachable,
     webapi_cli,
@@ -307,6 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     argv = stack.supervisord_argv(conf_path)
+    supervisor_wake.spawn_waker(setup.state_dir / supervisord_conf.SOCKET_FILE)  # spares its first 1 s poll
     os.execv(argv[0], argv)
     return 0  # pragma: no cover - execv does not return
 

@@ -19,6 +19,11 @@ from contract.redis_layout import ROLES, acl_rules
 
 LOOPBACK = "127.0.0.1"
 ETCD_NAME = "webui-host"
+# Raft timing of the one-member embedded etcd (ms). With no peer there is no election to lose and no
+# heartbeat to miss, so the defaults (100/1000) only delay the first leadership, and with it the first
+# answer of a fresh start, by ~0.6 s (leader 0.65 s after start with the defaults, 0.1 s with these).
+ETCD_HEARTBEAT_MS = 10
+ETCD_ELECTION_MS = 100
 # The Redis release that introduced CLIENT SETINFO; older servers refuse to load an ACL naming it.
 SETINFO_SINCE = (7, 2, 0)
 ADMIN_RULES = "~* &* +@all"
@@ -165,6 +170,10 @@ def etcd_command(
         name,
         "--auto-compaction-retention",
         "1",
+        "--heartbeat-interval",
+        str(ETCD_HEARTBEAT_MS),
+        "--election-timeout",
+        str(ETCD_ELECTION_MS),
         "--logger",
         "zap",
         "--log-outputs",

@@ -18,9 +18,8 @@ from contract.config import Config, ConfigError, parse_config
 from contract.host_layout import REDIS_ADMIN
 from contract.redis_layout import ROLES
 from service_runtime.config_file import read_config_file
-from service_runtime.keyfiles import ensure_private_dir, ensure_secrets
+from service_runtime.keyfiles import ensure_private_dir, ensure_secrets, read_redis_password
 from service_runtime.metrics import wipe_metrics_dir
-from service_runtime.redis_client import read_redis_password
 from webui_host import embedded
 from webui_host.toml_writer import dump_toml
 

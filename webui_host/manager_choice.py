@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 
 from contract.config import Config, merge_global_overrides, parse_config
-from service_runtime.etcd import etcd_client, read_global_settings
 from webui_host import embedded
 from webui_host.host_setup import Setup
 
@@ -72,6 +71,10 @@ def _try_read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]] | N
 
 
 async def _read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]]:
+    # Here, not at the top: a first run (a fresh embedded etcd) needs no etcd client, and loading
+    # one (grpc, ~0.1 s and 20 MiB) would only delay supervisord.
+    from service_runtime.etcd import etcd_client, read_global_settings
+
     client = etcd_client(config)
     try:
         return await asyncio.wait_for(read_global_settings(client, config), timeout)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from contract.config import Config
 from contract.etcd_layout import AgentRecord, AgentState, agents_prefix
-from service_runtime.etcd import etcd_client
 
 SETTLE = 0.5  # seconds for the front doors' etcd watches to pick up the new agent
 POLL = 0.2
@@ -62,6 +61,8 @@ class Supervisor:
 
 
 async def agent_records(config: Config) -> list[AgentRecord]:
+    from service_runtime.etcd import etcd_client  # only the roll commands need an etcd client
+
     client = etcd_client(config)
     try:
         records = []

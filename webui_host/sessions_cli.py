@@ -12,8 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import zmq.asyncio
-
 from contract.config import Config, ConfigError
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
 from contract.session_commands import RevokeUser
@@ -53,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def revoke_user(config: Config, user_id: str) -> int:
     # Imported here: the launcher's other commands need neither the ZeroMQ client nor prometheus-client.
+    import zmq.asyncio
+
     from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
     from service_runtime.instruments import Instruments
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from contract.config import Config, parse_config
-from service_runtime.settings import DEVSTACK_ENDPOINT_ENV
+from contract.host_layout import DEVSTACK_ENDPOINT_ENV
 from webui_host import embedded
 from webui_host.conf_values import Expansion, conf_command, conf_environment, conf_join, conf_text
 from webui_host.host_setup import SUPERVISOR_PASSWORD_FILE, Setup, write_private

@@ -8,25 +8,27 @@ goes through ``describe`` in ``cli.main``.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
-
-import aetcd.exceptions
-import redis.exceptions
 
 from contract.config import ConfigError
 from service_runtime.config_file import load_config
 
 EXIT_UNREACHABLE = 1
 
-_ETCD = (aetcd.exceptions.ConnectionFailedError, aetcd.exceptions.ConnectionTimeoutError)
-_REDIS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+def loaded_classes(module: str, *names: str) -> tuple[type, ...]:
+    """Classes of ``module`` if something loaded it, else none: an error of a client library that was
+    never loaded cannot have been raised (and `webui-host run` need not load etcd's and Redis's)."""
+    found = sys.modules.get(module)
+    return tuple(getattr(found, name) for name in names) if found is not None else ()
 
 
 def describe(exc: BaseException, config_path: Path | None) -> str | None:
     """The one-line error for an unreachable server, or None when ``exc`` is something else."""
-    if isinstance(exc, _ETCD):
+    if isinstance(exc, loaded_classes("aetcd.exceptions", "ConnectionFailedError", "ConnectionTimeoutError")):
         return f"etcd at {_address(config_path, 'etcd')} is unreachable ({_first_line(exc)})"
-    if isinstance(exc, _REDIS):
+    if isinstance(exc, loaded_classes("redis.exceptions", "ConnectionError", "TimeoutError")):
         return f"Redis at {_address(config_path, 'redis')} is unreachable ({_first_line(exc)})"
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"etcd or Redis did not answer in time ({_first_line(exc) or 'timeout'})"

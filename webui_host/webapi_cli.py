@@ -11,15 +11,15 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.config import ConfigError
 from contract.deployment_rules import deployment_faults
 from contract.webapi import Caller, InvalidDefinition
 from service_runtime.config_file import load_config
-from service_runtime.etcd import etcd_client
-from service_runtime.webapi_admin import Refused, WebApiAdmin
-from service_runtime.webapi_watch import read_snapshot
+
+if TYPE_CHECKING:
+    from service_runtime.webapi_admin import WebApiAdmin
 
 OPERATOR = Caller("operator@webui-host-cli", "superadmin")
 
@@ -71,6 +71,9 @@ def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The etcd client (grpc) is loaded by these commands only, not by every `webui-host` command.
+    from service_runtime.webapi_admin import Refused
+
     try:
         config = load_config(args.config)
         result = asyncio.run(_dispatch(config, args))
@@ -88,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _dispatch(config, args: argparse.Namespace) -> Any:
+    from service_runtime.etcd import etcd_client
+    from service_runtime.webapi_admin import WebApiAdmin
+    from service_runtime.webapi_watch import read_snapshot
+
     snapshot = await read_snapshot(config)
     client = etcd_client(config)
     admin = WebApiAdmin(client, config)

@@ -90,6 +90,7 @@ def test_session_cookie_secure_behind_a_tls_proxy(entries, peer, proto, secure):
         signers=None,
         daemon=None,
         http=None,
+        probe_http=None,
         instruments=Instruments(),
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
     )

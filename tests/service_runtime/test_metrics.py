@@ -1,5 +1,4 @@
-"""Metrics: an object per process (tests build their own); in multiprocess mode separate real processes
-give one exposition and restarts keep counters monotonic."""
+"""Multiprocess metrics: separate real processes, one exposition; restarts keep counters monotonic."""
 
 from __future__ import annotations
 
@@ -10,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from contract import instruments as definitions
-from contract.instruments import CounterSpec, GaugeSpec, HistogramSpec
-from service_runtime.instruments import Instruments
-from service_runtime.metrics import MULTIPROC_ENV, process_identifier, render_latest, wipe_metrics_dir
+from service_runtime.metrics import process_identifier, wipe_metrics_dir
 
 WRITER = """
 import sys
@@ -81,38 +77,6 @@ def test_the_environment_wins_over_the_state_dir(tmp_path: Path):
     assert "webui_host_logins_total" in run(
         READER, str(tmp_path / "b"), env={"PROMETHEUS_MULTIPROC_DIR": str(elsewhere)}
     )
-
-
-def test_instances_in_one_process_keep_their_own_samples(monkeypatch):
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
-    first, second = Instruments("frontdoor"), Instruments("signer_worker")  # no clash in a global registry
-    first.logins.labels("success").inc(3)
-    second.zmq_rejected.labels(second.role, "bad_mac").inc()
-    text = render_latest(first.registry)[0].decode()
-    assert sample(text, 'webui_host_logins_total{result="success"}') == 3
-    assert "webui_host_zmq_rejected_total{" not in text
-    text = render_latest(second.registry)[0].decode()
-    assert sample(text, 'webui_host_zmq_rejected_total{process="signer_worker",reason="bad_mac"}') == 1
-    assert sample(text, 'webui_host_logins_total{result="success"}') is None
-
-
-def test_a_label_set_has_one_child():
-    instruments = Instruments()
-    assert instruments.upstream_errors.labels("unreachable") is instruments.upstream_errors.labels("unreachable")
-    assert instruments.upstream_errors.labels("unreachable") is not instruments.upstream_errors.labels("broken_body")
-
-
-def test_every_definition_is_built_as_defined():
-    specs = [
-        value for value in vars(definitions).values() if isinstance(value, (CounterSpec, GaugeSpec, HistogramSpec))
-    ]
-    kinds = {CounterSpec: "counter", GaugeSpec: "gauge", HistogramSpec: "histogram"}
-    built = {metric.name: metric for metric in Instruments().registry.collect()}
-    assert len(built) == len(specs)
-    for spec in specs:
-        name = spec.name.removesuffix("_total") if isinstance(spec, CounterSpec) else spec.name
-        assert built[name].type == kinds[type(spec)]
-        assert built[name].documentation == spec.documentation
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The process skeleton in a real process: start, SIGHUP runs the registered hooks with the reloaded
-config, SIGTERM stops the service; exit codes for a bad file and a failed start."""
+config, SIGTERM stops the service, the garbage collector is back on once it started; exit codes for a
+bad file and a failed start."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ import pytest
 from tests.support.polling import eventually_sync
 
 SCRIPT = textwrap.dedent("""
+    import gc
     import sys
     from pathlib import Path
+
+    gc.disable()  # as every process's __main__ does before its imports
 
     import service_runtime.process as process
     import service_runtime.reload as reload
@@ -40,6 +44,7 @@ SCRIPT = textwrap.dedent("""
             if sys.argv[3] == "fail":
                 raise OSError("address in use")
             note("start")
+            note(f"collector enabled {gc.isenabled()}, objects frozen {gc.get_freeze_count() > 0}")
 
         async def stop(self):
             note("stop")
@@ -74,7 +79,13 @@ def test_sighup_runs_the_hooks_with_the_new_value_and_sigterm_stops(tmp_path):
     eventually_sync(lambda: "reload 7.0" in journal.read_text(), what="the hook saw the new value")
     child.send_signal(signal.SIGTERM)
     assert child.wait(20) == 0
-    assert journal.read_text().splitlines() == ["start", "reload 7.0", "stop"]
+    # The skeleton turned the collector back on once build() had imported everything.
+    assert journal.read_text().splitlines() == [
+        "start",
+        "collector enabled True, objects frozen True",
+        "reload 7.0",
+        "stop",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,9 @@ def test_etcd_command_is_one_loopback_member():
     assert options["--initial-cluster"] == "webui-host=http://127.0.0.1:18122"
     assert options["--initial-cluster-state"] == "new"
     assert all("0.0.0.0" not in arg for arg in argv)
+    # One member: raft timing short enough that it leads at once (etcd wants election >= 5 x heartbeat).
+    assert int(options["--election-timeout"]) >= 5 * int(options["--heartbeat-interval"])
+    assert int(options["--election-timeout"]) <= 200
 
 
 def test_etcd_peer_port_can_be_chosen():

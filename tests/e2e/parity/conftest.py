@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port
-from tests.support.stack import RunningStack
-from tests.support.tls import write_loopback_certificate
+from tests.support.https_stack import HttpsStack
 
 PUBLIC_HOSTS = ["webui.example.com", "api.example.com:9443"]
 WSPROXY = "https://wsproxy.example.com:5050"
@@ -33,36 +31,23 @@ def write_bundle(root: Path) -> Path:
 @pytest.fixture(scope="package")
 def parity_stack(tmp_path_factory):
     directory = tmp_path_factory.mktemp("parity")
-    cert, key = write_loopback_certificate(directory)
     bundle = write_bundle(directory / "bundle")
-    redirect_port = free_port()
     hosts = ", ".join(f'"{h}"' for h in PUBLIC_HOSTS)
-    stack = RunningStack(
+    stack = HttpsStack(
         directory,
-        service_extra=(
-            f'ssl_enabled = true\nssl_cert = "{cert}"\nssl_privkey = "{key}"\n'
-            f'public_hosts = [{hosts}]\nstatic_path = "{bundle}"\nmode = "webui"'
+        service_extra=f'public_hosts = [{hosts}]\nstatic_path = "{bundle}"\nmode = "webui"',
+        security=(
+            'request_policies = ["reject_metadata_local_link_policy", "reject_access_for_unsafe_file_policy"]\n'
+            'response_policies = ["set_content_type_nosniff_policy"]\n'
         ),
         extra_config=(
-            f"\n[security]\nhttp_redirect_port = {redirect_port}\n"
-            f'request_policies = ["reject_metadata_local_link_policy", "reject_access_for_unsafe_file_policy"]\n'
-            f'response_policies = ["set_content_type_nosniff_policy"]\n\n[security.csp]\n'
-            f'default-src = ["\'self\'"]\nconnect-src = ["\'self\'", "{WSPROXY}"]\n'
+            f'\n[security.csp]\ndefault-src = ["\'self\'"]\nconnect-src = ["\'self\'", "{WSPROXY}"]\n'
             f'font-src = ["\'self\'", "data:"]\n'
         ),
     )
-    stack.base_url = f"https://127.0.0.1:{stack.ports.frontdoor}"
-    stack.redirect_port = redirect_port
-    stack.cert = cert
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSL_CERT_FILE", str(cert))  # the readiness probe (urllib) trusts our certificate
-        stack.start()
+    stack.start()
     yield stack
     stack.stop()
-
-
-def tls_context(stack) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(stack.cert))
 
 
 async def raw_exchange(stack, request: bytes, *, tls: bool = True, port: int | None = None) -> tuple[int, dict, bytes]:
@@ -70,7 +55,7 @@ async def raw_exchange(stack, request: bytes, *, tls: bool = True, port: int | N
     port = port or stack.ports.frontdoor
     if tls:
         reader, writer = await asyncio.open_connection(
-            "127.0.0.1", port, ssl=tls_context(stack), server_hostname="127.0.0.1"
+            "127.0.0.1", port, ssl=stack.tls_context(), server_hostname="127.0.0.1"
         )
     else:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -3,10 +3,9 @@ load gets the app shell, as Backend.AI answers; a stylesheet or script request a
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
-from tests.e2e.parity.conftest import BUNDLE_INDEX, tls_context
+from tests.e2e.parity.conftest import BUNDLE_INDEX
 
 MONOKAI = "/node_modules/highlight.js/styles/monokai.css"
 
@@ -35,8 +34,7 @@ MONOKAI = "/node_modules/highlight.js/styles/monokai.css"
     ],
 )
 async def test_missing_bundle_files(parity_stack, path, headers, status, content_type, body):
-    connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
-    async with aiohttp.ClientSession(parity_stack.base_url, connector=connector) as web:
+    async with parity_stack.client() as web:
         async with web.get(path, headers=headers) as answer:
             assert answer.status == status
             assert answer.content_type == content_type

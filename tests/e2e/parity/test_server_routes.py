@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.e2e.parity.conftest import tls_context
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 ABSENT = object()
@@ -132,10 +130,7 @@ CASES = [
 
 @pytest.fixture
 async def web(parity_stack):
-    connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
-    async with aiohttp.ClientSession(
-        parity_stack.base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
-    ) as session:
+    async with parity_stack.client() as session:
         yield session
 
 
@@ -177,10 +172,7 @@ async def test_logout_ends_the_session_and_the_cookie(web):
 
 
 async def test_token_login_takes_the_token_from_a_cookie_too(parity_stack):
-    connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
-    async with aiohttp.ClientSession(
-        parity_stack.base_url, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
-    ) as web:
+    async with parity_stack.client() as web:
         async with web.post("/server/token-login", json={}, headers={"Cookie": f"sToken={SSO_TOKEN}"}) as answer:
             assert answer.status == 200 and (await answer.json())["authenticated"] is True
         async with web.post("/server/login-check") as answer:

@@ -6,18 +6,16 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from contract.csp import parse_policy
-from tests.e2e.parity.conftest import BUNDLE_INDEX, WSPROXY, tls_context
+from tests.e2e.parity.conftest import BUNDLE_INDEX, WSPROXY
 from webui_host import cli
 
 
 @pytest.fixture
 async def web(parity_stack):
-    connector = aiohttp.TCPConnector(ssl=tls_context(parity_stack))
-    async with aiohttp.ClientSession(parity_stack.base_url, connector=connector) as session:
+    async with parity_stack.client() as session:
         yield session
 
 

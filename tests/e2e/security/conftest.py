@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import ssl
 
 import aiohttp
 import pytest
 
-from tests.support.ports import free_port
-from tests.support.stack import ADMIN_USER, RunningStack
-from tests.support.tls import write_loopback_certificate
+from tests.support.https_stack import HttpsStack
+from tests.support.stack import ADMIN_USER
 
 CORS_ORIGINS = ["https://console.example.com", "https://*.apps.example.com"]
 MONITOR_LIMIT = 5
@@ -30,34 +28,16 @@ def fresh_address() -> str:
 
 @pytest.fixture(scope="package")
 def secure_stack(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("secure")
-    cert, key = write_loopback_certificate(directory)
-    redirect_port = free_port()
-    stack = RunningStack(
-        directory,
+    stack = HttpsStack(
+        tmp_path_factory.mktemp("secure"),
         workers=2,
-        service_extra=f'ssl_enabled = true\nssl_cert = "{cert}"\nssl_privkey = "{key}"\ntrusted_proxies = ["127.0.0.1"]',
+        service_extra='trusted_proxies = ["127.0.0.1"]',
         rate_limits=f"requests = 1000000\nlogin_requests = {LOGIN_LIMIT}\nrole_limits = {{ monitor = {MONITOR_LIMIT} }}",
-        extra_config=f"\n[security]\ncors_allowed_origins = {json.dumps(CORS_ORIGINS)}\nhttp_redirect_port = {redirect_port}\n",
+        security=f"cors_allowed_origins = {json.dumps(CORS_ORIGINS)}",
     )
-    stack.base_url = f"https://127.0.0.1:{stack.ports.frontdoor}"
-    stack.redirect_port = redirect_port
-    stack.cert = cert
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSL_CERT_FILE", str(cert))  # the readiness probe (urllib) trusts our certificate
-        stack.start()
+    stack.start()
     yield stack
     stack.stop()
-
-
-def tls_context(stack) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(stack.cert))
-
-
-def client(stack, *, new_connection_each_time: bool = False) -> aiohttp.ClientSession:
-    """A browser-like client of the HTTPS listener (its own cookie jar)."""
-    connector = aiohttp.TCPConnector(ssl=tls_context(stack), force_close=new_connection_each_time)
-    return aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector)
 
 
 async def log_in(
@@ -73,7 +53,7 @@ async def log_in(
 
 @pytest.fixture
 async def visitor(secure_stack):
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         yield session
 
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.e2e.security.conftest import client, fresh_address, log_in, tls_context
+from tests.e2e.security.conftest import fresh_address, log_in
 from tests.support.stack import ADMIN_USER
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,7 @@ async def test_websocket_handshake_has_no_server_header(admin):
 )
 async def test_unparseable_requests_get_400_without_a_server_header(secure_stack, raw, status):
     reader, writer = await asyncio.open_connection(
-        "127.0.0.1", secure_stack.ports.frontdoor, ssl=tls_context(secure_stack)
+        "127.0.0.1", secure_stack.ports.frontdoor, ssl=secure_stack.tls_context()
     )
     writer.write(raw)
     answer = await asyncio.wait_for(reader.read(65536), 5)
@@ -287,7 +287,7 @@ async def test_oversized_login_body_is_refused(visitor):
 
 
 async def test_redirect_after_login_stays_on_this_site(secure_stack):
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         data = {"username": ADMIN_USER[0], "password": ADMIN_USER[1], "next": "//evil.example.net/x"}
         async with session.post(
             "/ui/login", data=data, allow_redirects=False, headers={"X-Forwarded-For": fresh_address()}
@@ -299,7 +299,7 @@ async def test_redirect_after_login_stays_on_this_site(secure_stack):
 
 
 async def test_the_stack_still_serves_after_all_that(secure_stack):
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         await log_in(session)
         async with session.get("/func/auth?echo=alive") as response:
             assert response.status == 200

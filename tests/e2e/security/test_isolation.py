@@ -27,7 +27,7 @@ from frontdoor.websocket import SESSION_ENDED
 from service_runtime.channel_client import DealerChannel
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_secret_box, load_shared_key
-from tests.e2e.security.conftest import client, log_in
+from tests.e2e.security.conftest import log_in
 from tests.e2e.security.test_rate_limits import MONITOR_USER, reset_counters
 from tests.support.memscan import encodings_of, scan_process
 from tests.support.polling import eventually
@@ -63,7 +63,7 @@ async def exercise(session: aiohttp.ClientSession) -> None:
 
 async def test_secret_keys_are_nowhere_in_the_front_doors_memory(secure_stack):
     await reset_counters(secure_stack)
-    sessions = [client(secure_stack) for _ in LOGGED_IN]
+    sessions = [secure_stack.client() for _ in LOGGED_IN]
     try:
         for session, user in zip(sessions, LOGGED_IN):
             await log_in(session, user)
@@ -89,7 +89,7 @@ async def test_secret_keys_are_nowhere_in_the_front_doors_memory(secure_stack):
 
 
 async def test_redis_holds_no_usable_cookie_and_no_plaintext_secret(secure_stack):
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         await log_in(session, NORMAL_USER)
         cookie = cookie_of(session, secure_stack)
         owner = secure_stack.admin_redis()
@@ -162,7 +162,7 @@ async def test_signers_refuse_unknown_and_expired_sessions(secure_stack, signers
 
 
 async def test_logout_invalidates_every_signer_at_once(secure_stack, signers):
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         await log_in(session, NORMAL_USER)
         cookie = cookie_of(session, secure_stack)
         for _ in range(4):  # both front doors and both signers now hold the session
@@ -185,8 +185,8 @@ async def test_revoking_a_user_ends_all_their_sessions_and_closes_their_websocke
         config.zmq.max_message_age,
         instruments=Instruments(),
     )
-    tabs = [client(secure_stack) for _ in range(2)]
-    bystander = client(secure_stack)
+    tabs = [secure_stack.client() for _ in range(2)]
+    bystander = secure_stack.client()
     try:
         for tab in tabs:
             await log_in(tab, NORMAL_USER)

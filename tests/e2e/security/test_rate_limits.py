@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.e2e.security.conftest import LOGIN_LIMIT, MONITOR_LIMIT, client, fresh_address, log_in
+from tests.e2e.security.conftest import LOGIN_LIMIT, MONITOR_LIMIT, fresh_address, log_in
 from tests.support.stack import ADMIN_USER
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ async def reset_counters(stack) -> None:
 async def test_access_key_limit_is_shared_by_every_worker(secure_stack):
     await reset_counters(secure_stack)
     # A new connection per request: the kernel spreads them over both workers (SO_REUSEPORT).
-    async with client(secure_stack, new_connection_each_time=True) as monitor:
+    async with secure_stack.client(new_connection_each_time=True) as monitor:
         await log_in(monitor, MONITOR_USER)
         answers = []
         for i in range(MONITOR_LIMIT + 3):
@@ -51,7 +51,7 @@ async def test_access_key_limit_is_shared_by_every_worker(secure_stack):
 
 async def test_other_roles_keep_their_own_limit_and_websockets_count(secure_stack, admin):
     await reset_counters(secure_stack)
-    async with client(secure_stack) as monitor:
+    async with secure_stack.client() as monitor:
         await log_in(monitor, MONITOR_USER)
         for _ in range(MONITOR_LIMIT):
             async with monitor.ws_connect("/func/stream/echo") as ws:  # a handshake is a request too
@@ -74,7 +74,7 @@ async def test_streamed_responses_carry_the_rate_limit_headers(secure_stack, adm
 async def test_login_attempts_are_limited_per_client_address(secure_stack):
     await reset_counters(secure_stack)
     attacker, bystander = fresh_address(), fresh_address()
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         statuses = []
         for i in range(LOGIN_LIMIT + 2):
             # A different (unknown) user each time: the per-username lockout never triggers.
@@ -94,7 +94,7 @@ async def test_login_attempts_are_limited_per_client_address(secure_stack):
 async def test_the_form_login_shares_the_address_limit_and_answers_with_a_page(secure_stack):
     await reset_counters(secure_stack)
     address = fresh_address()
-    async with client(secure_stack) as session:
+    async with secure_stack.client() as session:
         for i in range(LOGIN_LIMIT):
             async with session.post(
                 "/server/login",

@@ -18,6 +18,7 @@ import zmq.asyncio
 from aiohttp import web
 
 from contract.config import parse_config
+from contract.etcd_layout import AgentState
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE
 from contract.messages import MessageOpener, MessageSealer
 from contract.redis_layout import SecretRecord, secret_key, session_hash
@@ -155,3 +156,14 @@ async def test_answers_store_unavailable_with_redis_down(signer):
     await eventually(lambda: not service.cache.listener.live, timeout=10, what="invalidations down")
     reply = await channel.sign(**_request(url))
     assert reply.error == STORE_UNAVAILABLE
+
+
+@pytest.fixture
+def readiness_reported_only_on_change(monkeypatch):
+    # With no periodic report to fall back on, an Up report can only come from the change itself.
+    monkeypatch.setattr("signer_worker.service.READINESS_INTERVAL", 3600.0)
+
+
+async def test_reports_up_as_soon_as_it_can_sign(readiness_reported_only_on_change, signer):
+    service, _channel, _redis, _url = signer
+    await eventually(lambda: service.registration.record.state == AgentState.UP, timeout=10, what="reported Up")

@@ -1,0 +1,1 @@
+"""Benchmarks: the side-by-side harness (``bench/run.sh compare``) and the older single-purpose scripts."""

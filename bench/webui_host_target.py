@@ -1,0 +1,80 @@
+"""webui-host as a server under test: ``webui-host run`` with its defaults and the embedded Redis and
+etcd, everything on (request logs at INFO, metrics, rate limits, CSRF/CORS, security headers), the
+Manager endpoint being the fast upstream.  Only the per-access-key rate limit is raised, so that the
+one benchmark key is never refused."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psutil
+
+from bench import processes
+from tests.support.stack import RunningStack, StackPorts
+
+# The only setting changed from the defaults besides ports and paths: wrk sends far more than 3,000
+# requests a minute with one key.
+BENCH_RATE_LIMIT = 1_000_000_000
+
+
+def bench_config(directory: Path, ports: StackPorts, upstream_url: str, workers: int, signers: int) -> Path:
+    path = directory / "webui-host.toml"
+    path.write_text(
+        f"""
+[service]
+port = {ports.frontdoor}
+workers = {workers}
+
+[signers]
+count = {signers}
+
+[api]
+endpoint = ["{upstream_url}"]
+
+[runtime]
+state_dir = "{directory / "state"}"
+
+[security.rate_limit]
+requests = {BENCH_RATE_LIMIT}
+
+[ops]
+port = {ports.ops}
+
+[embedded]
+redis_port = {ports.redis}
+etcd_port = {ports.etcd}
+manager_port = {ports.manager}
+"""
+    )
+    return path
+
+
+class WebuiHost:
+    def __init__(
+        self, directory: Path, upstream_url: str, workers: int = 2, signers: int = 2, name: str = "webui-host"
+    ):
+        self.name = name
+        self.settings = f"{workers} front-door workers, {signers} signers, embedded Redis + etcd"
+        self._stack = RunningStack(
+            directory,
+            config_writer=lambda where, ports: bench_config(where, ports, upstream_url, workers, signers),
+        )
+        self.base_url = self._stack.base_url
+        self._seen: list[psutil.Process] = []
+
+    def start(self) -> float:
+        started = time.monotonic()
+        # The readiness probe logs in and makes one proxied GET: the first proxied 200 (its logout
+        # afterwards adds a millisecond or two).
+        self._stack.start(timeout=90.0, poll_interval=0.05)
+        seconds = time.monotonic() - started
+        self._seen = self.processes()
+        return seconds
+
+    def processes(self) -> list[psutil.Process]:
+        pid = self._stack.launcher_pid
+        return processes.tree(pid) if pid is not None else []
+
+    def stop(self) -> None:
+        self._stack.stop()

@@ -41,18 +41,24 @@ class FrontDoor:
     groups_watcher: GroupsWatcher | None = None
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
     tracing: NoTracing = NO_TRACING  # [otel]: spans of proxied requests
+    _manager_built: tuple | None = field(default=None, init=False, repr=False)  # (what from, Deployment)
 
     def deployment(self, name: str) -> Deployment | None:
         """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""
         found = self.groups.deployments.get(name)
         if found is None and name == MANAGER_DEPLOYMENT:
-            built = manager_deployment(self.manager_endpoints, self.config.signers.group)
-            return dataclasses.replace(
-                built,
-                connect_timeout=self.config.api.connect_timeout,
-                response_timeout=self.config.api.response_timeout,
-            )
+            return self._configured_manager()
         return found
+
+    def _configured_manager(self) -> Deployment:
+        """Built again only when what it is built from changed (a reload): every /func request asks."""
+        api = self.config.api
+        source = (tuple(self.manager_endpoints), self.config.signers.group, api.connect_timeout, api.response_timeout)
+        if self._manager_built is None or self._manager_built[0] != source:
+            built = manager_deployment(source[0], source[1])
+            built = dataclasses.replace(built, connect_timeout=source[2], response_timeout=source[3])
+            self._manager_built = (source, built)
+        return self._manager_built[1]
 
     def deployments_of(self, group: str) -> list[Deployment]:
         return [d for d in self.all_deployments() if d.group == group]

@@ -11,6 +11,7 @@ from aiohttp import web
 from contract.config import Config
 from contract.deployment_rules import manager_deployment
 from contract.redis_layout import SessionRecord
+from contract.session_commands import Forwarded
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
@@ -95,12 +96,9 @@ class FrontDoor:
         policy = self.config.otel.trust_traceparent
         return policy == "always" or (policy == "trusted_proxies" and _peer(request) in self.trusted_proxies)
 
-    def forwarding_facts(self, request: web.Request) -> dict[str, str]:
-        return {
-            "client_ip": self.client_ip(request),
-            "forwarded_host": request.host,
-            "forwarded_proto": request.scheme,
-        }
+    def forwarded(self, request: web.Request) -> Forwarded:
+        """What the Manager is told of the browser's request (X-Forwarded-* on the daemon's calls)."""
+        return Forwarded(self.client_ip(request), request.host, request.scheme)
 
     def set_session_cookie(self, request: web.Request, response: web.StreamResponse, session_id: str) -> None:
         response.set_cookie(

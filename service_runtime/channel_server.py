@@ -54,6 +54,11 @@ class RouterServer:
         self.rejected: Counter[str] = Counter()
         self.handled = 0
 
+    @property
+    def in_flight(self) -> int:
+        """Messages being answered (their handler awaits I/O)."""
+        return len(self._tasks)
+
     def bind(self) -> None:
         self._socket.bind(self._endpoint)
 

@@ -55,14 +55,25 @@ def test_samples_reach_the_files_at_a_flush_and_are_read_in_memory_before(buffer
 
 def test_a_value_changed_again_is_written_with_its_newest_value(buffered, tmp_path: Path):
     buffer = buffered()
+    counter = Counter("calls", "c", registry=CollectorRegistry())
+    counter.inc(5)
+    buffer.flush()
+    counter.inc(3)
+    counter.inc()
+    assert in_files(tmp_path, "calls_total") == 5
+    assert buffer.flush() == 1
+    assert in_files(tmp_path, "calls_total") == 9
+
+
+def test_gauges_are_written_at_once(buffered, tmp_path: Path):
+    buffer = buffered()
     gauge = Gauge("open", "o", registry=CollectorRegistry(), multiprocess_mode="livesum")
     gauge.set(5)
-    buffer.flush()
-    gauge.set(3)
-    gauge.inc()
-    assert in_files(tmp_path, "open") == 5
-    assert buffer.flush() == 1
+    assert in_files(tmp_path, "open") == 5  # a scrape served by another process sees it now
+    gauge.dec()
     assert in_files(tmp_path, "open") == 4
+    assert gauge._value.get() == 4
+    assert buffer.flush() == 0
 
 
 def test_a_restarted_process_continues_from_what_was_flushed(buffered, tmp_path: Path):

@@ -41,6 +41,7 @@ class StackPorts:
 
 # The suites log in many times a minute from one address: limits no test trips over by accident.
 GENEROUS_RATE_LIMITS = "requests = 1000000\nlogin_requests = 1000000"
+PORT_ATTEMPTS = 3
 
 
 def write_config(
@@ -127,17 +128,14 @@ class RunningStack:
         self.directory = directory
         self.launcher = launcher or VENV_BIN / "webui-host"
         self.cwd = cwd
-        self.ports = stack_ports()
-        if config_writer is not None:
-            self.config_path = config_writer(directory, self.ports)
-        else:
-            self.config_path = write_config(
-                directory, self.ports, extra_config, signers, workers, log_level, **config_options
-            )
-        self.config = load_config(self.config_path)
-        self.base_url = f"http://127.0.0.1:{self.ports.frontdoor}"
-        self.manager_url = f"http://127.0.0.1:{self.ports.manager}"
-        self.ops_url = f"http://127.0.0.1:{self.ports.ops}"
+
+        def configure(ports: StackPorts) -> Path:
+            if config_writer is not None:
+                return config_writer(directory, ports)
+            return write_config(directory, ports, extra_config, signers, workers, log_level, **config_options)
+
+        self._configure = configure
+        self._use_ports(stack_ports())
         self._process: subprocess.Popen | None = None
         self.poll_interval = 0.3
         self._log = open(directory / "webui-host-run.log", "wb")
@@ -151,17 +149,42 @@ class RunningStack:
     def supervisord_conf(self) -> Path:
         return self.config.runtime.state_dir / "supervisord.conf"
 
+    def _use_ports(self, ports: StackPorts) -> None:
+        self.ports = ports
+        self.config_path = self._configure(ports)
+        self.config = load_config(self.config_path)
+        self.base_url = f"http://127.0.0.1:{ports.frontdoor}"
+        self.manager_url = f"http://127.0.0.1:{ports.manager}"
+        self.ops_url = f"http://127.0.0.1:{ports.ops}"
+
     def start(self, timeout: float = 60.0, poll_interval: float = 0.3) -> RunningStack:
-        self._process = subprocess.Popen(
-            [str(self.launcher), "run", "-f", str(self.config_path)],
-            cwd=self.cwd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        """Ports free when chosen can be taken before the launcher binds them (any connection on this
+        host may get one as its ephemeral port); the launcher refuses to start then, naming the port,
+        and the stack starts again on new ones."""
         self.poll_interval = poll_interval
-        self.wait_until_serving(timeout)
+        for attempt in range(PORT_ATTEMPTS):
+            self._log.flush()
+            log_start = self._log.tell()
+            self._process = subprocess.Popen(
+                [str(self.launcher), "run", "-f", str(self.config_path)],
+                cwd=self.cwd,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                self.wait_until_serving(timeout)
+                return self
+            except RuntimeError:
+                if attempt + 1 == PORT_ATTEMPTS or not self._refused_for_a_taken_port(log_start):
+                    raise
+                self._use_ports(stack_ports())
         return self
+
+    def _refused_for_a_taken_port(self, log_start: int) -> bool:
+        self._log.flush()
+        output = (self.directory / "webui-host-run.log").read_bytes()[log_start:].decode(errors="replace")
+        return self._process.poll() is not None and "cannot start" in output and "already in use" in output
 
     def wait_until_serving(self, timeout: float = 30.0) -> None:
         """Polls every ``poll_interval`` seconds (0.3; the benchmark times a start to 50 ms)."""

@@ -46,10 +46,12 @@ class FreezePlan:
     frozen_at_opened: int = 0  # the opened total at the last step
     full_at_closed: int = 0  # the closed total at the last full step
     freezes: int = 0  # since the last full step
+    full_after_closed: int = FULL_AFTER_CLOSED
+    max_freezes: int = MAX_FREEZES
 
     def next_step(self, opened: int, closed: int) -> Step | None:
         open_now = opened - closed
-        if closed - self.full_at_closed >= max(FULL_AFTER_CLOSED, open_now) or self.freezes >= MAX_FREEZES:
+        if closed - self.full_at_closed >= max(self.full_after_closed, open_now) or self.freezes >= self.max_freezes:
             return Step.FULL
         if opened > self.frozen_at_opened:
             return Step.FREEZE
@@ -74,14 +76,13 @@ def take(step: Step) -> None:
 class LongLivedCollector:
     """Runs a ``FreezePlan`` every ``FREEZE_INTERVAL`` over ``counts()`` = (opened, closed) totals."""
 
-    def __init__(self, counts: Callable[[], tuple[int, int]], interval: float = FREEZE_INTERVAL):
+    def __init__(self, counts: Callable[[], tuple[int, int]], plan: FreezePlan | None = None):
         self._counts = counts
-        self._interval = interval
-        self.plan = FreezePlan()
+        self.plan = plan or FreezePlan()
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(FREEZE_INTERVAL)
             self.step()
 
     def step(self) -> Step | None:

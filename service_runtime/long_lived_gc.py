@@ -28,9 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
-FREEZE_INTERVAL = 5.0  # seconds between steps: connections opened meanwhile are walked until then
+FREEZE_INTERVAL = 1.0  # seconds between steps: connections opened meanwhile are walked until then
 FULL_AFTER_CLOSED = 1000
-MAX_FREEZES = 720  # an hour of freezes 5 s apart, then one full step
+MAX_FREEZES = 3600  # an hour of freezes 1 s apart, then one full step
 
 
 class Step(enum.Enum):

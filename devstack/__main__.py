@@ -13,7 +13,7 @@ import uvloop
 from aiohttp import web
 
 from devstack.app import create_app
-from devstack.dev_routes import EchoCounts
+from devstack.dev_routes import ECHO_HEARTBEAT, EchoCounts
 from devstack.users import UserDirectory, load_users_file
 from service_runtime.long_lived_gc import LongLivedCollector
 
@@ -67,7 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     app.on_startup.append(lambda _app: _announce(args.host, args.port, len(users)))
     app.cleanup_ctx.append(_collector)
     # aiohttp's banner and access log are replaced by our JSON lines.
-    web.run_app(app, host=args.host, port=args.port, loop=uvloop.new_event_loop(), access_log=None, print=None)
+    # Echo sockets' heartbeats at their own times, not all at the whole second (as the front door).
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        loop=uvloop.new_event_loop(),
+        access_log=None,
+        print=None,
+        timeout_ceil_threshold=ECHO_HEARTBEAT,
+    )
     return 0
 
 

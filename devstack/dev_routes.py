@@ -17,6 +17,7 @@ CHUNK_SIZE = 64 * 1024
 # so every chunk starts at pattern offset 0 and the body never needs building.
 PATTERN_CHUNK = bytes(range(256)) * (CHUNK_SIZE // 256)
 MAX_SLOW_DELAY = 3600.0
+ECHO_HEARTBEAT = 30.0
 
 routes = web.RouteTableDef()
 
@@ -35,7 +36,7 @@ class EchoCounts:
 
 @auth_required
 async def websocket_echo(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=30.0)
+    ws = web.WebSocketResponse(heartbeat=ECHO_HEARTBEAT)
     await ws.prepare(request)
     EchoCounts.opened += 1
     try:

@@ -25,6 +25,7 @@ from frontdoor.app import FRONT_DOOR, build_app
 from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
+from frontdoor.websocket import EXACT_TIMERS_UP_TO
 from service_runtime.long_lived_gc import LongLivedCollector
 from service_runtime.process import Process
 
@@ -73,6 +74,7 @@ class Worker:
             handle_signals=False,
             shutdown_timeout=FINAL_GRACE,
             keepalive_timeout=self.config.security.keepalive_timeout,
+            timeout_ceil_threshold=EXACT_TIMERS_UP_TO,  # the browsers' WebSocket heartbeats spread out
         )
         self._ops_runner = web.AppRunner(
             build_ops_app(self.front, self.lifecycle), access_log=None, handle_signals=False

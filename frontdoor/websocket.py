@@ -24,6 +24,11 @@ from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
+# aiohttp rounds a timer longer than a connection's ``timeout_ceil_threshold`` (5 s by default) up to
+# the whole second: every socket opened within one second then pings, and handles the pongs, in one
+# loop iteration.  With 10,000 sockets that stalled each worker 60-140 ms at every whole second
+# (docs/performance.md).  Timers up to the heartbeat keep their own times: the pings spread out.
+EXACT_TIMERS_UP_TO = HEARTBEAT
 SESSION_ENDED = 4401  # private-use close code: the web session ended
 MESSAGE_TOO_BIG = 1009
 

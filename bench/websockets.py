@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import resource
 import statistics
 import sys
 import tempfile
@@ -30,19 +29,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.stack import ADMIN_USER, RunningStack  # noqa: E402
-
-FDS_PER_SOCKET = 5  # ours (client), the front door's two, the Manager's, and slack
-
-
-def raise_fd_limit(count: int) -> int:
-    """Raise the soft open-files limit to the hard one (the stack inherits it); the limit in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft < count + 1000:  # the client and the Manager each hold one descriptor per socket
-        raise SystemExit(f"open-files limit {soft} is too low for {count} WebSockets (raise the hard limit)")
-    return soft
+from tests.support.websockets import close_all, closed_codes, echo_sample, open_sockets, raise_fd_limit  # noqa: E402
 
 
 def frontdoor_rss(stack: RunningStack) -> int:
@@ -81,68 +68,6 @@ async def ordinary_load(session: aiohttp.ClientSession, rate: float, seconds: fl
     }
 
 
-class Idle:
-    """One idle WebSocket and its reader: like a browser, it answers pings (aiohttp's client does so
-    only while someone reads) and notices a close; texts are kept for the echo sample."""
-
-    def __init__(self, socket: aiohttp.ClientWebSocketResponse):
-        self.socket = socket
-        self.texts: asyncio.Queue[str] = asyncio.Queue()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self.socket:
-            if message.type == aiohttp.WSMsgType.TEXT:
-                self.texts.put_nowait(message.data)
-
-    @property
-    def ended(self) -> bool:
-        return self.reader.done()
-
-    async def close(self) -> None:
-        await self.socket.close()
-        self.reader.cancel()
-
-
-async def open_sockets(session: aiohttp.ClientSession, count: int, burst: int) -> tuple[list[Idle], int, float]:
-    sockets: list[Idle] = []
-    failed = 0
-    started = time.monotonic()
-
-    async def one() -> None:
-        nonlocal failed
-        try:
-            sockets.append(Idle(await session.ws_connect("/func/stream/echo")))
-        except (TimeoutError, aiohttp.ClientError):
-            failed += 1
-
-    for start in range(0, count, burst):
-        await asyncio.gather(*(one() for _ in range(min(burst, count - start))))
-    return sockets, failed, time.monotonic() - started
-
-
-async def echo_sample(sockets: list[Idle], sample: int) -> dict[str, int]:
-    """What a sample of the sockets answered to an echo (idle is not dead): outcome -> count."""
-    outcomes: dict[str, int] = {}
-    for idle in sockets[:: max(1, len(sockets) // sample)][:sample]:
-        try:
-            await idle.socket.send_str("ping")
-            outcome = "echo" if await asyncio.wait_for(idle.texts.get(), 5) == "ping" else "other text"
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            outcome = type(exc).__name__
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
-
-
-def closed_codes(sockets: list[Idle]) -> dict:
-    """Close codes of the sockets that ended while they should have stayed open."""
-    codes: dict = {}
-    for idle in sockets:
-        if idle.ended:
-            codes[idle.socket.close_code] = codes.get(idle.socket.close_code, 0) + 1
-    return codes
-
-
 async def measure(stack: RunningStack, args: argparse.Namespace) -> dict:
     jar = aiohttp.CookieJar(unsafe=True)
     connector = aiohttp.TCPConnector(limit=0)
@@ -164,7 +89,7 @@ async def measure(stack: RunningStack, args: argparse.Namespace) -> dict:
             closed = closed_codes(sockets)
             echoed = await echo_sample(sockets, 100)
         finally:
-            await asyncio.gather(*(idle.close() for idle in sockets), return_exceptions=True)
+            await close_all(sockets)
     return {
         "opened": len(sockets),
         "open_failed": open_failed,
@@ -188,7 +113,10 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=200, help="handshakes under way at once")
     parser.add_argument("--max-seconds", type=float, default=600, help="give up after this long")
     args = parser.parse_args()
-    limit = raise_fd_limit(args.count)
+    try:
+        limit = raise_fd_limit(args.count)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
     bounds = f"\n[security]\nwebsocket_max_per_session = {args.count}\nwebsocket_max_per_worker = {args.count}\n"
     with tempfile.TemporaryDirectory(prefix="webui-host-wsbench-") as directory:
         stack = RunningStack(Path(directory), extra_config=bounds, workers=args.workers, log_level="WARNING").start()

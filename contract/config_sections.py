@@ -165,9 +165,16 @@ class SignersConfig(Section):
     count: int = Field(2, ge=1, le=64, description="Signer worker processes started on this host.")
     group: str = Field("DEFAULT", description="Web API Group serving the built-in Manager deployment (/func).")
     request_timeout: float = Field(1.0, gt=0, description="Seconds to wait for one signer's answer.")
-    max_attempts: int = Field(3, ge=1, le=10, description="Signers tried before answering 503.")
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Signers that time out tried before answering 503 (one that went away is waited for instead).",
+    )
     pool_wait: float = Field(
-        5.0,
+        # Above the time a whole pool takes to come back (kill -9 or `restart signers:*`): 2-5 s on a
+        # 2-vCPU host under load, ~10 s if other work shares the CPUs (mostly Python start-up).
+        10.0,
         ge=0,
         le=60,
         description="Seconds a request waits for an Up signer when its group has none (e.g. while the pool restarts).",

@@ -27,6 +27,7 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _NAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")  # a trailing dot is valid (a fully qualified name)
 _PORT_RE = re.compile(r"^[0-9]{1,5}$")
 LOOPBACK_NAMES = frozenset({"localhost"})
+MAX_REMEMBERED_HOSTS = 1024  # verdicts kept per policy; past it, a Host is judged anew each time
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class HostPolicy:
     def __init__(self, public_hosts: list[str], listen_ip: str | None = None):
         self._any_port: set[str] = set()
         self._exact: set[tuple[str, int]] = set()
+        self._verdicts: dict[str, int | None] = {}  # Host value -> its verdict (the policy never changes)
         for entry in public_hosts:
             parsed = parse_host(entry)
             if parsed is None:
@@ -118,10 +120,14 @@ class HostPolicy:
         repeated or malformed Host; 421 for another site's."""
         if len(values) != 1:
             return 400
-        parsed = parse_host(values[0])
-        if parsed is None:
-            return 400
-        return None if self.accepts(parsed) else 421
+        value = values[0]
+        if value in self._verdicts:  # every request asks; a browser sends the same few values
+            return self._verdicts[value]
+        parsed = parse_host(value)
+        verdict = 400 if parsed is None else None if self.accepts(parsed) else 421
+        if len(self._verdicts) < MAX_REMEMBERED_HOSTS:  # values a client makes up cannot grow it
+            self._verdicts[value] = verdict
+        return verdict
 
 
 def public_hosts_problem(entries: list[str]) -> str | None:

@@ -1,4 +1,6 @@
-"""The items carried inside messages: what may be asked of a signer or of the session daemon.
+"""The items carried inside messages to a signer, and the field checks every item shares.
+
+(The session daemon's items: ``contract.session_commands`` and ``contract.session_results``.)
 
 Each item class turns itself into a plain dict (``to_item``) and is rebuilt from one with strict type
 and size checks (``from_item``), so a malformed item becomes a ``ValueError`` for that item alone.
@@ -7,7 +9,7 @@ and size checks (``from_item``), so a malformed item becomes a ``ValueError`` fo
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 SIGN = "sign"
@@ -29,12 +31,12 @@ def _text(item: dict[str, Any], name: str, limit: int = MAX_FIELD_LENGTH, *, all
     value = item.get(name)
     if not isinstance(value, str) or len(value) > limit or (not value and not allow_empty):
         raise ValueError(f"field {name!r} must be a non-empty string of at most {limit} characters")
-    if any(ch in value for ch in "\r\n\0"):
+    if "\r" in value or "\n" in value or "\0" in value:  # (a generator over the three: ~1 us per field)
         raise ValueError(f"field {name!r} contains a line break or NUL")
     return value
 
 
-def _trace_id(item: dict[str, Any]) -> str:
+def request_id_of(item: dict[str, Any]) -> str:
     """The optional ``request_id`` (absent or empty: none)."""
     value = item.get("request_id", "")
     if value != "" and not valid_request_id(value):
@@ -93,7 +95,7 @@ def _deployment_name(item: dict[str, Any]) -> str:
     return value
 
 
-def _request_id(item: dict[str, Any]) -> int:
+def rid_of(item: dict[str, Any]) -> int:
     value = item.get("rid")
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError("field 'rid' must be a non-negative integer")
@@ -154,7 +156,7 @@ class SigningRequest:
             raise ValueError("field 'target' must start with '/'")
         traceparent, tracestate = _trace_context(item)
         return cls(
-            rid=_request_id(item),
+            rid=rid_of(item),
             session_id=_text(item, "session_id", 128),
             method=method,
             target=target,
@@ -162,7 +164,7 @@ class SigningRequest:
             content_type=_text(item, "content_type", 255),
             api_version=_text(item, "api_version", 64),
             want_jwt=want_jwt,
-            request_id=_trace_id(item),
+            request_id=request_id_of(item),
             deployment=_deployment_name(item),
             traceparent=traceparent,
             tracestate=tracestate,
@@ -187,7 +189,7 @@ class SigningReply:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> SigningReply:
-        rid = _request_id(item)
+        rid = rid_of(item)
         error = item.get("error")
         if error is not None:
             return cls(rid, error=_text(item, "error", 64))
@@ -197,65 +199,3 @@ class SigningReply:
         ):
             raise ValueError("field 'headers' must map strings to strings")
         return cls(rid, headers=headers)
-
-
-# Session daemon operations and the arguments each one takes.
-SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "login": ("username", "password", "extras", "client_ip", "forwarded_host", "forwarded_proto"),
-    "token_login": ("extras", "client_ip", "forwarded_host", "forwarded_proto"),
-    "signup": ("email", "password", "extras", "client_ip", "forwarded_host", "forwarded_proto"),
-    "logout": ("session_id",),
-    "touch": ("session_id",),
-    "revoke_user": ("user_id",),
-    "update_password_no_auth": (
-        "username",
-        "current_password",
-        "new_password",
-        "client_ip",
-        "forwarded_host",
-        "forwarded_proto",
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class SessionCommand:
-    rid: int
-    op: str
-    args: dict[str, Any]
-    request_id: str = ""  # the browser request's id, for the daemon's logs
-
-    def to_item(self) -> dict[str, Any]:
-        return {"rid": self.rid, "op": self.op, "args": self.args, "request_id": self.request_id}
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> SessionCommand:
-        op = item.get("op")
-        if not isinstance(op, str) or op not in SESSION_OPERATIONS:
-            raise ValueError(f"unknown session operation {op!r}")
-        args = item.get("args")
-        if not isinstance(args, dict) or set(args) - set(SESSION_OPERATIONS[op]):
-            raise ValueError(f"arguments of {op!r} must be a subset of {SESSION_OPERATIONS[op]}")
-        return cls(_request_id(item), op, args, _trace_id(item))
-
-
-@dataclass(frozen=True, slots=True)
-class SessionResult:
-    """``status`` is the HTTP status the front door should answer with; ``body`` its JSON payload."""
-
-    rid: int
-    status: int
-    body: dict[str, Any]
-    session_id: str | None = None  # set on a successful login: the new cookie value
-
-    def to_item(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> SessionResult:
-        status, body, session_id = item.get("status"), item.get("body"), item.get("session_id")
-        if not isinstance(status, int) or not 100 <= status <= 599 or not isinstance(body, dict):
-            raise ValueError("a session result needs an HTTP status and a JSON object body")
-        if session_id is not None and not isinstance(session_id, str):
-            raise ValueError("field 'session_id' must be a string")
-        return cls(_request_id(item), status, body, session_id)

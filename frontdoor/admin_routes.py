@@ -11,7 +11,9 @@ import logging
 
 from aiohttp import web
 
-from frontdoor import problems
+from contract.session_commands import RevokeUser
+from contract.session_results import UserRevoked
+from frontdoor import problems, session_answers
 from frontdoor.context import FrontDoor, caller_of
 from frontdoor.daemon_client import SessionDaemonUnavailable
 
@@ -44,11 +46,12 @@ class AdminRoutes:
         if not user_id or len(user_id) > MAX_USER_ID:
             return problems.bad_request("user_id must be 1 to 256 characters.")
         try:
-            result = await self._front.daemon.call("revoke_user", {"user_id": user_id}, timeout=DAEMON_TIMEOUT)
+            result = await self._front.daemon.call(RevokeUser(user_id), timeout=DAEMON_TIMEOUT)
         except SessionDaemonUnavailable:
             return problems.session_service_down()
-        if result.status != 200:
-            return web.json_response(result.body, status=result.status)
+        answer = session_answers.revoked_user(user_id, result)
+        if not isinstance(result, UserRevoked):
+            return web.json_response(answer.body, status=answer.status)
         log.warning(
             "sessions revoked by an admin",
             extra={
@@ -56,7 +59,7 @@ class AdminRoutes:
                 "status": "success",
                 "user_id": user_id,
                 "by": caller.user_id,
-                "count": result.body.get("revoked"),
+                "count": result.count,
             },
         )
-        return web.json_response({"user_id": user_id, "revoked": result.body.get("revoked", 0)})
+        return web.json_response(answer.body, status=answer.status)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
 from contract.hosts import HostPolicy
+from contract.session_commands import Touch
 from frontdoor.admin_routes import AdminRoutes
 from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
@@ -114,7 +115,7 @@ def build_app(
     sessions = SessionReader(
         redis_client(config, "frontdoor"),
         config.session.touch_interval,
-        lambda session_id: daemon.call("touch", {"session_id": session_id}, timeout=5.0),
+        lambda session_id: daemon.call(Touch(session_id), timeout=5.0),
     )
     signers = SignerPool(config, zmq_context, key, instruments=instruments)
     front = FrontDoor(

@@ -12,12 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from contract.hosts import canonical_host
-from frontdoor import problems
+from contract.login_fields import as_sentence, password_problem, username_problem
+from contract.session_commands import Login, Logout, SessionCommand, TokenLogin, Touch, UpdatePassword
+from contract.session_results import LoginSucceeded, ManagerRefused, SessionResult, Touched
+from frontdoor import problems, session_answers
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
 from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
 from frontdoor.json_body import InvalidJsonBody, NestedTooDeep, invalid_json, parse_object, read_body
-from frontdoor.sanitize import password_problem, username_problem
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,7 @@ def _invalid_credentials(username: str, password: str) -> web.Response | None:
     problem = username_problem(username) or password_problem(password)
     if problem is None:
         return None
-    details = problem[0].upper() + problem[1:] + "."
-    return problems.bad_request("Invalid login fields.", slug="invalid-api-params", details=details)
+    return problems.bad_request("Invalid login fields.", slug="invalid-api-params", details=as_sentence(problem))
 
 
 class AuthRoutes:
@@ -93,8 +94,8 @@ class AuthRoutes:
         invalid = _invalid_credentials(username.strip(), password)
         if invalid is not None:
             return invalid
-        args = {"username": username.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
-        return self._login_reply(request, await self._ask_daemon("login", args))
+        command = Login(username.strip(), password, body, front.forwarded(request))
+        return self._login_reply(request, await self._ask_daemon(command))
 
     async def token_login(self, request: web.Request) -> web.Response:
         """Backend.AI's single sign-on: a token (``[api] auth_token_name``, from the body or a cookie)
@@ -108,18 +109,19 @@ class AuthRoutes:
         token = body.get(name) or request.cookies.get(name)
         if not isinstance(token, str) or not token:
             return problems.bad_request("You must provide cookie-based authentication token", slug="invalid-api-params")
-        args = {"extras": {**body, name: token}, **front.forwarding_facts(request)}
-        return self._login_reply(request, await self._ask_daemon("token_login", args))
+        command = TokenLogin({**body, name: token}, front.forwarded(request))
+        return self._login_reply(request, await self._ask_daemon(command))
 
-    def _login_reply(self, request: web.Request, response) -> web.Response:
-        if isinstance(response, web.Response):
-            return response
-        status = response.status
-        if request.path.startswith(BACKEND_AI_PREFIX) and response.body.get("authenticated") is False:
+    def _login_reply(self, request: web.Request, result: SessionResult | web.Response) -> web.Response:
+        if isinstance(result, web.Response):
+            return result
+        answer = session_answers.login(result)
+        status = answer.status
+        if request.path.startswith(BACKEND_AI_PREFIX) and isinstance(result, ManagerRefused):
             status = 200  # Backend.AI 23.09: a refused login is a 200 with authenticated false and the reason
-        reply = problems.json_body_response(status, response.body)
-        if response.session_id:
-            self._front.set_session_cookie(request, reply, response.session_id)
+        reply = problems.json_body_response(status, answer.body)
+        if isinstance(result, LoginSucceeded):
+            self._front.set_session_cookie(request, reply, result.session_id)
         return reply
 
     async def login_check(self, request: web.Request) -> web.Response:
@@ -133,7 +135,7 @@ class AuthRoutes:
     async def logout(self, request: web.Request) -> web.Response:
         session_id = session_cookie_value(request, self._front.config)
         if session_id:
-            result = await self._ask_daemon("logout", {"session_id": session_id})
+            result = await self._ask_daemon(Logout(session_id))
             if isinstance(result, web.Response):
                 return result
         # Backend.AI 23.09 answers its logout with an empty 201; the seed's path keeps its 200.
@@ -145,38 +147,40 @@ class AuthRoutes:
         session_id = session_cookie_value(request, self._front.config)
         if await self._front.session(request) is None:
             return problems.unauthorized()
-        result = await self._ask_daemon("touch", {"session_id": session_id})
+        result = await self._ask_daemon(Touch(session_id))
         if isinstance(result, web.Response):
             return result
-        if result.status != 200:
-            return problems.json_body_response(result.status, result.body)
-        reply = web.json_response({"status": 201, "expires": result.body["expires"]})
-        self._front.set_session_cookie(request, reply, session_id)
+        answer = session_answers.extended_session(result)
+        reply = problems.json_body_response(answer.status, answer.body)
+        if isinstance(result, Touched):
+            self._front.set_session_cookie(request, reply, session_id)
         return reply
 
     async def update_password_no_auth(self, request: web.Request) -> web.Response:
         body = await json_object_or_refusal(request, malformed_is_empty=False)
         if isinstance(body, web.Response):
             return body
-        args: dict[str, Any] = {}
+        fields: dict[str, str] = {}
         for name in ("username", "current_password", "new_password"):
             value = body.get(name)
             if not isinstance(value, str) or not value:
                 return _missing_field(name)
-            args[name] = value
-        invalid = _invalid_credentials(args["username"], args["current_password"]) or _invalid_credentials(
-            args["username"], args["new_password"]
-        )
+            fields[name] = value
+        username, current, new = fields["username"], fields["current_password"], fields["new_password"]
+        invalid = _invalid_credentials(username, current) or _invalid_credentials(username, new)
         if invalid is not None:
             return invalid
-        result = await self._ask_daemon("update_password_no_auth", {**args, **self._front.forwarding_facts(request)})
+        result = await self._ask_daemon(UpdatePassword(username, current, new, self._front.forwarded(request)))
         if isinstance(result, web.Response):
             return result
-        return problems.json_body_response(result.status, result.body)
+        answer = session_answers.update_password(result)
+        return problems.json_body_response(answer.status, answer.body)
 
-    async def _ask_daemon(self, op: str, args: dict[str, Any]):
+    async def _ask_daemon(self, command: SessionCommand) -> SessionResult | web.Response:
+        """The daemon's result, or the 503 that answers for a daemon that does not."""
         try:
-            return await self._front.daemon.call(op, args)
+            return await self._front.daemon.call(command)
         except SessionDaemonUnavailable:
-            log.error("session daemon did not answer", extra={"event": "session_daemon_unavailable", "op": op})
+            extra = {"event": "session_daemon_unavailable", "op": command.OP}
+            log.error("session daemon did not answer", extra=extra)
             return problems.session_service_down()

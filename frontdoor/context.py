@@ -11,6 +11,7 @@ from aiohttp import web
 from contract.config import Config
 from contract.deployment_rules import manager_deployment
 from contract.redis_layout import SessionRecord
+from contract.session_commands import Forwarded
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
@@ -40,18 +41,24 @@ class FrontDoor:
     groups_watcher: GroupsWatcher | None = None
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
     tracing: NoTracing = NO_TRACING  # [otel]: spans of proxied requests
+    _manager_built: tuple | None = field(default=None, init=False, repr=False)  # (what from, Deployment)
 
     def deployment(self, name: str) -> Deployment | None:
         """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""
         found = self.groups.deployments.get(name)
         if found is None and name == MANAGER_DEPLOYMENT:
-            built = manager_deployment(self.manager_endpoints, self.config.signers.group)
-            return dataclasses.replace(
-                built,
-                connect_timeout=self.config.api.connect_timeout,
-                response_timeout=self.config.api.response_timeout,
-            )
+            return self._configured_manager()
         return found
+
+    def _configured_manager(self) -> Deployment:
+        """Built again only when what it is built from changed (a reload): every /func request asks."""
+        api = self.config.api
+        source = (tuple(self.manager_endpoints), self.config.signers.group, api.connect_timeout, api.response_timeout)
+        if self._manager_built is None or self._manager_built[0] != source:
+            built = manager_deployment(source[0], source[1])
+            built = dataclasses.replace(built, connect_timeout=source[2], response_timeout=source[3])
+            self._manager_built = (source, built)
+        return self._manager_built[1]
 
     def deployments_of(self, group: str) -> list[Deployment]:
         return [d for d in self.all_deployments() if d.group == group]
@@ -89,12 +96,9 @@ class FrontDoor:
         policy = self.config.otel.trust_traceparent
         return policy == "always" or (policy == "trusted_proxies" and _peer(request) in self.trusted_proxies)
 
-    def forwarding_facts(self, request: web.Request) -> dict[str, str]:
-        return {
-            "client_ip": self.client_ip(request),
-            "forwarded_host": request.host,
-            "forwarded_proto": request.scheme,
-        }
+    def forwarded(self, request: web.Request) -> Forwarded:
+        """What the Manager is told of the browser's request (X-Forwarded-* on the daemon's calls)."""
+        return Forwarded(self.client_ip(request), request.host, request.scheme)
 
     def set_session_cookie(self, request: web.Request, response: web.StreamResponse, session_id: str) -> None:
         response.set_cookie(

@@ -1,13 +1,15 @@
-"""Asking the session daemon to change sessions (the front door never writes to Redis)."""
+"""Asking the session daemon to change sessions (the front door never writes to Redis): typed commands in,
+typed results out."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import zmq.asyncio
 
-from contract.requests import SESSION, SessionCommand, SessionResult
+from contract.requests import SESSION
+from contract.session_commands import SessionCommand, SessionRequest
+from contract.session_results import SessionReply, SessionResult
 from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import REQUEST_ID
@@ -30,7 +32,9 @@ class SessionDaemonClient:
     ):
         self._channel = DealerChannel(context, endpoint, key, max_age, SESSION, instruments=instruments)
 
-    async def call(self, op: str, args: dict[str, Any], timeout: float = DAEMON_TIMEOUT) -> SessionResult:
+    async def call(self, command: SessionCommand, timeout: float = DAEMON_TIMEOUT) -> SessionResult:
+        """The daemon's typed result (``frontdoor.session_answers`` makes it an HTTP answer).  A reply
+        that does not decode is a ValueError: the daemon and the front door come from one release."""
         # The id of the browser request being served (if any) goes along for the daemon's logs.
         request_id = REQUEST_ID.get() or ""
         loop = asyncio.get_running_loop()
@@ -38,9 +42,9 @@ class SessionDaemonClient:
         while True:
             try:
                 item = await self._channel.request(
-                    lambda rid: SessionCommand(rid, op, args, request_id).to_item(), timeout
+                    lambda rid: SessionRequest(rid, command, request_id).to_wire(), timeout
                 )
-                return SessionResult.from_item(item)
+                return SessionReply.from_wire(item).result
             except NotSent:
                 # It never reached a daemon, so asking again cannot do anything twice.
                 if loop.time() >= give_up_at:

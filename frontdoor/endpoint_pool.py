@@ -23,6 +23,7 @@ class EndpointHealth:
     healthy: bool = True
     failures: int = 0  # consecutive
     in_flight: int = 0
+    exported: bool | None = None  # ``healthy`` as the gauge last got it (None: never)
 
     def to_dict(self) -> dict:
         return {"url": self.url, "healthy": self.healthy, "failures": self.failures, "in_flight": self.in_flight}

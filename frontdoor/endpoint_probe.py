@@ -67,7 +67,10 @@ def record(instruments: Instruments, pool: EndpointPool, deployment: str, url: s
             "back in use" if alive else "taken out of use",
             extra={"event": "upstream_health", "deployment": deployment, "endpoint": url, "healthy": alive},
         )
-    instruments.upstream_healthy.labels(deployment, url).set(1 if pool.endpoints[url].healthy else 0)
+    health = pool.endpoints[url]
+    if health.exported is not health.healthy:  # a gauge write is an mmap write: only when it changes
+        instruments.upstream_healthy.labels(deployment, url).set(1 if health.healthy else 0)
+        health.exported = health.healthy
 
 
 async def probe_forever(front: FrontDoor, draw: Callable[[], float] = random.random) -> None:

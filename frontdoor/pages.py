@@ -15,33 +15,49 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from contract.login_fields import password_problem, username_problem
 from contract.redis_layout import SessionRecord
+from contract.session_commands import Login, Logout
+from contract.session_results import (
+    InvalidCommand,
+    LoginBlocked,
+    LoginSucceeded,
+    ManagerRefused,
+    ManagerUnavailable,
+    SessionResult,
+    StoreUnavailable,
+)
+from frontdoor import session_answers
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
 from frontdoor.page_render import ASSET_PREFIX, OWN_ASSETS, render_page
 from frontdoor.return_path import DEFAULT_RETURN_PATH, LOGIN_PATH, is_same_origin_post, safe_return_path
-from frontdoor.sanitize import password_problem, username_problem
 from frontdoor.static import StaticFiles
 
 log = logging.getLogger(__name__)
 NOTICES = {"expired": "reason_expired", "logged_out": "reason_logged_out", "login_required": "reason_login_required"}
 
 
-def login_error(status: int, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The message key (and its values) for a failed login answer of the session daemon."""
-    if status == 429:
-        seconds = body.get("retry_after")
-        minutes = max(1, math.ceil(seconds / 60)) if isinstance(seconds, (int, float)) else 1
-        return "error_blocked", {"minutes": minutes}
-    if status == 401:
-        return "error_wrong_password", {}
-    if status in (502, 504):
-        return "error_manager_unreachable", {}
-    if status == 503:
-        return "error_service_down", {}
-    data = body.get("data") if isinstance(body.get("data"), dict) else body
-    reason = data.get("details") or data.get("title") or f"HTTP {status}"
-    return "error_login_failed", {"reason": str(reason)[:200]}
+def login_error(result: SessionResult) -> tuple[str, dict[str, Any]]:
+    """The message key (and its values) for a login the session daemon did not grant."""
+    match result:
+        case LoginBlocked(retry_after=seconds):
+            return "error_blocked", {"minutes": max(1, math.ceil(seconds / 60))}
+        case ManagerRefused(status=429):  # the Manager's own limit: no wait to tell
+            return "error_blocked", {"minutes": 1}
+        case ManagerRefused(status=401):
+            return "error_wrong_password", {}
+        case ManagerUnavailable() | ManagerRefused(status=502 | 504):
+            return "error_manager_unreachable", {}
+        case StoreUnavailable() | ManagerRefused(status=503):
+            return "error_service_down", {}
+        case ManagerRefused(msg=msg, title=title):
+            reason = msg or title
+        case InvalidCommand(details=details):
+            reason = details
+        case _:
+            reason = "Internal server error."
+    return "error_login_failed", {"reason": reason[:200]}
 
 
 def see_other(location: str) -> web.Response:
@@ -125,19 +141,19 @@ class Pages:
         problem = username_problem(username) or password_problem(password)
         if problem is not None:  # the same checks as the JSON login
             return again(400, "error_login_failed", reason=problem)
-        args = {"username": username, "password": password, "extras": {}, **self._front.forwarding_facts(request)}
         try:
-            result = await self._front.daemon.call("login", args)
+            result = await self._front.daemon.call(Login(username, password, {}, self._front.forwarded(request)))
         except SessionDaemonUnavailable:
             log.error("session daemon did not answer", extra={"event": "session_daemon_unavailable", "op": "login"})
             return again(503, "error_service_down")
-        if result.status == 200 and result.session_id:
+        if isinstance(result, LoginSucceeded):
             request["user_id"] = username
             response = see_other(next_path)
             self._front.set_session_cookie(request, response, result.session_id)
             return response
-        key, values = login_error(result.status, result.body)
-        return again(result.status if 400 <= result.status < 600 else 400, key, **values)
+        status = session_answers.login(result).status  # what the JSON login answers with
+        key, values = login_error(result)
+        return again(status if 400 <= status < 600 else 400, key, **values)
 
     async def logout(self, request: web.Request) -> web.Response:
         if not is_same_origin_post(request.host, request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")):
@@ -145,7 +161,7 @@ class Pages:
         session_id = session_cookie_value(request, self._front.config)
         if session_id:
             try:
-                await self._front.daemon.call("logout", {"session_id": session_id})
+                await self._front.daemon.call(Logout(session_id))
             except SessionDaemonUnavailable:
                 raise web.HTTPServiceUnavailable() from None
         response = see_other(str(URL(LOGIN_PATH).with_query(reason="logged_out")))

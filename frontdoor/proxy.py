@@ -1,8 +1,8 @@
 """``/func/<path>`` -> Manager ``/<path>`` and ``/webapi/<deployment>/<path>`` -> that deployment's
 upstream: signed by an agent of the deployment's group, bodies streamed both ways.
 
-Nothing is buffered: the request body is passed on as it arrives and the response is relayed chunk
-by chunk, so uploads, downloads and server-sent events cost the front door O(1) memory.
+Each attempt at an endpoint is a ``frontdoor.upstream_exchange.UpstreamExchange``: bodies streamed both
+ways, so uploads, downloads and server-sent events cost the front door O(1) memory.
 
 Tracing (``[otel]`` enabled): a server span per proxied request (method, route template, deployment,
 status, request id), a client span for the signing hop (its trace context travels in the signing item),
@@ -12,11 +12,8 @@ No span carries a path, a query, a cookie, a signature or a key; with tracing of
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
-import aiohttp
 from aiohttp import web
 
 from contract.requests import SigningRequest
@@ -31,32 +28,25 @@ from frontdoor.upstream import (
     NotRouted,
     UnsafePath,
     UpstreamTarget,
-    downstream_headers,
     media_type,
     routed_rest,
-    upstream_headers,
     upstream_target,
 )
+from frontdoor.upstream_exchange import NOT_CONNECTED, UpstreamExchange
 from frontdoor.websocket import WebSocketRelay, wants_websocket
-from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
 
 log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
 WEBAPI_PREFIX = "/webapi/"
-SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
 PING_VERSION = "webui-host/0.1.0"  # /func/ping names the web server, as Backend.AI's names its own
-NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
-# Safe to send again elsewhere when the connection broke (RFC 9110 idempotent methods, and no body that
-# was already streamed away).
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class DeploymentProxy:
     def __init__(self, front: FrontDoor, relay: WebSocketRelay):
         self._front = front
         self._relay = relay
-        self._upstream_errors = front.instruments.upstream_errors
+        self._upstream = UpstreamExchange(front)
 
     def register(self, app: web.Application) -> None:
         app.router.add_route(
@@ -203,11 +193,11 @@ class DeploymentProxy:
             if isinstance(signed, web.Response):
                 return signed
             if wants_websocket(request):
-                headers = self._headers(request, target, signed, self._front.tracing.propagation_headers())
+                headers = self._upstream.headers(request, target, signed, self._front.tracing.propagation_headers())
                 return await self._relay.open(request, target, headers, session_id)
             pool.started(url)
             try:
-                answer = await self._forward(request, target, signed, deployment)
+                answer = await self._upstream.forward(request, target, signed, deployment)
             finally:
                 pool.finished(url)
             record(self._front.instruments, pool, deployment.name, url, alive=answer is not NOT_CONNECTED)
@@ -258,7 +248,7 @@ class DeploymentProxy:
             host=target.host,
             # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
             content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
-            api_version=self._api_version(request),
+            api_version=self._upstream.api_version(request),
             want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
             request_id=request.get("request_id", ""),
             deployment=deployment.name,
@@ -277,102 +267,6 @@ class DeploymentProxy:
             log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
             return problems.bad_gateway("The request could not be signed.")
 
-    def _api_version(self, request: web.Request) -> str:
-        return request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
-
-    def _headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], trace=None):
-        front = self._front
-        return upstream_headers(
-            request.headers,
-            api_version=self._api_version(request),
-            domain=front.config.api.domain,
-            host=target.host,
-            client_ip=front.client_ip(request),
-            scheme=request.scheme,
-            session_cookie=front.config.session.cookie_name,
-            signed=signed,
-            request_id=request.get("request_id", ""),
-            trace=trace,
-        )
-
-    async def _forward(
-        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment
-    ) -> web.StreamResponse:
-        tracing = self._front.tracing
-        if not tracing.enabled:
-            return await self._exchange(request, target, signed, deployment, None)
-        method = http_method(request.method)
-        attributes = {
-            "http.request.method": method,
-            "server.address": target.url.host or "",
-            "server.port": target.url.port or 0,
-            "webui_host.deployment": deployment.name,
-        }
-        with tracing.client_span(f"{method} {deployment.name}", attributes) as span:
-            answer = await self._exchange(request, target, signed, deployment, tracing.propagation_headers())
-            if answer is NOT_CONNECTED:
-                tracing.error(span, "unreachable")
-            else:
-                tracing.http_status(span, answer.status, server=False)
-            return answer
-
-    async def _exchange(
-        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace
-    ) -> web.StreamResponse:
-        loop = asyncio.get_running_loop()
-        answer_within = deployment.response_timeout
-        try:
-            async with asyncio.timeout(None) as deadline:
-                # The Manager's time to answer counts from the end of the request body.
-                start_clock = lambda: deadline.reschedule(loop.time() + answer_within)  # noqa: E731
-                body = _relay_body(request, start_clock) if request.body_exists else None
-                if body is None:
-                    start_clock()
-                upstream = await self._front.http.request(
-                    request.method,
-                    target.url,  # its raw_path_qs is what was signed
-                    headers=self._headers(request, target, signed, trace),
-                    data=body,
-                    allow_redirects=False,
-                    skip_auto_headers=("Accept-Encoding", "Accept"),
-                )
-        except TimeoutError:
-            if deadline.expired():
-                self._upstream_errors.labels("response_timeout").inc()
-                return problems.gateway_timeout()
-            self._upstream_errors.labels("connect_timeout").inc()
-            return NOT_CONNECTED
-        except aiohttp.ClientConnectorError as exc:  # no connection: nothing of the request was sent
-            self._upstream_errors.labels("unreachable").inc()
-            log.warning(
-                "upstream endpoint unreachable",
-                extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
-            )
-            return NOT_CONNECTED
-        except aiohttp.ClientConnectionError as exc:
-            self._upstream_errors.labels("unreachable").inc()
-            log.warning(
-                "upstream connection broke",
-                extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
-            )
-            if request.method in IDEMPOTENT_METHODS and not request.body_exists:
-                return NOT_CONNECTED  # e.g. the Manager was killed mid-request: another one may answer
-            return problems.bad_gateway()
-        try:
-            headers = self._answer_headers(upstream, deployment)
-            return await _relay_response(request, upstream, headers, self._upstream_errors)
-        finally:
-            upstream.release()
-
-    def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
-        # A /webapi deployment's cookies stay under its route prefix; the Manager's are only filtered.
-        scoped = deployment.name != MANAGER_DEPLOYMENT
-        return downstream_headers(
-            upstream.headers,
-            session_cookie=self._front.config.session.cookie_name,
-            cookie_path=deployment.route_prefix if scoped else None,
-        )
-
 
 def _routed(request: web.Request, route_prefix: str) -> str | web.Response:
     """The raw ``/<rest>?<query>`` below the deployment's route prefix, or the answer refusing it."""
@@ -386,41 +280,3 @@ def _routed(request: web.Request, route_prefix: str) -> str | web.Response:
 
 def _no_such_deployment(name: str) -> web.Response:
     return problems.problem(404, "url-not-found", f"No Web API Deployment named {name!r}.")
-
-
-async def _relay_body(request: web.Request, on_done):
-    try:
-        async for chunk in request.content.iter_any():
-            yield chunk
-    finally:
-        on_done()
-
-
-async def _relay_response(
-    request: web.Request, upstream: aiohttp.ClientResponse, headers, errors: Labelled
-) -> web.StreamResponse:
-    if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
-        # Small, sized bodies (most API answers) go out with their headers in one write.
-        body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-    await response.prepare(request)
-    started = time.monotonic()
-    try:
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-        # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
-        errors.labels("broken_body").inc()
-        log.warning(
-            "upstream broke off mid-body",
-            extra={
-                "event": "upstream_error",
-                "error": type(exc).__name__,
-                "after_s": round(time.monotonic() - started, 3),
-            },
-        )
-        response.force_close()
-        return response
-    await response.write_eof()
-    return response

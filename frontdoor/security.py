@@ -142,7 +142,8 @@ class Security:
         headers = response.headers
         if path.startswith(API_PREFIXES) and not request.get(PREFLIGHT):
             apply_cors(headers, self._origins, request.headers.get("Origin"))
-        nonce = request.get("csp_nonce") or new_nonce()
+        # A proxied answer's policy is a fixed sandbox: no nonce to draw (os.urandom) for it.
+        nonce = "" if proxied else request.get("csp_nonce") or new_nonce()
         for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, proxied).items():
             if name != "Content-Security-Policy" or name not in headers:  # a handler's own policy stands
                 headers[name] = value

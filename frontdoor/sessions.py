@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from contract.config import Config
 from contract.redis_layout import READY_PROBE_KEY, SessionRecord, session_hash, session_key
+from contract.session_results import Touched
 from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
 
 
@@ -70,9 +71,9 @@ class SessionReader:
         if done.cancelled() or done.exception() is not None:
             return
         result = done.result()
-        if result.status == 200:
+        if isinstance(result, Touched):
             record.last_accessed = time.time()
-            record.expires_at = float(result.body["expires_at"])
+            record.expires_at = result.expires_at
 
     async def ping(self) -> None:
         """Raises unless Redis answers and takes writes (the readiness check): a replica, or a master

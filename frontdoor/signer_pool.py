@@ -22,7 +22,11 @@ from service_runtime.channel_client import DealerChannel, PeerLost
 from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
-POOL_POLL = 0.05  # seconds between looks for an Up signer while none is
+POOL_POLL = 0.05  # seconds: the shortest attempt at a signer
+# While none is Up, a request sleeps until the pool changes (an agent listed, a channel connected):
+# a thousand requests waiting out a pool restart must not take the CPU the starting signers need.
+# This is only the longest sleep between looks, should a change go unnoticed.
+POOL_WAKE = 1.0
 # Refusals another agent of the group may not give (one that has not applied the current deployments yet).
 RETRIED_REFUSALS = frozenset({"host_not_allowed", "deployment_not_served"})
 
@@ -54,6 +58,7 @@ class SignerPool:
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
+        self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
         self._policies = {
             BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
             BalancingPolicy.ROUND_ROBIN: RoundRobin(),
@@ -80,7 +85,22 @@ class SignerPool:
                     self._config.zmq.max_message_age,
                     SIGN,
                     instruments=self._instruments,
+                    on_connection=self._pool_changed,
                 )
+        self._pool_changed()
+
+    def _pool_changed(self) -> None:
+        """Wake the requests waiting for a signer: they look at the pool again."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _until_changed(self, timeout: float) -> None:
+        changed = self._changed
+        try:
+            async with asyncio.timeout(min(timeout, POOL_WAKE)):
+                await changed.wait()
+        except TimeoutError:
+            pass
 
     def agents_serving(self, deployment_name: str, on_host: str | None = None) -> list[str]:
         """Agents serving a deployment now (connected), optionally only those of one host."""
@@ -94,26 +114,36 @@ class SignerPool:
         """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all."""
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._config.signers.pool_wait
-        # Channels that failed this request; an agent that re-registers (a restart) gets a new
-        # channel and is eligible again.  Other requests are not affected: exclusion is per request.
-        tried: dict[str, DealerChannel] = {}
+        # Agents that failed this request, as (channel, connection) they failed on: an agent that
+        # re-registers (a new channel) or whose process was replaced at the same socket (kill -9:
+        # the channel reconnects) is eligible again.  Other requests are not affected.
+        tried: dict[str, tuple[DealerChannel, int]] = {}
         chooser = self._policies[deployment.policy]
         refusal: str | None = None
         attempts = 0
         while attempts < self._config.signers.max_attempts:
-            excluded = {agent_id for agent_id, channel in tried.items() if self._channels.get(agent_id) is channel}
+            excluded = {agent_id for agent_id, failed_on in tried.items() if self._connection(agent_id) == failed_on}
             agent_id = chooser.choose(self._candidates(deployment.name), excluded)
             if agent_id is None:
                 # None left (e.g. the whole pool restarting): wait a little for one rather than fail.
                 if loop.time() >= give_up_at:
                     break
-                await asyncio.sleep(POOL_POLL)
+                await self._until_changed(give_up_at - loop.time())
+                continue
+            channel = self._channels[agent_id]
+            asked_on = (channel, channel.connections)  # before the wait: a reconnection may end it
+            try:
+                reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
+            except PeerLost:
+                # It went away (the pool restarting): no attempt used up, as that cost no time;
+                # pool_wait bounds the wait for it or another.
+                tried[agent_id] = asked_on
+                if loop.time() >= give_up_at:
+                    break
                 continue
             attempts += 1
-            channel = self._channels[agent_id]
-            reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
             if reply is None or reply.error in RETRIED_REFUSALS:
-                tried[agent_id] = channel
+                tried[agent_id] = asked_on
                 refusal = reply.error if reply is not None else refusal
                 continue
             if reply.error == "no_session":
@@ -130,17 +160,23 @@ class SignerPool:
     async def _ask(
         self, channel: DealerChannel, agent_id: str, request: SigningRequest, remaining: float
     ) -> SigningReply | None:
-        """The agent's reply, or None when it did not answer (timed out, went away)."""
+        """The agent's reply, or None when it did not answer in time; PeerLost when it went away."""
         started = time.perf_counter()
         try:
             item = await channel.request(
                 lambda rid: {**request.to_item(), "rid": rid}, min(self._config.signers.request_timeout, remaining)
             )
-        except (TimeoutError, PeerLost):
+        except (TimeoutError, PeerLost) as exc:
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
+            if isinstance(exc, PeerLost):
+                raise
             return None
         self._instruments.sign_duration.labels(agent_id).observe(time.perf_counter() - started)
         return SigningReply.from_item(item)
+
+    def _connection(self, agent_id: str) -> tuple[DealerChannel, int] | None:
+        channel = self._channels.get(agent_id)
+        return None if channel is None else (channel, channel.connections)
 
     def _candidates(self, deployment_name: str) -> list[Candidate]:
         return [

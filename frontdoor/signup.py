@@ -7,7 +7,7 @@ so the request goes to the session daemon (operation ``signup``), which calls th
 answers with the access key only.  The Web UI's signup dialog reads nothing of the answer but its
 status, so nothing it needs is lost.
 
-The password rules of the login form apply (``sanitize``), and the per-address login limit is
+The password rules of the login form apply (``contract.login_fields``), and the per-address login limit is
 applied by ``security`` before this handler runs.  When signup is off the path is refused by name
 (``manager_auth``), before any session is read.
 """
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from frontdoor import problems
+from contract.login_fields import as_sentence, password_problem, username_problem
+from contract.session_commands import Signup
+from frontdoor import problems, session_answers
 from frontdoor.auth_routes import json_object_or_refusal
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonUnavailable
-from frontdoor.sanitize import password_problem, username_problem
 from frontdoor.special_routes import SIGNUP_PATH
 
 
@@ -46,15 +47,16 @@ class SignupRoute:
         problem = username_problem(email.strip()) or password_problem(password)
         if problem is not None:
             return problems.bad_request(
-                "Invalid signup fields.", slug="invalid-api-params", details=problem[0].upper() + problem[1:] + "."
+                "Invalid signup fields.", slug="invalid-api-params", details=as_sentence(problem)
             )
         body.pop("domain", None)  # ours, as Backend.AI sets it
-        args = {"email": email.strip(), "password": password, "extras": body, **front.forwarding_facts(request)}
+        command = Signup(email.strip(), password, body, front.forwarded(request))
         try:
-            result = await front.daemon.call("signup", args)
+            result = await front.daemon.call(command)
         except SessionDaemonUnavailable:
             return problems.session_service_down()
-        return problems.json_body_response(result.status, result.body)
+        answer = session_answers.signup(result)
+        return problems.json_body_response(answer.status, answer.body)
 
 
 def _missing(name: str) -> web.Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections import Counter
 from typing import Any, Callable
 
@@ -19,9 +20,11 @@ from zmq.utils.monitor import parse_monitor_message
 
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
 from service_runtime.instruments import Instruments
+from service_runtime.zmq_loop import LoopSocket
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
+_monitor_ids = itertools.count()
 
 
 class PeerLost(Exception):
@@ -30,6 +33,11 @@ class PeerLost(Exception):
 
 class NotSent(PeerLost):
     """No connected peer took the request: it never left this process (safe to ask again)."""
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class DealerChannel:
@@ -42,15 +50,23 @@ class DealerChannel:
         kind: str,
         *,
         instruments: Instruments,
+        on_connection: Callable[[], None] | None = None,
     ):
+        """``on_connection``: called whenever the peer connects or disconnects."""
         self.endpoint = endpoint
+        self._on_connection = on_connection
         self._kind = kind
         self._instruments = instruments
-        self._socket = context.socket(zmq.DEALER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
-        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
-        self._socket.connect(endpoint)
+        self._link = LoopSocket(context, zmq.DEALER)
+        socket = self._link.socket
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
+        # Connection events through an asyncio PAIR socket (rare; the data path needs no asyncio socket).
+        monitor_address = f"inproc://channel-monitor-{os.getpid()}-{next(_monitor_ids)}"
+        socket.monitor(monitor_address, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self._monitor = context.socket(zmq.PAIR)
+        self._monitor.connect(monitor_address)
+        socket.connect(endpoint)
         self._sealer = MessageSealer(key, max_age)
         self._opener = MessageOpener(key, max_age)
         self._request_ids = itertools.count(1)
@@ -58,8 +74,10 @@ class DealerChannel:
         self._outbox: list[dict[str, Any]] = []
         self._flush_handle: asyncio.Handle | None = None
         self.connected = False
+        self.connections = 0  # how often the peer (re)connected: a restarted peer is a new one
         self.rejected: Counter[str] = Counter()
-        self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._watch_connection())]
+        self._link.start(self._on_reply)
+        self._tasks = [asyncio.create_task(self._watch_connection())]
 
     @property
     def outstanding(self) -> int:
@@ -67,36 +85,37 @@ class DealerChannel:
 
     async def request(self, build_item: Callable[[int], dict[str, Any]], timeout: float) -> dict[str, Any]:
         """Send one item (built around its request id) and wait for the matching reply item."""
+        loop = asyncio.get_running_loop()
         rid = next(self._request_ids)
-        future = asyncio.get_running_loop().create_future()
+        future = loop.create_future()
         self._pending[rid] = future
         self._outbox.append(build_item(rid))
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_handle = loop.call_soon(self._flush)
+        # A timer on the future itself, not asyncio.wait_for: that one waits on a second future the
+        # reply's callback resolves, one more loop turn between the reply and its requester.
+        expiry = loop.call_later(timeout, _expire, future)
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await future
         finally:
+            expiry.cancel()
             self._pending.pop(rid, None)
 
     def _flush(self) -> None:
         self._flush_handle = None
         items, self._outbox = self._outbox, []
-        if self._socket.closed:  # closed by a pool update after the requests were queued
+        if self._link.closed:  # closed by a pool update after the requests were queued
             self._fail(items, PeerLost(self.endpoint))
             return
         # Bounded batches keep every message far below the receivers' size limit.
         for start in range(0, len(items), MAX_BATCH):
             batch = items[start : start + MAX_BATCH]
-            # DONTWAIT: with no connected peer (IMMEDIATE) the send fails now instead of waiting in
-            # this process, to be delivered long after its requester gave up (expired on arrival).
-            sent = self._socket.send_multipart(self._sealer.seal(self._kind, batch), flags=zmq.DONTWAIT)
-            sent.add_done_callback(lambda done, batch=batch: self._sent(done, batch))
-
-    def _sent(self, done: asyncio.Future, batch: list[dict[str, Any]]) -> None:
-        """Not awaited (the replies are): a send that failed fails its requests at once."""
-        if done.cancelled() or done.exception() is None:
-            return
-        self._fail(batch, NotSent(self.endpoint))
+            try:
+                # Never waits: with no connected peer (IMMEDIATE) the send fails now instead of waiting
+                # in this process, to be delivered long after its requester gave up (expired on arrival).
+                self._link.send(self._sealer.seal(self._kind, batch))
+            except zmq.ZMQError:
+                self._fail(batch, NotSent(self.endpoint))
 
     def _fail(self, items: list[dict[str, Any]], error: Exception) -> None:
         for item in items:
@@ -104,28 +123,29 @@ class DealerChannel:
             if future is not None and not future.done():
                 future.set_exception(error)
 
-    async def _receive(self) -> None:
-        while True:
-            frames = await self._socket.recv_multipart()
-            try:
-                envelope = self._opener.open(frames)
-            except RejectedMessage as exc:
-                self.rejected[exc.reason] += 1
-                self._instruments.zmq_rejected.labels(self._instruments.role, exc.reason).inc()
-                continue
-            for item in envelope.items:
-                future = self._pending.get(item.get("rid"))
-                if future is not None and not future.done():
-                    future.set_result(item)
+    def _on_reply(self, frames: list[bytes]) -> None:
+        try:
+            envelope = self._opener.open(frames)
+        except RejectedMessage as exc:
+            self.rejected[exc.reason] += 1
+            self._instruments.zmq_rejected.labels(self._instruments.role, exc.reason).inc()
+            return
+        for item in envelope.items:
+            future = self._pending.get(item.get("rid"))
+            if future is not None and not future.done():
+                future.set_result(item)
 
     async def _watch_connection(self) -> None:
         while True:
             event = parse_monitor_message(await self._monitor.recv_multipart())
             if event["event"] == zmq.EVENT_CONNECTED:
                 self.connected = True
+                self.connections += 1
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self.connected = False
                 self._fail_pending()
+            if self._on_connection is not None:
+                self._on_connection()
 
     def _fail_pending(self) -> None:
         for future in self._pending.values():
@@ -139,6 +159,6 @@ class DealerChannel:
         for task in self._tasks:
             task.cancel()
         self._fail_pending()
-        self._socket.disable_monitor()
+        self._link.socket.disable_monitor()
         self._monitor.close(linger=0)
-        self._socket.close(linger=0)
+        self._link.close()

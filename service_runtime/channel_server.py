@@ -1,8 +1,9 @@
 """The answering side of the ZeroMQ hop: a ROUTER socket that checks every message and replies.
 
-Used by the signers and the session daemon.  Many requests may be in flight: each message is handled
-in its own task, and queued messages are drained without yielding between them.  Rejected messages
-are counted by reason and never answered.
+Used by the signers and the session daemon.  Many requests may be in flight: a message whose answer is
+at hand is answered at once, one that needs I/O in its own task; queued messages are drained without
+yielding between them (``zmq_loop.LoopSocket``).  Rejected messages are counted by reason and never
+answered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import zmq.asyncio
 
 from contract.messages import Envelope, MessageOpener, MessageSealer, RejectedMessage
 from service_runtime.instruments import Instruments
+from service_runtime.zmq_loop import LoopSocket
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,6 @@ log = logging.getLogger(__name__)
 # are at hand (the steady-state fast path, no task), or as an awaitable when I/O is needed.
 Handler = Callable[[Envelope], "list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]"]
 
-_DRAIN_BATCH = 256
 # Rejections an honest peer causes (a message that waited out its validity); the rest are forgeries.
 ORDINARY_REJECTIONS = frozenset({"expired"})
 
@@ -40,7 +41,8 @@ class RouterServer:
         *,
         instruments: Instruments,
     ):
-        self._socket = context.socket(zmq.ROUTER)
+        self._link = LoopSocket(context, zmq.ROUTER)
+        self._socket = self._link.socket
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self._endpoint = endpoint
@@ -52,23 +54,26 @@ class RouterServer:
         self.rejected: Counter[str] = Counter()
         self.handled = 0
 
+    @property
+    def in_flight(self) -> int:
+        """Messages being answered (their handler awaits I/O)."""
+        return len(self._tasks)
+
     def bind(self) -> None:
         self._socket.bind(self._endpoint)
 
     async def serve(self) -> None:
-        while True:
-            self._dispatch(await self._socket.recv_multipart())
-            # Drain what is already queued without a wake-up per message.  Asking EVENTS first is
-            # cheap; a NOBLOCK receive that fails raises, which costs more than the message itself.
-            for _ in range(_DRAIN_BATCH):
-                if not self._socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    break
-                self._dispatch(await self._socket.recv_multipart(flags=zmq.NOBLOCK))
+        """Answer every message as it arrives (queued ones are drained in one loop turn) until cancelled."""
+        self._link.start(self._dispatch)
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            self._link.stop()
 
     def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        self._socket.close(linger=0)
+        self._link.close()
 
     def _dispatch(self, frames: list[bytes]) -> None:
         identity, payload = frames[0], frames[1:]
@@ -117,6 +122,7 @@ class RouterServer:
 
     def _send(self, identity: bytes, kind: str, replies: list[dict[str, Any]]) -> None:
         self.handled += len(replies)
-        sent = self._socket.send_multipart([identity, *self._sealer.seal(kind, replies)])
-        # Not awaited: ROUTER never blocks (it drops for a vanished peer); collect errors quietly.
-        sent.add_done_callback(lambda done: done.cancelled() or done.exception())
+        try:
+            self._link.send([identity, *self._sealer.seal(kind, replies)])
+        except zmq.ZMQError:  # ROUTER drops for a vanished peer; a closed socket has nobody to answer
+            pass

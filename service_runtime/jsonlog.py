@@ -9,6 +9,7 @@ it, in whichever process that is: it travels in the ZeroMQ items to the signers 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -20,6 +21,7 @@ _FORBIDDEN_PARTS = ("password", "secret", "signature", "authorization", "cookie"
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 _OUR_PACKAGES = ("frontdoor", "signer_worker", "session_daemon", "contract", "webui_host", "devstack")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))  # made once, not per line
 
 
 def _allowed(key: str) -> bool:
@@ -27,8 +29,20 @@ def _allowed(key: str) -> bool:
     return lowered not in _FORBIDDEN_FIELDS and not any(part in lowered for part in _FORBIDDEN_PARTS)
 
 
+_kept_keys: dict[str, bool] = {}  # attribute name -> whether it goes in the line (bounded below)
+
+
+def _kept(key: str) -> bool:
+    kept = _kept_keys.get(key)
+    if kept is None:
+        kept = key not in _STANDARD_ATTRS and _allowed(key)
+        if len(_kept_keys) < 4096:  # extra keys are named in code; a bound all the same
+            _kept_keys[key] = kept
+    return kept
+
+
 def _context(record: logging.LogRecord) -> dict:
-    context = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRS and _allowed(key)}
+    context = {key: value for key, value in vars(record).items() if _kept(key)}
     # Lines from libraries (aiohttp, redis, ...) carry no event of ours; name them so every line has one.
     context.setdefault("event", "library_log" if not record.name.startswith(_OUR_PACKAGES) else "log")
     request_id = REQUEST_ID.get()
@@ -54,7 +68,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str, separators=(",", ":"))
+        return _ENCODER.encode(doc)
 
 
 class TextFormatter(logging.Formatter):
@@ -115,11 +129,74 @@ def scrub_request_bytes(record: logging.LogRecord) -> bool:
     return True
 
 
+class LoopBatchedStreamHandler(logging.StreamHandler):
+    """A stream handler whose lines, logged from an event loop, are written once per loop turn.
+
+    The request log line is emitted before the answer is written: written at once, its ``write``
+    (and the wake-up of supervisord reading the pipe, which may take the CPU) sat between the
+    handler's return and the answer.  Here the line is formatted at once (so it carries the context
+    of the moment) and written by a callback after the current loop turn, together with every
+    other line of that turn: one ``write`` for all.  Lines stay in order.  Outside a loop (start-up,
+    another thread), at ``ERROR`` and above, and past ``MAX_BUFFERED`` characters, the buffer is
+    written at once, so a crash's lines are not held back.
+    """
+
+    MAX_BUFFERED = 64 * 1024
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self._buffered: list[str] = []
+        self._size = 0
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None  # the loop whose turn will write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._buffered.append(line)
+        self._size += len(line)
+        if record.levelno >= logging.ERROR or self._size >= self.MAX_BUFFERED or not self._schedule_flush():
+            self.flush()
+
+    def _schedule_flush(self) -> bool:
+        """Whether a write after this loop turn is (or was already) arranged."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread
+            return False
+        if self._scheduled_on is not loop:  # (a loop that ended before its turn came wrote nothing)
+            loop.call_soon(self.flush)
+            self._scheduled_on = loop
+        return True
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._scheduled_on = None
+            if self._buffered:
+                text, self._buffered, self._size = "".join(self._buffered), [], 0
+                self.stream.write(text)
+            super().flush()
+        except Exception:  # a closed or broken stream must not break the loop's callback
+            self._buffered, self._size = [], 0
+        finally:
+            self.release()
+
+
 def setup_logging(process_role: str, level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LoopBatchedStreamHandler(sys.stderr)
     handler.addFilter(scrub_request_bytes)  # on the handler: it sees records of every logger
     handler.setFormatter(JsonFormatter(process_role) if fmt == "json" else TextFormatter(process_role))
+    # Neither format shows the caller's file and line, the thread or the process name: the logging
+    # module need not find them for every record (its documented optimisations).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
+    for old in root.handlers:
+        old.flush()  # lines of the previous set-up go out before any of this one's
     root.handlers[:] = [handler]
     root.setLevel(level)
     for noisy in ("aiohttp.access", "asyncio"):

@@ -51,9 +51,11 @@ def enable_multiprocess(state_dir: Path, identifier: str) -> Path:
     path = Path(os.environ.get(MULTIPROC_ENV) or metrics_dir(state_dir))
     os.environ[MULTIPROC_ENV] = str(path)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    from prometheus_client import multiprocess, values
+    from prometheus_client import multiprocess
 
-    values.ValueClass = values.MultiProcessValue(lambda: identifier)
+    from service_runtime.metric_values import use_buffered_values
+
+    use_buffered_values(identifier)
     # Live gauges of a previous run of this process would otherwise be summed with ours.
     try:
         multiprocess.mark_process_dead(identifier, str(path))
@@ -73,6 +75,9 @@ def render_latest(own: CollectorRegistry) -> tuple[bytes, str]:
     path = multiprocess_path()
     if path is None:
         return generate_latest(own), CONTENT_TYPE_LATEST
+    from service_runtime.metric_values import PROCESS_BUFFER
+
+    PROCESS_BUFFER.flush()  # this process's newest samples; the others' are at most FLUSH_INTERVAL old
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path)
     return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -107,6 +112,9 @@ class Metrics:
         """At a clean exit: this process's live gauges leave the sums (its counters stay)."""
         from prometheus_client import multiprocess
 
+        from service_runtime.metric_values import PROCESS_BUFFER
+
+        PROCESS_BUFFER.flush()  # its counters' last samples
         multiprocess.mark_process_dead(self.identifier, str(self.path))
 
     def render(self) -> tuple[bytes, str]:

@@ -23,6 +23,7 @@ import uvloop
 from contract.config import Config, ConfigError
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import setup_logging
+from service_runtime.metric_values import flush_periodically
 from service_runtime.metrics import Metrics
 from service_runtime.reload import Reloader, ReloadHook, reload_from_file
 from service_runtime.settings import Settings, load_settings
@@ -103,9 +104,11 @@ async def _main(role: str, config_path: Path | None, build: Build, instance: str
         log.warning("configuration key ignored", extra={"event": "config_key_ignored", "key": warning})
     metrics = Metrics.enable(config.runtime.state_dir, role, instance)  # before any metric exists
     process = Process(role, settings, config_path, metrics, instance=instance)
+    flushing = asyncio.create_task(flush_periodically())
     try:
         return await _serve(process, build)
     finally:
+        flushing.cancel()
         await process.close_tracing()  # the spans of the last requests
         metrics.forget_own_live_gauges()
 

@@ -17,20 +17,12 @@ from typing import Any
 import aiohttp
 
 from contract.config_sections import ApiConfig
+from contract.session_commands import Forwarded
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "webui-host/0.1"
 TOTAL_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Forwarded:
-    """The browser-facing facts the Manager sees as X-Forwarded-* headers."""
-
-    client_ip: str = ""
-    host: str = ""
-    proto: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,9 +226,11 @@ class SignerService:
         await self.registration.withdraw()
         for task in self._tasks:
             task.cancel()
+        # Closed before the wait: a requester whose item is in flight learns at once (PeerLost) and asks
+        # another signer, even when a task here is slow to end (one waiting on a stalled Redis).
+        self.server.close()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5.0)  # bounded, like the front door's stop
-        self.server.close()
         await self._redis.aclose()
 
     def _ready(self) -> bool:

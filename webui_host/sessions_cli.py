@@ -14,6 +14,8 @@ from pathlib import Path
 
 from contract.config import Config, ConfigError
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
+from contract.session_commands import RevokeUser
+from contract.session_results import UserRevoked
 from service_runtime.config_file import load_config
 from service_runtime.keyfiles import load_shared_key
 
@@ -64,12 +66,12 @@ async def revoke_user(config: Config, user_id: str) -> int:
         instruments=Instruments("cli"),  # a one-shot command: what it counts is not exported
     )
     try:
-        result = await client.call("revoke_user", {"user_id": user_id}, timeout=TIMEOUT)
+        result = await client.call(RevokeUser(user_id), timeout=TIMEOUT)
     except SessionDaemonUnavailable:
         raise TimeoutError("no answer from the session daemon") from None
     finally:
         client.close()
         context.term()
-    if result.status != 200:
-        raise ValueError(f"refused with {result.status}")
-    return int(result.body.get("revoked", 0))
+    if not isinstance(result, UserRevoked):
+        raise ValueError(f"refused: {type(result).__name__}")
+    return result.count

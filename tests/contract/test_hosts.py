@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contract.config import ConfigError, parse_config
-from contract.hosts import HostPolicy, HostPort, canonical_host, parse_host
+from contract.hosts import MAX_REMEMBERED_HOSTS, HostPolicy, HostPort, canonical_host, parse_host
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,15 @@ POLICY = HostPolicy(["webui.example.com", "api.example.com:9443", "[2001:db8::5]
 )
 def test_policy_verdicts(values, verdict):
     assert POLICY.verdict(values) == verdict
+    assert POLICY.verdict(values) == verdict  # the second time from what the policy remembered
+
+
+def test_remembered_verdicts_are_bounded_and_hosts_past_the_bound_are_still_judged():
+    policy = HostPolicy(["webui.example.com"])
+    for n in range(MAX_REMEMBERED_HOSTS + 100):  # a client making up Host values
+        assert policy.verdict([f"h{n}.evil.com"]) == 421
+    assert len(policy._verdicts) == MAX_REMEMBERED_HOSTS
+    assert policy.verdict(["webui.example.com"]) is None and policy.verdict(["a@b"]) == 400
 
 
 def test_an_unspecified_listen_address_publishes_nothing():

@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from contract.messages import key_file_problem
-from contract.requests import SessionCommand, SigningRequest, valid_request_id
+from contract.requests import SigningRequest, valid_request_id
+from contract.session_commands import Logout, SessionRequest
 from service_runtime.jsonlog import REQUEST_ID, JsonFormatter, TextFormatter
 
 
@@ -114,8 +115,8 @@ def test_items_carry_an_optional_validated_request_id(request_id, accepted):
     for build, parse in (
         (lambda rid: signing_item(request_id=rid), SigningRequest.from_item),
         (
-            lambda rid: {**SessionCommand(1, "logout", {"session_id": "x"}).to_item(), "request_id": rid},
-            SessionCommand.from_item,
+            lambda rid: {**SessionRequest(1, Logout("x")).to_wire(), "request_id": rid},
+            SessionRequest.from_wire,
         ),
     ):
         item = build(request_id)
@@ -130,7 +131,7 @@ def test_items_without_a_request_id_are_still_accepted():
     item = signing_item()
     del item["request_id"]
     assert SigningRequest.from_item(item).request_id == ""
-    assert SessionCommand.from_item({"rid": 1, "op": "logout", "args": {}}).request_id == ""
+    assert SessionRequest.from_wire({"rid": 1, "op": "logout", "args": {"session_id": "x"}}).request_id == ""
 
 
 OWN_GID, OTHER_GID = 1000, 2000

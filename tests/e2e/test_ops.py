@@ -106,8 +106,12 @@ async def test_one_scrape_shows_every_process_with_backend_ai_labels(stack, clie
     await send_garbage_to_a_signer(stack)
 
     async def scraped_everything():
+        # Counters of another process reach the scrape within its flush interval (1 s): wait for the
+        # last ones written, the signer's rejection and the 504 (the earlier ones are older than 2 s).
         text = await scrape(stack)
-        return text if samples(text, "webui_host_zmq_rejected_total", process="signer_worker") else None
+        rejected = samples(text, "webui_host_zmq_rejected_total", process="signer_worker")
+        timed_out = samples(text, "webui_host_upstream_errors_total", kind="response_timeout")
+        return text if rejected and timed_out else None
 
     text = await eventually(scraped_everything)
     assert text, "the signer's rejected-message counter never showed up"

@@ -12,7 +12,6 @@ the Manager unreachable.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -26,31 +25,17 @@ from contract.redis_layout import SessionRecord, login_history_key, session_hash
 from tests.support.blackhole import Blackhole
 from tests.support.polling import eventually
 from tests.support.ports import free_port
+from tests.support.reloads import sighup, with_keys
 from tests.support.stack import ADMIN_USER, RunningStack
 
 pytestmark = pytest.mark.slow
 GONE_ORIGIN = "https://gone.example"
-PROCESS_LOGS = ("frontdoor_00.log", "signer_00.log", "session_daemon.log")  # one of each
 BASE = {
     "api": {"endpoint": None, "connect_timeout": "10.0"},  # endpoint: the forwarder, set by the fixture
     "session": {"max_age": "3600", "touch_interval": "3600.0"},
     "security": {"cors_allowed_origins": f'["{GONE_ORIGIN}"]'},
     "security.rate_limit": {"enabled": "false"},
 }
-
-
-def with_keys(text: str, changes: dict[str, dict[str, str]]) -> str:
-    """``text`` with ``key = value`` set in each ``[table]`` (a missing table is appended)."""
-    for table, keys in changes.items():
-        header = f"[{table}]\n"
-        if header not in text:
-            text += f"\n{header}"
-        head, _, rest = text.partition(header)
-        body, _, tail = rest.partition("\n[")
-        lines = [line for line in body.splitlines() if line.split("=")[0].strip() not in keys]
-        lines += [f"{key} = {value}" for key, value in keys.items()]
-        text = head + header + "\n".join(lines) + "\n" + ("\n[" + tail if tail else "")
-    return text
 
 
 @pytest.fixture(scope="module")
@@ -95,38 +80,6 @@ def stack(tmp_path_factory, hole):
 async def client(stack):
     async with aiohttp.ClientSession(stack.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         yield session
-
-
-def reload_events(stack) -> dict[str, list[dict]]:
-    logs = stack.config.runtime.state_dir / "logs"
-    found = {}
-    for name in PROCESS_LOGS:
-        path = logs / name
-        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-        found[name] = [doc for doc in map(_json, lines) if doc.get("event") == "config_reload"]
-    return found
-
-
-def _json(line: str) -> dict:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return {}
-
-
-async def sighup(stack, text: str) -> dict[str, dict]:
-    """Write ``text`` as the file, SIGHUP every process, wait until each logged its reload: the events."""
-    before = {name: len(events) for name, events in reload_events(stack).items()}
-    stack.config_path.write_text(text)
-    assert "ERROR" not in stack.supervisorctl("signal", "HUP", "frontdoor:*", "signers:*", "session_daemon")
-
-    def all_reloaded():
-        events = reload_events(stack)
-        if all(len(events[name]) > before[name] for name in PROCESS_LOGS):
-            return {name: events[name][-1] for name in PROCESS_LOGS}
-        return None
-
-    return await eventually(all_reloaded, timeout=15, what="a config_reload line from every process")
 
 
 async def reload_with(stack, changes: dict[str, dict[str, str]]) -> dict[str, dict]:

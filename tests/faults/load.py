@@ -11,12 +11,18 @@ import aiohttp
 
 from tests.support.stack import ADMIN_USER
 
-REQUEST_TIMEOUT = 10.0  # a hang shows up as a failure, never as a stuck suite
+REQUEST_TIMEOUT = 15.0  # above pool_wait (10 s): a hang shows up as a failure, never as a stuck suite
+# A fault that makes nothing wait: far above any answer's own time, even on a loaded 2-vCPU host.
+NO_WAIT = 2.0
+REFUSED = "ClientConnectorError"  # nothing listens: the kernel refused the connection
 
 
 @dataclass
 class Outcome:
     results: list[tuple[int | str, float]] = field(default_factory=list)  # (status or error, seconds)
+    # Answers the scenario's fault is expected to cause (a fast 503 while Redis is away, a 502 while
+    # the Manager is): counted apart, and each must be fast (``slowest_expected``).
+    expected: frozenset[int | str] = frozenset()
 
     @property
     def sent(self) -> int:
@@ -26,13 +32,24 @@ class Outcome:
         return sum(1 for result, _ in self.results if result in wanted)
 
     @property
+    def ok(self) -> int:
+        return self.count(200)
+
+    @property
+    def expected_failures(self) -> int:
+        return self.count(*self.expected)
+
+    @property
     def failed(self) -> int:
-        """Anything but 200 (a fast 503 is counted separately by the scenarios that expect it)."""
-        return sum(1 for result, _ in self.results if result != 200)
+        """Neither 200 nor an answer the fault is expected to cause."""
+        return self.sent - self.ok - self.expected_failures
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(seconds for _, seconds in self.results)
         return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+
+    def slowest_expected(self) -> float:
+        return max((seconds for result, seconds in self.results if result in self.expected), default=0.0)
 
     def kinds(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -40,11 +57,35 @@ class Outcome:
             found[str(result)] = found.get(str(result), 0) + 1
         return found
 
-    def line(self, name: str) -> str:
-        return (
-            f"{name}: sent {self.sent}, failed {self.failed}, p99 {1000 * self.percentile(0.99):.0f} ms, "
-            f"max {1000 * self.percentile(1.0):.0f} ms, answers {self.kinds()}"
+    def not_ok(self) -> str:
+        """Each answer other than 200 with its count and the range of its latencies."""
+        spans: dict[str, list[float]] = {}
+        for result, seconds in self.results:
+            if result != 200:
+                spans.setdefault(str(result), []).append(seconds)
+        return ", ".join(
+            f"{kind} x{len(times)} in {1000 * min(times):.0f}-{1000 * max(times):.0f} ms"
+            for kind, times in sorted(spans.items())
         )
+
+    def line(self, name: str) -> str:
+        expected = f" {sorted(map(str, self.expected))}" if self.expected else ""
+        not_ok = f" ({self.not_ok()})" if self.ok < self.sent else ""
+        return (
+            f"{name}: sent {self.sent}, ok {self.ok}, failed {self.failed}, "
+            f"expected fast failures {self.expected_failures}{expected}, "
+            f"p50 {1000 * self.percentile(0.5):.0f} ms, p99 {1000 * self.percentile(0.99):.0f} ms, "
+            f"max {1000 * self.percentile(1.0):.0f} ms{not_ok}"
+        )
+
+    def assert_held(self, slowest: float, fast: float | None = None, minimum: int = 100) -> None:
+        """No failure but the expected ones; no answer slower than ``slowest`` seconds and no
+        expected failure slower than ``fast``."""
+        assert self.sent >= minimum, f"only {self.sent} requests sent"
+        assert self.failed == 0, self.kinds()
+        assert self.percentile(1.0) < slowest, f"max {self.percentile(1.0):.2f} s >= {slowest} s"
+        if fast is not None:
+            assert self.slowest_expected() < fast, f"an expected failure took {self.slowest_expected():.2f} s"
 
 
 async def logged_in(base_url: str) -> aiohttp.ClientSession:
@@ -59,12 +100,26 @@ async def logged_in(base_url: str) -> aiohttp.ClientSession:
     return session
 
 
+async def signs(session: aiohttp.ClientSession) -> bool:
+    """One signed call succeeds (the session is still known)."""
+    try:
+        async with session.get("/func/auth?echo=kept") as answer:
+            return answer.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
 async def under_load(
-    session: aiohttp.ClientSession, fault, rate: float = 100.0, before: float = 0.5, after: float = 1.5
+    session: aiohttp.ClientSession,
+    fault,
+    rate: float = 100.0,
+    before: float = 0.5,
+    after: float = 1.5,
+    expected: tuple[int | str, ...] = (),
 ) -> Outcome:
     """Requests at ``rate`` per second from ``before`` seconds ahead of ``fault()`` (run in a thread)
     until ``after`` seconds after it returned."""
-    outcome = Outcome()
+    outcome = Outcome(expected=frozenset(expected))
     stop = asyncio.Event()
 
     async def one(n: int) -> None:
@@ -87,8 +142,10 @@ async def under_load(
 
     generator = asyncio.create_task(generate())
     await asyncio.sleep(before)
-    await asyncio.to_thread(fault)
-    await asyncio.sleep(after)
-    stop.set()
-    await generator
+    try:
+        await asyncio.to_thread(fault)
+        await asyncio.sleep(after)
+    finally:
+        stop.set()
+        await generator
     return outcome

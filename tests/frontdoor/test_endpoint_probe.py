@@ -14,7 +14,8 @@ from aiohttp import web
 from contract.config import parse_config
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.app import FRONT_DOOR, build_app
-from frontdoor.endpoint_probe import JITTER, next_pause, probe_all, probe_forever
+from frontdoor.endpoint_pool import EndpointPool
+from frontdoor.endpoint_probe import JITTER, next_pause, probe_all, probe_forever, record
 from frontdoor.ops import Lifecycle, Readiness
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
@@ -106,3 +107,24 @@ async def test_a_worker_first_probes_at_its_own_phase_of_the_interval(upstream, 
         assert loop.time() - started >= 0.2  # half the interval in: not at once, as every worker would
     finally:
         probing.cancel()
+
+
+def test_the_health_gauge_follows_an_endpoint_through_failures_and_recovery():
+    """Written only when the health changes (a gauge write is an mmap write), and always right."""
+    url = "http://manager-a:8081"
+    instruments = Instruments("frontdoor")
+    pool = EndpointPool([url], unhealthy_after=2)
+
+    def exported():
+        labels = {"deployment": "manager", "endpoint": url}
+        return instruments.registry.get_sample_value("webui_host_upstream_healthy", labels)
+
+    seen = []
+    for alive in (True, True, False, False, False, True, True):
+        record(instruments, pool, "manager", url, alive)
+        seen.append(exported())
+    assert seen == [1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]
+    fresh = EndpointPool([url], unhealthy_after=2)  # the upstream list changed: a new pool exports anew
+    instruments.upstream_healthy.labels("manager", url).set(0)
+    record(instruments, fresh, "manager", url, True)
+    assert exported() == 1.0

@@ -9,6 +9,14 @@ import tomllib
 import pytest
 
 from contract.config import parse_config
+from contract.session_results import (
+    InternalError,
+    InvalidCommand,
+    LoginBlocked,
+    ManagerRefused,
+    ManagerUnavailable,
+    StoreUnavailable,
+)
 from frontdoor.error_pages import page_keys, wants_html
 from frontdoor.pages import login_error
 from frontdoor.ui_text import TEXT, choose_language, choose_theme, translator
@@ -55,37 +63,41 @@ def test_every_key_used_in_templates_exists():
     assert used and used <= TEXT["en"].keys()
 
 
+PROBS = "https://api.backend.ai/probs/"
+
+
 @pytest.mark.parametrize(
-    "status, body, key, values",
+    "result, key, values",
     [
-        (401, {"authenticated": False, "data": {"title": "x"}}, "error_wrong_password", {}),
-        (429, {"retry_after": 61}, "error_blocked", {"minutes": 2}),
-        (429, {"retry_after": 5}, "error_blocked", {"minutes": 1}),
-        (429, {}, "error_blocked", {"minutes": 1}),
-        (502, {"type": "https://api.backend.ai/probs/bad-gateway"}, "error_manager_unreachable", {}),
-        (504, {}, "error_manager_unreachable", {}),
-        (503, {}, "error_service_down", {}),
+        (ManagerRefused(401, PROBS + "auth-failed", "x"), "error_wrong_password", {}),
+        (LoginBlocked(61), "error_blocked", {"minutes": 2}),
+        (LoginBlocked(5), "error_blocked", {"minutes": 1}),
+        (ManagerRefused(429, PROBS + "too-many-requests", "Slow down"), "error_blocked", {"minutes": 1}),
+        (ManagerUnavailable("Cannot connect to the Manager."), "error_manager_unreachable", {}),
+        (ManagerRefused(504, "about:blank", "Gateway Timeout"), "error_manager_unreachable", {}),
+        (StoreUnavailable(), "error_service_down", {}),
+        (ManagerRefused(503, "about:blank", "Service Unavailable"), "error_service_down", {}),
         (
-            403,
-            {"data": {"title": "Forbidden", "details": "User is inactive."}},
+            ManagerRefused(403, PROBS + "generic-forbidden", "Forbidden", "User is inactive."),
             "error_login_failed",
             {"reason": "User is inactive."},
         ),
+        (ManagerRefused(400, "about:blank", "Bad Request"), "error_login_failed", {"reason": "Bad Request"}),
         (
-            400,
-            {"title": "You have already logged in."},
+            InvalidCommand("You must provide the username field."),
             "error_login_failed",
-            {"reason": "You have already logged in."},
+            {"reason": "You must provide the username field."},
         ),
+        (InternalError(), "error_login_failed", {"reason": "Internal server error."}),
     ],
 )
-def test_login_error_messages(status, body, key, values):
-    assert login_error(status, body) == (key, values)
+def test_login_error_messages(result, key, values):
+    assert login_error(result) == (key, values)
     translator("ko")(key, **values)  # every message renders in every language
 
 
 def test_blocked_message_names_the_minutes():
-    key, values = login_error(429, {"retry_after": 1200})
+    key, values = login_error(LoginBlocked(1200))
     assert translator("en")(key, **values) == "Too many failed attempts. Try again in 20 minute(s)."
 
 

@@ -79,6 +79,9 @@ class Signers:
         self.servers[agent_id] = server
         self._tasks.append(asyncio.create_task(server.serve()))
 
+    def stop(self, agent_id):
+        self.servers.pop(agent_id).close()
+
     def snapshot(self, *agent_ids) -> GroupsSnapshot:
         records = {
             a: AgentRecord(
@@ -165,3 +168,67 @@ async def test_readiness_counts_only_connected_signers_of_this_host(pool_for, si
     await eventually(lambda: pool._channels["here"].connected, 5)
     assert pool.agents_serving("manager", on_host="host") == ["here"]
     assert "gone" not in pool.agents_serving("manager")
+
+
+async def never_answering(env):
+    await asyncio.Event().wait()
+
+
+async def restarted_under_a_request(pool, signers) -> asyncio.Future:
+    """A request in flight on signer "a" when its process dies; a new process at the same socket."""
+    signers.start("a", never_answering)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    pending = asyncio.ensure_future(pool.sign(REQUEST, MANAGER))
+    await eventually(lambda: pool._channels["a"].outstanding == 1, 2)
+    signers.stop("a")  # the process dies with the request: the channel sees its peer go
+    await eventually(lambda: not pool._channels["a"].connected, 2)
+    await asyncio.sleep(0.1)  # while nothing listens (a signer takes seconds to start)
+    signers.start("a", signing)  # supervisord's new process, same agent id, same socket
+    return pending
+
+
+async def test_a_signer_back_at_the_same_socket_is_asked_again_by_a_request_it_failed(pool_for, signers):
+    """kill -9 keeps the registration (the lease outlives the process) and so the channel: the
+    restarted signer reconnects to it.  A request it failed by dying must not wait ``pool_wait`` out
+    and get 503 while that signer signs again."""
+    pending = await restarted_under_a_request(pool_for(pool_wait=3.0, request_timeout=2.0), signers)
+    started = time.monotonic()
+    assert await asyncio.wait_for(pending, 3) == {"Authorization": "ok"}
+    assert time.monotonic() - started < 1.5
+
+
+async def test_signers_that_went_away_do_not_use_up_a_requests_attempts(pool_for, signers):
+    """``max_attempts`` bounds the time spent on signers that do not answer; one that went away
+    (stopped, killed: the pool restarting) failed at once, and ``pool_wait`` bounds waiting for its
+    return.  Counted as attempts, they made a request of a restarting pool fail early with a 503."""
+    pending = await restarted_under_a_request(pool_for(pool_wait=3.0, request_timeout=2.0, max_attempts=1), signers)
+    assert await asyncio.wait_for(pending, 3) == {"Authorization": "ok"}
+
+
+async def test_requests_waiting_for_a_signer_leave_the_cpu_to_the_signers_starting(pool_for, signers):
+    """While the pool restarts, every request of those seconds waits (pool_wait: 10 s, 1,000 requests
+    at 100 req/s) on the same 2 vCPUs on which the signers start: waiting must cost next to nothing
+    (looking every 50 ms cost ~0.18 s of CPU per second here), and a signer that comes is taken.
+    Counted as looks at the pool, not CPU time, so a busy machine cannot make it fail."""
+    pool = pool_for(pool_wait=5.0)
+    pool.update(GroupsSnapshot(), [MANAGER])
+    looks = 0
+    candidates = pool._candidates
+
+    def counted_candidates(deployment_name):
+        nonlocal looks
+        looks += 1
+        return candidates(deployment_name)
+
+    pool._candidates = counted_candidates
+    waiting = [asyncio.ensure_future(pool.sign(REQUEST, MANAGER)) for _ in range(1000)]
+    await asyncio.sleep(0.1)  # all of them waiting now
+    looks_before = looks
+    await asyncio.sleep(1.5)
+    # Each waiter looks again when the pool changes or at most once per POOL_WAKE (1 s): at most two
+    # looks each in 1.5 s (polling every 50 ms made it 30).
+    assert looks - looks_before <= 2 * len(waiting)
+    signers.start("a", signing)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    assert all(headers == {"Authorization": "ok"} for headers in await asyncio.wait_for(asyncio.gather(*waiting), 10))

@@ -1,10 +1,9 @@
-"""The answering side of the ZeroMQ hop survives whatever a peer sends, on a real ipc socket."""
+"""The answering side of the ZeroMQ hop on a real ipc socket: what only the router itself decides (a
+handler's failure, how a rejection is logged)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 
 import zmq
 import zmq.asyncio
@@ -22,7 +21,8 @@ def handler(envelope):
     return [{"rid": item.get("rid"), "echo": True} for item in envelope.items]
 
 
-async def test_bad_messages_and_handler_failures_leave_the_router_serving(tmp_path):
+async def test_a_handler_that_raises_leaves_the_router_serving(tmp_path):
+    """(What every service on this router promises about bad input: test_service_conformance.py.)"""
     context = zmq.asyncio.Context()
     endpoint = f"ipc://{tmp_path / 'router.sock'}"
     server = RouterServer(context, endpoint, KEY, 5.0, handler, instruments=Instruments())
@@ -33,18 +33,11 @@ async def test_bad_messages_and_handler_failures_leave_the_router_serving(tmp_pa
     dealer.connect(endpoint)
     sealer, opener = MessageSealer(KEY, 5.0), MessageOpener(KEY, 5.0)
     try:
-        deep = b"[" * 300_000 + b"]" * 300_000
-        for frames in (
-            [b"junk"],
-            [deep, hmac.new(KEY, deep, hashlib.sha256).digest()],
-            sealer.seal("sign", [{"rid": 1, "boom": True}]),
-        ):
-            await dealer.send_multipart(frames)
+        await dealer.send_multipart(sealer.seal("sign", [{"rid": 1, "boom": True}]))
         await dealer.send_multipart(sealer.seal("sign", [{"rid": 2}]))
         reply = opener.open(await asyncio.wait_for(dealer.recv_multipart(), 5))
-        assert reply.items == [{"rid": 2, "echo": True}]  # the only answer: nothing for the bad ones
+        assert reply.items == [{"rid": 2, "echo": True}]  # the only answer: nothing for the failed one
         assert not serving.done()
-        assert server.rejected["frame_count"] == 1 and server.rejected["not_json"] == 1
     finally:
         serving.cancel()
         dealer.close()

@@ -9,9 +9,11 @@ import pytest
 from aiohttp import web
 
 from contract.config import parse_config
+from contract.session_commands import Forwarded, Signup
+from contract.session_results import ManagerRefused, ManagerUnavailable, SessionReply, SignedUp
 from devstack.app import create_app
 from service_runtime.jsonlog import JsonFormatter
-from session_daemon.manager_client import Forwarded, ManagerClient
+from session_daemon.manager_client import ManagerClient
 from session_daemon.signup import signup
 
 PASSWORD = "Sign-up-secret-1"
@@ -45,19 +47,19 @@ async def client(manager_url):
     await manager.close()
 
 
-# (email, extras, status, body keys)
+# (email, extras, result type, status)
 CASES = [
-    ("fresh@lablup.com", {"username": "fresh", "domain": "elsewhere"}, 201, {"access_key"}),
-    ("admin@lablup.com", {}, 400, {"type", "title", "msg"}),
+    ("fresh@lablup.com", {"username": "fresh", "domain": "elsewhere"}, SignedUp, 201),
+    ("admin@lablup.com", {}, ManagerRefused, 400),
 ]
 
 
-@pytest.mark.parametrize("email, extras, status, keys", CASES)
-async def test_signup_answers_without_the_secret_key(client, manager_url, caplog, email, extras, status, keys):
+@pytest.mark.parametrize("email, extras, kind, status", CASES)
+async def test_signup_answers_without_the_secret_key(client, manager_url, caplog, email, extras, kind, status):
     caplog.set_level(logging.INFO)
-    result = await signup(client, 7, email, PASSWORD, extras, Forwarded("127.0.0.1", "h", "http"))
-    assert result.rid == 7 and result.status == status
-    assert set(result.body) <= keys and "secret_key" not in json.dumps(result.body)
+    result = await signup(client, Signup(email, PASSWORD, extras, Forwarded("127.0.0.1", "h", "http")))
+    assert isinstance(result, kind) and result.status == status
+    assert "secret_key" not in json.dumps(SessionReply(7, result).to_wire())
     _url, seen = manager_url
     assert seen[-1]["domain"] == "default" and seen[-1]["email"] == email  # ours, not the browser's
     lines = [JsonFormatter("session_daemon").format(record) for record in caplog.records]
@@ -68,7 +70,7 @@ async def test_an_unreachable_manager_is_a_502():
     manager = ManagerClient(["http://127.0.0.1:9"], parse_config({"api": {"connect_timeout": 0.5}}).api)
     await manager.start()
     try:
-        result = await signup(manager, 1, "a@b.co", PASSWORD, {}, Forwarded())
+        result = await signup(manager, Signup("a@b.co", PASSWORD))
     finally:
         await manager.close()
-    assert result.status == 502 and "bad-gateway" in result.body["type"]
+    assert result == ManagerUnavailable("Cannot connect to the Manager.")

@@ -1,6 +1,6 @@
 """Signature maths against the reference test vector and the Manager's own recomputation rules."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import jwt
 import pytest
@@ -63,6 +63,29 @@ def test_signed_headers_sign_the_date_they_send():
         "AK", "97039a58b222c44b049e5c4fb694ee516bb551c8dce8583228176045ef5a472f"
     )
     assert headers["Authorization"].startswith("BackendAI signMethod=HMAC-SHA256, credential=AK:")
+
+
+def test_the_key_is_derived_from_the_utc_date_of_the_signed_moment():
+    # 01:00 on 2 March in Seoul is still 1 March in UTC, the date the Manager derives its key with.
+    seoul = datetime(2024, 3, 2, 1, 0, 0, tzinfo=timezone(timedelta(hours=9)))
+    v = VECTOR
+    headers = signed_headers("AK", v["secret"], "GET", "/", v["host"], "application/json", v["version"], seoul)
+    assert headers["Date"] == "2024-03-01T16:00:00+00:00"
+    expected = signature(
+        v["secret"], "GET", "/", headers["Date"], v["host"], "application/json", v["version"], "20240301"
+    )
+    assert headers["Authorization"] == authorization_header("AK", expected)
+
+
+def test_signing_now_signs_the_current_utc_date():
+    v = VECTOR
+    headers = signed_headers("AK", v["secret"], "GET", "/", v["host"], "application/json", v["version"])
+    moment = datetime.fromisoformat(headers["Date"])
+    assert moment.utcoffset() == timedelta(0)
+    expected = signature(
+        v["secret"], "GET", "/", headers["Date"], v["host"], "application/json", v["version"], moment.strftime("%Y%m%d")
+    )
+    assert headers["Authorization"] == authorization_header("AK", expected)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_
 from contract.messages import MessageSealer
 from contract.redis_layout import SecretRecord, SessionRecord, secret_key, session_hash, session_key
 from contract.requests import SIGN, SigningReply, SigningRequest
+from contract.session_commands import RevokeUser
+from contract.session_results import UserRevoked
 from devstack.users import default_users
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.websocket import SESSION_ENDED
@@ -193,8 +195,8 @@ async def test_revoking_a_user_ends_all_their_sessions_and_closes_their_websocke
         user_id = SessionRecord.from_json(
             secure_stack.admin_redis().get(session_key(session_hash(cookie_of(tabs[0], secure_stack))))
         ).user_id
-        result = await daemon.call("revoke_user", {"user_id": user_id})
-        assert result.status == 200 and result.body["revoked"] >= 2
+        result = await daemon.call(RevokeUser(user_id))
+        assert isinstance(result, UserRevoked) and result.count >= 2
         closed = await asyncio.gather(*(ws.receive(timeout=3) for ws in sockets))
         assert [(message.type, message.data) for message in closed] == [(aiohttp.WSMsgType.CLOSE, SESSION_ENDED)] * 2
         for tab in tabs:

@@ -143,3 +143,22 @@ async def test_503_when_no_signer_serves(stack):
         await eventually(_answers(client, 200), timeout=20, what="signed call")
         await stack.signer.stop()
         await eventually(_answers(client, 503), timeout=20, what="503 without signers")
+
+
+async def test_a_reload_of_the_default_api_version_during_a_request_keeps_its_signature_valid(stack):
+    """The version a request is signed for is the version sent: a SIGHUP that changes
+    ``api.default_version`` while the signer works must not make the Manager refuse the signature."""
+    config = stack.signer.config  # the one Config every component of this process shares
+    signing = stack.signer.server._handler
+
+    def reloaded_meanwhile(envelope):
+        answer = signing(envelope)
+        config.api.default_version = "v8.20240315"  # what apply_reload does, in place
+        return answer
+
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        stack.signer.server._handler = reloaded_meanwhile
+        async with client.get("/func/auth?echo=reload") as response:
+            assert response.status == 200, await response.text()

@@ -1,12 +1,13 @@
-"""Checks of login fields before they go anywhere: each answers with a sentence the browser can show,
-or None when all is well.  (Return paths after login: ``return_path.safe_return_path``.)
+"""What a valid login field is: the one rule the front door's forms and JSON bodies and the session
+daemon's decoding of its commands all apply.  Each check answers with a sentence the browser can show,
+or None when all is well.
 """
 
 from __future__ import annotations
 
 MAX_USERNAME = 254  # the longest email address RFC 5321 lets through
 MAX_LOCAL_PART = 64
-MAX_PASSWORD = 512  # the session daemon's limit on any text argument
+MAX_PASSWORD = 512
 _LOCAL_PART_SYMBOLS = set("!#$%&'*+/=?^_`{|}~.-")
 _NAME_SYMBOLS = set("._-")
 
@@ -53,3 +54,8 @@ def password_problem(password: str) -> str | None:
     if "\0" in password:
         return "the password may not contain NUL"
     return None
+
+
+def as_sentence(problem: str) -> str:
+    """A problem as the ``details`` of a 400: capitalised, with a full stop."""
+    return problem[0].upper() + problem[1:] + "."

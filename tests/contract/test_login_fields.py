@@ -2,7 +2,7 @@
 
 import pytest
 
-from frontdoor.sanitize import MAX_PASSWORD, password_problem, username_problem
+from contract.login_fields import MAX_PASSWORD, password_problem, username_problem
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,176 @@
+"""One attempt at an upstream endpoint: the request goes out with our headers and its signature, the
+answer comes back inert as our origin (``frontdoor.upstream.downstream_headers``).
+
+The request body is passed on as it arrives; a small answer with a ``Content-Length`` (most API
+answers) is read whole and written with its headers at once, any other is relayed chunk by chunk, so
+uploads, downloads and server-sent events cost the front door O(1) memory.  With ``[otel]`` on, each
+attempt is a client span whose ``traceparent`` goes upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+
+from contract.webapi import MANAGER_DEPLOYMENT, Deployment
+from frontdoor import problems
+from frontdoor.context import FrontDoor
+from frontdoor.upstream import UpstreamTarget, downstream_headers, upstream_headers
+from service_runtime.instruments import Labelled
+from service_runtime.tracing import http_method
+
+log = logging.getLogger(__name__)
+SMALL_BODY = 64 * 1024  # bounded, so memory stays O(1) per request either way
+NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be connected to; try another
+# Safe to send again elsewhere when the connection broke (RFC 9110 idempotent methods, and no body that
+# was already streamed away).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
+
+
+class UpstreamExchange:
+    def __init__(self, front: FrontDoor):
+        self._front = front
+        self._upstream_errors = front.instruments.upstream_errors
+
+    def api_version(self, request: web.Request) -> str:
+        """Read once per request: the version sent must be the one signed, even if a reload changes
+        ``api.default_version`` while the signer works (the Manager would refuse the signature)."""
+        if API_VERSION not in request:
+            request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+        return request[API_VERSION]
+
+    def headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], trace=None):
+        front = self._front
+        return upstream_headers(
+            request.headers,
+            api_version=self.api_version(request),
+            domain=front.config.api.domain,
+            host=target.host,
+            client_ip=front.client_ip(request),
+            scheme=request.scheme,
+            session_cookie=front.config.session.cookie_name,
+            signed=signed,
+            request_id=request.get("request_id", ""),
+            trace=trace,
+        )
+
+    async def forward(
+        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment
+    ) -> web.StreamResponse:
+        tracing = self._front.tracing
+        if not tracing.enabled:
+            return await self._exchange(request, target, signed, deployment, None)
+        method = http_method(request.method)
+        attributes = {
+            "http.request.method": method,
+            "server.address": target.url.host or "",
+            "server.port": target.url.port or 0,
+            "webui_host.deployment": deployment.name,
+        }
+        with tracing.client_span(f"{method} {deployment.name}", attributes) as span:
+            answer = await self._exchange(request, target, signed, deployment, tracing.propagation_headers())
+            if answer is NOT_CONNECTED:
+                tracing.error(span, "unreachable")
+            else:
+                tracing.http_status(span, answer.status, server=False)
+            return answer
+
+    async def _exchange(
+        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace
+    ) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        answer_within = deployment.response_timeout
+        try:
+            async with asyncio.timeout(None) as deadline:
+                # The Manager's time to answer counts from the end of the request body.
+                start_clock = lambda: deadline.reschedule(loop.time() + answer_within)  # noqa: E731
+                body = _relay_body(request, start_clock) if request.body_exists else None
+                if body is None:
+                    start_clock()
+                upstream = await self._front.http.request(
+                    request.method,
+                    target.url,  # its raw_path_qs is what was signed
+                    headers=self.headers(request, target, signed, trace),
+                    data=body,
+                    allow_redirects=False,
+                    skip_auto_headers=("Accept-Encoding", "Accept"),
+                )
+        except TimeoutError:
+            if deadline.expired():
+                self._upstream_errors.labels("response_timeout").inc()
+                return problems.gateway_timeout()
+            self._upstream_errors.labels("connect_timeout").inc()
+            return NOT_CONNECTED
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing of the request was sent
+            self._upstream_errors.labels("unreachable").inc()
+            log.warning(
+                "upstream endpoint unreachable",
+                extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
+            )
+            return NOT_CONNECTED
+        except aiohttp.ClientConnectionError as exc:
+            self._upstream_errors.labels("unreachable").inc()
+            log.warning(
+                "upstream connection broke",
+                extra={"event": "upstream_error", "error": type(exc).__name__, "endpoint": str(target.url.origin())},
+            )
+            if request.method in IDEMPOTENT_METHODS and not request.body_exists:
+                return NOT_CONNECTED  # e.g. the Manager was killed mid-request: another one may answer
+            return problems.bad_gateway()
+        try:
+            headers = self._answer_headers(upstream, deployment)
+            return await _relay_response(request, upstream, headers, self._upstream_errors)
+        finally:
+            upstream.release()
+
+    def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
+        # A /webapi deployment's cookies stay under its route prefix; the Manager's are only filtered.
+        scoped = deployment.name != MANAGER_DEPLOYMENT
+        return downstream_headers(
+            upstream.headers,
+            session_cookie=self._front.config.session.cookie_name,
+            cookie_path=deployment.route_prefix if scoped else None,
+        )
+
+
+async def _relay_body(request: web.Request, on_done):
+    try:
+        async for chunk in request.content.iter_any():
+            yield chunk
+    finally:
+        on_done()
+
+
+async def _relay_response(
+    request: web.Request, upstream: aiohttp.ClientResponse, headers, errors: Labelled
+) -> web.StreamResponse:
+    if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
+        # Small, sized bodies (most API answers) go out with their headers in one write.
+        body = await upstream.read()
+        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    await response.prepare(request)
+    started = time.monotonic()
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
+        errors.labels("broken_body").inc()
+        log.warning(
+            "upstream broke off mid-body",
+            extra={
+                "event": "upstream_error",
+                "error": type(exc).__name__,
+                "after_s": round(time.monotonic() - started, 3),
+            },
+        )
+        response.force_close()
+        return response
+    await response.write_eof()
+    return response

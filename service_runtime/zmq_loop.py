@@ -1,0 +1,123 @@
+"""A ZeroMQ socket read from the event loop without pyzmq's asyncio layer (the hop's data sockets).
+
+pyzmq's asyncio socket makes a future, a timer check and several ``EVENTS`` lookups (each an enum
+operation) per send and per receive; on the signing hop that was about half of the channel's own
+CPU.  Here the plain socket's ``FD`` is watched by the loop and every readable signal drains what is
+queued.  ZeroMQ's ``FD`` is edge-triggered: it signals that ``EVENTS`` may have changed, and any
+operation on the socket (a send too) may consume that signal, so the queue is drained until
+``EVENTS`` says it is empty, and once more after every send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import zmq
+import zmq.asyncio
+
+log = logging.getLogger(__name__)
+POLLIN = int(zmq.POLLIN)  # a plain int: an enum flag costs microseconds per '&'
+EVENTS = int(zmq.EVENTS)
+NOBLOCK = int(zmq.NOBLOCK)
+SNDMORE = int(zmq.SNDMORE)
+RCVMORE = int(zmq.RCVMORE)
+DRAIN_BATCH = 256  # messages per loop turn; the rest next turn, so one busy peer cannot starve the loop
+
+
+class LoopSocket:
+    def __init__(self, context: zmq.asyncio.Context, kind: int):
+        # Made by the asyncio context, so it is one of the context's sockets (``destroy()`` closes it
+        # too); used through a plain shadow of it.  No asyncio operation is ever made on the owner, so
+        # it never registers with the loop itself.
+        self._owner = context.socket(kind)
+        self.socket = zmq.Socket.shadow(self._owner.underlying)
+        self._on_message: Callable[[list[bytes]], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+        self._draining = False  # a drain is running or scheduled
+
+    def start(self, on_message: Callable[[list[bytes]], None]) -> None:
+        """Call ``on_message`` with the frames of every message that arrives, from the running loop."""
+        self._on_message = on_message
+        self._loop = asyncio.get_running_loop()
+        self._fd = self.socket.FD
+        self._loop.add_reader(self._fd, self._drain)
+        self._schedule_drain()  # messages queued before the reader was added signalled nobody
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self._fd)
+        self._loop = None
+
+    def send(self, frames: list[bytes]) -> None:
+        """Send now, never waiting (``zmq.Again`` when no peer can take it)."""
+        if self._owner.closed:  # never touch a closed libzmq socket through the shadow
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        try:
+            send_frames(self.socket, frames)
+        finally:
+            self._schedule_drain()  # the send may have taken the FD's signal of an arrival
+
+    @property
+    def closed(self) -> bool:
+        return self._owner.closed  # (a shadow does not learn that its socket was closed)
+
+    def close(self) -> None:
+        self.stop()
+        self._owner.close(linger=0)
+
+    def _schedule_drain(self) -> None:
+        if self._loop is not None and not self._draining:
+            self._draining = True
+            self._loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._draining = True  # sends made by the handler meanwhile need no drain of their own
+        try:
+            more = self._drain_some()
+        finally:
+            self._draining = False
+        if more:
+            self._schedule_drain()
+
+    def _drain_some(self) -> bool:
+        """Handle what is queued, up to a batch; whether some may be left."""
+        socket, on_message = self.socket, self._on_message
+        for _ in range(DRAIN_BATCH):
+            if self._owner.closed or on_message is None or self._loop is None:  # closed or stopped meanwhile
+                if self._owner.closed:  # (by the context's destroy(): its reader goes too)
+                    self.stop()
+                return False
+            if not socket.get(EVENTS) & POLLIN:
+                return False
+            frames = receive_frames(socket)
+            try:
+                on_message(frames)
+            except Exception:  # one bad message must not stop the drain, and with it the socket
+                log.exception("message handler failed", extra={"event": "handler_error"})
+        return True
+
+
+# pyzmq's send_multipart and recv_multipart combine its enum flags per frame (~10 us per message
+# pair on the hop); these do the same with plain ints.
+
+
+def send_frames(socket: zmq.Socket, frames: list[bytes]) -> None:
+    """``socket.send_multipart(frames, NOBLOCK)``: frames other than bytes are refused before any is sent."""
+    if not all(type(frame) is bytes for frame in frames):
+        socket.send_multipart(frames, NOBLOCK)  # (pyzmq's checks and conversions)
+        return
+    send = socket.send
+    for frame in frames[:-1]:
+        send(frame, NOBLOCK | SNDMORE)
+    send(frames[-1], NOBLOCK)
+
+
+def receive_frames(socket: zmq.Socket) -> list[bytes]:
+    """``socket.recv_multipart(NOBLOCK)``."""
+    frames = [socket.recv(NOBLOCK)]
+    while socket.get(RCVMORE):
+        frames.append(socket.recv(NOBLOCK))
+    return frames

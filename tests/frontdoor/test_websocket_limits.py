@@ -52,7 +52,6 @@ async def relay_url():
     upstream_app = web.Application()
     upstream_app[CLOSES] = []
     upstream_app.router.add_get("/ws", upstream_socket)
-    upstream_runner, upstream_host = await serve(upstream_app)
     http = aiohttp.ClientSession()
     security = parse_config(
         {
@@ -64,6 +63,8 @@ async def relay_url():
         }
     ).security
     relay = WebSocketRelay(http, security, instruments=Instruments())
+    upstream_app[RELAY] = relay  # for the tests that read its counts
+    upstream_runner, upstream_host = await serve(upstream_app)
 
     async def front(request: web.Request) -> web.StreamResponse:
         target = upstream_target(f"http://{upstream_host}", "/ws?slow" if "slow" in request.query else "/ws")
@@ -72,7 +73,6 @@ async def relay_url():
     front_app = web.Application()
     front_app.router.add_get("/ws", front)
     front_runner, front_host = await serve(front_app)
-    upstream_app[RELAY] = relay  # for the tests that read its counts
     yield f"http://{front_host}/ws", upstream_app
     await front_runner.cleanup()
     await http.close()

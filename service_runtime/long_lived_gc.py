@@ -1,7 +1,7 @@
 """Keep long-lived connections out of the cyclic collector's full collections.
 
 CPython's full (generation-2) collection walks every tracked object; a process holding thousands of
-idle WebSockets holds ~70 tracked objects per socket, so at 5,000 sockets a worker's full collection
+idle WebSockets holds ~70 tracked objects per socket, so with 2,000 sockets a worker's full collection
 took 0.2-0.8 s (gc.callbacks, docs/performance.md), stopping every request it was serving.  CPython
 starts one whenever the objects that survived since the last one exceed a quarter of those that
 survived it, which ordinary traffic reaches within seconds to minutes.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -12,7 +13,9 @@ import uvloop
 from aiohttp import web
 
 from devstack.app import create_app
+from devstack.dev_routes import ECHO_HEARTBEAT, EchoCounts
 from devstack.users import UserDirectory, load_users_file
+from service_runtime.long_lived_gc import LongLivedCollector
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,6 +42,13 @@ def configure_logging() -> None:
         logger.propagate = False
 
 
+async def _collector(_app: web.Application):
+    """Thousands of idle echo sockets (bench/websockets.py) out of full collections, as in the front door."""
+    task = asyncio.create_task(LongLivedCollector(EchoCounts.counts).run())
+    yield
+    task.cancel()
+
+
 async def _announce(host: str, port: int, user_count: int) -> None:
     event = {"event": "starting", "host": host, "port": port, "users": user_count}
     logging.getLogger("devstack.access").info(json.dumps(event))
@@ -55,8 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     max_age = timedelta(days=args.max_password_age_days) if args.max_password_age_days is not None else None
     app = create_app(users, max_password_age=max_age)
     app.on_startup.append(lambda _app: _announce(args.host, args.port, len(users)))
+    app.cleanup_ctx.append(_collector)
     # aiohttp's banner and access log are replaced by our JSON lines.
-    web.run_app(app, host=args.host, port=args.port, loop=uvloop.new_event_loop(), access_log=None, print=None)
+    # Echo sockets' heartbeats at their own times, not all at the whole second (as the front door).
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        loop=uvloop.new_event_loop(),
+        access_log=None,
+        print=None,
+        timeout_ceil_threshold=ECHO_HEARTBEAT,
+    )
     return 0
 
 

@@ -17,21 +17,38 @@ CHUNK_SIZE = 64 * 1024
 # so every chunk starts at pattern offset 0 and the body never needs building.
 PATTERN_CHUNK = bytes(range(256)) * (CHUNK_SIZE // 256)
 MAX_SLOW_DELAY = 3600.0
+ECHO_HEARTBEAT = 30.0
 
 routes = web.RouteTableDef()
 
 
+class EchoCounts:
+    """Echo WebSockets opened and ended (totals): what ``python -m devstack`` freezes for the
+    collector, as the front door does (service_runtime.long_lived_gc)."""
+
+    opened = 0
+    closed = 0
+
+    @classmethod
+    def counts(cls) -> tuple[int, int]:
+        return cls.opened, cls.closed
+
+
 @auth_required
 async def websocket_echo(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=30.0)
+    ws = web.WebSocketResponse(heartbeat=ECHO_HEARTBEAT)
     await ws.prepare(request)
-    async for message in ws:
-        if message.type == WSMsgType.TEXT:
-            await ws.send_str(message.data)
-        elif message.type == WSMsgType.BINARY:
-            await ws.send_bytes(message.data)
-        elif message.type == WSMsgType.ERROR:
-            break
+    EchoCounts.opened += 1
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await ws.send_str(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await ws.send_bytes(message.data)
+            elif message.type == WSMsgType.ERROR:
+                break
+    finally:
+        EchoCounts.closed += 1
     return ws
 
 

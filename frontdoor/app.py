@@ -33,7 +33,7 @@ from frontdoor.signup import SignupRoute
 from frontdoor.static import StaticFiles
 from frontdoor.trusted_proxies import TrustedProxies
 from frontdoor.webapi_routes import WebApiRoutes
-from frontdoor.websocket import WebSocketRelay
+from frontdoor.websocket import EXACT_TIMERS_UP_TO, WebSocketRelay
 from frontdoor.webui_config import WebUiConfig
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_shared_key
@@ -48,11 +48,18 @@ STOP_GRACE = 5.0  # seconds background followers get to finish after cancellatio
 MAX_BODY_IN_MEMORY = 1 << 20  # only for bodies we parse ourselves; proxied bodies stream
 
 
-def _http_client(settings: Settings, limit: int) -> aiohttp.ClientSession:
-    """An upstream client; ``limit`` 0 is no limit of its own."""
+def _http_client(settings: Settings, limit: int, timeout_ceil_threshold: float = 5) -> aiohttp.ClientSession:
+    """An upstream client; ``limit`` 0 is no limit of its own; timers longer than
+    ``timeout_ceil_threshold`` are rounded up to the whole second (aiohttp's default: 5 s)."""
     api = settings.config.api
+    connector = aiohttp.TCPConnector(
+        limit=limit,
+        keepalive_timeout=30,
+        ssl=None if api.ssl_verify else False,
+        timeout_ceil_threshold=timeout_ceil_threshold,
+    )
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=30, ssl=None if api.ssl_verify else False),
+        connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout),
         auto_decompress=False,  # pass compressed bodies through untouched
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies into another's request
@@ -131,7 +138,7 @@ def build_app(
     # WebSockets get a client of their own: each holds its connection for as long as it is open, so
     # sharing one pool let idle sockets starve ordinary requests.  Their number is bounded by the
     # relay (per session, per worker), not by a pool that would make a handshake wait for a slot.
-    ws_http = _http_client(settings, 0)
+    ws_http = _http_client(settings, 0, timeout_ceil_threshold=EXACT_TIMERS_UP_TO)  # heartbeats spread out
     on_reload(lambda fresh: _set_connect_timeouts((front.http, ws_http), fresh.api.connect_timeout))
     relay = WebSocketRelay(ws_http, config.security, instruments=instruments)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline

@@ -25,6 +25,8 @@ from frontdoor.app import FRONT_DOOR, build_app
 from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
+from frontdoor.websocket import EXACT_TIMERS_UP_TO
+from service_runtime.long_lived_gc import LongLivedCollector
 from service_runtime.process import Process
 
 log = logging.getLogger(__name__)
@@ -72,12 +74,14 @@ class Worker:
             handle_signals=False,
             shutdown_timeout=FINAL_GRACE,
             keepalive_timeout=self.config.security.keepalive_timeout,
+            timeout_ceil_threshold=EXACT_TIMERS_UP_TO,  # the browsers' WebSocket heartbeats spread out
         )
         self._ops_runner = web.AppRunner(
             build_ops_app(self.front, self.lifecycle), access_log=None, handle_signals=False
         )
         self._site: web.TCPSite | None = None
         self._sampler: asyncio.Task | None = None
+        self._collector: asyncio.Task | None = None
         if self._tls is not None:
             process.on_reload(lambda config: reload_tls(self._tls, config))
 
@@ -92,7 +96,10 @@ class Worker:
         await self._site.start()
         await self._ops_runner.setup()
         await web.TCPSite(self._ops_runner, ops.ip, ops.port, reuse_port=True).start()
-        self._sampler = asyncio.create_task(GaugeSampler(self.front, self.app.get(WS_RELAY)).run())
+        relay = self.app.get(WS_RELAY)
+        self._sampler = asyncio.create_task(GaugeSampler(self.front, relay).run())
+        if relay is not None:  # idle WebSockets kept out of full collections (service_runtime.long_lived_gc)
+            self._collector = asyncio.create_task(LongLivedCollector(relay.counts).run())
         log.info(
             "front door listening",
             extra={
@@ -116,8 +123,9 @@ class Worker:
         try:
             await self.drain()
         finally:
-            if self._sampler is not None:
-                self._sampler.cancel()
+            for task in (self._sampler, self._collector):
+                if task is not None:
+                    task.cancel()
             await self._ops_runner.cleanup()
 
     async def drain(self) -> None:

@@ -24,6 +24,11 @@ from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
 HEARTBEAT = 30.0
+# aiohttp rounds a timer longer than a connection's ``timeout_ceil_threshold`` (5 s by default) up to
+# the whole second: every socket opened within one second then pings, and handles the pongs, in one
+# loop iteration.  With 10,000 sockets that stalled each worker 60-140 ms at every whole second
+# (docs/performance.md).  Timers up to the heartbeat keep their own times: the pings spread out.
+EXACT_TIMERS_UP_TO = HEARTBEAT
 SESSION_ENDED = 4401  # private-use close code: the web session ended
 MESSAGE_TOO_BIG = 1009
 
@@ -43,13 +48,18 @@ class WebSocketRelay:
         self._limits = limits  # read at each use: a reload applies to new sockets
         self._open: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._opening: Counter[str] = Counter()  # handshakes under way, per session digest
+        self.opened_total = 0  # relays started and ended since the worker started (the collector's input)
+        self.closed_total = 0
 
     async def close_client(self) -> None:
         await self._http.close()
 
     @property
     def open_count(self) -> int:
-        return sum(len(sockets) for sockets in self._open.values())
+        return self.opened_total - self.closed_total
+
+    def counts(self) -> tuple[int, int]:
+        return self.opened_total, self.closed_total
 
     async def close_all(self, code: int, message: bytes) -> None:
         """Close every relayed socket (the end of a drain): each relay then ends on its own."""
@@ -94,9 +104,11 @@ class WebSocketRelay:
             return opened
         upstream, downstream = opened
         self._open[digest].add(downstream)
+        self.opened_total += 1
         try:
             await _relay(downstream, upstream)
         finally:
+            self.closed_total += 1
             sockets = self._open.get(digest)
             if sockets is not None:
                 sockets.discard(downstream)

@@ -18,6 +18,7 @@ from service_runtime.instruments import Instruments
 LIMIT = 64 * 1024
 PER_SESSION, PER_WORKER = 2, 3
 CLOSES = web.AppKey("closes", list)  # close codes the upstream end saw
+RELAY = web.AppKey("relay", WebSocketRelay)
 
 
 async def upstream_socket(request: web.Request) -> web.WebSocketResponse:
@@ -51,7 +52,6 @@ async def relay_url():
     upstream_app = web.Application()
     upstream_app[CLOSES] = []
     upstream_app.router.add_get("/ws", upstream_socket)
-    upstream_runner, upstream_host = await serve(upstream_app)
     http = aiohttp.ClientSession()
     security = parse_config(
         {
@@ -63,6 +63,8 @@ async def relay_url():
         }
     ).security
     relay = WebSocketRelay(http, security, instruments=Instruments())
+    upstream_app[RELAY] = relay  # for the tests that read its counts
+    upstream_runner, upstream_host = await serve(upstream_app)
 
     async def front(request: web.Request) -> web.StreamResponse:
         target = upstream_target(f"http://{upstream_host}", "/ws?slow" if "slow" in request.query else "/ws")
@@ -134,6 +136,26 @@ async def test_a_burst_of_handshakes_cannot_slip_past_the_bound(relay_url):
         assert len(opened) == PER_SESSION
         for ws in opened:
             await ws.close()
+
+
+async def test_the_relay_counts_sockets_opened_and_ended(relay_url):
+    """The collector's input (service_runtime.long_lived_gc): totals, and what is open now."""
+    url, upstream = relay_url
+    relay = upstream[RELAY]
+    async with aiohttp.ClientSession() as client:
+        first = await client.ws_connect(url + "?session=a")
+        second = await client.ws_connect(url + "?session=a")
+        await _until(lambda: relay.counts() == (2, 0))
+        assert relay.open_count == 2
+        refused = await client.get(url + "?session=a", headers=_upgrade_headers())
+        assert refused.status == 429  # a refused handshake is not counted
+        assert relay.counts() == (2, 0)
+        await first.close()
+        await _until(lambda: relay.counts() == (2, 1))
+        assert relay.open_count == 1
+        await second.close()
+        await _until(lambda: relay.counts() == (2, 2))
+        assert relay.open_count == 0
 
 
 def _upgrade_headers() -> dict[str, str]:

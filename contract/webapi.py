@@ -25,6 +25,9 @@ DEFAULT_GROUP = "DEFAULT"
 MANAGER_DEPLOYMENT = "manager"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ANY_USER = "*"
+# The fault a signer reports with Down when only its session store (Redis) is lost: a front door with
+# no other signer answers 503 at once instead of waiting pool_wait for one to come back.
+STORE_DOWN_FAULT = "store_unavailable"
 
 
 class Action(str, Enum):
@@ -353,6 +356,16 @@ class GroupsSnapshot:
         if self.group(deployment.group) is None:
             return []
         return [r for r in self.agents.values() if r.group == deployment.group and self._serves(r, deployment.name)]
+
+    def store_down_agents(self, deployment: Deployment) -> list[AgentRecord]:
+        """Agents of ``deployment``'s group that are Down only because they lost the session store."""
+        if self.group(deployment.group) is None:
+            return []
+        return [
+            r
+            for r in self.agents.values()
+            if r.group == deployment.group and r.state == AgentState.DOWN and r.fault == STORE_DOWN_FAULT
+        ]
 
     def _serves(self, record: AgentRecord, name: str) -> bool:
         if self.overrides.get(record.agent_id) == AgentState.OUT_OF_SERVICE:

@@ -58,6 +58,7 @@ class SignerPool:
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
+        self._store_down: set[str] = set()  # deployments whose signers are Down for the session store
         self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
         self._policies = {
             BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
@@ -68,6 +69,7 @@ class SignerPool:
         """Follow etcd: a channel for each agent serving some deployment, nothing for the rest."""
         wanted = {}
         self._serving = {}
+        self._store_down = {d.name for d in deployments if snapshot.store_down_agents(d)}
         for deployment in deployments:
             for record in snapshot.serving_agents(deployment):
                 wanted[record.agent_id] = record
@@ -125,6 +127,8 @@ class SignerPool:
             excluded = {agent_id for agent_id, failed_on in tried.items() if self._connection(agent_id) == failed_on}
             agent_id = chooser.choose(self._candidates(deployment.name), excluded)
             if agent_id is None:
+                if not self._serving.get(deployment.name) and deployment.name in self._store_down:
+                    raise StoreUnavailableAtSigner()  # no signer can read sessions: waiting won't help
                 # None left (e.g. the whole pool restarting): wait a little for one rather than fail.
                 if loop.time() >= give_up_at:
                     break

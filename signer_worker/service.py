@@ -17,7 +17,7 @@ from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import Envelope
 from contract.redis_layout import SecretRecord
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
-from contract.webapi import MANAGER_DEPLOYMENT, GroupsSnapshot
+from contract.webapi import MANAGER_DEPLOYMENT, STORE_DOWN_FAULT, GroupsSnapshot
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
 from service_runtime.invalidation import StoreUnavailable
@@ -285,7 +285,9 @@ class SignerService:
         """Down while syncing (Redis, etcd not yet read), then the state of the last deployment sync."""
         while True:
             sync = self._sync
-            if not (self._bound and self._ready()):
+            if self._bound and sync is not None and not self.cache.listener.live:
+                self.registration.report(AgentState.DOWN, STORE_DOWN_FAULT)
+            elif not (self._bound and self._ready()):
                 self.registration.report(AgentState.DOWN)
             else:
                 self.registration.report(sync.state, sync.fault, sync.generation, sync.serving)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 import zmq.asyncio
@@ -16,8 +17,8 @@ from contract.config import parse_config
 from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState
 from contract.requests import SigningReply, SigningRequest
-from contract.webapi import GroupsSnapshot
-from frontdoor.signer_pool import NoSignerAvailable, SignerPool, SigningRefused
+from contract.webapi import STORE_DOWN_FAULT, GroupsSnapshot
+from frontdoor.signer_pool import NoSignerAvailable, SignerPool, SigningRefused, StoreUnavailableAtSigner
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
 from tests.support.polling import eventually
@@ -232,3 +233,27 @@ async def test_requests_waiting_for_a_signer_leave_the_cpu_to_the_signers_starti
     signers.start("a", signing)
     pool.update(signers.snapshot("a"), [MANAGER])
     assert all(headers == {"Authorization": "ok"} for headers in await asyncio.wait_for(asyncio.gather(*waiting), 10))
+
+
+async def test_signers_down_for_the_session_store_make_a_fast_503_not_a_wait(pool_for, signers):
+    """Redis lost: the signers report Down with the store fault; no signer could read the session,
+    so the request is refused at once (503) instead of waiting pool_wait for one."""
+    pool = pool_for(pool_wait=5.0)
+    snapshot = signers.snapshot("a")
+    snapshot.agents["a"] = replace(snapshot.agents["a"], state=AgentState.DOWN, fault=STORE_DOWN_FAULT)
+    pool.update(snapshot, [MANAGER])
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableAtSigner):
+        await pool.sign(REQUEST, MANAGER)
+    assert time.monotonic() - started < 1.0
+
+
+async def test_signers_down_for_another_reason_are_waited_for(pool_for, signers):
+    pool = pool_for(pool_wait=0.5)
+    snapshot = signers.snapshot("a")
+    snapshot.agents["a"] = replace(snapshot.agents["a"], state=AgentState.DOWN)
+    pool.update(snapshot, [MANAGER])
+    started = time.monotonic()
+    with pytest.raises(NoSignerAvailable):
+        await pool.sign(REQUEST, MANAGER)
+    assert time.monotonic() - started >= 0.45

@@ -110,10 +110,12 @@ async def test_hostile_targets_never_reach_another_host(stack, servers, cookie, 
     )
     assert hostile.connections == hostile_before, hostile.requests
     assert answer == status
+    # The front door's health probes (GET /, at a random phase per worker) may land meanwhile.
+    proxied = [path for path in benign.paths[seen_before:] if path != "/"]
     if received is not None:
-        assert benign.paths[seen_before:] == [received.format(**fill)]
+        assert proxied == [received.format(**fill)]
     else:
-        assert benign.paths[seen_before:] == []
+        assert proxied == []
     if status >= 400:
         assert json.loads(body)["type"].startswith("https://api.backend.ai/probs/")  # our problem+json
 

@@ -193,7 +193,8 @@ class DeploymentProxy:
             if isinstance(signed, web.Response):
                 return signed
             if wants_websocket(request):
-                headers = self._upstream.headers(request, target, signed, self._front.tracing.propagation_headers())
+                trace = self._front.tracing.propagation_headers()
+                headers = self._upstream.headers(request, target, signed, deployment, trace)
                 return await self._relay.open(request, target, headers, session_id)
             pool.started(url)
             try:

@@ -43,8 +43,8 @@ READ_AT_USE = {
     "webapi.endpoint_admins": "front door, per request",
     "webapi.identity_issuer": "signer, per signature",
     "webapi.identity_lifetime": "signer, per signature",
-    "ops.drain_timeout": "Worker.drain",
-    "ops.unready_delay": "Worker.drain",
+    "ops.drain_timeout": "Worker.drain; a reload past supervisord's stop wait is restart-needed (reload.held_drain_keys)",
+    "ops.unready_delay": "Worker.drain; a reload past supervisord's stop wait is restart-needed (reload.held_drain_keys)",
 }
 # Copied by a component at start; its reload hook applies the new value.
 HOOKED = {

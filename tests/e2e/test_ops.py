@@ -7,7 +7,6 @@ import json
 import math
 import os
 import re
-import time
 
 import aiohttp
 import pytest
@@ -16,6 +15,7 @@ import zmq.asyncio
 from yarl import URL
 
 from contract.host_layout import signer_endpoint
+from tests.support.polling import eventually
 from tests.support.reloads import process_logs, sighup, with_keys
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 
@@ -67,15 +67,6 @@ def samples(text: str, name: str, **labels: str) -> list[float]:
         if all(f'{key}="{wanted}"' in series for key, wanted in labels.items()):
             found.append(float(value))
     return found
-
-
-async def eventually(check, timeout: float = 15.0, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = await check()
-        if outcome or time.monotonic() > deadline:
-            return outcome
-        await asyncio.sleep(interval)
 
 
 def read_logs(stack, pattern: re.Pattern | None = None) -> dict[str, str]:
@@ -189,12 +180,11 @@ async def send_garbage_to_a_signer(stack) -> None:
 
     context = zmq.asyncio.Context()
     dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.LINGER, 5000)  # closing waits until the garbage is handed to the signer
     dealer.connect(signer_endpoint(stack.config, f"{sock.gethostname()}-signer-0"))
     try:
         for _ in range(3):
             await dealer.send_multipart([os.urandom(64), os.urandom(32)])
-        await asyncio.sleep(0.3)
     finally:
         dealer.close()
         context.term()
@@ -237,10 +227,14 @@ async def test_readyz_follows_the_manager_and_livez_does_not(stack):
 async def test_stats_counts_handlers_in_flight(stack, client):
     assert await log_in(client) == 200
     slow = asyncio.ensure_future(client.get("/func/dev/slow?delay=1"))
-    await asyncio.sleep(0.4)
-    async with client.get("/stats?format=json") as answer:
-        doc = await answer.json()
-    assert doc["active_proxy_api_handlers"] == 1 and doc["total_active_handlers"] >= 2
+
+    async def proxying_one():
+        async with client.get("/stats?format=json") as answer:
+            doc = await answer.json()
+        return doc if doc["active_proxy_api_handlers"] == 1 else None
+
+    doc = await eventually(proxying_one, timeout=5, what="the slow request counted in flight")
+    assert doc["total_active_handlers"] >= 2
     assert doc["active_healthcheck_handlers"] == 1 and doc["total_async_tasks"] > 0
     async with await slow as answer:
         assert answer.status == 200
@@ -286,11 +280,26 @@ async def test_logs_hold_no_password_secret_key_cookie_or_signature(stack, clien
     signature = authorization.rsplit(":", 1)[1]
     cookie = client.cookie_jar.filter_cookies(URL(stack.base_url))[stack.config.session.cookie_name].value
     for i in range(3):
-        async with client.post("/func/auth", json={"echo": str(i)}) as answer:
+        async with client.post(
+            "/func/auth", json={"echo": str(i)}, headers={"X-Request-ID": f"no-secret-{i}"}
+        ) as answer:
             assert answer.status == 200
-    async with client.post("/server/logout") as answer:
+    async with client.post("/server/logout", headers={"X-Request-ID": "no-secret-logout"}) as answer:
         assert answer.status == 201
-    await asyncio.sleep(0.5)  # let every process flush its lines
+
+    def logged(prefix: str, request_id: str) -> bool:
+        return any(e.get("request_id") == request_id for e in log_events(stack, prefix))
+
+    # Every process has written its lines for these requests (the last signature, the logout).
+    await eventually(
+        lambda: (
+            logged("signer_", "no-secret-2")
+            and logged("session_daemon", "no-secret-logout")
+            and logged("frontdoor_", "no-secret-logout")
+        ),
+        timeout=10,
+        what="every process's log lines of these requests",
+    )
     logs = read_logs(stack)
     assert any(OUR_LOGS.match(name) for name in logs)
     for forbidden in (

@@ -102,7 +102,12 @@ async def test_sigterm_turns_unready_stops_accepting_and_drains_requests_and_web
     try:
         socket = await session.ws_connect("/func/stream/echo")
         slow = asyncio.ensure_future(session.get("/func/dev/slow?delay=1.5"))  # under response_timeout (2 s)
-        await asyncio.sleep(0.3)
+
+        async def slow_in_flight() -> bool:
+            async with session.get("/stats?format=json") as answer:
+                return (await answer.json())["active_proxy_api_handlers"] == 1
+
+        await eventually(slow_in_flight, timeout=5, what="the slow request in flight")
         started = time.monotonic()
         stopping = asyncio.ensure_future(asyncio.to_thread(stack.supervisorctl, "stop", "frontdoor:*"))
 

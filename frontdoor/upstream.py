@@ -32,6 +32,7 @@ set it for the whole host or a parent domain).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Collection, Container, Mapping
@@ -277,6 +278,7 @@ class CookieRules:
     own_path: frozenset[str]  # cookies this upstream sets with its own Path (the Manager's SSO token)
 
 
+@functools.lru_cache(maxsize=256)  # asked twice per proxied request; a handful of deployments and names
 def cookie_rules(session_cookie: str, auth_token_cookie: str, route_prefix: str, *, manager: bool) -> CookieRules:
     """The Manager gets every browser cookie but ours; another upstream never gets the SSO token either."""
     ours, token = _bare_cookie_name(session_cookie), _bare_cookie_name(auth_token_cookie)

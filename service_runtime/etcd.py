@@ -192,7 +192,9 @@ class EtcdClient:
             return None
         if endpoint not in self._tokens:
             name, password = self._credentials
-            status, answer = await self._post(endpoint, "/v3/auth/authenticate", {"name": name, "password": password})
+            status, answer = await self._post(
+                endpoint, "/v3/auth/authenticate", {"name": name, "password": password}, None
+            )
             if status != 200:
                 raise error_of(status, answer)
             self._tokens[endpoint] = json.loads(answer)["token"]

@@ -63,7 +63,10 @@ class Connection:
     async def next_chunk(self) -> bytes | None:
         """The next chunk of a chunked body, None at its end; safe to cancel while waiting."""
         if self._chunk_left == 0:
-            size = chunk_size(await self._reader.readline())
+            line = await self._reader.readline()
+            if not line:
+                raise asyncio.IncompleteReadError(b"", None)  # the member went away
+            size = chunk_size(line)
             if size == 0:
                 while (await self._reader.readline()) not in (b"\r\n", b""):
                     pass  # trailers

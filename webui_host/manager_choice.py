@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 
 from contract.config import Config, merge_global_overrides, parse_config
-from service_runtime.etcd_wire import EtcdError
 from webui_host import embedded
 from webui_host.host_setup import Setup
 
@@ -65,6 +64,8 @@ def _choice_from_etcd(setup: Setup, overrides: dict, endpoints: list[str]) -> Ma
 
 
 def _try_read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]] | None:
+    from service_runtime.etcd_wire import EtcdError  # with the client (see _read_etcd)
+
     try:
         return asyncio.run(_read_etcd(config, timeout))
     except (EtcdError, OSError, TimeoutError, ValueError, TypeError):  # unreachable, unreadable TLS files, bad JSON

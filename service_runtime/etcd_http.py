@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from service_runtime.etcd_wire import EtcdError, ResponseHead, chunk_size, parse_head
 
 IDLE_CONNECTIONS = 4  # per member; more concurrent calls open more and close the extra ones after
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     host: str  # a name, or an IP literal (IPv6 without brackets)
     port: int
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 
 class EtcdError(Exception):
@@ -63,8 +62,7 @@ def prefix_range_end(prefix: bytes) -> bytes:
 # --- answers ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     revision: int = 0
     raft_term: int = 0
 
@@ -74,8 +72,7 @@ class Header:
         return cls(revision=int(doc.get("revision", 0)), raft_term=int(doc.get("raft_term", 0)))
 
 
-@dataclass(frozen=True)
-class KeyValue:
+class KeyValue(NamedTuple):
     key: bytes
     value: bytes = b""
     create_revision: int = 0
@@ -95,13 +92,15 @@ class KeyValue:
         )
 
 
-@dataclass(frozen=True)
 class RangeResult:
     """The keys of a range read (iterable) and the store's revision at that read."""
 
-    header: Header
-    kvs: tuple[KeyValue, ...] = ()
-    count: int = 0
+    __slots__ = ("header", "kvs", "count")
+
+    def __init__(self, header: Header, kvs: tuple[KeyValue, ...] = (), count: int = 0):
+        self.header = header
+        self.kvs = kvs
+        self.count = count
 
     def __iter__(self) -> Iterator[KeyValue]:
         return iter(self.kvs)
@@ -115,14 +114,12 @@ def parse_range(doc: dict) -> RangeResult:
     return RangeResult(Header.from_json(doc.get("header")), kvs, int(doc.get("count", 0)))
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     kind: str  # "PUT" or "DELETE"
     kv: KeyValue
 
 
-@dataclass(frozen=True)
-class WatchMessage:
+class WatchMessage(NamedTuple):
     """One line of a watch stream."""
 
     revision: int = 0
@@ -153,8 +150,7 @@ def parse_watch_line(line: bytes) -> WatchMessage:
     )
 
 
-@dataclass(frozen=True)
-class LeaseAnswer:
+class LeaseAnswer(NamedTuple):
     ID: int
     TTL: int  # 0: the lease is gone
 
@@ -202,8 +198,7 @@ def watch_create_request(key: bytes, range_end: bytes, start_revision: int) -> d
     return {"create_request": request}
 
 
-@dataclass(frozen=True)
-class Compare:
+class Compare(NamedTuple):
     key: bytes
     target: str  # VERSION, CREATE, MOD, VALUE, LEASE
     result: str  # EQUAL, GREATER, LESS, NOT_EQUAL
@@ -216,12 +211,14 @@ class Compare:
         return {"key": b64(self.key), "target": self.target, "result": self.result, field_name[self.target]: operand}
 
 
-@dataclass(frozen=True)
 class CompareTarget:
     """``txn.version(key) == 0``: comparisons written as in aetcd."""
 
-    key: bytes
-    target: str
+    __slots__ = ("key", "target")
+
+    def __init__(self, key: bytes, target: str):
+        self.key = key
+        self.target = target
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return Compare(self.key, self.target, "EQUAL", other)  # type: ignore[arg-type]
@@ -238,9 +235,8 @@ class CompareTarget:
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True)
-class TxnOp:
-    request: dict = field(default_factory=dict)
+class TxnOp(NamedTuple):
+    request: dict
 
 
 class Transactions:
@@ -300,8 +296,7 @@ def http_request(host: str, path: str, body: dict, token: str | None = None) -> 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
-@dataclass(frozen=True)
-class ResponseHead:
+class ResponseHead(NamedTuple):
     status: int
     headers: dict[str, str]
 

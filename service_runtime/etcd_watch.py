@@ -92,6 +92,8 @@ class PrefixWatch:
             connection, splitter, first = await self._open(endpoint)
         read: asyncio.Future | None = None
         try:
+            if self._canceled:  # canceled while the watch was being opened
+                return
             for message in first:  # "created" (and whatever came with it)
                 yield message
             while True:

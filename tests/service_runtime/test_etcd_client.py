@@ -146,6 +146,20 @@ async def test_a_watch_sees_puts_and_deletes_from_its_start_revision(etcd, tmp_p
         await client.close()
 
 
+async def test_a_canceled_watch_ends_its_iteration(etcd, tmp_path):
+    client = client_of(tmp_path, [etcd.addr])
+    try:
+        watch = await client.watch_prefix(b"/t-cancel/")
+        waiting = asyncio.ensure_future(anext(aiter(watch)))
+        await client.put(b"/t-cancel-other", b"not watched")  # the watch is open and waiting
+        await watch.cancel()
+        with pytest.raises(StopAsyncIteration):
+            async with asyncio.timeout(5):
+                await waiting
+    finally:
+        await client.close()
+
+
 async def test_a_watch_from_compacted_revisions_raises_compacted(tmp_path):
     etcd = start_etcd(tmp_path)
     client = client_of(tmp_path, [etcd.addr])

@@ -207,12 +207,15 @@ class EtcdClient:
             try:
                 try:
                     head = await connection.exchange(request)
-                except (asyncio.IncompleteReadError, ConnectionError):
+                except (asyncio.IncompleteReadError, ConnectionError) as lost:
                     if not reused:
                         raise
                     # An idle connection the member had closed: nothing was read, send on a new one.
                     self.pool.discard(connection)
-                    connection = await self.pool.connect(endpoint)
+                    try:
+                        connection = await self.pool.connect(endpoint)
+                    except NotSent:
+                        raise lost from None  # the member died: the first send may have been received
                     head = await connection.exchange(request)
                 answer = await connection.read_body(head)
             except BaseException:

@@ -22,7 +22,6 @@ POLLIN = int(zmq.POLLIN)  # a plain int: an enum flag costs microseconds per '&'
 EVENTS = int(zmq.EVENTS)
 NOBLOCK = int(zmq.NOBLOCK)
 SNDMORE = int(zmq.SNDMORE)
-RCVMORE = int(zmq.RCVMORE)
 DRAIN_BATCH = 256  # messages per loop turn; the rest next turn, so one busy peer cannot starve the loop
 
 
@@ -116,8 +115,15 @@ def send_frames(socket: zmq.Socket, frames: list[bytes]) -> None:
 
 
 def receive_frames(socket: zmq.Socket) -> list[bytes]:
-    """``socket.recv_multipart(NOBLOCK)``."""
-    frames = [socket.recv(NOBLOCK)]
-    while socket.get(RCVMORE):
-        frames.append(socket.recv(NOBLOCK))
+    """``socket.recv_multipart(NOBLOCK)``.
+
+    Each frame is received as a ``zmq.Frame`` and its ``more`` read from it: ``socket.get(RCVMORE)``
+    turns the option into pyzmq's enum first (~2 us per frame, three frames per hop message).
+    """
+    recv = socket.recv
+    frame = recv(NOBLOCK, copy=False)
+    frames = [frame.bytes]
+    while frame.more:
+        frame = recv(NOBLOCK, copy=False)
+        frames.append(frame.bytes)
     return frames

@@ -28,7 +28,7 @@ from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
 from frontdoor.security_headers import hsts_header, new_nonce, page_headers, without_server_header
-from frontdoor.special_routes import SIGNUP_PATH, limited_like_login
+from frontdoor.special_routes import SIGNUP_PATH, limited_like_login, path_for_logs
 from frontdoor.websocket import wants_websocket
 from service_runtime.redis_client import redis_client
 
@@ -189,7 +189,7 @@ class Security:
                 "reason": "csrf",
                 "detail": reason,
                 "method": request.method,
-                "path": request.path[:200],
+                "path": path_for_logs(request.path)[:200],
                 "origin": (request.headers.get("Origin") or "")[:200],
             },
         )
@@ -215,7 +215,7 @@ class Security:
                     "event": "security_violation",
                     "reason": "manager_auth",
                     "method": request.method,
-                    "path": request.path[:200],
+                    "path": path_for_logs(request.path)[:200],
                 },
             )
             return problems.problem(

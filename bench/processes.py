@@ -19,6 +19,8 @@ STORE_KINDS = ("redis-server", "etcd")
 
 # (substring of the command line, kind): the first that matches names the process.
 KIND_MARKERS = (
+    ("bench.floor_proxy", "floor proxy"),
+    ("bench.floor_signer", "floor signer"),
     ("fast_upstream", "upstream"),
     ("redis-server", "redis-server"),
     ("etcd", "etcd"),

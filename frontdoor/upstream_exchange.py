@@ -30,6 +30,9 @@ NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be
 # was already streamed away).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
+# Only the browser's Accept and Accept-Encoding go upstream, never aiohttp's defaults: given to the
+# proxied requests' client once (frontdoor.app), not per request (a set of istr built per call).
+PROXIED_SKIP_AUTO_HEADERS = ("Accept-Encoding", "Accept")
 
 
 class UpstreamExchange:
@@ -98,8 +101,7 @@ class UpstreamExchange:
                     target.url,  # its raw_path_qs is what was signed
                     headers=self.headers(request, target, signed, trace),
                     data=body,
-                    allow_redirects=False,
-                    skip_auto_headers=("Accept-Encoding", "Accept"),
+                    allow_redirects=False,  # (Accept, Accept-Encoding: only the browser's, see app.py)
                 )
         except TimeoutError:
             if deadline.expired():

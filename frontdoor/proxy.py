@@ -181,7 +181,8 @@ class DeploymentProxy:
         as nothing was sent yet, the request goes to the next one (signed anew for its host).  So does
         an idempotent request without a body whose connection broke."""
         pool = self._front.endpoint_pool(deployment)
-        self._front.tracing.annotate({"webui_host.deployment": deployment.name})
+        if self._front.tracing.enabled:
+            self._front.tracing.annotate({"webui_host.deployment": deployment.name})
         tried: set[str] = set()
         while (url := pool.choose(tried)) is not None:
             tried.add(url)
@@ -214,6 +215,8 @@ class DeploymentProxy:
         session_id: str | None,
     ) -> dict[str, str] | web.Response:
         front = self._front
+        if not front.tracing.enabled:  # no span: not even its attributes are built
+            return await self._sign(request, deployment, target, raw_rest, session_id)
         with front.tracing.client_span(
             "signer/sign",
             {

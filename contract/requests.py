@@ -9,14 +9,16 @@ and size checks (``from_item``), so a malformed item becomes a ``ValueError`` fo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 SIGN = "sign"
 SESSION = "session"
 # A signer's refusal when Redis cannot be read: every signer shares it, so the front door answers 503.
 STORE_UNAVAILABLE = "store_unavailable"
 
+K = TypeVar("K")
 MAX_TARGET_LENGTH = 8192
 MAX_FIELD_LENGTH = 512
 # The id of the browser request an item serves, so every process logs it (letters, digits, '-').
@@ -92,6 +94,24 @@ def _deployment_name(item: dict[str, Any]) -> str:
     value = item.get("deployment", "manager")
     if not isinstance(value, str) or not _DEPLOYMENT_NAME.match(value):
         raise ValueError("field 'deployment' must be a deployment name")
+    return value
+
+
+def kind_of(item: dict[str, Any], key: str, kinds: Mapping[str, K], what: str) -> K:
+    """The class that ``item[key]`` names among ``kinds`` (a session command or result, by its tag)."""
+    name = item.get(key)
+    kind = kinds.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ValueError(f"unknown {what} {name!r}")
+    return kind
+
+
+def checked_field(item: dict[str, Any], name: str, check: Callable[[Any], bool], problem: str) -> Any:
+    """``item[name]`` if ``check`` accepts it, else a ``ValueError`` saying ``problem`` (which names the
+    field, never its value)."""
+    value = item.get(name)
+    if not check(value):
+        raise ValueError(problem)
     return value
 
 

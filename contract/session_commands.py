@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from contract.login_fields import as_sentence, password_problem, username_problem
-from contract.requests import MAX_FIELD_LENGTH, request_id_of, rid_of
+from contract.requests import MAX_FIELD_LENGTH, checked_field, kind_of, request_id_of, rid_of
 
 MAX_SESSION_ID = 128
 MAX_FORWARDED = 255
+FORWARDED_ARGS = ("client_ip", "forwarded_host", "forwarded_proto")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +33,9 @@ class Forwarded:
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> Forwarded:
         """Absent or empty is fine; a line break (header injection) or a long value is not."""
-        values = []
-        for name in ("client_ip", "forwarded_host", "forwarded_proto"):
-            value = args.get(name) or ""
-            if not isinstance(value, str) or len(value) > MAX_FORWARDED or _has_control(value):
-                raise ValueError(f"The {name} field must be a short single-line string.")
-            values.append(value)
-        return cls(*values)
-
-
-FORWARDED_ARGS = ("client_ip", "forwarded_host", "forwarded_proto")
+        problem = "The {} field must be a short single-line string."
+        values = (checked_field(args, name, _short_line_or_nothing, problem.format(name)) for name in FORWARDED_ARGS)
+        return cls(*(value or "" for value in values))
 
 
 # ---- the commands ----
@@ -194,13 +188,13 @@ class SessionRequest:
 
     @classmethod
     def from_wire(cls, item: dict[str, Any]) -> SessionRequest:
-        op = item.get("op")
-        command = COMMANDS.get(op) if isinstance(op, str) else None
-        if command is None:
-            raise ValueError(f"unknown session operation {op!r}")
-        args = item.get("args")
-        if not isinstance(args, dict) or set(args) - set(command.ARGS):
-            raise ValueError(f"arguments of {op!r} must be a subset of {command.ARGS}")
+        command = kind_of(item, "op", COMMANDS, "session operation")
+        args = checked_field(
+            item,
+            "args",
+            lambda value: isinstance(value, dict) and not set(value) - set(command.ARGS),
+            f"arguments of {command.OP!r} must be a subset of {command.ARGS}",
+        )
         return cls(rid_of(item), command.from_args(args), request_id_of(item))
 
 
@@ -236,17 +230,24 @@ def password(args: dict[str, Any], name: str) -> str:
 
 def extras(args: dict[str, Any]) -> dict[str, Any]:
     """Other keys of the browser's login body; the daemon keeps them from overriding its own fields."""
-    value = args.get("extras") or {}
-    if not isinstance(value, dict):
-        raise ValueError("The extras field must be a JSON object.")
-    return value
+    value = checked_field(args, "extras", _object_or_nothing, "The extras field must be a JSON object.")
+    return value or {}
 
 
 def _required(args: dict[str, Any], name: str) -> str:
-    value = args.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"You must provide the {name} field.")
-    return value
+    return checked_field(args, name, _non_empty_text, f"You must provide the {name} field.")
+
+
+def _non_empty_text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _object_or_nothing(value: Any) -> bool:
+    return not value or isinstance(value, dict)
+
+
+def _short_line_or_nothing(value: Any) -> bool:
+    return not value or (isinstance(value, str) and len(value) <= MAX_FORWARDED and not _has_control(value))
 
 
 def _has_control(value: str) -> bool:

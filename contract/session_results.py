@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, ClassVar
 
-from contract.requests import rid_of
+from contract.requests import checked_field, kind_of, rid_of
 
 # ---- logins (password and token) ----
 
@@ -209,15 +209,11 @@ class SessionReply:
 
     @classmethod
     def from_wire(cls, item: dict[str, Any]) -> SessionReply:
-        tag = item.get("result")
-        kind = RESULTS.get(tag) if isinstance(tag, str) else None
-        if kind is None:
-            raise ValueError(f"unknown session result {tag!r}")
+        kind = kind_of(item, "result", RESULTS, "session result")
         values = {}
         for each in fields(kind):
-            value = item.get(each.name)
             check = _STRICTER.get((kind, each.name)) or _FIELD_CHECKS[each.name]
-            if not check(value):
-                raise ValueError(f"field {each.name!r} of a {tag!r} result is missing or malformed")
+            problem = f"field {each.name!r} of a {kind.TAG!r} result is missing or malformed"
+            value = checked_field(item, each.name, check, problem)
             values[each.name] = float(value) if each.name == "expires_at" else value
         return cls(rid_of(item), kind(**values))

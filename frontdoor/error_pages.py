@@ -13,6 +13,7 @@ from aiohttp import web
 from frontdoor import problems
 from frontdoor.page_render import render_page
 from frontdoor.problems import API_PREFIXES
+from frontdoor.special_routes import path_for_logs
 from service_runtime.invalidation import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def error_response(request: web.Request, status: int, headers: dict[str, str] | 
                 request, "ui/error.html", status=status, code=status, title_key=title_key, text_key=text_key
             )
         except Exception:  # a broken template must not turn one error into another
-            log.exception("error page failed", extra={"event": "internal_error", "path": request.path})
+            log.exception("error page failed", extra={"event": "internal_error", "path": path_for_logs(request.path)})
             response = web.Response(status=status, text=f"{status}", content_type="text/plain")
     else:
         slug = SLUGS.get(status, "generic-bad-request" if status < 500 else "internal-server-error")
@@ -89,5 +90,5 @@ async def error_page_middleware(request: web.Request, handler):
     except StoreUnavailable:  # Redis away: a readable 503, logged once per outage where it was noticed
         return error_response(request, 503, {"Retry-After": problems.STORE_RETRY_AFTER})
     except Exception:
-        log.exception("unhandled error", extra={"event": "internal_error", "path": request.path})
+        log.exception("unhandled error", extra={"event": "internal_error", "path": path_for_logs(request.path)})
         return error_response(request, 500)

@@ -15,6 +15,7 @@ from contract.hosts import HostPolicy
 from frontdoor import problems
 from frontdoor.error_pages import error_response
 from frontdoor.problems import API_PREFIXES
+from frontdoor.special_routes import path_for_logs
 
 log = logging.getLogger(__name__)
 TITLES = {
@@ -46,7 +47,7 @@ def host_check_middleware(policy: HostPolicy):
                 "event": "security_violation",
                 "reason": "host",
                 "status_code": status,
-                "path": request.path[:200],
+                "path": path_for_logs(request.path)[:200],
                 "host": request.headers.get(hdrs.HOST, "")[:200],
             },
         )

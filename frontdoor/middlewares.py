@@ -14,6 +14,7 @@ from frontdoor import problems
 from frontdoor.observability import IN_FLIGHT, REQUEST_METRICS, handler_kind, request_template
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
+from frontdoor.special_routes import path_for_logs
 from frontdoor.websocket import wants_websocket
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.jsonlog import REQUEST_ID
@@ -61,7 +62,7 @@ async def request_log_middleware(request: web.Request, handler):
                 "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
                 "request_id": request_id,
                 "method": request.method,
-                "path": request.path,
+                "path": path_for_logs(request.path),
                 "status": "success" if status < 400 else "failure",
                 "status_code": status,
                 "user_id": request.get("user_id"),
@@ -82,7 +83,7 @@ async def error_middleware(request: web.Request, handler):
     except StoreUnavailable:  # Redis away: logged once per outage where it was noticed
         return problems.session_store_down()
     except Exception:
-        log.exception("unhandled error", extra={"event": "internal_error", "path": request.path})
+        log.exception("unhandled error", extra={"event": "internal_error", "path": path_for_logs(request.path)})
         return problems.problem(500, "internal-server-error", "Something has gone wrong.")
 
 

@@ -214,61 +214,57 @@ class DeploymentProxy:
         raw_rest: str,
         session_id: str | None,
     ) -> dict[str, str] | web.Response:
+        """A signer's headers for this attempt, asked inside a client span whose trace context travels in
+        the signing item; or, not signed, the answer the browser gets instead."""
         front = self._front
-        if not front.tracing.enabled:  # no span: not even its attributes are built
-            return await self._sign(request, deployment, target, raw_rest, session_id)
-        with front.tracing.client_span(
-            "signer/sign",
+        attributes = (  # with tracing off the span is a no-op: its attributes are not even built
             {
                 "rpc.system": "webui-host",
                 "rpc.service": "signer",
                 "rpc.method": "sign",
                 "webui_host.deployment": deployment.name,
-            },
-        ) as span:
-            result = await self._sign(request, deployment, target, raw_rest, session_id)
-            if isinstance(result, web.Response):  # not signed: the answer the browser gets instead
-                front.tracing.error(span, f"refused_{result.status}")
-            return result
-
-    async def _sign(
-        self,
-        request: web.Request,
-        deployment: Deployment,
-        target: UpstreamTarget,
-        raw_rest: str,
-        session_id: str | None,
-    ) -> dict[str, str] | web.Response:
-        front = self._front
-        websocket = wants_websocket(request)
-        path = raw_rest.partition("?")[0].strip("/")
-        trace = front.tracing.propagation_headers()
-        signing = SigningRequest(
-            rid=0,
-            session_id=session_id,
-            method="GET" if websocket else request.method,
-            target=target.target,
-            host=target.host,
-            # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes this.
-            content_type="application/octet-stream" if websocket else media_type(request.headers.get("Content-Type")),
-            api_version=self._upstream.api_version(request),
-            want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
-            request_id=request.get("request_id", ""),
-            deployment=deployment.name,
-            traceparent=trace.get("traceparent", ""),
-            tracestate=trace.get("tracestate", ""),
+            }
+            if front.tracing.enabled
+            else {}
         )
-        try:
-            return await front.signers.sign(signing, deployment)
-        except SessionRejected:
-            return problems.unauthorized()
-        except NoSignerAvailable:
-            return problems.no_signer()
-        except StoreUnavailableAtSigner:
-            return problems.session_store_down()
-        except SigningRefused as exc:
-            log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
-            return problems.bad_gateway("The request could not be signed.")
+        websocket = wants_websocket(request)
+        # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes octet-stream.
+        content_type = "application/octet-stream" if websocket else media_type(request.headers.get("Content-Type"))
+        path = raw_rest.partition("?")[0].strip("/")
+        with front.tracing.client_span("signer/sign", attributes) as span:
+            trace = front.tracing.propagation_headers()  # this span's context: the signer's span joins it
+            signing = SigningRequest(
+                rid=0,
+                session_id=session_id,
+                method="GET" if websocket else request.method,
+                target=target.target,
+                host=target.host,
+                content_type=content_type,
+                api_version=self._upstream.api_version(request),
+                want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
+                request_id=request.get("request_id", ""),
+                deployment=deployment.name,
+                traceparent=trace.get("traceparent", ""),
+                tracestate=trace.get("tracestate", ""),
+            )
+            try:
+                return await front.signers.sign(signing, deployment)
+            except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
+                refusal = _refusal_answer(exc)
+                front.tracing.error(span, f"refused_{refusal.status}")
+                return refusal
+
+
+def _refusal_answer(exc: Exception) -> web.Response:
+    """What the browser gets when its request was not signed."""
+    if isinstance(exc, SessionRejected):
+        return problems.unauthorized()
+    if isinstance(exc, NoSignerAvailable):
+        return problems.no_signer()
+    if isinstance(exc, StoreUnavailableAtSigner):
+        return problems.session_store_down()
+    log.error("signer refused", extra={"event": "sign_refused", "reason": exc.reason})
+    return problems.bad_gateway("The request could not be signed.")
 
 
 def _routed(request: web.Request, route_prefix: str) -> str | web.Response:

@@ -34,7 +34,7 @@ from frontdoor.security_headers import (
     proxied_answer_headers,
     without_server_header,
 )
-from frontdoor.special_routes import SIGNUP_PATH, limited_like_login
+from frontdoor.special_routes import SIGNUP_PATH, limited_like_login, path_for_logs
 from frontdoor.websocket import wants_websocket
 from service_runtime.redis_client import redis_client
 
@@ -198,7 +198,7 @@ class Security:
                 "reason": "csrf",
                 "detail": reason,
                 "method": request.method,
-                "path": request.path[:200],
+                "path": path_for_logs(request.path)[:200],
                 "origin": (request.headers.get("Origin") or "")[:200],
             },
         )
@@ -224,7 +224,7 @@ class Security:
                     "event": "security_violation",
                     "reason": "manager_auth",
                     "method": request.method,
-                    "path": request.path[:200],
+                    "path": path_for_logs(request.path)[:200],
                 },
             )
             return problems.problem(

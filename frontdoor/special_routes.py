@@ -37,6 +37,8 @@ _RULES: tuple[tuple[frozenset[str], re.Pattern[str], Special], ...] = (
 # The tus protocol's own headers (tus.io 1.0.0): an upload means nothing without them.
 TUS_HEADERS = ("Tus-Resumable", "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Defer-Length")
 SIGNUP_PATH = "/func/auth/signup"
+# What follows this in a path is a tus upload session's token: a JWT the Manager signed, the upload's credential.
+TUS_UPLOAD_SEGMENT = "/tus/upload/"
 
 
 def special_route(method: str, path: str) -> Special | None:
@@ -54,6 +56,12 @@ def limited_like_login(method: str, request_path: str, signup_enabled: bool) -> 
     if request_path == SIGNUP_PATH and method == "POST":
         return signup_enabled
     return special_route(method, request_path.removeprefix("/func/")) is Special.AUTH_PLUGIN
+
+
+def path_for_logs(path: str) -> str:
+    """``path`` as a log line may carry it: a tus upload's token is left out."""
+    head, found, token = path.partition(TUS_UPLOAD_SEGMENT)
+    return f"{head}{found}<token>" if token else path
 
 
 def ping_answer(version: str) -> web.Response:

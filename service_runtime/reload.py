@@ -66,16 +66,41 @@ def apply_reload(current: Config, fresh: Config) -> ReloadResult:
         if not isinstance(section, BaseModel):
             continue
         for key in type(section).model_fields:
-            old_value, new_value = getattr(section, key), getattr(new_section, key)
-            if old_value == new_value:
-                continue
             name = f"{section_name}.{key}"
             if is_bootstrap(section_name, key):
-                result.needs_restart.append(name)
-            else:
-                setattr(section, key, new_value)
+                if getattr(section, key) != getattr(new_section, key):
+                    result.needs_restart.append(name)
+            elif _apply_key(section, new_section, key):
                 result.changed.append(name)
+        result.changed += _apply_extras(section, new_section, f"{section_name}.")
+    result.changed += _apply_extras(current, fresh, "")
     return result
+
+
+def _apply_key(section: BaseModel, new_section: BaseModel, key: str) -> bool:
+    """Whether the value changed.  Whether the operator wrote the key follows too: ``/config.toml``
+    shows Backend.AI's default for a key the file leaves out (``frontdoor.webui_config``)."""
+    new_value = getattr(new_section, key)
+    changed = getattr(section, key) != new_value
+    if changed:
+        setattr(section, key, new_value)
+    if key in new_section.model_fields_set:
+        section.model_fields_set.add(key)
+    else:
+        section.model_fields_set.discard(key)
+    return changed
+
+
+def _apply_extras(model: BaseModel, fresh: BaseModel, prefix: str) -> list[str]:
+    """Backend.AI's keys we keep but do not model (its Web UI's, e.g. ``[resources]``, ``service.webui_debug``):
+    read per request by ``/config.toml``, so applied.  Returns their names that changed."""
+    extras, new_extras = model.model_extra, fresh.model_extra
+    if extras is None or new_extras is None or extras == new_extras:
+        return []
+    changed = sorted(key for key in extras.keys() | new_extras.keys() if extras.get(key) != new_extras.get(key))
+    extras.clear()
+    extras.update(new_extras)
+    return [prefix + key for key in changed]
 
 
 async def run_hooks(hooks: list[ReloadHook], config: Config) -> None:

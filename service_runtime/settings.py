@@ -44,7 +44,7 @@ async def _read_etcd(config: Config, wait: float) -> tuple[dict, list[str]]:
         client = etcd_client(config)
         try:
             return await read_global_settings(client, config)
-        except Exception as exc:  # aetcd raises several connection error types
+        except Exception as exc:  # EtcdError, and a JSON or config error of what etcd holds
             if asyncio.get_running_loop().time() >= deadline:
                 log.warning(
                     "etcd unreachable; running with the file's settings",

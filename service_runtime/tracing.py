@@ -3,8 +3,8 @@
 ``start_tracing`` returns ``NO_TRACING`` when ``[otel] enabled`` is false: its methods make no span and
 return shared empty objects, and neither the tracing SDK nor the exporter is imported, so tracing off
 costs a method call per hop.  (redis-py imports OpenTelemetry's metrics API when it is installed, for
-an observability of its own that stays off unless set up; we never set it up.)  When enabled, a ``Tracing`` owns a tracer provider of its own (the global one is
-left alone) whose ``BatchSpanProcessor`` hands ended spans to a worker thread: ``span.end()`` on the
+an observability of its own that stays off unless set up; we never set it up.)  When enabled, a
+``Tracing`` owns a tracer provider of its own (the global one is left alone) whose ``BatchSpanProcessor`` hands ended spans to a worker thread: ``span.end()`` on the
 event loop only appends to a bounded deque (a full queue drops the span; the SDK's warning about it is
 let through once a minute), and the exporter's HTTP requests (``requests``, blocking) run on that thread.
 
@@ -213,15 +213,7 @@ class Tracing(NoTracing):
         self._propagator.inject(carrier)
         return carrier
 
-    def remote_span(
-        self,
-        name: str,
-        carrier: Mapping[str, Any],
-        start_ns: int,
-        attributes: Mapping[str, Any],
-        *,
-        error: bool = False,
-    ) -> None:
+    def remote_span(self, name, carrier, start_ns, attributes, *, error=False) -> None:  # typed in NoTracing
         from opentelemetry.context import Context
 
         if not carrier.get(TRACEPARENT):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
-
-import aetcd
+from typing import TYPE_CHECKING, Any
 
 from contract.config import Config
 from contract.deployment_rules import deployment_faults, parse_deployment
@@ -29,6 +27,9 @@ from contract.webapi import (
     may_define_groups,
     shutdown_refusal,
 )
+
+if TYPE_CHECKING:
+    from service_runtime.etcd import EtcdClient
 
 
 class Refused(Exception):
@@ -54,7 +55,7 @@ def conflict(detail: str) -> Refused:
 
 
 class WebApiAdmin:
-    def __init__(self, client: aetcd.Client, config: Config):
+    def __init__(self, client: EtcdClient, config: Config):
         self._client = client
         self._config = config
 

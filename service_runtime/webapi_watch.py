@@ -1,8 +1,9 @@
 """Following Web API Groups in etcd: one prefix read, then a watch, kept as a ``GroupsSnapshot``.
 
 Used by the front door (routing, overview) and by every signer (its group's deployments and
-Recreate generation, and Shutdown commands addressed to it).  After any etcd trouble it reads the
-whole prefix again, so a missed event cannot leave a stale view behind.
+Recreate generation, and Shutdown commands addressed to it).  The watch itself carries on at the next
+etcd member when its member is lost; when it cannot (every member lost, or the revisions to resume
+from compacted), the whole prefix is read again, so a missed event cannot leave a stale view behind.
 """
 
 from __future__ import annotations

@@ -6,11 +6,9 @@ import asyncio
 import dataclasses
 import logging
 
-import aetcd
-
 from contract.config import Config
 from contract.etcd_layout import AgentRecord, agent_key
-from service_runtime.etcd import etcd_client
+from service_runtime.etcd import EtcdClient, Lease, etcd_client
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +18,8 @@ class AgentRegistration:
         self._config = config
         self._key = agent_key(config, record.agent_id)
         self.record = record
-        self._client: aetcd.Client | None = None
-        self._lease = None
+        self._client: EtcdClient | None = None
+        self._lease: Lease | None = None
         self._changed = asyncio.Event()
 
     def report(
@@ -94,13 +92,8 @@ class AgentRegistration:
         try:
             if self._lease is not None:
                 await asyncio.wait_for(self._lease.revoke(), 2.0)
-        except (Exception, asyncio.CancelledError):
-            # grpc's aio raises CancelledError when the channel closes under the call (the registration
-            # loop reconnecting at that moment): the lease then expires on its own.  A cancellation of
-            # this task itself still propagates.
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
+        except Exception:  # etcd away, or the loop closed the connection under the call to reconnect
+            pass  # the lease then expires on its own
         await self._close_client()
 
     async def _close_client(self) -> None:

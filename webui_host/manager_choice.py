@@ -64,15 +64,16 @@ def _choice_from_etcd(setup: Setup, overrides: dict, endpoints: list[str]) -> Ma
 
 
 def _try_read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]] | None:
+    from service_runtime.etcd_wire import EtcdError  # with the client (see _read_etcd)
+
     try:
         return asyncio.run(_read_etcd(config, timeout))
-    except Exception:  # noqa: BLE001 - aetcd raises several connection error types
+    except (EtcdError, OSError, TimeoutError, ValueError, TypeError):  # unreachable, unreadable TLS files, bad JSON
         return None
 
 
 async def _read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]]:
-    # Here, not at the top: a first run (a fresh embedded etcd) needs no etcd client, and loading
-    # one (grpc, ~0.1 s and 20 MiB) would only delay supervisord.
+    # Here, not at the top: a first run (a fresh embedded etcd) needs no etcd client.
     from service_runtime.etcd import etcd_client, read_global_settings
 
     client = etcd_client(config)

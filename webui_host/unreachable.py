@@ -1,6 +1,6 @@
 """One line, not a traceback, when a CLI command cannot reach etcd or Redis.
 
-Operators run these commands by hand and from scripts: a stack trace of grpc internals hides the one
+Operators run these commands by hand and from scripts: a stack trace of client internals hides the one
 fact that matters (which server, at which address) and its exit status says nothing.  Every command
 goes through ``describe`` in ``cli.main``.
 """
@@ -26,7 +26,7 @@ def loaded_classes(module: str, *names: str) -> tuple[type, ...]:
 
 def describe(exc: BaseException, config_path: Path | None) -> str | None:
     """The one-line error for an unreachable server, or None when ``exc`` is something else."""
-    if isinstance(exc, loaded_classes("aetcd.exceptions", "ConnectionFailedError", "ConnectionTimeoutError")):
+    if isinstance(exc, loaded_classes("service_runtime.etcd_wire", "EtcdUnavailable")):
         return f"etcd at {_address(config_path, 'etcd')} is unreachable ({_first_line(exc)})"
     if isinstance(exc, loaded_classes("redis.exceptions", "ConnectionError", "TimeoutError")):
         return f"Redis at {_address(config_path, 'redis')} is unreachable ({_first_line(exc)})"

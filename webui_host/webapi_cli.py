@@ -71,7 +71,7 @@ def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    # The etcd client (grpc) is loaded by these commands only, not by every `webui-host` command.
+    # The etcd client is loaded by these commands only, not by every `webui-host` command.
     from service_runtime.webapi_admin import Refused
 
     try:

@@ -15,18 +15,10 @@ from yarl import URL
 
 from contract.host_layout import session_daemon_endpoint, signer_endpoint
 from tests.support.http_probe import signed_call_works
+from tests.support.polling import eventually_sync
 from tests.support.stack import ADMIN_USER
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"condition not met within {timeout}s")
 
 
 async def test_manager_down_gives_502_quickly(admin, stack):
@@ -44,7 +36,7 @@ async def test_manager_down_gives_502_quickly(admin, stack):
             assert response.status == 502
     finally:
         stack.supervisorctl("start", "devstack")
-    wait_for(lambda: signed_call_works(stack.base_url, *ADMIN_USER))
+    eventually_sync(lambda: signed_call_works(stack.base_url, *ADMIN_USER), 20, 0.2, what="a signed call")
 
 
 async def test_signer_killed_under_load_fails_no_request(admin, stack):
@@ -68,7 +60,7 @@ async def test_signer_killed_under_load_fails_no_request(admin, stack):
     await asyncio.gather(load(), assassin())
     assert len(results) == 300
     assert set(results) == {200}, {status: results.count(status) for status in set(results)}
-    wait_for(lambda: len(stack.pids("signers:")) == stack.config.signers.count)
+    eventually_sync(lambda: len(stack.pids("signers:")) == stack.config.signers.count, 20, 0.2, what="every signer")
 
 
 async def test_no_signer_gives_503(admin, stack):
@@ -80,7 +72,7 @@ async def test_no_signer_gives_503(admin, stack):
             assert response.content_type == "application/problem+json"
     finally:
         stack.supervisorctl("start", "signers:*")
-    wait_for(lambda: signed_call_works(stack.base_url, *ADMIN_USER))
+    eventually_sync(lambda: signed_call_works(stack.base_url, *ADMIN_USER), 20, 0.2, what="a signed call")
 
 
 async def test_frontdoor_redis_user_cannot_read_secrets_or_write(admin, stack):

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from tests.support.polling import eventually as poll_until
+from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, VENV_BIN, RunningStack
 
 pytestmark = pytest.mark.slow
@@ -102,15 +102,23 @@ async def test_sigterm_turns_unready_stops_accepting_and_drains_requests_and_web
     try:
         socket = await session.ws_connect("/func/stream/echo")
         slow = asyncio.ensure_future(session.get("/func/dev/slow?delay=1.5"))  # under response_timeout (2 s)
-        await asyncio.sleep(0.3)
+
+        async def slow_in_flight() -> bool:
+            async with session.get("/stats?format=json") as answer:
+                return (await answer.json())["active_proxy_api_handlers"] == 1
+
+        await eventually(slow_in_flight, timeout=5, what="the slow request in flight")
         started = time.monotonic()
         stopping = asyncio.ensure_future(asyncio.to_thread(stack.supervisorctl, "stop", "frontdoor:*"))
 
         async def unready():
-            async with ops.get("/readyz") as answer:
-                return answer.status == 503 and (await answer.json())["draining"]
+            try:
+                async with ops.get("/readyz") as answer:
+                    return answer.status == 503 and (await answer.json())["draining"]
+            except aiohttp.ClientError:
+                return False
 
-        assert await eventually(unready, timeout=UNREADY_DELAY)
+        await eventually(unready, timeout=UNREADY_DELAY, what="/readyz unready and draining")
 
         async def listener_closed():
             try:
@@ -121,7 +129,7 @@ async def test_sigterm_turns_unready_stops_accepting_and_drains_requests_and_web
             return False
 
         # The public listener closes after the unready delay (a loaded machine may take a moment more).
-        await poll_until(listener_closed, timeout=UNREADY_DELAY + 2, interval=0.2)
+        await eventually(listener_closed, timeout=UNREADY_DELAY + 2, interval=0.2)
         async with await slow as answer:  # the request in flight finished normally
             assert answer.status == 200 and (await answer.json())["slept"] == 1.5
         await socket.send_str("still relayed while draining")
@@ -133,21 +141,9 @@ async def test_sigterm_turns_unready_stops_accepting_and_drains_requests_and_web
         assert "stopped" in (await stopping).lower()
         log = stack.config.runtime.state_dir / "logs" / "frontdoor_00.log"
         # It exited on its own, nothing was cut (supervisord may copy the last lines a moment later).
-        await poll_until(lambda: '"event":"drain_done","status":"success"' in log.read_text(), timeout=3)
+        await eventually(lambda: '"event":"drain_done","status":"success"' in log.read_text(), timeout=3)
     finally:
         await ops.close()
         await session.close()
         stack.supervisorctl("start", "frontdoor:*")
     stack.wait_until_serving()
-
-
-async def eventually(check, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if await check():
-                return True
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(interval)
-    return False

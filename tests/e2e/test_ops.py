@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import time
 
 import aiohttp
 import pytest
@@ -15,6 +14,7 @@ import zmq.asyncio
 from yarl import URL
 
 from contract.host_layout import signer_endpoint
+from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 
 pytestmark = pytest.mark.slow
@@ -67,15 +67,6 @@ def samples(text: str, name: str, **labels: str) -> list[float]:
     return found
 
 
-async def eventually(check, timeout: float = 15.0, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = await check()
-        if outcome or time.monotonic() > deadline:
-            return outcome
-        await asyncio.sleep(interval)
-
-
 def read_logs(stack, pattern: re.Pattern | None = None) -> dict[str, str]:
     logs = stack.config.runtime.state_dir / "logs"
     found = {
@@ -96,6 +87,17 @@ def log_events(stack, file_prefix: str) -> list[dict]:
     return events
 
 
+def logouts_logged(stack) -> tuple[int, int]:
+    """Logouts of the normal user as the front door and the session daemon have logged them."""
+    front = [e for e in log_events(stack, "frontdoor_") if e.get("path") == "/server/logout"]
+    daemon = [
+        e
+        for e in log_events(stack, "session_daemon")
+        if e.get("event") == "session_revoke" and e.get("user_id") == NORMAL_USER[0]
+    ]
+    return len(front), len(daemon)
+
+
 async def test_one_scrape_shows_every_process_with_backend_ai_labels(stack, client):
     assert await log_in(client, (ADMIN_USER[0], WRONG_PASSWORD), path="/api/auth/login") == 401
     assert await log_in(client) == 200
@@ -113,8 +115,7 @@ async def test_one_scrape_shows_every_process_with_backend_ai_labels(stack, clie
         timed_out = samples(text, "webui_host_upstream_errors_total", kind="response_timeout")
         return text if rejected and timed_out else None
 
-    text = await eventually(scraped_everything)
-    assert text, "the signer's rejected-message counter never showed up"
+    text = await eventually(scraped_everything, 15, 0.3, what="the signer's rejected-message counter")
     login = dict(endpoint="/api/auth/login", method="POST")
     # The stack's start-up check logged in too: counts are "at least".
     assert (
@@ -177,7 +178,7 @@ async def test_one_scrape_shows_every_process_with_backend_ai_labels(stack, clie
     async def one_active_session():
         return samples(await scrape(stack), "webui_host_active_sessions") == [1.0]
 
-    assert await eventually(one_active_session), "the active-sessions gauge never counted the login"
+    await eventually(one_active_session, 15, 0.3, what="the active-sessions gauge counting the login")
     async with client.get("/metrics") as answer:  # never on the public port
         assert "backendai_api_request_count" not in await answer.text()
 
@@ -229,15 +230,19 @@ async def test_readyz_follows_the_manager_and_livez_does_not(stack):
             async with ops.get("/readyz") as answer:
                 return answer.status == 200
 
-        assert await eventually(ready_again)
+        await eventually(ready_again, 15, 0.3, what="ready again once the Manager is back")
 
 
 async def test_stats_counts_handlers_in_flight(stack, client):
     assert await log_in(client) == 200
     slow = asyncio.ensure_future(client.get("/func/dev/slow?delay=1"))
-    await asyncio.sleep(0.4)
-    async with client.get("/stats?format=json") as answer:
-        doc = await answer.json()
+
+    async def the_slow_one_in_flight() -> dict | None:
+        async with client.get("/stats?format=json") as answer:
+            doc = await answer.json()
+        return doc if doc["active_proxy_api_handlers"] == 1 else None
+
+    doc = await eventually(the_slow_one_in_flight, timeout=5, what="the slow request counted in flight")
     assert doc["active_proxy_api_handlers"] == 1 and doc["total_active_handlers"] >= 2
     assert doc["active_healthcheck_handlers"] == 1 and doc["total_async_tasks"] > 0
     async with await slow as answer:
@@ -262,8 +267,7 @@ async def test_a_request_id_follows_a_login_and_a_signed_call_across_processes(s
         front = [e for e in log_events(stack, "frontdoor_") if e.get("request_id") in ("login-trace-1", "sign-trace-2")]
         return daemon and signer and len(front) >= 2 and (daemon, signer, front)
 
-    found = await eventually(traced, timeout=5)
-    assert found, "the request ids did not reach every process's log"
+    found = await eventually(traced, 5, 0.3, what="the request ids in every process's log")
     daemon, signer, front = found
     assert any(
         e["event"] == "session_create" and e["user_id"] == NORMAL_USER[0] and e["status"] == "success" for e in daemon
@@ -286,9 +290,14 @@ async def test_logs_hold_no_password_secret_key_cookie_or_signature(stack, clien
     for i in range(3):
         async with client.post("/func/auth", json={"echo": str(i)}) as answer:
             assert answer.status == 200
+    logged_before = logouts_logged(stack)
     async with client.post("/server/logout") as answer:
         assert answer.status == 201
-    await asyncio.sleep(0.5)  # let every process flush its lines
+    await eventually(  # the last lines of this test are written: nothing of it can appear later
+        lambda: all(now > before for now, before in zip(logouts_logged(stack), logged_before)),
+        timeout=10,
+        what="the logout in the front door's and the session daemon's logs",
+    )
     logs = read_logs(stack)
     assert any(OUR_LOGS.match(name) for name in logs)
     for forbidden in (
@@ -324,7 +333,7 @@ async def test_sighup_reloads_timeouts_without_restarting_anything(stack, client
                 if e.get("event") == "config_reload" and "api.response_timeout" in e.get("changed", [])
             ]
 
-        assert await eventually(reloaded, timeout=10)
+        await eventually(reloaded, 10, 0.3, what="the front door's config_reload of api.response_timeout")
         async with client.get("/func/dev/slow?delay=1") as answer:
             assert answer.status == 504  # 1 s is now over the limit
     finally:
@@ -335,7 +344,7 @@ async def test_sighup_reloads_timeouts_without_restarting_anything(stack, client
         async with client.get("/func/dev/slow?delay=1") as answer:
             return answer.status == 200
 
-    assert await eventually(restored, timeout=10)
+    await eventually(restored, 10, 0.3, what="response_timeout restored")
     assert {name: stack.pids(name) for name in before} == before  # nothing restarted
     for prefix in ("signer_", "session_daemon"):
         assert any(

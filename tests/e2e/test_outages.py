@@ -5,7 +5,10 @@ a browser), never a 500, a hang or a traceback in the logs; sessions outlive a R
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket as socket_module
+import subprocess
 import time
 
 import aiohttp
@@ -13,9 +16,11 @@ import pytest
 import zmq
 import zmq.asyncio
 
+from contract.etcd_layout import AgentRecord, AgentState, agents_prefix
 from contract.host_layout import ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import MessageOpener, MessageSealer
 from contract.requests import SIGN, SigningRequest
+from contract.webapi import STORE_DOWN_FAULT
 from service_runtime.keyfiles import load_shared_key
 from tests.support.polling import eventually
 from tests.support.stack import ADMIN_USER, RunningStack
@@ -23,6 +28,9 @@ from tests.support.stack import ADMIN_USER, RunningStack
 pytestmark = pytest.mark.slow
 
 FAST = 2.0  # seconds: what "fast" means for an answer during an outage
+# Well under [signers] pool_wait (10 s): a front door that waited for a signer would take that long.
+PROMPT = 3.0
+STORE_DOWN_TITLE = "The session store is unavailable."  # problems.session_store_down
 PROBLEM = "application/problem+json"
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -153,3 +161,73 @@ async def test_login_while_the_session_daemon_is_away_is_a_fast_503_and_no_false
 async def _logs_in(session: aiohttp.ClientSession) -> bool:
     async with session.post("/server/login", json={"username": ADMIN_USER[0], "password": ADMIN_USER[1]}) as answer:
         return answer.status == 200
+
+
+def signer_records(stack) -> list[AgentRecord]:
+    """The signers' registrations as etcd holds them (the front door's API needs Redis for a session)."""
+    done = subprocess.run(
+        ["etcdctl", f"--endpoints=127.0.0.1:{stack.ports.etcd}", "get", "--prefix", "--print-value-only"]
+        + [agents_prefix(stack.config).decode()],
+        env={**os.environ, "ETCDCTL_API": "3"},
+        capture_output=True,
+        timeout=10,
+    )
+    assert done.returncode == 0, done.stderr
+    return [AgentRecord.from_json(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def signers_down_for_the_store(stack) -> bool:
+    records = signer_records(stack)
+    return len(records) == stack.config.signers.count and all(
+        (r.state, r.fault) == (AgentState.DOWN, STORE_DOWN_FAULT) for r in records
+    )
+
+
+async def assert_store_down_at_once(session: aiohttp.ClientSession) -> None:
+    """A proxied call answered with the session store's 503 problem, well before pool_wait."""
+    status, content_type, text, elapsed = await timed(session, "GET", "/func/auth?echo=store-down")
+    assert (status, content_type) == (503, PROBLEM), (status, f"{elapsed:.2f} s", text[:300])
+    assert json.loads(text)["title"] == STORE_DOWN_TITLE, (f"{elapsed:.2f} s", text)
+    assert elapsed < PROMPT, f"the 503 took {elapsed:.2f} s: waited for a signer instead of failing fast"
+
+
+async def test_redis_stopped_makes_signers_report_store_down_and_the_proxy_a_prompt_503(stack):
+    session = await logged_in(stack)
+    try:
+        assert (await timed(session, "GET", "/func/auth?echo=before"))[0] == 200
+        assert "stopped" in stack.supervisorctl("stop", "redis").lower()
+        await eventually(lambda: signers_down_for_the_store(stack), timeout=15, what="signers Down for the store")
+        await assert_store_down_at_once(session)
+        assert "started" in stack.supervisorctl("start", "redis").lower()
+
+        async def signs_again() -> bool:
+            return (await timed(session, "GET", "/func/auth?echo=after"))[0] == 200
+
+        await eventually(signs_again, timeout=15, what="the same session signing once Redis is back")
+    finally:
+        stack.supervisorctl("start", "redis")
+        await session.close()
+
+
+async def test_redis_lost_at_the_signers_only_is_a_prompt_503_not_a_wait_for_a_signer(stack):
+    """The front door still reads the session (its own Redis user works) but no signer can: the
+    signers' ACL user is switched off and their connections cut, as a partition between the signers
+    and Redis would.  The front door knows from their Down/store_unavailable that waiting is useless."""
+    session = await logged_in(stack)
+    admin = stack.admin_redis()
+    try:
+        assert (await timed(session, "GET", "/func/auth?echo=before"))[0] == 200
+        admin.acl_setuser("signer", enabled=False)
+        admin.client_kill_filter(user="signer")
+        await eventually(lambda: signers_down_for_the_store(stack), timeout=15, what="signers Down for the store")
+        await assert_store_down_at_once(session)
+        admin.acl_setuser("signer", enabled=True)
+
+        async def signs_again() -> bool:
+            return (await timed(session, "GET", "/func/auth?echo=after"))[0] == 200
+
+        await eventually(signs_again, timeout=15, what="the same session signing once the signers reach Redis")
+    finally:
+        admin.acl_setuser("signer", enabled=True)
+        admin.close()
+        await session.close()

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.e2e.test_faults import wait_for
 from tests.support.http_probe import signed_call_works
+from tests.support.polling import eventually_sync
 from tests.support.stack import ADMIN_USER, NORMAL_USER
 
 pytestmark = pytest.mark.slow
@@ -160,7 +160,7 @@ async def test_manager_unreachable_is_explained_on_the_login_page(web_client, st
     finally:
         stack.supervisorctl("start", "devstack")
     assert "The Backend.AI Manager cannot be reached." in page
-    wait_for(lambda: signed_call_works(stack.base_url, *ADMIN_USER))
+    eventually_sync(lambda: signed_call_works(stack.base_url, *ADMIN_USER), 20, 0.2, what="a signed call")
 
 
 async def test_config_toml_for_the_official_web_ui(web_client, stack):

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket as sock
 import subprocess
-import time
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +18,7 @@ import zmq.asyncio
 
 from contract.host_layout import signer_endpoint
 from tests.docs.grafana import dashboard_queries, seed_queries
+from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 
@@ -86,15 +86,6 @@ def prometheus(tmp_path_factory, stack):
     server.stop()
 
 
-async def wait_for(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        await asyncio.sleep(0.5)
-    return False
-
-
 async def traffic(stack, failing_user: tuple[str, str]) -> None:
     """Logins ok and failed, logouts, proxied calls (one a 504), web UI files found and missing."""
 
@@ -160,14 +151,14 @@ async def test_every_seed_query_and_dashboard_panel_returns_data(stack, promethe
             except aiohttp.ClientError:
                 return False
 
-        assert await wait_for(ready), "prometheus did not start"
+        await eventually(ready, 30, 0.5, what="prometheus ready")
         await traffic(stack, MONITOR_USER)
 
         async def scraped():
             expr = f'backendai_api_request_count_total{{service_group="{SERVICE_GROUP}", status_code="504"}}'
             return bool(await prometheus.query(session, expr))
 
-        assert await wait_for(scraped), "prometheus never scraped the ops listener"
+        await eventually(scraped, 30, 0.5, what="prometheus scraping the ops listener")
         await asyncio.sleep(2)  # more samples of the same series, so rates have two points to work with
         await traffic(stack, ("inactive@lablup.com", "xPnTSNLh"))
         await asyncio.sleep(3)  # three scrapes (1 s) after the second round

@@ -23,7 +23,7 @@ import pytest
 from contract.account_names import account_key
 from contract.redis_layout import SessionRecord, login_history_key, session_hash, session_key
 from tests.support.blackhole import Blackhole
-from tests.support.polling import eventually
+from tests.support.polling import eventually, eventually_sync
 from tests.support.ports import free_port
 from tests.support.reloads import sighup, with_keys
 from tests.support.stack import ADMIN_USER, RunningStack
@@ -50,9 +50,7 @@ def manager():
         with socket.socket() as probe:
             return probe.connect_ex(("127.0.0.1", port)) == 0
 
-    deadline = time.monotonic() + 30
-    while not listening() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually_sync(listening, timeout=30, what="the development Manager listening")
     yield port
     process.terminate()
     process.wait(10)

@@ -234,7 +234,11 @@ async def test_groups_a_user_cannot_read_are_not_disclosed(client_for):
     async with admin.post(GROUPS, json={"name": "SECRET"}) as response:
         assert response.status in (201, 409)
     user = await client_for(NORMAL_USER)
-    await asyncio.sleep(0.5)
+
+    async def in_the_snapshot() -> bool:  # else the user's overview could predate the group
+        return "SECRET" in [g["name"] for g in (await overview(admin))["groups"]]
+
+    await eventually(in_the_snapshot, timeout=10, what="SECRET in the admin's overview")
     assert "SECRET" not in [g["name"] for g in (await overview(user))["groups"]]
     async with user.patch(f"{GROUPS}/SECRET", json={"description": "x"}) as response:
         assert response.status == 404

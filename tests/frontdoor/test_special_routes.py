@@ -7,7 +7,7 @@ import pytest
 
 from contract.config import ConfigError, parse_config
 from frontdoor.pipeline import credential_login, pipeline_token
-from frontdoor.special_routes import Special, limited_like_login, special_route
+from frontdoor.special_routes import Special, limited_like_login, path_for_logs, special_route
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,19 @@ def test_special_route_table(method, path, kind):
 )
 def test_anonymous_auth_paths_share_the_login_limit(method, path, enabled, limited):
     assert limited_like_login(method, path, enabled) is limited
+
+
+@pytest.mark.parametrize(
+    "path, logged",
+    [
+        ("/func/folders/_/tus/upload/eyJ.a.b", "/func/folders/_/tus/upload/<token>"),
+        ("/webapi/store/folders/_/tus/upload/tok/more", "/webapi/store/folders/_/tus/upload/<token>"),
+        ("/func/folders/_/tus/upload/", "/func/folders/_/tus/upload/"),
+        ("/func/folders/x/files", "/func/folders/x/files"),
+    ],
+)
+def test_path_for_logs_leaves_a_tus_upload_token_out(path, logged):
+    assert path_for_logs(path) == logged
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from contract.config import parse_config
 from frontdoor.upstream import upstream_target
 from frontdoor.websocket import WebSocketRelay
 from service_runtime.instruments import Instruments
+from tests.support.polling import eventually
 
 LIMIT = 64 * 1024
 PER_SESSION, PER_WORKER = 2, 3
@@ -176,14 +177,12 @@ async def _until(condition, timeout: float = 5.0) -> None:
 
 
 async def _until_opens(client: aiohttp.ClientSession, url: str, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+    async def opens() -> bool:
         try:
             ws = await client.ws_connect(url)
         except aiohttp.WSServerHandshakeError:
-            assert loop.time() < deadline, "the freed slot was never given back"
-            await asyncio.sleep(0.02)
-            continue
+            return False
         await ws.close()
-        return
+        return True
+
+    await eventually(opens, timeout, interval=0.02, what="the freed slot given back")

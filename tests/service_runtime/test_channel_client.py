@@ -13,6 +13,7 @@ from contract.messages import MessageSealer
 from service_runtime.channel_client import MAX_BATCH, DealerChannel, NotSent, PeerLost
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
+from tests.support.polling import eventually
 
 KEY = bytes(range(32))
 
@@ -43,10 +44,7 @@ async def start_echo_server(context, endpoint, handler=None):
 
 
 async def wait_connected(channel, timeout=2.0):
-    deadline = time.monotonic() + timeout
-    while not channel.connected:
-        assert time.monotonic() < deadline, "channel never connected"
-        await asyncio.sleep(0.01)
+    await eventually(lambda: channel.connected, timeout, interval=0.01, what="the channel connected")
 
 
 async def test_many_requests_in_flight_are_batched_and_all_answered(context, endpoint):

@@ -11,6 +11,7 @@ import zmq.asyncio
 from contract.messages import MessageOpener, MessageSealer
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
+from tests.support.polling import eventually
 
 KEY = bytes(range(32))
 
@@ -59,8 +60,7 @@ async def test_an_expired_message_is_an_ordinary_warning_and_a_forgery_a_securit
         caplog.set_level("INFO", logger="service_runtime.channel_server")
         await dealer.send_multipart(MessageSealer(KEY, -1.0).seal("sign", [{"rid": 1}]))  # expired on arrival
         await dealer.send_multipart(MessageSealer(bytes(32), 5.0).seal("sign", [{"rid": 2}]))  # wrong key
-        while server.rejected.total() < 2:
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.rejected.total() >= 2, 5, interval=0.01, what="both messages rejected")
         events = {record.reason: record.event for record in caplog.records if hasattr(record, "reason")}
         assert events == {"expired": "stale_message", "bad_mac": "security_violation"}
     finally:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from contract.config import parse_config
+from frontdoor.webui_config import webui_settings
 from service_runtime.reload import Reloader, apply_reload, reload_from_file, run_hooks
 
 
@@ -32,6 +33,32 @@ def test_non_bootstrap_keys_are_applied_in_place_and_bootstrap_keys_reported():
     assert sorted(result.needs_restart) == ["api.endpoint", "ops.port", "service.port", "signers.count"]
     assert held_by_a_part.response_timeout == 5 and current.runtime.log_level == "DEBUG"
     assert current.service.port == 8090 and current.api.endpoint == [] and current.ops.port == 8092
+
+
+def test_backend_ai_web_ui_keys_are_applied_and_reported():
+    """Keys kept for Backend.AI's Web UI without a model of ours are served per request by /config.toml."""
+    current = parse_config({"service": {"webui_debug": False}, "resources": {"max_cpu_cores_per_container": 64}})
+    fresh = parse_config(
+        {"service": {"webui_debug": True}, "resources": {"max_cpu_cores_per_container": 8}, "ui": {"brand": "Lab"}}
+    )
+    result = apply_reload(current, fresh)
+    assert sorted(result.changed) == ["resources", "service.webui_debug", "ui"] and result.needs_restart == []
+    assert webui_settings(current) == webui_settings(fresh)
+    assert webui_settings(current)[("service", "webui_debug")] is True
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        pytest.param({}, {"api": {"domain": "default"}}, id="our-default-now-written"),
+        pytest.param({"api": {"domain": "default"}}, {}, id="written-key-left-out"),
+    ],
+)
+def test_config_toml_after_a_reload_is_what_a_restart_serves(before, after):
+    """/config.toml sends a key the file writes, Backend.AI's default for one it leaves out."""
+    current = parse_config(before)
+    apply_reload(current, parse_config(after))
+    assert webui_settings(current) == webui_settings(parse_config(after))
 
 
 @pytest.mark.parametrize(

@@ -17,3 +17,18 @@ def test_no_process_loads_the_opentelemetry_metrics_sdk():
     loaded = modules_loaded_by("service_runtime.process", "signer_worker.service", "frontdoor.lifecycle")
     assert "redis.asyncio" in loaded
     assert not any(name.startswith("opentelemetry.sdk.metrics") for name in loaded)
+
+
+def test_no_process_loads_grpc():
+    # etcd is spoken to over its HTTP/JSON gateway: gRPC's library (~20 MiB and ~0.1 s per process,
+    # and its threads) and protobuf are not loaded by any process of ours.
+    entries = {
+        "front door": ("service_runtime.process", "frontdoor.lifecycle"),
+        "signer": ("service_runtime.process", "signer_worker.service"),
+        "session daemon": ("service_runtime.process", "session_daemon.service"),
+        "CLI's etcd commands": ("webui_host.cli", "webui_host.webapi_cli", "webui_host.roll", "service_runtime.etcd"),
+    }
+    for role, modules in entries.items():
+        loaded = packages(modules_loaded_by(*modules))
+        assert not loaded & {"grpc", "aetcd"}, role
+        assert not any(name.startswith("google.protobuf") for name in modules_loaded_by(*modules)), role

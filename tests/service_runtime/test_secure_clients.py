@@ -6,14 +6,14 @@ import os
 import subprocess
 from pathlib import Path
 
-import aetcd.exceptions
 import pytest
 import redis.exceptions
 
 from contract.config import parse_config
 from contract.host_layout import REDIS_ADMIN, redis_password_file
 from contract.redis_layout import ROLES
-from service_runtime.etcd import etcd_client, grpc_target
+from service_runtime.etcd import etcd_client
+from service_runtime.etcd_wire import EtcdRequestError
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.redis_client import redis_client
 from tests.support.polling import eventually, eventually_sync
@@ -100,7 +100,7 @@ async def test_etcd_user_and_password(tmp_path: Path):
         finally:
             await client.close()
         anonymous = etcd_client(_config(tmp_path, etcd={"addr": etcd.addr}))
-        with pytest.raises(aetcd.exceptions.ClientError):
+        with pytest.raises(EtcdRequestError):
             await anonymous.put(b"/webui-host/probe", b"2")
         await anonymous.close()
     finally:
@@ -166,9 +166,3 @@ async def test_etcd_over_tls_with_a_client_certificate(tmp_path: Path):
             await client.close()
     finally:
         _stop(process)
-
-
-def test_grpc_target_lists_every_endpoint():
-    assert grpc_target(["127.0.0.1:1", "127.0.0.2:2"]) == "ipv4:127.0.0.1:1,127.0.0.2:2"
-    assert grpc_target(["localhost:3"]).startswith(("ipv4:127.0.0.1:3", "ipv6:[::1]:3"))
-    assert grpc_target(["[::1]:4"]) == "ipv6:[::1]:4"

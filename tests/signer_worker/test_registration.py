@@ -3,9 +3,9 @@
 The race, made to happen on purpose: etcd is frozen (SIGSTOP), then Redis is killed, so the signer
 reports Down and its registration loop sends that to the frozen etcd, where the call hangs until
 the client's deadline (``EtcdClient`` timeout, 5 s).  SIGTERM arrives inside that call's last two
-seconds: the stop's lease revoke is in flight on the same gRPC channel when the loop's call times
-out and the loop closes the channel to reconnect.  gRPC then cancels the revoke with a
-``CancelledError`` that is not a cancellation of the stopping task.
+seconds: the stop's lease revoke is in flight on the same client when the loop's call times out and
+the loop closes that client to reconnect, cutting the revoke (with gRPC, that surfaced as a
+``CancelledError`` that was not a cancellation of the stopping task).
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import redis
 from contract.host_layout import REDIS_ADMIN, redis_password_file
 from contract.redis_layout import ROLES
 from service_runtime.keyfiles import ensure_secrets
+from tests.support.polling import eventually_sync
 from tests.support.ports import free_port, free_ports
 from webui_host import embedded
 
@@ -73,18 +73,22 @@ def start_redis(tmp_path: Path, secrets_dir: Path, port: int | None = None, time
     conf.chmod(0o600)
     process = subprocess.Popen([REDIS_SERVER, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     handle = RedisHandle(port, process, secrets_dir, conf)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers_ping() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited with status {process.returncode} (port {port} taken?)")
         try:
             with handle.admin() as client:
-                if client.ping():
-                    return handle
+                return client.ping()
         except redis.ConnectionError:
-            time.sleep(0.02)
-    handle.stop()
-    raise RuntimeError(f"redis-server did not answer PING on port {port} within {timeout} s")
+            return False
+
+    try:
+        eventually_sync(answers_ping, timeout, interval=0.02, what=f"redis-server answering PING on port {port}")
+    except AssertionError:
+        handle.stop()
+        raise
+    return handle
 
 
 @dataclass
@@ -108,8 +112,8 @@ def start_etcd(tmp_path: Path, timeout: float = 15.0) -> EtcdHandle:
     argv = embedded.etcd_command(data_dir=data_dir, client_port=client_port, peer_port=peer_port, binary=ETCD)
     with open(tmp_path / "etcd.log", "ab") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"etcd exited with status {process.returncode}")
         done = subprocess.run(
@@ -117,8 +121,11 @@ def start_etcd(tmp_path: Path, timeout: float = 15.0) -> EtcdHandle:
             env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"},
             capture_output=True,
         )
-        if done.returncode == 0:
-            return EtcdHandle(client_port, process)
-        time.sleep(0.1)
-    _stop(process)
-    raise RuntimeError(f"etcd did not become healthy within {timeout} s")
+        return done.returncode == 0
+
+    try:
+        eventually_sync(healthy, timeout, what="etcd healthy")
+    except AssertionError:
+        _stop(process)
+        raise
+    return EtcdHandle(client_port, process)

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from contract.host_layout import REDIS_ADMIN
 from service_runtime.config_file import load_config
 from service_runtime.redis_client import read_redis_password
 from tests.support.http_probe import signed_call_works
+from tests.support.polling import eventually_sync
 from tests.support.ports import free_ports, port_is_free
 
 VENV_BIN = Path(sys.executable).parent
@@ -187,20 +187,26 @@ class RunningStack:
         return self._process.poll() is not None and "cannot start" in output and "already in use" in output
 
     def wait_until_serving(self, timeout: float = 30.0) -> None:
-        """Polls every ``poll_interval`` seconds (0.3; the benchmark times a start to 50 ms)."""
-        deadline = time.monotonic() + timeout
+        """Polls every ``poll_interval`` seconds (0.3; the benchmark times a start to 50 ms); a launcher
+        that exits fails at once (RuntimeError, which ``start`` retries on new ports)."""
         last_error = "not started"
-        while time.monotonic() < deadline:
+
+        def serving() -> bool:
+            nonlocal last_error
             if self._process.poll() is not None:
                 raise RuntimeError(f"webui-host run exited with {self._process.returncode}: {self.log_tail()}")
             try:
                 if signed_call_works(self.base_url, *ADMIN_USER):
-                    return
+                    return True
                 last_error = "signed call not yet accepted"
             except OSError as exc:
                 last_error = repr(exc)
-            time.sleep(self.poll_interval)
-        raise TimeoutError(f"stack not serving after {timeout}s ({last_error}): {self.log_tail()}")
+            return False
+
+        try:
+            eventually_sync(serving, timeout=timeout, interval=self.poll_interval, what="a signed call")
+        except AssertionError:
+            raise TimeoutError(f"stack not serving after {timeout}s ({last_error}): {self.log_tail()}") from None
 
     def etcd_put(self, section: str, name: str, value: bytes) -> None:
         """Write a Web API Groups entry the way an operator's ``etcdctl`` would, around our API's checks."""

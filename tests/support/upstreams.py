@@ -11,12 +11,13 @@ import http.cookiejar
 import http.server
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
 from multidict import CIMultiDict
+
+from tests.support.polling import eventually_sync
 
 
 @dataclass
@@ -126,13 +127,12 @@ def deploy(
     assert _post_json(opener, f"{base_url}/api/webapi/groups", {"name": group}) in (201, 409)
     definition = {"name": name, "route_prefix": f"/webapi/{name}", "upstreams": [upstream.url], "signing": signing}
     assert _post_json(opener, f"{base_url}/api/webapi/groups/{group}/deployments", definition) in (201, 409)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def routed() -> bool:
         try:
             with opener.open(f"{base_url}/webapi/{name}/__ready", timeout=5) as response:
-                if response.status == 200 and "/__ready" in upstream.paths:
-                    return
+                return response.status == 200 and "/__ready" in upstream.paths
         except urllib.error.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"/webapi/{name} was not served within {timeout} s")
+            return False
+
+    eventually_sync(routed, timeout, interval=0.3, what=f"/webapi/{name} served")

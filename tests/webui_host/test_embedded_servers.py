@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from contract.etcd_layout import manager_endpoints_key
 from contract.host_layout import REDIS_ADMIN, redis_password_file
 from contract.redis_layout import ROLES
 from service_runtime.keyfiles import ensure_secrets
+from tests.support.polling import eventually, eventually_sync
 from webui_host import embedded, host_setup, manager_choice
 
 REDIS = "/usr/bin/redis-server"
@@ -53,15 +53,15 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def wait_until(check, timeout: float = 15.0, what: str = "server"):
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    """What ``check`` returns once it stops raising (until then the server is not up)."""
+
+    def answered() -> tuple:
         try:
-            return check()
-        except Exception as exc:  # noqa: BLE001 - not up yet
-            last = exc
-            time.sleep(0.05)
-    raise TimeoutError(f"{what} did not come up: {last!r}")
+            return (check(),)  # a tuple: truthy whatever ``check`` returns
+        except Exception as exc:  # noqa: BLE001 - not up yet; the last one is shown at the deadline
+            raise AssertionError(f"{what} did not come up: {exc!r}") from exc
+
+    return eventually_sync(answered, timeout, interval=0.05, what=what)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,20 +189,19 @@ async def test_embedded_etcd_put_get(tmp_path: Path, etcd_port: int):
     data_dir.mkdir(mode=0o700)
     proc = start_etcd(data_dir, etcd_port, tmp_path / "etcd.log")
     try:
-        deadline = time.monotonic() + 15
-        while True:
+
+        async def put_then_get():
+            if proc.poll() is not None:
+                raise RuntimeError(f"etcd exited with status {proc.returncode}")
             try:
                 async with aetcd.Client(host="127.0.0.1", port=etcd_port, timeout=2) as etcd:
                     await etcd.put(b"/webui-host/test", b"value")
-                    found = await etcd.get(b"/webui-host/test")
-                    assert found is not None and found.value == b"value"
-                    break
-            except AssertionError:
-                raise
-            except Exception:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+                    return (await etcd.get(b"/webui-host/test"),)
+            except Exception as exc:  # noqa: BLE001 - not up yet; the last one is shown at the deadline
+                raise AssertionError(f"etcd did not come up: {exc!r}") from exc
+
+        (found,) = await eventually(put_then_get, timeout=15, what="a put and get through etcd")
+        assert found is not None and found.value == b"value"
     finally:
         stop(proc)
     assert (data_dir / "member").is_dir()

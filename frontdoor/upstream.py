@@ -168,15 +168,16 @@ def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
         raise UnsafePath("the path must start with '/'")
     if any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
+    scheme, authority, base_path, host = _endpoint_parts(endpoint)
+    url = URL.build(scheme=scheme, authority=authority, path=base_path + path, query_string=query, encoded=True)
+    return UpstreamTarget(url, host, url.raw_path_qs)
+
+
+@functools.lru_cache(maxsize=256)  # endpoints come from the configuration and etcd: few, and bounded here
+def _endpoint_parts(endpoint: str) -> tuple[str, str, str, str]:
+    """(scheme, raw authority, raw path without its trailing '/', Host header) of an upstream endpoint."""
     base = URL(endpoint)
-    url = URL.build(
-        scheme=base.scheme,
-        authority=base.raw_authority,
-        path=base.raw_path.rstrip("/") + path,
-        query_string=query,
-        encoded=True,
-    )
-    return UpstreamTarget(url, urlsplit(endpoint).netloc, url.raw_path_qs)
+    return base.scheme, base.raw_authority, base.raw_path.rstrip("/"), urlsplit(endpoint).netloc
 
 
 def media_type(content_type: str | None) -> str:

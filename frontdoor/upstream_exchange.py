@@ -30,6 +30,9 @@ NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be
 # was already streamed away).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
+# Only the browser's Accept and Accept-Encoding go upstream, never aiohttp's defaults: given to the
+# proxied requests' client once (frontdoor.app), not per request (a set of istr built per call).
+PROXIED_SKIP_AUTO_HEADERS = ("Accept-Encoding", "Accept")
 
 
 class UpstreamExchange:
@@ -98,20 +101,20 @@ class UpstreamExchange:
     ) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
+        has_body = request.body_exists
         try:
-            async with asyncio.timeout(None) as deadline:
-                # The Manager's time to answer counts from the end of the request body.
-                start_clock = lambda: deadline.reschedule(loop.time() + answer_within)  # noqa: E731
-                body = _relay_body(request, start_clock) if request.body_exists else None
-                if body is None:
-                    start_clock()
+            # The Manager's time to answer counts from the end of the request body: without one it
+            # starts now (a deadline given at entry costs half of one rescheduled later).
+            async with asyncio.timeout_at(None if has_body else loop.time() + answer_within) as deadline:
+                body = None
+                if has_body:
+                    body = _relay_body(request, lambda: deadline.reschedule(loop.time() + answer_within))
                 upstream = await self._front.http.request(
                     request.method,
                     target.url,  # its raw_path_qs is what was signed
                     headers=self.headers(request, target, signed, deployment, trace),
                     data=body,
-                    allow_redirects=False,
-                    skip_auto_headers=("Accept-Encoding", "Accept"),
+                    allow_redirects=False,  # (Accept, Accept-Encoding: only the browser's, see app.py)
                 )
         except TimeoutError:
             if deadline.expired():

@@ -24,6 +24,11 @@ from service_runtime.zmq_loop import LoopSocket
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
+# Milliseconds between connection attempts to a peer that is not there (not yet bound, restarting).
+# ZeroMQ's default, 100 ms, put up to 0.1 s between a peer's bind and its first request on every start
+# (the front door waits on the session daemon, which binds last); a refused connect to a local
+# Unix socket costs a few microseconds, so trying every 10 ms costs nothing that shows.
+RECONNECT_INTERVAL_MS = 10
 _monitor_ids = itertools.count()
 
 
@@ -61,6 +66,7 @@ class DealerChannel:
         socket = self._link.socket
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.IMMEDIATE, 1)  # queue only to a live connection, never to a dead peer
+        socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_INTERVAL_MS)
         # Connection events through an asyncio PAIR socket (rare; the data path needs no asyncio socket).
         monitor_address = f"inproc://channel-monitor-{os.getpid()}-{next(_monitor_ids)}"
         socket.monitor(monitor_address, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)

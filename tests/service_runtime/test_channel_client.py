@@ -134,3 +134,16 @@ async def test_closing_with_requests_queued_fails_them_without_a_socket_error(co
     finally:
         serving.cancel()
         server.close()
+
+
+async def test_a_peer_that_binds_late_is_tried_every_10_ms(context, endpoint):
+    # On a start the front door connects long before the session daemon binds; ZeroMQ's 100 ms
+    # default between attempts put up to 0.1 s between the daemon's bind and the first login.
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    assert channel._link.socket.getsockopt(zmq.RECONNECT_IVL) <= 10
+    assert channel._link.socket.getsockopt(zmq.RECONNECT_IVL_MAX) == 0  # no growing back-off
+    server, serving = await start_echo_server(context, endpoint)
+    await wait_connected(channel)
+    reply = await channel.request(lambda rid: {"rid": rid, "n": 7}, 5.0)
+    assert reply["n"] == 7
+    channel.close(), serving.cancel(), server.close()

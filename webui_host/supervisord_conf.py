@@ -72,6 +72,8 @@ class Layout:
     operator: bool
     nodaemon: bool
     auth: tuple[str, str] | None = None
+    # The words before a program's argv that make it die with supervisord (webui_host.parent_bound).
+    guard: tuple = ()
 
 
 def render_host_conf(setup: Setup, choice: ManagerChoice, *, cwd: Path | None = None) -> str:
@@ -89,7 +91,16 @@ def host_layout(setup: Setup, *, cwd: Path | None = None) -> Layout:
         operator=False,
         nodaemon=True,
         auth=auth,
+        guard=host_guard(Path(sys.executable).absolute()),
     )
+
+
+def host_guard(python: Path) -> tuple:
+    """The wrapper by its file, isolated (-I) and without ``site`` (-S): it needs only the standard
+    library, and skipping site-packages (an editable install's finder most of all) makes each of the
+    eight program starts ~15-25 ms of CPU cheaper.  The operator's conf keeps ``-m``, whose path does
+    not depend on where the package is installed."""
+    return (python, "-I", "-S", Path(__file__).with_name("parent_bound.py"), "--")
 
 
 def write_supervisord_conf(setup: Setup, text: str) -> Path:
@@ -162,7 +173,7 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
 
     def bound(*argv) -> str:
         # Programs die with supervisord (webui_host.parent_bound): a killed launcher leaves no orphans.
-        return conf_command(layout.python, "-m", "webui_host.parent_bound", "--", *argv)
+        return conf_command(*(layout.guard or (layout.python, "-m", "webui_host.parent_bound", "--")), *argv)
 
     programs = []
     if not layout.operator and setup is not None:

@@ -114,10 +114,7 @@ class Worker:
         """Take connections only once this worker can sign (a signer serving the Manager connected),
         so a worker started by a rolling restart makes no request wait; after ``pool_wait`` at most
         (a host whose signers are all down still answers, with 503s)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.signers.pool_wait
-        while not self.front.signers.agents_serving(MANAGER_DEPLOYMENT) and loop.time() < deadline:
-            await asyncio.sleep(POLL)
+        await self.front.signers.until_serving(MANAGER_DEPLOYMENT, self.config.signers.pool_wait)
 
     async def stop(self) -> None:
         try:

@@ -104,6 +104,16 @@ class SignerPool:
         except TimeoutError:
             pass
 
+    async def until_serving(self, deployment_name: str, timeout: float) -> bool:
+        """Whether an agent serves the deployment, waiting up to ``timeout`` for one: woken by each
+        change of the pool (a connection, an etcd update), not by a poll, so a front door starting
+        next to its signers listens the moment the first one connects."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.agents_serving(deployment_name) and loop.time() < deadline:
+            await self._until_changed(deadline - loop.time())
+        return bool(self.agents_serving(deployment_name))
+
     def agents_serving(self, deployment_name: str, on_host: str | None = None) -> list[str]:
         """Agents serving a deployment now (connected), optionally only those of one host."""
         return sorted(

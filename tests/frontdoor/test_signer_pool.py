@@ -172,6 +172,19 @@ async def test_readiness_counts_only_connected_signers_of_this_host(pool_for, si
     assert "gone" not in pool.agents_serving("manager")
 
 
+async def test_a_wait_for_a_serving_signer_ends_as_it_connects(pool_for, signers):
+    # A starting front door listens once a signer is connected: woken by the connection, not by a
+    # 50 ms poll (nor by the pool's 1 s wake-up), so the first signer's bind is not followed by a pause.
+    pool = pool_for()
+    pool.update(GroupsSnapshot(), [MANAGER])
+    waiting = asyncio.ensure_future(pool.until_serving("manager", 10.0))
+    assert not await pool.until_serving("manager", 0.05)
+    signers.start("a", signing)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    assert await asyncio.wait_for(waiting, 0.9)  # the pool's own wake-up comes only after 1 s
+    assert pool.agents_serving("manager") == ["a"]
+
+
 async def never_answering(env):
     await asyncio.Event().wait()
 

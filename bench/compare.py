@@ -2,7 +2,9 @@
 
   compare  the three (or those named by --servers) at each --connections, one after the other, on
            one fast upstream (bench/fast_upstream.py); prints the table of issue #15, a per-process
-           table, the command and the machine's facts.
+           table, the command and the machine's facts.  Optional, by --servers: floor-proxy (a
+           minimal aiohttp proxy, bench/floor_proxy.py) and floor-signed (the same with one ZeroMQ
+           round trip per request to a minimal signer): the floor of a Python proxy hop.
   scaling  webui-host with 1, 2, 4 front-door workers (2 signers), then 1, 2, 4 signers (2 front
            doors), or the whole grid with --grid, against the same upstream.
 
@@ -27,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import machine
+from bench.floor_target import FloorServer
 from bench.measure import TargetResult, measure_direct, measure_target
 from bench.original_webserver import DEFAULT_VENV, OriginalWebserver, ensure_installed
 from bench.report import comparison_table, process_table, scaling_table
@@ -34,6 +37,7 @@ from bench.targets import FastUpstream
 from bench.webui_host_target import WebuiHost
 
 SERVERS = ("direct", "original", "webui-host")
+FLOORS = ("floor-proxy", "floor-signed")  # optional: the floor of a Python proxy hop (bench/floor_proxy.py)
 
 
 def integers(text: str) -> list[int]:
@@ -46,7 +50,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10, help="seconds of wrk per row (whole seconds)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk before a server's first row")
     parser.add_argument("--connections", type=integers, default=None, help="default 1,16,64 (scaling: 16,64)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help=f"compare: a subset of {','.join(SERVERS)}")
+    parser.add_argument(
+        "--servers", default=",".join(SERVERS), help=f"compare: a subset of {','.join(SERVERS + FLOORS)}"
+    )
     parser.add_argument("--workers", type=integers, default=None, help="front-door workers (compare: 2)")
     parser.add_argument("--signers", type=integers, default=None, help="signers (compare: 2)")
     parser.add_argument("--grid", action="store_true", help="scaling: every workers x signers pair")
@@ -55,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write every figure there")
     parser.add_argument("--keep", action="store_true", help="keep the servers' directories and logs (path on stderr)")
     args = parser.parse_args(argv)
-    unknown = set(args.servers.split(",")) - set(SERVERS)
+    unknown = set(args.servers.split(",")) - set(SERVERS + FLOORS)
     if unknown:
         parser.error(f"unknown --servers {sorted(unknown)}")
     if args.repeat < 1 or (args.repeat > 1 and args.mode != "compare"):
@@ -83,6 +89,9 @@ def compare(args: argparse.Namespace, upstream: FastUpstream, directory: Path, r
     if "original" in servers:
         ensure_installed(args.original_venv)  # before the clock of its start runs
         target = OriginalWebserver(_subdirectory(directory, "original"), upstream.url, args.original_venv)
+        results.append(measure_target(target, upstream, args.connections, args.duration, args.warmup))
+    for floor in (name for name in FLOORS if name in servers):
+        target = FloorServer(_subdirectory(directory, floor), upstream.url, signed=floor == "floor-signed")
         results.append(measure_target(target, upstream, args.connections, args.duration, args.warmup))
     if "webui-host" in servers:
         workers, signers = (args.workers or [2])[0], (args.signers or [2])[0]

@@ -7,7 +7,7 @@ of each kind of process, then per connection count the medians of ``--runs`` run
 CPU milliseconds per request of each kind (supervisord included: every process's log lines travel
 through its pipes).
 
-``--pyspy DIR`` also records every process of the tree during one c=16 run with
+``--pyspy DIR`` also records every process of the tree during one c=16 run (``--pyspy-connections``) with
 ``py-spy record --gil`` (collapsed stacks, ``DIR/<kind>-<pid>.txt``; needs root and ``.venv/bin/py-spy``).
 ``--gil`` matters: without it, time a process spends idle in uvloop is counted as ``Runner.run``.
 
@@ -40,7 +40,9 @@ def cpu_by_kind(target: WebuiHost, action) -> tuple[object, dict[str, float]]:
     return result, processes.cpu_by_kind(before, processes.cpu_seconds(tree), kinds)
 
 
-def record_profiles(target: WebuiHost, directory: Path, url: str, headers: dict[str, str], duration: int) -> None:
+def record_profiles(
+    target: WebuiHost, directory: Path, url: str, headers: dict[str, str], duration: int, connections: int = 16
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     kinds = processes.describe(target.processes())
     spies = [
@@ -54,7 +56,7 @@ def record_profiles(target: WebuiHost, directory: Path, url: str, headers: dict[
         if kind in OURS
     ]
     time.sleep(1)  # every recorder attached
-    run_wrk(url, headers, 16, duration)
+    run_wrk(url, headers, connections, duration)
     for spy in spies:
         spy.wait()
 
@@ -66,7 +68,7 @@ def measure(target: WebuiHost, args: argparse.Namespace) -> None:
     _, idle = cpu_by_kind(target, lambda: time.sleep(5))
     print("idle CPU ms/s: " + ", ".join(f"{kind} {idle.get(kind, 0.0) * 200:.1f}" for kind in OURS))
     if args.pyspy:
-        record_profiles(target, Path(args.pyspy), url, headers, args.duration)
+        record_profiles(target, Path(args.pyspy), url, headers, args.duration, args.pyspy_connections)
     print("| conns | req/s | p50 ms | p99 ms | errors | CPU ms/req, ours | " + " | ".join(OURS) + " |")
     print("|---|---|---|---|---|---|" + "---|" * len(OURS))
     for connections in (int(c) for c in args.connections.split(",")):
@@ -96,6 +98,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per row; the row shows their medians")
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--pyspy", default="", help="directory for py-spy recordings of every process")
+    parser.add_argument("--pyspy-connections", type=int, default=16, help="wrk connections while recording")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="webui-host-hotpath-") as directory:
         stack_directory = Path(directory) / "stack"

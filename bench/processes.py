@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -19,6 +20,8 @@ STORE_KINDS = ("redis-server", "etcd")
 
 # (substring of the command line, kind): the first that matches names the process.
 KIND_MARKERS = (
+    ("bench.floor_proxy", "floor proxy"),
+    ("bench.floor_signer", "floor signer"),
     ("fast_upstream", "upstream"),
     ("redis-server", "redis-server"),
     ("etcd", "etcd"),
@@ -34,7 +37,12 @@ KIND_MARKERS = (
 )
 
 
-def kind_of(command_line: str) -> str:
+# The checkout's own path names no kind (a worktree may be called "wt-frontdoor-...").
+CHECKOUT = str(Path(__file__).resolve().parent.parent)
+
+
+def kind_of(command_line: str, checkout: str = CHECKOUT) -> str:
+    command_line = command_line.replace(checkout, "")
     for marker, kind in KIND_MARKERS:
         if marker in command_line:
             return kind

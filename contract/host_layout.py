@@ -8,6 +8,9 @@ from contract.config import Config
 
 # Set by `webui-host run` for its processes when it starts the development Manager itself.
 DEVSTACK_ENDPOINT_ENV = "WEBUI_HOST_DEVSTACK_ENDPOINT"
+# Set by the launcher for the front door: the seconds of [ops] unready_delay + drain_timeout that
+# supervisord's stop wait (stopwaitsecs, read once at its start) covers before it kills the worker.
+DRAIN_BUDGET_ENV = "WEBUI_HOST_DRAIN_BUDGET"
 ZMQ_KEY_FILE = "zmq.key"
 AT_REST_KEY_FILE = "at-rest.key"
 REDIS_ADMIN = "admin"

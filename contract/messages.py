@@ -20,6 +20,8 @@ from typing import Any
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
 KEY_BYTES = 32
+# Made once: json.dumps with any argument (separators) builds a new encoder for every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class RejectedMessage(Exception):
@@ -52,25 +54,35 @@ def key_file_problem(mode: int, file_gid: int, own_gid: int) -> str | None:
     return None
 
 
+def _keyed_mac(key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 keyed once; ``_mac`` copies it per message instead of keying anew (~1 us less)."""
+    return hmac.new(key, digestmod="sha256")
+
+
+def _mac(keyed: hmac.HMAC, body: bytes) -> bytes:
+    mac = keyed.copy()
+    mac.update(body)
+    return mac.digest()
+
+
 class MessageSealer:
     """Signs outgoing messages."""
 
     def __init__(self, key: bytes, ttl: float):
-        self._key = key
+        self._keyed = _keyed_mac(key)
         self._ttl = ttl
 
     def seal(self, kind: str, items: list[dict[str, Any]]) -> list[bytes]:
-        body = json.dumps(
+        body = _ENCODER.encode(
             {
                 "v": PROTOCOL_VERSION,
                 "kind": kind,
                 "id": os.urandom(12).hex(),
                 "exp": round(time.time() + self._ttl, 3),
                 "items": items,
-            },
-            separators=(",", ":"),
+            }
         ).encode()
-        return [body, hmac.digest(self._key, body, "sha256")]
+        return [body, _mac(self._keyed, body)]
 
 
 class ReplayGuard:
@@ -102,7 +114,7 @@ class MessageOpener:
     """Checks and decodes incoming messages."""
 
     def __init__(self, key: bytes, max_age: float, replay_guard: ReplayGuard | None = None):
-        self._key = key
+        self._keyed = _keyed_mac(key)
         self._max_age = max_age
         self._replays = replay_guard or ReplayGuard()
 
@@ -112,7 +124,7 @@ class MessageOpener:
         body, mac = frames
         if len(body) > MAX_FRAME_BYTES:
             raise RejectedMessage("too_large")
-        expected = hmac.digest(self._key, body, "sha256")
+        expected = _mac(self._keyed, body)
         if not hmac.compare_digest(expected, mac):
             raise RejectedMessage("bad_mac")
         envelope = _decode(body)

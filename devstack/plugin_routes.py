@@ -8,8 +8,9 @@
 
 Each stub echoes what reached it that matters for the proxy's rules (in the body, or in headers for
 HEAD and tus): whether an ``Authorization`` header came (a signature would be a leak), the cookies,
-the ``X-BackendAI-SSO`` token.  None requires auth, as in the Manager: the gateway still verifies any
-route that does, on exactly the bytes sent.
+the ``X-BackendAI-SSO`` token.  An auth-plugin stub answers each ``set_cookie`` query value as a
+``Set-Cookie``, as a Manager plugin may set cookies of its own.  None requires auth, as in the
+Manager: the gateway still verifies any route that does, on exactly the bytes sent.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ async def signup(request: web.Request) -> web.Response:
 
 async def _plugin_echo(request: web.Request) -> web.Response:
     body = await request.read()
-    return web.json_response({**_seen(request), "body": body.decode("utf-8", "replace")})
+    answer = web.json_response({**_seen(request), "body": body.decode("utf-8", "replace")})
+    for cookie in request.query.getall("set_cookie", ()):  # as a plugin sets its own (an OpenID state, a token)
+        answer.headers.add("Set-Cookie", cookie)
+    return answer
 
 
 for _prefix in ("saml", "openid", "custom-auth", "cloud"):

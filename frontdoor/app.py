@@ -32,6 +32,7 @@ from frontdoor.signer_pool import SignerPool
 from frontdoor.signup import SignupRoute
 from frontdoor.static import StaticFiles
 from frontdoor.trusted_proxies import TrustedProxies
+from frontdoor.upstream_exchange import PROXIED_SKIP_AUTO_HEADERS
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.websocket import EXACT_TIMERS_UP_TO, WebSocketRelay
 from frontdoor.webui_config import WebUiConfig
@@ -48,9 +49,12 @@ STOP_GRACE = 5.0  # seconds background followers get to finish after cancellatio
 MAX_BODY_IN_MEMORY = 1 << 20  # only for bodies we parse ourselves; proxied bodies stream
 
 
-def _http_client(settings: Settings, limit: int, timeout_ceil_threshold: float = 5) -> aiohttp.ClientSession:
+def _http_client(
+    settings: Settings, limit: int, timeout_ceil_threshold: float = 5, skip_auto_headers: tuple[str, ...] = ()
+) -> aiohttp.ClientSession:
     """An upstream client; ``limit`` 0 is no limit of its own; timers longer than
-    ``timeout_ceil_threshold`` are rounded up to the whole second (aiohttp's default: 5 s)."""
+    ``timeout_ceil_threshold`` are rounded up to the whole second (aiohttp's default: 5 s);
+    ``skip_auto_headers``: defaults aiohttp must not add to any of its requests."""
     api = settings.config.api
     connector = aiohttp.TCPConnector(
         limit=limit,
@@ -63,6 +67,7 @@ def _http_client(settings: Settings, limit: int, timeout_ceil_threshold: float =
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout),
         auto_decompress=False,  # pass compressed bodies through untouched
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one user's cookies into another's request
+        skip_auto_headers=skip_auto_headers,
     )
 
 
@@ -124,7 +129,7 @@ def build_app(
         sessions=sessions,
         signers=signers,
         daemon=daemon,
-        http=_http_client(settings, config.api.connection_limit),
+        http=_http_client(settings, config.api.connection_limit, skip_auto_headers=PROXIED_SKIP_AUTO_HEADERS),
         probe_http=probe_client(config),
         instruments=instruments,
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),

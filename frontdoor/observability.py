@@ -209,6 +209,7 @@ class RequestMetrics:
     def __init__(self, instruments: Instruments):
         self._instruments = instruments
         self._series: dict[tuple[str, ...], tuple[Any, Any]] = {}  # label sets are bounded: so is this
+        self._plain: dict[tuple, tuple[Any, Any]] = {}  # (method label, route, status): bounded too
 
     def record(
         self,
@@ -219,13 +220,29 @@ class RequestMetrics:
         duration: float,
         response: web.StreamResponse | None,
     ) -> None:
+        # A success outside the static catch-all is labelled by its method, route and status alone
+        # (no error labels, no path): its series are found by those, without building the labels.
+        plain = status < 400 and template != _STATIC_TEMPLATE
+        key = (method_label(method), template, status) if plain else None
+        series = self._plain.get(key) if plain else None
+        if series is None:
+            series = self._series_of(self._labels(method, template, path, status, response))
+            if plain:
+                self._plain[key] = series
+        series[0].inc()
+        series[1].observe(duration)
+
+    @staticmethod
+    def _labels(method: str, template: str | None, path: str, status: int, response) -> tuple[str, ...]:
         slug, upstream_code = error_info(response)
-        labels = (
+        return (
             method_label(method),
             endpoint_label(template, path),
             *error_labels(status, slug, upstream_code),
             str(status),
         )
+
+    def _series_of(self, labels: tuple[str, ...]) -> tuple[Any, Any]:
         series = self._series.get(labels)
         if series is None:
             instruments = self._instruments
@@ -233,8 +250,7 @@ class RequestMetrics:
                 instruments.api_requests.labels(*labels),
                 instruments.api_duration.labels(*labels),
             )
-        series[0].inc()
-        series[1].observe(duration)
+        return series
 
 
 REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)  # what request_log_middleware records with

@@ -181,7 +181,8 @@ class DeploymentProxy:
         as nothing was sent yet, the request goes to the next one (signed anew for its host).  So does
         an idempotent request without a body whose connection broke."""
         pool = self._front.endpoint_pool(deployment)
-        self._front.tracing.annotate({"webui_host.deployment": deployment.name})
+        if self._front.tracing.enabled:
+            self._front.tracing.annotate({"webui_host.deployment": deployment.name})
         tried: set[str] = set()
         while (url := pool.choose(tried)) is not None:
             tried.add(url)
@@ -193,7 +194,8 @@ class DeploymentProxy:
             if isinstance(signed, web.Response):
                 return signed
             if wants_websocket(request):
-                headers = self._upstream.headers(request, target, signed, self._front.tracing.propagation_headers())
+                trace = self._front.tracing.propagation_headers()
+                headers = self._upstream.headers(request, target, signed, deployment, trace)
                 return await self._relay.open(request, target, headers, session_id)
             pool.started(url)
             try:
@@ -216,12 +218,16 @@ class DeploymentProxy:
         """A signer's headers for this attempt, asked inside a client span whose trace context travels in
         the signing item; or, not signed, the answer the browser gets instead."""
         front = self._front
-        attributes = {
-            "rpc.system": "webui-host",
-            "rpc.service": "signer",
-            "rpc.method": "sign",
-            "webui_host.deployment": deployment.name,
-        }
+        attributes = (  # with tracing off the span is a no-op: its attributes are not even built
+            {
+                "rpc.system": "webui-host",
+                "rpc.service": "signer",
+                "rpc.method": "sign",
+                "webui_host.deployment": deployment.name,
+            }
+            if front.tracing.enabled
+            else {}
+        )
         websocket = wants_websocket(request)
         # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes octet-stream.
         content_type = "application/octet-stream" if websocket else media_type(request.headers.get("Content-Type"))

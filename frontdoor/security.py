@@ -27,7 +27,13 @@ from frontdoor.manager_auth import LOGIN_INSTEAD, PASSWORD_CHANGE_INSTEAD, AuthR
 from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
-from frontdoor.security_headers import hsts_header, new_nonce, page_headers, without_server_header
+from frontdoor.security_headers import (
+    hsts_header,
+    new_nonce,
+    page_headers,
+    proxied_answer_headers,
+    without_server_header,
+)
 from frontdoor.special_routes import SIGNUP_PATH, limited_like_login, path_for_logs
 from frontdoor.websocket import wants_websocket
 from service_runtime.redis_client import redis_client
@@ -142,12 +148,15 @@ class Security:
         headers = response.headers
         if path.startswith(API_PREFIXES) and not request.get(PREFLIGHT):
             apply_cors(headers, self._origins, request.headers.get("Origin"))
-        # A proxied answer's policy is a fixed sandbox: no nonce to draw (os.urandom) for it.
-        nonce = "" if proxied else request.get("csp_nonce") or new_nonce()
-        for name, value in page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, proxied).items():
+        if proxied:  # a fixed sandbox policy (no nonce to draw): the same headers for every answer
+            ours = proxied_answer_headers(request.secure, self._config.hsts_max_age)
+        else:
+            nonce = request.get("csp_nonce") or new_nonce()
+            ours = page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, proxied).items()
+            ours = (*ours, *hsts_header(request.secure, self._config.hsts_max_age).items())
+        for name, value in ours:
             if name != "Content-Security-Policy" or name not in headers:  # a handler's own policy stands
                 headers[name] = value
-        headers.update(hsts_header(request.secure, self._config.hsts_max_age))
         verdict = request.get(RATE_LIMIT)
         if verdict is not None:
             headers.update(verdict.headers())

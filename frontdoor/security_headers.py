@@ -59,6 +59,13 @@ def hsts_header(secure: bool, max_age: int) -> dict[str, str]:
     return {"Strict-Transport-Security": f"max-age={max_age}"}
 
 
+@functools.lru_cache(maxsize=8)
+def proxied_answer_headers(secure: bool, hsts_max_age: int) -> tuple[tuple[str, str], ...]:
+    """What every proxied answer gets (``page_headers`` of a proxied path, then ``hsts_header``), built
+    once per pair: a reload of ``hsts_max_age`` asks for another pair.  A tuple: shared, never changed."""
+    return (*page_headers(None, "", "", proxied=True).items(), *hsts_header(secure, hsts_max_age).items())
+
+
 class _RequestWithoutServerHeader(web.Request):
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
         await super()._prepare_hook(response)  # on_response_prepare runs here, for routed requests

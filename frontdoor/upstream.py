@@ -18,15 +18,24 @@ Upstream URLs.  The browser's request target is never glued to an upstream addre
 
 Answers.  ``downstream_headers`` makes every proxied answer inert as our origin: ``Content-Security-
 Policy: sandbox`` (the page gets an opaque origin: no script runs, nothing reads our cookies or calls
-our API with them), ``nosniff``, and no upstream ``Set-Cookie`` that could replace our session cookie;
-a ``/webapi/<name>`` deployment's other cookies are confined to its route prefix.
+our API with them), ``nosniff``, and no upstream ``Set-Cookie`` that could replace our session cookie.
+
+Cookies (``CookieRules``).  A browser's ``Cookie`` header does not say which path a cookie was set
+for, so upstreams are kept apart when cookies are set: every upstream's cookies are confined to the
+route prefix it is served under (``Domain`` removed, ``Path`` forced: the Manager's to ``/func``, a
+deployment's to ``/webapi/<name>``, the pipeline's to ``/pipeline``), so the browser sends each one
+back to that upstream only.  The Manager's single sign-on token cookie (``[api] auth_token_name``)
+keeps its ``Path``: ``/server/token-login`` reads it, as Backend.AI's does.  Going up, our session
+cookie is never forwarded, and no upstream but the Manager gets that token cookie (an SSO portal may
+set it for the whole host or a parent domain).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -159,15 +168,16 @@ def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
         raise UnsafePath("the path must start with '/'")
     if any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
+    scheme, authority, base_path, host = _endpoint_parts(endpoint)
+    url = URL.build(scheme=scheme, authority=authority, path=base_path + path, query_string=query, encoded=True)
+    return UpstreamTarget(url, host, url.raw_path_qs)
+
+
+@functools.lru_cache(maxsize=256)  # endpoints come from the configuration and etcd: few, and bounded here
+def _endpoint_parts(endpoint: str) -> tuple[str, str, str, str]:
+    """(scheme, raw authority, raw path without its trailing '/', Host header) of an upstream endpoint."""
     base = URL(endpoint)
-    url = URL.build(
-        scheme=base.scheme,
-        authority=base.raw_authority,
-        path=base.raw_path.rstrip("/") + path,
-        query_string=query,
-        encoded=True,
-    )
-    return UpstreamTarget(url, urlsplit(endpoint).netloc, url.raw_path_qs)
+    return base.scheme, base.raw_authority, base.raw_path.rstrip("/"), urlsplit(endpoint).netloc
 
 
 def media_type(content_type: str | None) -> str:
@@ -199,17 +209,15 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def forwarded_cookies(cookie_header: str | None, session_cookie: str) -> str | None:
-    """Browser cookies minus ours: the Manager must never see the session cookie.
-
-    Pairs are passed on as the browser wrote them; only the ones named like ours are dropped.
-    """
+def forwarded_cookies(cookie_header: str | None, withheld: Collection[str]) -> str | None:
+    """Browser cookies the upstream may see: the pairs as the browser wrote them, less those named (case
+    and ``__Host-``/``__Secure-`` aside) in ``withheld``, bare names (``CookieRules.withheld``)."""
     if not cookie_header:
         return None
     kept = [
         pair.strip()
         for pair in cookie_header.split(";")
-        if pair.strip() and pair.split("=", 1)[0].strip() != session_cookie
+        if pair.strip() and _bare_cookie_name(pair.split("=", 1)[0]) not in withheld
     ]
     return "; ".join(kept) or None
 
@@ -222,19 +230,20 @@ def upstream_headers(
     host: str,
     client_ip: str,
     scheme: str,
-    session_cookie: str,
+    withheld_cookies: Collection[str],
     signed: dict[str, str],
     request_id: str = "",
     trace: Mapping[str, str] | None = None,
 ) -> CIMultiDict[str]:
     """What goes upstream: the browser's meaningful headers, ours, ``X-Request-ID`` (the front door's id of
     the request) and ``trace`` (``traceparent``/``tracestate`` of our span, [otel] on), then the signature.
-    The browser's own ``traceparent`` is never passed on: with tracing off none is sent at all."""
+    The browser's own ``traceparent`` is never passed on: with tracing off none is sent at all.
+    ``withheld_cookies``: ``CookieRules.withheld`` of the upstream."""
     headers: CIMultiDict[str] = CIMultiDict()
     for name in FORWARDED_REQUEST_HEADERS:
         if name in incoming:
             headers[name] = incoming[name]
-    cookies = forwarded_cookies(incoming.get("Cookie"), session_cookie)
+    cookies = forwarded_cookies(incoming.get("Cookie"), withheld_cookies)
     if cookies:
         headers["Cookie"] = cookies
     headers["Host"] = host
@@ -260,36 +269,59 @@ def _bare_cookie_name(name: str) -> str:
     return bare
 
 
-def contained_cookie(set_cookie: str, session_cookie: str, cookie_path: str | None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class CookieRules:
+    """One upstream's cookies both ways; names are bare (``_bare_cookie_name``)."""
+
+    session_cookie: str  # ours: never set by an upstream, never forwarded
+    path: str  # the route prefix the upstream is served under: where its cookies go back to
+    withheld: frozenset[str]  # browser cookies this upstream never gets (ours among them)
+    own_path: frozenset[str]  # cookies this upstream sets with its own Path (the Manager's SSO token)
+
+
+@functools.lru_cache(maxsize=256)  # asked twice per proxied request; a handful of deployments and names
+def cookie_rules(session_cookie: str, auth_token_cookie: str, route_prefix: str, *, manager: bool) -> CookieRules:
+    """The Manager gets every browser cookie but ours; another upstream never gets the SSO token either."""
+    ours, token = _bare_cookie_name(session_cookie), _bare_cookie_name(auth_token_cookie)
+    if manager:
+        return CookieRules(ours, route_prefix, frozenset({ours}), frozenset({token}))
+    return CookieRules(ours, route_prefix, frozenset({ours, token}), frozenset())
+
+
+def contained_cookie(set_cookie: str, rules: CookieRules) -> str | None:
     """An upstream ``Set-Cookie`` as we relay it, or None to drop it.
 
     Dropped: our session cookie under any spelling (case, ``__Host-``/``__Secure-``) and nameless
     cookies (``Set-Cookie: =x`` or ``x``, which a browser sends back as a bare value that may read like
-    any cookie).  With ``cookie_path`` (a ``/webapi/<name>`` deployment), ``Domain`` is removed and
-    ``Path`` forced to the deployment's route prefix, so the cookie goes back to that deployment only.
+    any cookie).  Every other cookie loses ``Domain`` and gets ``Path`` = the upstream's route prefix,
+    unless ``rules.own_path`` names it (it keeps the upstream's ``Path``).
     """
     pair, *attributes = set_cookie.split(";")
     name, has_value, _value = pair.partition("=")
-    if not has_value or not name.strip() or _bare_cookie_name(name) == _bare_cookie_name(session_cookie):
+    bare = _bare_cookie_name(name)
+    if not has_value or not name.strip() or bare == rules.session_cookie:
         return None
-    if cookie_path is None:
-        return set_cookie
-    kept = [a.strip() for a in attributes if a.strip() and a.split("=", 1)[0].strip().lower() not in ("domain", "path")]
-    return "; ".join([pair.strip(), *kept, f"Path={cookie_path}"])
+    kept = [a.strip() for a in attributes if a.strip() and _attribute_name(a) != "domain"]
+    if bare in rules.own_path:
+        return "; ".join([pair.strip(), *kept])
+    kept = [a for a in kept if _attribute_name(a) != "path"]
+    return "; ".join([pair.strip(), *kept, f"Path={rules.path}"])
 
 
-def downstream_headers(
-    upstream: CIMultiDictProxy[str], *, session_cookie: str, cookie_path: str | None = None
-) -> CIMultiDict[str]:
+def _attribute_name(attribute: str) -> str:
+    return attribute.split("=", 1)[0].strip().lower()
+
+
+def downstream_headers(upstream: CIMultiDictProxy[str], *, cookies: CookieRules) -> CIMultiDict[str]:
     """Headers of a proxied answer: no hop-by-hop ones, no ``Clear-Site-Data``, our CSP in place of the
-    upstream's, ``nosniff``, and upstream cookies filtered by ``contained_cookie``."""
+    upstream's, ``nosniff``, and upstream cookies as ``contained_cookie`` relays them."""
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         lower = name.lower()
         if lower in HOP_BY_HOP or lower in ANSWER_HEADERS_OF_OURS:
             continue
         if lower == "set-cookie":
-            value = contained_cookie(value, session_cookie, cookie_path)
+            value = contained_cookie(value, cookies)
             if value is None:
                 continue
         headers.add(name, value)

@@ -19,7 +19,7 @@ from aiohttp import web
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment
 from frontdoor import problems
 from frontdoor.context import FrontDoor
-from frontdoor.upstream import UpstreamTarget, downstream_headers, upstream_headers
+from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
 from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
 
@@ -30,6 +30,9 @@ NOT_CONNECTED = web.Response(status=502)  # a marker: this endpoint could not be
 # was already streamed away).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 API_VERSION = web.RequestKey("api_version", str)  # the API version this request is signed and sent with
+# Only the browser's Accept and Accept-Encoding go upstream, never aiohttp's defaults: given to the
+# proxied requests' client once (frontdoor.app), not per request (a set of istr built per call).
+PROXIED_SKIP_AUTO_HEADERS = ("Accept-Encoding", "Accept")
 
 
 class UpstreamExchange:
@@ -44,7 +47,20 @@ class UpstreamExchange:
             request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
         return request[API_VERSION]
 
-    def headers(self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], trace=None):
+    def cookie_rules(self, deployment: Deployment) -> CookieRules:
+        """Read at each use: a reload of the cookie names applies to the next request."""
+        config = self._front.config
+        return cookie_rules(
+            config.session.cookie_name,
+            config.api.auth_token_name,
+            deployment.route_prefix,
+            manager=deployment.name == MANAGER_DEPLOYMENT,
+        )
+
+    def headers(
+        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace=None
+    ):
+        """What goes upstream, for an HTTP request or a WebSocket handshake alike."""
         front = self._front
         return upstream_headers(
             request.headers,
@@ -53,7 +69,7 @@ class UpstreamExchange:
             host=target.host,
             client_ip=front.client_ip(request),
             scheme=request.scheme,
-            session_cookie=front.config.session.cookie_name,
+            withheld_cookies=self.cookie_rules(deployment).withheld,
             signed=signed,
             request_id=request.get("request_id", ""),
             trace=trace,
@@ -85,20 +101,20 @@ class UpstreamExchange:
     ) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
+        has_body = request.body_exists
         try:
-            async with asyncio.timeout(None) as deadline:
-                # The Manager's time to answer counts from the end of the request body.
-                start_clock = lambda: deadline.reschedule(loop.time() + answer_within)  # noqa: E731
-                body = _relay_body(request, start_clock) if request.body_exists else None
-                if body is None:
-                    start_clock()
+            # The Manager's time to answer counts from the end of the request body: without one it
+            # starts now (a deadline given at entry costs half of one rescheduled later).
+            async with asyncio.timeout_at(None if has_body else loop.time() + answer_within) as deadline:
+                body = None
+                if has_body:
+                    body = _relay_body(request, lambda: deadline.reschedule(loop.time() + answer_within))
                 upstream = await self._front.http.request(
                     request.method,
                     target.url,  # its raw_path_qs is what was signed
-                    headers=self.headers(request, target, signed, trace),
+                    headers=self.headers(request, target, signed, deployment, trace),
                     data=body,
-                    allow_redirects=False,
-                    skip_auto_headers=("Accept-Encoding", "Accept"),
+                    allow_redirects=False,  # (Accept, Accept-Encoding: only the browser's, see app.py)
                 )
         except TimeoutError:
             if deadline.expired():
@@ -129,13 +145,7 @@ class UpstreamExchange:
             upstream.release()
 
     def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
-        # A /webapi deployment's cookies stay under its route prefix; the Manager's are only filtered.
-        scoped = deployment.name != MANAGER_DEPLOYMENT
-        return downstream_headers(
-            upstream.headers,
-            session_cookie=self._front.config.session.cookie_name,
-            cookie_path=deployment.route_prefix if scoped else None,
-        )
+        return downstream_headers(upstream.headers, cookies=self.cookie_rules(deployment))
 
 
 async def _relay_body(request: web.Request, on_done):

@@ -129,6 +129,10 @@ class InvalidatedRecords(Generic[Record]):
     def __len__(self) -> int:
         return len(self._records)
 
+    def set_lookup_timeout(self, seconds: float) -> None:
+        """A reload's value, for the next read (the timeout is copied from a setting at start)."""
+        self._lookup_timeout = seconds
+
     def on_forget(self, hook: Callable[[str], None]) -> None:
         """Called with the session hash whenever the daemon ends a session."""
         self._forget_hooks.append(hook)

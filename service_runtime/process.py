@@ -22,7 +22,7 @@ import uvloop
 
 from contract.config import Config, ConfigError
 from service_runtime.instruments import Instruments
-from service_runtime.jsonlog import setup_logging
+from service_runtime.jsonlog import flush_logs, setup_logging
 from service_runtime.metric_values import flush_periodically
 from service_runtime.metrics import Metrics
 from service_runtime.reload import Reloader, ReloadHook, reload_from_file
@@ -92,8 +92,11 @@ def run_process(role: str, config_path: Path | None, build: Build, instance: str
     try:
         return uvloop.run(_main(role, config_path, build, instance))
     except ConfigError as exc:
+        flush_logs()  # the lines before it first
         print(exc, file=sys.stderr)
         return BAD_CONFIG
+    finally:
+        flush_logs()  # the last lines (buffered up to jsonlog's FLUSH_DELAY) before the exit code
 
 
 async def _main(role: str, config_path: Path | None, build: Build, instance: str | int) -> int:

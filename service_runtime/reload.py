@@ -3,7 +3,9 @@
 Every part of a process holds the one ``Config`` object it was started with, so non-bootstrap keys are
 updated *in place* on it and take effect at their next use (timeouts, log level, limits, ...).
 Bootstrap keys (listeners, servers, paths, process counts) keep their running values; a reload that
-changes one reports it as needing a restart instead of half-applying it.
+changes one reports it as needing a restart instead of half-applying it.  So do ``[ops] unready_delay``
+and ``drain_timeout`` in a front door whose launcher gave supervisord a stop wait shorter than the new
+drain (``DRAIN_BUDGET_ENV``): supervisord would kill the worker mid-drain.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from pydantic import BaseModel
 
 from contract.config import Config, ConfigError
+from contract.host_layout import DRAIN_BUDGET_ENV
 from service_runtime.jsonlog import setup_logging
 from service_runtime.settings import load_settings
 
@@ -51,6 +55,7 @@ ReloadHook = Callable[[Config], "Awaitable[None] | None"]
 class ReloadResult:
     changed: list[str] = field(default_factory=list)  # applied, as section.key
     needs_restart: list[str] = field(default_factory=list)  # differs in the file, not applied
+    restart_reasons: dict[str, str] = field(default_factory=dict)  # why, for keys not bootstrap by nature
 
 
 def is_bootstrap(section: str, key: str) -> bool:
@@ -58,9 +63,32 @@ def is_bootstrap(section: str, key: str) -> bool:
     return keys == ALL_KEYS or key in keys
 
 
-def apply_reload(current: Config, fresh: Config) -> ReloadResult:
-    """Copy fresh's non-bootstrap values onto ``current`` (in place); list what changed and what cannot."""
-    result = ReloadResult()
+def drain_budget(environ: Mapping[str, str] = os.environ) -> float | None:
+    """What the launcher said supervisord's stop wait covers (None: no supervisor told us)."""
+    try:
+        return float(environ[DRAIN_BUDGET_ENV])
+    except (KeyError, ValueError):
+        return None
+
+
+def held_drain_keys(current: Config, fresh: Config, budget: float | None) -> dict[str, str]:
+    """The changed drain keys a reload must not apply, with the reason: a drain longer than the stop
+    wait supervisord was started with would be cut by SIGKILL."""
+    drain = fresh.ops.unready_delay + fresh.ops.drain_timeout
+    if budget is None or drain <= budget:
+        return {}
+    reason = (
+        f"ops.unready_delay + ops.drain_timeout = {drain:g} s exceeds the {budget:g} s supervisord waits "
+        "(stopwaitsecs) before it kills a front door; restart webui-host to render the new wait"
+    )
+    keys = ("unready_delay", "drain_timeout")
+    return {f"ops.{key}": reason for key in keys if getattr(current.ops, key) != getattr(fresh.ops, key)}
+
+
+def apply_reload(current: Config, fresh: Config, budget: float | None = None) -> ReloadResult:
+    """Copy fresh's non-bootstrap values onto ``current`` (in place); list what changed and what cannot.
+    ``budget``: the drain supervisord's stop wait covers (``drain_budget``), None if none applies."""
+    result = ReloadResult(restart_reasons=held_drain_keys(current, fresh, budget))
     for section_name in type(current).model_fields:
         section, new_section = getattr(current, section_name), getattr(fresh, section_name)
         if not isinstance(section, BaseModel):
@@ -70,6 +98,8 @@ def apply_reload(current: Config, fresh: Config) -> ReloadResult:
             if is_bootstrap(section_name, key):
                 if getattr(section, key) != getattr(new_section, key):
                     result.needs_restart.append(name)
+            elif name in result.restart_reasons:
+                result.needs_restart.append(name)
             elif _apply_key(section, new_section, key):
                 result.changed.append(name)
         result.changed += _apply_extras(section, new_section, f"{section_name}.")
@@ -125,7 +155,7 @@ async def reload_from_file(
             extra={"event": "config_reload", "status": "failure", "problems": exc.problems},
         )
         return None
-    result = apply_reload(current, fresh)
+    result = apply_reload(current, fresh, drain_budget())
     setup_logging(role, current.runtime.log_level, current.runtime.log_format)
     await run_hooks(list(hooks), current)
     log.info(
@@ -135,6 +165,7 @@ async def reload_from_file(
             "status": "success",
             "changed": result.changed,
             "needs_restart": result.needs_restart,
+            "restart_reasons": result.restart_reasons,
         },
     )
     return result

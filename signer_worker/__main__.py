@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
             instruments=process.instruments,
             stopping=process.stopping,
             tracing=process.tracing,
+            on_reload=process.on_reload,
         )
 
     # Metric files are named per instance: an agent started by hand with --agent-id must not share

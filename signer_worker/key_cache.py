@@ -15,6 +15,7 @@ class SecretCache:
         )
         self.listener = self._records.listener
         self.run = self._records.run  # follow invalidations, sweep out expired keypairs
+        self.set_lookup_timeout = self._records.set_lookup_timeout  # a reload of signers.request_timeout
 
     def __len__(self) -> int:
         return len(self._records)

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from typing import Awaitable
+from typing import Awaitable, Callable
 
 import zmq.asyncio
 
@@ -23,6 +23,7 @@ from service_runtime.instruments import Instruments
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
 from service_runtime.redis_client import redis_client
+from service_runtime.reload import ReloadHook
 from service_runtime.settings import Settings
 from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.version import VERSION
@@ -50,8 +51,10 @@ class SignerService:
         instruments: Instruments,
         stopping: asyncio.Event | None = None,
         tracing: NoTracing = NO_TRACING,
+        on_reload: Callable[[ReloadHook], None] = lambda hook: None,
     ):
-        """Every setting the signer uses is read at its use (or needs a restart): it registers no reload hook."""
+        """Every setting the signer uses is read at its use (or needs a restart), but the Redis lookup
+        timeout, derived from ``signers.request_timeout``: its reload hook sets it."""
         config = settings.config
         self.config = config
         self.agent_id = agent_id
@@ -75,6 +78,7 @@ class SignerService:
             load_secret_box(config.secrets_dir / AT_REST_KEY_FILE),
             lookup_timeout=config.signers.request_timeout / 2,
         )
+        on_reload(lambda fresh: self.cache.set_lookup_timeout(fresh.signers.request_timeout / 2))
         ensure_private_dir(config.ipc_dir)
         self._context = zmq.asyncio.Context()
         self.endpoint = signer_endpoint(config, agent_id)

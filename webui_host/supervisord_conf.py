@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from contract.config import Config, parse_config
-from contract.host_layout import DEVSTACK_ENDPOINT_ENV
+from contract.host_layout import DEVSTACK_ENDPOINT_ENV, DRAIN_BUDGET_ENV
 from webui_host import embedded
 from webui_host.conf_values import Expansion, conf_command, conf_environment, conf_join, conf_text
 from webui_host.host_setup import SUPERVISOR_PASSWORD_FILE, Setup, write_private
@@ -37,9 +37,15 @@ SIGNER_GROUP = "signers"
 NUMBERED = "%(program_name)s_%(process_num)02d"
 
 
+def frontdoor_drain_budget(config: Config) -> int:
+    """The seconds of unready_delay + drain_timeout the front door's stop wait covers.  The front door
+    is told (``DRAIN_BUDGET_ENV``): a reload asking for a longer drain needs a restart."""
+    return math.ceil(config.ops.unready_delay + config.ops.drain_timeout)
+
+
 def frontdoor_stopwait(config: Config) -> int:
     """The front door drains for unready_delay + drain_timeout after SIGTERM; SIGKILL only after that."""
-    return math.ceil(config.ops.unready_delay + config.ops.drain_timeout) + DRAIN_MARGIN
+    return frontdoor_drain_budget(config) + DRAIN_MARGIN
 
 
 @dataclass
@@ -241,7 +247,7 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
             PRIORITY["frontdoor"],
             logfile=numbered_log(),
             numprocs=config.service.workers,
-            environment=conf_environment(service_env),
+            environment=conf_environment({**service_env, DRAIN_BUDGET_ENV: str(frontdoor_drain_budget(config))}),
             stopwaitsecs=frontdoor_stopwait(config),
             comment="public HTTP, sharing the port with SO_REUSEPORT ([service] workers)",
             **common,

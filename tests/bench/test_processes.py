@@ -19,11 +19,18 @@ from bench.processes import MachineClock, MemoryPeaks, cpu_by_kind, is_store, ki
         ("backend.ai: webserver 127.0.0.1:40001", "master"),
         ("/x/original-venv/bin/python -m ai.backend.web.server -f webserver.conf", "master"),
         ("/work/.venv/bin/python -m bench.fast_upstream --port 4000", "upstream"),
+        ("/work/.venv/bin/python -m bench.floor_proxy --port 1 --signer ipc:///tmp/x/floor-signer.sock", "floor proxy"),
+        ("/work/.venv/bin/python -m bench.floor_signer --endpoint ipc:///tmp/x/floor-signer.sock", "floor signer"),
         ("/bin/sh -c true", "other"),
     ],
 )
 def test_every_process_of_both_servers_gets_its_kind(command_line, kind):
     assert kind_of(command_line) == kind
+
+
+def test_the_checkouts_own_path_names_no_kind():
+    command_line = "/work/wt-frontdoor-x/.venv/bin/python -m signer_worker -f /tmp/x/webui-host.toml"
+    assert kind_of(command_line, checkout="/work/wt-frontdoor-x") == "signer"
 
 
 def test_only_redis_and_etcd_are_stores():

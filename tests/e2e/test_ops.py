@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 
@@ -15,6 +16,7 @@ from yarl import URL
 
 from contract.host_layout import signer_endpoint
 from tests.support.polling import eventually
+from tests.support.reloads import process_logs, sighup, with_keys
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 
 pytestmark = pytest.mark.slow
@@ -188,12 +190,11 @@ async def send_garbage_to_a_signer(stack) -> None:
 
     context = zmq.asyncio.Context()
     dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.LINGER, 5000)  # closing waits until the garbage is handed to the signer
     dealer.connect(signer_endpoint(stack.config, f"{sock.gethostname()}-signer-0"))
     try:
         for _ in range(3):
             await dealer.send_multipart([os.urandom(64), os.urandom(32)])
-        await asyncio.sleep(0.3)
     finally:
         dealer.close()
         context.term()
@@ -350,3 +351,23 @@ async def test_sighup_reloads_timeouts_without_restarting_anything(stack, client
         assert any(
             e.get("event") == "config_reload" and e.get("status") == "success" for e in log_events(stack, prefix)
         ), prefix
+
+
+async def test_a_sighup_asking_for_a_longer_drain_than_supervisord_waits_needs_a_restart(stack):
+    """supervisord reads a front door's stopwaitsecs once, at its start: a drain that no longer fits in
+    it is reported restart-needed, not applied (SIGKILL would cut it); one that fits is applied."""
+    original = stack.config_path.read_text()
+    budget = math.ceil(stack.config.ops.unready_delay + stack.config.ops.drain_timeout)
+    workers = [name for name in process_logs(stack) if name.startswith("frontdoor_")]
+    try:
+        events = await sighup(stack, with_keys(original, {"ops": {"drain_timeout": str(budget + 30.0)}}))
+        for name in workers:
+            assert "ops.drain_timeout" in events[name]["needs_restart"], events[name]
+            assert "stopwaitsecs" in events[name]["restart_reasons"]["ops.drain_timeout"]
+        assert "ops.drain_timeout" in events["session_daemon.log"]["changed"]  # not drained by supervisord's wait
+        lower = stack.config.ops.drain_timeout / 2
+        events = await sighup(stack, with_keys(original, {"ops": {"drain_timeout": str(lower)}}))
+        for name in workers:
+            assert "ops.drain_timeout" in events[name]["changed"] and not events[name]["needs_restart"], events[name]
+    finally:
+        await sighup(stack, original)

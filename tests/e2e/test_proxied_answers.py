@@ -3,12 +3,16 @@
 The deployment (signing "none") serves an HTML page whose inline script tries to call our API with
 the browser's cookie and to set cookies, and whose headers try to replace our session cookie.  The
 page must run sandboxed (no script as our origin), our session cookie must survive, and the
-deployment's other cookies must stay under its route prefix.  Downloads from ``/func`` and from a
+deployment's other cookies must stay under its route prefix.  The Manager's cookies go back to
+``/func`` only, and no deployment gets the single sign-on token cookie.  Downloads from ``/func`` and from a
 deployment, the way the official Web UI starts them, must still work.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+import aiohttp
 import pytest
 from playwright.sync_api import BrowserContext
 
@@ -70,6 +74,17 @@ async def test_proxied_answers_are_sandboxed_and_keep_our_cookie(deployment, adm
             assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_a_websocket_handshake_to_a_deployment_carries_no_credential_cookie(deployment, admin):
+    admin.cookie_jar.update_cookies({"sToken": "sso-token", "plain": "1"})  # Path=/, as an SSO portal sets it
+    since = len(deployment.requests)
+    with pytest.raises(aiohttp.WSServerHandshakeError):  # the recording server answers no upgrade: 502
+        async with admin.ws_connect(f"/webapi/{NAME}/stream"):
+            pass
+    handshakes = [h for h in deployment.received[since:] if h.get("Upgrade", "").lower() == "websocket"]
+    assert handshakes and "plain=1" in handshakes[-1]["Cookie"]
+    assert "sToken" not in handshakes[-1]["Cookie"]
+
+
 @pytest.fixture
 def browser_context(chromium, stack) -> BrowserContext:
     context = chromium.new_context(base_url=stack.base_url)
@@ -125,3 +140,22 @@ def test_downloads_still_work_the_way_the_web_ui_starts_them(deployment, browser
             page.evaluate("href => { location.href = href; }", path)
         assert started.value.failure() is None and started.value.suggested_filename == "report.csv"
         assert started.value.path().read_bytes() == b"a,b\n1,2\n"
+
+
+def _cookies_at_the_deployment(deployment: RecordingServer, since: int) -> list[str]:
+    return [headers.get("Cookie", "") for headers in deployment.received[since:]]
+
+
+def test_a_manager_cookie_goes_back_to_the_manager_only(deployment, browser_context):
+    """A Manager auth plugin sets cookies for the whole site: Chromium must send them to /func only."""
+    cookies = [("set_cookie", "plugin_state=s1; Path=/; HttpOnly"), ("set_cookie", "sToken=sso-token; Path=/")]
+    answer = browser_context.request.get(f"/func/openid/login?{urlencode(cookies)}")
+    assert answer.ok, answer.text()
+    paths = {c["name"]: c["path"] for c in browser_context.cookies()}
+    assert paths["plugin_state"] == "/func"
+    assert paths["sToken"] == "/"  # the SSO token keeps its path: /server/token-login reads it
+    assert "plugin_state=s1" in browser_context.request.get("/func/openid/check").json()["cookie"]
+    since = len(deployment.requests)
+    assert browser_context.request.get(f"/webapi/{NAME}/page.html").ok
+    sent = _cookies_at_the_deployment(deployment, since)
+    assert sent and not [c for c in sent if "plugin_state" in c or "sToken" in c], sent

@@ -7,9 +7,11 @@ import json
 import pytest
 from aiohttp import web
 
+from contract.instruments import API_LABELS
 from frontdoor.observability import (
     STATS_KINDS,
     InFlight,
+    RequestMetrics,
     endpoint_label,
     error_info,
     error_labels,
@@ -18,6 +20,7 @@ from frontdoor.observability import (
     problem_slug,
 )
 from frontdoor.ops import agent_state_counts, stats_text
+from service_runtime.instruments import Instruments
 
 
 @pytest.mark.parametrize(
@@ -181,3 +184,38 @@ def test_agent_state_counts_list_every_state_of_every_group():
 )
 def test_method_label_is_bounded(method, label):
     assert method_label(method) == label
+
+
+def _counts(instruments: Instruments) -> dict[tuple[str, ...], float]:
+    """(method, endpoint, domain, operation, error_detail, status_code) -> requests counted."""
+    found = {}
+    for metric in instruments.registry.collect():
+        for sample in metric.samples:
+            if sample.name == "backendai_api_request_count_total":
+                found[tuple(sample.labels[name] for name in API_LABELS)] = sample.value
+    return found
+
+
+def test_request_metrics_label_successes_by_route_and_errors_by_what_failed():
+    # Successes are found by (method, route, status) after the first: each must still get its own series.
+    instruments = Instruments()
+    metrics = RequestMetrics(instruments)
+    problem = web.json_response({"type": "https://api.backend.ai/probs/bad-gateway"}, status=502)
+    problem.content_type = "application/problem+json"
+    for _ in range(2):
+        metrics.record("GET", "/func/{path}", "/func/a", 200, 0.01, None)
+        metrics.record("BREW", "/func/{path}", "/func/a", 200, 0.01, None)
+        metrics.record("POST", "/func/{path}", "/func/a", 201, 0.01, None)
+        metrics.record("GET", "/{tail}", "/", 200, 0.01, None)
+        metrics.record("GET", "/{tail}", "/app.js", 200, 0.01, None)
+        metrics.record("GET", "/func/{path}", "/func/a", 502, 0.01, problem)
+        metrics.record("GET", "/func/{path}", "/func/a", 404, 0.01, None)
+    assert _counts(instruments) == {
+        ("GET", "/api/func/{path}", "", "", "", "200"): 2,
+        ("OTHER", "/api/func/{path}", "", "", "", "200"): 2,
+        ("POST", "/api/func/{path}", "", "", "", "201"): 2,
+        ("GET", "/", "", "", "", "200"): 2,
+        ("GET", "/static/{path}", "", "", "", "200"): 2,
+        ("GET", "/api/func/{path}", "api", "request", "unreachable", "502"): 2,
+        ("GET", "/api/func/{path}", "api", "request", "not-found", "404"): 2,
+    }

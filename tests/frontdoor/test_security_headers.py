@@ -4,23 +4,28 @@ real listening socket, spoken to byte by byte."""
 from __future__ import annotations
 
 import asyncio
+import ssl
+from types import SimpleNamespace
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from contract.config import parse_config
 from contract.config_sections import DEFAULT_CSP
 from contract.hosts import HostPolicy
 from frontdoor.https_redirect import https_location, redirect_app
-from frontdoor.security import parser_limits
+from frontdoor.security import Security, parser_limits
 from frontdoor.security_headers import (
     NON_PAGE_POLICY,
     hsts_header,
     is_html,
     new_nonce,
     page_headers,
+    proxied_answer_headers,
     without_server_header,
 )
+from frontdoor.trusted_proxies import TrustedProxies
 from tests.support.ports import free_port
 
 
@@ -59,6 +64,31 @@ def test_anything_on_a_proxied_path_is_sandboxed(content_type):
 )
 def test_is_html(content_type, html):
     assert is_html(content_type) is html
+
+
+def test_proxied_answers_get_the_proxied_page_headers_then_hsts():
+    for secure, max_age in [(True, 100), (True, 0), (False, 100)]:
+        expected = {**page_headers(None, "", DEFAULT_CSP, proxied=True), **hsts_header(secure, max_age)}
+        assert dict(proxied_answer_headers(secure, max_age)) == expected
+
+
+async def test_a_reload_of_hsts_max_age_reaches_the_next_proxied_answer():
+    # The proxied answers' headers are built once, not per answer: a reload (in place, as
+    # service_runtime.reload applies it) must still change the next answer's.
+    config = parse_config({"security": {"hsts_max_age": 100}})
+    front = SimpleNamespace(config=config, trusted_proxies=TrustedProxies([]))
+    security = Security(front, logins=None, keys=None, password_checks=None)
+    tls = ssl.create_default_context()
+
+    async def hsts_of_a_proxied_answer() -> str:
+        response = web.json_response({"ok": True})
+        await security.finish_headers(make_mocked_request("GET", "/func/auth", sslcontext=tls), response)
+        assert response.headers["Content-Security-Policy"].startswith("sandbox")
+        return response.headers["Strict-Transport-Security"]
+
+    assert await hsts_of_a_proxied_answer() == "max-age=100"
+    config.security.hsts_max_age = 200
+    assert await hsts_of_a_proxied_answer() == "max-age=200"
 
 
 def test_hsts_only_over_tls():

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from contract.config import parse_config
+from contract.host_layout import DRAIN_BUDGET_ENV
 from frontdoor.webui_config import webui_settings
-from service_runtime.reload import Reloader, apply_reload, reload_from_file, run_hooks
+from service_runtime.reload import Reloader, apply_reload, drain_budget, reload_from_file, run_hooks
 
 
 def test_non_bootstrap_keys_are_applied_in_place_and_bootstrap_keys_reported():
@@ -133,3 +134,52 @@ async def test_reloader_runs_one_at_a_time_and_once_more_for_a_signal_during_a_r
     release.set()
     await reloader.wait()
     assert len(runs) == 2
+
+
+# ---- the front door's drain and supervisord's stop wait ----
+
+DRAIN_3_S = {"ops": {"unready_delay": 1.0, "drain_timeout": 2.0}}
+
+
+@pytest.mark.parametrize(
+    "ops, budget, changed, needs_restart",
+    [
+        ({"unready_delay": 1.0, "drain_timeout": 1.5}, 3.0, ["ops.drain_timeout"], []),  # shorter: applied
+        ({"unready_delay": 0.5, "drain_timeout": 2.5}, 3.0, ["ops.drain_timeout", "ops.unready_delay"], []),  # equal
+        ({"unready_delay": 1.0, "drain_timeout": 30.0}, 3.0, [], ["ops.drain_timeout"]),
+        ({"unready_delay": 5.0, "drain_timeout": 2.0}, 3.0, [], ["ops.unready_delay"]),
+        ({"unready_delay": 5.0, "drain_timeout": 1.0}, 3.0, [], ["ops.drain_timeout", "ops.unready_delay"]),
+        ({"unready_delay": 2.0, "drain_timeout": 1.5}, 3.0, [], ["ops.drain_timeout", "ops.unready_delay"]),
+        ({"unready_delay": 1.0, "drain_timeout": 30.0}, None, ["ops.drain_timeout"], []),  # no supervisor told us
+    ],
+)
+def test_a_drain_longer_than_supervisords_stop_wait_needs_a_restart(ops, budget, changed, needs_restart):
+    current = parse_config(DRAIN_3_S)
+    result = apply_reload(current, parse_config({"ops": ops}), budget)
+    assert sorted(result.changed) == changed and sorted(result.needs_restart) == needs_restart
+    assert sorted(result.restart_reasons) == needs_restart
+    assert all("stopwaitsecs" in reason and "restart" in reason for reason in result.restart_reasons.values())
+    if needs_restart:  # neither half of the drain is applied: the running one still fits the stop wait
+        assert (current.ops.unready_delay, current.ops.drain_timeout) == (1.0, 2.0)
+
+
+@pytest.mark.parametrize("raw, budget", [("13", 13.0), ("2.5", 2.5), ("", None), ("soon", None), (None, None)])
+def test_the_drain_budget_the_launcher_passes(raw, budget):
+    assert drain_budget({} if raw is None else {DRAIN_BUDGET_ENV: raw}) == budget
+
+
+async def test_reload_from_file_holds_a_drain_over_the_budget_the_launcher_passed(tmp_path, monkeypatch):
+    path = tmp_path / "webui-host.toml"
+    head = '[etcd]\naddr = "127.0.0.1:1"\n[api]\nendpoint = "http://m:1"\n[ops]\nunready_delay = 1.0\n'
+    current = parse_config({"etcd": {"addr": "127.0.0.1:1"}, "api": {"endpoint": "http://m:1"}, **DRAIN_3_S})
+    monkeypatch.setenv(DRAIN_BUDGET_ENV, "3")  # what webui_host.supervisord_conf renders for this drain
+    path.write_text(head + "drain_timeout = 60\n")
+    result = await reload_from_file("frontdoor", path, current)
+    assert result.needs_restart == ["ops.drain_timeout"] and current.ops.drain_timeout == 2.0
+    assert (
+        "60 s" not in result.restart_reasons["ops.drain_timeout"]
+        and "3 s" in result.restart_reasons["ops.drain_timeout"]
+    )
+    path.write_text(head + "drain_timeout = 1.5\n")
+    result = await reload_from_file("frontdoor", path, current)
+    assert result.changed == ["ops.drain_timeout"] and current.ops.drain_timeout == 1.5

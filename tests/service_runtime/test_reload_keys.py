@@ -25,7 +25,6 @@ READ_AT_USE = {
     "pipeline.endpoint": "pipeline_deployment, per request (its endpoint pool follows the upstreams)",
     "pipeline.frontend_endpoint": "webui_config, per request",
     "pipeline.jwt": "pipeline_token, per request",
-    "signers.request_timeout": "SignerPool, per request",
     "signers.max_attempts": "SignerPool, per request",
     "signers.pool_wait": "SignerPool, per request",
     "runtime.log_level": "reload_from_file re-configures logging",
@@ -44,8 +43,8 @@ READ_AT_USE = {
     "webapi.endpoint_admins": "front door, per request",
     "webapi.identity_issuer": "signer, per signature",
     "webapi.identity_lifetime": "signer, per signature",
-    "ops.drain_timeout": "Worker.drain",
-    "ops.unready_delay": "Worker.drain",
+    "ops.drain_timeout": "Worker.drain; a reload past supervisord's stop wait is restart-needed (reload.held_drain_keys)",
+    "ops.unready_delay": "Worker.drain; a reload past supervisord's stop wait is restart-needed (reload.held_drain_keys)",
 }
 # Copied by a component at start; its reload hook applies the new value.
 HOOKED = {
@@ -60,6 +59,7 @@ HOOKED = {
     "security.content_security_policy": "front door: Security per response; StaticFiles.reload (bundle pages)",
     "security.csp": "front door: Security per response; StaticFiles.reload (bundle pages)",
     "security.rate_limit": "front door: Security.reload (window, sync_interval); the rest per request",
+    "signers.request_timeout": "front door: SignerPool, per request; signer: its hook sets the Redis lookup timeout",
 }
 
 

@@ -108,7 +108,7 @@ def test_upstream_gets_our_request_id_and_trace_context_never_the_browsers():
         host="m",
         client_ip="192.0.2.7",
         scheme="http",
-        session_cookie="AIOHTTP_SESSION",
+        withheld_cookies={"aiohttp_session"},
         signed={"Authorization": "sig"},
     )
     off = upstream_headers(incoming, **common, request_id="req-1")

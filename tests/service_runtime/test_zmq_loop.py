@@ -68,6 +68,22 @@ async def test_an_arrival_whose_signal_a_send_took_is_still_read(tmp_path):
         link.close(), peer.close(), context.term()
 
 
+async def test_a_send_with_nothing_arrived_leaves_no_drain_to_the_next_loop_turn(tmp_path):
+    """At low load every send found nothing: a drain scheduled per send cost a loop iteration each."""
+    context, link, peer = await pair(tmp_path)
+    received: list[bytes] = []
+    try:
+        link.start(lambda frames: received.append(frames[0]))
+        await eventually(lambda: not link._draining, timeout=5, interval=0.01)
+        link.send([b"hello"])
+        assert not link._draining  # nothing queued, nothing scheduled
+        identity = peer_identity(peer)
+        peer.send_multipart([identity, b"answer"])
+        await eventually(lambda: received == [b"answer"], timeout=5, interval=0.01, what="the answer read")
+    finally:
+        link.close(), peer.close(), context.term()
+
+
 async def test_a_failing_handler_does_not_stop_the_drain(tmp_path):
     context, link, peer = await pair(tmp_path)
     received: list[bytes] = []

@@ -36,12 +36,25 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 class Stack:
-    def __init__(self, base_url: str, signer: SignerService):
+    def __init__(self, base_url: str, signer: SignerService, manager_saw: list):
         self.base_url = base_url
         self.signer = signer
+        self.manager_saw = manager_saw  # the headers of every request the Manager received
 
     def client(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(self.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def _recording(app: web.Application) -> tuple[web.Application, list]:
+    seen: list = []
+
+    @web.middleware
+    async def record(request: web.Request, handler):
+        seen.append(request.headers.copy())
+        return await handler(request)
+
+    app.middlewares.append(record)
+    return app, seen
 
 
 @pytest.fixture
@@ -51,7 +64,8 @@ async def stack():
     ensure_secrets(secrets_dir)
     redis_handle = start_redis(directory, secrets_dir)
     etcd = start_etcd(directory)
-    manager_runner, manager_url = await _serve(create_app())
+    manager_app, manager_saw = _recording(create_app())
+    manager_runner, manager_url = await _serve(manager_app)
     config = parse_config(
         {
             "api": {"endpoint": [manager_url]},
@@ -71,7 +85,7 @@ async def stack():
     try:
         await eventually(lambda: signer._bound, timeout=20, what="signer bound")
         front_runner, base_url = await _serve(build_app(settings, Instruments()))
-        yield Stack(base_url, signer)
+        yield Stack(base_url, signer, manager_saw)
     finally:
         if front_runner is not None:
             await front_runner.cleanup()
@@ -109,6 +123,21 @@ async def test_login_signed_proxied_call_and_logout(stack):
             assert response.status < 400, await response.text()
         async with client.get("/func/auth?echo=hi") as response:
             assert response.status == 401, await response.text()
+
+
+async def test_only_the_browsers_accept_headers_go_upstream(stack):
+    """aiohttp's client adds Accept and Accept-Encoding of its own unless told not to: the Manager must
+    get the browser's, or none."""
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        bare = ("Accept", "Accept-Encoding")
+        async with client.get("/func/auth?echo=bare", skip_auto_headers=bare) as response:
+            assert response.status == 200, await response.text()
+        assert not any(name in stack.manager_saw[-1] for name in bare)
+        async with client.get("/func/auth?echo=br", headers={"Accept-Encoding": "br", "Accept": "x/y"}) as response:
+            assert response.status == 200, await response.text()
+        assert (stack.manager_saw[-1]["Accept-Encoding"], stack.manager_saw[-1]["Accept"]) == ("br", "x/y")
 
 
 async def test_websocket_relay(stack):

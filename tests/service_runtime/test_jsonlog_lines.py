@@ -153,3 +153,19 @@ def test_a_new_set_up_applies_its_level_and_format_to_the_next_line(stream):
     assert [line[:7] for line in lines] == ['{"ts":1', lines[1][:7], '{"ts":1']
     assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING golden: as text event=log", lines[1])
     assert json.loads(lines[0])["msg"] == "as json" and json.loads(lines[2])["msg"] == "json again"
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_line_that_cannot_be_encoded_leaves_the_next_lines_intact(stream, monkeypatch):
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # the handler's error report: not this test's
+    stream.set_up()
+    shared = [Unprintable()]
+    logging.getLogger("frontdoor.golden").info("lost", extra={"items": shared})
+    shared[:] = [1]  # the same list, now encodable: not a circular reference
+    logging.getLogger("frontdoor.golden").info("kept", extra={"items": shared})
+    logging.getLogger().handlers[0].flush()
+    assert [json.loads(line)["items"] for line in stream.getvalue().splitlines()] == [[1]]

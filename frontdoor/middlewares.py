@@ -54,22 +54,27 @@ async def request_log_middleware(request: web.Request, handler):
         duration = time.perf_counter() - started
         IN_FLIGHT.leave(kind)
         request.app[REQUEST_METRICS].record(request.method, template, request.path, status, duration, response)
-        trace_id = request.get("trace_id")  # set by a traced proxy route ([otel] on)
-        log.info(
-            "request",
-            extra={
-                **({"trace_id": trace_id} if trace_id else {}),
-                "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
-                "request_id": request_id,
-                "method": request.method,
-                "path": path_for_logs(request.path),
-                "status": "success" if status < 400 else "failure",
-                "status_code": status,
-                "user_id": request.get("user_id"),
-                "duration_ms": round(duration * 1000, 2),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # at WARNING, no line: nothing of it is built either
+            log.info("request", extra=_request_line(request, request_id, kind, status, duration))
         REQUEST_ID.reset(trace)
+
+
+def _request_line(request: web.Request, request_id: str, kind: str | None, status: int, duration: float) -> dict:
+    """The request line's fields, in the line's order (a trace id first when the request has one)."""
+    line = {
+        "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
+        "request_id": request_id,
+        "method": request.method,
+        "path": path_for_logs(request.path),
+        "status": "success" if status < 400 else "failure",
+        "status_code": status,
+        "user_id": request.get("user_id"),
+        "duration_ms": round(duration * 1000, 2),
+    }
+    trace_id = request.get("trace_id")  # set by a traced proxy route ([otel] on)
+    if trace_id:
+        line = {"trace_id": trace_id, **line}  # first in the line: a copy only when tracing
+    return line
 
 
 @web.middleware

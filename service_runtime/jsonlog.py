@@ -111,7 +111,7 @@ class JsonFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "process": self._role,
-            "pid": record.process,
+            "pid": _pid if record.process is None else record.process,
             "logger": record.name,
             "msg": record.getMessage(),
         }
@@ -268,15 +268,29 @@ def flush_logs() -> None:
 atexit.register(flush_logs)
 os.register_at_fork(before=flush_logs)
 
+# The pid of the lines: asked once per process (and again in a forked child), not once per record as
+# the logging module does (a system call each: glibc does not cache getpid).
+_pid = os.getpid()
+
+
+def _note_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_note_pid)
+
 
 def setup_logging(process_role: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = BatchedStreamHandler(sys.stderr)
     handler.addFilter(scrub_request_bytes)  # on the handler: it sees records of every logger
     handler.setFormatter(JsonFormatter(process_role) if fmt == "json" else TextFormatter(process_role))
-    # Neither format shows the caller's file and line, the thread or the process name: the logging
-    # module need not find them for every record (its documented optimisations).
+    # Neither format shows the caller's file and line, the thread or the process name, and the JSON
+    # format takes the pid from ``_pid``: the logging module need not find them for every record (its
+    # documented optimisations).
     logging._srcfile = None
     logging.logThreads = False
+    logging.logProcesses = False
     logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in root.handlers:

@@ -169,3 +169,22 @@ def test_a_line_that_cannot_be_encoded_leaves_the_next_lines_intact(stream, monk
     logging.getLogger("frontdoor.golden").info("kept", extra={"items": shared})
     logging.getLogger().handlers[0].flush()
     assert [json.loads(line)["items"] for line in stream.getvalue().splitlines()] == [[1]]
+
+
+def test_a_forked_childs_lines_carry_its_own_pid(stream):
+    stream.set_up()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its line, formatted by the handler it inherited, into the pipe
+        try:
+            record = logging.getLogger("frontdoor.golden").makeRecord(
+                "frontdoor.golden", logging.INFO, "", 0, "x", (), None
+            )
+            os.write(write_end, logging.getLogger().handlers[0].format(record).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        line = pipe.read()
+    os.waitpid(child, 0)
+    assert json.loads(line)["pid"] == child != os.getpid()

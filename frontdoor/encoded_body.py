@@ -9,9 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 TRUTHY = frozenset({"1", "true", "yes", "on", "t", "y"})
 
 
@@ -27,6 +24,10 @@ def decode_body(body: bytes, endpoint: str) -> bytes:
     """Decrypt ``<16-char iv>:<base64 ciphertext>`` for the endpoint the browser believes it uses."""
     if not body.strip():
         return b""
+    # Here: a front door needs cryptography (~7 MiB of Rust bindings) only once an encoded body comes.
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     try:
         iv_text, _, ciphertext_b64 = body.decode("ascii").strip().partition(":")
         if len(iv_text) != 16:

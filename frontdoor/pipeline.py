@@ -21,8 +21,6 @@ from __future__ import annotations
 import time
 from urllib.parse import unquote
 
-import jwt
-
 from contract.config import Config
 from contract.webapi import Deployment, SigningMode
 
@@ -56,6 +54,8 @@ def pipeline_deployment(config: Config) -> Deployment:
 
 def pipeline_token(config: Config, access_key: str, now: float | None = None) -> str:
     """Backend.AI's pipeline JWT, less the session cookie it carried (``aiohttp_session``)."""
+    import jwt  # here: PyJWT loads cryptography (~9 MiB, ~70 ms), for a pipeline most hosts have not
+
     issued = int(now if now is not None else time.time())
     claims = {
         "exp": issued + config.session.max_age,

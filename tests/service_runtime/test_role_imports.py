@@ -32,3 +32,20 @@ def test_no_process_loads_grpc():
         loaded = packages(modules_loaded_by(*modules))
         assert not loaded & {"grpc", "aetcd"}, role
         assert not any(name.startswith("google.protobuf") for name in modules_loaded_by(*modules)), role
+
+
+def test_the_front_door_loads_no_cryptography_or_jwt():
+    # It holds no key: it serves the public JWKS file as it is and never opens a sealed secret. It loads
+    # cryptography (~7 MiB of Rust bindings) at its first X-BackendAI-Encoded body, PyJWT (~2 MiB, ~60 ms)
+    # at its first /pipeline call; both came at start with two constants of contract.identity.
+    loaded = modules_loaded_by("service_runtime.process", "frontdoor.lifecycle")
+    assert "frontdoor.jwks" in loaded
+    assert "cryptography.hazmat.bindings._rust" not in loaded
+    assert "jwt" not in loaded
+
+
+def test_the_session_daemon_loads_no_jwt():
+    # It seals secrets (AES-GCM) but signs no token: PyJWT belongs to the signers.
+    loaded = modules_loaded_by("service_runtime.process", "session_daemon.service")
+    assert "service_runtime.keyfiles" in loaded
+    assert "jwt" not in loaded

@@ -11,7 +11,15 @@ from aiohttp import web
 
 from contract.requests import valid_request_id
 from frontdoor import problems
-from frontdoor.observability import IN_FLIGHT, REQUEST_METRICS, handler_kind, request_template
+from frontdoor.observability import (
+    IN_FLIGHT,
+    REQUEST_ID_KEY,
+    REQUEST_METRICS,
+    TRACE_ID_KEY,
+    USER_ID_KEY,
+    handler_kind,
+    request_template,
+)
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
 from frontdoor.special_routes import path_for_logs
@@ -29,7 +37,7 @@ async def request_log_middleware(request: web.Request, handler):
     request_id = request.headers.get("X-Request-ID", "")
     if not valid_request_id(request_id):
         request_id = secrets.token_hex(8)
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     trace = REQUEST_ID.set(request_id)  # every line logged while serving it carries the id
     template = request_template(request)
     kind = handler_kind(template, request.path, wants_websocket(request))
@@ -68,10 +76,10 @@ def _request_line(request: web.Request, request_id: str, kind: str | None, statu
         "path": path_for_logs(request.path),
         "status": "success" if status < 400 else "failure",
         "status_code": status,
-        "user_id": request.get("user_id"),
+        "user_id": request.get(USER_ID_KEY),
         "duration_ms": round(duration * 1000, 2),
     }
-    trace_id = request.get("trace_id")  # set by a traced proxy route ([otel] on)
+    trace_id = request.get(TRACE_ID_KEY)  # set by a traced proxy route ([otel] on)
     if trace_id:
         line = {"trace_id": trace_id, **line}  # first in the line: a copy only when tracing
     return line

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from frontdoor.middlewares import request_log_middleware
-from frontdoor.observability import REQUEST_METRICS, RequestMetrics
+from frontdoor.observability import REQUEST_METRICS, TRACE_ID_KEY, USER_ID_KEY, RequestMetrics
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import setup_logging
 
@@ -49,9 +49,9 @@ async def test_the_request_lines_are_exactly_as_before():
     """A golden test of the request line: its keys, their order and values (time and duration aside)."""
 
     async def answer(request: web.Request) -> web.Response:
-        request["user_id"] = "u@example.com"
+        request[USER_ID_KEY] = "u@example.com"
         if request.method == "PATCH":
-            request["trace_id"] = "4bf92f3577b34da6a3ce929d0e0e4736"
+            request[TRACE_ID_KEY] = "4bf92f3577b34da6a3ce929d0e0e4736"
         if request.path.endswith("/missing"):
             raise web.HTTPNotFound()
         return web.Response(status=204 if request.method == "PATCH" else 200)

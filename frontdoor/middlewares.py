@@ -11,7 +11,15 @@ from aiohttp import web
 
 from contract.requests import valid_request_id
 from frontdoor import problems
-from frontdoor.observability import IN_FLIGHT, REQUEST_METRICS, handler_kind, request_template
+from frontdoor.observability import (
+    IN_FLIGHT,
+    REQUEST_ID_KEY,
+    REQUEST_METRICS,
+    TRACE_ID_KEY,
+    USER_ID_KEY,
+    handler_kind,
+    request_template,
+)
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
 from frontdoor.special_routes import path_for_logs
@@ -29,7 +37,7 @@ async def request_log_middleware(request: web.Request, handler):
     request_id = request.headers.get("X-Request-ID", "")
     if not valid_request_id(request_id):
         request_id = secrets.token_hex(8)
-    request["request_id"] = request_id
+    request[REQUEST_ID_KEY] = request_id
     trace = REQUEST_ID.set(request_id)  # every line logged while serving it carries the id
     template = request_template(request)
     kind = handler_kind(template, request.path, wants_websocket(request))
@@ -54,22 +62,27 @@ async def request_log_middleware(request: web.Request, handler):
         duration = time.perf_counter() - started
         IN_FLIGHT.leave(kind)
         request.app[REQUEST_METRICS].record(request.method, template, request.path, status, duration, response)
-        trace_id = request.get("trace_id")  # set by a traced proxy route ([otel] on)
-        log.info(
-            "request",
-            extra={
-                **({"trace_id": trace_id} if trace_id else {}),
-                "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
-                "request_id": request_id,
-                "method": request.method,
-                "path": path_for_logs(request.path),
-                "status": "success" if status < 400 else "failure",
-                "status_code": status,
-                "user_id": request.get("user_id"),
-                "duration_ms": round(duration * 1000, 2),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # at WARNING, no line: nothing of it is built either
+            log.info("request", extra=_request_line(request, request_id, kind, status, duration))
         REQUEST_ID.reset(trace)
+
+
+def _request_line(request: web.Request, request_id: str, kind: str | None, status: int, duration: float) -> dict:
+    """The request line's fields, in the line's order (a trace id first when the request has one)."""
+    line = {
+        "event": "proxy_request" if kind in ("proxy_api", "proxy_websocket") else "http_request",
+        "request_id": request_id,
+        "method": request.method,
+        "path": path_for_logs(request.path),
+        "status": "success" if status < 400 else "failure",
+        "status_code": status,
+        "user_id": request.get(USER_ID_KEY),
+        "duration_ms": round(duration * 1000, 2),
+    }
+    trace_id = request.get(TRACE_ID_KEY)  # set by a traced proxy route ([otel] on)
+    if trace_id:
+        line = {"trace_id": trace_id, **line}  # first in the line: a copy only when tracing
+    return line
 
 
 @web.middleware

@@ -23,6 +23,10 @@ from aiohttp import web
 from frontdoor.json_body import parse_object
 from service_runtime.instruments import Instruments
 
+# What the request's log line reports, set by the middleware (id) and by the handlers (user, trace).
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+USER_ID_KEY = web.RequestKey("user_id", str)
+TRACE_ID_KEY = web.RequestKey("trace_id", str)
 LOGIN_ENDPOINT = "/api/auth/login"
 LOGOUT_ENDPOINT = "/api/auth/logout"
 STATIC_ENDPOINT = "/static/{path}"

@@ -30,6 +30,7 @@ from contract.session_results import (
 from frontdoor import session_answers
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonUnavailable
+from frontdoor.observability import USER_ID_KEY
 from frontdoor.page_render import ASSET_PREFIX, OWN_ASSETS, render_page
 from frontdoor.return_path import DEFAULT_RETURN_PATH, LOGIN_PATH, is_same_origin_post, safe_return_path
 from frontdoor.static import StaticFiles
@@ -91,7 +92,7 @@ class Pages:
         if record is None:
             return self._to_login(request, had_cookie=session_id is not None)
         self._front.sessions.keep_alive(session_id, record)
-        request["user_id"] = record.user_id
+        request[USER_ID_KEY] = record.user_id
         return render_page(request, template, user=record, **context)
 
     async def home(self, request: web.Request) -> web.Response:
@@ -147,7 +148,7 @@ class Pages:
             log.error("session daemon did not answer", extra={"event": "session_daemon_unavailable", "op": "login"})
             return again(503, "error_service_down")
         if isinstance(result, LoginSucceeded):
-            request["user_id"] = username
+            request[USER_ID_KEY] = username
             response = see_other(next_path)
             self._front.set_session_cookie(request, response, result.session_id)
             return response

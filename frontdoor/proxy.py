@@ -21,6 +21,7 @@ from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_cal
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
 from frontdoor.endpoint_probe import record
+from frontdoor.observability import REQUEST_ID_KEY, TRACE_ID_KEY, USER_ID_KEY
 from frontdoor.pipeline import PIPELINE_PREFIX, credential_login, pipeline_deployment, pipeline_headers
 from frontdoor.signer_pool import NoSignerAvailable, SessionRejected, SigningRefused, StoreUnavailableAtSigner
 from frontdoor.special_routes import TUS_HEADERS, Special, ping_answer, special_route
@@ -74,11 +75,11 @@ class DeploymentProxy:
                 "http.request.method": method,
                 "http.route": route,
                 "url.scheme": request.scheme,
-                "webui_host.request_id": request.get("request_id", ""),
+                "webui_host.request_id": request.get(REQUEST_ID_KEY, ""),
             }
             carrier = request.headers if front.trusts_traceparent(request) else None
             with tracing.server_span(f"{method} {route}", attributes, carrier) as span:
-                request["trace_id"] = tracing.trace_id(span)  # for the request's log line
+                request[TRACE_ID_KEY] = tracing.trace_id(span)  # for the request's log line
                 try:
                     response = await handler(request)
                 except web.HTTPException as exc:
@@ -130,7 +131,7 @@ class DeploymentProxy:
         record = await front.session(request)
         if record is None:
             return problems.unauthorized()
-        request["user_id"] = record.user_id
+        request[USER_ID_KEY] = record.user_id
 
         async def sso(_target: UpstreamTarget) -> dict[str, str]:
             front.sessions.keep_alive(session_id, record)
@@ -160,7 +161,7 @@ class DeploymentProxy:
             front.groups.group(deployment.group),
         ):
             return _no_such_deployment(deployment.name)  # a group one may not Read is not disclosed
-        request["user_id"] = record.user_id
+        request[USER_ID_KEY] = record.user_id
 
         async def sign(target: UpstreamTarget) -> dict[str, str] | web.Response:
             signed = (
@@ -243,7 +244,7 @@ class DeploymentProxy:
                 content_type=content_type,
                 api_version=self._upstream.api_version(request),
                 want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
-                request_id=request.get("request_id", ""),
+                request_id=request.get(REQUEST_ID_KEY, ""),
                 deployment=deployment.name,
                 traceparent=trace.get("traceparent", ""),
                 tracestate=trace.get("tracestate", ""),

@@ -28,6 +28,7 @@ from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
 from frontdoor.security_headers import (
+    CSP_NONCE,
     hsts_header,
     new_nonce,
     page_headers,
@@ -41,7 +42,6 @@ from service_runtime.redis_client import redis_client
 log = logging.getLogger(__name__)
 RATE_LIMIT = web.RequestKey("rate_limit", Verdict)  # the verdict whose headers the response carries
 PREFLIGHT = web.RequestKey("cors_preflight", bool)
-# request["csp_nonce"] (a plain key: templates and static.py read it) is the nonce of this request.
 
 # Everything that checks a password: limited per client IP, apart from the per-username counter.
 PASSWORD_PATHS = frozenset(
@@ -114,7 +114,7 @@ class Security:
         path = request.path
         proxied = path.startswith(PROXIED_PREFIXES)
         if not proxied:
-            request["csp_nonce"] = new_nonce()
+            request[CSP_NONCE] = new_nonce()
         policies = self._config.request_policies
         refused_by = policy_refusal(policies, request.host, path) if policies else None
         if refused_by is not None:
@@ -151,7 +151,7 @@ class Security:
         if proxied:  # a fixed sandbox policy (no nonce to draw): the same headers for every answer
             ours = proxied_answer_headers(request.secure, self._config.hsts_max_age)
         else:
-            nonce = request.get("csp_nonce") or new_nonce()
+            nonce = request.get(CSP_NONCE) or new_nonce()
             ours = page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, proxied).items()
             ours = (*ours, *hsts_header(request.secure, self._config.hsts_max_age).items())
         for name, value in ours:

@@ -2,7 +2,7 @@
 
 ``page_headers`` and ``hsts_header`` are plain functions; ``security.py`` applies them in
 ``on_response_prepare``.  Pages rendered by us read the per-request nonce from
-``request["csp_nonce"]`` and put it on their inline ``<script>``/``<style>`` tags.
+``request[CSP_NONCE]`` and put it on their inline ``<script>``/``<style>`` tags.
 
 aiohttp sets ``Server: Python/x aiohttp/y`` on every response while preparing it, including the
 400 it writes itself for a request it cannot parse, which no route, middleware or signal sees.  The
@@ -19,6 +19,8 @@ import secrets
 from aiohttp import hdrs, web
 
 from frontdoor.upstream import PROXIED_POLICY
+
+CSP_NONCE = web.RequestKey("csp_nonce", str)  # this request's nonce, drawn by the security middleware
 
 NONCE_BYTES = 16
 # For anything of ours that is not a page (JSON, problem documents, files): nothing may run or load.

@@ -23,6 +23,7 @@ from contract.config import Config
 from contract.config_sections import DEFAULT_STATIC_PATH
 from frontdoor.error_pages import wants_html
 from frontdoor.problems import API_PREFIXES
+from frontdoor.security_headers import CSP_NONCE
 from frontdoor.static_rules import (
     ENCODINGS,
     NO_STORE,
@@ -153,7 +154,7 @@ class StaticFiles:
         """A bundle's html page under a CSP it can run with (see ``inline_script_policy``)."""
         body = found.read_bytes()
         if NONCE_PLACEHOLDER in body:  # Backend.AI's newer bundles: the request's nonce, strict policy
-            nonce = request.get("csp_nonce", "")
+            nonce = request.get(CSP_NONCE, "")
             body = body.replace(NONCE_PLACEHOLDER, nonce.encode())
             return web.Response(body=body, content_type="text/html", headers={"Cache-Control": NO_STORE})
         response = file_response(request, self._root, found, cache_control)

@@ -19,6 +19,7 @@ from aiohttp import web
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment
 from frontdoor import problems
 from frontdoor.context import FrontDoor
+from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
 from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
@@ -71,7 +72,7 @@ class UpstreamExchange:
             scheme=request.scheme,
             withheld_cookies=self.cookie_rules(deployment).withheld,
             signed=signed,
-            request_id=request.get("request_id", ""),
+            request_id=request.get(REQUEST_ID_KEY, ""),
             trace=trace,
         )
 

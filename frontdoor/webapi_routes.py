@@ -18,6 +18,7 @@ from contract.webapi import Action, Caller, GroupsSnapshot, InvalidDefinition, a
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of
 from frontdoor.json_body import InvalidJsonBody, parse_object, read_body
+from frontdoor.observability import USER_ID_KEY
 from service_runtime.etcd import etcd_client
 from service_runtime.webapi_admin import Refused, WebApiAdmin
 
@@ -196,7 +197,7 @@ class WebApiRoutes:
         record = await self._front.session(request)
         if record is None:
             raise _NotLoggedIn()
-        request["user_id"] = record.user_id
+        request[USER_ID_KEY] = record.user_id
         return caller_of(record, self._front.config.webapi.endpoint_admins)
 
     def _admin(self) -> WebApiAdmin:

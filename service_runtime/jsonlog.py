@@ -26,6 +26,32 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))  # made once, not per line
 
 
+def _c_encoder():
+    """The C encoder ``_ENCODER.encode`` would make for every line (``JSONEncoder.iterencode`` builds one
+    per call), made once; None without the C accelerator."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    e = _ENCODER  # ensure_ascii, no indent: the arguments its iterencode passes
+    args = (e.default, json.encoder.encode_basestring_ascii, None, e.key_separator, e.item_separator)
+    return make({}, *args, e.sort_keys, e.skipkeys, e.allow_nan)  # {}: markers, as check_circular has them
+
+
+_c_encode = _c_encoder()
+
+
+def _encode(doc: dict) -> str:
+    """``_ENCODER.encode(doc)``, byte for byte, without making an encoder per line."""
+    global _c_encode
+    if _c_encode is None:
+        return _ENCODER.encode(doc)
+    try:
+        return "".join(_c_encode(doc, 0))
+    except Exception:
+        _c_encode = _c_encoder()  # a failed line may leave markers behind: the next starts clean
+        raise
+
+
 def _allowed(key: str) -> bool:
     lowered = key.lower()
     return lowered not in _FORBIDDEN_FIELDS and not any(part in lowered for part in _FORBIDDEN_PARTS)
@@ -43,10 +69,32 @@ def _kept(key: str) -> bool:
     return kept
 
 
-def _context(record: logging.LogRecord) -> dict:
-    context = {key: value for key, value in vars(record).items() if _kept(key)}
+# A record's attribute names, in order -> those that go in its line.  Every line of one call site has
+# the same names (LogRecord's ~20, then the call's ``extra``), so a line looks its keys up once, not
+# each of its ~28 attributes one by one.
+_kept_of_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _kept_names(attributes: dict) -> tuple[str, ...]:
+    names = tuple(attributes)
+    kept = _kept_of_names.get(names)
+    if kept is None:
+        kept = tuple(key for key in names if _kept(key))
+        if len(_kept_of_names) < 1024:  # call sites are bounded; a bound all the same
+            _kept_of_names[names] = kept
+    return kept
+
+
+def _default_event(record: logging.LogRecord) -> str:
     # Lines from libraries (aiohttp, redis, ...) carry no event of ours; name them so every line has one.
-    context.setdefault("event", "library_log" if not record.name.startswith(_OUR_PACKAGES) else "log")
+    return "library_log" if not record.name.startswith(_OUR_PACKAGES) else "log"
+
+
+def _context(record: logging.LogRecord) -> dict:
+    attributes = vars(record)
+    context = {key: attributes[key] for key in _kept_names(attributes)}
+    if "event" not in context:
+        context["event"] = _default_event(record)
     request_id = REQUEST_ID.get()
     if request_id and "request_id" not in context:
         context["request_id"] = request_id
@@ -63,14 +111,24 @@ class JsonFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "process": self._role,
-            "pid": record.process,
+            "pid": _pid if record.process is None else record.process,
             "logger": record.name,
             "msg": record.getMessage(),
-            **_context(record),
         }
+        # The context's keys after these, as ``{**fixed, **context}`` would: a key named as a fixed
+        # one takes its value and keeps its place.  Written into ``doc``: no second dict per line.
+        attributes = vars(record)
+        kept = _kept_names(attributes)
+        for key in kept:
+            doc[key] = attributes[key]
+        if "event" not in kept:
+            doc["event"] = _default_event(record)
+        request_id = REQUEST_ID.get()
+        if request_id and "request_id" not in kept:
+            doc["request_id"] = request_id
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return _ENCODER.encode(doc)
+        return _encode(doc)
 
 
 class TextFormatter(logging.Formatter):
@@ -210,15 +268,29 @@ def flush_logs() -> None:
 atexit.register(flush_logs)
 os.register_at_fork(before=flush_logs)
 
+# The pid of the lines: asked once per process (and again in a forked child), not once per record as
+# the logging module does (a system call each: glibc does not cache getpid).
+_pid = os.getpid()
+
+
+def _note_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_note_pid)
+
 
 def setup_logging(process_role: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = BatchedStreamHandler(sys.stderr)
     handler.addFilter(scrub_request_bytes)  # on the handler: it sees records of every logger
     handler.setFormatter(JsonFormatter(process_role) if fmt == "json" else TextFormatter(process_role))
-    # Neither format shows the caller's file and line, the thread or the process name: the logging
-    # module need not find them for every record (its documented optimisations).
+    # Neither format shows the caller's file and line, the thread or the process name, and the JSON
+    # format takes the pid from ``_pid``: the logging module need not find them for every record (its
+    # documented optimisations).
     logging._srcfile = None
     logging.logThreads = False
+    logging.logProcesses = False
     logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in root.handlers:

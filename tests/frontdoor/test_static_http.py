@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from contract.config_sections import DEFAULT_CSP
 from frontdoor.error_pages import error_page_middleware
+from frontdoor.security_headers import CSP_NONCE
 from frontdoor.static import StaticFiles
 from frontdoor.static_rules import IMMUTABLE, NO_STORE
 
@@ -41,7 +42,7 @@ def site(tmp_path) -> Path:
 
 @web.middleware
 async def fixed_nonce(request, handler):
-    request["csp_nonce"] = "n0nce"  # what the security middleware does, with a known value
+    request[CSP_NONCE] = "n0nce"  # what the security middleware does, with a known value
     return await handler(request)
 
 

@@ -35,7 +35,8 @@ NEW_VALUES = {
         "text": '"Backend.AI reloaded"',
         "unhealthy_after": "3",
     },
-    "ops": {"drain_timeout": "4.0", "unready_delay": "0.1"},
+    # Within the stop wait supervisord was given at launch (3 s here); a longer drain needs a restart.
+    "ops": {"drain_timeout": "2.5", "unready_delay": "0.4"},
     "pipeline": {"endpoint": '"http://127.0.0.1:9501"', "frontend_endpoint": '"http://127.0.0.1:3001"'},
     "pipeline.jwt": {"secret": '"reloaded-pipeline-secret-of-enough-length-0123456789"'},
     "runtime": {"log_level": '"DEBUG"'},

@@ -8,7 +8,7 @@ field and never its value.  Secrets (passwords) stay out of reprs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from contract.login_fields import as_sentence, password_problem, username_problem
@@ -46,7 +46,6 @@ class Login:
     """A password login; the counter of failed logins applies."""
 
     OP: ClassVar[str] = "login"
-    ARGS: ClassVar[tuple[str, ...]] = ("username", "password", "extras", *FORWARDED_ARGS)
     username: str
     password: str = field(repr=False)
     extras: dict[str, Any] = field(default_factory=dict)  # the browser body's other keys (otp, force, ...)
@@ -65,7 +64,6 @@ class TokenLogin:
     """Backend.AI's token login: the token travels in the extras, for the Manager's authorize hook."""
 
     OP: ClassVar[str] = "token_login"
-    ARGS: ClassVar[tuple[str, ...]] = ("extras", *FORWARDED_ARGS)
     extras: dict[str, Any] = field(repr=False)  # holds the token
     forwarded: Forwarded = Forwarded()
 
@@ -80,7 +78,6 @@ class TokenLogin:
 @dataclass(frozen=True, slots=True)
 class Signup:
     OP: ClassVar[str] = "signup"
-    ARGS: ClassVar[tuple[str, ...]] = ("email", "password", "extras", *FORWARDED_ARGS)
     email: str
     password: str = field(repr=False)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -99,7 +96,6 @@ class UpdatePassword:
     """Backend.AI's update-password-no-auth (an expired password); tests the current one, so throttled."""
 
     OP: ClassVar[str] = "update_password_no_auth"
-    ARGS: ClassVar[tuple[str, ...]] = ("username", "current_password", "new_password", *FORWARDED_ARGS)
     username: str
     current_password: str = field(repr=False)
     new_password: str = field(repr=False)
@@ -126,7 +122,6 @@ class UpdatePassword:
 @dataclass(frozen=True, slots=True)
 class Logout:
     OP: ClassVar[str] = "logout"
-    ARGS: ClassVar[tuple[str, ...]] = ("session_id",)
     session_id: str = field(repr=False)
 
     def to_args(self) -> dict[str, Any]:
@@ -142,7 +137,6 @@ class Touch:
     """Slide a session's expiry (at most once per ``touch_interval``, the front door decides)."""
 
     OP: ClassVar[str] = "touch"
-    ARGS: ClassVar[tuple[str, ...]] = ("session_id",)
     session_id: str = field(repr=False)
 
     def to_args(self) -> dict[str, Any]:
@@ -158,7 +152,6 @@ class RevokeUser:
     """End every session of one user (an admin's revoke; the ``user_id`` of the sessions, not a login name)."""
 
     OP: ClassVar[str] = "revoke_user"
-    ARGS: ClassVar[tuple[str, ...]] = ("user_id",)
     user_id: str
 
     def to_args(self) -> dict[str, Any]:
@@ -173,6 +166,14 @@ SessionCommand = Login | TokenLogin | Signup | UpdatePassword | Logout | Touch |
 COMMANDS: dict[str, type[SessionCommand]] = {
     command.OP: command for command in (Login, TokenLogin, Signup, UpdatePassword, Logout, Touch, RevokeUser)
 }
+
+
+def _wire_args(command: type[SessionCommand]) -> tuple[str, ...]:
+    """The argument names a command travels with: its fields, ``forwarded`` spelled out."""
+    return tuple(name for f in fields(command) for name in (FORWARDED_ARGS if f.name == "forwarded" else (f.name,)))
+
+
+ARGS: dict[str, tuple[str, ...]] = {op: _wire_args(command) for op, command in COMMANDS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +193,8 @@ class SessionRequest:
         args = checked_field(
             item,
             "args",
-            lambda value: isinstance(value, dict) and not set(value) - set(command.ARGS),
-            f"arguments of {command.OP!r} must be a subset of {command.ARGS}",
+            lambda value: isinstance(value, dict) and not set(value) - set(ARGS[command.OP]),
+            f"arguments of {command.OP!r} must be a subset of {ARGS[command.OP]}",
         )
         return cls(rid_of(item), command.from_args(args), request_id_of(item))
 

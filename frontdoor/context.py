@@ -13,6 +13,7 @@ from contract.deployment_rules import manager_deployment
 from contract.redis_layout import SessionRecord
 from contract.session_commands import Forwarded
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
+from frontdoor.cookie_memo import CookieMemo
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.sessions import SessionReader
@@ -131,8 +132,13 @@ def _peer(request: web.Request) -> str | None:
 def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:
     """The Web API Groups caller a session stands for."""
     caller = Caller(record.user_id, record.role)
+    if not endpoint_admins:  # the usual case: the caller as it is, not built twice
+        return caller
     return Caller(record.user_id, record.role, endpoint_admin=any(caller.matches(s) for s in endpoint_admins))
 
 
+_SESSION_COOKIES = CookieMemo()  # per connection (weakly): this process's connections
+
+
 def session_cookie_value(request: web.Request, config: Config) -> str | None:
-    return request.cookies.get(config.session.cookie_name)
+    return _SESSION_COOKIES.value(request, config.session.cookie_name)

@@ -1,0 +1,70 @@
+"""The session cookie's value kept per connection (frontdoor.cookie_memo), over real HTTP: always what
+aiohttp's own parsing gives, whatever the header becomes on the same connection, and gone with it."""
+
+from __future__ import annotations
+
+import gc
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from frontdoor.cookie_memo import CookieMemo
+from tests.support.polling import eventually
+
+# One keep-alive connection sends these in turn: every change of the header (or of the name looked
+# for) must be seen; quoting, duplicates and look-alike names are aiohttp's to decide, not ours.
+HEADERS = [
+    "webui_session=first",
+    "webui_session=first",
+    "webui_session=second",
+    "lang=en; webui_session=second; theme=dark",
+    'webui_session="quoted value"',
+    "webui_session=a; webui_session=b",
+    'other="x; webui_session=tossed"; webui_session=real',
+    "WEBUI_SESSION=upper",
+    "",
+    "webui_session=back",
+    "lang=en; webui_session=back; theme=dark",
+]
+
+
+async def serve(memo: CookieMemo, name: list[str]) -> TestServer:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "memo": memo.value(request, name[0]),
+                "again": memo.value(request, name[0]),
+                "aiohttp": request.cookies.get(name[0]),
+                "port": request.transport.get_extra_info("peername")[1],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_value_follows_the_header_and_the_name_on_one_connection():
+    memo, name = CookieMemo(), ["webui_session"]
+    server = await serve(memo, name)
+    try:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as client:
+            ports = set()
+            for index, header in enumerate([*HEADERS, HEADERS[-1]]):
+                if index == len(HEADERS):
+                    name[0] = "theme"  # a reloaded cookie name applies on the same connection, same header
+                async with client.get(server.make_url("/"), headers={"Cookie": header} if header else {}) as answer:
+                    got = await answer.json()
+                assert got["memo"] == got["again"] == got["aiohttp"], header
+                ports.add(got["port"])
+            assert got["memo"] == "dark"
+            assert len(ports) == 1  # all of it on one keep-alive connection
+            assert len(memo) == 1
+        gc.collect()
+        await eventually(lambda: gc.collect() is not None and len(memo) == 0)  # gone with its connection
+    finally:
+        await server.close()

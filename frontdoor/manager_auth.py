@@ -70,7 +70,12 @@ def normalised_segments(raw_path: str) -> list[str] | None:
 
 def auth_rule(raw_path: str) -> AuthRule | None:
     """What to do with a proxied request for ``raw_path`` (everything after the host)."""
-    segments = normalised_segments(raw_path)
+    path = raw_path.partition("?")[0].partition("#")[0]
+    if "%" not in path and "auth" not in path.lower():
+        # Most calls: nothing to decode, and no segment can be "auth" (segments are pieces of the
+        # lower-cased path), so no rule applies; the same answer without splitting the path.
+        return None
+    segments = normalised_segments(path)
     if segments is None:
         return AuthRule.REFUSE
     return RULES.get(tuple(segments[-2:])) if len(segments) >= 2 else None

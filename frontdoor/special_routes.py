@@ -41,12 +41,28 @@ SIGNUP_PATH = "/func/auth/signup"
 TUS_UPLOAD_SEGMENT = "/tus/upload/"
 
 
+def _rules_of(method: str) -> tuple[re.Pattern[str], tuple[Special, ...]] | None:
+    """The rules ``method`` takes part in as one pattern, an alternative (a group) per rule in order:
+    one ``fullmatch`` instead of one per rule; the first alternative that matches whole is the first
+    rule that would have (``fullmatch`` backtracks into the next alternative until one does)."""
+    rules = [(pattern, kind) for methods, pattern, kind in _RULES if method in methods]
+    if not rules:
+        return None
+    if any(pattern.groups for pattern, _ in rules):
+        raise ValueError("a rule's pattern may not have groups of its own: its alternative is told by its group")
+    return re.compile("|".join(f"({pattern.pattern})" for pattern, _ in rules)), tuple(kind for _, kind in rules)
+
+
+_RULES_BY_METHOD = {method: _rules_of(method) for methods, _, _ in _RULES for method in methods}
+
+
 def special_route(method: str, path: str) -> Special | None:
     """What ``method`` on ``/func/<path>`` (decoded, without the query) is, or None for a signed call."""
-    for methods, pattern, kind in _RULES:
-        if method in methods and pattern.fullmatch(path):
-            return kind
-    return None
+    rules = _RULES_BY_METHOD.get(method)
+    if rules is None:
+        return None
+    match = rules[0].fullmatch(path)
+    return None if match is None else rules[1][match.lastindex - 1]
 
 
 def limited_like_login(method: str, request_path: str, signup_enabled: bool) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from frontdoor.manager_auth import AuthRule, auth_rule
+from frontdoor.manager_auth import RULES, AuthRule, auth_rule, normalised_segments
 
 REFUSED_SPELLINGS = [
     "/func/auth/authorize",
@@ -65,3 +65,29 @@ def test_own_password_checks_are_limited_per_account(path: str) -> None:
 @pytest.mark.parametrize("path", UNTOUCHED)
 def test_other_paths_pass(path: str) -> None:
     assert auth_rule(path) is None
+
+
+def rule_of_every_segment(raw_path: str) -> AuthRule | None:
+    """The rule as the path's normalised segments give it, with no shortcut taken."""
+    segments = normalised_segments(raw_path)
+    if segments is None:
+        return AuthRule.REFUSE
+    return RULES.get(tuple(segments[-2:])) if len(segments) >= 2 else None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *REFUSED_SPELLINGS,
+        *LIMITED_SPELLINGS,
+        *UNTOUCHED,
+        "/func/session/abc/logs?owner_access_key=x",
+        "/func/folders/x/files?path=auth/authorize",  # the query is not the path
+        "/func/AuTh\\SIGNOUT",
+        "/func/auth /signout ",
+        "/func/auth/signout#frag",
+        "/func/x%2F..%2Fauth%2Fsignout",
+    ],
+)
+def test_the_shortcut_for_paths_without_auth_gives_the_full_answer(path: str) -> None:
+    assert auth_rule(path) is rule_of_every_segment(path)

@@ -7,7 +7,7 @@ import pytest
 
 from contract.config import ConfigError, parse_config
 from frontdoor.pipeline import credential_login, pipeline_token
-from frontdoor.special_routes import Special, limited_like_login, path_for_logs, special_route
+from frontdoor.special_routes import _RULES, Special, limited_like_login, path_for_logs, special_route
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,36 @@ def test_pipeline_token_has_backend_ai_claims_but_no_session():
 )
 def test_pipeline_logins_are_recognised(method, raw_rest, refused):
     assert credential_login(method, raw_rest) is refused
+
+
+def first_rule(method: str, path: str) -> Special | None:
+    """The rules tried one by one, in order: what the one pattern per method must give."""
+    for methods, pattern, kind in _RULES:
+        if method in methods and pattern.fullmatch(path):
+            return kind
+    return None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD", "PATCH", "OPTIONS", "PUT", "DELETE", "get"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "ping",
+        "ping/",
+        "pingping",
+        "",
+        "cloud/",
+        "cloud",
+        "cloud/x\ny",
+        "custom-auth/a/b",
+        "openid/",
+        "saml/x",
+        "folders/_/tus/upload/t",
+        "folders/_/tus/upload",
+        "x/cloud/y",
+        "auth/signup",
+        "cloud/ping",
+    ],
+)
+def test_one_pattern_per_method_gives_the_first_matching_rule(method, path):
+    assert special_route(method, path) is first_rule(method, path)

@@ -72,7 +72,8 @@ class Layout:
     operator: bool
     nodaemon: bool
     auth: tuple[str, str] | None = None
-    # The words before a program's argv that make it die with supervisord (webui_host.parent_bound).
+    # The words that start the wrapper making a program die with supervisord (webui_host.parent_bound);
+    # empty: ``python -m webui_host.parent_bound``.
     guard: tuple = ()
 
 
@@ -100,7 +101,24 @@ def host_guard(python: Path) -> tuple:
     library, and skipping site-packages (an editable install's finder most of all) makes each of the
     eight program starts ~15-25 ms of CPU cheaper.  The operator's conf keeps ``-m``, whose path does
     not depend on where the package is installed."""
-    return (python, "-I", "-S", Path(__file__).with_name("parent_bound.py"), "--")
+    return (python, "-I", "-S", Path(__file__).with_name("parent_bound.py"))
+
+
+def later_worker_wait(target: str) -> tuple:
+    """The wrapper's options that start worker 1, 2, ... of a pool once one serves (``target``), or after
+    ``parent_bound.LATER_WORKER_WAIT`` seconds: the first answer needs one front door and one signer,
+    and on few cores the later ones' imports (~0.7 s of CPU each) would slow the first ones down."""
+    return ("--worker", Expansion("%(process_num)s"), "--after", target)
+
+
+def signer_sockets(config: Config, layout: Layout) -> str:
+    """The wrapper's target for a serving signer: where signers bind (``contract.host_layout``:
+    ``signer-<agent id>.sock`` in the ipc directory).  The operator's conf assumes its state directory
+    beside it (``.state``, as webui-host.toml.example has it), since a conf rendered without a file
+    would name a per-user default; with another ipc directory its later signers start after the bound."""
+    if layout.operator:
+        return Expansion(f"unix-socket:{layout.state_dir}/ipc/signer-*.sock")
+    return f"unix-socket:{config.ipc_dir}/signer-*.sock"
 
 
 def write_supervisord_conf(setup: Setup, text: str) -> Path:
@@ -171,9 +189,10 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     def numbered_log() -> str:
         return conf_join(state, "logs", Expansion(NUMBERED + ".log"))
 
-    def bound(*argv) -> str:
+    def bound(*argv, after: tuple = ()) -> str:
         # Programs die with supervisord (webui_host.parent_bound): a killed launcher leaves no orphans.
-        return conf_command(*(layout.guard or (layout.python, "-m", "webui_host.parent_bound", "--")), *argv)
+        wrapper = layout.guard or (layout.python, "-m", "webui_host.parent_bound")
+        return conf_command(*wrapper, *after, "--", *argv)
 
     programs = []
     if not layout.operator and setup is not None:
@@ -242,7 +261,15 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     programs.append(
         Program(
             "signer",
-            bound(layout.python, "-m", "signer_worker", *config_args, "--index", Expansion("%(process_num)s")),
+            bound(
+                layout.python,
+                "-m",
+                "signer_worker",
+                *config_args,
+                "--index",
+                Expansion("%(process_num)s"),
+                after=later_worker_wait(signer_sockets(config, layout)),
+            ),
             PRIORITY[SIGNER_GROUP],
             logfile=numbered_log(),
             numprocs=config.signers.count,
@@ -254,7 +281,15 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     programs.append(
         Program(
             "frontdoor",
-            bound(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
+            bound(
+                layout.python,
+                "-m",
+                "frontdoor",
+                *config_args,
+                "--worker",
+                Expansion("%(process_num)s"),
+                after=later_worker_wait(f"tcp-listener:{config.service.port}"),
+            ),
             PRIORITY["frontdoor"],
             logfile=numbered_log(),
             numprocs=config.service.workers,

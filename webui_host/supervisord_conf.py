@@ -1,6 +1,6 @@
 """supervisord.conf: which programs run, in which order, and where their files are.
 
-Two variants share one template.  The host variant (``render_host_conf``, for ``webui-host run``) has
+Two variants share one text (``supervisord_text``).  The host variant (``render_host_conf``, for ``webui-host run``) has
 absolute paths and the embedded servers the setup needs.  The operator variant
 (``render_operator_conf``) is pure: it names no embedded server and every path is relative to the
 conf's own directory.
@@ -13,11 +13,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from contract.config import Config, parse_config
 from contract.host_layout import DEVSTACK_ENDPOINT_ENV, DRAIN_BUDGET_ENV
-from webui_host import embedded
+from webui_host import embedded, supervisord_text
 from webui_host.conf_values import Expansion, conf_command, conf_environment, conf_join, conf_text
 from webui_host.host_setup import SUPERVISOR_PASSWORD_FILE, Setup, write_private
 from webui_host.leftovers import STATE_DIR_ENV
@@ -150,16 +148,8 @@ def operator_layout(python: Path | None = None) -> Layout:
 def render_supervisord_conf(
     config: Config, layout: Layout, *, devstack: bool = False, setup: Setup | None = None
 ) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("webui_host", "templates"),  # package data: works from a wheel
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
     state = layout.state_dir
-    return env.get_template("supervisord.conf.j2").render(
+    return supervisord_text.render(
         operator=layout.operator,
         nodaemon=layout.nodaemon,
         pidfile=conf_join(state, "supervisord.pid"),

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from contract.config import Config
 from contract.etcd_layout import AgentRecord, AgentState, agents_prefix
-from webui_host.parent_bound import tcp_listener_inodes
 
 SETTLE = 0.5  # seconds for the front doors' etcd watches to pick up the new agent
 POLL = 0.2
@@ -110,6 +109,9 @@ def roll(config: Config, supervisor: Supervisor, group: str = "signers", timeout
     return len(names)
 
 
+TCP_LISTEN = "0A"  # the LISTEN state in /proc/net/tcp{,6}
+
+
 def listens_on(pid: int, port: int, proc: Path = Path("/proc")) -> bool:
     """Whether the process has a TCP listener on ``port`` (a front-door worker binds when ready).
 
@@ -127,7 +129,21 @@ def listens_on(pid: int, port: int, proc: Path = Path("/proc")) -> bool:
             continue
         if link.startswith("socket:["):
             inodes.add(link[len("socket:[") : -1])
-    return not inodes.isdisjoint(tcp_listener_inodes(port, str(proc / str(pid) / "net")))
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / str(pid) / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if (
+                len(fields) > 9
+                and fields[3] == TCP_LISTEN
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+                and fields[9] in inodes
+            ):
+                return True
+    return False
 
 
 def wait_until_listening(pid: int, port: int, timeout: float) -> None:

@@ -109,6 +109,14 @@ def later_worker_wait(target: str) -> tuple:
     return ("--worker", Expansion("%(process_num)s"), "--after", target)
 
 
+def frontdoor_address(config: Config) -> str:
+    """Where a later front door looks for one that listens: the public port, over loopback when the
+    front door listens on every address."""
+    ip = config.service.ip
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(ip, ip)
+    return f"[{host}]:{config.service.port}" if ":" in host else f"{host}:{config.service.port}"
+
+
 def signer_sockets(config: Config, layout: Layout) -> str:
     """The wrapper's target for a serving signer: where signers bind (``contract.host_layout``:
     ``signer-<agent id>.sock`` in the ipc directory).  The operator's conf assumes its state directory
@@ -278,7 +286,7 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
                 *config_args,
                 "--worker",
                 Expansion("%(process_num)s"),
-                after=later_worker_wait(f"tcp-listener:{config.service.port}"),
+                after=later_worker_wait(f"tcp-connect:{frontdoor_address(config)}"),
             ),
             PRIORITY["frontdoor"],
             logfile=numbered_log(),

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.polling import eventually_sync
 from webui_host import parent_bound
-from webui_host.parent_bound import LATER_WORKER_WAIT, parse, tcp_listener_inodes, unix_socket_accepts
+from webui_host.parent_bound import LATER_WORKER_WAIT, parse, tcp_accepts, unix_socket_accepts
 
 WRAPPER = Path(parent_bound.__file__)
 PRINT_START = "import time; print('started', time.time(), flush=True)"
@@ -53,14 +53,14 @@ def still_waiting(process: subprocess.Popen, launched: float, for_at_least: floa
     return time.monotonic() - launched >= for_at_least
 
 
-def test_tcp_listeners_are_found_by_port_once_listening():
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+def test_a_tcp_listener_accepts_once_listening_on_either_family():
+    for family, host, address in ((socket.AF_INET, "127.0.0.1", "127.0.0.1"), (socket.AF_INET6, "::1", "[::1]")):
         with socket.socket(family) as sock:
             sock.bind((host, 0))
             port = sock.getsockname()[1]
-            assert not tcp_listener_inodes(port)  # bound, not listening
+            assert not tcp_accepts(f"{address}:{port}")  # bound, not listening
             sock.listen()
-            assert tcp_listener_inodes(port)
+            assert tcp_accepts(f"{address}:{port}")
 
 
 def test_a_stale_socket_file_does_not_count_and_a_listening_one_does(tmp_path: Path):
@@ -82,8 +82,8 @@ def test_a_stale_socket_file_does_not_count_and_a_listening_one_does(tmp_path: P
 def test_arguments():
     assert parse(["--", "cmd", "-x"]) == (0, [], ["cmd", "-x"])
     assert parse(["cmd"]) == (0, [], ["cmd"])
-    options = ["--worker", "2", "--after", "tcp-listener:8090", "--after", "unix-socket:/x/s-*.sock"]
-    assert parse([*options, "--", "cmd"]) == (2, ["tcp-listener:8090", "unix-socket:/x/s-*.sock"], ["cmd"])
+    options = ["--worker", "2", "--after", "tcp-connect:127.0.0.1:8090", "--after", "unix-socket:/x/s-*.sock"]
+    assert parse([*options, "--", "cmd"]) == (2, ["tcp-connect:127.0.0.1:8090", "unix-socket:/x/s-*.sock"], ["cmd"])
     for wrong in (["--worker", "x", "--", "c"], ["--after", "file:/x", "--", "c"], ["--worker"]):
         with pytest.raises(ValueError):
             parse(wrong)
@@ -121,7 +121,7 @@ def test_a_later_worker_whose_pool_serves_already_starts_at_once():
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        [line], _ = outputs(run_wrapper("--worker", "3", "--after", f"tcp-listener:{port}"))
+        [line], _ = outputs(run_wrapper("--worker", "3", "--after", f"tcp-connect:127.0.0.1:{port}"))
     assert line["outcome"] == "serving" and line["waited"] < 0.5
 
 

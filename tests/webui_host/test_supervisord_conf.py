@@ -209,7 +209,7 @@ def test_later_workers_of_each_pool_wait_for_a_serving_one(tmp_path: Path, opera
     signers = f"unix-socket:{setup.config.ipc_dir}/signer-*.sock"
     assert options["signers:signer_00"] == ["--worker", "0", "--after", signers]
     assert options["signers:signer_01"] == ["--worker", "1", "--after", signers]
-    assert options["frontdoor:frontdoor_02"] == ["--worker", "2", "--after", "tcp-listener:8100"]
+    assert options["frontdoor:frontdoor_02"] == ["--worker", "2", "--after", "tcp-connect:127.0.0.1:8100"]
     for name in ("redis:redis", "etcd:etcd", "devstack:devstack", "session_daemon:session_daemon"):
         assert options[name] == [], name
     # The operator's conf: its state directory beside it.
@@ -217,6 +217,16 @@ def test_later_workers_of_each_pool_wait_for_a_serving_one(tmp_path: Path, opera
     assert (
         wrapper_options(operator["signers:signer_01"].command)[-1] == f"unix-socket:{tmp_path}/.state/ipc/signer-*.sock"
     )
+
+
+def test_a_later_front_door_looks_over_loopback_when_the_front_door_listens_everywhere():
+    def address(ip: str) -> str:
+        return supervisord_conf.frontdoor_address(parse_config({"service": {"ip": ip, "port": 8090}}))
+
+    assert address("0.0.0.0") == "127.0.0.1:8090"
+    assert address("::") == "[::1]:8090"
+    assert address("10.1.2.3") == "10.1.2.3:8090"
+    assert address("fd00::5") == "[fd00::5]:8090"
 
 
 def test_commands(tmp_path: Path):

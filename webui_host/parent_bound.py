@@ -32,7 +32,9 @@ import time
 
 PR_SET_PDEATHSIG = 1
 # A later worker starts anyway after this many seconds without a serving worker of its pool, so a first
-# worker that crash-loops (or is stopped) never keeps the others down; an idle start serves in ~2-3 s.
+# worker that crash-loops (or is stopped) never keeps the others down.  An idle 2-core start serves in
+# ~2-3 s (a loaded one may take longer: the later workers then start before it serves, as before the
+# stagger); below [signers] pool_wait (10 s), a request waiting for the pool meanwhile is still served.
 LATER_WORKER_WAIT = 5.0
 WAIT_POLL = 0.05  # s between looks; a look is a few connect() calls, refused in microseconds
 TARGET_KINDS = ("tcp-connect", "unix-socket")

@@ -71,9 +71,10 @@ def unix_socket_accepts(pattern: str) -> bool:
     import socket
 
     directory, _, name = pattern.rpartition("/")
+    directory = directory or "."
     prefix, _, suffix = name.partition("*")
     try:
-        names = [entry for entry in os.listdir(directory or ".") if entry.startswith(prefix) and entry.endswith(suffix)]
+        names = [entry for entry in os.listdir(directory) if entry.startswith(prefix) and entry.endswith(suffix)]
     except OSError:
         return False
     for entry in names:

@@ -18,8 +18,8 @@ from webui_host.parent_bound import LATER_WORKER_WAIT
 pytestmark = pytest.mark.slow
 
 # A worker logs that it listens (front door) or is ready (signer) right after its socket is up; the
-# wrapper of a later worker may see the socket up to one look earlier than that line.
-LOG_AFTER_SOCKET = 0.1
+# wrapper of a later worker may see the socket a little earlier than that line (more on a loaded host).
+LOG_AFTER_SOCKET = 0.3
 
 
 def log_lines(stack: RunningStack, program: str, event: str) -> list[dict]:
@@ -53,6 +53,19 @@ def later_start(stack, program, n=1):
     return the_nth(stack, program, "later_worker_start", n)
 
 
+def started_by_the_rule(start: dict, first_ready: dict, own_ready: dict) -> None:
+    """A later worker was exec'd once the first served, or, on a machine so loaded that the first took
+    longer than the bound, after the bound and not after the first served; before its own ready line."""
+    if start["outcome"] == "serving":
+        # The first serves ~0.5 s of imports at least after both were spawned together.
+        assert start["waited"] >= 0.5, start
+        assert first_ready["ts"] - LOG_AFTER_SOCKET <= start["ts"], (first_ready, start)
+    else:
+        assert start["waited"] >= LATER_WORKER_WAIT, start
+        assert start["ts"] <= first_ready["ts"] + LOG_AFTER_SOCKET, (first_ready, start)
+    assert start["ts"] <= own_ready["ts"]
+
+
 def stale_signer_socket(stack: RunningStack, index: int) -> Path:
     """Signer ``index``'s socket file as its killed process would leave it (zmq unlinks it on a clean stop)."""
     path = Path(signer_endpoint(stack.config, f"{socket.gethostname()}-signer-{index}").removeprefix("ipc://"))
@@ -67,16 +80,10 @@ def test_the_second_workers_start_after_the_first_serve_and_restarts_follow_the_
     try:
         # A start: worker 1 of each pool is exec'd once worker 0 serves, having waited most of its start.
         first_door, second_door = listening(stack, "frontdoor_00"), listening(stack, "frontdoor_01")
-        waited = later_start(stack, "frontdoor_01")
-        assert waited["outcome"] == "serving" and waited["waited"] >= 0.5, waited
-        assert first_door["ts"] - LOG_AFTER_SOCKET <= waited["ts"] <= second_door["ts"]
-        first_signer, second_signer = (
-            the_nth(stack, "signer_00", "signer_ready"),
-            the_nth(stack, "signer_01", "signer_ready"),
-        )
-        waited = later_start(stack, "signer_01")
-        assert waited["outcome"] == "serving" and waited["waited"] >= 0.5, waited
-        assert first_signer["ts"] - LOG_AFTER_SOCKET <= waited["ts"] <= second_signer["ts"]
+        started_by_the_rule(later_start(stack, "frontdoor_01"), first_door, second_door)
+        first_signer = the_nth(stack, "signer_00", "signer_ready")
+        second_signer = the_nth(stack, "signer_01", "signer_ready")
+        started_by_the_rule(later_start(stack, "signer_01"), first_signer, second_signer)
         assert log_lines(stack, "frontdoor_00", "later_worker_start") == []  # the first never waits
         assert log_lines(stack, "signer_00", "later_worker_start") == []
 

@@ -177,3 +177,23 @@ def test_a_field_knows_its_description_and_nested_model():
     assert Sample.FIELDS["count"].description == "An integer in [1, 64]."
     assert Sample.FIELDS["inner"].model is Inner and Sample.FIELDS["count"].model is None
     assert list(Sample.FIELDS)[:3] == ["count", "ratio", "flag"]  # declaration order: the order of problems
+
+
+def test_a_type_the_engine_cannot_check_is_refused_when_declared():
+    with pytest.raises(TypeError, match=r"only X \| None unions"):
+
+        class Either(Model):
+            value: int | str = Field(0)
+
+    with pytest.raises(TypeError, match="unsupported field type"):
+
+        class Odd(Model):
+            value: complex = Field(0j)
+
+
+def test_a_field_without_default_is_required():
+    class Named(Model):
+        name: str = Field(description="No default.")
+
+    assert problems_of(Named, {}) == ["t.name: is required"]
+    assert Named(name="x").name == "x"

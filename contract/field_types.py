@@ -108,7 +108,7 @@ def _optional(inner: Convert) -> Convert:
 
 
 def _choice(choices: tuple[Any, ...]) -> Convert:
-    words = ", ".join(repr(choice) for choice in choices[:-1]) + f" or {choices[-1]!r}"
+    words = " or ".join(filter(None, [", ".join(repr(choice) for choice in choices[:-1]), repr(choices[-1])]))
 
     def convert(value: Any, location: Location, problems: Problems) -> Any:
         if isinstance(value, (str, int)) and value in choices:

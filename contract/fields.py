@@ -16,6 +16,7 @@ An instance remembers which keys its table set (``fields_set``) and, for a secti
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 from typing import Any, Callable, Literal
@@ -125,15 +126,20 @@ class Model:
         namespace = vars(sys.modules[cls.__module__])
         for name, value in list(cls.__dict__.items()):
             if isinstance(value, Field):
+                if name not in annotations:
+                    raise TypeError(f"{cls.__name__}.{name} has no type annotation")
                 value.name = name
                 value.annotation = _resolve(annotations[name], namespace)
                 value._convert, value.model = converter(value.annotation)
                 fields[name] = value
                 delattr(cls, name)  # the instance's value is the attribute
-        checks = [value for value in cls.__dict__.values() if isinstance(value, _Check)]
-        for check in checks:
+        for check in [value for value in cls.__dict__.values() if isinstance(value, _Check)]:
             for name in check.names:
-                fields[name] = _with_check(fields[name], check)
+                field = fields[name]
+                if name not in cls.__dict__.get("__annotations__", {}):  # inherited: the parent keeps its checks
+                    field = fields[name] = copy.copy(field)
+                    field.before, field.after = list(field.before), list(field.after)
+                _add_check(field, check)
         inherited = cls._MODEL_CHECKS
         cls._MODEL_CHECKS = inherited + tuple(v.func for v in cls.__dict__.values() if isinstance(v, _ModelCheck))
         cls.FIELDS = fields
@@ -216,10 +222,9 @@ class Model:
         }
 
 
-def _with_check(field: Field, check: _Check) -> Field:
-    func = check.func.__func__ if isinstance(check.func, (classmethod, staticmethod)) else check.func
+def _add_check(field: Field, check: _Check) -> None:
+    func = check.func.__func__ if isinstance(check.func, staticmethod) else check.func
     (field.before if check.mode == "before" else field.after).append(func)
-    return field
 
 
 def _call(func: Callable, value: Any, name: str, data: dict[str, Any]) -> Any:

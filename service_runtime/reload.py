@@ -124,7 +124,7 @@ def _apply_extras(model: Model, fresh: Model, prefix: str) -> list[str]:
     """Backend.AI's keys we keep but do not model (its Web UI's, e.g. ``[resources]``, ``service.webui_debug``):
     read per request by ``/config.toml``, so applied.  Returns their names that changed."""
     extras, new_extras = model.extras, fresh.extras
-    if extras is None or new_extras is None or extras == new_extras:
+    if extras == new_extras:
         return []
     changed = sorted(key for key in extras.keys() | new_extras.keys() if extras.get(key) != new_extras.get(key))
     extras.clear()

@@ -197,3 +197,15 @@ def test_a_field_without_default_is_required():
 
     assert problems_of(Named, {}) == ["t.name: is required"]
     assert Named(name="x").name == "x"
+
+
+def test_a_subclass_checks_inherited_fields_without_changing_its_parent():
+    class Loud(Inner):
+        @field_check("size")
+        def _even(size: int) -> int:
+            if size % 2:
+                raise ValueError("must be even")
+            return size
+
+    assert problems_of(Loud, {"size": 3}) == ["t.size: must be even"]
+    assert problems_of(Inner, {"size": 3}) == [] and Loud.FIELDS["size"].description == "A bounded integer."

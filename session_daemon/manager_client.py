@@ -88,11 +88,12 @@ def keypair_of(reply: ManagerOk) -> Keypair | None:
 
 
 class ManagerClient:
-    def __init__(self, endpoints: list[str], api: ApiConfig):
+    def __init__(self, endpoints: list[str], api: ApiConfig, *, total_timeout: float = TOTAL_TIMEOUT):
         if not endpoints:
             raise ValueError("at least one Manager endpoint is needed")
         self._endpoints = [url.rstrip("/") for url in endpoints]
         self._api = api
+        self._total_timeout = total_timeout
         self._preferred = 0  # index of the endpoint that answered last
         self._tls: ssl.SSLContext | None = None
         self._started = False
@@ -162,7 +163,7 @@ class ManagerClient:
         headers = [*self._headers(forwarded).items(), ("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate")]
         headers += [("Content-Length", str(len(body))), ("Content-Type", "application/json")]
         # ``api.connect_timeout`` is read at each call, so a reload applies.
-        async with asyncio.timeout(TOTAL_TIMEOUT):
+        async with asyncio.timeout(self._total_timeout):
             answer = await exchange_once(
                 target,
                 request_bytes("POST", target, headers, body),

@@ -278,8 +278,7 @@ async def _connect(target: Target, tls: ssl.SSLContext | None, timeout: float) -
                 target.port,
                 ssl=tls,
                 server_hostname=target.host if tls is not None else None,
-                happy_eyeballs_delay=0.25,  # as aiohttp: a dead IPv6 address does not cost the whole timeout
-            )
+            )  # addresses in turn: uvloop's create_connection has no happy_eyeballs_delay
     except TimeoutError:
         if deadline.expired():
             raise ConnectTimeout(f"{target.authority}: no connection within {timeout} s") from None

@@ -1,6 +1,6 @@
 """The daemon's Manager client on the wire, against real aiohttp servers: what the Manager sees, the answers
 it can give (sized, chunked, compressed, up to EOF, too big, cut short, never), TLS, and the endpoints it
-fails over between."""
+fails over between.  On uvloop and asyncio's loop (conftest.py)."""
 
 from __future__ import annotations
 

@@ -252,6 +252,8 @@ async def exchange_once(
 ) -> Answer:
     """``request`` sent on a new connection, closed after the answer.  NotConnected (ConnectTimeout): it never
     left; after that, ConnectionLost, MalformedAnswer or AnswerTooLarge (the caller bounds the whole call)."""
+    if target.tls and tls is None:
+        raise ValueError("an https target needs a TLS context")  # never the request in clear text
     connection = await _connect(target, tls if target.tls else None, connect_timeout)
     try:
         head = await connection.exchange(request)

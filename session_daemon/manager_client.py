@@ -12,6 +12,7 @@ check, and a fresh connection never meets one the Manager closed while it sat id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -27,6 +28,7 @@ from service_runtime.http1 import (
     ConnectTimeout,
     MalformedAnswer,
     NotConnected,
+    Target,
     client_tls,
     exchange_once,
     request_bytes,
@@ -101,8 +103,9 @@ class ManagerClient:
     async def start(self) -> None:
         # The context reads the trust store from disk: once, and before the first login waits on it.
         # [api] ssl_verify needs a restart (service_runtime.reload), so the context stays as built.
-        if any(url.lower().startswith("https:") for url in self._endpoints):
-            self._tls = client_tls(self._api.ssl_verify)
+        for url in self._endpoints:
+            with contextlib.suppress(ValueError):  # a bad URL is skipped at each call
+                self._tls_for(target_of(url))
         self._started = True
 
     async def close(self) -> None:
@@ -167,11 +170,16 @@ class ManagerClient:
             answer = await exchange_once(
                 target,
                 request_bytes("POST", target, headers, body),
-                tls=self._tls,
+                tls=self._tls_for(target),
                 connect_timeout=self._api.connect_timeout,
                 limit=MAX_ANSWER_BYTES,
             )
         return _reply_of(answer.status, answer.reason, answer.body)
+
+    def _tls_for(self, target: Target) -> ssl.SSLContext | None:
+        if target.tls and self._tls is None:
+            self._tls = client_tls(self._api.ssl_verify)
+        return self._tls if target.tls else None
 
     def _headers(self, forwarded: Forwarded) -> dict[str, str]:
         headers = {

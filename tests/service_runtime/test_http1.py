@@ -12,6 +12,7 @@ from service_runtime.http1 import (
     MalformedAnswer,
     chunk_size,
     decoded,
+    exchange_once,
     parse_head,
     request_bytes,
     target_of,
@@ -84,3 +85,9 @@ def test_requests_put_the_host_first_and_refuse_line_breaks_in_headers():
     assert raw == b"POST /p HTTP/1.1\r\nHost: m:81\r\nA: 1\r\nContent-Length: 2\r\n\r\n{}"
     with pytest.raises(ValueError):
         request_bytes("POST", target, [("X-Forwarded-Host", "h\r\nX-Injected: 1")], b"")
+
+
+async def test_an_https_target_is_never_sent_in_clear_text():
+    target = target_of("https://127.0.0.1:9/auth/authorize")
+    with pytest.raises(ValueError):
+        await exchange_once(target, b"POST / HTTP/1.1\r\n\r\n", tls=None, connect_timeout=1.0, limit=100)

@@ -230,6 +230,6 @@ async def test_tls_is_verified_by_default_against_the_system_trust_store(certifi
 async def test_tls_without_verification_when_configured(certificate):
     _cert, context = certificate
     server = Manager()
-    async with serving(server, context) as url, client([url], ssl_verify=False) as calls:
-        assert isinstance(await authorize(calls), ManagerOk)
+    async with serving(server, context) as url, client([url.replace("https", "HTTPS")], ssl_verify=False) as calls:
+        assert isinstance(await authorize(calls), ManagerOk)  # any spelling of the scheme: never in clear
     assert server.seen[0][1].startswith(b'{"otp"')

@@ -35,6 +35,23 @@ class CompatSection(Model, extra="allow"):
     """A section shared with Backend.AI's webserver.conf: its other keys are kept, not refused."""
 
 
+def manager_url_problem(url: str) -> str | None:
+    """Why a Manager endpoint URL cannot be used, or None.  Credentials in it are refused by name: no
+    client of ours sends them (the Manager authenticates each request by its signature), and a query
+    or fragment would be glued to every signed path."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return f"{url!r} is not an http(s) URL"
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        return "a Manager endpoint may not carry a user or password (requests are signed instead)"
+    if not authority.split("?", 1)[0].split("#", 1)[0]:
+        return f"{url!r} names no host"
+    if "?" in rest or "#" in rest:
+        return f"{url!r} has a query or fragment; give the Manager's base URL only"
+    return None
+
+
 def split_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -145,8 +162,9 @@ class ApiConfig(CompatSection):
     @field_check("endpoint")
     def _urls(urls: list[str]) -> list[str]:
         for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} is not an http(s) URL")
+            problem = manager_url_problem(url)
+            if problem:
+                raise ValueError(problem)
         return [url.rstrip("/") for url in urls]
 
     @field_check("graphql_paths")

@@ -64,3 +64,10 @@ def test_no_process_loads_pydantic():
         loaded = packages(modules_loaded_by(*modules))
         assert "contract" in loaded, role
         assert not loaded & {"pydantic", "pydantic_core"}, role
+
+
+def test_the_session_daemon_loads_no_http_framework():
+    # Its four kinds of Manager POST go over service_runtime.http1: aiohttp cost it ~9-13 MiB and ~0.2 s.
+    loaded = modules_loaded_by("service_runtime.process", "session_daemon.service")
+    assert "service_runtime.http1" in loaded
+    assert "aiohttp" not in packages(loaded)

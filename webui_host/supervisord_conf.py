@@ -1,9 +1,10 @@
 """supervisord.conf: which programs run, in which order, and where their files are.
 
-Two variants share one text (``supervisord_text``).  The host variant (``render_host_conf``, for ``webui-host run``) has
-absolute paths and the embedded servers the setup needs.  The operator variant
+Two variants share one text (``supervisord_text``).  The host variant (``render_host_conf``, for
+``webui-host run``) has absolute paths and the embedded servers the setup needs.  The operator variant
 (``render_operator_conf``) is pure: it names no embedded server and every path is relative to the
-conf's own directory.
+conf's own directory.  Worker 1, 2, ... of the front doors and the signers start once one of their
+pool serves (``later_worker_wait``, ``webui_host.parent_bound``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ match: the value aiohttp gives, parsed by aiohttp.  Whether the session is live 
 every time, by the session reader; this only saves the parsing.
 
 Entries are keyed by the connection's transport through a weak reference: one lives no longer than
-its connection, so no cookie stays in memory after the connection that carried it is gone.
+its connection, so no cookie stays in memory after the connection that carried it is gone.  A
+transport that takes no weak reference (uvloop's TLS transport) gets no entry: parsed per request.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ class CookieMemo:
         """``request.cookies.get(name)``, parsed again only when the connection's header or ``name`` changed."""
         header = request.headers.get(hdrs.COOKIE, "")
         transport = request.transport
-        last = self._last.get(transport) if transport is not None else None
+        try:
+            last = self._last.get(transport) if transport is not None else None
+        except TypeError:  # a transport without weak references: parsed per request, as before
+            return request.cookies.get(name)
         if last is not None and last[0] == header and last[1] == name:
             return last[2]
         value = request.cookies.get(name)
         if transport is not None:
-            try:
-                self._last[transport] = (header, name, value)
-            except TypeError:  # a transport without weak references: parsed per request, as before
-                pass
+            self._last[transport] = (header, name, value)
         return value

@@ -4,12 +4,15 @@ aiohttp's own parsing gives, whatever the header becomes on the same connection,
 from __future__ import annotations
 
 import gc
+import ssl
 
 import aiohttp
+import uvloop
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from frontdoor.cookie_memo import CookieMemo
+from tests.frontdoor.test_tls_reload import write_certificate
 from tests.support.polling import eventually
 
 # One keep-alive connection sends these in turn: every change of the header (or of the name looked
@@ -29,7 +32,7 @@ HEADERS = [
 ]
 
 
-async def serve(memo: CookieMemo, name: list[str]) -> TestServer:
+async def serve(memo: CookieMemo, name: list[str], tls: ssl.SSLContext | None = None) -> TestServer:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(
             {
@@ -43,7 +46,7 @@ async def serve(memo: CookieMemo, name: list[str]) -> TestServer:
     app = web.Application()
     app.router.add_get("/", handler)
     server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(ssl=tls)
     return server
 
 
@@ -68,3 +71,30 @@ async def test_value_follows_the_header_and_the_name_on_one_connection():
         await eventually(lambda: gc.collect() is not None and len(memo) == 0)  # gone with its connection
     finally:
         await server.close()
+
+
+def test_a_transport_without_weak_references_is_parsed_per_request(tmp_path):
+    """uvloop's TLS transport (the front door's loop with [service] ssl_enabled) takes no weak
+    reference: the value is then parsed per request, and the request still served."""
+    write_certificate(tmp_path, "localhost")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    async def scenario() -> list[dict]:
+        memo = CookieMemo()
+        server = await serve(memo, ["webui_session"], tls)
+        try:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+                answers = []
+                for value in ("one", "one", "two"):
+                    url = server.make_url("/").with_scheme("https")
+                    async with client.get(url, headers={"Cookie": f"webui_session={value}"}, ssl=False) as answer:
+                        assert answer.status == 200
+                        answers.append(await answer.json())
+                assert len(memo) == 0
+                return answers
+        finally:
+            await server.close()
+
+    answers = uvloop.run(scenario())
+    assert [a["memo"] for a in answers] == [a["aiohttp"] for a in answers] == ["one", "one", "two"]

@@ -200,7 +200,7 @@ class SignerService:
             headers["X-BackendAI-Token"] = graphql_token(
                 record.access_key, record.secret_key, record.role, self.config.api.jwt_expiration, time.time()
             )
-        return SigningReply(request.rid, headers=headers).to_item()
+        return SigningReply.signed_item(request.rid, headers)
 
     async def start(self) -> None:
         self._tasks = [

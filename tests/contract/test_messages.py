@@ -243,3 +243,10 @@ def test_a_line_break_or_nul_in_a_signed_field_is_refused(name, character):
     item[name] = item[name][:1] + character + item[name][1:]
     with pytest.raises(ValueError):
         SigningRequest.from_item(item)
+
+
+def test_a_signed_item_is_the_item_of_a_signed_reply():
+    headers = {"Date": "D", "Authorization": "A"}
+    item = SigningReply.signed_item(7, headers)
+    assert item == SigningReply(7, headers=headers).to_item()
+    assert SigningReply.from_item(item) == SigningReply(7, headers=headers)

@@ -1,9 +1,10 @@
 """Authenticated ZeroMQ messages between the front door, the signers and the session daemon.
 
-A message is two frames: a compact JSON body and an HMAC-SHA256 of it under the shared key.  The body
-carries a random message id and an expiry; receivers drop anything that is unauthenticated, expired,
-dated too far ahead, malformed, or a message id they have already seen.  Each message holds a list of
-items so a sender can batch many requests into one send.
+A message is two frames: a compact UTF-8 JSON body and an HMAC-SHA256 of it under the shared key.  The
+body carries a message id unique to its sender (a random prefix and a counter) and an expiry; receivers
+drop anything that is unauthenticated, expired, dated too far ahead, malformed (not one compact UTF-8
+JSON document), or a message id they have already seen.  Each message holds a list of items so a
+sender can batch many requests into one send.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from contract.fields import Model
 
 Kind = Literal["honoured", "webui", "alias", "warned", "refused"]
 
@@ -104,18 +104,12 @@ class KeyNote:
     note: str = ""
 
 
-def _model_kinds(model: type[BaseModel], path: tuple[str, ...], value: Any, notes: list[KeyNote]) -> None:
+def _model_kinds(model: type[Model], path: tuple[str, ...], value: Any, notes: list[KeyNote]) -> None:
     for key, sub in value.items():
         here = (*path, key)
-        field = model.model_fields.get(key)
-        annotation = getattr(field, "annotation", None) if field is not None else None
-        if (
-            field is not None
-            and isinstance(sub, dict)
-            and isinstance(annotation, type)
-            and issubclass(annotation, BaseModel)
-        ):
-            _model_kinds(annotation, here, sub, notes)
+        field = model.FIELDS.get(key)
+        if field is not None and field.model is not None and isinstance(sub, dict):
+            _model_kinds(field.model, here, sub, notes)
         elif field is not None:  # a value, or a table/list the field takes whole (csp, {host, port}, ...)
             notes.extend(KeyNote(".".join(leaf), "honoured") for leaf in _leaves(here, sub))
         else:
@@ -148,7 +142,7 @@ def _other(path: tuple[str, ...], value: Any, notes: list[KeyNote]) -> None:
             notes.append(KeyNote(dotted, "warned", "unknown key: ignored"))
 
 
-def account(raw: dict[str, Any], model: type[BaseModel]) -> list[KeyNote]:
+def account(raw: dict[str, Any], model: type[Model]) -> list[KeyNote]:
     """A note for every key of the (key-normalised) file, in file order."""
     notes: list[KeyNote] = []
     _model_kinds(model, (), raw, notes)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
-
 from contract.backendai_keys import KeyNote, account, apply_aliases
 from contract.config_sections import (
     ApiConfig,
@@ -27,6 +25,7 @@ from contract.config_sections import (
     ZmqConfig,
 )
 from contract.csp import table_problems
+from contract.fields import Field, Model, describe
 from contract.otel_config import OtelConfig
 from contract.pipeline_config import PipelineConfig
 from contract.store_config import EtcdConfig, SessionConfig
@@ -41,9 +40,7 @@ class ConfigError(Exception):
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="allow", validate_default=True)
-
+class Config(Model, extra="allow"):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     session: SessionConfig = Field(default_factory=SessionConfig)
@@ -57,12 +54,12 @@ class Config(BaseModel):
     ops: OpsConfig = Field(default_factory=OpsConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     otel: OtelConfig = Field(default_factory=OtelConfig)
-    _key_notes: list[KeyNote] = PrivateAttr(default_factory=list)
+    _key_notes: tuple[KeyNote, ...] = ()  # set by parse_config
 
     @property
     def key_notes(self) -> list[KeyNote]:
         """What webui-host does with each key of the file (``contract.backendai_keys``)."""
-        return self._key_notes
+        return list(self._key_notes)
 
     @property
     def warnings(self) -> list[str]:
@@ -80,11 +77,11 @@ class Config(BaseModel):
     @property
     def embeds_redis(self) -> bool:
         """The file names no Redis: we run our own on the embedded port."""
-        return "redis" not in self.session.model_fields_set
+        return "redis" not in self.session.fields_set
 
     @property
     def embeds_etcd(self) -> bool:
-        return "addr" not in self.etcd.model_fields_set
+        return "addr" not in self.etcd.fields_set
 
     @property
     def redis_addr(self) -> str:
@@ -118,12 +115,6 @@ def normalise_keys(value: Any) -> Any:
     return value
 
 
-def _describe(error: dict[str, Any]) -> str:
-    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after"))
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{location or '(file)'}: {message}"
-
-
 def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
     """Rules spanning several keys, checked on the raw tables so they are reported with the rest."""
     problems = []
@@ -147,13 +138,12 @@ def parse_config(raw: dict[str, Any]) -> Config:
     raw = apply_aliases(raw)
     problems = _cross_field_problems(raw)
     problems += [f"{note.path}: {note.note}" for note in notes if note.kind == "refused"]
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        problems += [_describe(e) for e in exc.errors()]
+    found: list = []
+    config = Config.build(raw, (), found)
+    problems += [describe(location, message) for location, message in found]
     if problems:
         raise ConfigError(problems, {note.path: {"kind": note.kind, "note": note.note} for note in notes})
-    config._key_notes = notes
+    config._key_notes = tuple(notes)
     return config
 
 

@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from contract.csp import merge_policy
+from contract.fields import Field, Model, field_check
 from contract.hosts import public_hosts_problem
 from contract.origins import parse_allowed_origin
 
@@ -28,14 +27,29 @@ def default_state_dir() -> Path:
     return Path(base) / "webui-host"
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+class Section(Model, extra="forbid"):
+    """A section of ours: a key it does not have is refused by name."""
 
 
-class CompatSection(BaseModel):
+class CompatSection(Model, extra="allow"):
     """A section shared with Backend.AI's webserver.conf: its other keys are kept, not refused."""
 
-    model_config = ConfigDict(extra="allow", validate_default=True)
+
+def manager_url_problem(url: str) -> str | None:
+    """Why a Manager endpoint URL cannot be used, or None.  Credentials in it are refused by name: no
+    client of ours sends them (the Manager authenticates each request by its signature), and a query
+    or fragment would be glued to every signed path."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return f"{url!r} is not an http(s) URL"
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        return "a Manager endpoint may not carry a user or password (requests are signed instead)"
+    if not authority.split("?", 1)[0].split("#", 1)[0]:
+        return f"{url!r} names no host"
+    if "?" in rest or "#" in rest:
+        return f"{url!r} has a query or fragment; give the Manager's base URL only"
+    return None
 
 
 def split_list(value: Any) -> Any:
@@ -72,19 +86,17 @@ class ServiceConfig(CompatSection):
         "session daemon, secret key stripped) and config.toml's signupSupport is true.",
     )
 
-    _split = field_validator("trusted_proxies", "public_hosts", mode="before")(split_list)
+    _split = field_check("trusted_proxies", "public_hosts", mode="before")(split_list)
 
-    @field_validator("public_hosts")
-    @classmethod
-    def _hosts(cls, hosts: list[str]) -> list[str]:
+    @field_check("public_hosts")
+    def _hosts(hosts: list[str]) -> list[str]:
         problem = public_hosts_problem(hosts)
         if problem is not None:
             raise ValueError(problem)
         return hosts
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
+    @field_check("trusted_proxies")
+    def _networks(value: list[str]) -> list[str]:
         # Refused here, by name: an entry that matches nothing would silently trust no proxy.
         bad = []
         for entry in value:
@@ -145,19 +157,18 @@ class ApiConfig(CompatSection):
         "the Manager's authorize hook.",
     )
 
-    _split = field_validator("endpoint", "graphql_paths", mode="before")(split_list)
+    _split = field_check("endpoint", "graphql_paths", mode="before")(split_list)
 
-    @field_validator("endpoint")
-    @classmethod
-    def _urls(cls, urls: list[str]) -> list[str]:
+    @field_check("endpoint")
+    def _urls(urls: list[str]) -> list[str]:
         for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} is not an http(s) URL")
+            problem = manager_url_problem(url)
+            if problem:
+                raise ValueError(problem)
         return [url.rstrip("/") for url in urls]
 
-    @field_validator("graphql_paths")
-    @classmethod
-    def _strip_slashes(cls, paths: list[str]) -> list[str]:
+    @field_check("graphql_paths")
+    def _strip_slashes(paths: list[str]) -> list[str]:
         return [p.strip("/") for p in paths]
 
 
@@ -233,11 +244,10 @@ class WebApiConfig(Section):
         description="Seconds an identity assertion stays valid (a fresh one is minted for every request).",
     )
 
-    _split = field_validator("endpoint_admins", mode="before")(split_list)
+    _split = field_check("endpoint_admins", mode="before")(split_list)
 
-    @field_validator("endpoint_admins")
-    @classmethod
-    def _subjects(cls, subjects: list[str]) -> list[str]:
+    @field_check("endpoint_admins")
+    def _subjects(subjects: list[str]) -> list[str]:
         for subject in subjects:
             kind, _, value = subject.partition(":")
             if kind not in ("user", "role") or not value:
@@ -273,9 +283,8 @@ class RateLimitConfig(Section):
         30, ge=1, description="Login and password requests one client IP may make per window, all front doors together."
     )
 
-    @field_validator("role_limits")
-    @classmethod
-    def _non_negative(cls, limits: dict[str, int]) -> dict[str, int]:
+    @field_check("role_limits")
+    def _non_negative(limits: dict[str, int]) -> dict[str, int]:
         for role, limit in limits.items():
             if limit < 0:
                 raise ValueError(f"the limit of role {role!r} must be 0 (unlimited) or more")
@@ -354,11 +363,10 @@ class SecurityConfig(CompatSection):
         'content_security_policy for the web UI\'s pages, e.g. connect-src = ["\'self\'", "https://wsproxy:5050"].',
     )
 
-    _split = field_validator("cors_allowed_origins", mode="before")(split_list)
+    _split = field_check("cors_allowed_origins", mode="before")(split_list)
 
-    @field_validator("request_policies", "response_policies")
-    @classmethod
-    def _known_policies(cls, names: list[str], info) -> list[str]:
+    @field_check("request_policies", "response_policies")
+    def _known_policies(names: list[str], info) -> list[str]:
         known = REQUEST_POLICIES if info.field_name == "request_policies" else RESPONSE_POLICIES
         for name in names:
             if name not in known:
@@ -370,14 +378,12 @@ class SecurityConfig(CompatSection):
         """The CSP of our HTML pages and the hosted bundle's: ours, with [security.csp]'s sources added."""
         return merge_policy(self.content_security_policy, self.csp)
 
-    @field_validator("cors_allowed_origins")
-    @classmethod
-    def _origins(cls, origins: list[str]) -> list[str]:
+    @field_check("cors_allowed_origins")
+    def _origins(origins: list[str]) -> list[str]:
         return [str(parse_allowed_origin(origin)) for origin in origins]
 
-    @field_validator("content_security_policy")
-    @classmethod
-    def _one_line(cls, policy: str) -> str:
+    @field_check("content_security_policy")
+    def _one_line(policy: str) -> str:
         if any(ch in policy for ch in "\r\n\0"):
             raise ValueError("the policy must be one line")
         return policy

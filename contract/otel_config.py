@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from contract.fields import Field, Model, field_check
 
 # Backend.AI's [otel] (25.7+; the queue keys 26.2+) under its names; its endpoint is OTLP/gRPC (4317),
 # ours OTLP/HTTP (4318). The defaults of the queue are the OpenTelemetry SDK's, not Backend.AI's 65536/4096:
@@ -22,10 +22,8 @@ OTEL_LOG_LEVELS = {
 }
 
 
-class OtelConfig(BaseModel):
+class OtelConfig(Model, extra="allow"):
     """A section shared with Backend.AI's webserver config: its other keys are kept, not refused."""
-
-    model_config = ConfigDict(extra="allow", validate_default=True)
 
     enabled: bool = Field(
         False,
@@ -61,17 +59,15 @@ class OtelConfig(BaseModel):
         "(any browser may then choose trace ids and sampling).",
     )
 
-    @field_validator("log_level")
-    @classmethod
-    def _level(cls, level: str) -> str:
+    @field_check("log_level")
+    def _level(level: str) -> str:
         name = OTEL_LOG_LEVELS.get(level.strip().upper())
         if name is None:
             raise ValueError(f"unknown log level {level!r} (DEBUG, INFO, WARN, ERROR)")
         return name
 
-    @field_validator("endpoint")
-    @classmethod
-    def _url(cls, url: str) -> str:
+    @field_check("endpoint")
+    def _url(url: str) -> str:
         if any(ch in url for ch in " \r\n\0"):
             raise ValueError(f"{url!r} is not an http(s) URL")
         if "://" not in url:  # Backend.AI's samples write host:port (its gRPC exporter's form)
@@ -80,9 +76,8 @@ class OtelConfig(BaseModel):
             raise ValueError(f"{url!r} is not an http(s) URL")
         return url
 
-    @field_validator("max_export_batch_size")
-    @classmethod
-    def _batch(cls, size: int, info) -> int:
+    @field_check("max_export_batch_size")
+    def _batch(size: int, info) -> int:
         queue = info.data.get("max_queue_size")
         if queue is not None and size > queue:
             raise ValueError("must not exceed max_queue_size")

@@ -7,8 +7,9 @@ credential) and never the user's Backend.AI signature.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from yarl import URL
+
+from contract.fields import Field, Model, field_check
 
 # Backend.AI's defaults (webserver.conf.sample), so config.toml shows what 23.09 shows.
 DEFAULT_PIPELINE_ENDPOINT = "http://127.0.0.1:9500"
@@ -24,9 +25,7 @@ def _http_url(value: str) -> str:
     return value
 
 
-class PipelineJwtConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
+class PipelineJwtConfig(Model, extra="forbid"):
     secret: str = Field(
         DEFAULT_JWT_SECRET,
         repr=False,  # never in a log line or a traceback
@@ -34,18 +33,15 @@ class PipelineJwtConfig(BaseModel):
         "must match the pipeline server's. Change it from Backend.AI's sample value in production.",
     )
 
-    @field_validator("secret")
-    @classmethod
-    def _long_enough(cls, secret: str) -> str:
+    @field_check("secret")
+    def _long_enough(secret: str) -> str:
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return secret
 
 
-class PipelineConfig(BaseModel):
+class PipelineConfig(Model, extra="allow"):
     """A section shared with Backend.AI's webserver.conf: its other keys are kept, not refused."""
-
-    model_config = ConfigDict(extra="allow", validate_default=True)
 
     endpoint: str = Field(
         DEFAULT_PIPELINE_ENDPOINT,
@@ -60,4 +56,4 @@ class PipelineConfig(BaseModel):
         default_factory=PipelineJwtConfig, description="The pipeline server's single sign-on JWT."
     )
 
-    _urls = field_validator("endpoint", "frontend_endpoint")(classmethod(lambda cls, v: _http_url(v)))
+    _urls = field_check("endpoint", "frontend_endpoint")(_http_url)

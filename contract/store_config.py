@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
-
 from contract.config_sections import EMBEDDED_ETCD_PORT, EMBEDDED_REDIS_PORT, CompatSection, Section, split_list
+from contract.fields import Field, field_check, model_check
 
 
 def _host_port(value: Any, what: str) -> str:
@@ -107,19 +106,16 @@ class RedisConfig(CompatSection):
         "(webui-host has one Redis context, the sessions).",
     )
 
-    @field_validator("addr", mode="before")
-    @classmethod
-    def _addr(cls, addr: Any) -> str:
+    @field_check("addr", mode="before")
+    def _addr(addr: Any) -> str:
         return _host_port(addr, "address")
 
-    @field_validator("sentinel", mode="before")
-    @classmethod
-    def _sentinels(cls, value: Any) -> list[str]:
+    @field_check("sentinel", mode="before")
+    def _sentinels(value: Any) -> list[str]:
         return [] if value is None else _address_list(value, "sentinel")
 
-    @field_validator("override_configs")
-    @classmethod
-    def _no_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
+    @field_check("override_configs")
+    def _no_overrides(value: dict[str, Any]) -> dict[str, Any]:
         if value:
             raise ValueError(
                 "per-context overrides are not supported: webui-host keeps one Redis context "
@@ -127,7 +123,7 @@ class RedisConfig(CompatSection):
             )
         return value
 
-    @model_validator(mode="after")
+    @model_check
     def _sentinel_needs_service(self) -> RedisConfig:
         if self.sentinel and not self.service_name:
             raise ValueError("service_name is required with sentinel (Sentinel's name of the master)")
@@ -177,15 +173,14 @@ class EtcdConfig(Section):
         "(default: each endpoint's host).",
     )
 
-    @field_validator("addr", mode="before")
-    @classmethod
-    def _endpoints(cls, value: Any) -> list[str]:
+    @field_check("addr", mode="before")
+    def _endpoints(value: Any) -> list[str]:
         endpoints = _address_list(value, "endpoint")
         if not endpoints:
             raise ValueError("at least one endpoint is needed")
         return [endpoint.removeprefix("http://").removeprefix("https://") for endpoint in endpoints]
 
-    @model_validator(mode="after")
+    @model_check
     def _pairs(self) -> EtcdConfig:
         if (self.user is None) != (self.password is None):
             raise ValueError("user and password go together")

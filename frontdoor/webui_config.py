@@ -132,9 +132,9 @@ def _section(config: Config, name: str) -> dict[str, Any]:
     """The keys of one section the operator wrote (our own models' defaults are not Backend.AI's)."""
     if name in ("service", "session", "api", "pipeline"):
         model = getattr(config, name)
-        written = {key: getattr(model, key) for key in model.model_fields_set if key in type(model).model_fields}
-        return {**written, **(model.model_extra or {})}
-    extra = (config.model_extra or {}).get(name)
+        written = {key: getattr(model, key) for key in model.fields_set}
+        return {**written, **model.extras}
+    extra = config.extras.get(name)
     return extra if isinstance(extra, dict) else {}
 
 

@@ -2,15 +2,19 @@
 
 Not aiohttp's client: a signer loads no aiohttp (~0.3 s and ~13 MiB of import), and etcd's gateway
 needs only POSTs with a JSON body whose answer has a length or is chunked (a watch never ends).
+The framing is service_runtime.http1's; a malformed answer is an etcd request error here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import NamedTuple
+from contextlib import contextmanager
+from typing import Iterator, NamedTuple
 
-from service_runtime.etcd_wire import EtcdError, ResponseHead, chunk_size, parse_head
+from service_runtime import http1
+from service_runtime.etcd_wire import EtcdError, EtcdRequestError
+from service_runtime.http1 import ResponseHead
 
 IDLE_CONNECTIONS = 4  # per member; more concurrent calls open more and close the extra ones after
 
@@ -37,50 +41,28 @@ class NotSent(EtcdError):
 TRANSPORT_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, NotSent)
 
 
-class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self._reader = reader
-        self._writer = writer
-        self._chunk_left = 0  # bytes of the current chunk still to read (a watch's chunks)
+class Connection(http1.Connection):
+    """A member's answer that is not HTTP is a request error (code 0), as for any other bad answer."""
 
     async def exchange(self, request: bytes) -> ResponseHead:
-        """Send a request, return the head of its answer (EOF before it raises IncompleteReadError)."""
-        self._writer.write(request)
-        await self._writer.drain()
-        return parse_head((await self._reader.readuntil(b"\r\n\r\n"))[:-4])
+        with _as_request_error():
+            return await super().exchange(request)
 
-    async def read_body(self, head: ResponseHead) -> bytes:
-        if head.chunked:
-            parts = []
-            while (chunk := await self.next_chunk()) is not None:
-                parts.append(chunk)
-            return b"".join(parts)
-        if head.length is not None:
-            return await self._reader.readexactly(head.length)
-        return await self._reader.read()  # until the member closes
+    async def read_body(self, head: ResponseHead, limit: int | None = None) -> bytes:
+        with _as_request_error():
+            return await super().read_body(head, limit)
 
-    async def next_chunk(self) -> bytes | None:
-        """The next chunk of a chunked body, None at its end; safe to cancel while waiting."""
-        if self._chunk_left == 0:
-            line = await self._reader.readline()
-            if not line:
-                raise asyncio.IncompleteReadError(b"", None)  # the member went away
-            size = chunk_size(line)
-            if size == 0:
-                while (await self._reader.readline()) not in (b"\r\n", b""):
-                    pass  # trailers
-                return None
-            self._chunk_left = size + 2  # with the CRLF after the data
-        data = await self._reader.readexactly(self._chunk_left)
-        self._chunk_left = 0
-        return data[:-2]
+    async def next_chunk(self, room: int | None = None) -> bytes | None:
+        with _as_request_error():
+            return await super().next_chunk(room)
 
-    def close(self) -> None:
-        self._writer.close()
 
-    @property
-    def closed(self) -> bool:
-        return self._writer.is_closing() or self._reader.at_eof()
+@contextmanager
+def _as_request_error() -> Iterator[None]:
+    try:
+        yield
+    except http1.MalformedAnswer as exc:
+        raise EtcdRequestError(0, str(exc)) from None
 
 
 class Pool:

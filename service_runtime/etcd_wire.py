@@ -296,45 +296,6 @@ def http_request(host: str, path: str, body: dict, token: str | None = None) -> 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
-class ResponseHead(NamedTuple):
-    status: int
-    headers: dict[str, str]
-
-    @property
-    def chunked(self) -> bool:
-        return "chunked" in self.headers.get("transfer-encoding", "").lower()
-
-    @property
-    def length(self) -> int | None:
-        value = self.headers.get("content-length")
-        return int(value) if value is not None else None
-
-    @property
-    def keeps_alive(self) -> bool:
-        return self.headers.get("connection", "").lower() != "close" and (self.chunked or self.length is not None)
-
-
-def parse_head(raw: bytes) -> ResponseHead:
-    """The status line and headers of an answer (``raw`` up to and without the blank line)."""
-    lines = raw.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise EtcdRequestError(0, f"not an HTTP answer: {lines[0][:100]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return ResponseHead(int(parts[1]), headers)
-
-
-def chunk_size(line: bytes) -> int:
-    """The size on a chunked body's size line (extensions after ``;`` ignored)."""
-    try:
-        return int(line.split(b";", 1)[0].strip(), 16)
-    except ValueError:
-        raise EtcdRequestError(0, f"bad chunk size line {line[:40]!r}") from None
-
-
 class LineSplitter:
     """Cuts a byte stream (a watch answer) into its newline-terminated JSON lines."""
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from pydantic import BaseModel
-
 from contract.config import Config, ConfigError
+from contract.fields import Model
 from contract.host_layout import DRAIN_BUDGET_ENV
 from service_runtime.jsonlog import setup_logging
 from service_runtime.settings import load_settings
@@ -89,11 +88,11 @@ def apply_reload(current: Config, fresh: Config, budget: float | None = None) ->
     """Copy fresh's non-bootstrap values onto ``current`` (in place); list what changed and what cannot.
     ``budget``: the drain supervisord's stop wait covers (``drain_budget``), None if none applies."""
     result = ReloadResult(restart_reasons=held_drain_keys(current, fresh, budget))
-    for section_name in type(current).model_fields:
+    for section_name in type(current).FIELDS:
         section, new_section = getattr(current, section_name), getattr(fresh, section_name)
-        if not isinstance(section, BaseModel):
+        if not isinstance(section, Model):
             continue
-        for key in type(section).model_fields:
+        for key in type(section).FIELDS:
             name = f"{section_name}.{key}"
             if is_bootstrap(section_name, key):
                 if getattr(section, key) != getattr(new_section, key):
@@ -107,25 +106,25 @@ def apply_reload(current: Config, fresh: Config, budget: float | None = None) ->
     return result
 
 
-def _apply_key(section: BaseModel, new_section: BaseModel, key: str) -> bool:
+def _apply_key(section: Model, new_section: Model, key: str) -> bool:
     """Whether the value changed.  Whether the operator wrote the key follows too: ``/config.toml``
     shows Backend.AI's default for a key the file leaves out (``frontdoor.webui_config``)."""
     new_value = getattr(new_section, key)
     changed = getattr(section, key) != new_value
     if changed:
         setattr(section, key, new_value)
-    if key in new_section.model_fields_set:
-        section.model_fields_set.add(key)
+    if key in new_section.fields_set:
+        section.fields_set.add(key)
     else:
-        section.model_fields_set.discard(key)
+        section.fields_set.discard(key)
     return changed
 
 
-def _apply_extras(model: BaseModel, fresh: BaseModel, prefix: str) -> list[str]:
+def _apply_extras(model: Model, fresh: Model, prefix: str) -> list[str]:
     """Backend.AI's keys we keep but do not model (its Web UI's, e.g. ``[resources]``, ``service.webui_debug``):
     read per request by ``/config.toml``, so applied.  Returns their names that changed."""
-    extras, new_extras = model.model_extra, fresh.model_extra
-    if extras is None or new_extras is None or extras == new_extras:
+    extras, new_extras = model.extras, fresh.extras
+    if extras == new_extras:
         return []
     changed = sorted(key for key in extras.keys() | new_extras.keys() if extras.get(key) != new_extras.get(key))
     extras.clear()

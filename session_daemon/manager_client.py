@@ -3,26 +3,45 @@
 Both are unsigned POSTs (docs/protocol.md §2.9).  Endpoints are tried in turn, starting from the last one that
 answered, but only while nothing can have reached the Manager (connection refused, connect timeout):
 once a request may have been received, trying elsewhere could apply it twice.
+
+Each call has a connection of its own (service_runtime.http1, not aiohttp: ~9-13 MiB and ~0.2 s of imports
+for four kinds of POST).  At login rates a handshake per call costs nothing next to the Manager's password
+check, and a fresh connection never meets one the Manager closed while it sat idle: a POST cannot be resent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from contract.config_sections import ApiConfig
 from contract.session_commands import Forwarded
+from service_runtime.http1 import (
+    AnswerTooLarge,
+    ConnectionLost,
+    ConnectTimeout,
+    MalformedAnswer,
+    NotConnected,
+    Target,
+    client_tls,
+    exchange_once,
+    request_bytes,
+    target_of,
+)
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "webui-host/0.1"
 TOTAL_TIMEOUT = 30.0
+# An authorize or signup answer is well under a kilobyte: more than this is a broken or hostile Manager.
+MAX_ANSWER_BYTES = 1 << 20
+ANSWER_FAILURES = (TimeoutError, ConnectionLost, MalformedAnswer, AnswerTooLarge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +90,26 @@ def keypair_of(reply: ManagerOk) -> Keypair | None:
 
 
 class ManagerClient:
-    def __init__(self, endpoints: list[str], api: ApiConfig):
+    def __init__(self, endpoints: list[str], api: ApiConfig, *, total_timeout: float = TOTAL_TIMEOUT):
         if not endpoints:
             raise ValueError("at least one Manager endpoint is needed")
         self._endpoints = [url.rstrip("/") for url in endpoints]
         self._api = api
+        self._total_timeout = total_timeout
         self._preferred = 0  # index of the endpoint that answered last
-        self._http: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._started = False
 
     async def start(self) -> None:
-        self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        # The context reads the trust store from disk: once, and before the first login waits on it.
+        # [api] ssl_verify needs a restart (service_runtime.reload), so the context stays as built.
+        for url in self._endpoints:
+            with contextlib.suppress(ValueError):  # a bad URL is skipped at each call
+                self._tls_for(target_of(url))
+        self._started = True
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        self._started = False  # nothing stays open between calls
 
     async def authorize(
         self, username: str, password: str, extras: dict[str, Any], forwarded: Forwarded
@@ -114,7 +138,7 @@ class ManagerClient:
         return await self._post(path, payload, forwarded)
 
     async def _post(self, path: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
-        if self._http is None:
+        if not self._started:
             raise RuntimeError("ManagerClient.start() was not awaited")
         reason = "no Manager endpoint"
         count = len(self._endpoints)
@@ -123,10 +147,10 @@ class ManagerClient:
             endpoint = self._endpoints[index]
             try:
                 reply = await self._post_once(endpoint + path, payload, forwarded)
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            except NotConnected as exc:
                 reason = _log_failure(endpoint, exc)
                 continue  # nothing was sent: the next endpoint may do
-            except (TimeoutError, aiohttp.ClientError) as exc:
+            except ANSWER_FAILURES as exc:
                 # The request may have arrived: do not repeat it on another endpoint.
                 return ManagerUnreachable(_log_failure(endpoint, exc))
             self._preferred = index
@@ -134,13 +158,28 @@ class ManagerClient:
         return ManagerUnreachable(reason)
 
     async def _post_once(self, url: str, payload: dict[str, Any], forwarded: Forwarded) -> ManagerReply:
-        assert self._http is not None
-        # The timeout is built per request: ``api.connect_timeout`` is read at each use, so a reload applies.
-        timeout = aiohttp.ClientTimeout(total=TOTAL_TIMEOUT, connect=self._api.connect_timeout)
-        async with self._http.post(
-            url, json=payload, headers=self._headers(forwarded), ssl=self._api.ssl_verify, timeout=timeout
-        ) as response:
-            return _reply_of(response.status, response.reason or "", await response.read())
+        try:
+            target = target_of(url)
+        except ValueError as exc:
+            raise NotConnected(str(exc)) from None
+        body = json.dumps(payload).encode()  # the bytes aiohttp's json= sent: ", " and ": ", ASCII only
+        headers = [*self._headers(forwarded).items(), ("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate")]
+        headers += [("Content-Length", str(len(body))), ("Content-Type", "application/json")]
+        # ``api.connect_timeout`` is read at each call, so a reload applies.
+        async with asyncio.timeout(self._total_timeout):
+            answer = await exchange_once(
+                target,
+                request_bytes("POST", target, headers, body),
+                tls=self._tls_for(target),
+                connect_timeout=self._api.connect_timeout,
+                limit=MAX_ANSWER_BYTES,
+            )
+        return _reply_of(answer.status, answer.reason, answer.body)
+
+    def _tls_for(self, target: Target) -> ssl.SSLContext | None:
+        if target.tls and self._tls is None:
+            self._tls = client_tls(self._api.ssl_verify)
+        return self._tls if target.tls else None
 
     def _headers(self, forwarded: Forwarded) -> dict[str, str]:
         headers = {
@@ -193,8 +232,10 @@ def _log_failure(endpoint: str, exc: BaseException) -> str:
 
 def _describe_failure(exc: BaseException) -> str:
     """A short reason for the browser: no addresses, no request data (details go to our log)."""
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+    if isinstance(exc, (TimeoutError, ConnectTimeout)):
         return "The Manager did not answer in time."
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, NotConnected):
         return "Cannot connect to the Manager."
+    if isinstance(exc, AnswerTooLarge):
+        return "The Manager's answer is too large."
     return f"The connection to the Manager failed ({type(exc).__name__})."

@@ -67,6 +67,26 @@ def test_all_problems_reported_together():
         assert fragment in text, fragment
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        ("ftp://x", "is not an http(s) URL"),
+        ("api.example.com", "is not an http(s) URL"),
+        ("https://", "names no host"),
+        ("https://admin:secret@api.example.com", "may not carry a user or password"),
+        ("https://admin@api.example.com", "may not carry a user or password"),
+        ("https://api.example.com/?x=1", "has a query or fragment"),
+        ("https://api.example.com#top", "has a query or fragment"),
+    ],
+)
+def test_manager_endpoints_that_cannot_be_used_are_refused_by_name(endpoint, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"api": {"endpoint": endpoint}})
+    assert any(line.startswith("api.endpoint:") and problem in line for line in caught.value.problems)
+    if "secret" in endpoint:
+        assert "secret" not in str(caught.value)  # a password in the file is not echoed to a terminal/log
+
+
 def test_unreadable_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         bad = tmp_path / "bad.toml"

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ import pytest
 from service_runtime.keyfiles import ensure_secrets
 from tests.support.http_probe import signed_call_works
 from tests.support.paths import REPO_ROOT
+from tests.support.polling import eventually_sync
 from tests.support.ports import free_ports
 from tests.support.servers import start_etcd, start_redis
 from tests.support.stack import ADMIN_USER
@@ -187,15 +187,7 @@ port = {ops}
                 *argv,
             )
             names.append(f"wh-{name}-{service}")
-        deadline = time.monotonic() + 90
-        ready = None
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{ops}/readyz", timeout=3) as answer:
-                    ready = answer.status
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.5)
+        ready = _readyz_status(ops)
         logs = "\n".join(_podman(store, "logs", "--tail", "20", n, check=False).stderr for n in names)
         assert ready == 200, logs
         assert signed_call_works(f"http://127.0.0.1:{service}", *ADMIN_USER), logs
@@ -208,3 +200,19 @@ port = {ops}
         devstack.wait(10)
         redis.stop()
         etcd.stop()
+
+
+def _readyz_status(ops_port: int) -> int | None:
+    """/readyz's status once the pod answers it, or None if it never did within the wait."""
+
+    def status() -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ops_port}/readyz", timeout=3) as answer:
+                return answer.status
+        except (urllib.error.URLError, OSError):
+            return None
+
+    try:
+        return eventually_sync(status, timeout=90, interval=0.5, what="the pod's /readyz")
+    except AssertionError:
+        return None

@@ -1,4 +1,4 @@
-"""etcd's gateway without a socket: request bodies, answers, watch lines, HTTP framing."""
+"""etcd's gateway without a socket: request bodies, answers, watch lines (HTTP framing: test_http1.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from service_runtime.etcd_wire import (
     EtcdRequestError,
     LineSplitter,
     Transactions,
-    chunk_size,
     error_of,
     http_request,
-    parse_head,
     parse_lease,
     parse_range,
     parse_txn,
@@ -125,24 +123,6 @@ def test_a_request_is_a_post_with_a_json_body_and_the_token_as_authorization():
     assert {"Host: 127.0.0.1:2379", "Authorization: tok.1", f"Content-Length: {len(body)}"} <= set(lines)
     assert json.loads(body) == {"key": "L2s="}
     assert b"Authorization" not in http_request("h:1", "/v3/kv/range", {})
-
-
-def test_answer_heads_say_how_the_body_ends_and_whether_the_connection_stays():
-    sized = parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12")
-    assert (sized.status, sized.length, sized.chunked, sized.keeps_alive) == (200, 12, False, True)
-    chunked = parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked")
-    assert chunked.chunked and chunked.keeps_alive
-    assert not parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close").keeps_alive
-    assert not parse_head(b"HTTP/1.0 200 OK").keeps_alive  # ends when the member closes
-    with pytest.raises(EtcdRequestError):
-        parse_head(b"SSH-2.0-OpenSSH_9.2")
-
-
-def test_chunk_sizes_are_hexadecimal_with_optional_extensions():
-    assert chunk_size(b"1a\r\n") == 26
-    assert chunk_size(b"0;ext=1\r\n") == 0
-    with pytest.raises(EtcdRequestError):
-        chunk_size(b"zz\r\n")
 
 
 def test_watch_lines_are_cut_across_chunks():

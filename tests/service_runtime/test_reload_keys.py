@@ -4,9 +4,8 @@ tests/e2e/test_reload_keys.py shows the hooked ones through a real SIGHUP."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from contract.config import Config
+from contract.fields import Model
 from service_runtime.reload import is_bootstrap
 
 # Read from the one Config object at each use (a reload updates it in place).
@@ -67,9 +66,9 @@ def reloadable_keys() -> set[str]:
     config = Config()
     return {
         f"{section}.{key}"
-        for section in type(config).model_fields
-        if isinstance(getattr(config, section), BaseModel)
-        for key in type(getattr(config, section)).model_fields
+        for section in type(config).FIELDS
+        if isinstance(getattr(config, section), Model)
+        for key in type(getattr(config, section)).FIELDS
         if not is_bootstrap(section, key)
     }
 

@@ -49,3 +49,25 @@ def test_the_session_daemon_loads_no_jwt():
     loaded = modules_loaded_by("service_runtime.process", "session_daemon.service")
     assert "service_runtime.keyfiles" in loaded
     assert "jwt" not in loaded
+
+
+def test_no_process_loads_pydantic():
+    # The configuration is checked by contract.fields: pydantic and its core cost every process
+    # ~10-14 MiB of RSS and ~0.2 s of imports and model building at start.
+    entries = {
+        "front door": ("service_runtime.process", "frontdoor.lifecycle"),
+        "signer": ("service_runtime.process", "signer_worker.service"),
+        "session daemon": ("service_runtime.process", "session_daemon.service"),
+        "launcher's run": ("webui_host.cli", "webui_host.host_setup"),
+    }
+    for role, modules in entries.items():
+        loaded = packages(modules_loaded_by(*modules))
+        assert "contract" in loaded, role
+        assert not loaded & {"pydantic", "pydantic_core"}, role
+
+
+def test_the_session_daemon_loads_no_http_framework():
+    # Its four kinds of Manager POST go over service_runtime.http1: aiohttp cost it ~9-13 MiB and ~0.2 s.
+    loaded = modules_loaded_by("service_runtime.process", "session_daemon.service")
+    assert "service_runtime.http1" in loaded
+    assert "aiohttp" not in packages(loaded)

@@ -3,6 +3,7 @@ session daemon on a real ROUTER socket with its client (tests/session_daemon/har
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from datetime import timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
+import uvloop
 from aiohttp import web
 
 from devstack.app import create_app
@@ -18,6 +20,14 @@ from service_runtime.keyfiles import ensure_secrets
 from session_daemon.service import SessionDaemon
 from tests.session_daemon.harness import DaemonClient, FakeManager, Running, daemon_settings
 from tests.support.servers import RedisHandle, start_redis
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:
+    # The daemon runs on uvloop (service_runtime.process), whose create_connection takes fewer options
+    # than asyncio's; its Manager client's wire tests run on both.
+    if item.path.name == "test_manager_client.py":
+        return {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="module")

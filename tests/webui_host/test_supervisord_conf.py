@@ -348,11 +348,10 @@ def test_example_file_documents_every_key():
     assert not config.embeds_redis and not config.embeds_etcd and config.api.endpoint
 
     def walk(model, prefix=""):
-        for name, field in model.model_fields.items():
-            ann = field.annotation
-            if isinstance(ann, type) and hasattr(ann, "model_fields"):
+        for name, field in model.FIELDS.items():
+            if field.model is not None:
                 assert f"[{prefix}{name}]" in text
-                yield from walk(ann, f"{prefix}{name}.")
+                yield from walk(field.model, f"{prefix}{name}.")
             else:
                 yield name, field.description
 

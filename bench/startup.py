@@ -5,7 +5,8 @@ etcd and development Manager on free loopback ports; 2 front-door workers and 2 
 then polls every 20 ms: log in through ``/server/login``, then ``GET /func/auth?echo=ready`` through
 the front door, which a signer signs and the development Manager verifies.  It prints
 
-  - the time from launching ``webui-host run`` to the first 200 of that signed call;
+  - the time from launching ``webui-host run`` to the first 200 of that signed call, and to full
+    readiness (every front-door worker listening and every signer ready, from their log lines);
   - a timeline of the start: supervisord's spawn/RUNNING lines and every program's first log lines,
     in seconds since the launch (``--events N`` lines per program);
   - the peak RSS (``VmHWM``) of each process after a short load of signed calls, by process kind:
@@ -50,6 +51,7 @@ _SUPERVISORD_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (.*
 @dataclass
 class Run:
     first_answer: float  # seconds from launch to the first signed 200
+    full_ready: float  # seconds from launch to the last front door listening / signer ready
     events: list[tuple[float, str, str]]  # (seconds since launch, program, what)
     peaks: dict[str, list[int]] = field(default_factory=dict)  # kind -> VmHWM bytes per process
     cpu: dict[str, list[float]] = field(default_factory=dict)  # kind -> CPU seconds to the first answer
@@ -126,6 +128,27 @@ def wait_first_answer(
     raise TimeoutError(f"no signed answer within {timeout} s: {stack.log_tail()}")
 
 
+READY_EVENTS = {"frontdoor": "startup", "signer": "signer_ready"}  # a front door logs "startup" once listening
+
+
+def wait_full_readiness(logs: Path, launched: float, args: argparse.Namespace) -> float:
+    """Seconds from the launch to the last worker's ready line, once every front door and signer logged one."""
+    expected = {f"frontdoor_{n:02d}" for n in range(args.workers)} | {f"signer_{n:02d}" for n in range(args.signers)}
+    while time.time() - launched < args.timeout:
+        ready = {}
+        for program in expected:
+            path = logs / f"{program}.log"
+            event = READY_EVENTS[program.rsplit("_", 1)[0]]
+            for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+                if event in line and (doc := json.loads(line)).get("event") == event:
+                    ready[program] = doc["ts"]
+                    break
+        if len(ready) == len(expected):
+            return max(ready.values()) - launched
+        time.sleep(POLL_INTERVAL)
+    raise TimeoutError(f"not every worker ready within {args.timeout} s")
+
+
 def supervisord_events(log: Path, launched: float) -> list[tuple[float, str, str]]:
     events = []
     for line in log.read_text(errors="replace").splitlines():
@@ -198,14 +221,15 @@ def measure(stack: RunningStack, args: argparse.Namespace) -> Run:
         first, opener = wait_first_answer(stack, launched, args.timeout)
         root = psutil.Process(stack._process.pid)
         cpu = by_kind(root, cpu_seconds)
+        logs = stack.config.runtime.state_dir / "logs"
+        full_ready = wait_full_readiness(logs, launched, args)
         for _ in range(args.load):
             signed_call(stack.base_url, opener)
         time.sleep(1.0)  # let every program log what it does once it serves
-        logs = stack.config.runtime.state_dir / "logs"
         events = supervisord_events(logs / "supervisord.log", launched)
         events += program_events(logs, launched, args.events)
         peaks = by_kind(root, lambda process: vm_hwm(process.pid))
-        return Run(first, sorted(events), peaks, cpu, by_kind(root, lambda process: pss(process.pid)))
+        return Run(first, full_ready, sorted(events), peaks, cpu, by_kind(root, lambda process: pss(process.pid)))
     finally:
         stack.stop()
 
@@ -216,6 +240,12 @@ def report(runs: list[Run], args: argparse.Namespace, label: str) -> None:
     print(
         f"first signed answer after launch: median {statistics.median(firsts):.2f} s (runs: "
         + ", ".join(f"{value:.2f}" for value in firsts)
+        + ")"
+    )
+    fulls = [run.full_ready for run in runs]
+    print(
+        f"every front door and signer ready: median {statistics.median(fulls):.2f} s (runs: "
+        + ", ".join(f"{value:.2f}" for value in fulls)
         + ")"
     )
     middle = sorted(runs, key=lambda run: run.first_answer)[len(runs) // 2]

@@ -55,11 +55,28 @@ def parse_redis_version(version_output: str) -> tuple[int, int, int] | None:
 
 def redis_server_version(binary: str | Path = "redis-server") -> tuple[int, int, int] | None:
     """The version of a redis-server binary, or None when it cannot be run or read."""
+    return redis_version_answer(ask_redis_version(binary))
+
+
+def ask_redis_version(binary: str | Path = "redis-server") -> subprocess.Popen | None:
+    """``redis-server --version`` started, not waited for (``redis_version_answer``): the launcher does
+    other work meanwhile."""
     try:
-        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=10)
+        return subprocess.Popen([str(binary), "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return parse_redis_version(done.stdout + done.stderr)
+
+
+def redis_version_answer(probe: subprocess.Popen | None, timeout: float = 10.0) -> tuple[int, int, int] | None:
+    if probe is None:
+        return None
+    try:
+        output, _ = probe.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        probe.communicate()
+        return None
+    return parse_redis_version(output)
 
 
 def knows_setinfo(version: tuple[int, int, int] | None) -> bool:

@@ -66,6 +66,10 @@ def resolve(config_path: Path | str | None, state_dir: Path | str | None = None)
 def prepare(setup: Setup) -> None:
     """0700 directories, secrets, the effective config file, the embedded redis.conf."""
     config, state = setup.config, setup.state_dir
+    # Asked first and read last: the secrets of a fresh state (~30 ms, cryptography) are made meanwhile.
+    redis_version = (
+        embedded.ask_redis_version(embedded.redis_binary() or "redis-server") if config.embeds_redis else None
+    )
     ensure_private_dir(state)
     ensure_private_dir(state / "logs")
     ensure_secrets(config.secrets_dir)
@@ -86,7 +90,9 @@ def prepare(setup: Setup) -> None:
         ensure_private_dir(state / "etcd")
     if config.embeds_redis:
         ensure_private_dir(state / "redis")
-        write_private(state / "redis" / "redis.conf", render_redis_conf(setup))
+        write_private(
+            state / "redis" / "redis.conf", render_redis_conf(setup, embedded.redis_version_answer(redis_version))
+        )
 
 
 def reset_metrics(setup: Setup) -> None:
@@ -94,9 +100,8 @@ def reset_metrics(setup: Setup) -> None:
     wipe_metrics_dir(setup.config.runtime.state_dir)
 
 
-def render_redis_conf(setup: Setup) -> str:
+def render_redis_conf(setup: Setup, version: tuple[int, int, int] | None) -> str:
     config = setup.config
-    version = embedded.redis_server_version(embedded.redis_binary() or "redis-server")
     passwords = {role: read_redis_password(config, role) for role in (*ROLES, REDIS_ADMIN)}
     return embedded.render_redis_conf(
         port=config.embedded.redis_port,

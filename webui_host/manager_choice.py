@@ -5,7 +5,6 @@ The answer decides whether the development Manager runs under supervisord at all
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -64,6 +63,8 @@ def _choice_from_etcd(setup: Setup, overrides: dict, endpoints: list[str]) -> Ma
 
 
 def _try_read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]] | None:
+    import asyncio  # only a state with an etcd to read needs it (a fresh start reads none)
+
     from service_runtime.etcd_wire import EtcdError  # with the client (see _read_etcd)
 
     try:
@@ -74,6 +75,8 @@ def _try_read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]] | N
 
 async def _read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]]:
     # Here, not at the top: a first run (a fresh embedded etcd) needs no etcd client.
+    import asyncio
+
     from service_runtime.etcd import etcd_client, read_global_settings
 
     client = etcd_client(config)

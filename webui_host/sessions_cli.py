@@ -7,15 +7,12 @@ run it as the user webui-host runs as).  Output is one JSON document.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 
 from contract.config import Config, ConfigError
 from contract.host_layout import ZMQ_KEY_FILE, session_daemon_endpoint
-from contract.session_commands import RevokeUser
-from contract.session_results import UserRevoked
 from service_runtime.config_file import load_config
 from service_runtime.keyfiles import load_shared_key
 
@@ -38,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     try:
+        import asyncio  # here: the launcher's other commands (run) need none of this module's imports
+
         revoked = asyncio.run(revoke_user(config, args.user_id))
     except (TimeoutError, OSError, ValueError) as exc:
         print(
@@ -53,6 +52,8 @@ async def revoke_user(config: Config, user_id: str) -> int:
     # Imported here: the launcher's other commands need neither the ZeroMQ client nor prometheus-client.
     import zmq.asyncio
 
+    from contract.session_commands import RevokeUser
+    from contract.session_results import UserRevoked
     from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
     from service_runtime.instruments import Instruments
 

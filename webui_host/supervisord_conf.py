@@ -1,9 +1,10 @@
 """supervisord.conf: which programs run, in which order, and where their files are.
 
-Two variants share one template.  The host variant (``render_host_conf``, for ``webui-host run``) has
-absolute paths and the embedded servers the setup needs.  The operator variant
+Two variants share one text (``supervisord_text``).  The host variant (``render_host_conf``, for
+``webui-host run``) has absolute paths and the embedded servers the setup needs.  The operator variant
 (``render_operator_conf``) is pure: it names no embedded server and every path is relative to the
-conf's own directory.
+conf's own directory.  Worker 1, 2, ... of the front doors and the signers start once one of their
+pool serves (``later_worker_wait``, ``webui_host.parent_bound``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from contract.config import Config, parse_config
 from contract.host_layout import DEVSTACK_ENDPOINT_ENV, DRAIN_BUDGET_ENV
-from webui_host import embedded
+from webui_host import embedded, supervisord_text
 from webui_host.conf_values import Expansion, conf_command, conf_environment, conf_join, conf_text
 from webui_host.host_setup import SUPERVISOR_PASSWORD_FILE, Setup, write_private
 from webui_host.leftovers import STATE_DIR_ENV
@@ -72,7 +71,8 @@ class Layout:
     operator: bool
     nodaemon: bool
     auth: tuple[str, str] | None = None
-    # The words before a program's argv that make it die with supervisord (webui_host.parent_bound).
+    # The words that start the wrapper making a program die with supervisord (webui_host.parent_bound);
+    # empty: ``python -m webui_host.parent_bound``.
     guard: tuple = ()
 
 
@@ -100,7 +100,32 @@ def host_guard(python: Path) -> tuple:
     library, and skipping site-packages (an editable install's finder most of all) makes each of the
     eight program starts ~15-25 ms of CPU cheaper.  The operator's conf keeps ``-m``, whose path does
     not depend on where the package is installed."""
-    return (python, "-I", "-S", Path(__file__).with_name("parent_bound.py"), "--")
+    return (python, "-I", "-S", Path(__file__).with_name("parent_bound.py"))
+
+
+def later_worker_wait(target: str) -> tuple:
+    """The wrapper's options that start worker 1, 2, ... of a pool once one serves (``target``), or after
+    ``parent_bound.LATER_WORKER_WAIT`` seconds: the first answer needs one front door and one signer,
+    and on few cores the later ones' imports (~0.7 s of CPU each) would slow the first ones down."""
+    return ("--worker", Expansion("%(process_num)s"), "--after", target)
+
+
+def frontdoor_address(config: Config) -> str:
+    """Where a later front door looks for one that listens: the public port, over loopback when the
+    front door listens on every address."""
+    ip = config.service.ip
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(ip, ip)
+    return f"[{host}]:{config.service.port}" if ":" in host else f"{host}:{config.service.port}"
+
+
+def signer_sockets(config: Config, layout: Layout) -> str:
+    """The wrapper's target for a serving signer: where signers bind (``contract.host_layout``:
+    ``signer-<agent id>.sock`` in the ipc directory).  The operator's conf assumes its state directory
+    beside it (``.state``, as webui-host.toml.example has it), since a conf rendered without a file
+    would name a per-user default; with another ipc directory its later signers start after the bound."""
+    if layout.operator:
+        return Expansion(f"unix-socket:{layout.state_dir}/ipc/signer-*.sock")
+    return f"unix-socket:{config.ipc_dir}/signer-*.sock"
 
 
 def write_supervisord_conf(setup: Setup, text: str) -> Path:
@@ -132,16 +157,8 @@ def operator_layout(python: Path | None = None) -> Layout:
 def render_supervisord_conf(
     config: Config, layout: Layout, *, devstack: bool = False, setup: Setup | None = None
 ) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("webui_host", "templates"),  # package data: works from a wheel
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
     state = layout.state_dir
-    return env.get_template("supervisord.conf.j2").render(
+    return supervisord_text.render(
         operator=layout.operator,
         nodaemon=layout.nodaemon,
         pidfile=conf_join(state, "supervisord.pid"),
@@ -171,9 +188,10 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     def numbered_log() -> str:
         return conf_join(state, "logs", Expansion(NUMBERED + ".log"))
 
-    def bound(*argv) -> str:
+    def bound(*argv, after: tuple = ()) -> str:
         # Programs die with supervisord (webui_host.parent_bound): a killed launcher leaves no orphans.
-        return conf_command(*(layout.guard or (layout.python, "-m", "webui_host.parent_bound", "--")), *argv)
+        wrapper = layout.guard or (layout.python, "-m", "webui_host.parent_bound")
+        return conf_command(*wrapper, *after, "--", *argv)
 
     programs = []
     if not layout.operator and setup is not None:
@@ -242,7 +260,15 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     programs.append(
         Program(
             "signer",
-            bound(layout.python, "-m", "signer_worker", *config_args, "--index", Expansion("%(process_num)s")),
+            bound(
+                layout.python,
+                "-m",
+                "signer_worker",
+                *config_args,
+                "--index",
+                Expansion("%(process_num)s"),
+                after=later_worker_wait(signer_sockets(config, layout)),
+            ),
             PRIORITY[SIGNER_GROUP],
             logfile=numbered_log(),
             numprocs=config.signers.count,
@@ -254,7 +280,15 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
     programs.append(
         Program(
             "frontdoor",
-            bound(layout.python, "-m", "frontdoor", *config_args, "--worker", Expansion("%(process_num)s")),
+            bound(
+                layout.python,
+                "-m",
+                "frontdoor",
+                *config_args,
+                "--worker",
+                Expansion("%(process_num)s"),
+                after=later_worker_wait(f"tcp-connect:{frontdoor_address(config)}"),
+            ),
             PRIORITY["frontdoor"],
             logfile=numbered_log(),
             numprocs=config.service.workers,

@@ -7,21 +7,20 @@ and writes as the JSON API (service_runtime.webapi_admin).  Output is JSON, one 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract.config import ConfigError
-from contract.deployment_rules import deployment_faults
-from contract.webapi import Caller, InvalidDefinition
 from service_runtime.config_file import load_config
 
 if TYPE_CHECKING:
     from service_runtime.webapi_admin import WebApiAdmin
 
-OPERATOR = Caller("operator@webui-host-cli", "superadmin")
+# Loaded by these commands only (asyncio with ssl, the Web API models: ~0.1 s): ``webui-host run``
+# imports this module for its argument parser, before it execs supervisord.
+OPERATOR = ("operator@webui-host-cli", "superadmin")  # a contract.webapi.Caller
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -72,6 +71,9 @@ def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     # The etcd client is loaded by these commands only, not by every `webui-host` command.
+    import asyncio
+
+    from contract.webapi import InvalidDefinition
     from service_runtime.webapi_admin import Refused
 
     try:
@@ -105,6 +107,10 @@ async def _dispatch(config, args: argparse.Namespace) -> Any:
 
 
 async def _perform(admin: WebApiAdmin, snapshot, args: argparse.Namespace) -> Any:
+    from contract.deployment_rules import deployment_faults
+    from contract.webapi import Caller
+
+    operator = Caller(*OPERATOR)
     key = (args.command, args.action)
     if key == ("groups", "list"):
         return {
@@ -116,7 +122,7 @@ async def _perform(admin: WebApiAdmin, snapshot, args: argparse.Namespace) -> An
         }
     if key == ("groups", "create"):
         group = await admin.create_group(
-            OPERATOR, snapshot, {"name": args.name, "grants": _grants(args.grant), "description": args.description}
+            operator, snapshot, {"name": args.name, "grants": _grants(args.grant), "description": args.description}
         )
         return {"created": group.name, "reminder": f"start agents with WEBAPI_GROUP_NAME={group.name}"}
     if key == ("groups", "update"):
@@ -128,33 +134,33 @@ async def _perform(admin: WebApiAdmin, snapshot, args: argparse.Namespace) -> An
             )
             if v is not None
         }
-        return {"updated": (await admin.update_group(OPERATOR, snapshot, args.name, changes)).name}
+        return {"updated": (await admin.update_group(operator, snapshot, args.name, changes)).name}
     if key == ("groups", "delete"):
-        await admin.delete_group(OPERATOR, snapshot, args.name)
+        await admin.delete_group(operator, snapshot, args.name)
         return {"deleted": args.name}
     if key == ("groups", "recreate"):
-        return {"group": args.name, "generation": await admin.recreate(OPERATOR, snapshot, args.name)}
+        return {"group": args.name, "generation": await admin.recreate(operator, snapshot, args.name)}
     if key == ("agents", "list"):
         return {
             "groups": {name: [v.to_dict() for v in snapshot.agents_of(name)] for name in sorted(snapshot.all_groups())},
             "unknown": [v.to_dict() for v in snapshot.unknown_agents()],
         }
     if key == ("agents", "shutdown"):
-        await admin.shutdown(OPERATOR, snapshot, args.agent_id)
+        await admin.shutdown(operator, snapshot, args.agent_id)
         return {"agent_id": args.agent_id, "shutdown": "requested"}
     if key == ("agents", "override"):
-        await admin.set_override(OPERATOR, snapshot, args.agent_id, None if args.state == "none" else args.state)
+        await admin.set_override(operator, snapshot, args.agent_id, None if args.state == "none" else args.state)
         return {"agent_id": args.agent_id, "override": args.state}
     if key == ("deployments", "list"):
         return [{**json.loads(d.to_json()), "faults": deployment_faults(d)} for d in snapshot.deployments.values()]
     if key == ("deployments", "create"):
-        deployment, faults = await admin.create_deployment(OPERATOR, snapshot, args.group, _json(args.definition))
+        deployment, faults = await admin.create_deployment(operator, snapshot, args.group, _json(args.definition))
         return {"created": deployment.name, "faults": faults}
     if key == ("deployments", "update"):
-        deployment, faults = await admin.update_deployment(OPERATOR, snapshot, args.name, _json(args.definition))
+        deployment, faults = await admin.update_deployment(operator, snapshot, args.name, _json(args.definition))
         return {"updated": deployment.name, "revision": deployment.revision, "faults": faults}
     if key == ("deployments", "delete"):
-        await admin.delete_deployment(OPERATOR, snapshot, args.name)
+        await admin.delete_deployment(operator, snapshot, args.name)
         return {"deleted": args.name}
     raise ValueError(f"unknown command {key}")
 

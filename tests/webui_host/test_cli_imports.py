@@ -12,6 +12,14 @@ def test_the_launcher_loads_no_etcd_redis_or_zeromq_client():
     assert not loaded & {"aetcd", "grpc", "redis", "zmq", "aiohttp"}
 
 
+def test_the_launcher_loads_no_template_engine_asyncio_or_command_models():
+    # ``run`` renders supervisord.conf and execs supervisord: jinja2 (~35 ms), asyncio with ssl
+    # (~40-80 ms) and the Web API / session command models (~20 ms each) are for other commands.
+    loaded = modules_loaded_by("webui_host.cli")
+    assert not packages(loaded) & {"jinja2", "asyncio", "ssl"}
+    assert not loaded & {"contract.webapi", "contract.session_commands", "contract.etcd_layout", "webui_host.roll"}
+
+
 def test_the_parent_bound_wrapper_loads_nothing_but_ctypes():
     # Every program of the stack starts through it: what it loads is paid once per program, per start.
     loaded = modules_loaded_by("webui_host.parent_bound")

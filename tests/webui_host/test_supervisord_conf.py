@@ -175,10 +175,10 @@ def program_argv(command: str) -> list[str]:
     """The program's own command line, after the guard that makes it die with supervisord."""
     argv = shlex.split(command)
     if argv[1:3] == ["-I", "-S"]:  # webui-host run's conf: the wrapper by its file
-        assert argv[3].endswith("webui_host/parent_bound.py") and argv[4] == "--", argv
-        return argv[5:]
-    assert argv[1:4] == ["-m", "webui_host.parent_bound", "--"], argv
-    return argv[4:]
+        assert argv[3].endswith("webui_host/parent_bound.py"), argv
+    else:
+        assert argv[1:3] == ["-m", "webui_host.parent_bound"], argv
+    return argv[argv.index("--") + 1 :]  # after the wrapper's own options (the later workers' wait)
 
 
 def test_the_run_conf_starts_the_wrapper_isolated_and_without_site(tmp_path: Path):
@@ -186,14 +186,47 @@ def test_the_run_conf_starts_the_wrapper_isolated_and_without_site(tmp_path: Pat
     # interpreter start costs ~15-25 ms less CPU, and the wrapper still arms the death signal.
     _, text = host_conf(tmp_path)
     command = processes(parse_conf(text, tmp_path))["signers:signer_00"].command
-    guard = shlex.split(command)[:5]
-    assert guard[1:3] == ["-I", "-S"] and guard[4] == "--", guard
+    guard = shlex.split(command)[:4] + ["--"]
+    assert guard[1:3] == ["-I", "-S"], guard
     read_signal = (
         "import ctypes; v = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(v), 0, 0, 0); print(v.value)"
     )
     done = subprocess.run([*guard, sys.executable, "-c", read_signal], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(int(signal.SIGTERM))
+
+
+def wrapper_options(command: str) -> list[str]:
+    """The wrapper's own options (between its name and ``--``)."""
+    argv = shlex.split(command)
+    return argv[4 if argv[1:3] == ["-I", "-S"] else 3 : argv.index("--")]
+
+
+def test_later_workers_of_each_pool_wait_for_a_serving_one(tmp_path: Path, operator_dir: Path):
+    # The first answer needs one front door and one signer: worker 1, 2, ... start once one serves.
+    setup, text = host_conf(tmp_path, "[service]\nworkers = 3\nport = 8100\n[signers]\ncount = 2\n")
+    options = {name: wrapper_options(proc.command) for name, proc in processes(parse_conf(text, tmp_path)).items()}
+    signers = f"unix-socket:{setup.config.ipc_dir}/signer-*.sock"
+    assert options["signers:signer_00"] == ["--worker", "0", "--after", signers]
+    assert options["signers:signer_01"] == ["--worker", "1", "--after", signers]
+    assert options["frontdoor:frontdoor_02"] == ["--worker", "2", "--after", "tcp-connect:127.0.0.1:8100"]
+    for name in ("redis:redis", "etcd:etcd", "devstack:devstack", "session_daemon:session_daemon"):
+        assert options[name] == [], name
+    # The operator's conf: its state directory beside it.
+    operator = processes(parse_conf(supervisord_conf.render_operator_conf(), tmp_path))
+    assert (
+        wrapper_options(operator["signers:signer_01"].command)[-1] == f"unix-socket:{tmp_path}/.state/ipc/signer-*.sock"
+    )
+
+
+def test_a_later_front_door_looks_over_loopback_when_the_front_door_listens_everywhere():
+    def address(ip: str) -> str:
+        return supervisord_conf.frontdoor_address(parse_config({"service": {"ip": ip, "port": 8090}}))
+
+    assert address("0.0.0.0") == "127.0.0.1:8090"
+    assert address("::") == "[::1]:8090"
+    assert address("10.1.2.3") == "10.1.2.3:8090"
+    assert address("fd00::5") == "[fd00::5]:8090"
 
 
 def test_commands(tmp_path: Path):

@@ -1,14 +1,16 @@
 """Authenticated ZeroMQ messages between the front door, the signers and the session daemon.
 
-A message is two frames: a compact JSON body and an HMAC-SHA256 of it under the shared key.  The body
-carries a random message id and an expiry; receivers drop anything that is unauthenticated, expired,
-dated too far ahead, malformed, or a message id they have already seen.  Each message holds a list of
-items so a sender can batch many requests into one send.
+A message is two frames: a compact UTF-8 JSON body and an HMAC-SHA256 of it under the shared key.  The
+body carries a message id unique to its sender (a random prefix and a counter) and an expiry; receivers
+drop anything that is unauthenticated, expired, dated too far ahead, malformed (not one compact UTF-8
+JSON document), or a message id they have already seen.  Each message holds a list of items so a
+sender can batch many requests into one send.
 """
 
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import os
 import stat
@@ -22,6 +24,7 @@ MAX_FRAME_BYTES = 1 << 20
 KEY_BYTES = 32
 # Made once: json.dumps with any argument (separators) builds a new encoder for every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
+_DECODER = json.JSONDecoder()
 
 
 class RejectedMessage(Exception):
@@ -71,13 +74,17 @@ class MessageSealer:
     def __init__(self, key: bytes, ttl: float):
         self._keyed = _keyed_mac(key)
         self._ttl = ttl
+        # Message ids need only be unique (the MAC covers them; receivers drop a repeat): a random
+        # prefix per sealer and a counter, rather than a random draw (a system call) per message.
+        self._id_prefix = os.urandom(8).hex()
+        self._serials = itertools.count()
 
     def seal(self, kind: str, items: list[dict[str, Any]]) -> list[bytes]:
         body = _ENCODER.encode(
             {
                 "v": PROTOCOL_VERSION,
                 "kind": kind,
-                "id": os.urandom(12).hex(),
+                "id": f"{self._id_prefix}{next(self._serials):x}",
                 "exp": round(time.time() + self._ttl, 3),
                 "items": items,
             }
@@ -139,10 +146,15 @@ class MessageOpener:
 
 
 def _decode(body: bytes) -> Envelope:
+    # Decoded as UTF-8 and parsed without json.loads' encoding detection and whitespace skipping
+    # (~2-3 us of an 8 us decode): senders write compact UTF-8 JSON, so anything else is not ours.
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than the stack
+        text = body.decode()
+        doc, end = _DECODER.raw_decode(text)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError); nesting deeper than the stack
         raise RejectedMessage("not_json") from None
+    if end != len(text):
+        raise RejectedMessage("not_json")
     if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:
         raise RejectedMessage("version")
     kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")

@@ -9,6 +9,7 @@ from contract.config import Config
 from contract.config_sections import WebApiConfig
 from contract.identity import ASSERTION_HEADER, SIGNING_KEY_FILE, assertion, load_signing_key, public_jwk
 from contract.redis_layout import SecretRecord
+from signer_worker.signing import Keypair
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class IdentitySigner:
     def ready(self) -> bool:
         return self._key is not None
 
-    def headers(self, deployment: str, record: SecretRecord, settings: WebApiConfig) -> dict[str, str]:
+    def headers(self, deployment: str, record: SecretRecord | Keypair, settings: WebApiConfig) -> dict[str, str]:
         token = assertion(
             self._key,
             self._kid,

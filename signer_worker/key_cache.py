@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from contract.redis_layout import SecretBox, SecretRecord, secret_key, session_hash
+from contract.redis_layout import SecretBox, secret_key, session_hash
 from service_runtime.invalidation import MAX_ENTRIES, InvalidatedRecords
+from signer_worker.signing import Keypair
 
 
 class SecretCache:
     def __init__(self, client: aioredis.Redis, box: SecretBox, lookup_timeout: float, max_entries: int = MAX_ENTRIES):
-        self._records: InvalidatedRecords[SecretRecord] = InvalidatedRecords(
-            client, secret_key, box.open, lookup_timeout, max_entries
+        # Keypairs, not the bare records: the signing keys derived from a secret key live and die with it.
+        self._records: InvalidatedRecords[Keypair] = InvalidatedRecords(
+            client, secret_key, lambda digest, raw: Keypair.of(box.open(digest, raw)), lookup_timeout, max_entries
         )
         self.listener = self._records.listener
         self.run = self._records.run  # follow invalidations, sweep out expired keypairs
@@ -20,10 +22,10 @@ class SecretCache:
     def __len__(self) -> int:
         return len(self._records)
 
-    def cached(self, session_id: str) -> SecretRecord | None:
+    def cached(self, session_id: str) -> Keypair | None:
         """The keypair if memory can vouch for it (live invalidations, not expired); else None."""
         return self._records.cached(session_hash(session_id))
 
-    async def lookup(self, session_id: str) -> SecretRecord | None:
+    async def lookup(self, session_id: str) -> Keypair | None:
         """The keypair of a live session, or None if it is unknown, expired or revoked."""
         return await self._records.load(session_hash(session_id))

@@ -15,7 +15,6 @@ from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import Envelope
-from contract.redis_layout import SecretRecord
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, STORE_DOWN_FAULT, GroupsSnapshot
 from service_runtime.channel_server import RouterServer
@@ -32,7 +31,7 @@ from signer_worker.deployments import SigningPlan, SyncOutcome, plan_sync, signi
 from signer_worker.identity import IdentitySigner
 from signer_worker.key_cache import SecretCache
 from signer_worker.registration import AgentRegistration
-from signer_worker.signing import graphql_token, signed_headers
+from signer_worker.signing import Keypair, graphql_token
 
 log = logging.getLogger(__name__)
 UNPARSED = frozenset({"bad_request", "wrong_kind"})  # refusals of items that never passed validation
@@ -188,26 +187,20 @@ class SignerService:
             return SigningReply(request.rid, error=refusal).to_item()
         return request
 
-    def _sign(self, request: SigningRequest, record: SecretRecord) -> dict:
+    def _sign(self, request: SigningRequest, record: Keypair) -> dict:
         if request.deployment != MANAGER_DEPLOYMENT:
             if not record.user_id:  # sealed before assertions existed: the user logs in again
                 return SigningReply(request.rid, error="no_session").to_item()
             headers = self._identity.headers(request.deployment, record, self.config.webapi)
             return SigningReply(request.rid, headers=headers).to_item()
-        headers = signed_headers(
-            record.access_key,
-            record.secret_key,
-            request.method,
-            request.target,
-            request.host,
-            request.content_type,
-            request.api_version,
+        headers = record.signed_headers(
+            request.method, request.target, request.host, request.content_type, request.api_version
         )
         if request.want_jwt and self._plan.manager_jwt:
             headers["X-BackendAI-Token"] = graphql_token(
                 record.access_key, record.secret_key, record.role, self.config.api.jwt_expiration, time.time()
             )
-        return SigningReply(request.rid, headers=headers).to_item()
+        return SigningReply.signed_item(request.rid, headers)
 
     async def start(self) -> None:
         self._tasks = [

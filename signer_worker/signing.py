@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 
 import jwt
 
+from contract.redis_layout import SecretRecord
+
 EMPTY_BODY_DIGEST = hashlib.sha256(b"").hexdigest()
 JWT_ROLES = frozenset({"admin", "user", "superadmin"})
+MAX_HOSTS = 16  # derived keys a keypair keeps per date
 
 
 def string_to_sign(method: str, target: str, date: str, host: str, content_type: str, api_version: str) -> str:
@@ -60,11 +63,58 @@ def signed_headers(
     now: datetime | None = None,
 ) -> dict[str, str]:
     """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
-    moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
-    date = moment.isoformat()
-    date_tag = f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"  # strftime("%Y%m%d"), at a third of its cost
-    hex_signature = signature(secret_key, method, target, date, host, content_type, api_version, date_tag)
-    return {"Date": date, "Authorization": authorization_header(access_key, hex_signature)}
+    return Keypair(access_key, secret_key).signed_headers(method, target, host, content_type, api_version, now)
+
+
+class Keypair:
+    """A session's keypair as a signer holds it, with the signing keys derived from its secret key.
+
+    Two of a signature's three HMACs depend only on the secret key, the UTC date and the host: they
+    are derived once per date and host and remembered here, keyed and ready for the third.  A new
+    date derives anew; a new keypair (a session re-read after an invalidation) starts empty; and the
+    derived keys leave memory with the keypair (the session ended, expired or was evicted).
+    """
+
+    __slots__ = ("access_key", "secret_key", "role", "expires_at", "user_id", "_date_tag", "_keyed")
+
+    def __init__(
+        self, access_key: str, secret_key: str, role: str = "user", expires_at: float = 0.0, user_id: str = ""
+    ):
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.role = role
+        self.expires_at = expires_at
+        self.user_id = user_id
+        self._date_tag = ""
+        self._keyed: dict[str, hmac.HMAC] = {}  # host -> HMAC keyed with the key derived for _date_tag
+
+    @classmethod
+    def of(cls, record: SecretRecord) -> Keypair:
+        return cls(record.access_key, record.secret_key, record.role, record.expires_at, record.user_id)
+
+    def keyed(self, date_tag: str, host: str) -> hmac.HMAC:
+        """An HMAC-SHA256 keyed with the key derived for ``date_tag`` and ``host`` (copy it to use it)."""
+        if date_tag != self._date_tag:
+            self._date_tag, self._keyed = date_tag, {}
+        keyed = self._keyed.get(host)
+        if keyed is None:
+            if len(self._keyed) >= MAX_HOSTS:  # (hosts are the plan's few; a bound all the same)
+                self._keyed.clear()
+            keyed = self._keyed[host] = hmac.new(
+                derive_signing_key(self.secret_key, date_tag, host), digestmod="sha256"
+            )
+        return keyed
+
+    def signed_headers(
+        self, method: str, target: str, host: str, content_type: str, api_version: str, now: datetime | None = None
+    ) -> dict[str, str]:
+        """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
+        moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
+        date = moment.isoformat()
+        date_tag = date[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
+        mac = self.keyed(date_tag, host).copy()
+        mac.update(string_to_sign(method, target, date, host, content_type, api_version).encode())
+        return {"Date": date, "Authorization": authorization_header(self.access_key, mac.hexdigest())}
 
 
 def graphql_token(access_key: str, secret_key: str, role: str, lifetime: int, now: float) -> str:

@@ -48,6 +48,40 @@ def test_replay_is_rejected():
         opener.open(frames)
 
 
+def test_message_ids_are_unique_within_and_across_sealers():
+    opener = MessageOpener(KEY, 5)
+    ids = set()
+    for sealer in [MessageSealer(KEY, 5) for _ in range(3)]:
+        for _ in range(2000):
+            envelope = opener.open(sealer.seal("sign", []))  # a repeated id would be refused as a replay
+            assert 8 <= len(envelope.message_id) <= 64
+            ids.add(envelope.message_id)
+    assert len(ids) == 6000
+
+
+def _sealed_body(body: bytes) -> list[bytes]:
+    import hashlib
+    import hmac
+
+    return [body, hmac.new(KEY, body, hashlib.sha256).digest()]
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode() + b" {}",  # a second document after the first
+        lambda text: b" " + text.encode(),  # not the compact form every sender writes
+        lambda text: text.encode("utf-16"),  # not UTF-8
+        lambda text: text.encode()[:-1] + b"\xff}",  # invalid UTF-8
+    ],
+)
+def test_an_authentic_body_that_is_not_one_compact_utf8_document_is_rejected(encode):
+    text = json.dumps({"v": 1, "kind": "sign", "id": "a" * 24, "exp": time.time() + 1, "items": []})
+    with pytest.raises(RejectedMessage) as caught:
+        MessageOpener(KEY, 5).open(_sealed_body(encode(text)))
+    assert caught.value.reason == "not_json"
+
+
 def _sealed(doc: dict) -> list[bytes]:
     import hashlib
     import hmac
@@ -209,3 +243,10 @@ def test_a_line_break_or_nul_in_a_signed_field_is_refused(name, character):
     item[name] = item[name][:1] + character + item[name][1:]
     with pytest.raises(ValueError):
         SigningRequest.from_item(item)
+
+
+def test_a_signed_item_is_the_item_of_a_signed_reply():
+    headers = {"Date": "D", "Authorization": "A"}
+    item = SigningReply.signed_item(7, headers)
+    assert item == SigningReply(7, headers=headers).to_item()
+    assert SigningReply.from_item(item) == SigningReply(7, headers=headers)

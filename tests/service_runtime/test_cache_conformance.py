@@ -14,6 +14,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Callable
 
 import pytest
@@ -35,6 +36,7 @@ from service_runtime import invalidation
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_secrets
 from signer_worker.key_cache import SecretCache
+from signer_worker.signing import Keypair, signed_headers
 from tests.support.polling import eventually
 from tests.support.servers import RedisHandle, start_redis
 
@@ -262,5 +264,42 @@ async def test_front_door_touch_keeps_a_live_session_in_memory(redis_server):
         await eventually(lambda: time.time() > old_expiry, timeout=5, what="old expiry passed")
         assert subject.cache._records.sweep() == 0
         assert len(subject.cache) == 1 and subject.cached(sid) is record
+    finally:
+        await harness.close()
+
+
+async def test_signer_signing_keys_go_with_the_keypair_they_were_derived_from(redis_server):
+    """Derived signing keys live in the cached keypair: a changed key (the record re-read after the
+    daemon's invalidation) signs with the new secret at once, and a revoked session signs no more."""
+    harness = Harness(redis_server, "signer")
+    try:
+        subject = await harness.subject()
+        sid, moment = _sid(), datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+        digest = session_hash(sid)
+
+        async def write(secret: str) -> None:
+            record = SecretRecord("AKIA" + sid[:8], secret, "user", time.time() + 60, "u@example.com")
+            await harness.admin.set(secret_key(digest), BOX.seal(digest, record))
+
+        def signed(keypair: Keypair) -> dict[str, str]:
+            return keypair.signed_headers("GET", "/func/x", "10.0.0.1:8081", "application/json", "v8", moment)
+
+        await write("a" * 40)
+        first = await subject.lookup(sid)
+        assert signed(first) == signed_headers(
+            first.access_key, "a" * 40, "GET", "/func/x", "10.0.0.1:8081", "application/json", "v8", moment
+        )
+        await write("b" * 40)  # the key changed; the daemon says so
+        await harness.admin.publish(EVENTS_CHANNEL, invalidation_message(digest))
+        await eventually(lambda: subject.cached(sid) is None, timeout=10, what="invalidated")
+        second = await subject.lookup(sid)
+        assert second is not first
+        assert signed(second) == signed_headers(
+            second.access_key, "b" * 40, "GET", "/func/x", "10.0.0.1:8081", "application/json", "v8", moment
+        )
+        await harness.admin.delete(secret_key(digest))  # revoked
+        await harness.admin.publish(EVENTS_CHANNEL, invalidation_message(digest))
+        await eventually(lambda: subject.cached(sid) is None, timeout=10, what="revoked")
+        assert await subject.lookup(sid) is None
     finally:
         await harness.close()

@@ -1,11 +1,15 @@
 """Signature maths against the reference test vector and the Manager's own recomputation rules."""
 
+import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
 import jwt
 import pytest
 
+from contract.redis_layout import SecretRecord
 from signer_worker.signing import (
+    MAX_HOSTS,
+    Keypair,
     authorization_header,
     derive_signing_key,
     graphql_token,
@@ -96,3 +100,55 @@ def test_graphql_token_claims(role, claimed):
     claims = jwt.decode(token, "s" * 40, algorithms=["HS256"], options={"verify_exp": False})
     assert claims == {"exp": 1_700_000_900, "iat": 1_700_000_000, "access_key": "AK", "role": claimed}
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+
+
+def _uncached(keypair: Keypair, moment: datetime, host: str = VECTOR["host"]) -> dict[str, str]:
+    """What a keypair must sign at ``moment``: every key derived anew (the reference path)."""
+    utc = moment.astimezone(UTC)
+    hex_signature = signature(
+        keypair.secret_key, "GET", "/func/x", utc.isoformat(), host, "application/json", "v8", utc.strftime("%Y%m%d")
+    )
+    return {"Date": utc.isoformat(), "Authorization": authorization_header(keypair.access_key, hex_signature)}
+
+
+def test_a_keypair_derives_its_signing_key_once_per_date_and_host():
+    keypair = Keypair.of(SecretRecord("AK", VECTOR["secret"], "user", 0.0, "u"))
+    first = keypair.keyed("20240301", VECTOR["host"])
+    assert keypair.keyed("20240301", VECTOR["host"]) is first  # remembered, not derived again
+    other_host = keypair.keyed("20240301", "10.0.0.2:8091")
+    assert other_host is not first and keypair.keyed("20240301", VECTOR["host"]) is first
+    next_day = keypair.keyed("20240302", VECTOR["host"])
+    assert next_day is not first  # a new date derives anew
+    probe = next_day.copy()
+    probe.update(b"m")
+    reference = hmac.new(derive_signing_key(VECTOR["secret"], "20240302", VECTOR["host"]), b"m", "sha256")
+    assert probe.digest() == reference.digest()
+
+
+def test_a_keypair_signs_as_the_uncached_path_across_midnight():
+    keypair = Keypair("AK", VECTOR["secret"])
+    for moment in (
+        datetime(2024, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 3, 2, 0, 0, 0, 1, tzinfo=UTC),  # the next UTC date: the key of the new date
+        datetime(2024, 3, 2, 8, 0, 0, tzinfo=timezone(timedelta(hours=9))),  # 23:00 UTC on 1 March: back to its key
+        datetime(2024, 3, 2, 12, 0, 0, tzinfo=UTC),
+    ):
+        got = keypair.signed_headers("GET", "/func/x", VECTOR["host"], "application/json", "v8", moment)
+        assert got == _uncached(keypair, moment)
+
+
+def test_a_new_keypair_for_the_same_session_signs_with_its_own_secret():
+    moment = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    old = Keypair("AK", VECTOR["secret"])
+    old.signed_headers("GET", "/func/x", VECTOR["host"], "application/json", "v8", moment)
+    new = Keypair("AK", "another-secret-key-of-forty-characters-x")  # re-read after the key changed
+    assert new.signed_headers("GET", "/func/x", VECTOR["host"], "application/json", "v8", moment) == _uncached(
+        new, moment
+    )
+
+
+def test_a_keypair_keeps_a_bounded_number_of_derived_keys():
+    keypair = Keypair("AK", VECTOR["secret"])
+    for index in range(MAX_HOSTS * 3):
+        keypair.keyed("20240301", f"10.0.0.{index}:8091")
+        assert len(keypair._keyed) <= MAX_HOSTS

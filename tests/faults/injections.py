@@ -10,6 +10,7 @@ import time
 
 import psutil
 
+from tests.support.freezing import freeze
 from tests.support.polling import eventually_sync
 from tests.support.stack import VENV_BIN, RunningStack
 from webui_host.leftovers import find_leftovers
@@ -45,7 +46,7 @@ def stopped_for(stack: RunningStack, program: str, seconds: float) -> None:
 def frozen_for(stack: RunningStack, program: str, seconds: float) -> None:
     """SIGSTOP then SIGCONT: a process that hangs (swapped out, a stalled disk, a debugger)."""
     (pid,) = stack.pids(program)
-    os.kill(pid, signal.SIGSTOP)
+    freeze(pid)
     try:
         time.sleep(seconds)  # the freeze itself: the load goes on meanwhile
     finally:

@@ -17,6 +17,7 @@ import pytest
 from contract.config import parse_config
 from service_runtime.etcd import EtcdClient
 from service_runtime.etcd_wire import EtcdCompacted, EtcdUnavailable
+from tests.support.freezing import freeze
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.redis_ha import start_etcd_cluster
@@ -186,7 +187,7 @@ async def test_a_frozen_etcd_fails_calls_and_watches_instead_of_hanging(tmp_path
         watch = await client.watch_prefix(b"/t-frozen/")
         events = aiter(watch)
         next_event = asyncio.ensure_future(anext(events))
-        etcd.process.send_signal(signal.SIGSTOP)
+        freeze(etcd.process.pid)
         started = time.monotonic()
         with pytest.raises(EtcdUnavailable):
             await client.get(b"/t-frozen/k")

@@ -24,6 +24,7 @@ import pytest
 
 from contract.etcd_layout import AgentState
 from service_runtime.keyfiles import ensure_secrets
+from tests.support.freezing import freeze
 from tests.support.paths import REPO_ROOT
 from tests.support.polling import eventually_sync
 from tests.support.servers import start_etcd, start_redis
@@ -96,7 +97,7 @@ def test_a_shutdown_racing_the_registration_reconnect_exits_cleanly(workdir: Pat
     signer = SignerProcess(config_path, workdir / "signer.log")
     try:
         up = eventually_sync(lambda: signer.reported(AgentState.UP), timeout=30, what="the signer Up")
-        etcd.process.send_signal(signal.SIGSTOP)
+        freeze(etcd.process.pid)
         frozen_at = time.monotonic()
         redis_handle.process.kill()  # the signer goes Down, and says so to the frozen etcd
         eventually_sync(lambda: signer.reported(AgentState.DOWN, after=up), timeout=10, interval=0.02, what="Down")

@@ -20,6 +20,7 @@ from service_runtime.reload import reload_from_file
 from service_runtime.settings import load_settings
 from signer_worker.service import SignerService
 from tests.signer_worker.component.test_signer_component import Channel
+from tests.support.freezing import freeze
 from tests.support.polling import eventually
 from tests.support.servers import start_etcd, start_redis
 
@@ -96,7 +97,7 @@ async def _seconds_to_store_unavailable(channel: Channel) -> float:
 
 async def test_a_reload_of_request_timeout_reaches_the_redis_lookup_timeout(reloadable_signer):
     channel, redis_handle, reload = reloadable_signer
-    redis_handle.process.send_signal(signal.SIGSTOP)  # Redis accepts, and never answers
+    freeze(redis_handle.process.pid)  # Redis accepts, and never answers
     assert await _seconds_to_store_unavailable(channel) >= 1.4  # the started value: 3.0 / 2
     result = await reload(0.4)
     assert result is not None and "signers.request_timeout" in result.changed

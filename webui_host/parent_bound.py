@@ -1,5 +1,5 @@
 """``python -m webui_host.parent_bound [--worker N --after WHAT] -- CMD ...``: run CMD so that it dies
-with its parent, and start a pool's later workers once a first one serves.
+with its parent, and start a pool's later workers once a front door serves.
 
 supervisord starts each program in its own process group, so when supervisord itself is killed
 (``kill -9`` of ``webui-host run``, an OOM kill) nothing would stop its programs: they would keep
@@ -10,15 +10,16 @@ the setting survives ``exec``.  Every program of the generated supervisord.conf 
 The stagger: a start is CPU-bound (every Python process imports at once on few cores) and the first
 answer needs one front door and one signer, not all of them.  ``--worker N`` is the process's number
 in its pool (supervisord's ``%(process_num)s``); worker 0 execs at once, any other first waits until
-``--after`` sees a worker of its pool serving, for at most ``LATER_WORKER_WAIT`` seconds:
+``--after tcp-connect:HOST:PORT`` is accepted, for at most ``LATER_WORKER_WAIT`` seconds.  The conf
+names the public port for both pools: a front door listens only once a signer is connected to it, so
+a listening front door means a serving signer too, and the first answer no longer shares the CPU with
+any later worker.
 
-  ``tcp-connect:HOST:PORT``   a TCP connection to HOST:PORT is accepted (a front door listens once it
-                              can sign)
-  ``unix-socket:DIR/PRE*SUF`` a Unix socket in DIR named PRE...SUF accepts a connection (a signer binds
-                              once it can sign)
+A connect, so only what serves now counts: a socket bound but not listening (a front door still
+starting, or a dying one) refuses.  A restart while some front door serves finds it at the first look
+and does not wait; a later signer restarted while none serves waits the bound (nothing could use it
+meanwhile).
 
-Both connect, so only what serves now counts: nothing a previous run left (a socket file of a killed
-signer refuses).  A restart while some worker serves finds it at the first look and does not wait.
 Only the standard library, and few imports of it: this runs as ``python -I -S`` before every program.
 """
 
@@ -31,13 +32,13 @@ import sys
 import time
 
 PR_SET_PDEATHSIG = 1
-# A later worker starts anyway after this many seconds without a serving worker of its pool, so a first
+# A later worker starts anyway after this many seconds without a serving front door, so a first
 # worker that crash-loops (or is stopped) never keeps the others down.  An idle 2-core start serves in
 # ~2-3 s (a loaded one may take longer: the later workers then start before it serves, as before the
 # stagger); below [signers] pool_wait (10 s), a request waiting for the pool meanwhile is still served.
 LATER_WORKER_WAIT = 5.0
 WAIT_POLL = 0.05  # s between looks; a look is a few connect() calls, refused in microseconds
-TARGET_KINDS = ("tcp-connect", "unix-socket")
+TARGET_KINDS = ("tcp-connect",)
 CONNECT_TIMEOUT = 0.5  # s; a loopback connect is answered or refused at once
 USAGE = "usage: python -m webui_host.parent_bound [--worker N --after WHAT ...] -- COMMAND [ARG ...]"
 
@@ -66,37 +67,14 @@ def tcp_accepts(address: str) -> bool:
         return False
 
 
-def unix_socket_accepts(pattern: str) -> bool:
-    """Whether a Unix socket matching ``DIR/PRE*SUF`` accepts a connection now (a stale file refuses)."""
-    import socket
-
-    directory, _, name = pattern.rpartition("/")
-    directory = directory or "."
-    prefix, _, suffix = name.partition("*")
-    try:
-        names = [entry for entry in os.listdir(directory) if entry.startswith(prefix) and entry.endswith(suffix)]
-    except OSError:
-        return False
-    for entry in names:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(f"{directory}/{entry}")
-                return True
-            except OSError:  # refused (nobody behind the file), gone meanwhile, not a socket
-                continue
-    return False
-
-
 def serving(target: str) -> bool:
     kind, _, what = target.partition(":")
     if kind == "tcp-connect":
         return tcp_accepts(what)
-    if kind == "unix-socket":
-        return unix_socket_accepts(what)
     raise ValueError(f"unknown --after {target!r}")
 
 
-def wait_for_a_serving_worker(targets: list[str], bound: float = LATER_WORKER_WAIT) -> tuple[bool, float]:
+def wait_for_a_serving_front_door(targets: list[str], bound: float = LATER_WORKER_WAIT) -> tuple[bool, float]:
     """(whether some target served, seconds waited); gives up after ``bound`` seconds."""
     started = time.monotonic()
     while True:
@@ -118,7 +96,7 @@ def log_start(worker: int, served: bool, waited: float) -> None:
         "process": "parent_bound",
         "pid": os.getpid(),
         "logger": "webui_host.parent_bound",
-        "msg": "a worker of the pool serves: starting" if served else "no worker of the pool serves: starting anyway",
+        "msg": "a front door serves: starting" if served else "no front door serves: starting anyway",
         "event": "later_worker_start",
         "worker": worker,
         "waited": round(waited, 3),
@@ -157,7 +135,7 @@ def main(argv: list[str]) -> int:
     if os.getppid() != parent:  # the parent died before the signal was armed
         return 1
     if worker > 0 and targets:
-        log_start(worker, *wait_for_a_serving_worker(targets))
+        log_start(worker, *wait_for_a_serving_front_door(targets))
     os.execvp(command[0], command)
     return 1  # pragma: no cover - execvp does not return
 

@@ -3,8 +3,8 @@
 Two variants share one text (``supervisord_text``).  The host variant (``render_host_conf``, for
 ``webui-host run``) has absolute paths and the embedded servers the setup needs.  The operator variant
 (``render_operator_conf``) is pure: it names no embedded server and every path is relative to the
-conf's own directory.  Worker 1, 2, ... of the front doors and the signers start once one of their
-pool serves (``later_worker_wait``, ``webui_host.parent_bound``).
+conf's own directory.  Worker 1, 2, ... of the front doors and the signers start once a front door
+serves (``later_worker_wait``, ``webui_host.parent_bound``).
 """
 
 from __future__ import annotations
@@ -103,29 +103,20 @@ def host_guard(python: Path) -> tuple:
     return (python, "-I", "-S", Path(__file__).with_name("parent_bound.py"))
 
 
-def later_worker_wait(target: str) -> tuple:
-    """The wrapper's options that start worker 1, 2, ... of a pool once one serves (``target``), or after
+def later_worker_wait(config: Config) -> tuple:
+    """The wrapper's options that start worker 1, 2, ... of a pool once a front door listens, or after
     ``parent_bound.LATER_WORKER_WAIT`` seconds: the first answer needs one front door and one signer,
-    and on few cores the later ones' imports (~0.7 s of CPU each) would slow the first ones down."""
-    return ("--worker", Expansion("%(process_num)s"), "--after", target)
+    and on few cores the later ones' imports (~0.7 s of CPU each) would slow the first ones down.  One
+    target for both pools: a front door listens only once a signer is connected to it."""
+    return ("--worker", Expansion("%(process_num)s"), "--after", f"tcp-connect:{frontdoor_address(config)}")
 
 
 def frontdoor_address(config: Config) -> str:
-    """Where a later front door looks for one that listens: the public port, over loopback when the
+    """Where a later worker looks for a front door that listens: the public port, over loopback when the
     front door listens on every address."""
     ip = config.service.ip
     host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(ip, ip)
     return f"[{host}]:{config.service.port}" if ":" in host else f"{host}:{config.service.port}"
-
-
-def signer_sockets(config: Config, layout: Layout) -> str:
-    """The wrapper's target for a serving signer: where signers bind (``contract.host_layout``:
-    ``signer-<agent id>.sock`` in the ipc directory).  The operator's conf assumes its state directory
-    beside it (``.state``, as webui-host.toml.example has it), since a conf rendered without a file
-    would name a per-user default; with another ipc directory its later signers start after the bound."""
-    if layout.operator:
-        return Expansion(f"unix-socket:{layout.state_dir}/ipc/signer-*.sock")
-    return f"unix-socket:{config.ipc_dir}/signer-*.sock"
 
 
 def write_supervisord_conf(setup: Setup, text: str) -> Path:
@@ -267,7 +258,7 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
                 *config_args,
                 "--index",
                 Expansion("%(process_num)s"),
-                after=later_worker_wait(signer_sockets(config, layout)),
+                after=later_worker_wait(config),
             ),
             PRIORITY[SIGNER_GROUP],
             logfile=numbered_log(),
@@ -287,7 +278,7 @@ def _programs(config: Config, layout: Layout, *, devstack: bool, setup: Setup | 
                 *config_args,
                 "--worker",
                 Expansion("%(process_num)s"),
-                after=later_worker_wait(f"tcp-connect:{frontdoor_address(config)}"),
+                after=later_worker_wait(config),
             ),
             PRIORITY["frontdoor"],
             logfile=numbered_log(),

@@ -1,5 +1,6 @@
-"""The wrapper every program starts through: a later worker of a pool execs once a worker of the pool
-serves, or after the bound; the first at once.  Real sockets, the wrapper run as the conf runs it."""
+"""The wrapper every program starts through: a later worker of a pool execs once a front door listens
+(its TCP target accepts), or after the bound; the first at once.  Real sockets, the wrapper run as the
+conf runs it."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ import pytest
 
 from tests.support.polling import eventually_sync
 from webui_host import parent_bound
-from webui_host.parent_bound import LATER_WORKER_WAIT, parse, tcp_accepts, unix_socket_accepts
+from webui_host.parent_bound import LATER_WORKER_WAIT, parse, tcp_accepts
 
 WRAPPER = Path(parent_bound.__file__)
 PRINT_START = "import time; print('started', time.time(), flush=True)"
 
 
-def stale_socket_file(path: Path) -> Path:
-    """What a killed process leaves: a socket file with nobody behind it."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.bind(str(path))
-    return path
+def bound_not_listening() -> socket.socket:
+    """A port that refuses connections and stays ours: a front door that has bound and does not listen
+    yet (it listens once a signer is connected to it)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def front_door_target(sock: socket.socket) -> str:
+    return f"tcp-connect:127.0.0.1:{sock.getsockname()[1]}"
 
 
 def run_wrapper(*options: str) -> subprocess.Popen:
@@ -63,53 +69,37 @@ def test_a_tcp_listener_accepts_once_listening_on_either_family():
             assert tcp_accepts(f"{address}:{port}")
 
 
-def test_a_stale_socket_file_does_not_count_and_a_listening_one_does(tmp_path: Path):
-    pattern = f"{tmp_path}/signer-*.sock"
-    assert not unix_socket_accepts(pattern)  # nothing there
-    stale_socket_file(tmp_path / "signer-old.sock")
-    (tmp_path / "signer-notasocket.sock").write_text("")
-    assert not unix_socket_accepts(pattern)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:  # another pool's socket
-        other.bind(str(tmp_path / "session-daemon.sock"))
-        other.listen()
-        assert not unix_socket_accepts(pattern)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as signer:
-            signer.bind(str(tmp_path / "signer-new.sock"))
-            signer.listen()
-            assert unix_socket_accepts(pattern)
-
-
 def test_arguments():
     assert parse(["--", "cmd", "-x"]) == (0, [], ["cmd", "-x"])
     assert parse(["cmd"]) == (0, [], ["cmd"])
-    options = ["--worker", "2", "--after", "tcp-connect:127.0.0.1:8090", "--after", "unix-socket:/x/s-*.sock"]
-    assert parse([*options, "--", "cmd"]) == (2, ["tcp-connect:127.0.0.1:8090", "unix-socket:/x/s-*.sock"], ["cmd"])
-    for wrong in (["--worker", "x", "--", "c"], ["--after", "file:/x", "--", "c"], ["--worker"]):
+    options = ["--worker", "2", "--after", "tcp-connect:127.0.0.1:8090", "--after", "tcp-connect:[::1]:8090"]
+    assert parse([*options, "--", "cmd"]) == (2, ["tcp-connect:127.0.0.1:8090", "tcp-connect:[::1]:8090"], ["cmd"])
+    unknown = (["--after", "file:/x", "--", "c"], ["--after", "unix-socket:/x/s-*.sock", "--", "c"])
+    for wrong in (["--worker", "x", "--", "c"], *unknown, ["--worker"]):
         with pytest.raises(ValueError):
             parse(wrong)
 
 
-def test_the_first_worker_starts_at_once_with_nothing_serving(tmp_path: Path):
+def test_the_first_worker_starts_at_once_with_nothing_serving():
     launched = time.time()
-    lines, started = outputs(run_wrapper("--worker", "0", "--after", f"unix-socket:{tmp_path}/signer-*.sock"))
+    with bound_not_listening() as front_door:
+        lines, started = outputs(run_wrapper("--worker", "0", "--after", front_door_target(front_door)))
     assert lines == []
     assert started - launched < LATER_WORKER_WAIT / 2
 
 
-def test_a_later_worker_starts_once_a_worker_of_its_pool_listens_and_not_on_a_stale_socket(tmp_path: Path):
-    stale_socket_file(tmp_path / "signer-killed.sock")
+def test_a_later_worker_starts_once_the_front_door_listens_and_not_while_it_only_has_bound():
     launched = time.monotonic()
-    wrapper = run_wrapper("--worker", "1", "--after", f"unix-socket:{tmp_path}/signer-*.sock")
-    try:
-        eventually_sync(lambda: still_waiting(wrapper, launched, 0.5), timeout=LATER_WORKER_WAIT, interval=0.05)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as first:
-            first.bind(str(tmp_path / "signer-first.sock"))
-            first.listen()
+    with bound_not_listening() as front_door:
+        wrapper = run_wrapper("--worker", "1", "--after", front_door_target(front_door))
+        try:
+            eventually_sync(lambda: still_waiting(wrapper, launched, 0.5), timeout=LATER_WORKER_WAIT, interval=0.05)
+            front_door.listen()
             serving_since = time.time()
             lines, started = outputs(wrapper)
-    finally:
-        wrapper.kill()
-        wrapper.wait()
+        finally:
+            wrapper.kill()
+            wrapper.wait()
     assert started >= serving_since
     [line] = lines
     assert (line["event"], line["outcome"], line["worker"]) == ("later_worker_start", "serving", 1)
@@ -126,10 +116,10 @@ def test_a_later_worker_whose_pool_serves_already_starts_at_once():
 
 
 @pytest.mark.slow
-def test_a_later_worker_starts_anyway_after_the_bound_when_nothing_of_its_pool_serves(tmp_path: Path):
-    stale_socket_file(tmp_path / "signer-killed.sock")
+def test_a_later_worker_starts_anyway_after_the_bound_when_no_front_door_listens():
     launched = time.time()
-    [line], started = outputs(run_wrapper("--worker", "1", "--after", f"unix-socket:{tmp_path}/signer-*.sock"))
+    with bound_not_listening() as front_door:
+        [line], started = outputs(run_wrapper("--worker", "1", "--after", front_door_target(front_door)))
     assert (line["outcome"], line["level"]) == ("timeout", "warning")
     assert line["waited"] >= LATER_WORKER_WAIT
     assert started - launched >= LATER_WORKER_WAIT

@@ -202,21 +202,22 @@ def wrapper_options(command: str) -> list[str]:
     return argv[4 if argv[1:3] == ["-I", "-S"] else 3 : argv.index("--")]
 
 
-def test_later_workers_of_each_pool_wait_for_a_serving_one(tmp_path: Path, operator_dir: Path):
-    # The first answer needs one front door and one signer: worker 1, 2, ... start once one serves.
+def test_later_workers_of_both_pools_wait_for_a_listening_front_door(tmp_path: Path, operator_dir: Path):
+    # The first answer needs one front door and one signer: worker 1, 2, ... of either pool start once a
+    # front door listens, which it does only once a signer is connected to it.
     setup, text = host_conf(tmp_path, "[service]\nworkers = 3\nport = 8100\n[signers]\ncount = 2\n")
     options = {name: wrapper_options(proc.command) for name, proc in processes(parse_conf(text, tmp_path)).items()}
-    signers = f"unix-socket:{setup.config.ipc_dir}/signer-*.sock"
-    assert options["signers:signer_00"] == ["--worker", "0", "--after", signers]
-    assert options["signers:signer_01"] == ["--worker", "1", "--after", signers]
-    assert options["frontdoor:frontdoor_02"] == ["--worker", "2", "--after", "tcp-connect:127.0.0.1:8100"]
+    front_door = "tcp-connect:127.0.0.1:8100"
+    assert options["signers:signer_00"] == ["--worker", "0", "--after", front_door]
+    assert options["signers:signer_01"] == ["--worker", "1", "--after", front_door]
+    assert options["frontdoor:frontdoor_02"] == ["--worker", "2", "--after", front_door]
     for name in ("redis:redis", "etcd:etcd", "devstack:devstack", "session_daemon:session_daemon"):
         assert options[name] == [], name
-    # The operator's conf: its state directory beside it.
+    # The operator's conf: the same target for both pools, its front door's port.
     operator = processes(parse_conf(supervisord_conf.render_operator_conf(), tmp_path))
-    assert (
-        wrapper_options(operator["signers:signer_01"].command)[-1] == f"unix-socket:{tmp_path}/.state/ipc/signer-*.sock"
-    )
+    port = parse_config({}).service.port
+    for name in ("signers:signer_01", "frontdoor:frontdoor_01"):
+        assert wrapper_options(operator[name].command)[-1] == f"tcp-connect:127.0.0.1:{port}", name
 
 
 def test_a_later_front_door_looks_over_loopback_when_the_front_door_listens_everywhere():

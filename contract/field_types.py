@@ -7,6 +7,7 @@ for an int, a string for a path.  Everything else is refused with the kind that 
 
 from __future__ import annotations
 
+import math
 import types
 from pathlib import Path
 from typing import Any, Callable, Literal, Union, get_args, get_origin
@@ -55,13 +56,16 @@ def _to_int(value: Any) -> Any:
 def _to_float(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
-    if isinstance(value, (int, float)):
-        return float(value)
     if isinstance(value, str):
         try:
-            return float(value.strip())
+            value = float(value.strip())
         except ValueError:
             raise ValueError(f"must be a number, not {value!r}") from None
+    if isinstance(value, (int, float)):
+        # TOML has inf and nan: an endless timeout or drain would be a hang, and nan passes no bound.
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, not {value!r}")
+        return float(value)
     raise ValueError(f"must be a number, not {kind_of(value)}")
 
 

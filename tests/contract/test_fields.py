@@ -94,6 +94,8 @@ def test_values_are_converted_as_a_toml_file_needs(key: str, given: Any, expecte
         ("ratio", 0, "t.ratio: must be more than 0"),
         ("ratio", 5, "t.ratio: must be less than 5"),
         ("ratio", [1], "t.ratio: must be a number, not a list"),
+        ("ratio", float("nan"), "t.ratio: must be a finite number, not nan"),
+        ("ratio", "inf", "t.ratio: must be a finite number, not inf"),
         ("flag", "maybe", "t.flag: must be true or false, not a string"),
         ("name", "", "t.name: must have at least 1 character"),
         ("name", "abcdef", "t.name: must have at most 5 characters"),

@@ -11,6 +11,8 @@ import base64
 import json
 from typing import Any, Iterator, NamedTuple
 
+from service_runtime.http1 import request_bytes
+
 
 class EtcdError(Exception):
     """Anything our etcd client raises."""
@@ -289,11 +291,11 @@ def parse_txn(doc: dict) -> tuple[bool, list[dict]]:
 def http_request(host: str, path: str, body: dict, token: str | None = None) -> bytes:
     """A POST with a JSON body, kept alive (``host`` as the Host header: ``name:port``)."""
     payload = json.dumps(body, separators=(",", ":")).encode()
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json"]
+    headers = [("Content-Type", "application/json")]
     if token:
-        lines.append(f"Authorization: {token}")
-    lines.append(f"Content-Length: {len(payload)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+        headers.append(("Authorization", token))
+    headers.append(("Content-Length", str(len(payload))))
+    return request_bytes("POST", host, path, headers, payload)
 
 
 class LineSplitter:

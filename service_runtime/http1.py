@@ -230,9 +230,10 @@ def target_of(url: str) -> Target:
     return Target(tls, host, port, authority, path)
 
 
-def request_bytes(method: str, target: Target, headers: list[tuple[str, str]], body: bytes) -> bytes:
-    """The request's bytes: Host first, then ``headers`` in their order (none may hold a line break)."""
-    lines = [f"{method} {target.path} HTTP/1.1", f"Host: {target.authority}"]
+def request_bytes(method: str, authority: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """The request's bytes: Host (``authority``) first, then ``headers`` in their order (none may hold a
+    line break)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {authority}"]
     for name, value in headers:
         if any(mark in name + value for mark in "\r\n\0"):
             raise ValueError(f"a line break or NUL in the {name} header")

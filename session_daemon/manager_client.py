@@ -169,7 +169,7 @@ class ManagerClient:
         async with asyncio.timeout(self._total_timeout):
             answer = await exchange_once(
                 target,
-                request_bytes("POST", target, headers, body),
+                request_bytes("POST", target.authority, target.path, headers, body),
                 tls=self._tls_for(target),
                 connect_timeout=self._api.connect_timeout,
                 limit=MAX_ANSWER_BYTES,

@@ -81,10 +81,10 @@ def test_targets_give_the_host_header_as_aiohttp_did():
 
 def test_requests_put_the_host_first_and_refuse_line_breaks_in_headers():
     target = target_of("http://m:81/p")
-    raw = request_bytes("POST", target, [("A", "1"), ("Content-Length", "2")], b"{}")
+    raw = request_bytes("POST", target.authority, target.path, [("A", "1"), ("Content-Length", "2")], b"{}")
     assert raw == b"POST /p HTTP/1.1\r\nHost: m:81\r\nA: 1\r\nContent-Length: 2\r\n\r\n{}"
     with pytest.raises(ValueError):
-        request_bytes("POST", target, [("X-Forwarded-Host", "h\r\nX-Injected: 1")], b"")
+        request_bytes("POST", target.authority, target.path, [("X-Forwarded-Host", "h\r\nX-Injected: 1")], b"")
 
 
 async def test_an_https_target_is_never_sent_in_clear_text():

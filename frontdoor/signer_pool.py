@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 
 import zmq.asyncio
@@ -50,7 +51,17 @@ class SigningRefused(Exception):
 
 
 class SignerPool:
-    def __init__(self, config: Config, context: zmq.asyncio.Context, key: bytes, *, instruments: Instruments):
+    def __init__(
+        self,
+        config: Config,
+        context: zmq.asyncio.Context,
+        key: bytes,
+        *,
+        instruments: Instruments,
+        identity: str | None = None,
+    ):
+        """``identity``: whose order of preference the agents are chosen in; by default the host's, so
+        every front door of a host packs its requests onto the same signer."""
         self._config = config
         self._context = context
         self._key = key
@@ -61,7 +72,7 @@ class SignerPool:
         self._store_down: set[str] = set()  # deployments whose signers are Down for the session store
         self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
         self._policies = {
-            BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
+            BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(socket.gethostname() if identity is None else identity),
             BalancingPolicy.ROUND_ROBIN: RoundRobin(),
         }
 

@@ -272,3 +272,25 @@ async def test_signers_down_for_another_reason_are_waited_for(pool_for, signers)
     with pytest.raises(NoSignerAvailable):
         await pool.sign(REQUEST, MANAGER)
     assert time.monotonic() - started >= 0.45
+
+
+async def test_one_front_doors_requests_go_to_one_signer_until_a_burst_spreads_them(pool_for, signers):
+    """At low load every request goes to the same signer (one process woken, its messages fuller);
+    rotating ties woke each signer for every other request.  A burst beyond what one signer takes at
+    no cost in latency spreads over both."""
+    for agent_id in ("a", "b"):
+        signers.start(agent_id, signing)
+    pool = pool_for()
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    await eventually(lambda: all(pool._channels[a].connected for a in ("a", "b")), 5)
+    for _ in range(20):
+        assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}
+    handled = sorted(server.handled for server in signers.servers.values())
+    assert handled == [0, 20]
+    for concurrent in (4, 4, 4):  # a few at once: still one signer, one message each time
+        await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(concurrent)))
+    assert sorted(server.handled for server in signers.servers.values()) == [0, 32]
+    burst = await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(200)))
+    assert all(headers == {"Authorization": "ok"} for headers in burst)
+    spread = sorted(server.handled for server in signers.servers.values())
+    assert spread[0] >= 80 and sum(spread) == 232

@@ -17,6 +17,7 @@ PACK_BELOW = 16
 class Candidate:
     agent_id: str
     outstanding: int
+    stalled: bool = False  # it let a request time out lately: asked only when no other agent is left
 
 
 def rendezvous_rank(identity: str, agent_id: str) -> bytes:
@@ -32,6 +33,8 @@ class LeastOutstanding:
 
     So requests at low load all go to one agent (one process woken, its caches warm, its messages
     fuller), and spread to the next agent only once the preferred one has ``pack_below`` in flight.
+    A stalled agent (frozen, or too busy to answer in time) comes last: packing must not pile
+    requests onto it while it counts as idle.
     """
 
     def __init__(self, identity: str = "", pack_below: int = PACK_BELOW) -> None:
@@ -41,12 +44,12 @@ class LeastOutstanding:
 
     def choose(self, candidates: Iterable[Candidate], exclude: set[str]) -> str | None:
         best: str | None = None
-        best_key: tuple[int, bytes] | None = None
+        best_key: tuple[bool, int, bytes] | None = None
         for candidate in candidates:
             if candidate.agent_id in exclude:
                 continue
             load = candidate.outstanding if candidate.outstanding >= self._pack_below else 0
-            key = (load, self._rank(candidate.agent_id))
+            key = (candidate.stalled, load, self._rank(candidate.agent_id))
             if best_key is None or key < best_key:
                 best, best_key = candidate.agent_id, key
         return best

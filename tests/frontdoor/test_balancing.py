@@ -39,6 +39,11 @@ def test_an_agent_leaving_moves_no_other_agent_in_the_order():
         ({FIRST: 5, SECOND: 5, THIRD: 5}, set(), FIRST),
         ({FIRST: 6, SECOND: 5, THIRD: 5}, set(), SECOND),
         ({FIRST: 6, SECOND: 5, THIRD: 5}, {SECOND}, THIRD),
+        # A stalled agent (one that let a request time out) comes last, idle or not.
+        ({FIRST: (0, True), SECOND: 3, THIRD: 0}, set(), SECOND),
+        ({FIRST: (0, True), SECOND: 9, THIRD: 7}, set(), THIRD),
+        ({FIRST: (0, True), SECOND: (0, True)}, set(), FIRST),
+        ({FIRST: (0, True), SECOND: 0}, {SECOND}, FIRST),
         # Nothing left to ask.
         ({FIRST: 0}, {FIRST}, None),
         ({}, set(), None),
@@ -46,7 +51,10 @@ def test_an_agent_leaving_moves_no_other_agent_in_the_order():
 )
 def test_least_outstanding_packs_below_the_threshold(outstanding, exclude, chosen):
     policy = LeastOutstanding("host-3", pack_below=4)
-    pool = [Candidate(agent_id, count) for agent_id, count in outstanding.items()]
+    pool = [
+        Candidate(agent_id, *(count if isinstance(count, tuple) else (count, False)))
+        for agent_id, count in outstanding.items()
+    ]
     assert policy.choose(pool, exclude) == chosen
     assert policy.choose(list(reversed(pool)), exclude) == chosen  # the candidates' order does not matter
 

@@ -66,7 +66,7 @@ def test_without_packing_it_is_plain_least_outstanding():
 
 
 def test_idle_agents_are_not_rotated():
-    """Consecutive requests at low load go to the same agent (today's rotation woke every signer)."""
+    """Consecutive requests at low load go to the same agent (rotating ties woke every signer)."""
     policy = LeastOutstanding("host-3", pack_below=4)
     pool = [Candidate("a", 0), Candidate("b", 0), Candidate("c", 0)]
     assert [policy.choose(pool, set()) for _ in range(4)] == [FIRST] * 4

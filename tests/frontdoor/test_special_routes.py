@@ -67,6 +67,10 @@ def test_path_for_logs_leaves_a_tus_upload_token_out(path, logged):
     [
         ({"pipeline": {"endpoint": "ftp://x"}}, "pipeline.endpoint"),
         ({"pipeline": {"frontend_endpoint": "http://u:p@x"}}, "pipeline.frontend_endpoint"),
+        ({"pipeline": {"endpoint": "http://x:99999"}}, "pipeline.endpoint"),
+        ({"pipeline": {"endpoint": "http://[::1"}}, "pipeline.endpoint"),
+        ({"pipeline": {"endpoint": "http:///no-host"}}, "pipeline.endpoint"),
+        ({"pipeline": {"endpoint": "http://x/?q=1"}}, "pipeline.endpoint"),
         ({"pipeline": {"jwt": {"secret": "short"}}}, "pipeline.jwt.secret"),
         ({"service": {"enable_signup": "perhaps"}}, "service.enable_signup"),
     ],

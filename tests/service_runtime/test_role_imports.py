@@ -76,6 +76,25 @@ def test_the_session_daemon_loads_no_http_framework():
     assert "aiohttp" not in packages(loaded)
 
 
+def test_the_signers_and_the_session_daemon_load_no_yarl():
+    # yarl (with multidict, propcache and idna, ~1.5 MiB) came with one URL check of the pipeline
+    # configuration; urllib's parser gives the same verdicts. The front door has it through aiohttp.
+    entries = {
+        "signer": ("service_runtime.process", "signer_worker.service"),
+        "session daemon": ("service_runtime.process", "session_daemon.service"),
+    }
+    for role, modules in entries.items():
+        assert not packages(modules_loaded_by(*modules)) & {"yarl", "multidict", "propcache"}, role
+
+
+def test_the_version_and_the_configuration_load_no_importlib_metadata_or_resources():
+    # Every process and the launcher import both: importlib.metadata scanned the installed distributions
+    # (~3.5 ms) and importlib.resources brought tempfile, shutil and zipfile. The launcher's run path now
+    # loads none of them (the roles still get importlib.metadata from redis-py, which imports it itself).
+    loaded = modules_loaded_by("contract.config", "service_runtime.version")
+    assert not loaded & {"importlib.metadata", "importlib.resources", "tempfile", "zipfile", "frontdoor"}
+
+
 # ---- the front door never loads the cipher library, on any path a browser can reach ----
 
 CIPHER_PACKAGES = frozenset({"cryptography", "jwt"})  # PyJWT imports cryptography whenever it is installed

@@ -17,7 +17,14 @@ from contract.session_results import LoginSucceeded, ManagerRefused, SessionResu
 from frontdoor import problems, session_answers
 from frontdoor.context import FrontDoor, session_cookie_value
 from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
-from frontdoor.encoded_body import UndecodableBody, browser_endpoint, decode_body, is_encoded, undecodable_body
+from frontdoor.encoded_body import (
+    ENCODED_HEADER,
+    UndecodableBody,
+    browser_endpoint,
+    decode_body,
+    is_encoded,
+    undecodable_body,
+)
 from frontdoor.json_body import InvalidJsonBody, NestedTooDeep, invalid_json, parse_object, read_body
 
 log = logging.getLogger(__name__)
@@ -31,7 +38,7 @@ async def read_json_body(request: web.Request, daemon: SessionDaemonClient) -> d
     """The JSON object the browser sent (decoded by the daemon if X-BackendAI-Encoded); InvalidJsonBody
     otherwise."""
     raw = await read_body(request, MAX_LOGIN_BODY)
-    if is_encoded(request.headers.get("X-BackendAI-Encoded")):
+    if is_encoded(request.headers.get(ENCODED_HEADER)):
         raw = await decode_body(daemon, raw, browser_endpoint(request))
     return parse_object(raw)
 

@@ -24,6 +24,7 @@ from frontdoor.json_body import read_body
 log = logging.getLogger(__name__)
 # A proxied request's plaintext, sent upstream instead of the body the browser sent.
 DECODED_BODY = web.RequestKey("decoded_body", bytes)
+ENCODED_HEADER = "X-BackendAI-Encoded"
 TRUTHY = frozenset({"1", "true", "yes", "on", "t", "y"})
 
 
@@ -66,12 +67,22 @@ def undecodable_body() -> web.Response:
     return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
 
 
+def carries_encoded_body(request: web.Request) -> bool:
+    """Asked of every proxied request, so the cheap tests come first (~0.2 µs for one without a body)."""
+    headers = request.headers
+    return request.body_exists and ENCODED_HEADER in headers and is_encoded(headers[ENCODED_HEADER])
+
+
+def decoded_body(request: web.Request) -> bytes | None:
+    """The plaintext ``decode_proxied_body`` kept, if any.  ``Request.get`` of a missing key raises and
+    catches KeyError (~1.7 µs), so it is asked only of a request that carries an encoded body."""
+    return request.get(DECODED_BODY) if carries_encoded_body(request) else None
+
+
 async def decode_proxied_body(request: web.Request, daemon: SessionDaemonClient) -> web.Response | None:
-    """A proxied request with an encoded body (Backend.AI's webserver decodes every one): its plaintext
-    is kept under DECODED_BODY for the upstream, or the answer is the refusal (413 past
-    ``MAX_ENCODED_BODY``, 400 undecodable, 503 without a daemon).  Others pass untouched (None)."""
-    if not request.body_exists or not is_encoded(request.headers.get("X-BackendAI-Encoded")):
-        return None
+    """A proxied request with an encoded body (``carries_encoded_body``; Backend.AI's webserver decodes
+    every one): its plaintext is kept under DECODED_BODY for the upstream, or the answer is the
+    refusal (413 past ``MAX_ENCODED_BODY``, 400 undecodable, 503 without a daemon)."""
     raw = await read_body(request, MAX_ENCODED_BODY)
     try:
         request[DECODED_BODY] = await decode_body(daemon, raw, browser_endpoint(request))

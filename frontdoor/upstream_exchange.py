@@ -19,7 +19,7 @@ from aiohttp import web
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment
 from frontdoor import problems
 from frontdoor.context import FrontDoor
-from frontdoor.encoded_body import DECODED_BODY
+from frontdoor.encoded_body import decoded_body
 from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
 from service_runtime.instruments import Labelled
@@ -76,7 +76,7 @@ class UpstreamExchange:
             request_id=request.get(REQUEST_ID_KEY, ""),
             trace=trace,
         )
-        decoded = request.get(DECODED_BODY)
+        decoded = decoded_body(request)
         if decoded is not None:  # the browser's Content-Length was the encoded body's
             headers["Content-Length"] = str(len(decoded))
         return headers
@@ -107,7 +107,7 @@ class UpstreamExchange:
     ) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
-        decoded = request.get(DECODED_BODY)  # an X-BackendAI-Encoded body, read and decoded already
+        decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
         try:
             # The Manager's time to answer counts from the end of the request body: without one it

@@ -229,3 +229,48 @@ async def test_redis_down_keeps_deciding_locally_and_counts_later(redis_secrets)
         assert limiter.failures == 1 and not limiter.check("AKIA10", 2).admitted
     finally:
         await client.aclose()
+
+
+def sync_commands(redis_server) -> dict[str, int]:  # noqa: F811
+    """Calls per command since the last reset (commands a script runs are counted too)."""
+    with redis_server.admin() as admin:
+        stats = admin.info("commandstats")
+    return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items() if "config" not in name}
+
+
+async def test_a_sync_of_several_keys_and_a_left_window_is_one_script(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(9_000_000 * WINDOW + 59.9)
+    limiter = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock)
+    assert (await limiter.admit("AKIA11", 100)).admitted  # learned: its connection is open
+    limiter.check("AKIA11", 100)
+    clock.now += 0.2  # the next window: AKIA11's two admissions are left to add to the old counter
+    limiter.check("AKIA11", 100)
+    limiter.check("AKIA12", 100)
+    limiter.check("AKIA13", 100)
+    await limiter.sync()
+    with redis_server.admin() as admin:
+        admin.incrby(counter_keys("key", "AKIA13", WindowPosition(9_000_001, 0))[0], 5)  # another process
+        admin.config_resetstat()
+        admin.script_flush()  # as after a restart of Redis: the script is sent again
+    limiter.check("AKIA12", 100)
+    await limiter.sync()
+    await limiter.sync()
+    commands = sync_commands(redis_server)
+    assert commands.get("evalsha") == 2 and commands.get("eval") == 1, commands
+    assert "mget" not in commands and "info" not in commands
+    with redis_server.admin() as admin:
+        values = {
+            (subject, index): int(admin.get(counter_keys("key", subject, WindowPosition(index, 0))[0]) or 0)
+            for subject in ("AKIA11", "AKIA12", "AKIA13")
+            for index in (9_000_000, 9_000_001)
+        }
+    assert values == {
+        ("AKIA11", 9_000_000): 2,
+        ("AKIA11", 9_000_001): 1,
+        ("AKIA12", 9_000_000): 0,
+        ("AKIA12", 9_000_001): 2,
+        ("AKIA13", 9_000_000): 0,
+        ("AKIA13", 9_000_001): 6,
+    }
+    assert limiter.check("AKIA11", 100).remaining == 100 - 2 - 1 - 1  # (2 x ~1.0 of the window before) + 1 + 1
+    assert limiter.check("AKIA13", 100).remaining == 100 - 6 - 1

@@ -10,6 +10,12 @@ reads back the totals of every key in use, for all keys at once.  The counters, 
 The price is a bounded overshoot: between two syncs, each process knows nothing of the others'
 newest admissions, so N processes may together admit up to ``(N - 1) x rate x sync_interval`` more
 than the limit.  For limits of thousands per minute and a 0.1 s sync, that is a handful of requests.
+
+An idle process does not sync: when no request was decided since the last exchange began and nothing
+is left to add, the sync is skipped and the counts go stale; a stale key's next request reads its
+counts once before it is decided, as a key's first request does.  So every decision still rests on
+counts read at most one interval before (plus the round trip), and a process that serves nothing
+costs Redis nothing.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class _Counts:
     flushing: int = 0  # our admissions on their way to Redis in the sync under way
     pending: int = 0  # our admissions since
     seen: float = 0.0  # clock time of the last request
+    stale: bool = False  # not read since a sync was skipped (see ``_rest``): read at the next request
 
     @property
     def known_current(self) -> int:
@@ -87,6 +94,8 @@ class BatchedLimiter:
         self._clock = clock
         self._counts: dict[str, _Counts] = {}
         self._unflushed: list[tuple[str, int]] = []  # (counter key, count) of windows already left
+        self._asked = False  # a request was decided since the last exchange began
+        self._resting = False  # syncs are skipped: every key's counts are stale
         self.failures = 0
         self.syncs = 0
 
@@ -96,8 +105,10 @@ class BatchedLimiter:
 
     async def admit(self, subject: str, limit: int) -> Verdict:
         """``check``, after reading the shared counts once if this process has not seen ``subject`` yet
-        (one round trip per key and process, at the key's first request)."""
-        if subject not in self._counts:
+        (one round trip per key and process, at the key's first request), or again if they went
+        stale while this process was idle."""
+        counts = self._counts.get(subject)
+        if counts is None or counts.stale:
             await self._learn(subject)
         return self.check(subject, limit)
 
@@ -108,14 +119,22 @@ class BatchedLimiter:
                 current, previous = await self._client.mget(*counter_keys(KIND, subject, position))
         except (RedisError, OSError, TimeoutError) as exc:
             self._report(exc)
+            if subject in self._counts:  # decided from the local counts, as after a failed sync
+                self._counts[subject].stale = False
             return
-        if subject not in self._counts:  # nobody learned it meanwhile
+        counts = self._counts.get(subject)
+        if counts is None:  # nobody learned it meanwhile
             self._forget_oldest()
             self._counts[subject] = _Counts(position.index, int(current or 0), int(previous or 0))
+        elif counts.stale:
+            counts.stale = False
+            if not (counts.pending or counts.flushing):  # nothing of ours on its way: the totals are all
+                self._counts[subject] = _Counts(position.index, int(current or 0), int(previous or 0), seen=counts.seen)
 
     def check(self, subject: str, limit: int) -> Verdict:
         """Admit or refuse one request of ``subject`` now, from what this process knows."""
         now = self._clock()
+        self._asked = True
         position = WindowPosition.at(now, self._window)
         counts = self._counts.get(subject)
         if counts is None:
@@ -156,6 +175,10 @@ class BatchedLimiter:
         self._drop_idle(self._clock())
         if not self._counts and not self._unflushed:
             return
+        if not self._asked and not self._unflushed:
+            self._rest()
+            return
+        self._asked = self._resting = False
         unflushed, self._unflushed = self._unflushed, []
         batch = []
         for subject, counts in self._counts.items():
@@ -166,6 +189,7 @@ class BatchedLimiter:
                 results = await self._exchange(unflushed, batch)
         except (RedisError, OSError, TimeoutError) as exc:
             self._unflushed = unflushed + self._unflushed  # counted at the next sync
+            self._asked = True  # the admissions put back below go at the next sync, asked or not
             for subject, index, flushing in batch:
                 self._settle(subject, index, flushing, None)
             self._report(exc)
@@ -200,10 +224,19 @@ class BatchedLimiter:
                 self._unflushed.append((_current_key(subject, index), flushing))
             return
         if same_window:
-            counts.current, counts.previous = totals
+            counts.current, counts.previous, counts.stale = *totals, False
         elif counts is not None and counts.index == index + 1:  # rolled meanwhile: that window is the previous
             old_key = _current_key(subject, index)
             counts.previous = totals[0] + sum(count for key, count in self._unflushed if key == old_key)
+
+    def _rest(self) -> None:
+        """No request since the last exchange began, nothing to add: no exchange (an idle process costs
+        neither itself nor Redis a round trip per interval).  Every key's counts go stale, so its next
+        request reads them first (``admit``): no decision rests on counts older than an interval."""
+        if not self._resting:
+            for counts in self._counts.values():
+                counts.stale = True
+            self._resting = True
 
     def _drop_idle(self, now: float) -> None:
         idle = [

@@ -15,7 +15,7 @@ An idle process does not sync: when no request was decided since the last exchan
 is left to add, the sync is skipped and the counts go stale; a stale key's next request reads its
 counts once before it is decided, as a key's first request does.  So every decision still rests on
 counts read at most one interval before (plus the round trip), and a process that serves nothing
-costs Redis nothing.
+costs Redis nothing (and, its sync task waiting for a request, not even a timer).
 """
 
 from __future__ import annotations
@@ -96,8 +96,14 @@ class BatchedLimiter:
         self._unflushed: list[tuple[str, int]] = []  # (counter key, count) of windows already left
         self._asked = False  # a request was decided since the last exchange began
         self._resting = False  # syncs are skipped: every key's counts are stale
+        self._woken = asyncio.Event()  # set by a request decided while resting
         self.failures = 0
         self.syncs = 0
+
+    @property
+    def resting(self) -> bool:
+        """Whether syncs are skipped for want of requests (``_rest``)."""
+        return self._resting
 
     def reload(self, window: int, sync_interval: float) -> None:
         """New settings from the next request and sync on (a new window length starts new counters)."""
@@ -135,6 +141,8 @@ class BatchedLimiter:
         """Admit or refuse one request of ``subject`` now, from what this process knows."""
         now = self._clock()
         self._asked = True
+        if self._resting:
+            self._woken.set()
         position = WindowPosition.at(now, self._window)
         counts = self._counts.get(subject)
         if counts is None:
@@ -165,10 +173,13 @@ class BatchedLimiter:
                     del self._counts[subject]
 
     async def run(self) -> None:
-        """Sync forever (a background task of the front-door worker)."""
+        """Sync forever (a background task of the front-door worker); while resting, not even a timer."""
         while True:
             await asyncio.sleep(self._sync_interval)
             await self.sync()
+            if self._resting:  # until a request is decided (``check`` wakes it)
+                self._woken.clear()
+                await self._woken.wait()
 
     async def sync(self) -> None:
         """Add our admissions to the shared counters and read everyone's totals: one round trip."""

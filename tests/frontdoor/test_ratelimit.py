@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 
 import pytest
@@ -344,3 +345,27 @@ async def test_a_stale_key_with_redis_down_is_decided_locally_after_one_try(redi
     finally:
         await client.aclose()
         server.stop()
+
+
+async def test_the_sync_task_rests_while_idle_and_a_request_wakes_it(frontdoor_redis, redis_server):  # noqa: F811
+    from tests.support.polling import eventually
+
+    clock = Clock(13_000_000 * WINDOW)
+    limiter = BatchedLimiter(frontdoor_redis, WINDOW, 0.05, clock)
+    current, _ = counter_keys("key", "AKIA17", WindowPosition.at(clock.now, WINDOW))
+
+    def counted() -> int:
+        with redis_server.admin() as admin:
+            return int(admin.get(current) or 0)
+
+    task = asyncio.create_task(limiter.run())
+    try:
+        await limiter.admit("AKIA17", 10)
+        await eventually(lambda: counted() == 1, timeout=5, interval=0.05, what="the first admission synced")
+        await eventually(lambda: limiter.resting, timeout=5, interval=0.05, what="an idle limiter resting")
+        await limiter.admit("AKIA17", 10)  # read again (stale), decided, and the sync task woken
+        await eventually(lambda: counted() == 2, timeout=5, interval=0.05, what="the woken task synced it")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

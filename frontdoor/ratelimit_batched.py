@@ -13,9 +13,10 @@ than the limit.  For limits of thousands per minute and a 0.1 s sync, that is a 
 
 An idle process does not sync: when no request was decided since the last exchange began and nothing
 is left to add, the sync is skipped and the counts go stale; a stale key's next request reads its
-counts once before it is decided, as a key's first request does.  So every decision still rests on
-counts read at most one interval before (plus the round trip), and a process that serves nothing
-costs Redis nothing (and, its sync task waiting for a request, not even a timer).
+counts once before it is decided, as a key's first request does (if Redis does not answer, that one
+request waits up to ``REDIS_TIMEOUT``, and then every key is decided from the local counts, as after a
+failed sync).  So every decision still rests on counts read at most one interval before (plus the
+round trip), and a process that serves nothing costs Redis nothing (and, its sync task waiting for a request, not even a timer).
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ class BatchedLimiter:
                 current, previous = await self._client.mget(*counter_keys(KIND, subject, position))
         except (RedisError, OSError, TimeoutError) as exc:
             self._report(exc)
-            if subject in self._counts:  # decided from the local counts, as after a failed sync
-                self._counts[subject].stale = False
+            for counts in self._counts.values():  # Redis away: the local counts decide, as after a
+                counts.stale = False  # failed sync, and no other key's request waits for it too
             return
         counts = self._counts.get(subject)
         if counts is None:  # nobody learned it meanwhile

@@ -337,10 +337,12 @@ async def test_a_stale_key_with_redis_down_is_decided_locally_after_one_try(redi
     limiter = BatchedLimiter(client, WINDOW, 0.1, Clock(12_000_000 * WINDOW))
     try:
         assert (await limiter.admit("AKIA16", 3)).admitted
+        assert (await limiter.admit("AKIA16b", 3)).admitted
         await limiter.sync()
         await limiter.sync()  # idle: stale
         server.stop()
         assert [(await limiter.admit("AKIA16", 3)).admitted for _ in range(3)] == [True, True, False]
+        assert (await limiter.admit("AKIA16b", 3)).admitted
         assert limiter.failures == 1  # one read tried; then the local counts decide, as after a failed sync
     finally:
         await client.aclose()

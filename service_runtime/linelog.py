@@ -9,11 +9,12 @@ own cache, which ``setLevel`` clears: a reload's level applies to the next line)
 handlers the record would reach on every line (a reload replaces them).
 
 Anything else that could see or change the record sends the line down the generic path, as it was:
-a filter on the logger, a record factory of someone's, a filter on a handler other than ``scrub_request_bytes`` (which changes only
-records with an exception or a parser error, never such a line), a handler that is not a JSON
-``BatchedStreamHandler`` (the text format, pytest's capture, ...), a disabled logger, no handler at
-all (logging's last resort), a field named as a record's attribute (``makeRecord`` refuses it), or a line that fails to
-encode (the handler reports it).
+a filter on the logger, a record factory of someone's, a filter on a handler other than
+``scrub_request_bytes`` (which changes only records with an exception or a parser error, never such a
+line), a handler that is not a JSON ``BatchedStreamHandler`` (the text format, pytest's capture,
+...), a disabled logger, no handler at all (logging's last resort), a field named as a record's
+attribute (``makeRecord`` refuses it), or a line that fails to encode (the handler reports it).
+Secret-looking fields are dropped as the formatter drops them (the same ``_kept_names``).
 """
 
 from __future__ import annotations

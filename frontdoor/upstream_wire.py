@@ -122,10 +122,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     @property
     def length(self) -> int | None:
-        """The answer's body length when its head announces one (0 when it has no body)."""
-        if self._no_body():
-            return 0
-        value = self._headers.get("Content-Length")
+        """The answer's ``Content-Length`` (as aiohttp's ``content_length``: a HEAD's is the announced one)."""
+        value = self.headers.get("Content-Length")
         return None if value is None else int(value)  # llhttp accepted it: digits only
 
     async def chunks(self):

@@ -76,7 +76,7 @@ READ_AS_AIOHTTP_READS = {
         (200, b"ok!!!"),
         True,
     ),
-    "a 204 (no body, its Content-Length notwithstanding)": (
+    "a 204": (
         b"HTTP/1.1 204 No Content\r\n\r\n",
         "DELETE",
         (204, b""),

@@ -16,7 +16,10 @@ the front door, which a signer signs and the development Manager verifies.  It p
 ``--runs N`` repeats the whole measurement with a new state directory each time and prints the
 median; ``--warm`` starts a second time over the first run's state (existing etcd data, secrets).
 
-Usage: .venv/bin/python bench/startup.py [--runs 3] [--workers 2] [--signers 2] [--load 200]
+``--encoded-logins N`` logs in N times the way the Web UI does (an ``X-BackendAI-Encoded`` body) before
+the load, so the figures are those of a host in real use.
+
+Usage: .venv/bin/python bench/startup.py [--runs 3] [--workers 2] [--signers 2] [--load 200] [--encoded-logins 8]
 """
 
 from __future__ import annotations
@@ -112,6 +115,21 @@ def login(base_url: str) -> urllib.request.OpenerDirector | None:
             return opener if json.load(response).get("authenticated") is True else None
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def encoded_logins(base_url: str, count: int) -> None:
+    """Log in ``count`` times as the Web UI does (an ``X-BackendAI-Encoded`` body), each on a connection of
+    its own so the front doors share them: the memory figures are then those of a host in real use."""
+    from tests.support.official_webui import encode_like_the_web_ui
+
+    body = json.dumps({"username": ADMIN_USER[0], "password": ADMIN_USER[1]}).encode()
+    headers = {"Content-Type": "application/json", "X-BackendAI-Encoded": "true"}
+    for _ in range(count):
+        encoded = encode_like_the_web_ui(body, base_url).encode()
+        request = urllib.request.Request(f"{base_url}/server/login", data=encoded, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            if json.load(response).get("authenticated") is not True:
+                raise RuntimeError("an encoded login was refused")
 
 
 def wait_first_answer(
@@ -223,6 +241,7 @@ def measure(stack: RunningStack, args: argparse.Namespace) -> Run:
         cpu = by_kind(root, cpu_seconds)
         logs = stack.config.runtime.state_dir / "logs"
         full_ready = wait_full_readiness(logs, launched, args)
+        encoded_logins(stack.base_url, args.encoded_logins)
         for _ in range(args.load):
             signed_call(stack.base_url, opener)
         time.sleep(1.0)  # let every program log what it does once it serves
@@ -286,6 +305,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--signers", type=int, default=2)
     parser.add_argument("--load", type=int, default=200, help="signed calls after the first, before RSS is read")
+    parser.add_argument(
+        "--encoded-logins", type=int, default=0, help="Web UI (X-BackendAI-Encoded) logins before RSS is read"
+    )
     parser.add_argument("--events", type=int, default=6, help="log lines per program in the timeline (0: none)")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--warm", action="store_true", help="also start again over the first run's state")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import ipaddress
 import os
 from pathlib import Path
@@ -13,9 +13,18 @@ from contract.fields import Field, Model, field_check
 from contract.hosts import public_hosts_problem
 from contract.origins import parse_allowed_origin
 
+
+def _package_dir(name: str) -> Path:
+    """Where a package's files are, found without importing it; not ``importlib.resources``, which
+    brings tempfile, shutil and the compression modules into the signers and the daemon (~6 ms)."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.submodule_search_locations, name
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 # Our own placeholder site ships inside the frontdoor package (package data), so an installed wheel
 # serves it wherever site-packages is; never a path of the checkout.
-DEFAULT_STATIC_PATH = Path(str(importlib.resources.files("frontdoor") / "static"))
+DEFAULT_STATIC_PATH = _package_dir("frontdoor") / "static"
 # The devstack, Redis and etcd ports of Backend.AI's "halfstack", so habits carry over.
 EMBEDDED_MANAGER_PORT = 8091
 EMBEDDED_REDIS_PORT = 8111

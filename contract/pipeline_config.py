@@ -7,7 +7,7 @@ credential) and never the user's Backend.AI signature.
 
 from __future__ import annotations
 
-from yarl import URL
+from urllib.parse import urlsplit
 
 from contract.fields import Field, Model, field_check
 
@@ -19,9 +19,16 @@ MIN_SECRET_LENGTH = 32  # RFC 7518 §3.2: an HS256 key is at least 256 bits; sho
 
 
 def _http_url(value: str) -> str:
-    url = URL(value)
-    if url.scheme not in ("http", "https") or not url.host or url.user or url.query_string or url.fragment:
-        raise ValueError("must be an http(s) URL with a host and no user, query or fragment")
+    # urllib's parser, not yarl's (the same verdicts here): yarl and multidict stay out of the signers
+    # and the session daemon, which load this module with the configuration (~1.5 MiB each).
+    problem = "must be an http(s) URL with a host and no user, query or fragment"
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a port that is no number in range
+    except ValueError:
+        raise ValueError(problem) from None
+    if url.scheme not in ("http", "https") or not url.hostname or url.username or url.query or url.fragment:
+        raise ValueError(problem)
     return value
 
 

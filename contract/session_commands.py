@@ -15,6 +15,9 @@ from contract.login_fields import as_sentence, password_problem, username_proble
 from contract.requests import MAX_FIELD_LENGTH, checked_field, kind_of, request_id_of, rid_of
 
 MAX_SESSION_ID = 128
+# An X-BackendAI-Encoded body the daemon decodes: ASCII, so its reply (the plaintext in base64, no longer
+# than this) stays far below the hop's 1 MiB frame.
+MAX_ENCODED_BODY = 256 * 1024
 MAX_FORWARDED = 255
 FORWARDED_ARGS = ("client_ip", "forwarded_host", "forwarded_proto")
 
@@ -162,9 +165,28 @@ class RevokeUser:
         return cls(text(args, "user_id"))
 
 
-SessionCommand = Login | TokenLogin | Signup | UpdatePassword | Logout | Touch | RevokeUser
+@dataclass(frozen=True, slots=True)
+class DecodeBody:
+    """An ``X-BackendAI-Encoded`` body to decode for the endpoint the browser believes it uses: the daemon
+    holds the cipher library, so the front door never loads it (~7 MiB each)."""
+
+    OP: ClassVar[str] = "decode_body"
+    body: str = field(repr=False)  # ``<iv>:<base64>``, printable ASCII (it often holds a password)
+    endpoint: str
+
+    def to_args(self) -> dict[str, Any]:
+        return {"body": self.body, "endpoint": self.endpoint}
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> DecodeBody:
+        body = checked_field(args, "body", encoded_text, "The body field must be printable ASCII of bounded size.")
+        return cls(body, text(args, "endpoint"))
+
+
+SessionCommand = Login | TokenLogin | Signup | UpdatePassword | Logout | Touch | RevokeUser | DecodeBody
 COMMANDS: dict[str, type[SessionCommand]] = {
-    command.OP: command for command in (Login, TokenLogin, Signup, UpdatePassword, Logout, Touch, RevokeUser)
+    command.OP: command
+    for command in (Login, TokenLogin, Signup, UpdatePassword, Logout, Touch, RevokeUser, DecodeBody)
 }
 
 
@@ -233,6 +255,11 @@ def extras(args: dict[str, Any]) -> dict[str, Any]:
     """Other keys of the browser's login body; the daemon keeps them from overriding its own fields."""
     value = checked_field(args, "extras", _object_or_nothing, "The extras field must be a JSON object.")
     return value or {}
+
+
+def encoded_text(value: Any) -> bool:
+    """What an encoded body may be on the hop: non-empty printable ASCII (no line breaks) of bounded size."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ENCODED_BODY and value.isascii() and value.isprintable()
 
 
 def _required(args: dict[str, Any], name: str) -> str:

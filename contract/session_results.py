@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, ClassVar
 
 from contract.requests import checked_field, kind_of, rid_of
+from contract.session_commands import MAX_ENCODED_BODY
 
 # ---- logins (password and token) ----
 
@@ -94,6 +95,19 @@ class UserRevoked:
     count: int  # sessions ended
 
 
+@dataclass(frozen=True, slots=True)
+class BodyDecoded:
+    TAG: ClassVar[str] = "body_decoded"
+    body: str = field(repr=False)  # the plaintext in base64: it may be any bytes, and often holds a password
+
+
+@dataclass(frozen=True, slots=True)
+class BodyUndecodable:
+    """Not ``<16-character IV>:<base64>`` that decrypts and unpads with the endpoint's key."""
+
+    TAG: ClassVar[str] = "body_undecodable"
+
+
 # ---- failures any command may meet ----
 
 
@@ -126,6 +140,8 @@ SessionResult = (
     | Touched
     | SessionUnknown
     | UserRevoked
+    | BodyDecoded
+    | BodyUndecodable
     | InvalidCommand
     | StoreUnavailable
     | InternalError
@@ -143,6 +159,8 @@ RESULTS: dict[str, type[SessionResult]] = {
         Touched,
         SessionUnknown,
         UserRevoked,
+        BodyDecoded,
+        BodyUndecodable,
         InvalidCommand,
         StoreUnavailable,
         InternalError,
@@ -157,6 +175,11 @@ def _text(value: Any) -> bool:
 
 def _optional_text(value: Any) -> bool:
     return value is None or _text(value)
+
+
+def _base64_body(value: Any) -> bool:
+    # The plaintext is shorter than the ciphertext, so its base64 is at most the encoded body's size.
+    return isinstance(value, str) and len(value) <= MAX_ENCODED_BODY
 
 
 def _count(value: Any) -> bool:
@@ -186,6 +209,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "expires_at": _time,
     "count": _count,
     "details": _text,
+    "body": _base64_body,
 }
 # Fields whose meaning differs by result: LoginSucceeded.status is the user's status, the others an HTTP one.
 _STRICTER: dict[tuple[type, str], Callable[[Any], bool]] = {

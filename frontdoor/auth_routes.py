@@ -11,14 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
-from contract.hosts import canonical_host
 from contract.login_fields import as_sentence, password_problem, username_problem
 from contract.session_commands import Login, Logout, SessionCommand, TokenLogin, Touch, UpdatePassword
 from contract.session_results import LoginSucceeded, ManagerRefused, SessionResult, Touched
 from frontdoor import problems, session_answers
 from frontdoor.context import FrontDoor, session_cookie_value
-from frontdoor.daemon_client import SessionDaemonUnavailable
-from frontdoor.encoded_body import UndecodableBody, decode_body, is_encoded
+from frontdoor.daemon_client import SessionDaemonClient, SessionDaemonUnavailable
+from frontdoor.encoded_body import (
+    ENCODED_HEADER,
+    UndecodableBody,
+    browser_endpoint,
+    decode_body,
+    is_encoded,
+    undecodable_body,
+)
 from frontdoor.json_body import InvalidJsonBody, NestedTooDeep, invalid_json, parse_object, read_body
 
 log = logging.getLogger(__name__)
@@ -28,22 +34,27 @@ MAX_LOGIN_BODY = 64 * 1024
 BACKEND_AI_PREFIX = "/server/"
 
 
-async def read_json_body(request: web.Request) -> dict[str, Any]:
-    """The JSON object the browser sent (decoded if X-BackendAI-Encoded); InvalidJsonBody otherwise."""
+async def read_json_body(request: web.Request, daemon: SessionDaemonClient) -> dict[str, Any]:
+    """The JSON object the browser sent (decoded by the daemon if X-BackendAI-Encoded); InvalidJsonBody
+    otherwise."""
     raw = await read_body(request, MAX_LOGIN_BODY)
-    if is_encoded(request.headers.get("X-BackendAI-Encoded")):
-        raw = decode_body(raw, f"{request.scheme}://{canonical_host(request.host)}")  # config.toml's apiEndpoint
+    if is_encoded(request.headers.get(ENCODED_HEADER)):
+        raw = await decode_body(daemon, raw, browser_endpoint(request))
     return parse_object(raw)
 
 
-async def json_object_or_refusal(request: web.Request, *, malformed_is_empty: bool) -> dict[str, Any] | web.Response:
+async def json_object_or_refusal(
+    request: web.Request, daemon: SessionDaemonClient, *, malformed_is_empty: bool
+) -> dict[str, Any] | web.Response:
     """The body login-like routes read, or the 400 that refuses it.  Backend.AI reads a body that is no
     JSON object as empty (the field checks then name what is missing): ``malformed_is_empty`` keeps
     that; a body nested deeper than any of ours is refused either way."""
     try:
-        return await read_json_body(request)
+        return await read_json_body(request, daemon)
     except UndecodableBody:
-        return problems.bad_request("The encoded request body cannot be decoded.", slug="invalid-api-params")
+        return undecodable_body()
+    except SessionDaemonUnavailable:
+        return daemon_down("decode_body")
     except NestedTooDeep as exc:
         return invalid_json(exc)
     except InvalidJsonBody as exc:
@@ -79,7 +90,7 @@ class AuthRoutes:
         """What both logins read first: no session yet, then the body (Backend.AI's tolerant reading)."""
         if await self._front.session(request) is not None:
             return problems.bad_request("You have already logged in.")
-        return await json_object_or_refusal(request, malformed_is_empty=True)
+        return await json_object_or_refusal(request, self._front.daemon, malformed_is_empty=True)
 
     async def login(self, request: web.Request) -> web.Response:
         front = self._front
@@ -157,7 +168,7 @@ class AuthRoutes:
         return reply
 
     async def update_password_no_auth(self, request: web.Request) -> web.Response:
-        body = await json_object_or_refusal(request, malformed_is_empty=False)
+        body = await json_object_or_refusal(request, self._front.daemon, malformed_is_empty=False)
         if isinstance(body, web.Response):
             return body
         fields: dict[str, str] = {}
@@ -181,6 +192,10 @@ class AuthRoutes:
         try:
             return await self._front.daemon.call(command)
         except SessionDaemonUnavailable:
-            extra = {"event": "session_daemon_unavailable", "op": command.OP}
-            log.error("session daemon did not answer", extra=extra)
-            return problems.session_service_down()
+            return daemon_down(command.OP)
+
+
+def daemon_down(op: str) -> web.Response:
+    """The 503 that answers for a daemon that does not."""
+    log.error("session daemon did not answer", extra={"event": "session_daemon_unavailable", "op": op})
+    return problems.session_service_down()

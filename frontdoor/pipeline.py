@@ -18,7 +18,12 @@ user's Backend.AI password *and secret key* in its body.  The 23.09 bundle never
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
+from typing import Any
 from urllib.parse import unquote
 
 from contract.config import Config
@@ -54,8 +59,6 @@ def pipeline_deployment(config: Config) -> Deployment:
 
 def pipeline_token(config: Config, access_key: str, now: float | None = None) -> str:
     """Backend.AI's pipeline JWT, less the session cookie it carried (``aiohttp_session``)."""
-    import jwt  # here: PyJWT loads cryptography (~9 MiB, ~70 ms), for a pipeline most hosts have not
-
     issued = int(now if now is not None else time.time())
     claims = {
         "exp": issued + config.session.max_age,
@@ -63,7 +66,21 @@ def pipeline_token(config: Config, access_key: str, now: float | None = None) ->
         "iat": issued,
         "access_key": access_key,
     }
-    return jwt.encode(claims, config.pipeline.jwt.secret, algorithm="HS256")
+    return hs256_jwt(claims, config.pipeline.jwt.secret)
+
+
+def hs256_jwt(claims: dict[str, Any], secret: str) -> str:
+    """An HS256 JWT written as PyJWT writes it (header keys sorted, compact JSON): PyJWT itself loads
+    cryptography (~7-9 MiB), which no path a browser reaches may bring into a front door."""
+    header = json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":"), sort_keys=True)
+    payload = json.dumps(claims, separators=(",", ":"))
+    signing_input = _b64url(header.encode()) + "." + _b64url(payload.encode())
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64url(signature)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def pipeline_headers(config: Config, access_key: str, browser_token: str | None) -> dict[str, str]:

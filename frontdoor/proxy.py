@@ -20,6 +20,7 @@ from contract.requests import SigningRequest
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
 from frontdoor.context import FrontDoor, caller_of, session_cookie_value
+from frontdoor.encoded_body import carries_encoded_body, decode_proxied_body
 from frontdoor.endpoint_probe import record
 from frontdoor.observability import REQUEST_ID_KEY, TRACE_ID_KEY, USER_ID_KEY
 from frontdoor.pipeline import PIPELINE_PREFIX, credential_login, pipeline_deployment, pipeline_headers
@@ -132,6 +133,10 @@ class DeploymentProxy:
         if record is None:
             return problems.unauthorized()
         request[USER_ID_KEY] = record.user_id
+        if carries_encoded_body(request):
+            refusal = await decode_proxied_body(request, front.daemon)
+            if refusal is not None:
+                return refusal
 
         async def sso(_target: UpstreamTarget) -> dict[str, str]:
             front.sessions.keep_alive(session_id, record)
@@ -162,6 +167,10 @@ class DeploymentProxy:
         ):
             return _no_such_deployment(deployment.name)  # a group one may not Read is not disclosed
         request[USER_ID_KEY] = record.user_id
+        if carries_encoded_body(request):
+            refusal = await decode_proxied_body(request, front.daemon)
+            if refusal is not None:
+                return refusal
 
         async def sign(target: UpstreamTarget) -> dict[str, str] | web.Response:
             signed = (

@@ -36,7 +36,7 @@ class SignupRoute:
         front = self._front
         if not front.config.service.enable_signup:  # reloadable: the guard refuses it first, this is a backstop
             return problems.problem(403, "webserver/auth-endpoint-refused", "Signup is not enabled.")
-        body = await json_object_or_refusal(request, malformed_is_empty=False)
+        body = await json_object_or_refusal(request, self._front.daemon, malformed_is_empty=False)
         if isinstance(body, web.Response):
             return body
         email, password = body.pop("email", None), body.pop("password", None)

@@ -19,6 +19,7 @@ from aiohttp import web
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment
 from frontdoor import problems
 from frontdoor.context import FrontDoor
+from frontdoor.encoded_body import decoded_body
 from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
@@ -66,7 +67,7 @@ class UpstreamExchange:
     ):
         """What goes upstream, for an HTTP request or a WebSocket handshake alike."""
         front = self._front
-        return upstream_headers(
+        headers = upstream_headers(
             request.headers,
             api_version=self.api_version(request),
             domain=front.config.api.domain,
@@ -78,6 +79,10 @@ class UpstreamExchange:
             request_id=request.get(REQUEST_ID_KEY, ""),
             trace=trace,
         )
+        decoded = decoded_body(request)
+        if decoded is not None:  # the browser's Content-Length was the encoded body's
+            headers["Content-Length"] = str(len(decoded))
+        return headers
 
     async def forward(
         self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment
@@ -110,12 +115,13 @@ class UpstreamExchange:
             return await self._lean.exchange(request, target, headers, self.cookie_rules(deployment), deployment)
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
-        has_body = request.body_exists
+        decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
+        has_body = request.body_exists and decoded is None
         try:
             # The Manager's time to answer counts from the end of the request body: without one it
             # starts now (a deadline given at entry costs half of one rescheduled later).
             async with asyncio.timeout_at(None if has_body else loop.time() + answer_within) as deadline:
-                body = None
+                body = decoded
                 if has_body:
                     body = _relay_body(request, lambda: deadline.reschedule(loop.time() + answer_within))
                 upstream = await self._front.http.request(

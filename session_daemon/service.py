@@ -24,6 +24,7 @@ from contract.messages import Envelope
 from contract.redis_layout import session_hash
 from contract.requests import SESSION, rid_of
 from contract.session_commands import (
+    DecodeBody,
     Login,
     Logout,
     RevokeUser,
@@ -52,6 +53,7 @@ from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_s
 from service_runtime.redis_client import redis_client
 from service_runtime.reload import ReloadHook
 from service_runtime.settings import Settings
+from session_daemon.encoded_body import decode_command
 from session_daemon.login_throttle import ThrottlePolicy
 from session_daemon.logins import Logins
 from session_daemon.manager_client import ManagerClient
@@ -184,6 +186,8 @@ class SessionDaemon:
                 return await self._touch(command)
             case RevokeUser():
                 return await self._revoke_user(command)
+            case DecodeBody():
+                return decode_command(command)  # AES of at most 256 KiB: well under a millisecond
         raise TypeError(f"not a session command: {type(command).__name__}")
 
     # ---- session commands (Redis only) ----

@@ -9,6 +9,8 @@ import pytest
 
 from contract.login_fields import MAX_PASSWORD
 from contract.session_commands import (
+    MAX_ENCODED_BODY,
+    DecodeBody,
     Forwarded,
     Login,
     Logout,
@@ -20,6 +22,8 @@ from contract.session_commands import (
     UpdatePassword,
 )
 from contract.session_results import (
+    BodyDecoded,
+    BodyUndecodable,
     InternalError,
     InvalidCommand,
     LoggedOut,
@@ -45,6 +49,7 @@ COMMANDS = [
     Logout("s" * 32),
     Touch("s" * 32),
     RevokeUser("token:AKIAIOSFODNN7EXAMPLE"),
+    DecodeBody("abcdefghijklmnop:ZW5jb2RlZC1wYTU1", "https://webui.example.com"),
 ]
 RESULTS = [
     LoginSucceeded("s" * 32, "AKIAIOSFODNN7EXAMPLE", "superadmin", "active"),
@@ -60,6 +65,8 @@ RESULTS = [
     Touched(1_800_000_000.5),
     SessionUnknown(),
     UserRevoked(3),
+    BodyDecoded("eyJwYXNzd29yZCI6ICJkZWNvZGVkLXBhNTUifQ=="),
+    BodyUndecodable(),
     InvalidCommand("You must provide the username field."),
     StoreUnavailable(),
     InternalError(),
@@ -79,8 +86,8 @@ def test_results_round_trip_through_json(result):
 
 
 def test_secrets_stay_out_of_reprs():
-    shown = repr([*COMMANDS, RESULTS[0]])
-    for secret in ("pa55-word", "old-pa55", "new-pa55", "t0ken", "s" * 32):
+    shown = repr([*COMMANDS, *(result for result in RESULTS if isinstance(result, (LoginSucceeded, BodyDecoded)))])
+    for secret in ("pa55-word", "old-pa55", "new-pa55", "t0ken", "s" * 32, "ZW5jb2RlZC1wYTU1", "eyJwYXNzd29y"):
         assert secret not in shown
 
 
@@ -120,6 +127,23 @@ MALFORMED = [
     pytest.param({"rid": 1, "op": "touch", "args": {"session_id": "x" * 500}}, "session_id", id="long-session-id"),
     pytest.param({"rid": 1, "op": "revoke_user", "args": {}}, "user_id", id="missing-user-id"),
     pytest.param({"rid": 1, "op": "revoke_user", "args": {"user_id": "a\nb"}}, "control", id="user-id-newline"),
+    pytest.param({"rid": 1, "op": "decode_body", "args": {"endpoint": "https://x"}}, "body field", id="no-body"),
+    pytest.param(
+        {"rid": 1, "op": "decode_body", "args": {"body": "a\nb", "endpoint": "https://x"}},
+        "body field",
+        id="body-newline",
+    ),
+    pytest.param(
+        {"rid": 1, "op": "decode_body", "args": {"body": "é", "endpoint": "https://x"}},
+        "body field",
+        id="body-not-ascii",
+    ),
+    pytest.param(
+        {"rid": 1, "op": "decode_body", "args": {"body": "a" * (MAX_ENCODED_BODY + 1), "endpoint": "https://x"}},
+        "bounded size",
+        id="body-too-long",
+    ),
+    pytest.param({"rid": 1, "op": "decode_body", "args": {"body": "a"}}, "endpoint", id="no-endpoint"),
     pytest.param({"rid": -1, "op": "touch", "args": {"session_id": "x"}}, "rid", id="bad-rid"),
     pytest.param({"rid": 1, "op": "touch", "args": {"session_id": "x"}, "request_id": "a b"}, "request_id", id="rqid"),
 ]
@@ -156,6 +180,8 @@ def test_malformed_commands_are_refused_naming_the_field(item, fragment):
             id="user-status-number",
         ),
         pytest.param({"rid": "1", "result": "logged_out"}, id="rid-text"),
+        pytest.param({"rid": 1, "result": "body_decoded", "body": "x" * (MAX_ENCODED_BODY + 1)}, id="body-long"),
+        pytest.param({"rid": 1, "result": "body_decoded"}, id="body-missing"),
     ],
 )
 def test_malformed_results_are_refused(item):

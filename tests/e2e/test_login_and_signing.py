@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -204,6 +205,43 @@ async def test_encoded_login_body_from_the_web_ui(visitor, stack):
         pass
     async with visitor.post("/server/login", data=b"abcdefghijklmnop:garbage", headers=headers) as response:
         assert response.status == 400
+        assert await response.json(content_type=None) == UNDECODABLE
+
+
+# What an encoded body that does not decode gets, on a login and on a proxied call alike.
+UNDECODABLE = {
+    "type": "https://api.backend.ai/probs/invalid-api-params",
+    "title": "The encoded request body cannot be decoded.",
+}
+ENCODED_JSON = {"X-BackendAI-Encoded": "true", "Content-Type": "application/json"}
+
+
+async def test_an_encoded_proxied_body_reaches_the_manager_decoded(admin, stack):
+    """The Web UI encodes its password change (/func/auth/update-password) as it does its login, and
+    Backend.AI's webserver decodes every encoded body before the Manager sees it: so does ours."""
+    plaintext = json.dumps({"echo": "decoded by the daemon"}).encode()
+    encoded = encode_like_the_web_ui(plaintext, stack.base_url)
+    async with admin.post("/func/auth", data=encoded, headers=ENCODED_JSON) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["echo"] == "decoded by the daemon"
+    blob = bytes(range(256)) * 64  # any bytes: the upload route answers the size and digest of what came
+    headers = {"X-BackendAI-Encoded": "1", "Content-Type": "application/octet-stream"}
+    async with admin.post(
+        "/func/dev/upload", data=encode_like_the_web_ui(blob, stack.base_url), headers=headers
+    ) as got:
+        assert got.status == 200, await got.text()
+        assert await got.json() == {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+
+
+async def test_an_encoded_proxied_body_that_does_not_decode_is_refused_before_the_manager(admin, stack):
+    async with admin.post("/func/auth", data=b"abcdefghijklmnop:garbage", headers=ENCODED_JSON) as response:
+        assert response.status == 400
+        assert response.content_type == "application/problem+json"
+        assert await response.json(content_type=None) == UNDECODABLE
+    too_large = b"abcdefghijklmnop:" + b"A" * (256 * 1024)
+    async with admin.post("/func/auth", data=too_large, headers=ENCODED_JSON) as response:
+        assert response.status == 413
+        assert response.content_type == "application/problem+json"
 
 
 async def test_update_password_no_auth_envelope(visitor):

@@ -6,7 +6,7 @@ import jwt
 import pytest
 
 from contract.config import ConfigError, parse_config
-from frontdoor.pipeline import credential_login, pipeline_token
+from frontdoor.pipeline import credential_login, hs256_jwt, pipeline_token
 from frontdoor.special_routes import _RULES, Special, limited_like_login, path_for_logs, special_route
 
 
@@ -67,6 +67,10 @@ def test_path_for_logs_leaves_a_tus_upload_token_out(path, logged):
     [
         ({"pipeline": {"endpoint": "ftp://x"}}, "pipeline.endpoint"),
         ({"pipeline": {"frontend_endpoint": "http://u:p@x"}}, "pipeline.frontend_endpoint"),
+        ({"pipeline": {"endpoint": "http://x:99999"}}, "pipeline.endpoint"),
+        ({"pipeline": {"endpoint": "http://[::1"}}, "pipeline.endpoint"),
+        ({"pipeline": {"endpoint": "http:///no-host"}}, "pipeline.endpoint"),
+        ({"pipeline": {"endpoint": "http://x/?q=1"}}, "pipeline.endpoint"),
         ({"pipeline": {"jwt": {"secret": "short"}}}, "pipeline.jwt.secret"),
         ({"service": {"enable_signup": "perhaps"}}, "service.enable_signup"),
     ],
@@ -84,6 +88,19 @@ def test_pipeline_token_has_backend_ai_claims_but_no_session():
     )
     assert claims == {"exp": 1100, "iss": "Backend.AI Webserver", "iat": 1000, "access_key": "AKIA1"}
     assert "secret" not in repr(config.pipeline)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 1100, "iss": "Backend.AI Webserver", "iat": 1000, "access_key": "AKIA1"},
+        {"iat": 0, "access_key": "키-é\u2028", "iss": "x"},  # non-ASCII: escaped as PyJWT escapes it
+    ],
+)
+def test_the_pipeline_token_is_written_byte_for_byte_as_pyjwt_writes_it(claims):
+    # Written without PyJWT (which loads cryptography into the front door); the same bytes either way.
+    secret = "t" * 40
+    assert hs256_jwt(claims, secret) == jwt.encode(claims, secret, algorithm="HS256")
 
 
 @pytest.mark.parametrize(

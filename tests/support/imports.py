@@ -27,3 +27,9 @@ def modules_loaded_by(*modules: str) -> set[str]:
 def packages(names: set[str]) -> set[str]:
     """The top-level packages among module names."""
     return {name.split(".", 1)[0] for name in names}
+
+
+def mapped_files(pid: int) -> set[str]:
+    """The files a running process has mapped: its loaded extension modules among them."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return {fields[5].strip() for fields in (line.split(None, 5) for line in maps) if len(fields) == 6}

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import urllib.request
 import venv
 from pathlib import Path
@@ -93,7 +94,9 @@ def test_check_config_and_version_from_elsewhere(installed, tmp_path):
     done = _cli(installed, tmp_path, "check-config", "--json")
     report = json.loads(done.stdout)
     assert (report["ok"], report["problems"], report["warnings"]) == (True, [], [])
-    assert _cli(installed, tmp_path, "--version").stdout.strip().startswith("webui-host ")
+    # Read from the installed wheel's METADATA (service_runtime.version), not "0+unknown".
+    expected = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert _cli(installed, tmp_path, "--version").stdout == f"webui-host {expected}\n"
 
 
 def test_supervisord_conf_from_elsewhere(installed, tmp_path):

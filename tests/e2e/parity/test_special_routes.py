@@ -15,6 +15,8 @@ import aiohttp
 import jwt
 import pytest
 
+from tests.support.imports import mapped_files
+from tests.support.official_webui import encode_like_the_web_ui
 from tests.support.stack import ADMIN_USER, NORMAL_USER, RunningStack
 
 PIPELINE_SECRET = "pipeline-test-secret-0123456789-abcdef"
@@ -218,6 +220,25 @@ async def test_config_toml_names_the_pipeline_and_signup(web, stack):
         text = await answer.text()
     assert "signupSupport = true" in text
     assert f'endpoint = "http://127.0.0.1:{stack.ports.manager}/fasttrack"' in text
+
+
+async def test_no_browser_path_brings_the_cipher_library_into_a_front_door(web, stack):
+    """An encoded login and an encoded password change (the Web UI's two encoded bodies) and a pipeline
+    call (its JWT): the session daemon decodes, the JWT is written without PyJWT, so no front door
+    maps cryptography's ~7 MiB."""
+    body = json.dumps({"username": NORMAL_USER[0], "password": NORMAL_USER[1]}).encode()
+    headers = {"X-BackendAI-Encoded": "true", "Content-Type": "application/json"}
+    async with web.post("/server/login", data=encode_like_the_web_ui(body, stack.base_url), headers=headers) as answer:
+        assert (await answer.json())["authenticated"] is True
+    echo = encode_like_the_web_ui(b'{"echo": "e"}', stack.base_url)
+    async with web.post("/func/auth", data=echo, headers=headers) as answer:
+        assert (await answer.json())["echo"] == "e"
+    async with web.get("/pipeline/api/pipelines/") as answer:
+        assert answer.status == 200
+    front_doors = stack.pids("frontdoor")
+    assert front_doors
+    for pid in front_doors:
+        assert not [path for path in mapped_files(pid) if "/cryptography/" in path], pid
 
 
 async def test_auth_plugin_routes_share_the_per_address_login_limit(web):

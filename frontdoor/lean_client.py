@@ -1,9 +1,10 @@
-"""The lean upstream client: proxied requests without a body, on kept-alive ``UpstreamConnection``s.
+"""The lean upstream client: proxied requests without a body to stream, on kept-alive ``UpstreamConnection``s.
 
 aiohttp's client cost the front door ~100 µs of CPU per proxied request more than a bare protocol
 (docs/performance.md, "Is aiohttp's client the floor?").  This client does only what a bodiless
-proxied request needs: one in-memory write, a strictly parsed answer (``frontdoor.upstream_wire``), a
-pool of kept-alive connections per endpoint.  Requests with a body (streamed uploads) and WebSocket
+proxied request needs: one in-memory write (no body, or one the front door holds already: an
+``X-BackendAI-Encoded`` body it had decoded), a strictly parsed answer (``frontdoor.upstream_wire``), a
+pool of kept-alive connections per endpoint.  Requests with a body to stream (uploads) and WebSocket
 handshakes stay on aiohttp's client; ``lean_client_serves`` decides, per request, with no I/O.
 
 As aiohttp's connector did: at most ``limit`` connections in use at once, idle ones closed after
@@ -24,7 +25,7 @@ from yarl import URL
 from frontdoor.upstream_wire import ConnectionLost, UpstreamConnection
 
 KEEPALIVE = 30.0  # seconds an idle connection is kept (aiohttp's connector: keepalive_timeout=30)
-# Methods the lean client sends (without a body); any other goes through aiohttp's client.
+# Methods the lean client sends; any other goes through aiohttp's client.
 LEAN_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "POST", "PUT", "PATCH"})
 # aiohttp sends these with ``Content-Length: 0`` when they have no body; so do we.
 EMPTY_BODY_LENGTH = frozenset({"POST", "PUT", "PATCH"})
@@ -41,21 +42,23 @@ class ConnectTimeout(NotConnected):
     """Connecting (the TLS handshake included) took longer than ``[api] connect_timeout``."""
 
 
-def lean_client_serves(method: str, *, has_body: bool, websocket: bool, scheme: str) -> bool:
-    """Whether a proxied request goes through the lean client (else aiohttp's): no body, no upgrade."""
-    return not has_body and not websocket and method in LEAN_METHODS and scheme in ("http", "https")
+def lean_client_serves(method: str, *, body_to_stream: bool, websocket: bool, scheme: str) -> bool:
+    """Whether a proxied request goes through the lean client (else aiohttp's): nothing to stream up,
+    no upgrade."""
+    return not body_to_stream and not websocket and method in LEAN_METHODS and scheme in ("http", "https")
 
 
-def request_wire(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
-    """The request's bytes; a header holding a line break or NUL is refused (as aiohttp refuses it)."""
+def request_wire(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
+    """The request's bytes; a header holding a line break or NUL is refused (as aiohttp refuses it).
+    ``Content-Length`` is the caller's when given (it must be the body's), else added as aiohttp adds it."""
     fields = [f"{name}: {value}" for name, value in headers]
-    if method in EMPTY_BODY_LENGTH and not any(f[:15].lower() == "content-length:" for f in fields):
-        fields.append("Content-Length: 0")
+    if (body or method in EMPTY_BODY_LENGTH) and not any(f[:15].lower() == "content-length:" for f in fields):
+        fields.append(f"Content-Length: {len(body)}")
     block = "\r\n".join(fields)
     separators = max(len(fields) - 1, 0)  # each adds one CR and one LF: any other is inside a name or value
     if block.count("\r") != separators or block.count("\n") != separators or "\0" in block:
         raise ValueError("a line break or NUL in a header")
-    return f"{method} {target} HTTP/1.1\r\n{block}\r\n\r\n".encode()
+    return f"{method} {target} HTTP/1.1\r\n{block}\r\n\r\n".encode() + body
 
 
 def endpoint_of(url: URL) -> Endpoint:
@@ -70,10 +73,12 @@ class LeanClient:
         self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
         self._sweep: asyncio.TimerHandle | None = None
 
-    async def send(self, method: str, url: URL, target: str, headers: Iterable[tuple[str, str]]) -> UpstreamConnection:
+    async def send(
+        self, method: str, url: URL, target: str, headers: Iterable[tuple[str, str]], body: bytes = b""
+    ) -> UpstreamConnection:
         """A connection whose answer's head has arrived (``head()`` returns at once); hand it back with
         ``release``.  NotConnected: nothing left; MalformedAnswer, ConnectionLost: see their docs."""
-        wire = request_wire(method, target, headers)
+        wire = request_wire(method, target, headers, body)
         endpoint = endpoint_of(url)
         if self._slots is not None:
             await self._slots.acquire()

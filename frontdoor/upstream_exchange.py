@@ -108,15 +108,16 @@ class UpstreamExchange:
     async def _exchange(
         self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace
     ) -> web.StreamResponse:
-        if self._lean is not None and lean_client_serves(
-            request.method, has_body=request.body_exists, websocket=False, scheme=target.url.scheme
-        ):
-            headers = self.headers(request, target, signed, deployment, trace)
-            return await self._lean.exchange(request, target, headers, self.cookie_rules(deployment), deployment)
-        loop = asyncio.get_running_loop()
-        answer_within = deployment.response_timeout
         decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
+        if self._lean is not None and lean_client_serves(
+            request.method, body_to_stream=has_body, websocket=False, scheme=target.url.scheme
+        ):
+            headers = self.headers(request, target, signed, deployment, trace)
+            cookies = self.cookie_rules(deployment)
+            return await self._lean.exchange(request, target, headers, decoded or b"", cookies, deployment)
+        loop = asyncio.get_running_loop()
+        answer_within = deployment.response_timeout
         try:
             # The Manager's time to answer counts from the end of the request body: without one it
             # starts now (a deadline given at entry costs half of one rescheduled later).
@@ -203,19 +204,26 @@ async def _relay_response(
 
 class LeanExchange:
     """An attempt through the lean client (``frontdoor.lean_client``): the same answers, errors, metrics
-    and log lines as the aiohttp attempt above, for requests without a body."""
+    and log lines as the aiohttp attempt above, for requests without a body to stream."""
 
     def __init__(self, client: LeanClient, errors: Labelled):
         self._client = client
         self._upstream_errors = errors
 
     async def exchange(
-        self, request: web.Request, target: UpstreamTarget, headers, cookies: CookieRules, deployment: Deployment
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        headers,
+        body: bytes,
+        cookies: CookieRules,
+        deployment: Deployment,
     ) -> web.StreamResponse:
+        """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b""."""
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(loop.time() + deployment.response_timeout) as deadline:
-                connection = await self._client.send(request.method, target.url, target.target, headers.items())
+                connection = await self._client.send(request.method, target.url, target.target, headers.items(), body)
         except TimeoutError:
             if deadline.expired():
                 self._upstream_errors.labels("response_timeout").inc()
@@ -232,7 +240,9 @@ class LeanExchange:
             return problems.bad_gateway()
         except ConnectionLost as exc:
             self._broke("unreachable", "upstream connection broke", exc, target)
-            return NOT_CONNECTED if request.method in IDEMPOTENT_METHODS else problems.bad_gateway()
+            if request.method in IDEMPOTENT_METHODS and not request.body_exists:  # the aiohttp attempt's rule
+                return NOT_CONNECTED
+            return problems.bad_gateway()
         try:
             headers = downstream_headers(connection.headers, cookies=cookies)
             return await self._relay(request, connection, headers, target)

@@ -22,7 +22,7 @@ HOST = [("Host", "127.0.0.1")]
 
 
 @pytest.mark.parametrize(
-    "method, has_body, websocket, scheme, lean",
+    "method, body_to_stream, websocket, scheme, lean",
     [
         ("GET", False, False, "http", True),
         ("HEAD", False, False, "https", True),
@@ -36,8 +36,8 @@ HOST = [("Host", "127.0.0.1")]
         ("GET", False, False, "ws", False),
     ],
 )
-def test_which_client_serves_a_request(method, has_body, websocket, scheme, lean):
-    assert lean_client_serves(method, has_body=has_body, websocket=websocket, scheme=scheme) is lean
+def test_which_client_serves_a_request(method, body_to_stream, websocket, scheme, lean):
+    assert lean_client_serves(method, body_to_stream=body_to_stream, websocket=websocket, scheme=scheme) is lean
 
 
 def test_the_request_bytes():
@@ -45,6 +45,9 @@ def test_the_request_bytes():
     assert wire == b"GET /a?b=%2F HTTP/1.1\r\nHost: m:8081\r\nX-A: 1\r\n\r\n"
     assert request_wire("POST", "/", HOST).endswith(b"Content-Length: 0\r\n\r\n")  # as aiohttp sends it
     assert request_wire("POST", "/", [*HOST, ("content-length", "0")]).count(b"ength") == 1
+    # A body the front door holds (a decoded X-BackendAI-Encoded one): its length, then the body.
+    assert request_wire("POST", "/", HOST, b'{"a": 1}').endswith(b'Content-Length: 8\r\n\r\n{"a": 1}')
+    assert request_wire("POST", "/", [*HOST, ("Content-Length", "8")], b'{"a": 1}').count(b"ength") == 1
 
 
 @pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\0b"])
@@ -98,6 +101,17 @@ async def test_a_connection_lost_twice_is_not_retried_again():
         with pytest.raises(ConnectionLost):
             await _fetch(client, server.url)
         assert len(server.requests) == 2
+    client.close()
+
+
+async def test_a_body_in_memory_is_sent_and_resent_with_its_request():
+    client = _client()
+    async with CraftedServer([OK, CLOSE]) as server:
+        assert await _fetch(client, server.url) == (200, b"ok")
+        connection = await client.send("PUT", URL(server.url), "/x", HOST, b"decoded")
+        assert (connection.status, await connection.read()) == (200, b"ok")
+        client.release(connection, URL(server.url))
+        assert server.bodies == [b"", b"decoded", b"decoded"]  # the kept-alive one closed: sent again whole
     client.close()
 
 

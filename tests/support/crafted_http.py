@@ -1,6 +1,6 @@
 """A real TCP server that answers each HTTP request with scripted bytes, however wrong they are.
 
-It reads each request's head, records it, and writes the next entry of ``answers``: bytes, ``AndClose``
+It reads each request's head and ``Content-Length`` body, records them, and writes the next entry of ``answers``: bytes, ``AndClose``
 bytes (written, then the connection closed) or ``CLOSE`` (close without answering).  Once the script is used up, every request gets ``DEFAULT``.  ``stray``
 writes bytes on the last connection when the test says so (e.g. while the client holds it idle).
 """
@@ -21,6 +21,7 @@ class CraftedServer:
     def __init__(self, answers: list[bytes]):
         self.answers = list(answers)
         self.requests: list[bytes] = []
+        self.bodies: list[bytes] = []  # each request's Content-Length body
         self.connections = 0
         self._writers: list[asyncio.StreamWriter] = []
         self._server: asyncio.Server | None = None
@@ -53,6 +54,7 @@ class CraftedServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 self.requests.append(head)
+                self.bodies.append(await reader.readexactly(_content_length(head)))
                 answer = self.answers.pop(0) if self.answers else DEFAULT
                 if answer == CLOSE:
                     return
@@ -64,3 +66,11 @@ class CraftedServer:
             pass
         finally:
             writer.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0

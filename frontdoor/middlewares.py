@@ -26,8 +26,10 @@ from frontdoor.special_routes import path_for_logs
 from frontdoor.websocket import wants_websocket
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.jsonlog import REQUEST_ID
+from service_runtime.linelog import LineLogger
 
 log = logging.getLogger("frontdoor.requests")
+request_lines = LineLogger(log)  # the same line as ``log.info``, without a LogRecord when it can
 CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned
 
 
@@ -63,7 +65,7 @@ async def request_log_middleware(request: web.Request, handler):
         IN_FLIGHT.leave(kind)
         request.app[REQUEST_METRICS].record(request.method, template, request.path, status, duration, response)
         if log.isEnabledFor(logging.INFO):  # at WARNING, no line: nothing of it is built either
-            log.info("request", extra=_request_line(request, request_id, kind, status, duration))
+            request_lines.info("request", _request_line(request, request_id, kind, status, duration))
         REQUEST_ID.reset(trace)
 
 

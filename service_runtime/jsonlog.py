@@ -85,16 +85,16 @@ def _kept_names(attributes: dict) -> tuple[str, ...]:
     return kept
 
 
-def _default_event(record: logging.LogRecord) -> str:
+def _default_event(logger_name: str) -> str:
     # Lines from libraries (aiohttp, redis, ...) carry no event of ours; name them so every line has one.
-    return "library_log" if not record.name.startswith(_OUR_PACKAGES) else "log"
+    return "library_log" if not logger_name.startswith(_OUR_PACKAGES) else "log"
 
 
 def _context(record: logging.LogRecord) -> dict:
     attributes = vars(record)
     context = {key: attributes[key] for key in _kept_names(attributes)}
     if "event" not in context:
-        context["event"] = _default_event(record)
+        context["event"] = _default_event(record.name)
     request_id = REQUEST_ID.get()
     if request_id and "request_id" not in context:
         context["request_id"] = request_id
@@ -105,6 +105,7 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, process_role: str):
         super().__init__()
         self._role = process_role
+        self._middles: dict[tuple[int, str, str], str] = {}  # see ``fields_line``
 
     def format(self, record: logging.LogRecord) -> str:
         doc = {
@@ -115,20 +116,75 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        # The context's keys after these, as ``{**fixed, **context}`` would: a key named as a fixed
-        # one takes its value and keeps its place.  Written into ``doc``: no second dict per line.
-        attributes = vars(record)
-        kept = _kept_names(attributes)
-        for key in kept:
-            doc[key] = attributes[key]
-        if "event" not in kept:
-            doc["event"] = _default_event(record)
-        request_id = REQUEST_ID.get()
-        if request_id and "request_id" not in kept:
-            doc["request_id"] = request_id
+        _add_context(doc, vars(record), record.name)
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return _encode(doc)
+
+    def fields_line(self, created: float, logger_name: str, msg: str, fields: dict) -> str:
+        """The line ``format`` makes of an INFO record of ``logger_name`` created at ``created``
+        (``time.time()``, as LogRecord takes it) with ``msg`` (no arguments), ``fields`` as its
+        ``extra`` and no exception, made without the record.
+
+        The fixed keys between the time stamp and the fields are the same for every line of a call
+        site: encoded once and spliced in, unless a field is named as one of them (it takes its place)."""
+        kept, all_kept = _fields_plan(fields)
+        if not _FIXED_KEYS.isdisjoint(kept):
+            doc = self._fixed(created, logger_name, msg)
+            _add_context(doc, fields, logger_name)
+            return _encode(doc)
+        request_id = REQUEST_ID.get()
+        if all_kept and "event" in kept and ("request_id" in kept or not request_id):
+            context = fields  # the line's own fields as they are (the common case): no copy
+        else:
+            context = {}
+            _add_context(context, fields, logger_name)
+        middle = self._middles.get((_pid, logger_name, msg))
+        if middle is None:
+            middle = "," + _encode(self._fixed(0.0, logger_name, msg))[len('{"ts":0.0,') : -1] + ","
+            if len(self._middles) < 256:  # (pid, logger, message) of the call sites: bounded all the same
+                self._middles[(_pid, logger_name, msg)] = middle
+        return '{"ts":' + float.__repr__(round(created, 3)) + middle + _encode(context)[1:]
+
+    def _fixed(self, created: float, logger_name: str, msg: str) -> dict:
+        level = logging.getLevelName(logging.INFO).lower()
+        return {
+            "ts": round(created, 3),
+            "level": level,
+            "process": self._role,
+            "pid": _pid,
+            "logger": logger_name,
+            "msg": msg,
+        }
+
+
+_FIXED_KEYS = frozenset(("ts", "level", "process", "pid", "logger", "msg"))
+_plans: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+
+
+def _fields_plan(fields: dict) -> tuple[tuple[str, ...], bool]:
+    """The names of ``fields`` that go in a line, and whether that is all of them (per set of names)."""
+    names = tuple(fields)
+    plan = _plans.get(names)
+    if plan is None:
+        kept = _kept_names(fields)
+        plan = (kept, kept == names)
+        if len(_plans) < 1024:  # call sites are bounded; a bound all the same
+            _plans[names] = plan
+    return plan
+
+
+def _add_context(doc: dict, attributes: dict, logger_name: str) -> None:
+    """The kept attributes after the fixed keys, as ``{**fixed, **context}`` would place them (a key
+    named as a fixed one takes its value and keeps its place), written into ``doc``: no second dict."""
+    kept = _kept_names(attributes)
+    for key in kept:
+        doc[key] = attributes[key]
+    if "event" not in kept:
+        doc["event"] = _default_event(logger_name)
+    request_id = REQUEST_ID.get()
+    if request_id and "request_id" not in kept:
+        doc["request_id"] = request_id
 
 
 class TextFormatter(logging.Formatter):
@@ -219,9 +275,18 @@ class BatchedStreamHandler(logging.StreamHandler):
         except Exception:
             self.handleError(record)
             return
+        self._buffer(line, record.levelno)
+
+    def emit_line(self, line: str, levelno: int) -> None:
+        """A line formatted without a record (``linelog``), buffered as ``emit`` buffers a record's,
+        under the lock ``handle`` takes around ``emit``."""
+        with self.lock:
+            self._buffer(line + self.terminator, levelno)
+
+    def _buffer(self, line: str, levelno: int) -> None:
         self._buffered.append(line)
         self._size += len(line)
-        if record.levelno >= logging.WARNING or self._size >= self.MAX_BUFFERED or not self._timer_set():
+        if levelno >= logging.WARNING or self._size >= self.MAX_BUFFERED or not self._timer_set():
             self.flush()
 
     def _timer_set(self) -> bool:

@@ -37,6 +37,31 @@ async def test_the_request_line_of_a_tus_upload_leaves_its_token_out(caplog):
     assert UPLOAD_TOKEN not in caplog.text and "eyJ" not in str(vars(line))
 
 
+async def test_the_request_line_is_written_without_a_log_record(monkeypatch):
+    """Under the processes' own logging set-up the line skips the logging module's record (its cost)."""
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application(middlewares=[request_log_middleware])
+    app[REQUEST_METRICS] = RequestMetrics(Instruments())
+    app.router.add_get("/func/x", answer)
+    made: list[tuple] = []
+    monkeypatch.setattr(logging.getLogger("frontdoor.requests"), "makeRecord", lambda *args, **kw: made.append(args))
+    root = logging.getLogger()
+    handlers, level, stream = root.handlers[:], root.level, io.StringIO()
+    set_up_logging_to(stream)
+    try:
+        async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+            async with http.get(server.make_url("/func/x")) as answered:
+                assert answered.status == 200
+        root.handlers[0].flush()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert made == [] and '"logger":"frontdoor.requests","msg":"request"' in stream.getvalue()
+
+
 def set_up_logging_to(stream: io.StringIO) -> None:
     stderr, sys.stderr = sys.stderr, stream  # pytest's capture swaps sys.stderr per phase: set it here
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 
 import pytest
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 from contract.host_layout import redis_password_file
 from frontdoor.ratelimit import RateLimiter, Verdict, WindowPosition, counter_keys, estimate, seconds_until_admitted
 from tests.session_daemon.conftest import redis_secrets, redis_server  # noqa: F401  (module fixtures)
+from tests.support.servers import start_redis
 
 WINDOW = 60
 
@@ -158,8 +160,8 @@ async def test_batched_limiters_share_counts_at_each_sync(frontdoor_redis, redis
         assert (await second.admit("AKIA5", 6)).remaining == 1  # its first sight of the key reads Redis
         assert [second.check("AKIA5", 6).admitted for _ in range(2)] == [True, False]
         await second.sync()
-        await first.sync()
-        verdict = first.check("AKIA5", 6)
+        await first.sync()  # nothing asked of it since its last sync: it rests, its counts go stale
+        verdict = await first.admit("AKIA5", 6)  # so its next request reads them first
         assert not verdict.admitted and verdict.remaining == 0 and verdict.retry_after >= 1
         assert first.check("AKIA6", 6).admitted  # other keys are counted apart
         with redis_server.admin() as admin:
@@ -229,3 +231,143 @@ async def test_redis_down_keeps_deciding_locally_and_counts_later(redis_secrets)
         assert limiter.failures == 1 and not limiter.check("AKIA10", 2).admitted
     finally:
         await client.aclose()
+
+
+def sync_commands(redis_server) -> dict[str, int]:  # noqa: F811
+    """Calls per command since the last reset (commands a script runs are counted too), the admin
+    connection's own set-up aside."""
+    with redis_server.admin() as admin:
+        stats = admin.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+    return {
+        name: count for name, count in calls.items() if name.split("|")[0] not in ("config", "auth", "hello", "client")
+    }
+
+
+async def test_a_sync_of_several_keys_and_a_left_window_is_one_script(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(9_000_000 * WINDOW + 59.9)
+    limiter = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock)
+    assert (await limiter.admit("AKIA11", 100)).admitted  # learned: its connection is open
+    limiter.check("AKIA11", 100)
+    clock.now += 0.2  # the next window: AKIA11's two admissions are left to add to the old counter
+    limiter.check("AKIA11", 100)
+    limiter.check("AKIA12", 100)
+    limiter.check("AKIA13", 100)
+    await limiter.sync()
+    with redis_server.admin() as admin:
+        admin.incrby(counter_keys("key", "AKIA13", WindowPosition(9_000_001, 0))[0], 5)  # another process
+        admin.config_resetstat()
+        admin.script_flush()  # as after a restart of Redis: the script is sent again
+    for _ in range(2):
+        limiter.check("AKIA12", 100)
+        await limiter.sync()
+    commands = sync_commands(redis_server)
+    assert commands.get("evalsha") == 2 and commands.get("eval") == 1, commands
+    assert "mget" not in commands and "info" not in commands
+    with redis_server.admin() as admin:
+        values = {
+            (subject, index): int(admin.get(counter_keys("key", subject, WindowPosition(index, 0))[0]) or 0)
+            for subject in ("AKIA11", "AKIA12", "AKIA13")
+            for index in (9_000_000, 9_000_001)
+        }
+    assert values == {
+        ("AKIA11", 9_000_000): 2,
+        ("AKIA11", 9_000_001): 1,
+        ("AKIA12", 9_000_000): 0,
+        ("AKIA12", 9_000_001): 3,
+        ("AKIA13", 9_000_000): 0,
+        ("AKIA13", 9_000_001): 6,
+    }
+    assert limiter.check("AKIA11", 100).remaining == 100 - 2 - 1 - 1  # (2 x ~1.0 of the window before) + 1 + 1
+    assert limiter.check("AKIA13", 100).remaining == 100 - 6 - 1
+
+
+async def test_an_idle_process_does_not_sync_and_reads_again_at_its_next_request(frontdoor_redis, redis_server):  # noqa: F811
+    clock = Clock(10_000_000 * WINDOW)
+    password = frontdoor_redis.connection_pool.connection_kwargs["password"]
+    other_client = aioredis.Redis(port=redis_server.port, username="frontdoor", password=password)
+    idle, busy = BatchedLimiter(frontdoor_redis, WINDOW, 0.1, clock), BatchedLimiter(other_client, WINDOW, 0.1, clock)
+    try:
+        assert (await idle.admit("AKIA14", 10)).remaining == 9
+        await idle.sync()
+        with redis_server.admin() as admin:
+            admin.config_resetstat()
+        for _ in range(3):
+            await idle.sync()  # no request since: nothing sent
+        assert sync_commands(redis_server) == {} and idle.syncs == 1
+        for _ in range(4):
+            await busy.admit("AKIA14", 10)
+        await busy.sync()
+        assert (await idle.admit("AKIA14", 10)).remaining == 10 - 1 - 4 - 1  # read before it was decided
+        assert [idle.check("AKIA14", 10).admitted for _ in range(5)] == [True] * 4 + [False]
+        await idle.sync()
+        assert idle.syncs == 2
+    finally:
+        await other_client.aclose()
+
+
+async def test_admissions_a_failed_sync_put_back_go_at_the_next_sync_without_a_request(redis_secrets, tmp_path):  # noqa: F811
+    from tests.support.ports import free_port
+
+    port = free_port()
+    password = redis_password_file(redis_secrets, "frontdoor").read_text().strip()
+    client = aioredis.Redis(port=port, username="frontdoor", password=password, socket_connect_timeout=0.2)
+    clock = Clock(11_000_000 * WINDOW)
+    limiter = BatchedLimiter(client, WINDOW, 0.1, clock)
+    server = None
+    try:
+        assert sum(limiter.check("AKIA15", 10).admitted for _ in range(2)) == 2
+        await limiter.sync()  # Redis is down
+        assert limiter.failures == 1
+        server = start_redis(tmp_path, redis_secrets, port=port)
+        await limiter.sync()  # no request since, but admissions to add
+        with server.admin() as admin:
+            current, _ = counter_keys("key", "AKIA15", WindowPosition.at(clock.now, WINDOW))
+            assert int(admin.get(current)) == 2
+    finally:
+        await client.aclose()
+        if server is not None:
+            server.stop()
+
+
+async def test_a_stale_key_with_redis_down_is_decided_locally_after_one_try(redis_secrets, tmp_path):  # noqa: F811
+    server = start_redis(tmp_path, redis_secrets)
+    password = redis_password_file(redis_secrets, "frontdoor").read_text().strip()
+    client = aioredis.Redis(port=server.port, username="frontdoor", password=password, socket_connect_timeout=0.2)
+    limiter = BatchedLimiter(client, WINDOW, 0.1, Clock(12_000_000 * WINDOW))
+    try:
+        assert (await limiter.admit("AKIA16", 3)).admitted
+        assert (await limiter.admit("AKIA16b", 3)).admitted
+        await limiter.sync()
+        await limiter.sync()  # idle: stale
+        server.stop()
+        assert [(await limiter.admit("AKIA16", 3)).admitted for _ in range(3)] == [True, True, False]
+        assert (await limiter.admit("AKIA16b", 3)).admitted
+        assert limiter.failures == 1  # one read tried; then the local counts decide, as after a failed sync
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+async def test_the_sync_task_rests_while_idle_and_a_request_wakes_it(frontdoor_redis, redis_server):  # noqa: F811
+    from tests.support.polling import eventually
+
+    clock = Clock(13_000_000 * WINDOW)
+    limiter = BatchedLimiter(frontdoor_redis, WINDOW, 0.05, clock)
+    current, _ = counter_keys("key", "AKIA17", WindowPosition.at(clock.now, WINDOW))
+
+    def counted() -> int:
+        with redis_server.admin() as admin:
+            return int(admin.get(current) or 0)
+
+    task = asyncio.create_task(limiter.run())
+    try:
+        await limiter.admit("AKIA17", 10)
+        await eventually(lambda: counted() == 1, timeout=5, interval=0.05, what="the first admission synced")
+        await eventually(lambda: limiter.resting, timeout=5, interval=0.05, what="an idle limiter resting")
+        await limiter.admit("AKIA17", 10)  # read again (stale), decided, and the sync task woken
+        await eventually(lambda: counted() == 2, timeout=5, interval=0.05, what="the woken task synced it")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

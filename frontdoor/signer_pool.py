@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 
 import zmq.asyncio
@@ -50,7 +51,17 @@ class SigningRefused(Exception):
 
 
 class SignerPool:
-    def __init__(self, config: Config, context: zmq.asyncio.Context, key: bytes, *, instruments: Instruments):
+    def __init__(
+        self,
+        config: Config,
+        context: zmq.asyncio.Context,
+        key: bytes,
+        *,
+        instruments: Instruments,
+        identity: str | None = None,
+    ):
+        """``identity``: whose order of preference the agents are chosen in; by default the host's, so
+        every front door of a host packs its requests onto the same signer."""
         self._config = config
         self._context = context
         self._key = key
@@ -59,9 +70,11 @@ class SignerPool:
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
         self._store_down: set[str] = set()  # deployments whose signers are Down for the session store
+        # Agents that let a request time out, until when they are asked last (the loop's clock).
+        self._stalled_until: dict[str, float] = {}
         self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
         self._policies = {
-            BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(),
+            BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(socket.gethostname() if identity is None else identity),
             BalancingPolicy.ROUND_ROBIN: RoundRobin(),
         }
 
@@ -184,7 +197,12 @@ class SignerPool:
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             if isinstance(exc, PeerLost):
                 raise
+            # Asked last until its registration would have lapsed had it frozen (then it leaves the
+            # pool); after that one request finds out whether it answers again.
+            self._stalled_until[agent_id] = asyncio.get_running_loop().time() + self._config.etcd.lease_ttl
             return None
+        if self._stalled_until:
+            self._stalled_until.pop(agent_id, None)
         self._instruments.sign_duration.labels(agent_id).observe(time.perf_counter() - started)
         return SigningReply.from_item(item)
 
@@ -193,11 +211,19 @@ class SignerPool:
         return None if channel is None else (channel, channel.connections)
 
     def _candidates(self, deployment_name: str) -> list[Candidate]:
+        stalled = self._stalled_agents() if self._stalled_until else frozenset()
         return [
-            Candidate(agent_id, self._channels[agent_id].outstanding)
+            Candidate(agent_id, self._channels[agent_id].outstanding, agent_id in stalled)
             for agent_id in self._serving.get(deployment_name, ())
             if agent_id in self._channels and self._channels[agent_id].connected
         ]
+
+    def _stalled_agents(self) -> frozenset[str]:
+        now = asyncio.get_running_loop().time()
+        for agent_id, until in list(self._stalled_until.items()):
+            if until <= now:
+                del self._stalled_until[agent_id]
+        return frozenset(self._stalled_until)
 
     def queue_depths(self) -> dict[str, int]:
         """Signing requests awaiting an answer, per agent (a gauge of the ops listener)."""

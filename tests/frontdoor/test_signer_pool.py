@@ -19,6 +19,7 @@ from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState
 from contract.requests import SigningReply, SigningRequest
 from contract.webapi import STORE_DOWN_FAULT, GroupsSnapshot
+from frontdoor.balancing import rendezvous_rank
 from frontdoor.signer_pool import POOL_WAKE, NoSignerAvailable, SignerPool, SigningRefused, StoreUnavailableAtSigner
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
@@ -48,14 +49,14 @@ async def context():
 def pool_for(context, tmp_path):
     pools = []
 
-    def make(pool_wait=2.0, request_timeout=0.3, max_attempts=3) -> SignerPool:
+    def make(pool_wait=2.0, request_timeout=0.3, max_attempts=3, identity=None) -> SignerPool:
         config = parse_config(
             {
                 "signers": {"pool_wait": pool_wait, "request_timeout": request_timeout, "max_attempts": max_attempts},
                 "runtime": {"state_dir": str(tmp_path / "state")},
             }
         )
-        pool = SignerPool(config, context, KEY, instruments=Instruments())
+        pool = SignerPool(config, context, KEY, instruments=Instruments(), identity=identity)
         pools.append(pool)
         return pool
 
@@ -272,3 +273,53 @@ async def test_signers_down_for_another_reason_are_waited_for(pool_for, signers)
     with pytest.raises(NoSignerAvailable):
         await pool.sign(REQUEST, MANAGER)
     assert time.monotonic() - started >= 0.45
+
+
+async def test_one_front_doors_requests_go_to_one_signer_until_a_burst_spreads_them(pool_for, signers):
+    """At low load every request goes to the same signer (one process woken, its messages fuller);
+    rotating ties woke each signer for every other request.  A burst beyond what one signer takes at
+    no cost in latency spreads over both."""
+    for agent_id in ("a", "b"):
+        signers.start(agent_id, signing)
+    pool = pool_for()
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    await eventually(lambda: all(pool._channels[a].connected for a in ("a", "b")), 5)
+    for _ in range(20):
+        assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}
+    handled = sorted(server.handled for server in signers.servers.values())
+    assert handled == [0, 20]
+    for concurrent in (4, 4, 4):  # a few at once: still one signer, one message each time
+        await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(concurrent)))
+    assert sorted(server.handled for server in signers.servers.values()) == [0, 32]
+    burst = await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(200)))
+    assert all(headers == {"Authorization": "ok"} for headers in burst)
+    spread = sorted(server.handled for server in signers.servers.values())
+    assert spread[0] >= 80 and sum(spread) == 232
+
+
+def identity_preferring(agent_id: str, others: list[str]) -> str:
+    """A front-door identity whose preferred agent is ``agent_id``."""
+    return next(
+        identity
+        for identity in (f"host-{n}" for n in range(100))
+        if all(rendezvous_rank(identity, agent_id) < rendezvous_rank(identity, other) for other in others)
+    )
+
+
+async def test_a_frozen_preferred_signer_costs_one_request_a_timeout_not_every_request(pool_for, signers):
+    """Packing prefers one signer even with requests in flight; one that stopped answering (frozen,
+    SIGSTOP) must not keep receiving them: after its first timeout it is asked last."""
+    signers.start("a", never_answering)
+    signers.start("b", signing)
+    pool = pool_for(request_timeout=0.3, identity=identity_preferring("a", ["b"]))
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    await eventually(lambda: all(pool._channels[a].connected for a in ("a", "b")), 5)
+    assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}  # "a" timed out, "b" answered
+    started = time.monotonic()
+    for _ in range(10):
+        assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}
+    assert time.monotonic() - started < 1.0  # none waited for "a" (0.3 s each)
+    assert signers.servers["b"].handled == 11
+    concurrent = await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(8)))
+    assert all(headers == {"Authorization": "ok"} for headers in concurrent)
+    assert pool._channels["a"].outstanding == 0  # nothing new was sent to the frozen one

@@ -196,10 +196,19 @@ async def _relay_response(
                 "after_s": round(time.monotonic() - started, 3),
             },
         )
-        response.force_close()
+        cut_off(request, response)
         return response
     await response.write_eof()
     return response
+
+
+def cut_off(request: web.Request, response: web.StreamResponse) -> None:
+    """End a relayed answer whose upstream broke off after its headers went out: abort the browser's
+    connection.  Returning it as it is would let aiohttp's ``write_eof`` end a chunked body with its
+    last chunk, and the browser would take a truncated answer for a whole one."""
+    response.force_close()
+    if request.transport is not None:
+        request.transport.abort()
 
 
 class LeanExchange:
@@ -269,7 +278,7 @@ class LeanExchange:
         except (MalformedAnswer, ConnectionLost) as exc:
             # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
             self._broke("broken_body", "upstream broke off mid-body", exc, target)
-            response.force_close()
+            cut_off(request, response)
             return response
         await response.write_eof()
         return response

@@ -86,3 +86,20 @@ async def test_a_kept_alive_connection_the_manager_closed_costs_no_request(front
     assert await _get_version(base_url) == (200, "application/json", VERSION)
     assert await _get_version(base_url) == (200, "application/json", VERSION)  # sent again, on a new connection
     assert manager.connections == 2
+
+
+# The Manager's answer breaks off after its head and a first chunk went out to the browser.
+CUT_CHUNKED = AndClose(
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+)
+
+
+@pytest.mark.parametrize("front_door_to", [[CUT_CHUNKED]], indirect=True)
+async def test_an_answer_that_breaks_off_after_the_browser_saw_its_head_fails_in_the_browser(front_door_to):
+    """Not a truncated body that looks whole: the browser's read fails (its connection is cut)."""
+    base_url, _manager = front_door_to
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(base_url + "/func/") as response:
+            assert response.status == 200  # the head was relayed before the upstream broke off
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()

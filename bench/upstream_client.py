@@ -8,6 +8,8 @@ client process's CPU per request (user + system), best of ``--runs``.
 
 - aiohttp: one ``ClientSession`` set up as the front door's (``frontdoor.app._http_client``: a
   ``TCPConnector`` with keep-alive, no decompression, a dummy cookie jar), ``request()`` + ``read()``.
+- lean: ``frontdoor.lean_client.LeanClient`` as the front door builds it (a kept-alive pool, llhttp
+  parsing every answer strictly), ``send()`` + ``read()`` + ``release()``.
 - bare: an ``asyncio.Protocol`` per connection that writes the request in one ``write`` and parses the
   status line, the headers and a ``Content-Length`` body (no chunked bodies, no streaming: the lower
   bound of what a lean client for the Manager's needs would cost, not a finished client).
@@ -28,6 +30,10 @@ import time
 import aiohttp
 import uvloop
 from aiohttp import web
+from yarl import URL
+
+from frontdoor.lean_client import LeanClient
+from service_runtime.http1 import client_tls
 
 BODY = json.dumps({"authorized": "yes", "echo": "bench"}).encode()
 HEADERS = {
@@ -144,6 +150,24 @@ async def aiohttp_client(port: int, requests: int, concurrency: int) -> None:
     await session.close()
 
 
+async def lean_client(port: int, requests: int, concurrency: int) -> None:
+    client = LeanClient(limit=concurrency, tls=client_tls(True), connect_timeout=lambda: 5.0)
+    url = URL(f"http://127.0.0.1:{port}{TARGET}")
+    headers = list(dict(HEADERS, Host=f"127.0.0.1:{port}").items())
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            connection = await client.send("GET", url, TARGET, headers)
+            try:
+                body = await connection.read()
+            finally:
+                client.release(connection, url)
+            assert connection.status == 200 and body == BODY
+
+    await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+    client.close()
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -156,6 +180,9 @@ def measure(client, port: int, requests: int, concurrency: int) -> tuple[float, 
     uvloop.run(client(port, requests, concurrency))
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     return requests / wall, cpu * 1e6 / requests
+
+
+CLIENTS = (("aiohttp", aiohttp_client), ("lean (frontdoor.lean_client)", lean_client), ("bare protocol", bare_client))
 
 
 def main() -> None:
@@ -179,7 +206,7 @@ def main() -> None:
         print("| client | concurrency | req/s (best) | client CPU us/request (best) |")
         print("|---|---|---|---|")
         for concurrency in (int(c) for c in args.concurrency.split(",")):
-            for name, client in (("aiohttp", aiohttp_client), ("bare protocol", bare_client)):
+            for name, client in CLIENTS:
                 runs = [measure(client, port, args.requests, concurrency) for _ in range(args.runs)]
                 print(
                     f"| {name} | {concurrency} | {max(r[0] for r in runs):,.0f} | {min(r[1] for r in runs):.0f} |",

@@ -20,6 +20,7 @@ from frontdoor.endpoint_probe import probe_client, probe_forever
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.host_check import host_check_middleware
 from frontdoor.jwks import jwks_for
+from frontdoor.lean_client import LeanClient
 from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.observability import REQUEST_METRICS, RequestMetrics
 from frontdoor.ops import WS_RELAY, register_stats
@@ -36,6 +37,7 @@ from frontdoor.upstream_exchange import PROXIED_SKIP_AUTO_HEADERS
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.websocket import EXACT_TIMERS_UP_TO, WebSocketRelay
 from frontdoor.webui_config import WebUiConfig
+from service_runtime.http1 import client_tls
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_shared_key
 from service_runtime.redis_client import redis_client
@@ -134,6 +136,11 @@ def build_app(
         instruments=instruments,
         trusted_proxies=TrustedProxies(config.service.trusted_proxies),
         tracing=tracing,
+        lean_http=LeanClient(
+            limit=config.api.connection_limit,
+            tls=client_tls(config.api.ssl_verify),
+            connect_timeout=lambda: config.api.connect_timeout,  # reloadable: read at each connect
+        ),
     )
     app[FRONT_DOOR] = front
     app[REQUEST_METRICS] = RequestMetrics(instruments)
@@ -182,6 +189,7 @@ def _background(runners):
 
 async def _close(front: FrontDoor, relay: WebSocketRelay, zmq_context: zmq.asyncio.Context) -> None:
     await front.http.close()
+    front.lean_http.close()
     await front.probe_http.close()
     await relay.close_client()
     front.signers.close()

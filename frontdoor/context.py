@@ -16,6 +16,7 @@ from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapsh
 from frontdoor.cookie_memo import CookieMemo
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
+from frontdoor.lean_client import LeanClient
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
 from frontdoor.trusted_proxies import TrustedProxies
@@ -42,6 +43,7 @@ class FrontDoor:
     groups_watcher: GroupsWatcher | None = None
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
     tracing: NoTracing = NO_TRACING  # [otel]: spans of proxied requests
+    lean_http: LeanClient | None = None  # proxied requests without a body (frontdoor.lean_client)
     _manager_built: tuple | None = field(default=None, init=False, repr=False)  # (what from, Deployment)
 
     def deployment(self, name: str) -> Deployment | None:

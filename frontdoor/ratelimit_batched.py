@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 # One sync in one command (a pipeline of INCRBY + PEXPIRE + MGET per key cost ~3x the CPU in redis-py).
 # KEYS: the counters of windows already left with admissions still to add, then (current, previous)
 # of every key in use.  ARGV: counter TTL in ms, how many counters of left windows, their counts, then
-# our admissions per key in use.  Returns (current, previous) of every key in use, flat.
+# our admissions per key in use.  Returns (current, previous) of every key in use, flat.  It sends the
+# commands the pipeline sent (INCRBY, PEXPIRE, MGET): GET stays what session and key reads use, so
+# Redis's per-command statistics still tell a request-path read from the limiter's sync.
 SYNC_SCRIPT = """
 local ttl, left = ARGV[1], tonumber(ARGV[2])
 for i = 1, left do
@@ -49,15 +51,13 @@ local totals = {}
 for j = 1, (#KEYS - left) / 2 do
   local current_key, previous_key = KEYS[left + 2 * j - 1], KEYS[left + 2 * j]
   local admitted = tonumber(ARGV[2 + left + j])
-  local current
   if admitted > 0 then
-    current = redis.call('INCRBY', current_key, admitted)
+    redis.call('INCRBY', current_key, admitted)
     redis.call('PEXPIRE', current_key, ttl)
-  else
-    current = tonumber(redis.call('GET', current_key) or '0')
   end
-  totals[2 * j - 1] = current
-  totals[2 * j] = tonumber(redis.call('GET', previous_key) or '0')
+  local pair = redis.call('MGET', current_key, previous_key)
+  totals[2 * j - 1] = tonumber(pair[1] or '0')
+  totals[2 * j] = tonumber(pair[2] or '0')
 end
 return totals
 """

@@ -20,8 +20,10 @@ from contract.webapi import MANAGER_DEPLOYMENT, Deployment
 from frontdoor import problems
 from frontdoor.context import FrontDoor
 from frontdoor.encoded_body import decoded_body
+from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
+from frontdoor.upstream_wire import ConnectionLost, MalformedAnswer, UpstreamConnection
 from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
 
@@ -41,6 +43,7 @@ class UpstreamExchange:
     def __init__(self, front: FrontDoor):
         self._front = front
         self._upstream_errors = front.instruments.upstream_errors
+        self._lean = None if front.lean_http is None else LeanExchange(front.lean_http, self._upstream_errors)
 
     def api_version(self, request: web.Request) -> str:
         """Read once per request: the version sent must be the one signed, even if a reload changes
@@ -105,10 +108,16 @@ class UpstreamExchange:
     async def _exchange(
         self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace
     ) -> web.StreamResponse:
-        loop = asyncio.get_running_loop()
-        answer_within = deployment.response_timeout
         decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
+        if self._lean is not None and lean_client_serves(
+            request.method, body_to_stream=has_body, websocket=False, scheme=target.url.scheme
+        ):
+            headers = self.headers(request, target, signed, deployment, trace)
+            cookies = self.cookie_rules(deployment)
+            return await self._lean.exchange(request, target, headers, decoded or b"", cookies, deployment)
+        loop = asyncio.get_running_loop()
+        answer_within = deployment.response_timeout
         try:
             # The Manager's time to answer counts from the end of the request body: without one it
             # starts now (a deadline given at entry costs half of one rescheduled later).
@@ -187,7 +196,101 @@ async def _relay_response(
                 "after_s": round(time.monotonic() - started, 3),
             },
         )
-        response.force_close()
+        cut_off(request, response)
         return response
     await response.write_eof()
     return response
+
+
+def cut_off(request: web.Request, response: web.StreamResponse) -> None:
+    """End a relayed answer whose upstream broke off after its headers went out: abort the browser's
+    connection.  Returning it as it is would let aiohttp's ``write_eof`` end a chunked body with its
+    last chunk, and the browser would take a truncated answer for a whole one."""
+    response.force_close()
+    if request.transport is not None:
+        request.transport.abort()
+
+
+class LeanExchange:
+    """An attempt through the lean client (``frontdoor.lean_client``): the same answers, errors, metrics
+    and log lines as the aiohttp attempt above, for requests without a body to stream."""
+
+    def __init__(self, client: LeanClient, errors: Labelled):
+        self._client = client
+        self._upstream_errors = errors
+
+    async def exchange(
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        headers,
+        body: bytes,
+        cookies: CookieRules,
+        deployment: Deployment,
+    ) -> web.StreamResponse:
+        """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b""."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(loop.time() + deployment.response_timeout) as deadline:
+                connection = await self._client.send(request.method, target.url, target.target, headers.items(), body)
+        except TimeoutError:
+            if deadline.expired():
+                self._upstream_errors.labels("response_timeout").inc()
+                return problems.gateway_timeout()
+            raise
+        except ConnectTimeout:
+            self._upstream_errors.labels("connect_timeout").inc()
+            return NOT_CONNECTED
+        except NotConnected as exc:  # nothing of the request was sent
+            self._broke("unreachable", "upstream endpoint unreachable", exc, target)
+            return NOT_CONNECTED
+        except MalformedAnswer as exc:  # not retried: the upstream may have acted on the request
+            self._broke("malformed_answer", "upstream answer refused", exc, target)
+            return problems.bad_gateway()
+        except ConnectionLost as exc:
+            self._broke("unreachable", "upstream connection broke", exc, target)
+            if request.method in IDEMPOTENT_METHODS and not request.body_exists:  # the aiohttp attempt's rule
+                return NOT_CONNECTED
+            return problems.bad_gateway()
+        try:
+            headers = downstream_headers(connection.headers, cookies=cookies)
+            return await self._relay(request, connection, headers, target)
+        finally:
+            self._client.release(connection, target.url)
+
+    async def _relay(
+        self, request: web.Request, connection: UpstreamConnection, headers, target: UpstreamTarget
+    ) -> web.StreamResponse:
+        length = connection.length
+        if length is not None and length <= SMALL_BODY:
+            # Small, sized bodies (most API answers) go out with their headers in one write.
+            try:
+                body = await connection.read()
+            except (MalformedAnswer, ConnectionLost) as exc:  # nothing sent to the browser yet
+                self._broke("broken_body", "upstream broke off mid-body", exc, target)
+                return problems.bad_gateway()
+            return web.Response(status=connection.status, reason=connection.reason, body=body, headers=headers)
+        response = web.StreamResponse(status=connection.status, reason=connection.reason, headers=headers)
+        await response.prepare(request)
+        try:
+            async for chunk in connection.chunks():
+                await response.write(chunk)
+        except (MalformedAnswer, ConnectionLost) as exc:
+            # Headers are gone already: all we can do is cut the connection so the browser sees it fail.
+            self._broke("broken_body", "upstream broke off mid-body", exc, target)
+            cut_off(request, response)
+            return response
+        await response.write_eof()
+        return response
+
+    def _broke(self, kind: str, message: str, exc: Exception, target: UpstreamTarget) -> None:
+        self._upstream_errors.labels(kind).inc()
+        log.warning(
+            message,
+            extra={
+                "event": "upstream_error",
+                "error": type(exc).__name__,
+                "reason": str(exc)[:200],  # ours (upstream_wire's words), never the upstream's bytes
+                "endpoint": str(target.url.origin()),
+            },
+        )

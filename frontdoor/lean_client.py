@@ -1,0 +1,178 @@
+"""The lean upstream client: proxied requests without a body to stream, on kept-alive ``UpstreamConnection``s.
+
+aiohttp's client cost the front door ~100 µs of CPU per proxied request more than a bare protocol
+(docs/performance.md, "Is aiohttp's client the floor?").  This client does only what a bodiless
+proxied request needs: one in-memory write (no body, or one the front door holds already: an
+``X-BackendAI-Encoded`` body it had decoded), a strictly parsed answer (``frontdoor.upstream_wire``), a
+pool of kept-alive connections per endpoint.  Requests with a body to stream (uploads) and WebSocket
+handshakes stay on aiohttp's client; ``lean_client_serves`` decides, per request, with no I/O.
+
+As aiohttp's connector did: at most ``limit`` connections in use at once, idle ones closed after
+``KEEPALIVE`` seconds, TLS with the same verification (``service_runtime.http1.client_tls``), the
+connect timeout read at each connect (``[api] connect_timeout`` is reloadable), and an idempotent
+request sent once more on a fresh connection when a kept-alive one was closed before any byte of
+its answer (RFC 9112 §9.3.1, aiohttp's ``retry_persistent_connection``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Iterable
+
+from yarl import URL
+
+from frontdoor.upstream_wire import ConnectionLost, UpstreamConnection
+
+KEEPALIVE = 30.0  # seconds an idle connection is kept (aiohttp's connector: keepalive_timeout=30)
+# Methods the lean client sends; any other goes through aiohttp's client.
+LEAN_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "POST", "PUT", "PATCH"})
+# aiohttp sends these with ``Content-Length: 0`` when they have no body; so do we.
+EMPTY_BODY_LENGTH = frozenset({"POST", "PUT", "PATCH"})
+# aiohttp's IDEMPOTENT_METHODS: sent once more when the connection broke before the answer began.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+Endpoint = tuple[bool, str, int]  # (TLS, host, port)
+
+
+class NotConnected(Exception):
+    """No connection could be made (refused, unresolvable, TLS refused): nothing was sent."""
+
+
+class ConnectTimeout(NotConnected):
+    """Connecting (the TLS handshake included) took longer than ``[api] connect_timeout``."""
+
+
+def lean_client_serves(method: str, *, body_to_stream: bool, websocket: bool, scheme: str) -> bool:
+    """Whether a proxied request goes through the lean client (else aiohttp's): nothing to stream up,
+    no upgrade."""
+    return not body_to_stream and not websocket and method in LEAN_METHODS and scheme in ("http", "https")
+
+
+def request_wire(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
+    """The request's bytes; a header holding a line break or NUL is refused (as aiohttp refuses it).
+    ``Content-Length`` is the caller's when given (it must be the body's), else added as aiohttp adds it."""
+    fields = [f"{name}: {value}" for name, value in headers]
+    if (body or method in EMPTY_BODY_LENGTH) and not any(f[:15].lower() == "content-length:" for f in fields):
+        fields.append(f"Content-Length: {len(body)}")
+    block = "\r\n".join(fields)
+    separators = max(len(fields) - 1, 0)  # each adds one CR and one LF: any other is inside a name or value
+    if block.count("\r") != separators or block.count("\n") != separators or "\0" in block:
+        raise ValueError("a line break or NUL in a header")
+    return f"{method} {target} HTTP/1.1\r\n{block}\r\n\r\n".encode() + body
+
+
+def endpoint_of(url: URL) -> Endpoint:
+    return url.scheme == "https", url.raw_host or "", url.port or (443 if url.scheme == "https" else 80)
+
+
+class LeanClient:
+    def __init__(self, *, limit: int, tls: ssl.SSLContext, connect_timeout: Callable[[], float]):
+        self._slots = asyncio.Semaphore(limit) if limit else None
+        self._tls = tls
+        self._connect_timeout = connect_timeout
+        self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+
+    async def send(
+        self, method: str, url: URL, target: str, headers: Iterable[tuple[str, str]], body: bytes = b""
+    ) -> UpstreamConnection:
+        """A connection whose answer's head has arrived (``head()`` returns at once); hand it back with
+        ``release``.  NotConnected: nothing left; MalformedAnswer, ConnectionLost: see their docs."""
+        wire = request_wire(method, target, headers, body)
+        endpoint = endpoint_of(url)
+        if self._slots is not None:
+            await self._slots.acquire()
+        try:
+            return await self._exchange(endpoint, wire, method)
+        except BaseException:
+            self._free_slot()
+            raise
+
+    async def _exchange(self, endpoint: Endpoint, wire: bytes, method: str) -> UpstreamConnection:
+        retry = method in RETRIED_METHODS
+        while True:
+            connection = self._pooled(endpoint) or await self._connect(endpoint)
+            connection.begin(wire, head_only=method == "HEAD")
+            try:
+                await connection.head()
+                return connection
+            except ConnectionLost as exc:
+                connection.close()
+                if not retry or exc.answered:
+                    raise
+                retry = False
+            except BaseException:  # a refused answer, a timeout, a browser gone: never reused
+                connection.close()
+                raise
+
+    def release(self, connection: UpstreamConnection, url: URL) -> None:
+        """Back to the pool when its answer was read to the end and it may live; closed otherwise."""
+        self._free_slot()
+        if not connection.reusable:
+            connection.close()
+            return
+        connection.idle()
+        loop = asyncio.get_running_loop()
+        connection.idle_since = loop.time()
+        self._idle.setdefault(endpoint_of(url), []).append(connection)
+        if self._sweep is None:
+            self._sweep = loop.call_later(KEEPALIVE, self._close_expired)
+
+    def close(self) -> None:
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+        self._idle.clear()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+
+    def _pooled(self, endpoint: Endpoint) -> UpstreamConnection | None:
+        """The most recently used live connection to ``endpoint`` (others expire first)."""
+        idle = self._idle.get(endpoint)
+        deadline = asyncio.get_running_loop().time() - KEEPALIVE
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and connection.idle_since > deadline:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self, endpoint: Endpoint) -> UpstreamConnection:
+        tls, host, port = endpoint
+        seconds = self._connect_timeout()
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                _transport, connection = await loop.create_connection(
+                    UpstreamConnection,
+                    host.strip("[]"),
+                    port,
+                    ssl=self._tls if tls else None,
+                    server_hostname=host.strip("[]") if tls else None,
+                )
+        except TimeoutError:
+            if deadline.expired():
+                raise ConnectTimeout(f"no connection within {seconds} s") from None
+            raise
+        except OSError as exc:  # refused, unreachable, unresolvable (socket.gaierror), a refused certificate
+            raise NotConnected(f"{type(exc).__name__}: {exc}") from exc
+        return connection
+
+    def _close_expired(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() - KEEPALIVE
+        for endpoint, idle in list(self._idle.items()):
+            kept = [c for c in idle if not c.closed and c.idle_since > deadline]
+            for connection in idle:
+                if connection not in kept:
+                    connection.close()
+            if kept:
+                self._idle[endpoint] = kept
+            else:
+                del self._idle[endpoint]
+        self._sweep = loop.call_later(KEEPALIVE, self._close_expired) if self._idle else None
+
+    def _free_slot(self) -> None:
+        if self._slots is not None:
+            self._slots.release()

@@ -1,0 +1,174 @@
+"""Which client serves a proxied request (no I/O), the request's bytes (no I/O), and the lean client's
+pool against real servers: reuse, the one retry of a stale kept-alive connection, refusals, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import pytest
+from aiohttp import web
+from yarl import URL
+
+from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves, request_wire
+from frontdoor.upstream_wire import ConnectionLost
+from service_runtime.http1 import client_tls
+from tests.support.crafted_http import CLOSE, CraftedServer
+from tests.support.ports import free_port
+from tests.support.tls import write_loopback_certificate
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+HOST = [("Host", "127.0.0.1")]
+
+
+@pytest.mark.parametrize(
+    "method, body_to_stream, websocket, scheme, lean",
+    [
+        ("GET", False, False, "http", True),
+        ("HEAD", False, False, "https", True),
+        ("DELETE", False, False, "http", True),
+        ("POST", False, False, "http", True),  # an empty POST: nothing to stream
+        ("POST", True, False, "http", False),  # an upload streams through aiohttp's client
+        ("PUT", True, False, "https", False),
+        ("GET", False, True, "http", False),  # a WebSocket handshake
+        ("TRACE", False, False, "http", False),
+        ("PROPFIND", False, False, "http", False),
+        ("GET", False, False, "ws", False),
+    ],
+)
+def test_which_client_serves_a_request(method, body_to_stream, websocket, scheme, lean):
+    assert lean_client_serves(method, body_to_stream=body_to_stream, websocket=websocket, scheme=scheme) is lean
+
+
+def test_the_request_bytes():
+    wire = request_wire("GET", "/a?b=%2F", [("Host", "m:8081"), ("X-A", "1")])
+    assert wire == b"GET /a?b=%2F HTTP/1.1\r\nHost: m:8081\r\nX-A: 1\r\n\r\n"
+    assert request_wire("POST", "/", HOST).endswith(b"Content-Length: 0\r\n\r\n")  # as aiohttp sends it
+    assert request_wire("POST", "/", [*HOST, ("content-length", "0")]).count(b"ength") == 1
+    # A body the front door holds (a decoded X-BackendAI-Encoded one): its length, then the body.
+    assert request_wire("POST", "/", HOST, b'{"a": 1}').endswith(b'Content-Length: 8\r\n\r\n{"a": 1}')
+    assert request_wire("POST", "/", [*HOST, ("Content-Length", "8")], b'{"a": 1}').count(b"ength") == 1
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\0b"])
+def test_a_header_with_a_line_break_is_never_written(value):
+    with pytest.raises(ValueError):
+        request_wire("GET", "/", [*HOST, ("X-A", value)])
+    with pytest.raises(ValueError):
+        request_wire("GET", "/", [*HOST, (f"X-{value}", "1")])
+
+
+def _client(limit: int = 10, tls: ssl.SSLContext | None = None) -> LeanClient:
+    return LeanClient(limit=limit, tls=tls or client_tls(True), connect_timeout=lambda: 2.0)
+
+
+async def _fetch(client: LeanClient, url: str, method: str = "GET") -> tuple[int, bytes]:
+    connection = await client.send(method, URL(url), "/x", HOST)
+    try:
+        return connection.status, await connection.read()
+    finally:
+        client.release(connection, URL(url))
+
+
+async def test_kept_alive_connections_are_reused():
+    client = _client()
+    async with CraftedServer([]) as server:
+        for _ in range(5):
+            assert await _fetch(client, server.url) == (200, b"ok")
+        assert server.connections == 1 and len(server.requests) == 5
+    client.close()
+
+
+@pytest.mark.parametrize("method, retried", [("GET", True), ("DELETE", True), ("POST", False), ("PATCH", False)])
+async def test_a_kept_alive_connection_closed_before_the_answer_is_retried_for_idempotent_methods(method, retried):
+    client = _client()
+    async with CraftedServer([OK, CLOSE]) as server:
+        assert await _fetch(client, server.url) == (200, b"ok")
+        if retried:
+            assert await _fetch(client, server.url, method) == (200, b"ok")
+            assert server.connections == 2 and len(server.requests) == 3
+        else:
+            with pytest.raises(ConnectionLost) as lost:
+                await _fetch(client, server.url, method)
+            assert not lost.value.answered  # nothing of an answer: the caller's failover rules decide
+            assert len(server.requests) == 2
+    client.close()
+
+
+async def test_a_connection_lost_twice_is_not_retried_again():
+    client = _client()
+    async with CraftedServer([CLOSE, CLOSE]) as server:
+        with pytest.raises(ConnectionLost):
+            await _fetch(client, server.url)
+        assert len(server.requests) == 2
+    client.close()
+
+
+async def test_a_body_in_memory_is_sent_and_resent_with_its_request():
+    client = _client()
+    async with CraftedServer([OK, CLOSE]) as server:
+        assert await _fetch(client, server.url) == (200, b"ok")
+        connection = await client.send("PUT", URL(server.url), "/x", HOST, b"decoded")
+        assert (connection.status, await connection.read()) == (200, b"ok")
+        client.release(connection, URL(server.url))
+        assert server.bodies == [b"", b"decoded", b"decoded"]  # the kept-alive one closed: sent again whole
+    client.close()
+
+
+async def test_nothing_listening_is_not_connected():
+    client = _client()
+    with pytest.raises(NotConnected):
+        await _fetch(client, f"http://127.0.0.1:{free_port()}")
+    client.close()
+
+
+async def test_a_connect_that_hangs_is_a_connect_timeout():
+    client = LeanClient(limit=1, tls=client_tls(True), connect_timeout=lambda: 0.2)
+    tls_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never handshakes
+    port = tls_server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ConnectTimeout):
+            await _fetch(client, f"https://127.0.0.1:{port}")
+    finally:
+        tls_server.close()
+    client.close()
+
+
+async def test_tls_is_verified_unless_configured_off(tmp_path):
+    cert, key = write_loopback_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def answer(_request):
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/x", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    url = f"https://127.0.0.1:{port}"
+    try:
+        verified, unverified = _client(tls=client_tls(True)), _client(tls=client_tls(False))
+        with pytest.raises(NotConnected):  # self-signed: not in the trust store
+            await _fetch(verified, url)
+        assert await _fetch(unverified, url) == (200, b"ok")
+        trusting = ssl.create_default_context(cafile=str(cert))
+        assert await _fetch(_client(tls=trusting), url) == (200, b"ok")
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_limit_bounds_connections_in_use():
+    client = _client(limit=1)
+    async with CraftedServer([]) as server:
+        first = await client.send("GET", URL(server.url), "/x", HOST)
+        second = asyncio.ensure_future(_fetch(client, server.url))
+        done, _pending = await asyncio.wait([second], timeout=0.2)  # it must stay waiting for the slot
+        assert not done and len(server.requests) == 1
+        assert await first.read() == b"ok"
+        client.release(first, URL(server.url))
+        assert await second == (200, b"ok")
+        assert server.connections == 1
+    client.close()

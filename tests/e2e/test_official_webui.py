@@ -20,6 +20,8 @@ from playwright.sync_api import expect, sync_playwright
 from devstack.cluster import DEFAULT_SCALING_GROUP, RESOURCE_SLOTS
 from tests.support.browser import launch_chromium, screenshot
 from tests.support.official_webui import NEWER_VERSION, VERSION, encode_like_the_web_ui, official_static_dir
+from tests.support.polling import eventually_sync
+from tests.support.request_timeline import RequestTimeline
 from tests.support.stack import ADMIN_USER, RunningStack
 
 pytestmark = pytest.mark.slow
@@ -187,9 +189,35 @@ def newer_stack(tmp_path_factory, official_stack):
     running.stop()
 
 
+# Above the 26.x client's requestTimeout (30 s): a slow answer ends in the start page or the UI's error.
+START_PAGE_DEADLINE = 45.0
+
+
+def start_page_shown(page) -> bool:
+    """The header's user menu names us and the start page's first panel is there."""
+    return (
+        page.get_by_text(ADMIN_USER[0]).first.is_visible()
+        and page.get_by_role("button", name="Create Folder").is_visible()
+    )
+
+
+def wait_for_the_start_page(page, timeline: RequestTimeline) -> None:
+    try:
+        eventually_sync(lambda: start_page_shown(page), START_PAGE_DEADLINE, 0.25, "the start page after login")
+    except AssertionError as stalled:
+        screenshot(page, "official-webui-newer-stalled")
+        raise AssertionError(f"{stalled}; what the page asked and got:\n{timeline.report()}") from None
+
+
 def test_a_newer_web_ui_logs_in_through_us_and_reaches_its_start_page_in_chromium(newer_stack):
     """The 26.x bundle (React): its login dialog, encoded login and signed GraphQL, then its start page.
-    Calls to Manager APIs newer than the devstack's are allowed to fail; nothing else may."""
+    Calls to Manager APIs newer than the devstack's are allowed to fail; nothing else may.
+
+    After login the UI keeps its splash ("Loading components...") while it runs a dozen GraphQL
+    queries and loads the start page's chunks: 1-3 s idle, up to 6 s measured on a starved 2-core
+    host.  The wait is one deadline for the whole start page, above the UI's own 30 s per-request
+    limit, so the UI itself decides between the page and its error; if neither comes, the failure
+    prints every request after login with its status and time, and any left unanswered."""
     calls: list[tuple[str, str, int]] = []
     policy_errors: list[str] = []
     with sync_playwright() as playwright:
@@ -197,6 +225,7 @@ def test_a_newer_web_ui_logs_in_through_us_and_reaches_its_start_page_in_chromiu
         try:
             page = browser.new_page(base_url=newer_stack.base_url, viewport={"width": 1400, "height": 900})
             page.set_default_timeout(20_000)
+            timeline = RequestTimeline(newer_stack.base_url).follow(page)
             page.on("console", lambda m: policy_errors.append(m.text) if "Content Security Policy" in m.text else None)
             page.on(
                 "response", lambda r: calls.append((r.request.method, r.url[len(newer_stack.base_url) :], r.status))
@@ -207,8 +236,8 @@ def test_a_newer_web_ui_logs_in_through_us_and_reaches_its_start_page_in_chromiu
             with page.expect_response(lambda r: r.url.endswith("/server/login") and r.status == 200) as login:
                 page.get_by_role("button", name="Login").click()
             assert login.value.json()["authenticated"] is True
-            expect(page.get_by_text(ADMIN_USER[0]).first).to_be_visible()  # the header's user menu
-            expect(page.get_by_role("button", name="Create Folder")).to_be_visible()  # the start page
+            timeline.mark("login answered 200")
+            wait_for_the_start_page(page, timeline)
             screenshot(page, "official-webui-newer-start")
         finally:
             browser.close()

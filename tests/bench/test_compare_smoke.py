@@ -56,13 +56,20 @@ class Harness:
         return self.process.poll() is not None
 
     def wait(self, timeout: float) -> int:
-        eventually_sync(
-            self.exited,
-            timeout=timeout,
-            interval=0.2,
-            what="the harness to exit",
-        )
+        try:
+            eventually_sync(self.exited, timeout=timeout, interval=0.2, what="the harness to exit")
+        except AssertionError as exc:  # what it was doing, and which of its processes were still there
+            raise AssertionError(f"{exc}\nstill running: {self.still_running()}\noutput:\n{self.output()}") from None
         return self.process.returncode
+
+    def still_running(self) -> list[str]:
+        alive = []
+        for process in self.leftovers():
+            try:
+                alive.append(f"{process.pid} {process.status()} {' '.join(process.cmdline())[:160]}")
+            except psutil.Error:
+                continue
+        return alive
 
     def leftovers(self) -> list[psutil.Process]:
         alive = []

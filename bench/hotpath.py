@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from bench import processes
-from bench.targets import PROXIED_PATH, FastUpstream, login_cookie, proxied_headers
-from bench.webui_host_target import WebuiHost
+from bench.targets import PROXIED_PATH, login_cookie, proxied_headers
+from bench.webui_host_target import WebuiHost, started_in_front_of_a_fast_upstream
 from bench.wrk import run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,19 +99,8 @@ def main() -> None:
     parser.add_argument("--pyspy", default="", help="directory for py-spy recordings of every process")
     parser.add_argument("--pyspy-connections", type=int, default=16, help="wrk connections while recording")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="webui-host-hotpath-") as directory:
-        stack_directory = Path(directory) / "stack"
-        stack_directory.mkdir()
-        upstream = FastUpstream(Path(directory) / "upstream.log").start()
-        try:
-            target = WebuiHost(stack_directory, upstream.url)
-            try:
-                target.start()
-                measure(target, args)
-            finally:
-                target.stop()
-        finally:
-            upstream.stop()
+    with started_in_front_of_a_fast_upstream("webui-host-hotpath-") as target:
+        measure(target, args)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,12 @@ Usage: .venv/bin/python -m bench.signer_wakeups [--connections 1,16,64] [--durat
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import psutil
 
 from bench import processes
-from bench.targets import PROXIED_PATH, FastUpstream, login_cookie, proxied_headers
-from bench.webui_host_target import WebuiHost
+from bench.targets import PROXIED_PATH, login_cookie, proxied_headers
+from bench.webui_host_target import WebuiHost, started_in_front_of_a_fast_upstream
 from bench.wrk import run_wrk
 
 
@@ -62,19 +60,8 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--duration", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="webui-host-wakeups-") as directory:
-        stack_directory = Path(directory) / "stack"
-        stack_directory.mkdir()
-        upstream = FastUpstream(Path(directory) / "upstream.log").start()
-        try:
-            target = WebuiHost(stack_directory, upstream.url)
-            try:
-                target.start()
-                measure(target, [int(c) for c in args.connections.split(",")], args.duration)
-            finally:
-                target.stop()
-        finally:
-            upstream.stop()
+    with started_in_front_of_a_fast_upstream("webui-host-wakeups-") as target:
+        measure(target, [int(c) for c in args.connections.split(",")], args.duration)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,16 @@ one benchmark key is never refused."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
 from bench import processes
+from bench.targets import FastUpstream
 from tests.support.stack import RunningStack, StackPorts
 
 # The only setting changed from the defaults besides ports and paths: wrk sends far more than 3,000
@@ -78,3 +82,22 @@ class WebuiHost:
 
     def stop(self) -> None:
         self._stack.stop()
+
+
+@contextlib.contextmanager
+def started_in_front_of_a_fast_upstream(prefix: str) -> Iterator[WebuiHost]:
+    """webui-host (its defaults) started in a temporary directory, proxying to a ``FastUpstream``;
+    both stopped on the way out, whatever happened."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        stack_directory = Path(directory) / "stack"
+        stack_directory.mkdir()
+        upstream = FastUpstream(Path(directory) / "upstream.log").start()
+        try:
+            target = WebuiHost(stack_directory, upstream.url)
+            try:
+                target.start()
+                yield target
+            finally:
+                target.stop()
+        finally:
+            upstream.stop()

@@ -39,9 +39,10 @@ def measure(target: WebuiHost, connections: list[int], duration: int) -> None:
     signers = sorted((p for p in tree if kinds.get(p.pid) == "signer"), key=lambda p: p.pid)
     front_doors = [p for p in tree if kinds.get(p.pid) == "frontdoor"]
     print(
-        "| conns | req/s | p99 ms | wake-ups per request, each signer | signer CPU ms/req, each | front doors ms/req |"
+        "| conns | req/s | p99 ms | errors: non-2xx / socket | wake-ups per request, each signer "
+        "| signer CPU ms/req, each | front doors ms/req |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for count in connections:
         woken, spent, front = [wakeups(p) for p in signers], [cpu(p) for p in signers], sum(map(cpu, front_doors))
         result = run_wrk(url, headers, count, duration)

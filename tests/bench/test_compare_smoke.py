@@ -22,6 +22,12 @@ pytestmark = pytest.mark.slow
 OWN_PROCESSES = 6
 
 
+def interruptible() -> None:
+    """SIGINT as at a terminal: a test run started in the background (``cmd &`` in a script) has it
+    ignored, its children inherit that, and a Python started so keeps ignoring it (as it should)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Harness:
     """``python -m bench.compare`` as run.sh runs it, with every descendant it ever had remembered."""
 
@@ -29,7 +35,11 @@ class Harness:
         self.stdout_path, self.stderr_path = tmp_path / "stdout", tmp_path / "stderr"
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
-                [str(VENV_BIN / "python"), "-m", "bench.compare", *args], cwd=ROOT, stdout=out, stderr=err
+                [str(VENV_BIN / "python"), "-m", "bench.compare", *args],
+                cwd=ROOT,
+                stdout=out,
+                stderr=err,
+                preexec_fn=interruptible,
             )
         self.seen: dict[int, psutil.Process] = {}
 

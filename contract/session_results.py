@@ -191,7 +191,12 @@ def _status(value: Any) -> bool:
 
 
 def _time(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float: no time, and no crash of the reader
+        return False
 
 
 # The check of each field, by name (a field of the same name means the same thing in every result).

@@ -60,9 +60,12 @@ class LoginHistory:
 
 
 def _non_negative(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0.0
-    return max(float(value), 0.0)
+    try:
+        return max(float(value), 0.0) if math.isfinite(value) else 0.0
+    except OverflowError:  # an integer beyond any float (a corrupt record): read as nothing
+        return 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,12 @@ CODECS = {
 }
 
 
+def test_a_time_beyond_any_float_is_refused_not_a_crash():
+    """Hypothesis found it: ``math.isfinite`` raises OverflowError for such an integer."""
+    with pytest.raises(ValueError):
+        SessionReply.from_wire({"rid": 1, "result": "touched", "expires_at": 10**400})
+
+
 @pytest.mark.parametrize("item_class", list(VALID_ITEMS))
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), value=JSON_VALUES, drop=st.booleans())

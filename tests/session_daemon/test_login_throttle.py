@@ -89,6 +89,11 @@ def test_ten_failures_in_a_row_then_blocked() -> None:
         pytest.param('{"last_login_attempt": "x", "login_fail_count": null}', LoginHistory(), id="wrong-types"),
         pytest.param('{"last_login_attempt": true, "login_fail_count": true}', LoginHistory(), id="booleans"),
         pytest.param('{"last_login_attempt": NaN, "login_fail_count": Infinity}', LoginHistory(), id="non-finite"),
+        pytest.param(
+            '{"last_login_attempt": 1%s, "login_fail_count": 1%s}' % ("0" * 400, "0" * 400),
+            LoginHistory(),
+            id="beyond-float",
+        ),
         pytest.param('{"last_login_attempt": 12.5, "login_fail_count": 3.9}', LoginHistory(12.5, 3), id="float-count"),
         pytest.param(json.dumps({"last_login_attempt": NOW, "login_fail_count": 4}), LoginHistory(NOW, 4), id="valid"),
     ],

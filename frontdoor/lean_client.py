@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from yarl import URL
 
 from frontdoor.upstream_wire import ConnectionLost, UpstreamConnection
+from service_runtime.http1 import request_bytes
 
 KEEPALIVE = 30.0  # seconds an idle connection is kept (aiohttp's connector: keepalive_timeout=30)
 # Methods the lean client sends; any other goes through aiohttp's client.
@@ -49,16 +50,21 @@ def lean_client_serves(method: str, *, body_to_stream: bool, websocket: bool, sc
 
 
 def request_wire(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
-    """The request's bytes; a header holding a line break or NUL is refused (as aiohttp refuses it).
-    ``Content-Length`` is the caller's when given (it must be the body's), else added as aiohttp adds it."""
-    fields = [f"{name}: {value}" for name, value in headers]
-    if (body or method in EMPTY_BODY_LENGTH) and not any(f[:15].lower() == "content-length:" for f in fields):
-        fields.append(f"Content-Length: {len(body)}")
-    block = "\r\n".join(fields)
-    separators = max(len(fields) - 1, 0)  # each adds one CR and one LF: any other is inside a name or value
-    if block.count("\r") != separators or block.count("\n") != separators or "\0" in block:
-        raise ValueError("a line break or NUL in a header")
-    return f"{method} {target} HTTP/1.1\r\n{block}\r\n\r\n".encode() + body
+    """The request's bytes (``http1.request_bytes``, Host first); ``Content-Length`` is the caller's
+    when given (it must be the body's), else added as aiohttp adds it."""
+    host, fields, has_length = None, [], False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "host" and host is None:
+            host = value
+            continue
+        has_length = has_length or lowered == "content-length"
+        fields.append((name, value))
+    if host is None:
+        raise ValueError("no Host header")
+    if (body or method in EMPTY_BODY_LENGTH) and not has_length:
+        fields.append(("Content-Length", str(len(body))))
+    return request_bytes(method, host, target, fields, body)
 
 
 def endpoint_of(url: URL) -> Endpoint:

@@ -8,7 +8,8 @@ chain before this change (request log, Host check, target check, errors, error p
 ``@web.middleware`` each, as they were written), ``merged`` is ``frontdoor.request_chain``.
 
 Each figure: ``time.process_time`` over a batch of ``Application._handle`` calls (aiohttp's routing
-and its per-application layer included), requests made beforehand; best of ``--repeats`` batches,
+and its per-application layer included), requests made beforehand, the garbage collector off during
+a batch (the mocked requests would make its passes the noise); best of ``--repeats`` batches,
 the two variants alternated batch by batch in one process.
 
 Usage: .venv/bin/python -m bench.request_chain [--batch 2000] [--repeats 15] [--rounds 3]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import logging
 import os
@@ -119,11 +121,16 @@ def build(variant: str) -> web.Application:
 
 async def batch_cpu(app: web.Application, size: int) -> float:
     requests = [make_mocked_request("GET", PATH, headers=HEADERS, app=app) for _ in range(size)]
-    started = time.process_time()
-    for request in requests:
-        response = await app._handle(request)
-        assert response.status == 200, response.status
-    return (time.process_time() - started) / size * 1e6
+    gc.collect()
+    gc.disable()  # the mocked requests made beforehand would make the collector's passes the noise
+    try:
+        started = time.process_time()
+        for request in requests:
+            response = await app._handle(request)
+            assert response.status == 200, response.status
+        return (time.process_time() - started) / size * 1e6
+    finally:
+        gc.enable()
 
 
 async def main() -> None:

@@ -45,12 +45,19 @@ class UpstreamExchange:
         self._upstream_errors = front.instruments.upstream_errors
         self._lean = None if front.lean_http is None else LeanExchange(front.lean_http, self._upstream_errors)
 
-    def api_version(self, request: web.Request) -> str:
+    def fix_api_version(self, request: web.Request) -> None:
         """Read once per request: the version sent must be the one signed, even if a reload changes
         ``api.default_version`` while the signer works (the Manager would refuse the signature)."""
-        if API_VERSION not in request:
-            request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
-        return request[API_VERSION]
+        request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+
+    def api_version(self, request: web.Request) -> str:
+        """The version ``fix_api_version`` read (read now if it was not: no test for absence, which raises
+        inside a mapping's ``in`` and costs more than the read, on the proxy's path)."""
+        try:
+            return request[API_VERSION]
+        except KeyError:
+            self.fix_api_version(request)
+            return request[API_VERSION]
 
     def cookie_rules(self, deployment: Deployment) -> CookieRules:
         """Read at each use: a reload of the cookie names applies to the next request."""

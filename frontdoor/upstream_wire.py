@@ -144,6 +144,11 @@ class UpstreamConnection(asyncio.Protocol):
             await self._wakeup
 
     async def read(self) -> bytes:
+        if self._complete and not self._paused:  # most small answers: all there with their head (as chunks())
+            body = b"".join(self._chunks)
+            self._chunks.clear()
+            self._buffered = 0
+            return body
         return b"".join([chunk async for chunk in self.chunks()])
 
     @property

@@ -23,7 +23,7 @@ from frontdoor.encoded_body import decoded_body
 from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
-from frontdoor.upstream_wire import ConnectionLost, MalformedAnswer, UpstreamConnection
+from frontdoor.upstream_wire import AnswerLate, ConnectionLost, MalformedAnswer, UpstreamConnection
 from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
 
@@ -236,15 +236,14 @@ class LeanExchange:
         deployment: Deployment,
     ) -> web.StreamResponse:
         """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b""."""
-        loop = asyncio.get_running_loop()
+        deadline = asyncio.get_running_loop().time() + deployment.response_timeout
         try:
-            async with asyncio.timeout_at(loop.time() + deployment.response_timeout) as deadline:
-                connection = await self._client.send(request.method, target.url, target.target, headers.items(), body)
-        except TimeoutError:
-            if deadline.expired():
-                self._upstream_errors.labels("response_timeout").inc()
-                return problems.gateway_timeout()
-            raise
+            connection = await self._client.send(
+                request.method, target.url, target.target, headers.items(), body, deadline=deadline
+            )
+        except AnswerLate:
+            self._upstream_errors.labels("response_timeout").inc()
+            return problems.gateway_timeout()
         except ConnectTimeout:
             self._upstream_errors.labels("connect_timeout").inc()
             return NOT_CONNECTED

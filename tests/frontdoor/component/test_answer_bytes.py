@@ -18,6 +18,7 @@ from aiohttp import web
 
 from contract.config import parse_config
 from frontdoor.app import build_app
+from frontdoor.ops import LIFECYCLE, Lifecycle
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
@@ -35,8 +36,10 @@ def _answer(headers: bytes, body: bytes = BODY, status: bytes = b"200 OK") -> by
 
 
 @pytest.fixture
-async def front_door():
-    """A front door whose Manager is a ``CraftedServer``; the test gives it its answers."""
+async def front_door(request):
+    """A front door whose Manager is a ``CraftedServer``; the test gives it its answers (and, as the
+    parameter, whether the worker is draining)."""
+    draining = getattr(request, "param", False)
     directory = Path(tempfile.mkdtemp(prefix="fdb-", dir="/tmp"))  # ipc paths must stay short
     secrets_dir = directory / "secrets"
     ensure_secrets(secrets_dir)
@@ -55,7 +58,9 @@ async def front_door():
                     "security": {"cors_allowed_origins": [ALLOWED_ORIGIN]},
                 }
             )
-            runner = web.AppRunner(build_app(Settings(config, [manager.url]), Instruments()), access_log=None)
+            app = build_app(Settings(config, [manager.url]), Instruments())
+            app[LIFECYCLE] = Lifecycle(0, draining=draining)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             port = free_port()
             await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -184,6 +189,22 @@ async def test_the_browser_gets_these_bytes(front_door, case):
     extra, upstream_answer, expected = CASES[case]
     manager.answers.append(upstream_answer)
     assert await _exchange(port, _request(port, extra)) == expected
+
+
+@pytest.mark.parametrize("front_door", [True], indirect=True)
+async def test_a_draining_worker_closes_the_connection_after_the_answer(front_door):
+    port, manager = front_door
+    manager.answers.append(_answer(b"Content-Type: application/json\r\n" + DATE))
+    assert await _exchange(port, _request(port)) == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + DATE
+        + b"Content-Length: 26\r\n"
+        + OURS
+        + b"X-Request-ID: req-1\r\nConnection: close\r\nVary: Origin\r\n"
+        + SECURITY
+        + b"\r\n"
+        + BODY
+    )
 
 
 async def test_the_manager_gets_these_bytes(front_door):

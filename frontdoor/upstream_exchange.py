@@ -70,9 +70,16 @@ class UpstreamExchange:
         )
 
     def headers(
-        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace=None
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        signed: dict[str, str],
+        deployment: Deployment,
+        trace=None,
+        cookies: CookieRules | None = None,
     ):
-        """What goes upstream, for an HTTP request or a WebSocket handshake alike."""
+        """What goes upstream, for an HTTP request or a WebSocket handshake alike (``cookies``: the
+        deployment's ``cookie_rules`` when the caller has them already)."""
         front = self._front
         headers = upstream_headers(
             request.headers,
@@ -81,7 +88,7 @@ class UpstreamExchange:
             host=target.host,
             client_ip=front.client_ip(request),
             scheme=request.scheme,
-            withheld_cookies=self.cookie_rules(deployment).withheld,
+            withheld_cookies=(cookies or self.cookie_rules(deployment)).withheld,
             signed=signed,
             request_id=request.get(REQUEST_ID_KEY, ""),
             trace=trace,
@@ -120,8 +127,8 @@ class UpstreamExchange:
         if self._lean is not None and lean_client_serves(
             request.method, body_to_stream=has_body, websocket=False, scheme=target.url.scheme
         ):
-            headers = self.headers(request, target, signed, deployment, trace)
             cookies = self.cookie_rules(deployment)
+            headers = self.headers(request, target, signed, deployment, trace, cookies)
             return await self._lean.exchange(request, target, headers, decoded or b"", cookies, deployment)
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -41,7 +42,7 @@ def front_door_command(target: WebuiHost) -> tuple[list[str], dict[str, str], st
 def in_checkout(command: list[str], checkout: Path) -> list[str]:
     """The same command with the checkout's own interpreter (its editable install is its code)."""
     python = str(checkout / ".venv/bin/python")
-    return [python if part.endswith("/python") or part.endswith("/python3") else part for part in command]
+    return [python if re.search(r"/\.venv/bin/python[0-9.]*$", part) else part for part in command]
 
 
 def wait_serving(base_url: str, headers: dict[str, str], timeout: float = 60.0) -> None:
@@ -82,7 +83,8 @@ def main() -> None:
             headers = proxied_headers(cookie)
             command, env, cwd = front_door_command(target)
             target._stack.supervisorctl("stop", "frontdoor:*")
-            print("front door:", " ".join(command), flush=True)
+            for name, checkout in checkouts.items():
+                print(f"front door of {name}:", " ".join(in_checkout(command, checkout)), flush=True)
             for round_number in range(args.rounds):
                 for name, checkout in checkouts.items():
                     started = subprocess.Popen(

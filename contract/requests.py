@@ -115,10 +115,15 @@ def checked_field(item: dict[str, Any], name: str, check: Callable[[Any], bool],
     return value
 
 
+# Request ids come from a counter; below 2**63 they are exact in every JSON codec on the hop (orjson
+# reads a larger integer as a float).
+MAX_RID = (1 << 63) - 1
+
+
 def rid_of(item: dict[str, Any]) -> int:
     value = item.get("rid")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError("field 'rid' must be a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RID:
+        raise ValueError("field 'rid' must be a non-negative integer below 2**63")
     return value
 
 

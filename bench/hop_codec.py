@@ -4,7 +4,7 @@ Stages, in a request's order: the front door builds and seals a message of k sig
 (``front_seal``); a signer opens it (``signer_open``), answers every item as ``SignerService.handle``
 does with every keypair cached (``signer_handle``) and seals the replies (``signer_seal``); the front
 door opens them (``front_open``) and reads each reply item (``front_reply``).  Printed per k: the best
-of ``--repeat`` runs, in microseconds per message.  To compare two trees, run it alternately from
+of ``--repeat`` runs, in CPU microseconds per message.  To compare two trees, run it alternately from
 each (``PYTHONPATH=<tree>``), best of several: the machine is shared.
 
 Usage: .venv/bin/python -m bench.hop_codec [--sizes 1,8] [--messages 4000] [--repeat 5]
@@ -60,9 +60,10 @@ def signer() -> SignerService:
 
 
 def timed(run, count: int) -> float:
-    started = time.perf_counter()
+    """CPU microseconds per call (the process's CPU time: less disturbed by a busy machine than the clock)."""
+    started = time.process_time()
     run(count)
-    return (time.perf_counter() - started) / count * 1e6
+    return (time.process_time() - started) / count * 1e6
 
 
 def measure(size: int, messages: int) -> dict[str, float]:

@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from contract.prepared_hmac import PreparedHmac
+
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
 KEY_BYTES = 32
@@ -47,7 +49,7 @@ class RejectedMessage(Exception):
         super().__init__(reason)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that sets each field through object.__setattr__ (~1 us a message)
 class Envelope:
     kind: str
     message_id: str
@@ -69,22 +71,11 @@ def key_file_problem(mode: int, file_gid: int, own_gid: int) -> str | None:
     return None
 
 
-def _keyed_mac(key: bytes) -> hmac.HMAC:
-    """An HMAC-SHA256 keyed once; ``_mac`` copies it per message instead of keying anew (~1 us less)."""
-    return hmac.new(key, digestmod="sha256")
-
-
-def _mac(keyed: hmac.HMAC, body: bytes) -> bytes:
-    mac = keyed.copy()
-    mac.update(body)
-    return mac.digest()
-
-
 class MessageSealer:
     """Signs outgoing messages."""
 
     def __init__(self, key: bytes, ttl: float):
-        self._keyed = _keyed_mac(key)
+        self._mac = PreparedHmac(key)
         self._ttl = ttl
         # Message ids need only be unique (the MAC covers them; receivers drop a repeat): a random
         # prefix per sealer and a counter, rather than a random draw (a system call) per message.
@@ -102,7 +93,7 @@ class MessageSealer:
                 "items": items,
             },
         )
-        return [body, _mac(self._keyed, body)]
+        return [body, self._mac.digest(body)]
 
 
 def _encode(kind: str, doc: dict[str, Any]) -> bytes:
@@ -120,30 +111,39 @@ class ReplayGuard:
     def __init__(self, capacity: int = 1_000_000):
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._capacity = capacity
+        self._oldest_expiry = math.inf  # of the oldest id held: nothing to forget until then
 
     def admit(self, message_id: str, expires_at: float, now: float) -> bool:
-        self._forget_expired(now)
-        if message_id in self._seen:
+        if now > self._oldest_expiry:
+            self._forget_expired(now)
+        seen = self._seen
+        if message_id in seen:
             return False
-        if len(self._seen) >= self._capacity:
+        if len(seen) >= self._capacity:
             return False  # fail closed under a flood rather than forget live ids
-        self._seen[message_id] = expires_at
+        if not seen:
+            self._oldest_expiry = expires_at
+        seen[message_id] = expires_at
         return True
 
     def _forget_expired(self, now: float) -> None:
         # Insertion order is close to expiry order (one TTL per sender), so stop at the first live id.
-        while self._seen:
-            oldest_id, expires_at = next(iter(self._seen.items()))
+        seen = self._seen
+        while seen:
+            oldest_id = next(iter(seen))
+            expires_at = seen[oldest_id]
             if expires_at >= now:
-                break
-            del self._seen[oldest_id]
+                self._oldest_expiry = expires_at
+                return
+            del seen[oldest_id]
+        self._oldest_expiry = math.inf
 
 
 class MessageOpener:
     """Checks and decodes incoming messages."""
 
     def __init__(self, key: bytes, max_age: float, replay_guard: ReplayGuard | None = None):
-        self._keyed = _keyed_mac(key)
+        self._mac = PreparedHmac(key)
         self._max_age = max_age
         self._replays = replay_guard or ReplayGuard()
 
@@ -153,7 +153,7 @@ class MessageOpener:
         body, mac = frames
         if len(body) > MAX_FRAME_BYTES:
             raise RejectedMessage("too_large")
-        expected = _mac(self._keyed, body)
+        expected = self._mac.digest(body)
         if not hmac.compare_digest(expected, mac):
             raise RejectedMessage("bad_mac")
         envelope = _decode(body)
@@ -176,8 +176,11 @@ def _decode(body: bytes) -> Envelope:
         raise RejectedMessage("schema")
     if not isinstance(expires_at, (int, float)) or isinstance(expires_at, bool):
         raise RejectedMessage("schema")
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+    if not isinstance(items, list):
         raise RejectedMessage("schema")
+    for item in items:  # (a loop: all() over a generator costs ~0.5 us more)
+        if not isinstance(item, dict):
+            raise RejectedMessage("schema")
     try:
         expiry = float(expires_at)
     except OverflowError:  # an integer beyond any float

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime
 
 import jwt
@@ -108,14 +109,31 @@ class Keypair:
         self, method: str, target: str, host: str, content_type: str, api_version: str, now: datetime | None = None
     ) -> dict[str, str]:
         """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
-        moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
-        date = moment.isoformat()
+        date = iso_utc(time.time_ns()) if now is None else now.astimezone(UTC).isoformat()
         date_tag = date[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
         message = string_to_sign(method, target, date, host, content_type, api_version).encode()
         return {
             "Date": date,
             "Authorization": authorization_header(self.access_key, self.keyed(date_tag, host).hexdigest(message)),
         }
+
+
+class _UtcSecond:
+    """The ISO form of the current UTC second, made once per second (the date of every signature)."""
+
+    second = -1
+    text = ""  # "YYYY-MM-DDTHH:MM:SS"
+
+
+def iso_utc(unix_ns: int) -> str:
+    """``datetime.fromtimestamp(t, UTC).isoformat()`` of the microsecond ``unix_ns`` falls in (1.5 -> ~0.5 us)."""
+    second, micro = divmod(unix_ns // 1000, 1_000_000)
+    if second != _UtcSecond.second:
+        _UtcSecond.text = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+        _UtcSecond.second = second
+    if micro:
+        return f"{_UtcSecond.text}.{micro:06d}+00:00"
+    return f"{_UtcSecond.text}+00:00"  # as isoformat: no fraction when it is zero
 
 
 def graphql_token(access_key: str, secret_key: str, role: str, lifetime: int, now: float) -> str:

@@ -76,10 +76,15 @@ def measure(size: int, messages: int) -> dict[str, float]:
     answers = [service.handle(envelope) for envelope in envelopes]
     replies = [signer_sealer.seal("sign", answer) for answer in answers]
     opened = [front_opener.open(frames) for frames in replies]
-    fresh_signer, fresh_front = MessageOpener(KEY, 10.0, ReplayGuard(10**7)), MessageOpener(KEY, 10.0, ReplayGuard(10**7))
+    fresh_signer, fresh_front = (
+        MessageOpener(KEY, 10.0, ReplayGuard(10**7)),
+        MessageOpener(KEY, 10.0, ReplayGuard(10**7)),
+    )
     return {
         "front_seal": timed(
-            lambda n: [front_sealer.seal("sign", [{**REQUEST.to_item(), "rid": rid} for rid in range(size)]) for _ in range(n)],
+            lambda n: [
+                front_sealer.seal("sign", [{**REQUEST.to_item(), "rid": rid} for rid in range(size)]) for _ in range(n)
+            ],
             messages,
         ),
         "signer_open": timed(lambda n: [fresh_signer.open(requests[i]) for i in range(n)], messages),

@@ -5,6 +5,12 @@ body carries a message id unique to its sender (a random prefix and a counter) a
 drop anything that is unauthenticated, expired, dated too far ahead, malformed (not one compact UTF-8
 JSON document), or a message id they have already seen.  Each message holds a list of items so a
 sender can batch many requests into one send.
+
+The body of a ``sign`` message (every value in it built by us: strings, booleans, integers below 2**63)
+is written and read with orjson, ~15 times faster to write and ~2 times to read than the stdlib codec.
+Other kinds (``session``: a browser's login body and a Manager's answer ride in them) keep the stdlib
+codec, which alone reads and writes every value a browser's JSON may hold as it is: orjson writes a
+NaN as null, refuses an integer beyond 64 bits and reads one as a float.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import json
+import math
 import os
 import stat
 import time
@@ -19,12 +26,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from contract.prepared_hmac import PreparedHmac
+
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
 KEY_BYTES = 32
 # Made once: json.dumps with any argument (separators) builds a new encoder for every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 _DECODER = json.JSONDecoder()
+# Kinds whose items hold only values we build: sealed and opened with orjson (see the module's text).
+ORJSON_KINDS = frozenset({"sign"})
+_WHITESPACE = b" \t\r\n"  # JSON's; orjson skips it around the document, senders never write it there
 
 
 class RejectedMessage(Exception):
@@ -35,7 +49,7 @@ class RejectedMessage(Exception):
         super().__init__(reason)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that sets each field through object.__setattr__ (~1 us a message)
 class Envelope:
     kind: str
     message_id: str
@@ -57,22 +71,11 @@ def key_file_problem(mode: int, file_gid: int, own_gid: int) -> str | None:
     return None
 
 
-def _keyed_mac(key: bytes) -> hmac.HMAC:
-    """An HMAC-SHA256 keyed once; ``_mac`` copies it per message instead of keying anew (~1 us less)."""
-    return hmac.new(key, digestmod="sha256")
-
-
-def _mac(keyed: hmac.HMAC, body: bytes) -> bytes:
-    mac = keyed.copy()
-    mac.update(body)
-    return mac.digest()
-
-
 class MessageSealer:
     """Signs outgoing messages."""
 
     def __init__(self, key: bytes, ttl: float):
-        self._keyed = _keyed_mac(key)
+        self._mac = PreparedHmac(key)
         self._ttl = ttl
         # Message ids need only be unique (the MAC covers them; receivers drop a repeat): a random
         # prefix per sealer and a counter, rather than a random draw (a system call) per message.
@@ -80,16 +83,26 @@ class MessageSealer:
         self._serials = itertools.count()
 
     def seal(self, kind: str, items: list[dict[str, Any]]) -> list[bytes]:
-        body = _ENCODER.encode(
+        body = _encode(
+            kind,
             {
                 "v": PROTOCOL_VERSION,
                 "kind": kind,
                 "id": f"{self._id_prefix}{next(self._serials):x}",
                 "exp": round(time.time() + self._ttl, 3),
                 "items": items,
-            }
-        ).encode()
-        return [body, _mac(self._keyed, body)]
+            },
+        )
+        return [body, self._mac.digest(body)]
+
+
+def _encode(kind: str, doc: dict[str, Any]) -> bytes:
+    if kind in ORJSON_KINDS:
+        try:
+            return orjson.dumps(doc)
+        except TypeError:  # (orjson.JSONEncodeError) an integer beyond 64 bits, a lone surrogate: a bug, not a crash
+            pass
+    return _ENCODER.encode(doc).encode()
 
 
 class ReplayGuard:
@@ -98,30 +111,39 @@ class ReplayGuard:
     def __init__(self, capacity: int = 1_000_000):
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._capacity = capacity
+        self._oldest_expiry = math.inf  # of the oldest id held: nothing to forget until then
 
     def admit(self, message_id: str, expires_at: float, now: float) -> bool:
-        self._forget_expired(now)
-        if message_id in self._seen:
+        if now > self._oldest_expiry:
+            self._forget_expired(now)
+        seen = self._seen
+        if message_id in seen:
             return False
-        if len(self._seen) >= self._capacity:
+        if len(seen) >= self._capacity:
             return False  # fail closed under a flood rather than forget live ids
-        self._seen[message_id] = expires_at
+        if not seen:
+            self._oldest_expiry = expires_at
+        seen[message_id] = expires_at
         return True
 
     def _forget_expired(self, now: float) -> None:
         # Insertion order is close to expiry order (one TTL per sender), so stop at the first live id.
-        while self._seen:
-            oldest_id, expires_at = next(iter(self._seen.items()))
+        seen = self._seen
+        while seen:
+            oldest_id = next(iter(seen))
+            expires_at = seen[oldest_id]
             if expires_at >= now:
-                break
-            del self._seen[oldest_id]
+                self._oldest_expiry = expires_at
+                return
+            del seen[oldest_id]
+        self._oldest_expiry = math.inf
 
 
 class MessageOpener:
     """Checks and decodes incoming messages."""
 
     def __init__(self, key: bytes, max_age: float, replay_guard: ReplayGuard | None = None):
-        self._keyed = _keyed_mac(key)
+        self._mac = PreparedHmac(key)
         self._max_age = max_age
         self._replays = replay_guard or ReplayGuard()
 
@@ -131,7 +153,7 @@ class MessageOpener:
         body, mac = frames
         if len(body) > MAX_FRAME_BYTES:
             raise RejectedMessage("too_large")
-        expected = _mac(self._keyed, body)
+        expected = self._mac.digest(body)
         if not hmac.compare_digest(expected, mac):
             raise RejectedMessage("bad_mac")
         envelope = _decode(body)
@@ -146,15 +168,7 @@ class MessageOpener:
 
 
 def _decode(body: bytes) -> Envelope:
-    # Decoded as UTF-8 and parsed without json.loads' encoding detection and whitespace skipping
-    # (~2-3 us of an 8 us decode): senders write compact UTF-8 JSON, so anything else is not ours.
-    try:
-        text = body.decode()
-        doc, end = _DECODER.raw_decode(text)
-    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError); nesting deeper than the stack
-        raise RejectedMessage("not_json") from None
-    if end != len(text):
-        raise RejectedMessage("not_json")
+    doc = _parse(body)
     if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:
         raise RejectedMessage("version")
     kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")
@@ -162,6 +176,41 @@ def _decode(body: bytes) -> Envelope:
         raise RejectedMessage("schema")
     if not isinstance(expires_at, (int, float)) or isinstance(expires_at, bool):
         raise RejectedMessage("schema")
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+    if not isinstance(items, list):
         raise RejectedMessage("schema")
-    return Envelope(kind, message_id, float(expires_at), items)
+    for item in items:  # (a loop: all() over a generator costs ~0.5 us more)
+        if not isinstance(item, dict):
+            raise RejectedMessage("schema")
+    try:
+        expiry = float(expires_at)
+    except OverflowError:  # an integer beyond any float
+        raise RejectedMessage("schema") from None
+    if not math.isfinite(expiry):  # a NaN would never expire: no comparison with it is true
+        raise RejectedMessage("schema")
+    return Envelope(kind, message_id, expiry, items)
+
+
+def _parse(body: bytes) -> Any:
+    """The body's document, if it is one compact UTF-8 JSON document."""
+    if not body or body[0] in _WHITESPACE or body[-1] in _WHITESPACE:
+        raise RejectedMessage("not_json")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:  # or one orjson refuses but the stdlib reads (NaN, a lone surrogate)
+        return _parse_exactly(body)
+    if isinstance(doc, dict) and not (isinstance(kind := doc.get("kind"), str) and kind in ORJSON_KINDS):
+        return _parse_exactly(body)  # read again: orjson reads an integer beyond 64 bits as a float
+    return doc
+
+
+def _parse_exactly(body: bytes) -> Any:
+    # Decoded as UTF-8 and parsed without json.loads' encoding detection and whitespace skipping:
+    # senders write compact UTF-8 JSON, so anything else is not ours.
+    try:
+        text = body.decode()
+        doc, end = _DECODER.raw_decode(text)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError); nesting deeper than the stack
+        raise RejectedMessage("not_json") from None
+    if end != len(text):
+        raise RejectedMessage("not_json")
+    return doc

@@ -92,6 +92,8 @@ _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 def _deployment_name(item: dict[str, Any]) -> str:
     value = item.get("deployment", "manager")
+    if value == "manager":  # (nearly every request: a deployment name, without the regular expression)
+        return value
     if not isinstance(value, str) or not _DEPLOYMENT_NAME.match(value):
         raise ValueError("field 'deployment' must be a deployment name")
     return value
@@ -115,14 +117,21 @@ def checked_field(item: dict[str, Any], name: str, check: Callable[[Any], bool],
     return value
 
 
+# Request ids come from a counter; below 2**63 they are exact in every JSON codec on the hop (orjson
+# reads a larger integer as a float).
+MAX_RID = (1 << 63) - 1
+
+
 def rid_of(item: dict[str, Any]) -> int:
     value = item.get("rid")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError("field 'rid' must be a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RID:
+        raise ValueError("field 'rid' must be a non-negative integer below 2**63")
     return value
 
 
-@dataclass(frozen=True, slots=True)
+# The item classes are not frozen: a frozen dataclass sets each field through object.__setattr__, which
+# cost a SigningRequest ~1.8 us per request on each side of the hop (of a ~5 us from_item).
+@dataclass(slots=True)
 class SigningRequest:
     """Metadata of one upstream request; the body never travels (the Manager does not sign it)."""
 
@@ -143,10 +152,11 @@ class SigningRequest:
     traceparent: str = ""
     tracestate: str = ""
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self, rid: int | None = None) -> dict[str, Any]:
+        """The wire dict; ``rid``: the channel's request id in place of ``self.rid``."""
         # Written out rather than dataclasses.asdict, which deep-copies: this is on every request.
         item = {
-            "rid": self.rid,
+            "rid": self.rid if rid is None else rid,
             "session_id": self.session_id,
             "method": self.method,
             "target": self.target,
@@ -175,23 +185,23 @@ class SigningRequest:
         if not target.startswith("/"):
             raise ValueError("field 'target' must start with '/'")
         traceparent, tracestate = _trace_context(item)
-        return cls(
-            rid=rid_of(item),
-            session_id=_text(item, "session_id", 128),
-            method=method,
-            target=target,
-            host=_text(item, "host", 255),
-            content_type=_text(item, "content_type", 255),
-            api_version=_text(item, "api_version", 64),
-            want_jwt=want_jwt,
-            request_id=request_id_of(item),
-            deployment=_deployment_name(item),
-            traceparent=traceparent,
-            tracestate=tracestate,
+        return cls(  # (positional: ~0.3 us less than by keyword; the order of the fields above)
+            rid_of(item),
+            _text(item, "session_id", 128),
+            method,
+            target,
+            _text(item, "host", 255),
+            _text(item, "content_type", 255),
+            _text(item, "api_version", 64),
+            want_jwt,
+            request_id_of(item),
+            _deployment_name(item),
+            traceparent,
+            tracestate,
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SigningReply:
     """Headers to add upstream, or why the signer refused (``error`` is a short machine label)."""
 
@@ -219,8 +229,9 @@ class SigningReply:
         if error is not None:
             return cls(rid, error=_text(item, "error", 64))
         headers = item.get("headers")
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
+        if not isinstance(headers, dict):
             raise ValueError("field 'headers' must map strings to strings")
-        return cls(rid, headers=headers)
+        for name, value in headers.items():  # (a loop: all() over a generator costs ~0.5 us more)
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise ValueError("field 'headers' must map strings to strings")
+        return cls(rid, headers)

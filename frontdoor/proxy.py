@@ -193,6 +193,7 @@ class DeploymentProxy:
         pool = self._front.endpoint_pool(deployment)
         if self._front.tracing.enabled:
             self._front.tracing.annotate({"webui_host.deployment": deployment.name})
+        self._upstream.fix_api_version(request)
         tried: set[str] = set()
         while (url := pool.choose(tried)) is not None:
             tried.add(url)

@@ -147,7 +147,8 @@ class Security:
         path = request.path
         proxied = path.startswith(PROXIED_PREFIXES)
         headers = response.headers
-        if path.startswith(API_PREFIXES) and not request.get(PREFLIGHT):
+        # (only an OPTIONS can be a preflight: the others skip the look-up of an absent key, which raises)
+        if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
             apply_cors(headers, self._origins, request.headers.get("Origin"))
         if proxied:  # a fixed sandbox policy (no nonce to draw): the same headers for every answer
             ours = proxied_answer_headers(request.secure, self._config.hsts_max_age)

@@ -190,9 +190,7 @@ class SignerPool:
         """The agent's reply, or None when it did not answer in time; PeerLost when it went away."""
         started = time.perf_counter()
         try:
-            item = await channel.request(
-                lambda rid: {**request.to_item(), "rid": rid}, min(self._config.signers.request_timeout, remaining)
-            )
+            item = await channel.request(request.to_item, min(self._config.signers.request_timeout, remaining))
         except (TimeoutError, PeerLost) as exc:
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             if isinstance(exc, PeerLost):

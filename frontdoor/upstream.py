@@ -144,6 +144,9 @@ def routed_rest(raw_target: str, route_prefix: str) -> str:
     target = origin_form(raw_target)
     if "#" in target:
         raise UnsafePath("fragment in the request target")
+    literal = _literal_prefix(route_prefix)
+    if literal is not None and target.startswith(literal):  # the prefix as it is written: nothing to decode
+        return target[len(literal) - 1 :]
     path, sep, query = target.partition("?")
     segments = path.split("/")[1:]
     prefix = [segment for segment in route_prefix.split("/") if segment]
@@ -158,15 +161,29 @@ def routed_rest(raw_target: str, route_prefix: str) -> str:
     return "/" + "/".join(segments[len(prefix) :]) + sep + query
 
 
+@functools.lru_cache(maxsize=256)  # route prefixes come from the configuration and etcd: few
+def _literal_prefix(route_prefix: str) -> str | None:
+    """``/<segments>/`` of a route prefix whose segments decode to themselves (no ``%``, ``?``, ``#``):
+    a raw path starting with it has those segments as they are, so ``routed_rest`` needs no split and
+    no decoding; None for any other prefix (the general way decides)."""
+    segments = [segment for segment in route_prefix.split("/") if segment]
+    if not segments or any(mark in route_prefix for mark in "%?#"):
+        return None
+    return "/" + "/".join(segments) + "/"
+
+
 def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
     """The upstream ``endpoint``'s scheme and authority with the raw ``/<path>?<query>``, refusing tricks."""
     path, _, query = raw_rest.partition("?")
     decoded = unquote(path)
-    if any(ch in raw_rest for ch in "\r\n\0\\#") or "\0" in decoded:
+    # (``in`` per character, not a generator over them: ~1 µs less on every proxied request)
+    if "\r" in raw_rest or "\n" in raw_rest or "\0" in raw_rest or "\\" in raw_rest or "#" in raw_rest:
+        raise UnsafePath("control character, backslash or fragment in path")
+    if "\0" in decoded:
         raise UnsafePath("control character, backslash or fragment in path")
     if not path.startswith("/"):
         raise UnsafePath("the path must start with '/'")
-    if any(segment in (".", "..") for segment in decoded.split("/")):
+    if "." in decoded and any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
     scheme, authority, base_path, host = _endpoint_parts(endpoint)
     url = URL.build(scheme=scheme, authority=authority, path=base_path + path, query_string=query, encoded=True)

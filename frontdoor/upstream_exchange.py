@@ -23,7 +23,7 @@ from frontdoor.encoded_body import decoded_body
 from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
-from frontdoor.upstream_wire import ConnectionLost, MalformedAnswer, UpstreamConnection
+from frontdoor.upstream_wire import AnswerLate, ConnectionLost, MalformedAnswer, UpstreamConnection
 from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
 
@@ -45,12 +45,19 @@ class UpstreamExchange:
         self._upstream_errors = front.instruments.upstream_errors
         self._lean = None if front.lean_http is None else LeanExchange(front.lean_http, self._upstream_errors)
 
-    def api_version(self, request: web.Request) -> str:
+    def fix_api_version(self, request: web.Request) -> None:
         """Read once per request: the version sent must be the one signed, even if a reload changes
         ``api.default_version`` while the signer works (the Manager would refuse the signature)."""
-        if API_VERSION not in request:
-            request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
-        return request[API_VERSION]
+        request[API_VERSION] = request.headers.get("X-BackendAI-Version") or self._front.config.api.default_version
+
+    def api_version(self, request: web.Request) -> str:
+        """The version ``fix_api_version`` read (read now if it was not: no test for absence, which raises
+        inside a mapping's ``in`` and costs more than the read, on the proxy's path)."""
+        try:
+            return request[API_VERSION]
+        except KeyError:
+            self.fix_api_version(request)
+            return request[API_VERSION]
 
     def cookie_rules(self, deployment: Deployment) -> CookieRules:
         """Read at each use: a reload of the cookie names applies to the next request."""
@@ -63,9 +70,16 @@ class UpstreamExchange:
         )
 
     def headers(
-        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace=None
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        signed: dict[str, str],
+        deployment: Deployment,
+        trace=None,
+        cookies: CookieRules | None = None,
     ):
-        """What goes upstream, for an HTTP request or a WebSocket handshake alike."""
+        """What goes upstream, for an HTTP request or a WebSocket handshake alike (``cookies``: the
+        deployment's ``cookie_rules`` when the caller has them already)."""
         front = self._front
         headers = upstream_headers(
             request.headers,
@@ -74,7 +88,7 @@ class UpstreamExchange:
             host=target.host,
             client_ip=front.client_ip(request),
             scheme=request.scheme,
-            withheld_cookies=self.cookie_rules(deployment).withheld,
+            withheld_cookies=(cookies or self.cookie_rules(deployment)).withheld,
             signed=signed,
             request_id=request.get(REQUEST_ID_KEY, ""),
             trace=trace,
@@ -113,8 +127,8 @@ class UpstreamExchange:
         if self._lean is not None and lean_client_serves(
             request.method, body_to_stream=has_body, websocket=False, scheme=target.url.scheme
         ):
-            headers = self.headers(request, target, signed, deployment, trace)
             cookies = self.cookie_rules(deployment)
+            headers = self.headers(request, target, signed, deployment, trace, cookies)
             return await self._lean.exchange(request, target, headers, decoded or b"", cookies, deployment)
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
@@ -229,15 +243,14 @@ class LeanExchange:
         deployment: Deployment,
     ) -> web.StreamResponse:
         """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b""."""
-        loop = asyncio.get_running_loop()
+        deadline = asyncio.get_running_loop().time() + deployment.response_timeout
         try:
-            async with asyncio.timeout_at(loop.time() + deployment.response_timeout) as deadline:
-                connection = await self._client.send(request.method, target.url, target.target, headers.items(), body)
-        except TimeoutError:
-            if deadline.expired():
-                self._upstream_errors.labels("response_timeout").inc()
-                return problems.gateway_timeout()
-            raise
+            connection = await self._client.send(
+                request.method, target.url, target.target, headers.items(), body, deadline=deadline
+            )
+        except AnswerLate:
+            self._upstream_errors.labels("response_timeout").inc()
+            return problems.gateway_timeout()
         except ConnectTimeout:
             self._upstream_errors.labels("connect_timeout").inc()
             return NOT_CONNECTED

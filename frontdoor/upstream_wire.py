@@ -47,6 +47,10 @@ class ConnectionLost(UpstreamFault):
     """The upstream closed or reset the connection before the end of the answer."""
 
 
+class AnswerLate(UpstreamFault):
+    """The response deadline passed before the answer's head (the connection is closed, never reused)."""
+
+
 class UpstreamConnection(asyncio.Protocol):
     """A connection with at most one request in flight (``begin`` -> ``head`` -> ``chunks``)."""
 
@@ -68,6 +72,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._reusable = False
         self._fault: UpstreamFault | None = None
         self._wakeup: asyncio.Future | None = None
+        self._deadline: asyncio.TimerHandle | None = None  # until the head arrives
 
     # --- asyncio.Protocol -------------------------------------------------------------------------------
 
@@ -109,11 +114,16 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- the request ------------------------------------------------------------------------------------
 
-    def begin(self, wire: bytes, *, head_only: bool) -> None:
-        """Write a request; its answer is read with ``head`` and ``chunks``."""
+    def begin(self, wire: bytes, *, head_only: bool, deadline: float | None = None) -> None:
+        """Write a request; its answer is read with ``head`` and ``chunks``.  ``deadline`` (the loop's
+        time): ``head`` raises AnswerLate if the head has not arrived by then (a timer of the loop, not
+        a timeout around the waiting task: a third of its cost on the proxy's path)."""
         self._in_flight, self._complete, self._reusable, self._head_only = True, False, False, head_only
         self._head_bytes, self._fault = 0, None
-        self._head = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._head = loop.create_future()
+        if deadline is not None:
+            self._deadline = loop.call_at(deadline, self._too_late)
         self.transport.write(wire)
 
     async def head(self) -> None:
@@ -144,6 +154,11 @@ class UpstreamConnection(asyncio.Protocol):
             await self._wakeup
 
     async def read(self) -> bytes:
+        if self._complete and not self._paused:  # most small answers: all there with their head (as chunks())
+            body = b"".join(self._chunks)
+            self._chunks.clear()
+            self._buffered = 0
+            return body
         return b"".join([chunk async for chunk in self.chunks()])
 
     @property
@@ -188,6 +203,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._status = status
         self.status, self.reason, self.headers = status, self._reason.decode("latin-1"), self._headers
         self._head.set_result(None)
+        self._stop_deadline()
         if self._head_only:
             self._finish(reusable=False)  # llhttp would wait for the announced body: never reuse it
 
@@ -245,7 +261,17 @@ class UpstreamConnection(asyncio.Protocol):
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
+    def _too_late(self) -> None:
+        self._deadline = None
+        self._fail(AnswerLate("no answer before the response deadline", answered=self._head_bytes > 0))
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
     def _close(self) -> None:
+        self._stop_deadline()
         self.closed = True
         self._reusable = False
         if self.transport is not None:

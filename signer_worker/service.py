@@ -15,7 +15,7 @@ from contract.deployment_rules import manager_deployment
 from contract.etcd_layout import AgentRecord, AgentState, section_key
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import Envelope
-from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, valid_request_id
+from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, rid_of, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, STORE_DOWN_FAULT, GroupsSnapshot
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
@@ -299,5 +299,7 @@ class SignerService:
 
 
 def _rid(item: dict) -> int:
-    rid = item.get("rid")
-    return rid if isinstance(rid, int) and not isinstance(rid, bool) and rid >= 0 else 0
+    try:
+        return rid_of(item)
+    except ValueError:
+        return 0

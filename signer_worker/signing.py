@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime
 
 import jwt
 
+from contract.prepared_hmac import PreparedHmac
 from contract.redis_layout import SecretRecord
 
 EMPTY_BODY_DIGEST = hashlib.sha256(b"").hexdigest()
@@ -86,35 +88,52 @@ class Keypair:
         self.expires_at = expires_at
         self.user_id = user_id
         self._date_tag = ""
-        self._keyed: dict[str, hmac.HMAC] = {}  # host -> HMAC keyed with the key derived for _date_tag
+        self._keyed: dict[str, PreparedHmac] = {}  # host -> HMAC under the key derived for _date_tag
 
     @classmethod
     def of(cls, record: SecretRecord) -> Keypair:
         return cls(record.access_key, record.secret_key, record.role, record.expires_at, record.user_id)
 
-    def keyed(self, date_tag: str, host: str) -> hmac.HMAC:
-        """An HMAC-SHA256 keyed with the key derived for ``date_tag`` and ``host`` (copy it to use it)."""
+    def keyed(self, date_tag: str, host: str) -> PreparedHmac:
+        """An HMAC-SHA256 under the key derived for ``date_tag`` and ``host``."""
         if date_tag != self._date_tag:
             self._date_tag, self._keyed = date_tag, {}
         keyed = self._keyed.get(host)
         if keyed is None:
             if len(self._keyed) >= MAX_HOSTS:  # (hosts are the plan's few; a bound all the same)
                 self._keyed.clear()
-            keyed = self._keyed[host] = hmac.new(
-                derive_signing_key(self.secret_key, date_tag, host), digestmod="sha256"
-            )
+            keyed = self._keyed[host] = PreparedHmac(derive_signing_key(self.secret_key, date_tag, host))
         return keyed
 
     def signed_headers(
         self, method: str, target: str, host: str, content_type: str, api_version: str, now: datetime | None = None
     ) -> dict[str, str]:
         """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
-        moment = datetime.now(UTC) if now is None else now.astimezone(UTC)
-        date = moment.isoformat()
+        date = iso_utc(time.time_ns()) if now is None else now.astimezone(UTC).isoformat()
         date_tag = date[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
-        mac = self.keyed(date_tag, host).copy()
-        mac.update(string_to_sign(method, target, date, host, content_type, api_version).encode())
-        return {"Date": date, "Authorization": authorization_header(self.access_key, mac.hexdigest())}
+        message = string_to_sign(method, target, date, host, content_type, api_version).encode()
+        return {
+            "Date": date,
+            "Authorization": authorization_header(self.access_key, self.keyed(date_tag, host).hexdigest(message)),
+        }
+
+
+class _UtcSecond:
+    """The ISO form of the current UTC second, made once per second (the date of every signature)."""
+
+    second = -1
+    text = ""  # "YYYY-MM-DDTHH:MM:SS"
+
+
+def iso_utc(unix_ns: int) -> str:
+    """``datetime.fromtimestamp(t, UTC).isoformat()`` of the microsecond ``unix_ns`` falls in (1.5 -> ~0.5 us)."""
+    second, micro = divmod(unix_ns // 1000, 1_000_000)
+    if second != _UtcSecond.second:
+        _UtcSecond.text = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+        _UtcSecond.second = second
+    if micro:
+        return f"{_UtcSecond.text}.{micro:06d}+00:00"
+    return f"{_UtcSecond.text}+00:00"  # as isoformat: no fraction when it is zero
 
 
 def graphql_token(access_key: str, secret_key: str, role: str, lifetime: int, now: float) -> str:

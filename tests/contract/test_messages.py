@@ -256,3 +256,88 @@ def test_a_signed_item_is_the_item_of_a_signed_reply():
     item = SigningReply.signed_item(7, headers)
     assert item == SigningReply(7, headers=headers).to_item()
     assert SigningReply.from_item(item) == SigningReply(7, headers=headers)
+
+
+# ---- the two JSON codecs: orjson for ``sign`` bodies, the stdlib's exact reading for the rest ----
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode() + b"\n",  # orjson skips whitespace around the document
+        lambda text: text.encode() + b" ",
+        lambda text: b"\t" + text.encode(),
+        lambda text: b"\r\n" + text.encode(),
+        lambda text: b"",
+    ],
+)
+@pytest.mark.parametrize("kind", ["sign", "session"])
+def test_whitespace_around_an_authentic_body_is_rejected_whatever_its_kind(encode, kind):
+    text = json.dumps({"v": 1, "kind": kind, "id": "a" * 24, "exp": time.time() + 1, "items": []})
+    with pytest.raises(RejectedMessage) as caught:
+        MessageOpener(KEY, 5).open(_sealed_body(encode(text)))
+    assert caught.value.reason == "not_json"
+
+
+def _same(a, b) -> bool:
+    """Equal as JSON values, with NaN equal to itself and an int never equal to a float."""
+    return type(a) is type(b) and json.dumps(a) == json.dumps(b)
+
+
+BROWSER_VALUES = [float("nan"), float("inf"), -float("inf"), 2**70, -(2**70), 2**64, "\ud800", "é", 1e300, -0.0]
+
+
+@pytest.mark.parametrize("value", BROWSER_VALUES, ids=repr)
+def test_a_session_message_carries_any_value_of_a_browsers_json_exactly(value):
+    """A login body's extras ride in session messages: orjson would write a NaN as null, refuse 2**70
+    (and read it as a float), refuse a lone surrogate."""
+    frames = MessageSealer(KEY, 5).seal("session", [{"rid": 1, "args": {"extras": {"x": value}}}])
+    opened = MessageOpener(KEY, 5).open(frames).items[0]["args"]["extras"]["x"]
+    assert _same(opened, value)
+
+
+@pytest.mark.parametrize("value", BROWSER_VALUES, ids=repr)
+def test_a_session_body_written_by_the_stdlib_is_read_exactly(value):
+    doc = {"v": 1, "kind": "session", "id": "a" * 24, "exp": time.time() + 1, "items": [{"x": value}]}
+    assert _same(MessageOpener(KEY, 5).open(_sealed(doc)).items[0]["x"], value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), 2**70, "\ud800"], ids=repr)
+def test_a_sign_message_with_a_value_orjson_refuses_is_sealed_and_opened_not_a_crash(value):
+    frames = MessageSealer(KEY, 5).seal("sign", [{"rid": 1, "x": value}])
+    assert MessageOpener(KEY, 5).open(frames).items[0]["rid"] == 1
+
+
+@pytest.mark.parametrize(
+    "exp, reason",
+    [
+        (10**400, "schema"),  # beyond any float: an OverflowError before
+        (-(10**400), "schema"),
+        (float("inf"), "schema"),
+        (float("-inf"), "schema"),
+        (float("nan"), "schema"),  # accepted before, and never expired from the replay guard
+    ],
+    ids=["10**400", "-10**400", "inf", "-inf", "nan"],
+)
+@pytest.mark.parametrize("kind", ["sign", "session"])
+def test_an_expiry_that_is_no_finite_float_is_refused_by_name(exp, reason, kind):
+    doc = {"v": 1, "kind": kind, "id": "a" * 24, "exp": exp, "items": []}
+    with pytest.raises(RejectedMessage) as caught:
+        MessageOpener(KEY, 5).open(_sealed(doc))
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("rid", [2**63, 2**64, 10**30, -1], ids=["2**63", "2**64", "10**30", "-1"])
+@pytest.mark.parametrize("item_class", [SigningRequest, SigningReply, SessionRequest, SessionReply])
+def test_a_request_id_beyond_63_bits_is_refused(rid, item_class):
+    """orjson reads an integer beyond 64 bits as a float: a rid must be exact in both codecs."""
+    item = {**VALID_ITEMS[item_class], "rid": rid}
+    with pytest.raises(ValueError, match="rid"):
+        CODECS[item_class][0](item)
+
+
+def test_a_sign_body_is_written_by_orjson_and_read_back_the_same():
+    item = {**VALID_ITEMS[SigningRequest], "rid": 2**63 - 1, "target": "/é?q=\u2028"}
+    body, _ = MessageSealer(KEY, 5).seal("sign", [item])
+    assert MessageOpener(KEY, 5).open(_sealed_body(body)).items == [item]
+    assert json.loads(body)["items"] == [item]  # one JSON document any reader reads the same

@@ -11,9 +11,10 @@ from aiohttp import web
 from yarl import URL
 
 from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves, request_wire
-from frontdoor.upstream_wire import ConnectionLost
+from frontdoor.upstream_wire import AnswerLate, ConnectionLost
 from service_runtime.http1 import client_tls
 from tests.support.crafted_http import CLOSE, CraftedServer
+from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.tls import write_loopback_certificate
 
@@ -171,4 +172,94 @@ async def test_the_limit_bounds_connections_in_use():
         client.release(first, URL(server.url))
         assert await second == (200, b"ok")
         assert server.connections == 1
+    client.close()
+
+
+class SlowServer:
+    """Reads each request head; answers after ``head_after`` s with a head and, ``body_after`` s later,
+    a 2-byte body (``head_after=None``: never answers).  Counts connections and their ends."""
+
+    def __init__(self, head_after: float | None, body_after: float = 0.0):
+        self.head_after, self.body_after = head_after, body_after
+        self.connections = self.closed_by_client = 0
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *_exc) -> None:
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                if self.head_after is None:
+                    await reader.read()  # until the client closes
+                    self.closed_by_client += 1
+                    return
+                await asyncio.sleep(self.head_after)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+                await asyncio.sleep(self.body_after)
+                writer.write(b"ok")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def _in(seconds: float) -> float:
+    return asyncio.get_running_loop().time() + seconds
+
+
+async def test_no_head_by_the_deadline_is_answer_late_and_the_connection_is_closed():
+    client = _client()
+    server = SlowServer(head_after=None)
+    async with server as url:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(AnswerLate):  # (wait_for: a client without the deadline fails, not hangs)
+            await asyncio.wait_for(client.send("GET", URL(url), "/x", HOST, deadline=_in(0.3)), 5)
+        assert 0.25 < asyncio.get_running_loop().time() - started < 2.0
+        await eventually(lambda: server.closed_by_client == 1, timeout=5, what="the late connection closed")
+    client.close()
+
+
+async def test_the_deadline_ends_with_the_head():
+    """Only the head is bound by the deadline: a body that comes after it is read whole, the connection
+    kept (the timer must not fire later on a connection that went back to the pool)."""
+    client = _client()
+    server = SlowServer(head_after=0.0, body_after=0.5)
+    async with server as url:
+        connection = await client.send("GET", URL(url), "/x", HOST, deadline=_in(0.2))
+        assert await connection.read() == b"ok"
+        client.release(connection, URL(url))
+        await asyncio.sleep(0.1)
+        server.body_after = 0.0
+        assert await _fetch(client, url) == (200, b"ok")
+        assert server.connections == 1
+    client.close()
+
+
+async def test_waiting_for_a_free_connection_counts_against_the_deadline():
+    client = _client(limit=1)
+    async with SlowServer(head_after=0.0) as url:
+        first = await client.send("GET", URL(url), "/x", HOST)
+        with pytest.raises(AnswerLate):
+            await asyncio.wait_for(client.send("GET", URL(url), "/x", HOST, deadline=_in(0.2)), 5)
+        assert await first.read() == b"ok"
+        client.release(first, URL(url))
+        assert await _fetch(client, url) == (200, b"ok")  # the late one gave its slot back
+    client.close()
+
+
+async def test_connecting_counts_against_the_deadline():
+    client = LeanClient(limit=1, tls=client_tls(True), connect_timeout=lambda: 5.0)
+    tls_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never handshakes
+    port = tls_server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(AnswerLate):
+            await client.send("GET", URL(f"https://127.0.0.1:{port}"), "/x", HOST, deadline=_in(0.2))
+    finally:
+        tls_server.close()
     client.close()

@@ -171,6 +171,10 @@ def test_foreign_request_targets_are_refused(target, host, refused):
         ("/webapi/x/@evil:9/y", "/webapi/x", "/@evil:9/y"),
         ("http://front:8090/webapi/x/y?q", "/webapi/x", "/y?q"),
         ("http://front:8090/func/a?b?c", "/func", "/a?b?c"),
+        ("/func//x", "/func", "//x"),
+        ("/func/?x=/func/", "/func", "/?x=/func/"),
+        ("/webapi/x/", "/webapi/x/", "/"),  # a prefix written with its trailing slash
+        ("/webapi/x/y", "//webapi//x", "/y"),
     ],
 )
 def test_routed_rest_keeps_the_raw_segments_after_the_prefix(target, prefix, rest):
@@ -189,6 +193,10 @@ def test_routed_rest_keeps_the_raw_segments_after_the_prefix(target, prefix, res
         ("/webapi/%ff/y", "/webapi/x"),
         ("/func", "/func"),
         ("/other/func/x", "/func"),
+        # A prefix with a percent sign decodes to something else (``routed_rest`` compares it literally
+        # only when it has none).
+        ("/webapi/%41/x", "/webapi/%41"),
+        ("/webapi/a%2Fb/x", "/webapi/a%2Fb"),
     ],
 )
 def test_paths_that_do_not_decode_to_the_prefix_are_not_routed(target, prefix):

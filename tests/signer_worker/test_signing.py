@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contract.redis_layout import SecretRecord
 from signer_worker.signing import (
@@ -13,6 +15,7 @@ from signer_worker.signing import (
     authorization_header,
     derive_signing_key,
     graphql_token,
+    iso_utc,
     signature,
     signed_headers,
     string_to_sign,
@@ -119,10 +122,8 @@ def test_a_keypair_derives_its_signing_key_once_per_date_and_host():
     assert other_host is not first and keypair.keyed("20240301", VECTOR["host"]) is first
     next_day = keypair.keyed("20240302", VECTOR["host"])
     assert next_day is not first  # a new date derives anew
-    probe = next_day.copy()
-    probe.update(b"m")
     reference = hmac.new(derive_signing_key(VECTOR["secret"], "20240302", VECTOR["host"]), b"m", "sha256")
-    assert probe.digest() == reference.digest()
+    assert next_day.hexdigest(b"m") == reference.hexdigest()
 
 
 def test_a_keypair_signs_as_the_uncached_path_across_midnight():
@@ -152,3 +153,38 @@ def test_a_keypair_keeps_a_bounded_number_of_derived_keys():
     for index in range(MAX_HOSTS * 3):
         keypair.keyed("20240301", f"10.0.0.{index}:8091")
         assert len(keypair._keyed) <= MAX_HOSTS
+
+
+def _reference_iso(unix_ns: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=unix_ns // 1000)).isoformat()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2024, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 3, 2, 0, 0, 0, 0, tzinfo=UTC),  # no fraction: isoformat writes none
+        datetime(2024, 3, 2, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, 0, 0, 100000, tzinfo=UTC),  # trailing zeros kept: six digits
+        datetime(1999, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+        datetime(2024, 3, 2, 0, 0, 0, 0, tzinfo=UTC),  # the same second again, after another one
+    ],
+)
+def test_the_date_of_a_signature_is_isoformat_of_the_moment(moment):
+    unix_ns = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000 + 999
+    assert iso_utc(unix_ns) == moment.isoformat() == _reference_iso(unix_ns)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), min_size=1, max_size=5))
+def test_any_sequence_of_moments_is_dated_as_isoformat(moments):
+    for unix_ns in moments:  # the second remembered from one call must not leak into the next
+        assert iso_utc(unix_ns) == _reference_iso(unix_ns)
+
+
+def test_a_keypair_signs_now_with_the_date_it_sends():
+    keypair = Keypair("AK", VECTOR["secret"])
+    headers = keypair.signed_headers("GET", "/func/x", VECTOR["host"], "application/json", "v8")
+    moment = datetime.fromisoformat(headers["Date"])
+    assert moment.isoformat() == headers["Date"] and abs(moment - datetime.now(UTC)) < timedelta(seconds=5)
+    assert headers == _uncached(keypair, moment)

@@ -1,7 +1,7 @@
 """A real TCP server that answers each HTTP request with scripted bytes, however wrong they are.
 
 It reads each request's head and ``Content-Length`` body, records them, and writes the next entry of ``answers``: bytes, ``AndClose``
-bytes (written, then the connection closed) or ``CLOSE`` (close without answering).  Once the script is used up, every request gets ``DEFAULT``.  ``stray``
+bytes (written, then the connection closed), ``CLOSE`` (close without answering) or ``HANG`` (no answer).  Once the script is used up, every request gets ``DEFAULT``.  ``stray``
 writes bytes on the last connection when the test says so (e.g. while the client holds it idle).
 """
 
@@ -11,6 +11,7 @@ import asyncio
 
 DEFAULT = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 CLOSE = b""
+HANG = b"(never answered)"  # a request left without an answer until the client closes the connection
 
 
 class AndClose(bytes):
@@ -57,6 +58,9 @@ class CraftedServer:
                 self.bodies.append(await reader.readexactly(_content_length(head)))
                 answer = self.answers.pop(0) if self.answers else DEFAULT
                 if answer == CLOSE:
+                    return
+                if answer is HANG:
+                    await reader.read()
                     return
                 writer.write(answer)
                 await writer.drain()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +18,7 @@ from frontdoor.app import build_app
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
-from tests.support.crafted_http import CLOSE, AndClose, CraftedServer
+from tests.support.crafted_http import CLOSE, HANG, AndClose, CraftedServer
 from tests.support.ports import free_port
 from tests.support.servers import start_etcd, start_redis
 
@@ -34,11 +35,12 @@ async def front_door_to(request):
     redis_handle = start_redis(directory, secrets_dir)
     etcd = start_etcd(directory)
     runner = None
+    answers, api = request.param if isinstance(request.param, tuple) else (request.param, {})
     try:
-        async with CraftedServer(request.param) as manager:
+        async with CraftedServer(answers) as manager:
             config = parse_config(
                 {
-                    "api": {"endpoint": [manager.url]},
+                    "api": {"endpoint": [manager.url], **api},
                     "session": {"redis": {"addr": redis_handle.addr}},
                     "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
                     "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},
@@ -103,3 +105,16 @@ async def test_an_answer_that_breaks_off_after_the_browser_saw_its_head_fails_in
             assert response.status == 200  # the head was relayed before the upstream broke off
             with pytest.raises(aiohttp.ClientPayloadError):
                 await response.read()
+
+
+@pytest.mark.parametrize("front_door_to", [([HANG], {"response_timeout": 0.3})], indirect=True)
+async def test_a_manager_that_does_not_answer_in_time_is_a_504_problem(front_door_to):
+    """The lean client's deadline (a timer on the connection since the sixth perf slice) answers for the
+    Manager: a 504 problem at ``response_timeout``, and the late connection is not used again."""
+    base_url, manager = front_door_to
+    started = time.monotonic()
+    status, content_type, _body = await _get_version(base_url)
+    assert (status, content_type) == (504, "application/problem+json")
+    assert 0.25 < time.monotonic() - started < 5
+    assert await _get_version(base_url) == (200, "application/octet-stream", b"ok")  # CraftedServer's DEFAULT
+    assert manager.connections == 2

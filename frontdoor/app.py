@@ -17,16 +17,13 @@ from frontdoor.auth_routes import AuthRoutes
 from frontdoor.context import FrontDoor
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_probe import probe_client, probe_forever
-from frontdoor.error_pages import error_page_middleware
-from frontdoor.host_check import host_check_middleware
 from frontdoor.jwks import jwks_for
 from frontdoor.lean_client import LeanClient
-from frontdoor.middlewares import error_middleware, request_log_middleware
 from frontdoor.observability import REQUEST_METRICS, RequestMetrics
 from frontdoor.ops import WS_RELAY, register_stats
 from frontdoor.pages import Pages
 from frontdoor.proxy import DeploymentProxy
-from frontdoor.request_target import own_targets_only
+from frontdoor.request_chain import RequestChain
 from frontdoor.security import install_security, parser_limits
 from frontdoor.sessions import SessionReader
 from frontdoor.signer_pool import SignerPool
@@ -103,17 +100,7 @@ def build_app(
     """The worker's app; each component that copies a setting at start registers how it reloads it, and
     each that records metrics gets ``instruments``."""
     config = settings.config
-    # The Host check comes first after the log: nothing behind it sees a Host that is not ours.
-    middlewares = [
-        request_log_middleware,
-        host_check_middleware(HostPolicy.for_config(config)),
-        own_targets_only,
-        error_middleware,
-        error_page_middleware,
-    ]
-    app = web.Application(
-        middlewares=middlewares, client_max_size=MAX_BODY_IN_MEMORY, handler_args=parser_limits(config)
-    )
+    app = web.Application(client_max_size=MAX_BODY_IN_MEMORY, handler_args=parser_limits(config))
     zmq_context = zmq.asyncio.Context()
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
     daemon = SessionDaemonClient(
@@ -145,6 +132,9 @@ def build_app(
     app[FRONT_DOOR] = front
     app[REQUEST_METRICS] = RequestMetrics(instruments)
     security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
+    # One middleware: the request's id, line and metrics, then the Host check (nothing behind it sees
+    # a Host that is not ours), the target check, errors as answers, the guard (frontdoor.request_chain).
+    app.middlewares.append(RequestChain(HostPolicy.for_config(config), security.guard).handle)
     on_reload(security.reload)
     on_reload(sessions.reload)
     # WebSockets get a client of their own: each holds its connection for as long as it is open, so

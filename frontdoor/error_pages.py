@@ -1,6 +1,6 @@
 """Errors outside the API paths: a readable page for browsers, problem+json for everything else.
 
-API paths (``problems.API_PREFIXES``) are left to ``middlewares.error_middleware``.
+API paths (``problems.API_PREFIXES``) are left to ``middlewares.error_answer``.
 """
 
 from __future__ import annotations
@@ -83,12 +83,18 @@ async def error_page_middleware(request: web.Request, handler):
         return await handler(request)
     try:
         return await handler(request)
-    except web.HTTPException as exc:
+    except Exception as exc:
+        return page_error_answer(request, exc)
+
+
+def page_error_answer(request: web.Request, exc: Exception) -> web.Response:
+    """The page (or problem+json) for an exception out of a handler outside the API paths (logged when
+    unexpected); an ``HTTPException`` below 400 is raised again.  Call it in the ``except`` clause."""
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         return error_response(request, exc.status, dict(exc.headers))
-    except StoreUnavailable:  # Redis away: a readable 503, logged once per outage where it was noticed
+    if isinstance(exc, StoreUnavailable):  # Redis away: a readable 503, logged once per outage where it was noticed
         return error_response(request, 503, {"Retry-After": problems.STORE_RETRY_AFTER})
-    except Exception:
-        log.exception("unhandled error", extra={"event": "internal_error", "path": path_for_logs(request.path)})
-        return error_response(request, 500)
+    log.exception("unhandled error", extra={"event": "internal_error", "path": path_for_logs(request.path)})
+    return error_response(request, 500)

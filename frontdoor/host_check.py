@@ -35,22 +35,19 @@ def refusal(request: web.Request, status: int) -> web.Response:
     return response
 
 
-def host_check_middleware(policy: HostPolicy):
-    @web.middleware
-    async def host_check(request: web.Request, handler):
-        status = policy.verdict(request.headers.getall(hdrs.HOST, []))
-        if status is None:
-            return await handler(request)
-        log.warning(
-            "refused a request for another host",
-            extra={
-                "event": "security_violation",
-                "reason": "host",
-                "status_code": status,
-                "path": path_for_logs(request.path)[:200],
-                "host": request.headers.get(hdrs.HOST, "")[:200],
-            },
-        )
-        return refusal(request, status)
-
-    return host_check
+def host_refusal(policy: HostPolicy, request: web.Request) -> web.Response | None:
+    """The answer to a request whose ``Host`` is not one of ours (logged), or None: it is ours."""
+    status = policy.verdict(request.headers.getall(hdrs.HOST, []))
+    if status is None:
+        return None
+    log.warning(
+        "refused a request for another host",
+        extra={
+            "event": "security_violation",
+            "reason": "host",
+            "status_code": status,
+            "path": path_for_logs(request.path)[:200],
+            "host": request.headers.get(hdrs.HOST, "")[:200],
+        },
+    )
+    return refusal(request, status)

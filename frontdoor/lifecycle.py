@@ -143,7 +143,7 @@ class Worker:
         deadline = loop.time() + ops.drain_timeout
         # No new connections (the port's other workers keep accepting).  Open connections are not
         # closed under their requests: uploads and WebSockets keep flowing; each connection ends with
-        # its next answer (Connection: close, see request_log_middleware); idle ones at the end.
+        # its next answer (Connection: close, see middlewares.mark_answer); idle ones at the end.
         await self._site.stop()
         await _wait_idle(deadline)
         relay = self.app.get(WS_RELAY)

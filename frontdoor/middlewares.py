@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -35,12 +36,11 @@ CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned
 
 @web.middleware
 async def request_log_middleware(request: web.Request, handler):
-    """Request id, one log line, Prometheus samples and the in-flight count of every request."""
-    request_id = request.headers.get("X-Request-ID", "")
-    if not valid_request_id(request_id):
-        request_id = secrets.token_hex(8)
-    request[REQUEST_ID_KEY] = request_id
-    trace = REQUEST_ID.set(request_id)  # every line logged while serving it carries the id
+    """Request id, one log line, Prometheus samples and the in-flight count of every request.
+
+    The front door's own chain (``frontdoor.request_chain``) does the same around its checks; this
+    one alone serves applications that need only the line (tests, tools)."""
+    request_id, trace = open_request(request)
     template = request_template(request)
     kind = handler_kind(template, request.path, wants_websocket(request))
     IN_FLIGHT.enter(kind)
@@ -49,10 +49,7 @@ async def request_log_middleware(request: web.Request, handler):
     try:
         response = await handler(request)
         status = response.status
-        response.headers["X-Request-ID"] = request_id
-        lifecycle = request.app.get(LIFECYCLE)
-        if lifecycle is not None and lifecycle.draining and not response.prepared:
-            response.force_close()  # draining: this connection ends with this answer
+        mark_answer(request, response, request_id)
         return response
     except web.HTTPException as exc:
         status, response = exc.status, exc
@@ -61,12 +58,42 @@ async def request_log_middleware(request: web.Request, handler):
         status = CLIENT_CLOSED  # the browser went away mid-request
         raise
     finally:
-        duration = time.perf_counter() - started
-        IN_FLIGHT.leave(kind)
-        request.app[REQUEST_METRICS].record(request.method, template, request.path, status, duration, response)
-        if log.isEnabledFor(logging.INFO):  # at WARNING, no line: nothing of it is built either
-            request_lines.info("request", _request_line(request, request_id, kind, status, duration))
-        REQUEST_ID.reset(trace)
+        close_request(request, request_id, trace, template, kind, status, time.perf_counter() - started, response)
+
+
+def open_request(request: web.Request) -> tuple[str, contextvars.Token]:
+    """The request's id (the client's when valid, else a fresh one), set for every line logged while serving it."""
+    request_id = request.headers.get("X-Request-ID", "")
+    if not valid_request_id(request_id):
+        request_id = secrets.token_hex(8)
+    request[REQUEST_ID_KEY] = request_id
+    return request_id, REQUEST_ID.set(request_id)
+
+
+def mark_answer(request: web.Request, response: web.StreamResponse, request_id: str) -> None:
+    """What every returned answer carries: its request id, and ``Connection: close`` while draining."""
+    response.headers["X-Request-ID"] = request_id
+    lifecycle = request.app.get(LIFECYCLE)
+    if lifecycle is not None and lifecycle.draining and not response.prepared:
+        response.force_close()  # draining: this connection ends with this answer
+
+
+def close_request(
+    request: web.Request,
+    request_id: str,
+    trace: contextvars.Token,
+    template: str | None,
+    kind: str | None,
+    status: int,
+    duration: float,
+    response: web.StreamResponse | None,
+) -> None:
+    """The in-flight count, the metrics and the log line of a finished request (in that order)."""
+    IN_FLIGHT.leave(kind)
+    request.app[REQUEST_METRICS].record(request.method, template, request.path, status, duration, response)
+    if log.isEnabledFor(logging.INFO):  # at WARNING, no line: nothing of it is built either
+        request_lines.info("request", _request_line(request, request_id, kind, status, duration))
+    REQUEST_ID.reset(trace)
 
 
 def _request_line(request: web.Request, request_id: str, kind: str | None, status: int, duration: float) -> dict:
@@ -87,19 +114,17 @@ def _request_line(request: web.Request, request_id: str, kind: str | None, statu
     return line
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler):
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
+def error_answer(request: web.Request, exc: Exception) -> web.Response:
+    """problem+json for an exception out of a handler (logged when unexpected); an ``HTTPException``
+    below 400, or any outside the API paths, is raised again.  Call it in the ``except`` clause."""
+    if isinstance(exc, web.HTTPException):
         if not request.path.startswith(API_PREFIXES) or exc.status < 400:
-            raise
+            raise exc
         return problems.problem(exc.status, _slug(exc.status), exc.reason)
-    except StoreUnavailable:  # Redis away: logged once per outage where it was noticed
+    if isinstance(exc, StoreUnavailable):  # Redis away: logged once per outage where it was noticed
         return problems.session_store_down()
-    except Exception:
-        log.exception("unhandled error", extra={"event": "internal_error", "path": path_for_logs(request.path)})
-        return problems.problem(500, "internal-server-error", "Something has gone wrong.")
+    log.exception("unhandled error", extra={"event": "internal_error", "path": path_for_logs(request.path)})
+    return problems.problem(500, "internal-server-error", "Something has gone wrong.")
 
 
 def _slug(status: int) -> str:

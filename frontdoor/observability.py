@@ -257,5 +257,5 @@ class RequestMetrics:
         return series
 
 
-REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)  # what request_log_middleware records with
+REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)  # what the request chain records with
 IN_FLIGHT = InFlight()  # one front-door worker, one application: a process-wide count

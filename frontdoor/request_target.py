@@ -1,4 +1,4 @@
-"""Only requests for this host are served: a middleware early in the chain refuses absolute-form
+"""Only requests for this host are served: the request chain (``frontdoor.request_chain``) refuses absolute-form
 request targets (``GET http://other-host/... HTTP/1.1``) whose authority is not our ``Host`` header.
 
 Browsers send origin-form targets (``/path?query``); an absolute-form one comes from a raw client or
@@ -18,11 +18,11 @@ from frontdoor.upstream import foreign_target_refusal
 log = logging.getLogger(__name__)
 
 
-@web.middleware
-async def own_targets_only(request: web.Request, handler):
+def target_refusal(request: web.Request) -> web.Response | None:
+    """The answer to an absolute-form target naming another host (logged), or None: it is ours."""
     reason = foreign_target_refusal(request.raw_path, request.headers.get("Host"))
     if reason is None:
-        return await handler(request)
+        return None
     log.warning(
         "refused a request target",
         extra={

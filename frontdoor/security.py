@@ -1,8 +1,9 @@
 """Assembly of the browser-facing protections of one front-door worker.
 
-One middleware in front of the routes (CORS preflight, CSRF, rate limits, the CSP nonce) and one
-``on_response_prepare`` hook behind them (CORS, security and rate-limit headers), which runs for
-streamed, file and WebSocket responses as well as plain ones.  The rules themselves are plain
+One guard in front of the routes (CORS preflight, CSRF, rate limits, the CSP nonce), run by the
+request chain (``frontdoor.request_chain``), and one ``on_response_prepare`` hook behind them (CORS,
+security and rate-limit headers), which runs for streamed, file and WebSocket responses as well as
+plain ones.  The rules themselves are plain
 functions in ``cors``, ``csrf``, ``security_headers`` and ``ratelimit`` (logins, exact, in Redis),
 with ``ratelimit_batched`` for access keys (in memory, synced with Redis in the background).
 """
@@ -101,7 +102,7 @@ class Security:
         self._password_checks.set_window(config.session.login_block_time)
 
     def install(self, app: web.Application) -> None:
-        app.middlewares.append(self.guard)
+        """Hooks and background work; ``guard`` runs inside the request chain (``frontdoor.request_chain``)."""
         app.on_response_prepare.append(self.finish_headers)
         without_server_header(app)
         app.cleanup_ctx.append(self._key_counter_sync)

@@ -25,6 +25,7 @@ from frontdoor.cors import apply_cors, is_preflight, preflight_headers
 from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
 from frontdoor.https_redirect import redirect_listener
 from frontdoor.manager_auth import LOGIN_INSTEAD, PASSWORD_CHANGE_INSTEAD, AuthRule, auth_rule
+from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
 from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
@@ -147,6 +148,11 @@ class Security:
         path = request.path
         proxied = path.startswith(PROXIED_PREFIXES)
         headers = response.headers
+        # Ours, not an upstream's: a streamed answer's head leaves before the request chain marks it
+        # (a whole answer carries it already; setting it again keeps its place).
+        request_id = request.get(REQUEST_ID_KEY)
+        if request_id is not None:
+            headers["X-Request-ID"] = request_id
         # (only an OPTIONS can be a preflight: the others skip the look-up of an absent key, which raises)
         if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
             apply_cors(headers, self._origins, request.headers.get("Origin"))

@@ -150,11 +150,23 @@ CASES = {
         b"Content-Type: application/octet-stream\r\nVary: Origin\r\n" + SECURITY + b"\r\n" + BODY,
     ),
     # Without a length the answer is relayed as a stream: its head goes out from the handler, before the
-    # request log middleware names the request id (as for every streamed answer).
+    # request chain marks the answer; the prepare hook names the request id then, as in a whole answer.
     "an empty 204, streamed": (
         b"",
         b"HTTP/1.1 204 No Content\r\n" + DATE + b"\r\n",
-        b"HTTP/1.1 204 No Content\r\n" + DATE + OURS + b"Vary: Origin\r\n" + SECURITY + b"\r\n",
+        b"HTTP/1.1 204 No Content\r\n" + DATE + OURS + b"X-Request-ID: req-1\r\nVary: Origin\r\n" + SECURITY + b"\r\n",
+    ),
+    "a chunked answer, streamed, with the upstream's own request id": (
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + DATE + b"X-Request-ID: upstream-id\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + DATE
+        + b"X-Request-ID: req-1\r\n"
+        + OURS
+        + b"Transfer-Encoding: chunked\r\nVary: Origin\r\n"
+        + SECURITY
+        + b"\r\n",
     ),
     "a 404 problem of the upstream's": (
         b"",

@@ -36,10 +36,10 @@ from contract.redis_layout import SessionRecord
 from frontdoor.context import SESSION
 from frontdoor.error_pages import error_page_middleware
 from frontdoor.host_check import host_refusal
-from frontdoor.middlewares import error_answer, request_log_middleware
+from frontdoor.middlewares import error_answer
 from frontdoor.observability import REQUEST_METRICS, RequestMetrics
 from frontdoor.ratelimit_batched import BatchedLimiter
-from frontdoor.request_chain import RequestChain
+from frontdoor.request_chain import RequestChain, request_log_middleware
 from frontdoor.request_target import target_refusal
 from frontdoor.security import Security
 from frontdoor.trusted_proxies import TrustedProxies
@@ -66,7 +66,7 @@ class NoSharedCounts:
 
 
 def layered(hosts: HostPolicy, guard) -> list:
-    """Main's six layers before the merge, each as it was written."""
+    """Main's six layers before the merge (the request log layer is now the chain without checks, the same steps)."""
 
     @web.middleware
     async def host_check(request, handler):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import secrets
-import time
 
 from aiohttp import web
 
@@ -18,13 +16,10 @@ from frontdoor.observability import (
     REQUEST_METRICS,
     TRACE_ID_KEY,
     USER_ID_KEY,
-    handler_kind,
-    request_template,
 )
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
 from frontdoor.special_routes import path_for_logs
-from frontdoor.websocket import wants_websocket
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.jsonlog import REQUEST_ID
 from service_runtime.linelog import LineLogger
@@ -32,33 +27,6 @@ from service_runtime.linelog import LineLogger
 log = logging.getLogger("frontdoor.requests")
 request_lines = LineLogger(log)  # the same line as ``log.info``, without a LogRecord when it can
 CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned
-
-
-@web.middleware
-async def request_log_middleware(request: web.Request, handler):
-    """Request id, one log line, Prometheus samples and the in-flight count of every request.
-
-    The front door's own chain (``frontdoor.request_chain``) does the same around its checks; this
-    one alone serves applications that need only the line (tests, tools)."""
-    request_id, trace = open_request(request)
-    template = request_template(request)
-    kind = handler_kind(template, request.path, wants_websocket(request))
-    IN_FLIGHT.enter(kind)
-    started = time.perf_counter()
-    status, response = 500, None
-    try:
-        response = await handler(request)
-        status = response.status
-        mark_answer(request, response, request_id)
-        return response
-    except web.HTTPException as exc:
-        status, response = exc.status, exc
-        raise
-    except asyncio.CancelledError:
-        status = CLIENT_CLOSED  # the browser went away mid-request
-        raise
-    finally:
-        close_request(request, request_id, trace, template, kind, status, time.perf_counter() - started, response)
 
 
 def open_request(request: web.Request) -> tuple[str, contextvars.Token]:

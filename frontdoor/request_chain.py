@@ -37,9 +37,12 @@ Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 class RequestChain:
-    """``app.middlewares = [RequestChain(hosts, security.guard).handle]``."""
+    """``app.middlewares = [RequestChain(hosts, security.guard).handle]``.
 
-    def __init__(self, hosts: HostPolicy, guard: Guard):
+    Without ``hosts`` there are no Host or target checks; without ``guard`` the handler runs bare and
+    its exceptions leave as raised (``request_log_middleware``: the line alone, for tools and tests)."""
+
+    def __init__(self, hosts: HostPolicy | None = None, guard: Guard | None = None):
         self._hosts = hosts
         self._guard = guard
 
@@ -52,10 +55,13 @@ class RequestChain:
         started = time.perf_counter()
         status, response = 500, None
         try:
-            response = host_refusal(self._hosts, request)
-            if response is None:
-                response = target_refusal(request)
-            if response is None:
+            if self._hosts is not None:
+                response = host_refusal(self._hosts, request)
+                if response is None:
+                    response = target_refusal(request)
+            if response is None and self._guard is None:
+                response = await handler(request)
+            elif response is None:
                 try:
                     response = await self._guard(request, handler)
                 except Exception as exc:
@@ -71,6 +77,10 @@ class RequestChain:
             raise
         finally:
             close_request(request, request_id, trace, template, kind, status, time.perf_counter() - started, response)
+
+
+# The request's id, line, metrics and in-flight count alone, around a bare handler.
+request_log_middleware = RequestChain().handle
 
 
 def answer_for(request: web.Request, exc: Exception) -> web.StreamResponse:

@@ -13,8 +13,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from frontdoor.middlewares import request_log_middleware
 from frontdoor.observability import REQUEST_METRICS, TRACE_ID_KEY, USER_ID_KEY, RequestMetrics
+from frontdoor.request_chain import request_log_middleware
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import setup_logging
 

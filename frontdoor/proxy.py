@@ -209,7 +209,7 @@ class DeploymentProxy:
                 return signed
             if wants_websocket(request):
                 trace = self._front.tracing.propagation_headers()
-                headers = self._upstream.headers(request, target, signed, deployment, trace)
+                headers = prework.headers(signed, trace)
                 return await self._relay.open(request, target, headers, session_id)
             pool.started(url)
             try:

@@ -69,18 +69,8 @@ class UpstreamExchange:
             manager=deployment.name == MANAGER_DEPLOYMENT,
         )
 
-    def headers(
-        self,
-        request: web.Request,
-        target: UpstreamTarget,
-        signed: dict[str, str],
-        deployment: Deployment,
-        trace=None,
-    ):
-        """What goes upstream, for an HTTP request or a WebSocket handshake alike."""
-        return self.prework(request, target, deployment).headers(signed, trace)
-
     def prework(self, request: web.Request, target: UpstreamTarget, deployment: Deployment) -> Prework:
+        """What goes upstream for one attempt, an HTTP request or a WebSocket handshake alike."""
         return Prework(self, request, target, deployment)
 
     def unsigned_headers(self, request: web.Request, target: UpstreamTarget, cookies: CookieRules):

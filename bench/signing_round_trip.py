@@ -1,17 +1,17 @@
-"""What the front door gains by making the upstream headers while the signer works (``meanwhile``).
+"""The signing round trip at one connection: a request sent at the end of its loop turn or at once.
 
 Two processes, the real hop (``bench.signer_batches``'s answerer: a ``RouterServer`` doing a signer's
 per-item work over ipc).  One request at a time, as at one connection; between requests the asker
 pauses 0.5 ms so the answerer sleeps, as a signer does while the front door and the Manager work.
 Each request is the signing round trip plus the upstream headers of a browser's proxied call
-(``frontdoor.upstream.upstream_headers`` of a typical header set, then the signature merged):
-``queued``: as main before this change, the request sent at the end of the loop turn (the channel
-is made to take its batching path by an entry that is never answered) and the headers made after
-the reply; ``at-once``: sent at once, headers after the reply; ``meanwhile``: sent at once, headers
-made while the signer works.  Batches of the three alternate (rotating order); printed per mode: the
-median of the batches' p50 and the best p50 of a batch, in µs from the request to the headers ready.
+(``frontdoor.upstream.upstream_headers`` of a typical header set, then the signature merged),
+made after the reply.  ``queued``: as before this change, the request sent at the end of the loop
+turn (the channel is made to take its batching path by an entry that is never answered);
+``at-once``: sent at once, as an idle channel does now.  Batches of the two alternate (rotating
+order); printed per mode: the median of the batches' p50 and the best p50 of a batch, in µs from
+the request to the headers ready.
 
-Usage: .venv/bin/python -m bench.signing_overlap [--batches 20] [--rounds 200]
+Usage: .venv/bin/python -m bench.signing_round_trip [--batches 20] [--rounds 200]
 """
 
 from __future__ import annotations
@@ -70,13 +70,8 @@ async def one(channel: DealerChannel, mode: str) -> float:
     if queued:  # never answered: the channel is not idle, so the request waits for the loop turn's end
         channel._pending[0] = asyncio.get_running_loop().create_future()
     started = time.perf_counter()
-    if mode == "meanwhile":
-        made: list[CIMultiDict] = []
-        reply = await channel.request(REQUEST.to_item, 5.0, lambda: made.append(unsigned()))
-        headers = made[0]
-    else:
-        reply = await channel.request(REQUEST.to_item, 5.0)
-        headers = unsigned()
+    reply = await channel.request(REQUEST.to_item, 5.0)
+    headers = unsigned()
     headers.update(reply["headers"])
     elapsed = time.perf_counter() - started
     if queued:
@@ -88,10 +83,10 @@ async def measure(endpoint: str, batches: int, rounds: int) -> dict[str, list[fl
     channel = DealerChannel(zmq.asyncio.Context(), endpoint, KEY, MAX_AGE, "sign", instruments=Instruments())
     while not channel.connected:
         await asyncio.sleep(0.01)
-    modes = ["queued", "at-once", "meanwhile"]
+    modes = ["queued", "at-once"]
     p50s: dict[str, list[float]] = {mode: [] for mode in modes}
     for batch in range(batches):
-        for mode in modes[batch % 3 :] + modes[: batch % 3]:
+        for mode in modes[batch % 2 :] + modes[: batch % 2]:
             times = []
             for _ in range(rounds):
                 try:

@@ -4,6 +4,7 @@ real listening socket, spoken to byte by byte."""
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from types import SimpleNamespace
 
@@ -213,3 +214,47 @@ async def test_redirect_listener_sends_plain_http_to_https():
         assert status == 421 and "location" not in head and "evil" not in head
     finally:
         await runner.cleanup()
+
+
+class _MissCountingState(dict):
+    """A request's storage that counts lookups of absent keys through ``[]`` (each a raised ``KeyError``)."""
+
+    misses = 0
+
+    def __getitem__(self, key):
+        if key not in self:
+            type(self).misses += 1
+        return super().__getitem__(key)
+
+
+PRESENT = web.RequestKey("present", str)
+ABSENT = web.RequestKey("absent", str)
+
+
+async def state_lookups(request: web.Request) -> web.Response:
+    request._state = _MissCountingState(request._state)
+    request[PRESENT] = "here"
+    answers = [request.get(PRESENT), request.get(ABSENT), request.get(ABSENT, "dflt"), PRESENT in request]
+    answers += [ABSENT in request, len(request)]
+    del request[PRESENT]
+    answers += [PRESENT in request, request.get(PRESENT)]
+    return web.json_response({"answers": answers, "misses": _MissCountingState.misses})
+
+
+async def test_request_get_and_in_look_absent_keys_up_without_raising():
+    # Mapping's get/in raise and catch a KeyError for an absent key; the front door's requests ask
+    # their storage directly, with the same answers.
+    app = web.Application()
+    app.router.add_get("/state", state_lookups)
+    without_server_header(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        answer = await exchange(port, b"GET /state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        await runner.cleanup()
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body["answers"] == ["here", None, "dflt", True, False, 1, False, None]
+    assert body["misses"] == 0

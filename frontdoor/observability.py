@@ -17,12 +17,13 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
 from frontdoor.json_body import parse_object
 from service_runtime.instruments import Instruments
+from service_runtime.metric_values import count_and_observe
 
 # What the request's log line reports, set by the middleware (id) and by the handlers (user, trace).
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
@@ -226,8 +227,9 @@ class RequestMetrics:
 
     def __init__(self, instruments: Instruments):
         self._instruments = instruments
-        self._series: dict[tuple[str, ...], tuple[Any, Any]] = {}  # label sets are bounded: so is this
-        self._plain: dict[tuple, tuple[Any, Any]] = {}  # (method label, route, status): bounded too
+        # A label set's request count and duration, recorded by one call (``count_and_observe``).
+        self._series: dict[tuple[str, ...], Callable[[float], None]] = {}  # label sets are bounded: so is this
+        self._plain: dict[tuple, Callable[[float], None]] = {}  # (method label, route, status): bounded too
 
     def record(
         self,
@@ -247,8 +249,7 @@ class RequestMetrics:
             series = self._series_of(self._labels(method, template, path, status, response))
             if plain:
                 self._plain[key] = series
-        series[0].inc()
-        series[1].observe(duration)
+        series(duration)
 
     @staticmethod
     def _labels(method: str, template: str | None, path: str, status: int, response) -> tuple[str, ...]:
@@ -260,13 +261,12 @@ class RequestMetrics:
             str(status),
         )
 
-    def _series_of(self, labels: tuple[str, ...]) -> tuple[Any, Any]:
+    def _series_of(self, labels: tuple[str, ...]) -> Callable[[float], None]:
         series = self._series.get(labels)
         if series is None:
             instruments = self._instruments
-            series = self._series[labels] = (
-                instruments.api_requests.labels(*labels),
-                instruments.api_duration.labels(*labels),
+            series = self._series[labels] = count_and_observe(
+                instruments.api_requests.labels(*labels), instruments.api_duration.labels(*labels)
             )
         return series
 

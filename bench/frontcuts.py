@@ -146,6 +146,28 @@ def request_line():
     return old, new
 
 
+@item
+def session_cookie():
+    """The session cookie's value and hash of a request on a kept-alive connection (the memo hits)."""
+    from contract.redis_layout import session_hash
+    from frontdoor.cookie_memo import CookieMemo
+
+    old_memo = load_baseline("baseline_cookie_memo", "frontdoor/cookie_memo.py").CookieMemo()
+    new_memo = CookieMemo()
+
+    class Transport:  # weakly referable, as uvloop's TCP transport is
+        def get_extra_info(self, name, default=None):
+            return default
+
+    cookie = "lang=en; webui_session=s3ss10n-0123456789abcdef0123456789abcdef; theme=dark"
+    request = make_mocked_request("GET", "/func/x", headers={"Cookie": cookie}, transport=Transport())
+
+    def old():
+        return session_hash(old_memo.value(request, "webui_session"))
+
+    return old, (lambda: new_memo.value_with(request, "webui_session", session_hash))
+
+
 def best_of(call: Callable[[], object], batch: int) -> float:
     gc.disable()
     try:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from contract.config import Config
 from contract.deployment_rules import manager_deployment
-from contract.redis_layout import SessionRecord
+from contract.redis_layout import SessionRecord, session_hash
 from contract.session_commands import Forwarded
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
 from frontdoor.cookie_memo import CookieMemo
@@ -26,6 +26,7 @@ from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
 SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
+_UNREAD = object()
 
 
 @dataclass
@@ -87,9 +88,11 @@ class FrontDoor:
 
     async def session(self, request: web.Request) -> SessionRecord | None:
         """The request's live session, looked up once per request (guards and handlers share it)."""
-        if SESSION not in request:
-            request[SESSION] = await self.sessions.load(session_cookie_value(request, self.config))
-        return request[SESSION]
+        record = request.get(SESSION, _UNREAD)
+        if record is _UNREAD:
+            session_id, digest = _SESSION_COOKIES.value_with(request, self.config.session.cookie_name, session_hash)
+            record = request[SESSION] = await self.sessions.load(session_id, digest)
+        return record
 
     def client_ip(self, request: web.Request) -> str:
         return client_address(_peer(request), request.headers.get("X-Forwarded-For"), self.trusted_proxies)

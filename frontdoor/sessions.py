@@ -50,10 +50,11 @@ class SessionReader:
         """Called with the session hash whenever the daemon ends a session."""
         self._records.on_forget(hook)
 
-    async def load(self, session_id: str | None) -> SessionRecord | None:
+    async def load(self, session_id: str | None, digest: str | None = None) -> SessionRecord | None:
+        """The live session of ``session_id`` (``digest``: its ``session_hash``, when the caller has it)."""
         if not session_id or len(session_id) > 128:
             return None
-        return await self._records.load(session_hash(session_id))
+        return await self._records.load(session_hash(session_id) if digest is None else digest)
 
     def keep_alive(self, session_id: str, record: SessionRecord) -> None:
         """Slide the expiry if it has not been slid recently (fire and forget)."""

@@ -98,3 +98,41 @@ def test_a_transport_without_weak_references_is_parsed_per_request(tmp_path):
 
     answers = uvloop.run(scenario())
     assert [a["memo"] for a in answers] == [a["aiohttp"] for a in answers] == ["one", "one", "two"]
+
+
+async def test_a_derived_value_is_made_once_per_connection_and_value():
+    memo, derived = CookieMemo(), []
+
+    def derive(value: str) -> str:
+        derived.append(value)
+        return value.upper()
+
+    async def handler(request: web.Request) -> web.Response:
+        first = memo.value_with(request, "webui_session", derive)
+        return web.json_response({"memo": first, "again": memo.value_with(request, "webui_session", derive)})
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as client:
+            sent = ["webui_session=one", "webui_session=one", "lang=en", "webui_session=two", "webui_session=one"]
+            answers = []
+            for header in sent:
+                async with client.get(server.make_url("/"), headers={"Cookie": header}) as answer:
+                    answers.append(await answer.json())
+        assert [a["memo"] for a in answers] == [a["again"] for a in answers]
+        assert [a["memo"] for a in answers] == [
+            ["one", "ONE"],
+            ["one", "ONE"],
+            [None, None],
+            ["two", "TWO"],
+            ["one", "ONE"],
+        ]
+        assert derived == ["one", "two", "one"]  # again only when the header brought another value
+        gc.collect()
+        await eventually(lambda: gc.collect() is not None and len(memo) == 0)
+    finally:
+        await server.close()

@@ -168,6 +168,18 @@ def session_cookie():
     return old, (lambda: new_memo.value_with(request, "webui_session", session_hash))
 
 
+@item
+def login_limit_rule():
+    """Whether a proxied call under /func/ is limited like a login (a signed call: it is not)."""
+    from frontdoor import special_routes
+
+    old_rules = load_baseline("baseline_special_routes", "frontdoor/special_routes.py")
+    path = "/func/session/abc/logs"
+    return (lambda: old_rules.limited_like_login("GET", path, False)), (
+        lambda: special_routes.limited_like_login("GET", path, False)
+    )
+
+
 def best_of(call: Callable[[], object], batch: int) -> float:
     gc.disable()
     try:

@@ -180,6 +180,31 @@ def login_limit_rule():
     )
 
 
+@item
+def key_limit():
+    """An access key's request admitted in memory (``BatchedLimiter.check``) and its verdict's headers
+    set on an answer's headers, as ``finish_headers`` sets them."""
+    from multidict import CIMultiDict
+
+    from frontdoor import ratelimit_batched
+
+    old_ratelimit = load_baseline("baseline_ratelimit", "frontdoor/ratelimit.py")
+    old_batched = load_baseline(
+        "baseline_ratelimit_batched", "frontdoor/ratelimit_batched.py", {"frontdoor.ratelimit": old_ratelimit}
+    )
+    old_limiter = old_batched.BatchedLimiter(None, 60, 0.1)
+    new_limiter = ratelimit_batched.BatchedLimiter(None, 60, 0.1)
+    headers = CIMultiDict()
+
+    def old():
+        headers.update(old_limiter.check("AKIA", 1_000_000_000).headers())
+
+    def new():
+        headers.update(new_limiter.check("AKIA", 1_000_000_000).headers())
+
+    return old, new
+
+
 def best_of(call: Callable[[], object], batch: int) -> float:
     gc.disable()
     try:

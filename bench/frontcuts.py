@@ -205,6 +205,53 @@ def key_limit():
     return old, new
 
 
+@item
+def finish_headers():
+    """``Security.finish_headers`` on a proxied answer (an API path with a rate-limit verdict)."""
+    from types import SimpleNamespace
+
+    from multidict import CIMultiDict
+
+    from contract.config import parse_config
+    from frontdoor import cors, security
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.ratelimit import Verdict
+    from frontdoor.trusted_proxies import TrustedProxies
+
+    old_cors = load_baseline("baseline_cors", "frontdoor/cors.py")
+    old_security = load_baseline("baseline_security", "frontdoor/security.py", {"frontdoor.cors": old_cors})
+    front = SimpleNamespace(config=parse_config({}), trusted_proxies=TrustedProxies())
+    olds, news = old_security.Security(front, None, None, None), security.Security(front, None, None, None)
+    request = make_mocked_request("GET", "/func/session/abc/logs", headers={"Host": "webui.example.com"})
+    request.__class__ = _RequestWithoutServerHeader
+    request[REQUEST_ID_KEY] = "0123456789abcdef"
+    request[security.RATE_LIMIT] = request[old_security.RATE_LIMIT] = Verdict(True, 1000, 990, 60)  # (two keys)
+    answer = web.Response(status=200, body=b"{}")
+    upstream = CIMultiDict(
+        {
+            "Content-Type": "application/json; charset=utf-8",
+            "Date": "Mon, 30 Nov 2026 03:00:00 GMT",
+            "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "X-Request-ID": "0123456789abcdef",
+        }
+    )
+    loop = asyncio.get_event_loop()
+    assert cors  # (this checkout's, which ``security`` uses)
+
+    def run(guarding) -> None:
+        answer.headers.clear()
+        answer.headers.extend(upstream)
+        coroutine = guarding.finish_headers(request, answer)
+        try:
+            coroutine.send(None)  # it awaits nothing: done at the first step
+        except StopIteration:
+            pass
+
+    del loop
+    return (lambda: run(olds)), (lambda: run(news))
+
+
 def best_of(call: Callable[[], object], batch: int) -> float:
     gc.disable()
     try:

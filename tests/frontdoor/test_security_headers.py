@@ -258,3 +258,70 @@ async def test_request_get_and_in_look_absent_keys_up_without_raising():
     body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert body["answers"] == ["here", None, "dflt", True, False, 1, False, None]
     assert body["misses"] == 0
+
+
+def reference_finish_headers(security: Security, request: web.Request, headers) -> None:
+    """``Security.finish_headers`` as main had it before the eighth session (one header at a time)."""
+    from frontdoor.cors import apply_cors
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
+    from frontdoor.security import PREFLIGHT, RATE_LIMIT
+    from frontdoor.security_headers import CSP_NONCE
+
+    path = request.path
+    proxied = path.startswith(PROXIED_PREFIXES)
+    if request.get(REQUEST_ID_KEY) is not None:
+        headers["X-Request-ID"] = request.get(REQUEST_ID_KEY)
+    if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
+        apply_cors(headers, security._origins, request.headers.get("Origin"))
+    config = security._config
+    ours = page_headers(headers.get("Content-Type"), request.get(CSP_NONCE), config.page_policy, proxied).items()
+    for name, value in (*ours, *hsts_header(request.secure, config.hsts_max_age).items()):
+        if name != "Content-Security-Policy" or name not in headers:
+            headers[name] = value
+    if request.get(RATE_LIMIT) is not None:
+        headers.update(request.get(RATE_LIMIT).headers())
+
+
+UPSTREAM_HEADS = [
+    [("Content-Type", "application/json"), ("X-Request-ID", "0123456789abcdef")],
+    [("Content-Type", "text/html"), ("Content-Security-Policy", "sandbox"), ("X-Frame-Options", "SAMEORIGIN")],
+    [("Access-Control-Allow-Origin", "*"), ("access-control-max-age", "9"), ("Vary", "Accept"), ("A", "1")],
+    [("ACCESS-CONTROL-ALLOW-CREDENTIALS", "true"), ("Access-Control-Expose-Headers", "X")],
+    [("referrer-policy", "x"), ("B", "2"), ("REFERRER-POLICY", "y"), ("X-RateLimit-Limit", "5"), ("Vary", "*")],
+    [],
+]
+
+
+@pytest.mark.parametrize("path", ["/func/session/x", "/webapi/store/x", "/server/login-check", "/", "/static/a.js"])
+@pytest.mark.parametrize("upstream", UPSTREAM_HEADS)
+async def test_finish_headers_sets_what_one_header_at_a_time_set(path, upstream):
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.ratelimit import Verdict
+    from frontdoor.security import RATE_LIMIT
+    from frontdoor.security_headers import CSP_NONCE
+
+    config = parse_config({"security": {"hsts_max_age": 100, "cors_allowed_origins": ["https://app.example.com"]}})
+    security = Security(SimpleNamespace(config=config, trusted_proxies=TrustedProxies([])), None, None, None)
+    variants = [
+        ({}, None, None),
+        ({"Origin": "https://app.example.com"}, Verdict(True, 100, 42, 60), ssl.create_default_context()),
+        ({"Origin": "https://evil.example.com"}, Verdict(False, 100, 0, 60, retry_after=7), None),
+    ]
+    for request_headers, verdict, tls in variants:
+        results = []
+        for finish in (security.finish_headers, None):
+            request = make_mocked_request("GET", path, headers=request_headers, sslcontext=tls)
+            request[REQUEST_ID_KEY] = "fedcba9876543210"
+            request[CSP_NONCE] = "nonce"
+            if verdict is not None:
+                request[RATE_LIMIT] = verdict
+            response = web.Response(body=b"{}")
+            response.headers.clear()
+            response.headers.extend(upstream)
+            if finish is None:
+                reference_finish_headers(security, request, response.headers)
+            else:
+                await finish(request, response)
+            results.append(list(response.headers.items()))
+        assert results[0] == results[1], (request_headers, verdict)

@@ -91,7 +91,10 @@ class FrontDoor:
         record = request.get(SESSION, _UNREAD)
         if record is _UNREAD:
             session_id, digest = _SESSION_COOKIES.value_with(request, self.config.session.cookie_name, session_hash)
-            record = request[SESSION] = await self.sessions.load(session_id, digest)
+            record = self.sessions.cached_of(session_id, digest)  # memory vouches: no read, no await
+            if record is None:
+                record = await self.sessions.load(session_id, digest)
+            request[SESSION] = record
         return record
 
     def client_ip(self, request: web.Request) -> str:

@@ -111,6 +111,14 @@ class BatchedLimiter:
         """New settings from the next request and sync on (a new window length starts new counters)."""
         self._window, self._sync_interval = window, sync_interval
 
+    def admit_known(self, subject: str, limit: int) -> Verdict | None:
+        """``admit`` without a coroutine when it would not read (the counts are known and fresh: a busy
+        key's every request); None when the counts must be read first (then ``admit``)."""
+        counts = self._counts.get(subject)
+        if counts is None or counts.stale:
+            return None
+        return self.check(subject, limit)
+
     async def admit(self, subject: str, limit: int) -> Verdict:
         """``check``, after reading the shared counts once if this process has not seen ``subject`` yet
         (one round trip per key and process, at the key's first request), or again if they went

@@ -129,7 +129,8 @@ class Security:
         if refusal is not None:
             return self._refuse(request, refusal)
         if proxied:  # before anything is signed (and, for a refusal, before the session is read)
-            answer = await self._manager_auth(request)
+            rule = self._auth_rule(request)
+            answer = None if rule is None else await self._manager_auth(request, rule)
             if answer is not None:
                 return answer
         verdict = await self._rate_limit(request, path, proxied)
@@ -221,13 +222,14 @@ class Security:
             "State-changing requests are accepted only from this site's own pages or allowed origins.",
         )
 
-    async def _manager_auth(self, request: web.Request) -> web.Response | None:
-        """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
+    def _auth_rule(self, request: web.Request) -> AuthRule | None:
+        """What ``manager_auth`` says of a proxied request (None for nearly all: no coroutine then)."""
         if request.method == "POST" and request.path == SIGNUP_PATH and self._front.config.service.enable_signup:
             return None  # served by frontdoor.signup through the session daemon, never proxied
-        rule = auth_rule(request.raw_path)
-        if rule is None:
-            return None
+        return auth_rule(request.raw_path)
+
+    async def _manager_auth(self, request: web.Request, rule: AuthRule) -> web.Response | None:
+        """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
         if rule is AuthRule.REFUSE:
             log.warning(
                 "refused a Manager auth endpoint",
@@ -276,7 +278,8 @@ class Security:
         limit = limits.role_limits.get(record.role, limits.requests)
         if limit == 0:
             return None
-        return await self._keys.admit(record.access_key, limit)
+        verdict = self._keys.admit_known(record.access_key, limit)
+        return verdict if verdict is not None else await self._keys.admit(record.access_key, limit)
 
     async def _key_counter_sync(self, _app: web.Application):
         task = asyncio.create_task(self._keys.run())

@@ -43,6 +43,13 @@ class SessionReader:
         """The record if memory can vouch for it (live invalidations, not expired); else None."""
         return self._records.cached(session_hash(session_id))
 
+    def cached_of(self, session_id: str | None, digest: str | None) -> SessionRecord | None:
+        """What ``load(session_id, digest)`` answers when memory can vouch for the record, without a
+        coroutine; None otherwise (``load`` then decides: it starts with the same look-up)."""
+        if not session_id or len(session_id) > 128:
+            return None
+        return self._records.cached(session_hash(session_id) if digest is None else digest)
+
     def reload(self, config: Config) -> None:
         self._touch_interval = config.session.touch_interval
 

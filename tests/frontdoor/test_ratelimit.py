@@ -400,3 +400,17 @@ def test_a_keys_verdict_is_the_sliding_windows_whatever_the_counts():
         expected = verdict_of(admit, limit, current + admit, previous, position, window)
         assert limiter.check("AKIA", limit) == expected
         assert limiter._counts["AKIA"].pending == int(admit)
+
+
+def test_a_request_is_decided_without_a_coroutine_only_when_admit_would_not_read():
+    # Security asks admit_known first and awaits admit only on None: a key this process has not
+    # seen, or whose counts went stale while it rested, must get None (its counts are read first).
+    clock = Clock(4_000_000 * WINDOW + 30.0)
+    limiter = BatchedLimiter(None, WINDOW, 0.1, clock)
+    assert limiter.admit_known("AKIA20", 5) is None
+    assert "AKIA20" not in limiter._counts  # nothing made up for it: admit still reads
+    limiter._counts["AKIA20"] = _Counts(int(clock() // WINDOW), current=2)
+    assert limiter.admit_known("AKIA20", 5) == Verdict(True, 5, 2, WINDOW)
+    limiter._rest()  # what a sync with no request since the last does: every key's counts go stale
+    assert limiter.resting
+    assert limiter.admit_known("AKIA20", 5) is None

@@ -148,13 +148,13 @@ STATS_KINDS = (
 
 def handler_kind(template: str | None, path: str, websocket: bool) -> str | None:
     """Which of Backend.AI's ``active_*_handlers`` counters a request belongs to (None: none)."""
+    if template in _PROXY_TEMPLATES:  # (first: nearly every request; its endpoint label is neither below)
+        return "proxy_websocket" if websocket else "proxy_api"
     endpoint = endpoint_label(template, path)
     if endpoint == LOGIN_ENDPOINT:
         return "login"
     if endpoint == LOGOUT_ENDPOINT:
         return "logout"
-    if template in _PROXY_TEMPLATES:
-        return "proxy_websocket" if websocket else "proxy_api"
     if template == "/server/login-check":
         return "login_check"
     if template in ("/config.toml", "/config.ini"):
@@ -243,7 +243,7 @@ class RequestMetrics:
         # A success outside the static catch-all is labelled by its method, route and status alone
         # (no error labels, no path): its series are found by those, without building the labels.
         plain = status < 400 and template != _STATIC_TEMPLATE
-        key = (method_label(method), template, status) if plain else None
+        key = (method if method in KNOWN_METHODS else "OTHER", template, status) if plain else None  # (method_label)
         series = self._plain.get(key) if plain else None
         if series is None:
             series = self._series_of(self._labels(method, template, path, status, response))

@@ -13,7 +13,7 @@ from contract.deployment_rules import manager_deployment
 from contract.redis_layout import SessionRecord, session_hash
 from contract.session_commands import Forwarded
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
-from frontdoor.cookie_memo import CookieMemo
+from frontdoor.cookie_memo import CookieMemo, PerConnection
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.lean_client import LeanClient
@@ -132,9 +132,20 @@ class FrontDoor:
         return proto.split(",", 1)[0].strip().lower() == "https"  # the first hop is the browser's
 
 
+_PEERS = PerConnection()  # the peer's address of each connection: asked of the socket once, not per request
+_NO_PEER = ("",)  # kept for a connection whose socket named no peer (a Unix socket's "")
+
+
 def _peer(request: web.Request) -> str | None:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return peer[0] if peer else None
+    transport = request.transport
+    if not transport:
+        return None
+    kept = _PEERS.get(transport)
+    if kept is None:
+        peer = transport.get_extra_info("peername")  # a getpeername() system call each time
+        kept = (peer[0],) if peer else _NO_PEER
+        _PEERS.put(transport, kept)
+    return kept[0] if kept is not _NO_PEER else None
 
 
 def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:

@@ -172,39 +172,39 @@ class MessageOpener:
 
 
 def _decode(body: bytes) -> Envelope:
-    doc = _parse(body)
-    if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:
-        raise RejectedMessage("version")
-    kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")
-    if not isinstance(kind, str) or not isinstance(message_id, str) or not 8 <= len(message_id) <= 64:
-        raise RejectedMessage("schema")
-    if not isinstance(expires_at, (int, float)) or isinstance(expires_at, bool):
-        raise RejectedMessage("schema")
-    if not isinstance(items, list):
-        raise RejectedMessage("schema")
-    for item in items:  # (a loop: all() over a generator costs ~0.5 us more)
-        if not isinstance(item, dict):
-            raise RejectedMessage("schema")
-    try:
-        expiry = float(expires_at)
-    except OverflowError:  # an integer beyond any float
-        raise RejectedMessage("schema") from None
-    if not math.isfinite(expiry):  # a NaN would never expire: no comparison with it is true
-        raise RejectedMessage("schema")
-    return Envelope(kind, message_id, expiry, items)
-
-
-def _parse(body: bytes) -> Any:
-    """The body's document, if it is one compact UTF-8 JSON document."""
+    # One function with the body's parse: a call less per message, on both ends of the hop.  ``type(x)
+    # is`` rather than isinstance: a decoded JSON value is of exactly one of JSON's types.
     if not body or body[0] in _WHITESPACE or body[-1] in _WHITESPACE:
         raise RejectedMessage("not_json")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:  # or one orjson refuses but the stdlib reads (NaN, a lone surrogate)
-        return _parse_exactly(body)
-    if isinstance(doc, dict) and not (isinstance(kind := doc.get("kind"), str) and kind in ORJSON_KINDS):
-        return _parse_exactly(body)  # read again: orjson reads an integer beyond 64 bits as a float
-    return doc
+        doc = _parse_exactly(body)
+    else:
+        if type(doc) is dict and not (type(kind := doc.get("kind")) is str and kind in ORJSON_KINDS):
+            doc = _parse_exactly(body)  # read again: orjson reads an integer beyond 64 bits as a float
+    if type(doc) is not dict or doc.get("v") != PROTOCOL_VERSION:
+        raise RejectedMessage("version")
+    kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")
+    if type(kind) is not str or type(message_id) is not str or not 8 <= len(message_id) <= 64:
+        raise RejectedMessage("schema")
+    if type(items) is not list:
+        raise RejectedMessage("schema")
+    for item in items:  # (a loop: all() over a generator costs ~0.5 us more)
+        if type(item) is not dict:
+            raise RejectedMessage("schema")
+    if type(expires_at) is float:
+        expiry = expires_at
+    elif type(expires_at) is int:
+        try:
+            expiry = float(expires_at)
+        except OverflowError:  # an integer beyond any float
+            raise RejectedMessage("schema") from None
+    else:  # (a boolean too)
+        raise RejectedMessage("schema")
+    if not math.isfinite(expiry):  # a NaN would never expire: no comparison with it is true
+        raise RejectedMessage("schema")
+    return Envelope(kind, message_id, expiry, items)
 
 
 def _parse_exactly(body: bytes) -> Any:

@@ -322,8 +322,10 @@ def test_a_sign_message_with_a_value_orjson_refuses_is_sealed_and_opened_not_a_c
         (float("inf"), "schema"),
         (float("-inf"), "schema"),
         (float("nan"), "schema"),  # accepted before, and never expired from the replay guard
+        (True, "schema"),  # a boolean is no number here, though Python's bool is an int
+        ("9999999999", "schema"),
     ],
-    ids=["10**400", "-10**400", "inf", "-inf", "nan"],
+    ids=["10**400", "-10**400", "inf", "-inf", "nan", "true", "string"],
 )
 @pytest.mark.parametrize("kind", ["sign", "session"])
 def test_an_expiry_that_is_no_finite_float_is_refused_by_name(exp, reason, kind):

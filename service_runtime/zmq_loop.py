@@ -132,9 +132,10 @@ class LoopSocket:
 
 def send_frames(socket: zmq.Socket, frames: list[bytes]) -> None:
     """``socket.send_multipart(frames, NOBLOCK)``: frames other than bytes are refused before any is sent."""
-    if not all(type(frame) is bytes for frame in frames):
-        socket.send_multipart(frames, NOBLOCK)  # (pyzmq's checks and conversions)
-        return
+    for frame in frames:  # (a loop: all() over a generator costs ~0.4 µs more per message)
+        if type(frame) is not bytes:
+            socket.send_multipart(frames, NOBLOCK)  # (pyzmq's checks and conversions)
+            return
     send = socket.send
     for frame in frames[:-1]:
         send(frame, NOBLOCK | SNDMORE)

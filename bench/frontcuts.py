@@ -267,9 +267,10 @@ async def client_peer():
     loop = asyncio.get_running_loop()
     transport, _protocol = await loop.connect_accepted_socket(asyncio.Protocol, accepted)
     request = make_mocked_request("GET", "/func/x", transport=transport)
-    client.setblocking(False)  # (kept open for the run)
+    kept_open = (listener, client)  # the connection stays up for the run (the closure holds it)
 
     def old():
+        assert kept_open
         peer = request.transport.get_extra_info("peername") if request.transport else None
         return peer[0] if peer else None
 

@@ -23,6 +23,7 @@ from contract.config import Config
 from contract.webapi import MANAGER_DEPLOYMENT
 from frontdoor.app import FRONT_DOOR, build_app
 from frontdoor.header_deadline import HeaderDeadlines
+from frontdoor.middlewares import CLOSING
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
 from frontdoor.websocket import EXACT_TIMERS_UP_TO
@@ -152,6 +153,7 @@ class Worker:
             await _wait_idle(loop.time() + FINAL_GRACE)
         left = IN_FLIGHT.total
         await self._runner.cleanup()  # cancels what is left (after FINAL_GRACE), closes the clients
+        CLOSING.flush()  # the lines of requests cut by the cleanup, queued for a loop turn that may not come
         self.front.instruments.draining_workers.dec()
         log.info(
             "drained", extra={"event": "drain_done", "status": "success" if not left else "failure", "cancelled": left}

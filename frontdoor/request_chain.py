@@ -4,7 +4,8 @@ In order, outermost first, as six middleware layers did before (each layer cost 
 ``functools.partial`` and a frame that every resumption of the handler passes through again):
 
 1. the request id, the in-flight count, and at the end the metrics and the log line
-   (``middlewares``), whatever happens inside, a client gone away being a 499;
+   (``middlewares``), whatever happens inside, a client gone away being a 499; those three once the
+   answer is written (``middlewares.ClosingRequests``);
 2. the Host check (``host_check``): nothing behind it sees a Host that is not ours;
 3. the request target check (``request_target``);
 4. errors of everything inside as answers: problem+json on the API paths (``middlewares.error_answer``),
@@ -26,11 +27,12 @@ from aiohttp import web
 from contract.hosts import HostPolicy
 from frontdoor.error_pages import page_error_answer
 from frontdoor.host_check import host_refusal
-from frontdoor.middlewares import CLIENT_CLOSED, close_request, error_answer, mark_answer, open_request
+from frontdoor.middlewares import CLIENT_CLOSED, CLOSING, error_answer, mark_answer, open_request
 from frontdoor.observability import IN_FLIGHT, handler_kind, request_template
 from frontdoor.problems import API_PREFIXES
 from frontdoor.request_target import target_refusal
 from frontdoor.websocket import wants_websocket
+from service_runtime.jsonlog import REQUEST_ID
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -76,7 +78,9 @@ class RequestChain:
             status = CLIENT_CLOSED  # the browser went away mid-request
             raise
         finally:
-            close_request(request, request_id, trace, template, kind, status, time.perf_counter() - started, response)
+            REQUEST_ID.reset(trace)  # in the request's own context, where it was set
+            # The count, metrics and line once aiohttp has written the answer (it does after this returns).
+            CLOSING.later(request, request_id, template, kind, status, time.perf_counter() - started, response)
 
 
 # The request's id, line, metrics and in-flight count alone, around a bare handler.

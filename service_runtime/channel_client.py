@@ -1,8 +1,10 @@
 """The asking side of the ZeroMQ hop: one DEALER socket per peer, many requests in flight.
 
 Requests issued in the same event-loop turn are sent as one message (a batch), which keeps the
-per-request cost of the hop low under load.  A socket monitor notices a peer that went away, so
-requests waiting on it fail at once and can be retried elsewhere instead of waiting for a timeout.
+per-request cost of the hop low under load; a request to an idle channel (nothing queued or awaited)
+leaves at once, without waiting for the end of the turn.  A socket monitor notices a peer that went
+away, so requests waiting on it fail at once and can be retried elsewhere instead of waiting for a
+timeout.
 """
 
 from __future__ import annotations
@@ -95,9 +97,14 @@ class DealerChannel:
         rid = next(self._request_ids)
         future = loop.create_future()
         self._pending[rid] = future
-        self._outbox.append(build_item(rid))
-        if self._flush_handle is None:
-            self._flush_handle = loop.call_soon(self._flush)
+        if len(self._pending) == 1 and self._flush_handle is None:
+            # Nothing else queued or awaited here (low load): sent now, a loop turn earlier; a batch
+            # forms behind it as soon as a second request comes while this one is out.
+            self._send([build_item(rid)])
+        else:
+            self._outbox.append(build_item(rid))
+            if self._flush_handle is None:
+                self._flush_handle = loop.call_soon(self._flush)
         # A timer on the future itself, not asyncio.wait_for: that one waits on a second future the
         # reply's callback resolves, one more loop turn between the reply and its requester.
         expiry = loop.call_later(timeout, _expire, future)
@@ -110,6 +117,9 @@ class DealerChannel:
     def _flush(self) -> None:
         self._flush_handle = None
         items, self._outbox = self._outbox, []
+        self._send(items)
+
+    def _send(self, items: list[dict[str, Any]]) -> None:
         if self._link.closed:  # closed by a pool update after the requests were queued
             self._fail(items, PeerLost(self.endpoint))
             return

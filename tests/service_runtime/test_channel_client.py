@@ -9,7 +9,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from contract.messages import MessageSealer
+from contract.messages import MessageOpener, MessageSealer
 from service_runtime.channel_client import MAX_BATCH, DealerChannel, NotSent, PeerLost
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
@@ -124,11 +124,14 @@ async def test_closing_with_requests_queued_fails_them_without_a_socket_error(co
     channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     await wait_connected(channel)
     try:
-        queued = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, timeout=5))
-        await asyncio.sleep(0)  # queued, the flush scheduled but not run
+        out = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, timeout=5))
+        await asyncio.sleep(0)  # sent at once: the channel was idle
+        queued = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 2}, timeout=5))
+        await asyncio.sleep(0)  # queued behind it, the flush scheduled but not run
         channel.close()  # as a pool update does
-        with pytest.raises(PeerLost):
-            await queued
+        for request in (out, queued):
+            with pytest.raises(PeerLost):
+                await request
         await asyncio.sleep(0.05)
         assert not [r for r in caplog.records if r.exc_info or "ZMQError" in r.getMessage()]
     finally:
@@ -147,3 +150,47 @@ async def test_a_peer_that_binds_late_is_tried_every_10_ms(context, endpoint):
     reply = await channel.request(lambda rid: {"rid": rid, "n": 7}, 5.0)
     assert reply["n"] == 7
     channel.close(), serving.cancel(), server.close()
+
+
+@pytest.fixture
+def plain_peer(endpoint):
+    """A ROUTER of a plain context, read without the event loop (so while the loop is blocked)."""
+    peer = zmq.Context()
+    router = peer.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    yield router
+    router.close(linger=0)
+    peer.term()
+
+
+def items_of(router) -> list[int]:
+    _identity, *frames = router.recv_multipart(zmq.NOBLOCK)
+    return [item["n"] for item in MessageOpener(KEY, 10).open(frames).items]
+
+
+async def test_a_request_to_an_idle_channel_is_out_before_its_requester_waits(context, endpoint, plain_peer):
+    """After the requester's first step, the loop blocked: only a message sent in that step can reach
+    the peer (one queued for the end of the loop turn cannot)."""
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    await wait_connected(channel)
+    asked = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, 5.0))
+    await asyncio.sleep(0)  # the requester's step ran: its item is sent, or queued with a flush behind us
+    arrived = plain_peer.poll(2000)  # blocks the loop: a queued flush cannot run meanwhile
+    assert arrived and items_of(plain_peer) == [1]
+    asked.cancel()
+    channel.close()
+
+
+async def test_requests_behind_one_that_is_out_are_batched_per_loop_turn(context, endpoint, plain_peer):
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    await wait_connected(channel)
+    first = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, 5.0))
+    await eventually(lambda: plain_peer.poll(0), timeout=5, what="the first request at the peer")
+    assert items_of(plain_peer) == [1]  # alone: the channel was idle
+    behind = [asyncio.ensure_future(channel.request(lambda rid, n=n: {"rid": rid, "n": n}, 5.0)) for n in (2, 3, 4)]
+    await eventually(lambda: plain_peer.poll(0), timeout=5, what="the batch at the peer")
+    assert items_of(plain_peer) == [2, 3, 4]  # one message for the three of one turn
+    assert not plain_peer.poll(100)
+    for request in (first, *behind):
+        request.cancel()
+    channel.close()

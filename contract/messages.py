@@ -1,6 +1,7 @@
 """Authenticated ZeroMQ messages between the front door, the signers and the session daemon.
 
-A message is two frames: a compact UTF-8 JSON body and an HMAC-SHA256 of it under the shared key.  The
+A message is one frame: a compact UTF-8 JSON body followed by the 32 bytes of its HMAC-SHA256 under the
+shared key (one frame rather than two: a libzmq send and receive less per message on each side).  The
 body carries a message id unique to its sender (a random prefix and a counter) and an expiry; receivers
 drop anything that is unauthenticated, expired, dated too far ahead, malformed (not one compact UTF-8
 JSON document), or a message id they have already seen.  Each message holds a list of items so a
@@ -32,6 +33,7 @@ from contract.prepared_hmac import PreparedHmac
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 1 << 20
+MAC_BYTES = 32  # an HMAC-SHA256, at the end of the frame
 KEY_BYTES = 32
 # Made once: json.dumps with any argument (separators) builds a new encoder for every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -93,7 +95,7 @@ class MessageSealer:
                 "items": items,
             },
         )
-        return [body, self._mac.digest(body)]
+        return [body + self._mac.digest(body)]
 
 
 def _encode(kind: str, doc: dict[str, Any]) -> bytes:
@@ -148,13 +150,15 @@ class MessageOpener:
         self._replays = replay_guard or ReplayGuard()
 
     def open(self, frames: list[bytes]) -> Envelope:
-        if len(frames) != 2:
+        if len(frames) != 1:
             raise RejectedMessage("frame_count")
-        body, mac = frames
-        if len(body) > MAX_FRAME_BYTES:
+        frame = frames[0]
+        if len(frame) > MAX_FRAME_BYTES:
             raise RejectedMessage("too_large")
-        expected = self._mac.digest(body)
-        if not hmac.compare_digest(expected, mac):
+        if len(frame) < MAC_BYTES:  # not even a MAC: as when its frame was missing
+            raise RejectedMessage("frame_count")
+        body = frame[:-MAC_BYTES]
+        if not hmac.compare_digest(self._mac.digest(body), frame[-MAC_BYTES:]):
             raise RejectedMessage("bad_mac")
         envelope = _decode(body)
         now = time.time()
@@ -168,39 +172,39 @@ class MessageOpener:
 
 
 def _decode(body: bytes) -> Envelope:
-    doc = _parse(body)
-    if not isinstance(doc, dict) or doc.get("v") != PROTOCOL_VERSION:
-        raise RejectedMessage("version")
-    kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")
-    if not isinstance(kind, str) or not isinstance(message_id, str) or not 8 <= len(message_id) <= 64:
-        raise RejectedMessage("schema")
-    if not isinstance(expires_at, (int, float)) or isinstance(expires_at, bool):
-        raise RejectedMessage("schema")
-    if not isinstance(items, list):
-        raise RejectedMessage("schema")
-    for item in items:  # (a loop: all() over a generator costs ~0.5 us more)
-        if not isinstance(item, dict):
-            raise RejectedMessage("schema")
-    try:
-        expiry = float(expires_at)
-    except OverflowError:  # an integer beyond any float
-        raise RejectedMessage("schema") from None
-    if not math.isfinite(expiry):  # a NaN would never expire: no comparison with it is true
-        raise RejectedMessage("schema")
-    return Envelope(kind, message_id, expiry, items)
-
-
-def _parse(body: bytes) -> Any:
-    """The body's document, if it is one compact UTF-8 JSON document."""
+    # One function with the body's parse: a call less per message, on both ends of the hop.  ``type(x)
+    # is`` rather than isinstance: a decoded JSON value is of exactly one of JSON's types.
     if not body or body[0] in _WHITESPACE or body[-1] in _WHITESPACE:
         raise RejectedMessage("not_json")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:  # or one orjson refuses but the stdlib reads (NaN, a lone surrogate)
-        return _parse_exactly(body)
-    if isinstance(doc, dict) and not (isinstance(kind := doc.get("kind"), str) and kind in ORJSON_KINDS):
-        return _parse_exactly(body)  # read again: orjson reads an integer beyond 64 bits as a float
-    return doc
+        doc = _parse_exactly(body)
+    else:
+        if type(doc) is dict and not (type(kind := doc.get("kind")) is str and kind in ORJSON_KINDS):
+            doc = _parse_exactly(body)  # read again: orjson reads an integer beyond 64 bits as a float
+    if type(doc) is not dict or doc.get("v") != PROTOCOL_VERSION:
+        raise RejectedMessage("version")
+    kind, message_id, expires_at, items = doc.get("kind"), doc.get("id"), doc.get("exp"), doc.get("items")
+    if type(kind) is not str or type(message_id) is not str or not 8 <= len(message_id) <= 64:
+        raise RejectedMessage("schema")
+    if type(items) is not list:
+        raise RejectedMessage("schema")
+    for item in items:  # (a loop: all() over a generator costs ~0.5 us more)
+        if type(item) is not dict:
+            raise RejectedMessage("schema")
+    if type(expires_at) is float:
+        expiry = expires_at
+    elif type(expires_at) is int:
+        try:
+            expiry = float(expires_at)
+        except OverflowError:  # an integer beyond any float
+            raise RejectedMessage("schema") from None
+    else:  # (a boolean too)
+        raise RejectedMessage("schema")
+    if not math.isfinite(expiry):  # a NaN would never expire: no comparison with it is true
+        raise RejectedMessage("schema")
+    return Envelope(kind, message_id, expiry, items)
 
 
 def _parse_exactly(body: bytes) -> Any:

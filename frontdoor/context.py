@@ -10,10 +10,10 @@ from aiohttp import web
 
 from contract.config import Config
 from contract.deployment_rules import manager_deployment
-from contract.redis_layout import SessionRecord
+from contract.redis_layout import SessionRecord, session_hash
 from contract.session_commands import Forwarded
 from contract.webapi import MANAGER_DEPLOYMENT, Caller, Deployment, GroupsSnapshot
-from frontdoor.cookie_memo import CookieMemo
+from frontdoor.cookie_memo import CookieMemo, PerConnection
 from frontdoor.daemon_client import SessionDaemonClient
 from frontdoor.endpoint_pool import EndpointPool
 from frontdoor.lean_client import LeanClient
@@ -26,6 +26,7 @@ from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
 SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
+_UNREAD = object()
 
 
 @dataclass
@@ -87,9 +88,14 @@ class FrontDoor:
 
     async def session(self, request: web.Request) -> SessionRecord | None:
         """The request's live session, looked up once per request (guards and handlers share it)."""
-        if SESSION not in request:
-            request[SESSION] = await self.sessions.load(session_cookie_value(request, self.config))
-        return request[SESSION]
+        record = request.get(SESSION, _UNREAD)
+        if record is _UNREAD:
+            session_id, digest = _SESSION_COOKIES.value_with(request, self.config.session.cookie_name, session_hash)
+            record = self.sessions.cached_of(session_id, digest)  # memory vouches: no read, no await
+            if record is None:
+                record = await self.sessions.load(session_id, digest)
+            request[SESSION] = record
+        return record
 
     def client_ip(self, request: web.Request) -> str:
         return client_address(_peer(request), request.headers.get("X-Forwarded-For"), self.trusted_proxies)
@@ -126,9 +132,20 @@ class FrontDoor:
         return proto.split(",", 1)[0].strip().lower() == "https"  # the first hop is the browser's
 
 
+_PEERS = PerConnection()  # the peer's address of each connection: asked of the socket once, not per request
+_NO_PEER = ("",)  # kept for a connection whose socket named no peer (a Unix socket's "")
+
+
 def _peer(request: web.Request) -> str | None:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return peer[0] if peer else None
+    transport = request.transport
+    if not transport:
+        return None
+    kept = _PEERS.get(transport)
+    if kept is None:
+        peer = transport.get_extra_info("peername")  # a getpeername() system call each time
+        kept = (peer[0],) if peer else _NO_PEER
+        _PEERS.put(transport, kept)
+    return kept[0] if kept is not _NO_PEER else None
 
 
 def caller_of(record: SessionRecord, endpoint_admins: list[str]) -> Caller:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import secrets
 
 from aiohttp import web
 
@@ -17,6 +16,7 @@ from frontdoor.observability import (
     REQUEST_METRICS,
     TRACE_ID_KEY,
     USER_ID_KEY,
+    new_request_id,
 )
 from frontdoor.ops import LIFECYCLE
 from frontdoor.problems import API_PREFIXES
@@ -33,8 +33,8 @@ CLIENT_CLOSED = 499  # nginx's status for a request the client abandoned
 def open_request(request: web.Request) -> tuple[str, contextvars.Token]:
     """The request's id (the client's when valid, else a fresh one), set for every line logged while serving it."""
     request_id = request.headers.get("X-Request-ID", "")
-    if not valid_request_id(request_id):
-        request_id = secrets.token_hex(8)
+    if not (request_id and valid_request_id(request_id)):
+        request_id = new_request_id()
     request[REQUEST_ID_KEY] = request_id
     return request_id, REQUEST_ID.set(request_id)
 

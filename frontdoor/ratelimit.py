@@ -69,6 +69,22 @@ class Verdict(NamedTuple):
             headers["Retry-After"] = str(self.retry_after)
         return headers
 
+    def set_headers(self, headers) -> None:
+        """``headers.update(self.headers())``, set one by one (multidict's ``update`` takes ~3x as long)."""
+        headers["X-RateLimit-Limit"] = str(self.limit)
+        headers["X-RateLimit-Remaining"] = str(self.remaining)
+        headers["X-RateLimit-Window"] = str(self.window)
+        if not self.admitted:
+            headers["Retry-After"] = str(self.retry_after)
+
+
+_new_tuple = tuple.__new__
+
+
+def admitted(limit: int, remaining: int, window: int) -> Verdict:
+    """``Verdict(True, limit, remaining, window)``, made without the named tuple's ``__new__`` frame."""
+    return _new_tuple(Verdict, (True, limit, remaining, window, 0))
+
 
 class WindowPosition(NamedTuple):
     index: int  # number of the current fixed window

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -31,7 +32,7 @@ from typing import Callable
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
-from frontdoor.ratelimit import REDIS_TIMEOUT, Verdict, WindowPosition, counter_keys, estimate, verdict_of
+from frontdoor.ratelimit import REDIS_TIMEOUT, Verdict, WindowPosition, admitted, counter_keys, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,14 @@ class BatchedLimiter:
         """New settings from the next request and sync on (a new window length starts new counters)."""
         self._window, self._sync_interval = window, sync_interval
 
+    def admit_known(self, subject: str, limit: int) -> Verdict | None:
+        """``admit`` without a coroutine when it would not read (the counts are known and fresh: a busy
+        key's every request); None when the counts must be read first (then ``admit``)."""
+        counts = self._counts.get(subject)
+        if counts is None or counts.stale:
+            return None
+        return self.check(subject, limit)
+
     async def admit(self, subject: str, limit: int) -> Verdict:
         """``check``, after reading the shared counts once if this process has not seen ``subject`` yet
         (one round trip per key and process, at the key's first request), or again if they went
@@ -139,25 +148,30 @@ class BatchedLimiter:
                 self._counts[subject] = _Counts(position.index, int(current or 0), int(previous or 0), seen=counts.seen)
 
     def check(self, subject: str, limit: int) -> Verdict:
-        """Admit or refuse one request of ``subject`` now, from what this process knows."""
+        """Admit or refuse one request of ``subject`` now, from what this process knows.
+
+        ``WindowPosition.at``, ``estimate`` and ``verdict_of`` written out for the admitted case (the
+        same arithmetic in the same order: the same verdict), without their calls and tuples."""
         now = self._clock()
         self._asked = True
         if self._resting:
             self._woken.set()
-        position = WindowPosition.at(now, self._window)
+        window = self._window
+        index = int(now // window)
+        elapsed = now - index * window
         counts = self._counts.get(subject)
         if counts is None:
             self._forget_oldest()
-            counts = self._counts[subject] = _Counts(position.index)
-        elif counts.index != position.index:
-            self._roll(subject, counts, position.index)
+            counts = self._counts[subject] = _Counts(index)
+        elif counts.index != index:
+            self._roll(subject, counts, index)
         counts.seen = now
-        current = counts.known_current
-        admitted = estimate(current, counts.previous, position.elapsed, self._window) < limit
-        if admitted:
-            counts.pending += 1
-            current += 1
-        return verdict_of(admitted, limit, current, counts.previous, position, self._window)
+        current = counts.current + counts.flushing + counts.pending  # (known_current)
+        weighted = counts.previous * (1 - elapsed / window)
+        if weighted + current >= limit:
+            return verdict_of(False, limit, current, counts.previous, WindowPosition(index, elapsed), window)
+        counts.pending += 1
+        return admitted(limit, max(limit - math.ceil(weighted + (current + 1)), 0), window)
 
     def _roll(self, subject: str, counts: _Counts, index: int) -> None:
         """A new window: this one's count becomes the previous one; what is not in Redis yet goes later."""

@@ -35,6 +35,7 @@ from frontdoor.security_headers import (
     new_nonce,
     page_headers,
     proxied_answer_headers,
+    without_policy,
     without_server_header,
 )
 from frontdoor.special_routes import SIGNUP_PATH, limited_like_login, path_for_logs
@@ -128,7 +129,8 @@ class Security:
         if refusal is not None:
             return self._refuse(request, refusal)
         if proxied:  # before anything is signed (and, for a refusal, before the session is read)
-            answer = await self._manager_auth(request)
+            rule = self._auth_rule(request)
+            answer = None if rule is None else await self._manager_auth(request, rule)
             if answer is not None:
                 return answer
         verdict = await self._rate_limit(request, path, proxied)
@@ -146,28 +148,30 @@ class Security:
 
     async def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
         path = request.path
-        proxied = path.startswith(PROXIED_PREFIXES)
         headers = response.headers
         # Ours, not an upstream's: a streamed answer's head leaves before the request chain marks it
         # (a whole answer carries it already; setting it again keeps its place).
         request_id = request.get(REQUEST_ID_KEY)
         if request_id is not None:
             headers["X-Request-ID"] = request_id
-        # (only an OPTIONS can be a preflight: the others skip the look-up of an absent key, which raises)
+        # (only an OPTIONS can be a preflight: the others skip the look-up)
         if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
             apply_cors(headers, self._origins, request.headers.get("Origin"))
-        if proxied:  # a fixed sandbox policy (no nonce to draw): the same headers for every answer
-            ours = proxied_answer_headers(request.secure, self._config.hsts_max_age)
+        own_policy = "Content-Security-Policy" in headers  # a handler's own policy stands
+        if path.startswith(PROXIED_PREFIXES):  # a fixed sandbox policy (no nonce): the same pairs for every answer
+            ours = proxied_answer_headers(request.secure, self._config.hsts_max_age, own_policy)
         else:
             nonce = request.get(CSP_NONCE) or new_nonce()
-            ours = page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, proxied).items()
-            ours = (*ours, *hsts_header(request.secure, self._config.hsts_max_age).items())
-        for name, value in ours:
-            if name != "Content-Security-Policy" or name not in headers:  # a handler's own policy stands
-                headers[name] = value
+            ours = (
+                *page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, False).items(),
+                *hsts_header(request.secure, self._config.hsts_max_age).items(),
+            )
+            ours = without_policy(ours) if own_policy else ours
+        for name, value in ours:  # (one by one: multidict's update takes ~3x as long)
+            headers[name] = value
         verdict = request.get(RATE_LIMIT)
         if verdict is not None:
-            headers.update(verdict.headers())
+            verdict.set_headers(headers)
 
     # ---- pieces of the guard ----
 
@@ -218,13 +222,14 @@ class Security:
             "State-changing requests are accepted only from this site's own pages or allowed origins.",
         )
 
-    async def _manager_auth(self, request: web.Request) -> web.Response | None:
-        """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
+    def _auth_rule(self, request: web.Request) -> AuthRule | None:
+        """What ``manager_auth`` says of a proxied request (None for nearly all: no coroutine then)."""
         if request.method == "POST" and request.path == SIGNUP_PATH and self._front.config.service.enable_signup:
             return None  # served by frontdoor.signup through the session daemon, never proxied
-        rule = auth_rule(request.raw_path)
-        if rule is None:
-            return None
+        return auth_rule(request.raw_path)
+
+    async def _manager_auth(self, request: web.Request, rule: AuthRule) -> web.Response | None:
+        """The Manager's password-taking auth endpoints: refused, or limited per account (manager_auth)."""
         if rule is AuthRule.REFUSE:
             log.warning(
                 "refused a Manager auth endpoint",
@@ -273,7 +278,8 @@ class Security:
         limit = limits.role_limits.get(record.role, limits.requests)
         if limit == 0:
             return None
-        return await self._keys.admit(record.access_key, limit)
+        verdict = self._keys.admit_known(record.access_key, limit)
+        return verdict if verdict is not None else await self._keys.admit(record.access_key, limit)
 
     async def _key_counter_sync(self, _app: web.Application):
         task = asyncio.create_task(self._keys.run())

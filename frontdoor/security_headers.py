@@ -61,14 +61,30 @@ def hsts_header(secure: bool, max_age: int) -> dict[str, str]:
     return {"Strict-Transport-Security": f"max-age={max_age}"}
 
 
-@functools.lru_cache(maxsize=8)
-def proxied_answer_headers(secure: bool, hsts_max_age: int) -> tuple[tuple[str, str], ...]:
+@functools.lru_cache(maxsize=16)
+def proxied_answer_headers(secure: bool, hsts_max_age: int, own_policy: bool = False) -> tuple[tuple[str, str], ...]:
     """What every proxied answer gets (``page_headers`` of a proxied path, then ``hsts_header``), built
-    once per pair: a reload of ``hsts_max_age`` asks for another pair.  A tuple: shared, never changed."""
-    return (*page_headers(None, "", "", proxied=True).items(), *hsts_header(secure, hsts_max_age).items())
+    once per pair: a reload of ``hsts_max_age`` asks for another pair.  A tuple: shared, never changed.
+    ``own_policy``: the answer has its own ``Content-Security-Policy``, which stands (none in the pairs)."""
+    pairs = (*page_headers(None, "", "", proxied=True).items(), *hsts_header(secure, hsts_max_age).items())
+    return without_policy(pairs) if own_policy else pairs
+
+
+def without_policy(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(pair for pair in pairs if pair[0] != "Content-Security-Policy")
 
 
 class _RequestWithoutServerHeader(web.Request):
+    # ``request.get(key)`` and ``key in request`` come from ``Mapping``, which looks the key up with
+    # ``self[key]`` and catches the ``KeyError`` of an absent one (~0.5 µs each; a proxied request asks
+    # for absent keys several times: its session before it is read, a trace id when not tracing, ...).
+    # The request's storage is its ``_state`` dict (what ``__getitem__`` reads): asked directly.
+    def get(self, key, default=None):
+        return self._state.get(key, default)
+
+    def __contains__(self, key) -> bool:
+        return key in self._state
+
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
         await super()._prepare_hook(response)  # on_response_prepare runs here, for routed requests
         response.headers.popall(hdrs.SERVER, None)

@@ -43,6 +43,13 @@ class SessionReader:
         """The record if memory can vouch for it (live invalidations, not expired); else None."""
         return self._records.cached(session_hash(session_id))
 
+    def cached_of(self, session_id: str | None, digest: str | None) -> SessionRecord | None:
+        """What ``load(session_id, digest)`` answers when memory can vouch for the record, without a
+        coroutine; None otherwise (``load`` then decides: it starts with the same look-up)."""
+        if not session_id or len(session_id) > 128:
+            return None
+        return self._records.cached(session_hash(session_id) if digest is None else digest)
+
     def reload(self, config: Config) -> None:
         self._touch_interval = config.session.touch_interval
 
@@ -50,10 +57,11 @@ class SessionReader:
         """Called with the session hash whenever the daemon ends a session."""
         self._records.on_forget(hook)
 
-    async def load(self, session_id: str | None) -> SessionRecord | None:
+    async def load(self, session_id: str | None, digest: str | None = None) -> SessionRecord | None:
+        """The live session of ``session_id`` (``digest``: its ``session_hash``, when the caller has it)."""
         if not session_id or len(session_id) > 128:
             return None
-        return await self._records.load(session_hash(session_id))
+        return await self._records.load(session_hash(session_id) if digest is None else digest)
 
     def keep_alive(self, session_id: str, record: SessionRecord) -> None:
         """Slide the expiry if it has not been slid recently (fire and forget)."""

@@ -65,13 +65,33 @@ def special_route(method: str, path: str) -> Special | None:
     return None if match is None else rules[1][match.lastindex - 1]
 
 
+def _literal_heads(kind: Special) -> tuple[str, ...] | None:
+    """What every path of ``kind`` starts with, when each of its rules is a literal head and ``.*``
+    (then a path starting with none of them is not of that kind); None when one rule is not."""
+    heads = []
+    for _methods, pattern, each in _RULES:
+        if each is kind:
+            head, star, tail = pattern.pattern.partition(".*")
+            if not star or tail or re.fullmatch(r"[A-Za-z0-9_/-]*", head) is None:
+                return None
+            heads.append(head)
+    return tuple(heads)
+
+
+# Most proxied calls under /func/ are signed ones: told apart by their first characters, not a match.
+_AUTH_PLUGIN_HEADS = _literal_heads(Special.AUTH_PLUGIN)
+
+
 def limited_like_login(method: str, request_path: str, signup_enabled: bool) -> bool:
     """Anonymous requests that reach the Manager's authentication: the per-address login limit applies."""
     if not request_path.startswith("/func/"):
         return False
     if request_path == SIGNUP_PATH and method == "POST":
         return signup_enabled
-    return special_route(method, request_path.removeprefix("/func/")) is Special.AUTH_PLUGIN
+    rest = request_path[6:]  # (after "/func/")
+    if _AUTH_PLUGIN_HEADS is not None and not rest.startswith(_AUTH_PLUGIN_HEADS):
+        return False
+    return special_route(method, rest) is Special.AUTH_PLUGIN
 
 
 def path_for_logs(path: str) -> str:

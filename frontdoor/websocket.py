@@ -34,11 +34,11 @@ MESSAGE_TOO_BIG = 1009
 
 
 def wants_websocket(request: web.Request) -> bool:
-    return (
-        request.method == "GET"
-        and request.headers.get("Upgrade", "").lower() == "websocket"
-        and "upgrade" in request.headers.get("Connection", "").lower()
-    )
+    if request.method != "GET":
+        return False
+    headers = request.headers
+    upgrade = headers.get("Upgrade")  # (absent on nearly every request: nothing lower-cased then)
+    return upgrade is not None and upgrade.lower() == "websocket" and "upgrade" in headers.get("Connection", "").lower()
 
 
 class WebSocketRelay:

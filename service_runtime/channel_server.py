@@ -2,8 +2,9 @@
 
 Used by the signers and the session daemon.  Many requests may be in flight: a message whose answer is
 at hand is answered at once, one that needs I/O in its own task; queued messages are drained without
-yielding between them (``zmq_loop.LoopSocket``).  Rejected messages are counted by reason and never
-answered.
+yielding between them (``zmq_loop.LoopSocket``).  Work the requester need not wait for (counting,
+logging) goes in the ``answered`` hook, called once the replies are sent.  Rejected messages are
+counted by reason and never answered.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 # Given a checked message, returns the reply items (same kind) to send back: directly when they
 # are at hand (the steady-state fast path, no task), or as an awaitable when I/O is needed.
 Handler = Callable[[Envelope], "list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]"]
+# Called with a message and its reply items once they are sent: work the requester need not wait for.
+Answered = Callable[[Envelope, "list[dict[str, Any]]"], None]
 
 # Rejections an honest peer causes (a message that waited out its validity); the rest are forgeries.
 ORDINARY_REJECTIONS = frozenset({"expired"})
@@ -40,6 +43,7 @@ class RouterServer:
         handler: Handler,
         *,
         instruments: Instruments,
+        answered: Answered | None = None,
     ):
         self._link = LoopSocket(context, zmq.ROUTER)
         self._socket = self._link.socket
@@ -49,6 +53,7 @@ class RouterServer:
         self._opener = MessageOpener(key, max_age)
         self._sealer = MessageSealer(key, max_age)
         self._handler = handler
+        self._answered = answered
         self._instruments = instruments
         self._tasks: set[asyncio.Task] = set()
         self.rejected: Counter[str] = Counter()
@@ -88,7 +93,7 @@ class RouterServer:
             log.exception("handler failed", extra={"event": "handler_error", "kind": envelope.kind})
             return
         if isinstance(replies, list):
-            self._send(identity, envelope.kind, replies)
+            self._send(identity, envelope, replies)
             return
         task = asyncio.create_task(self._answer(identity, envelope, replies))
         self._tasks.add(task)
@@ -118,11 +123,16 @@ class RouterServer:
         except Exception:
             log.exception("handler failed", extra={"event": "handler_error", "kind": envelope.kind})
             return
-        self._send(identity, envelope.kind, replies)
+        self._send(identity, envelope, replies)
 
-    def _send(self, identity: bytes, kind: str, replies: list[dict[str, Any]]) -> None:
+    def _send(self, identity: bytes, envelope: Envelope, replies: list[dict[str, Any]]) -> None:
         self.handled += len(replies)
         try:
-            self._link.send([identity, *self._sealer.seal(kind, replies)])
+            self._link.send([identity, *self._sealer.seal(envelope.kind, replies)])
         except zmq.ZMQError:  # ROUTER drops for a vanished peer; a closed socket has nobody to answer
             pass
+        if self._answered is not None:
+            try:
+                self._answered(envelope, replies)
+            except Exception:  # (as a handler's failure: the receive loop goes on)
+                log.exception("answered hook failed", extra={"event": "handler_error", "kind": envelope.kind})

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from contextvars import ContextVar
+from typing import NamedTuple
 
 _FORBIDDEN_FIELDS = {"session_id", "token"}
 _FORBIDDEN_PARTS = ("password", "secret", "signature", "authorization", "cookie")
@@ -121,20 +122,23 @@ class JsonFormatter(logging.Formatter):
             doc["exception"] = self.formatException(record.exc_info)
         return _encode(doc)
 
-    def fields_line(self, created: float, logger_name: str, msg: str, fields: dict) -> str:
+    def fields_line(
+        self, created: float, logger_name: str, msg: str, fields: dict, plan: FieldsPlan | None = None
+    ) -> str:
         """The line ``format`` makes of an INFO record of ``logger_name`` created at ``created``
         (``time.time()``, as LogRecord takes it) with ``msg`` (no arguments), ``fields`` as its
-        ``extra`` and no exception, made without the record.
+        ``extra`` and no exception, made without the record (``plan``: ``fields_plan(fields)``, when
+        the caller has it already).
 
         The fixed keys between the time stamp and the fields are the same for every line of a call
         site: encoded once and spliced in, unless a field is named as one of them (it takes its place)."""
-        kept, all_kept = _fields_plan(fields)
-        if not _FIXED_KEYS.isdisjoint(kept):
+        if plan is None:
+            plan = fields_plan(fields)
+        if plan.names_a_fixed_key:
             doc = self._fixed(created, logger_name, msg)
             _add_context(doc, fields, logger_name)
             return _encode(doc)
-        request_id = REQUEST_ID.get()
-        if all_kept and "event" in kept and ("request_id" in kept or not request_id):
+        if plan.complete and (plan.has_request_id or not REQUEST_ID.get()):
             context = fields  # the line's own fields as they are (the common case): no copy
         else:
             context = {}
@@ -144,7 +148,7 @@ class JsonFormatter(logging.Formatter):
             middle = "," + _encode(self._fixed(0.0, logger_name, msg))[len('{"ts":0.0,') : -1] + ","
             if len(self._middles) < 256:  # (pid, logger, message) of the call sites: bounded all the same
                 self._middles[(_pid, logger_name, msg)] = middle
-        return '{"ts":' + float.__repr__(round(created, 3)) + middle + _encode(context)[1:]
+        return '{"ts":' + time_stamp(created) + middle + _encode(context)[1:]
 
     def _fixed(self, created: float, logger_name: str, msg: str) -> dict:
         level = logging.getLevelName(logging.INFO).lower()
@@ -159,19 +163,52 @@ class JsonFormatter(logging.Formatter):
 
 
 _FIXED_KEYS = frozenset(("ts", "level", "process", "pid", "logger", "msg"))
-_plans: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+# Names ``makeRecord`` refuses in ``extra`` (KeyError): a line with one must take the generic path.
+_RECORD_NAMES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-def _fields_plan(fields: dict) -> tuple[tuple[str, ...], bool]:
-    """The names of ``fields`` that go in a line, and whether that is all of them (per set of names)."""
+class FieldsPlan(NamedTuple):
+    """What a line needs to know of its fields' names, the same for every line of a call site."""
+
+    kept: tuple[str, ...]  # the names that go in a line
+    complete: bool  # all of them go, an ``event`` among them: the fields are the line's context as they are
+    has_request_id: bool
+    names_a_fixed_key: bool  # a field takes the place of ``ts``, ``level``, ...
+    names_a_record_attribute: bool  # ``makeRecord`` would refuse the fields as ``extra``
+
+
+_plans: dict[tuple[str, ...], FieldsPlan] = {}
+
+
+def fields_plan(fields: dict) -> FieldsPlan:
+    """The plan of a line with ``fields``, made once per set of names (one per call site)."""
     names = tuple(fields)
     plan = _plans.get(names)
     if plan is None:
         kept = _kept_names(fields)
-        plan = (kept, kept == names)
+        plan = FieldsPlan(
+            kept,
+            kept == names and "event" in kept,
+            "request_id" in kept,
+            not _FIXED_KEYS.isdisjoint(kept),
+            not _RECORD_NAMES.isdisjoint(names),
+        )
         if len(_plans) < 1024:  # call sites are bounded; a bound all the same
             _plans[names] = plan
     return plan
+
+
+def time_stamp(created: float) -> str:
+    """``repr(round(created, 3))`` (the ``ts`` of a line), at a third of its cost for a clock time.
+
+    ``round`` and ``:.3f`` both round through the same correctly rounded conversion (``_Py_dg_dtoa``,
+    three digits after the point), and for a number below 1e12 that decimal has at most 15 significant
+    digits, so it is the shortest string that reads back as the rounded float: ``repr``'s string once
+    its trailing zeros are dropped (one kept after the point).  Anything else takes ``repr(round())``."""
+    if not 0.0 <= created < 1e12:
+        return float.__repr__(round(created, 3))
+    text = f"{created:.3f}".rstrip("0")
+    return text + "0" if text[-1] == "." else text
 
 
 def _add_context(doc: dict, attributes: dict, logger_name: str) -> None:

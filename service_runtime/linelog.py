@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 
-from service_runtime.jsonlog import BatchedStreamHandler, JsonFormatter, scrub_request_bytes
+from service_runtime.jsonlog import BatchedStreamHandler, JsonFormatter, fields_plan, scrub_request_bytes
 
 
 def direct_handlers(logger: logging.Logger, levelno: int) -> list[BatchedStreamHandler] | None:
@@ -47,22 +47,6 @@ def direct_handlers(logger: logging.Logger, levelno: int) -> list[BatchedStreamH
     return writing if found else None
 
 
-# Names ``makeRecord`` refuses in ``extra`` (KeyError): a line with one takes the generic path, which
-# refuses it as before.  The verdict is remembered per set of names (one per call site).
-_RECORD_NAMES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-_clash_free_names: dict[tuple[str, ...], bool] = {}
-
-
-def _clash_free(fields: dict) -> bool:
-    names = tuple(fields)
-    free = _clash_free_names.get(names)
-    if free is None:
-        free = _RECORD_NAMES.isdisjoint(names)
-        if len(_clash_free_names) < 1024:  # call sites are bounded; a bound all the same
-            _clash_free_names[names] = free
-    return free
-
-
 class LineLogger:
     """``logger.info(msg, extra=fields)`` for a line logged very often, without a record when it can."""
 
@@ -74,13 +58,19 @@ class LineLogger:
         if not logger.isEnabledFor(logging.INFO):
             return
         handlers = direct_handlers(logger, logging.INFO)
-        if handlers is None or not _clash_free(fields):
+        try:
+            plan = fields_plan(fields)
+        except Exception:  # (a name that is not a string): the generic path reports it as it would
+            plan = None
+        # (a field named as a record's attribute: the generic path refuses it with makeRecord's KeyError)
+        if handlers is None or plan is None or plan.names_a_record_attribute:
             logger.info(msg, extra=fields)
             return
         created = time.time()  # one time for every handler's line, as one record has
         try:
             lines = [
-                (handler, handler.formatter.fields_line(created, logger.name, msg, fields)) for handler in handlers
+                (handler, handler.formatter.fields_line(created, logger.name, msg, fields, plan))
+                for handler in handlers
             ]
         except Exception:
             logger.info(msg, extra=fields)  # the generic path reports the failure as it would

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
+from bisect import bisect_left
+from typing import Callable
 
-from prometheus_client import values
+from prometheus_client import Counter, Histogram, values
 
 FLUSH_INTERVAL = 1.0  # seconds a scrape may lag behind another process's newest samples
 
@@ -82,6 +84,34 @@ atexit.register(PROCESS_BUFFER.flush)  # the last samples of a process that ends
 def use_buffered_values(identifier: str) -> None:
     """Make every metric created from now on a buffered one (written by ``PROCESS_BUFFER``)."""
     values.ValueClass = buffered_value_class(identifier, PROCESS_BUFFER)
+
+
+def count_and_observe(counter: Counter, histogram: Histogram) -> Callable[[float], None]:
+    """``counter.inc(); histogram.observe(amount)`` for two children of labelled families (what
+    ``labels()`` returns), changing the same values in the same order, without what prometheus-client
+    does on every call besides: whether the metric has its label values (a child always has; two calls
+    of ``_is_observable`` each) and the walk over the buckets (a bisection finds the first bound
+    ``>= amount``, the bucket ``observe``'s ``amount <= bound`` picks).  ``amount`` is a finite number
+    (a duration).  Anything else than such children is recorded through the public methods."""
+    if not (_is_child(counter, Counter) and _is_child(histogram, Histogram)):
+
+        def public(amount: float) -> None:
+            counter.inc()
+            histogram.observe(amount)
+
+        return public
+    count, total, bounds, buckets = counter._value, histogram._sum, histogram._upper_bounds, histogram._buckets
+
+    def direct(amount: float) -> None:
+        count.inc(1)
+        total.inc(amount)
+        buckets[bisect_left(bounds, amount)].inc(1)
+
+    return direct
+
+
+def _is_child(metric, family: type) -> bool:
+    return type(metric) is family and bool(metric._labelnames) and bool(metric._labelvalues)
 
 
 async def flush_periodically(buffer: ValueBuffer = PROCESS_BUFFER, interval: float = FLUSH_INTERVAL) -> None:

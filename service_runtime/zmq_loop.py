@@ -5,7 +5,8 @@ operation) per send and per receive; on the signing hop that was about half of t
 CPU.  Here the plain socket's ``FD`` is watched by the loop and every readable signal drains what is
 queued.  ZeroMQ's ``FD`` is edge-triggered: it signals that ``EVENTS`` may have changed, and any
 operation on the socket (a send too) may consume that signal, so the queue is drained until
-``EVENTS`` says it is empty, and ``EVENTS`` is looked at again after every send.
+``EVENTS`` says it is empty (or a receive finds nothing), and ``EVENTS`` is looked at again after every
+send.
 """
 
 from __future__ import annotations
@@ -98,16 +99,26 @@ class LoopSocket:
             self._schedule_drain()
 
     def _drain_some(self) -> bool:
-        """Handle what is queued, up to a batch; whether some may be left."""
+        """Handle what is queued, up to a batch; whether some may be left.
+
+        A drain is begun because something arrived (nearly always), so it receives at once and looks at
+        ``EVENTS`` only after each message: one look a message rather than two.  When nothing had
+        arrived the receive fails (``zmq.Again``, ~3 µs more than a look, and rare).
+        """
         socket, on_message = self.socket, self._on_message
+        look = False  # at EVENTS: not before the first receive
         for _ in range(DRAIN_BATCH):
             if self._owner.closed or on_message is None or self._loop is None:  # closed or stopped meanwhile
                 if self._owner.closed:  # (by the context's destroy(): its reader goes too)
                     self.stop()
                 return False
-            if not socket.get(EVENTS) & POLLIN:
+            if look and not socket.get(EVENTS) & POLLIN:
                 return False
-            frames = receive_frames(socket)
+            look = True
+            try:
+                frames = receive_frames(socket)
+            except zmq.Again:
+                return False
             try:
                 on_message(frames)
             except Exception:  # one bad message must not stop the drain, and with it the socket
@@ -121,9 +132,10 @@ class LoopSocket:
 
 def send_frames(socket: zmq.Socket, frames: list[bytes]) -> None:
     """``socket.send_multipart(frames, NOBLOCK)``: frames other than bytes are refused before any is sent."""
-    if not all(type(frame) is bytes for frame in frames):
-        socket.send_multipart(frames, NOBLOCK)  # (pyzmq's checks and conversions)
-        return
+    for frame in frames:  # (a loop: all() over a generator costs ~0.4 µs more per message)
+        if type(frame) is not bytes:
+            socket.send_multipart(frames, NOBLOCK)  # (pyzmq's checks and conversions)
+            return
     send = socket.send
     for frame in frames[:-1]:
         send(frame, NOBLOCK | SNDMORE)

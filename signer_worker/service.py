@@ -41,6 +41,8 @@ READINESS_INTERVAL = 0.2
 # How often a starting signer looks whether it can sign (deployments applied, invalidations live) to
 # bind: the bind is on the path of a start's first answer, and a look costs two attribute reads.
 READY_POLL = 0.01
+# Messages whose spans' start is remembered until they are answered: far more than are ever in flight.
+MAX_UNANSWERED = 10_000
 
 
 class SignerService:
@@ -62,6 +64,7 @@ class SignerService:
         self.agent_id = agent_id
         self._signatures = instruments.signatures
         self._tracing = tracing  # [otel]: a span per signing request that arrives with a trace context
+        self._started: dict[str, int] = {}  # message id -> when its handling began (tracing on only)
         # Signers sign only for the upstreams of their group's deployments, whatever a front door asks.
         self._plan = SigningPlan()
         self._identity = IdentitySigner.from_secrets(config)
@@ -91,6 +94,7 @@ class SignerService:
             config.zmq.max_message_age,
             self.handle,
             instruments=instruments,
+            answered=self.answered,
         )
         self.registration = AgentRegistration(
             config,
@@ -100,24 +104,29 @@ class SignerService:
         )
 
     def handle(self, envelope: Envelope) -> list[dict] | Awaitable[list[dict]]:
-        """Answer at once when every key is cached; otherwise read Redis first."""
-        started = time.time_ns() if self._tracing.enabled else 0
+        """Answer at once when every key is cached; otherwise read Redis first.  Counted once sent
+        (``answered``)."""
+        if self._tracing.enabled:  # the spans' start, for ``answered``
+            if len(self._started) >= MAX_UNANSWERED:  # (a message whose handling failed is never answered)
+                self._started.clear()
+            self._started[envelope.message_id] = time.time_ns()
         if envelope.kind != SIGN:
-            return self._account(
-                envelope.items,
-                [SigningReply(_rid(item), error="wrong_kind").to_item() for item in envelope.items],
-                started,
-            )
+            return [SigningReply(_rid(item), error="wrong_kind").to_item() for item in envelope.items]
         replies = []
         for item in envelope.items:
             reply = self._answer_from_cache(item)
             if reply is None:
-                return self._answer_reading_redis(envelope.items, started)
+                return self._answer_reading_redis(envelope.items)
             replies.append(reply)
-        return self._account(envelope.items, replies, started)
+        return replies
 
-    async def _answer_reading_redis(self, items: list[dict], started: int) -> list[dict]:
-        return self._account(items, [await self._sign_one(item) for item in items], started)
+    async def _answer_reading_redis(self, items: list[dict]) -> list[dict]:
+        return [await self._sign_one(item) for item in items]
+
+    def answered(self, envelope: Envelope, replies: list[dict]) -> None:
+        """After the replies left: count, log and trace them, off the requester's path."""
+        started = self._started.pop(envelope.message_id, 0) if self._started else 0
+        self._account(envelope.items, replies, started)
 
     def _account(self, items: list[dict], replies: list[dict], started: int = 0) -> list[dict]:
         """Count every answer; log refusals (and, at DEBUG, signatures) with the browser request's id;

@@ -23,16 +23,11 @@ MAX_HOSTS = 16  # derived keys a keypair keeps per date
 
 
 def string_to_sign(method: str, target: str, date: str, host: str, content_type: str, api_version: str) -> str:
-    return "\n".join(
-        (
-            method.upper(),
-            target,
-            date,
-            f"host:{host}",
-            f"content-type:{content_type.lower()}",
-            f"x-backendai-version:{api_version}",
-            EMPTY_BODY_DIGEST,
-        )
+    # Seven lines: method, target, date, host, content type, API version and the empty body's digest
+    # (one f-string: ~0.2 µs less than joining a tuple of them).
+    return (
+        f"{method.upper()}\n{target}\n{date}\nhost:{host}\ncontent-type:{content_type.lower()}\n"
+        f"x-backendai-version:{api_version}\n{EMPTY_BODY_DIGEST}"
     )
 
 
@@ -109,8 +104,12 @@ class Keypair:
         self, method: str, target: str, host: str, content_type: str, api_version: str, now: datetime | None = None
     ) -> dict[str, str]:
         """``Date`` and ``Authorization`` for one request; the same date string is signed and sent."""
-        date = iso_utc(time.time_ns()) if now is None else now.astimezone(UTC).isoformat()
-        date_tag = date[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
+        if now is None:
+            date = iso_utc(time.time_ns())
+            date_tag = _UtcSecond.tag  # of the second just formatted
+        else:
+            date = now.astimezone(UTC).isoformat()
+            date_tag = date[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
         message = string_to_sign(method, target, date, host, content_type, api_version).encode()
         return {
             "Date": date,
@@ -123,13 +122,15 @@ class _UtcSecond:
 
     second = -1
     text = ""  # "YYYY-MM-DDTHH:MM:SS"
+    tag = ""  # "YYYYMMDD", the signing key's date
 
 
 def iso_utc(unix_ns: int) -> str:
     """``datetime.fromtimestamp(t, UTC).isoformat()`` of the microsecond ``unix_ns`` falls in (1.5 -> ~0.5 us)."""
     second, micro = divmod(unix_ns // 1000, 1_000_000)
     if second != _UtcSecond.second:
-        _UtcSecond.text = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+        _UtcSecond.text = text = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+        _UtcSecond.tag = text[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
         _UtcSecond.second = second
     if micro:
         return f"{_UtcSecond.text}.{micro:06d}+00:00"

@@ -1,5 +1,7 @@
 """The ZeroMQ message codec: authenticity, expiry, replay, and junk of every shape."""
 
+import hashlib
+import hmac
 import json
 import time
 
@@ -7,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract.messages import MessageOpener, MessageSealer, RejectedMessage, ReplayGuard
+from contract.messages import MAC_BYTES, MAX_FRAME_BYTES, MessageOpener, MessageSealer, RejectedMessage, ReplayGuard
 
 KEY = bytes(range(32))
 
@@ -18,13 +20,26 @@ def test_round_trip():
     assert envelope.kind == "sign" and envelope.items == [{"rid": 1}]
 
 
+def test_a_message_is_one_frame_its_body_then_the_body_hmac():
+    (frame,) = MessageSealer(KEY, 5).seal("sign", [{"rid": 1}])
+    body, mac = frame[:-MAC_BYTES], frame[-MAC_BYTES:]
+    assert mac == hmac.new(KEY, body, hashlib.sha256).digest()
+    assert json.loads(body)["items"] == [{"rid": 1}]
+
+
 @pytest.mark.parametrize(
     "mutate, reason",
     [
-        (lambda f: [f[0], b"\0" * 32], "bad_mac"),
-        (lambda f: [f[0]], "frame_count"),
-        (lambda f: [f[0] + b" ", f[1]], "bad_mac"),
+        (lambda f: [f[0][:-MAC_BYTES] + b"\0" * MAC_BYTES], "bad_mac"),
+        (lambda f: [f[0][:-MAC_BYTES]], "bad_mac"),  # the body alone: its last bytes taken for the MAC
+        (lambda f: [f[0][:-MAC_BYTES] + b" " + f[0][-MAC_BYTES:]], "bad_mac"),
+        (lambda f: [f[0][:-MAC_BYTES], f[0][-MAC_BYTES:]], "frame_count"),  # two frames (the previous wire)
         (lambda f: [*f, b"x"], "frame_count"),
+        (lambda f: [], "frame_count"),
+        (lambda f: [f[0][: MAC_BYTES - 1]], "frame_count"),  # shorter than a MAC
+        (lambda f: [b""], "frame_count"),
+        (lambda f: [f[0][-MAC_BYTES:]], "bad_mac"),  # a MAC with an empty body before it
+        (lambda f: [b"{" * (MAX_FRAME_BYTES + 1 - MAC_BYTES) + f[0][-MAC_BYTES:]], "too_large"),
     ],
 )
 def test_tampered_messages_are_rejected(mutate, reason):
@@ -60,10 +75,7 @@ def test_message_ids_are_unique_within_and_across_sealers():
 
 
 def _sealed_body(body: bytes) -> list[bytes]:
-    import hashlib
-    import hmac
-
-    return [body, hmac.new(KEY, body, hashlib.sha256).digest()]
+    return [body + hmac.new(KEY, body, hashlib.sha256).digest()]
 
 
 @pytest.mark.parametrize(
@@ -83,11 +95,8 @@ def test_an_authentic_body_that_is_not_one_compact_utf8_document_is_rejected(enc
 
 
 def _sealed(doc: dict) -> list[bytes]:
-    import hashlib
-    import hmac
-
     body = json.dumps(doc).encode()
-    return [body, hmac.new(KEY, body, hashlib.sha256).digest()]
+    return [body + hmac.new(KEY, body, hashlib.sha256).digest()]
 
 
 @pytest.mark.parametrize(
@@ -226,10 +235,7 @@ def test_deeply_nested_authentic_json_is_rejected_not_raised(depth):
 
 
 def _signed(body: bytes) -> list[bytes]:
-    import hashlib
-    import hmac
-
-    return [body, hmac.new(KEY, body, hashlib.sha256).digest()]
+    return [body + hmac.new(KEY, body, hashlib.sha256).digest()]
 
 
 @settings(max_examples=120, deadline=None)
@@ -316,8 +322,10 @@ def test_a_sign_message_with_a_value_orjson_refuses_is_sealed_and_opened_not_a_c
         (float("inf"), "schema"),
         (float("-inf"), "schema"),
         (float("nan"), "schema"),  # accepted before, and never expired from the replay guard
+        (True, "schema"),  # a boolean is no number here, though Python's bool is an int
+        ("9999999999", "schema"),
     ],
-    ids=["10**400", "-10**400", "inf", "-inf", "nan"],
+    ids=["10**400", "-10**400", "inf", "-inf", "nan", "true", "string"],
 )
 @pytest.mark.parametrize("kind", ["sign", "session"])
 def test_an_expiry_that_is_no_finite_float_is_refused_by_name(exp, reason, kind):
@@ -338,6 +346,7 @@ def test_a_request_id_beyond_63_bits_is_refused(rid, item_class):
 
 def test_a_sign_body_is_written_by_orjson_and_read_back_the_same():
     item = {**VALID_ITEMS[SigningRequest], "rid": 2**63 - 1, "target": "/é?q=\u2028"}
-    body, _ = MessageSealer(KEY, 5).seal("sign", [item])
+    (frame,) = MessageSealer(KEY, 5).seal("sign", [item])
+    body = frame[:-MAC_BYTES]
     assert MessageOpener(KEY, 5).open(_sealed_body(body)).items == [item]
     assert json.loads(body)["items"] == [item]  # one JSON document any reader reads the same

@@ -117,6 +117,7 @@ async def test_malformed_zeromq_frames_are_ignored(admin, stack, target):
     socket.connect(endpoint)
     try:
         junk = [[b""], [b"x" * 10], [os.urandom(64), os.urandom(32)], [b'{"v":1}', b"\0" * 32], [b"{}", b"", b""]]
+        junk += [[os.urandom(96)], [b'{"v":1}' + b"\0" * 32]]  # one frame, as a message is: a body and a MAC
         for frames in junk * 20:
             await socket.send_multipart(frames)
         await asyncio.sleep(0.3)

@@ -98,3 +98,82 @@ def test_a_transport_without_weak_references_is_parsed_per_request(tmp_path):
 
     answers = uvloop.run(scenario())
     assert [a["memo"] for a in answers] == [a["aiohttp"] for a in answers] == ["one", "one", "two"]
+
+
+async def test_a_derived_value_is_made_once_per_connection_and_value():
+    memo, derived = CookieMemo(), []
+
+    def derive(value: str) -> str:
+        derived.append(value)
+        return value.upper()
+
+    async def handler(request: web.Request) -> web.Response:
+        first = memo.value_with(request, "webui_session", derive)
+        return web.json_response({"memo": first, "again": memo.value_with(request, "webui_session", derive)})
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as client:
+            sent = ["webui_session=one", "webui_session=one", "lang=en", "webui_session=two", "webui_session=one"]
+            answers = []
+            for header in sent:
+                async with client.get(server.make_url("/"), headers={"Cookie": header}) as answer:
+                    answers.append(await answer.json())
+        assert [a["memo"] for a in answers] == [a["again"] for a in answers]
+        assert [a["memo"] for a in answers] == [
+            ["one", "ONE"],
+            ["one", "ONE"],
+            [None, None],
+            ["two", "TWO"],
+            ["one", "ONE"],
+        ]
+        assert derived == ["one", "two", "one"]  # again only when the header brought another value
+        gc.collect()
+        await eventually(lambda: gc.collect() is not None and len(memo) == 0)
+    finally:
+        await server.close()
+
+
+async def test_a_connections_peer_is_asked_once_and_forgotten_with_the_connection():
+    from frontdoor import context
+
+    asked = []
+
+    async def handler(request: web.Request) -> web.Response:
+        transport = request.transport
+        if not hasattr(transport, "counted"):  # count the socket's answers (a wrapper per connection)
+            original = transport.get_extra_info
+
+            def get_extra_info(name, default=None):
+                asked.append(name)
+                return original(name, default)
+
+            transport.counted = True
+            transport.get_extra_info = get_extra_info
+        return web.json_response({"peer": context._peer(request), "port": original_port(transport)})
+
+    def original_port(transport) -> int:
+        return type(transport).get_extra_info(transport, "peername")[1]
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = TestServer(app, host="127.0.0.1")  # asyncio's own transports: they take attributes
+    await server.start_server()
+    try:
+        for _connection in range(2):
+            connector = aiohttp.TCPConnector(limit=1)
+            async with aiohttp.ClientSession(connector=connector) as client:
+                answers = []
+                for _ in range(3):
+                    async with client.get(server.make_url("/")) as answer:
+                        answers.append(await answer.json())
+            assert [a["peer"] for a in answers] == ["127.0.0.1"] * 3 and len({a["port"] for a in answers}) == 1
+        assert asked == ["peername", "peername"]  # once per connection, not per request
+        gc.collect()
+        await eventually(lambda: gc.collect() is not None and len(context._PEERS) == 0)  # gone with them
+    finally:
+        await server.close()

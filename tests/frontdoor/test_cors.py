@@ -71,3 +71,20 @@ def test_vary_is_not_duplicated():
     headers = CIMultiDict({"Vary": "origin"})
     apply_cors(headers, POLICY, None)
     assert headers.getall("Vary") == ["origin"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["ACCESS-CONTROL-ALLOW-ORIGIN"],
+        ["Access-Control-Expose-Headers", "Content-Type"],
+        ["access-control-max-age", "X-A", "aCCESS-cONTROL-aLLOW-cREDENTIALS"],
+        ["Content-Type", "X-Access-Control-Note", "Access-Controls"],
+        [],
+    ],
+)
+def test_every_upstream_access_control_header_goes_whatever_its_case(names):
+    headers = CIMultiDict((name, "v") for name in names)
+    apply_cors(headers, OriginPolicy.from_strings([]), None)
+    kept = [name for name in names if not name.lower().startswith("access-control-")]
+    assert list(headers) == [*kept, "Vary"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pytest
 from aiohttp import web
@@ -17,6 +19,7 @@ from frontdoor.observability import (
     error_labels,
     handler_kind,
     method_label,
+    new_request_id,
     problem_slug,
 )
 from frontdoor.ops import agent_state_counts, stats_text
@@ -219,3 +222,25 @@ def test_request_metrics_label_successes_by_route_and_errors_by_what_failed():
         ("GET", "/api/func/{path}", "api", "request", "unreachable", "502"): 2,
         ("GET", "/api/func/{path}", "api", "request", "not-found", "404"): 2,
     }
+
+
+def test_generated_request_ids_are_16_hex_digits_and_never_repeat():
+    ids = [new_request_id() for _ in range(20_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", each) for each in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_worker_draws_other_request_ids_than_its_parent():
+    # Front-door workers are forked from one parent: a generator state copied by the fork and not
+    # reseeded would give every worker the same sequence of ids.
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(writing, " ".join(new_request_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    with os.fdopen(reading) as pipe:
+        childs = set(pipe.read().split())
+    parents = {new_request_id() for _ in range(8)}
+    assert len(childs) == 8 and childs.isdisjoint(parents)

@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 
 import pytest
 import redis.asyncio as aioredis
 
 from contract.host_layout import redis_password_file
-from frontdoor.ratelimit import RateLimiter, Verdict, WindowPosition, counter_keys, estimate, seconds_until_admitted
+from frontdoor.ratelimit import (
+    RateLimiter,
+    Verdict,
+    WindowPosition,
+    counter_keys,
+    estimate,
+    seconds_until_admitted,
+    verdict_of,
+)
 from tests.session_daemon.conftest import redis_secrets, redis_server  # noqa: F401  (module fixtures)
 from tests.support.servers import start_redis
 
@@ -143,7 +152,7 @@ async def test_redis_down_admits_and_reports(redis_secrets):  # noqa: F811
 
 # ---- the per-access-key limit: decided in memory, synced in batches ----
 
-from frontdoor.ratelimit_batched import BatchedLimiter  # noqa: E402
+from frontdoor.ratelimit_batched import BatchedLimiter, _Counts  # noqa: E402
 
 
 async def test_batched_limiters_share_counts_at_each_sync(frontdoor_redis, redis_server):  # noqa: F811
@@ -373,3 +382,35 @@ async def test_the_sync_task_rests_while_idle_and_a_request_wakes_it(frontdoor_r
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def test_a_keys_verdict_is_the_sliding_windows_whatever_the_counts():
+    # check() writes the window position, the estimate and the verdict out for an admission: the
+    # verdicts must be those of WindowPosition.at, estimate and verdict_of, refused ones included.
+    rng = random.Random(15)
+    for _ in range(20_000):
+        window = rng.choice([1, 7, 60, 3600])
+        now = rng.uniform(1.7e9, 1.8e9)
+        limit = rng.choice([1, 2, 10, 100, 1000, rng.randint(1, 10_000)])
+        current, previous = rng.randint(0, 2 * limit), rng.randint(0, 2 * limit)
+        position = WindowPosition.at(now, window)
+        limiter = BatchedLimiter(None, window, 0.1, clock=lambda now=now: now)
+        limiter._counts["AKIA"] = _Counts(position.index, current, previous)
+        admit = estimate(current, previous, position.elapsed, window) < limit
+        expected = verdict_of(admit, limit, current + admit, previous, position, window)
+        assert limiter.check("AKIA", limit) == expected
+        assert limiter._counts["AKIA"].pending == int(admit)
+
+
+def test_a_request_is_decided_without_a_coroutine_only_when_admit_would_not_read():
+    # Security asks admit_known first and awaits admit only on None: a key this process has not
+    # seen, or whose counts went stale while it rested, must get None (its counts are read first).
+    clock = Clock(4_000_000 * WINDOW + 30.0)
+    limiter = BatchedLimiter(None, WINDOW, 0.1, clock)
+    assert limiter.admit_known("AKIA20", 5) is None
+    assert "AKIA20" not in limiter._counts  # nothing made up for it: admit still reads
+    limiter._counts["AKIA20"] = _Counts(int(clock() // WINDOW), current=2)
+    assert limiter.admit_known("AKIA20", 5) == Verdict(True, 5, 2, WINDOW)
+    limiter._rest()  # what a sync with no request since the last does: every key's counts go stale
+    assert limiter.resting
+    assert limiter.admit_known("AKIA20", 5) is None

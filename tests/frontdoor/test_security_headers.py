@@ -4,6 +4,7 @@ real listening socket, spoken to byte by byte."""
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from types import SimpleNamespace
 
@@ -213,3 +214,114 @@ async def test_redirect_listener_sends_plain_http_to_https():
         assert status == 421 and "location" not in head and "evil" not in head
     finally:
         await runner.cleanup()
+
+
+class _MissCountingState(dict):
+    """A request's storage that counts lookups of absent keys through ``[]`` (each a raised ``KeyError``)."""
+
+    misses = 0
+
+    def __getitem__(self, key):
+        if key not in self:
+            type(self).misses += 1
+        return super().__getitem__(key)
+
+
+PRESENT = web.RequestKey("present", str)
+ABSENT = web.RequestKey("absent", str)
+
+
+async def state_lookups(request: web.Request) -> web.Response:
+    request._state = _MissCountingState(request._state)
+    request[PRESENT] = "here"
+    answers = [request.get(PRESENT), request.get(ABSENT), request.get(ABSENT, "dflt"), PRESENT in request]
+    answers += [ABSENT in request, len(request)]
+    del request[PRESENT]
+    answers += [PRESENT in request, request.get(PRESENT)]
+    return web.json_response({"answers": answers, "misses": _MissCountingState.misses})
+
+
+async def test_request_get_and_in_look_absent_keys_up_without_raising():
+    # Mapping's get/in raise and catch a KeyError for an absent key; the front door's requests ask
+    # their storage directly, with the same answers.
+    app = web.Application()
+    app.router.add_get("/state", state_lookups)
+    without_server_header(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        answer = await exchange(port, b"GET /state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        await runner.cleanup()
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body["answers"] == ["here", None, "dflt", True, False, 1, False, None]
+    assert body["misses"] == 0
+
+
+def reference_finish_headers(security: Security, request: web.Request, headers) -> None:
+    """``Security.finish_headers`` as main had it before the eighth session (one header at a time)."""
+    from frontdoor.cors import apply_cors
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
+    from frontdoor.security import PREFLIGHT, RATE_LIMIT
+    from frontdoor.security_headers import CSP_NONCE
+
+    path = request.path
+    proxied = path.startswith(PROXIED_PREFIXES)
+    if request.get(REQUEST_ID_KEY) is not None:
+        headers["X-Request-ID"] = request.get(REQUEST_ID_KEY)
+    if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
+        apply_cors(headers, security._origins, request.headers.get("Origin"))
+    config = security._config
+    ours = page_headers(headers.get("Content-Type"), request.get(CSP_NONCE), config.page_policy, proxied).items()
+    for name, value in (*ours, *hsts_header(request.secure, config.hsts_max_age).items()):
+        if name != "Content-Security-Policy" or name not in headers:
+            headers[name] = value
+    if request.get(RATE_LIMIT) is not None:
+        headers.update(request.get(RATE_LIMIT).headers())
+
+
+UPSTREAM_HEADS = [
+    [("Content-Type", "application/json"), ("X-Request-ID", "0123456789abcdef")],
+    [("Content-Type", "text/html"), ("Content-Security-Policy", "sandbox"), ("X-Frame-Options", "SAMEORIGIN")],
+    [("Access-Control-Allow-Origin", "*"), ("access-control-max-age", "9"), ("Vary", "Accept"), ("A", "1")],
+    [("ACCESS-CONTROL-ALLOW-CREDENTIALS", "true"), ("Access-Control-Expose-Headers", "X")],
+    [("referrer-policy", "x"), ("B", "2"), ("REFERRER-POLICY", "y"), ("X-RateLimit-Limit", "5"), ("Vary", "*")],
+    [],
+]
+
+
+@pytest.mark.parametrize("path", ["/func/session/x", "/webapi/store/x", "/server/login-check", "/", "/static/a.js"])
+@pytest.mark.parametrize("upstream", UPSTREAM_HEADS)
+async def test_finish_headers_sets_what_one_header_at_a_time_set(path, upstream):
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.ratelimit import Verdict
+    from frontdoor.security import RATE_LIMIT
+    from frontdoor.security_headers import CSP_NONCE
+
+    config = parse_config({"security": {"hsts_max_age": 100, "cors_allowed_origins": ["https://app.example.com"]}})
+    security = Security(SimpleNamespace(config=config, trusted_proxies=TrustedProxies([])), None, None, None)
+    variants = [
+        ({}, None, None),
+        ({"Origin": "https://app.example.com"}, Verdict(True, 100, 42, 60), ssl.create_default_context()),
+        ({"Origin": "https://evil.example.com"}, Verdict(False, 100, 0, 60, retry_after=7), None),
+    ]
+    for request_headers, verdict, tls in variants:
+        results = []
+        for finish in (security.finish_headers, None):
+            request = make_mocked_request("GET", path, headers=request_headers, sslcontext=tls)
+            request[REQUEST_ID_KEY] = "fedcba9876543210"
+            request[CSP_NONCE] = "nonce"
+            if verdict is not None:
+                request[RATE_LIMIT] = verdict
+            response = web.Response(body=b"{}")
+            response.headers.clear()
+            response.headers.extend(upstream)
+            if finish is None:
+                reference_finish_headers(security, request, response.headers)
+            else:
+                await finish(request, response)
+            results.append(list(response.headers.items()))
+        assert results[0] == results[1], (request_headers, verdict)

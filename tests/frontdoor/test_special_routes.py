@@ -7,7 +7,14 @@ import pytest
 
 from contract.config import ConfigError, parse_config
 from frontdoor.pipeline import credential_login, hs256_jwt, pipeline_token
-from frontdoor.special_routes import _RULES, Special, limited_like_login, path_for_logs, special_route
+from frontdoor.special_routes import (
+    _AUTH_PLUGIN_HEADS,
+    _RULES,
+    Special,
+    limited_like_login,
+    path_for_logs,
+    special_route,
+)
 
 
 @pytest.mark.parametrize(
@@ -150,3 +157,35 @@ def first_rule(method: str, path: str) -> Special | None:
 )
 def test_one_pattern_per_method_gives_the_first_matching_rule(method, path):
     assert special_route(method, path) is first_rule(method, path)
+
+
+def test_the_login_limit_is_told_by_the_rules_whatever_the_shortcut():
+    # limited_like_login rules most paths out by their first characters before the rules' patterns
+    # run: it must answer exactly as the patterns alone would.
+    rests = [
+        "cloud/x",
+        "cloud/",
+        "cloud",
+        "cloudy/x",
+        "Cloud/x",
+        "custom-auth/a/b",
+        "custom-auth",
+        "openid/login",
+        "saml/login",
+        "saml",
+        "ping",
+        "session/abc/logs",
+        "folders/_/tus/upload/t",
+        "cloud/x\nmore",
+        "",
+        "auth/signup",
+        "openid/\u00e9",
+        " cloud/x",
+    ]
+    methods = ["GET", "POST", "HEAD", "PATCH", "OPTIONS", "DELETE", "PUT", "get"]
+    for rest in rests:
+        for method in methods:
+            expected = special_route(method, rest) is Special.AUTH_PLUGIN
+            assert limited_like_login(method, "/func/" + rest, False) is expected, (method, rest)
+    heads = tuple(pattern.pattern.removesuffix(".*") for _m, pattern, kind in _RULES if kind is Special.AUTH_PLUGIN)
+    assert _AUTH_PLUGIN_HEADS == heads  # every auth plugin's rule is a literal head: the shortcut is on

@@ -8,11 +8,12 @@ import asyncio
 import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
+from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
 from contract.config import parse_config
 from frontdoor.upstream import upstream_target
-from frontdoor.websocket import WebSocketRelay
+from frontdoor.websocket import WebSocketRelay, wants_websocket
 from service_runtime.instruments import Instruments
 from tests.support.polling import eventually
 
@@ -186,3 +187,20 @@ async def _until_opens(client: aiohttp.ClientSession, url: str, timeout: float =
         return True
 
     await eventually(opens, timeout, interval=0.02, what="the freed slot given back")
+
+
+@pytest.mark.parametrize(
+    "method, headers, wanted",
+    [
+        ("GET", {"Upgrade": "websocket", "Connection": "Upgrade"}, True),
+        ("GET", {"Upgrade": "WebSocket", "Connection": "keep-alive, UPGRADE"}, True),
+        ("GET", {"Upgrade": "websocket"}, False),
+        ("GET", {"Connection": "Upgrade"}, False),
+        ("GET", {"Upgrade": "h2c", "Connection": "Upgrade"}, False),
+        ("GET", {"Upgrade": "", "Connection": "Upgrade"}, False),
+        ("POST", {"Upgrade": "websocket", "Connection": "Upgrade"}, False),
+        ("GET", {}, False),
+    ],
+)
+def test_what_asks_for_a_websocket(method, headers, wanted):
+    assert wants_websocket(make_mocked_request(method, "/func/stream/x", headers=headers)) is wanted

@@ -78,7 +78,12 @@ def _front_door(client: aioredis.Redis, max_entries: int) -> Subject:
             expires_at=expires_at,
         ).to_json()
 
-    return Subject("frontdoor", reader, value, lambda sid: session_key(session_hash(sid)), reader.load, reader.cached)
+    async def lookup(session_id: str):  # as FrontDoor.session reads: memory without a coroutine, else load
+        digest = session_hash(session_id)
+        record = reader.cached_of(session_id, digest)
+        return record if record is not None else await reader.load(session_id, digest)
+
+    return Subject("frontdoor", reader, value, lambda sid: session_key(session_hash(sid)), lookup, reader.cached)
 
 
 def _signer(client: aioredis.Redis, max_entries: int) -> Subject:

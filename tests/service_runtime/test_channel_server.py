@@ -68,3 +68,31 @@ async def test_an_expired_message_is_an_ordinary_warning_and_a_forgery_a_securit
         server.close()
         dealer.close()
         context.term()
+
+
+async def test_the_answered_hook_runs_once_the_replies_have_left(tmp_path):
+    """Work the requester need not wait for (the signer's counting and logging) comes after the send:
+    the reply is at the requester while the hook still runs."""
+    context = zmq.asyncio.Context()
+    endpoint = f"ipc://{tmp_path / 'router.sock'}"
+    dealer = zmq.Context.shadow(context.underlying).socket(zmq.DEALER)  # a plain socket: polled inside the hook
+    dealer.setsockopt(zmq.LINGER, 0)
+    seen: list[tuple[list, bool]] = []
+
+    def answered(envelope, replies):
+        seen.append((replies, dealer.poll(2000) != 0))
+
+    server = RouterServer(context, endpoint, KEY, 5.0, handler, instruments=Instruments(), answered=answered)
+    server.bind()
+    serving = asyncio.create_task(server.serve())
+    dealer.connect(endpoint)
+    try:
+        dealer.send_multipart(MessageSealer(KEY, 5.0).seal("sign", [{"rid": 1}]))
+        await eventually(lambda: seen, timeout=5, interval=0.01, what="the hook called")
+        assert seen == [([{"rid": 1, "echo": True}], True)]
+        assert MessageOpener(KEY, 5.0).open(dealer.recv_multipart()).items == [{"rid": 1, "echo": True}]
+    finally:
+        serving.cancel()
+        dealer.close()
+        server.close()
+        context.term()

@@ -9,12 +9,13 @@ import io
 import json
 import logging
 import os
+import random
 import sys
 import time
 
 import pytest
 
-from service_runtime.jsonlog import REQUEST_ID, setup_logging
+from service_runtime.jsonlog import REQUEST_ID, setup_logging, time_stamp
 from service_runtime.linelog import LineLogger, direct_handlers
 
 NOW = 1764452828.1234567  # a time stamp with more digits than the line keeps
@@ -231,3 +232,13 @@ def test_a_forked_childs_direct_lines_carry_its_own_pid(stream):
     os.waitpid(child, 0)
     assert json.loads(parent_line)["pid"] == os.getpid() and json.loads(child_line)["pid"] == child
     assert child_line == parent_line.replace(f'"pid":{os.getpid()},', f'"pid":{child},')
+
+
+def test_the_time_stamp_is_repr_of_the_time_rounded_to_milliseconds():
+    rng = random.Random(15)
+    clock = [1.7e9 + rng.random() * 3e8 for _ in range(200_000)]
+    ties = [1.7e9 + n / 1000 + 0.0005 for n in range(2000)]  # halfway in decimal, not in binary
+    exact = [1764470000.0, 1764470000.5, 1764470000.25, 1764470000.125, 1764470000.0625, 0.0, 0.0004, 0.0005]
+    elsewhere = [-0.0001, -1.5, 1e12, 1e12 - 0.0001, 3e15, 1e17, float("inf"), float("nan"), 5e-324]
+    for created in clock + ties + exact + elsewhere + [round(each, 1) for each in clock[:1000]]:
+        assert time_stamp(created) == repr(round(created, 3)), created

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from service_runtime.metric_values import ValueBuffer, buffered_value_class, flush_periodically
+from service_runtime.metric_values import ValueBuffer, buffered_value_class, count_and_observe, flush_periodically
 from service_runtime.metrics import MULTIPROC_ENV
 from tests.support.polling import eventually
 
@@ -97,3 +97,41 @@ async def test_the_periodic_flush_writes_what_changed(buffered, tmp_path: Path):
         await eventually(lambda: in_files(tmp_path, "signatures_total") == 3, timeout=5, interval=0.01)
     finally:
         flushing.cancel()
+
+
+BUCKETS = (0.005, 0.01, 0.025, 0.1, 1.0)
+# Bounds themselves (``le``: a bound's own value is in its bucket), between, below, above every bound.
+AMOUNTS = (0.0, 0.005, 0.0050001, 0.01, 0.004, 0.3, 1.0, 7.5, -0.5, 0.025, 0.1, 1e-9)
+
+
+def samples(registry: CollectorRegistry) -> dict:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for m in registry.collect() for s in m.samples}
+
+
+def recorded(record_with_helper: bool) -> dict:
+    registry = CollectorRegistry()
+    counter = Counter("api_requests", "r", ["endpoint"], registry=registry).labels("/func/{path}")
+    histogram = Histogram("api_duration", "d", ["endpoint"], registry=registry, buckets=BUCKETS).labels("/func/{path}")
+    record = count_and_observe(counter, histogram)
+    for amount in AMOUNTS:
+        if record_with_helper:
+            record(amount)
+        else:
+            counter.inc()
+            histogram.observe(amount)
+    return {key: value for key, value in samples(registry).items() if not key[0].endswith("_created")}
+
+
+@pytest.mark.parametrize("buffer_values", [False, True])
+def test_count_and_observe_changes_what_inc_and_observe_change(buffered, buffer_values):
+    if buffer_values:
+        buffered()
+    assert recorded(record_with_helper=True) == recorded(record_with_helper=False)
+
+
+def test_count_and_observe_of_a_family_without_its_label_values_refuses_as_observe_does():
+    registry = CollectorRegistry()
+    counter = Counter("c", "c", ["kind"], registry=registry)
+    histogram = Histogram("h", "h", ["kind"], registry=registry)
+    with pytest.raises(ValueError, match="missing label values"):
+        count_and_observe(counter, histogram)(0.1)

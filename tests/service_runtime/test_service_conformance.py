@@ -30,7 +30,7 @@ import zmq.asyncio
 
 from contract.config import parse_config
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE
-from contract.messages import MAX_FRAME_BYTES, PROTOCOL_VERSION, MessageOpener, MessageSealer
+from contract.messages import MAC_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION, MessageOpener, MessageSealer
 from contract.redis_layout import SecretRecord, secret_key, session_hash
 from contract.requests import SESSION, SIGN, SigningReply, SigningRequest
 from contract.session_commands import SessionRequest, Touch
@@ -241,7 +241,7 @@ def peer(subject: Subject) -> Peer:
 
 
 def _signed(key: bytes, body: bytes) -> list[bytes]:
-    return [body, hmac.new(key, body, hashlib.sha256).digest()]
+    return [body + hmac.new(key, body, hashlib.sha256).digest()]
 
 
 def _document(kind: str, items: Any, *, exp_in: float = MAX_AGE) -> dict[str, Any]:
@@ -249,9 +249,14 @@ def _document(kind: str, items: Any, *, exp_in: float = MAX_AGE) -> dict[str, An
 
 
 def _tampered(sealed: list[bytes]) -> list[bytes]:
-    body = json.loads(sealed[0])
+    body = json.loads(sealed[0][:-MAC_BYTES])
     body["items"][0]["rid"] += 1
-    return [json.dumps(body, separators=(",", ":")).encode(), sealed[1]]
+    return [json.dumps(body, separators=(",", ":")).encode() + sealed[0][-MAC_BYTES:]]
+
+
+def _two_frames(sealed: list[bytes]) -> list[bytes]:
+    """An authentic message with its MAC in a frame of its own (the hop's previous framing)."""
+    return [sealed[0][:-MAC_BYTES], sealed[0][-MAC_BYTES:]]
 
 
 # (what is wrong, how to make it from a subject and a rid, the reason it is counted under)
@@ -260,7 +265,12 @@ UNACCEPTABLE = [
     ("tampered", lambda s, rid: _tampered(MessageSealer(s.key, MAX_AGE).seal(s.kind, [s.good_item(rid)])), "bad_mac"),
     ("expired", lambda s, rid: MessageSealer(s.key, -1.0).seal(s.kind, [s.good_item(rid)]), "expired"),
     ("future-dated", lambda s, rid: MessageSealer(s.key, MAX_AGE + 60).seal(s.kind, [s.good_item(rid)]), "future"),
-    ("one-frame", lambda s, rid: MessageSealer(s.key, MAX_AGE).seal(s.kind, [s.good_item(rid)])[:1], "frame_count"),
+    (
+        "two-frames",
+        lambda s, rid: _two_frames(MessageSealer(s.key, MAX_AGE).seal(s.kind, [s.good_item(rid)])),
+        "frame_count",
+    ),
+    ("shorter-than-a-mac", lambda s, rid: [b"\0" * (MAC_BYTES - 1)], "frame_count"),
     ("not-json", lambda s, rid: _signed(s.key, b"{not json"), "not_json"),
     ("no-items-list", lambda s, rid: _signed(s.key, json.dumps(_document(s.kind, {"rid": rid})).encode()), "schema"),
     (

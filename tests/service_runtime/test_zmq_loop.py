@@ -3,6 +3,7 @@ must never leave an arrived message unread."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -139,3 +140,23 @@ def test_frames_travel_as_one_message_and_a_bad_frame_sends_nothing():
         sender.close(linger=0)
         receiver.close(linger=0)
         context.term()
+
+
+async def test_a_drain_with_nothing_queued_ends_and_a_later_arrival_is_read(tmp_path, caplog):
+    """A drain receives before it looks at EVENTS: when nothing is queued the receive finds nothing
+    (``zmq.Again``), which ends the drain quietly and leaves the socket watched."""
+    context, link, peer = await pair(tmp_path)
+    received: list[bytes] = []
+    try:
+        link.start(lambda frames: received.append(frames[0]))
+        await eventually(lambda: not link._draining, timeout=5, interval=0.01)
+        for _ in range(3):
+            link._schedule_drain()  # woken with nothing to read
+            await eventually(lambda: not link._draining, timeout=5, interval=0.01)
+        link.send([b"hello"])
+        identity = peer_identity(peer)
+        peer.send_multipart([identity, b"answer"])
+        await eventually(lambda: received == [b"answer"], timeout=5, interval=0.01, what="the answer read")
+        assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    finally:
+        link.close(), peer.close(), context.term()

@@ -12,6 +12,7 @@ from contract.redis_layout import SecretRecord
 from signer_worker.signing import (
     MAX_HOSTS,
     Keypair,
+    _UtcSecond,
     authorization_header,
     derive_signing_key,
     graphql_token,
@@ -180,6 +181,8 @@ def test_the_date_of_a_signature_is_isoformat_of_the_moment(moment):
 def test_any_sequence_of_moments_is_dated_as_isoformat(moments):
     for unix_ns in moments:  # the second remembered from one call must not leak into the next
         assert iso_utc(unix_ns) == _reference_iso(unix_ns)
+        # The signing key's date tag that ``Keypair.signed_headers`` takes with it: the same moment's.
+        assert _UtcSecond.tag == datetime.fromisoformat(_reference_iso(unix_ns)).strftime("%Y%m%d")
 
 
 def test_a_keypair_signs_now_with_the_date_it_sends():

@@ -16,7 +16,7 @@ import zmq.asyncio
 from yarl import URL
 
 from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, session_daemon_endpoint, signer_endpoint
-from contract.messages import MessageSealer
+from contract.messages import MAC_BYTES, MessageSealer
 from contract.redis_layout import SecretRecord, SessionRecord, secret_key, session_hash, session_key
 from contract.requests import SIGN, SigningReply, SigningRequest
 from contract.session_commands import RevokeUser
@@ -243,9 +243,12 @@ def garbage_messages(key: bytes) -> list[list[bytes]]:
         [b""],
         [b"x" * 10],
         [os.urandom(64), os.urandom(32)],
+        [os.urandom(96)],
         [b'{"v":1}', b"\0" * 32],
+        [b'{"v":1}' + b"\0" * 32],
         [b"{}", b"", b""],
         [OVERSIZE, os.urandom(32)],
+        [OVERSIZE + os.urandom(32)],
         [b"\xff\xfe" * 50, os.urandom(32)],
         list(authentic),
         list(authentic),  # the second one is a replay
@@ -254,7 +257,8 @@ def garbage_messages(key: bytes) -> list[list[bytes]]:
         sealer.seal("session", [{"rid": 5, "op": "logout"}]),  # the wrong kind of message for a signer
     ]
     messages += [sealer.seal(SIGN, [item]) for item in junk_items if isinstance(item, dict)]
-    messages += [[sealer.seal(SIGN, [])[0][:-1] + b"]", os.urandom(32)]]
+    messages += [[sealer.seal(SIGN, [])[0][: -MAC_BYTES - 1] + b"]" + os.urandom(MAC_BYTES)]]
+    messages += [[frame[:-MAC_BYTES], frame[-MAC_BYTES:]] for frame in sealer.seal(SIGN, [])]  # the MAC apart
     return messages
 
 

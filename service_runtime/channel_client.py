@@ -91,8 +91,14 @@ class DealerChannel:
     def outstanding(self) -> int:
         return len(self._pending)
 
-    async def request(self, build_item: Callable[[int], dict[str, Any]], timeout: float) -> dict[str, Any]:
-        """Send one item (built around its request id) and wait for the matching reply item."""
+    async def request(
+        self,
+        build_item: Callable[[int], dict[str, Any]],
+        timeout: float,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one item (built around its request id) and wait for the matching reply item;
+        ``meanwhile`` is called once the item is sent or queued, before the wait."""
         loop = asyncio.get_running_loop()
         rid = next(self._request_ids)
         future = loop.create_future()
@@ -109,6 +115,8 @@ class DealerChannel:
         # reply's callback resolves, one more loop turn between the reply and its requester.
         expiry = loop.call_later(timeout, _expire, future)
         try:
+            if meanwhile is not None:
+                meanwhile()  # the caller's work that needs no reply, while the peer works on it
             return await future
         finally:
             expiry.cancel()

@@ -140,8 +140,9 @@ class SignerPool:
         self, request: SigningRequest, deployment: Deployment, meanwhile: Callable[[], None] | None = None
     ) -> dict[str, str]:
         """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all.
-        ``meanwhile`` (the caller's work that needs no signature) is called once, when the request is
-        out to the first agent asked; not at all if none was."""
+        ``meanwhile`` (the caller's work that needs no signature) is called at most once, when the
+        request leaves at once to the first agent asked (its channel idle); not if it was queued behind
+        others, nor if no agent was asked."""
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._config.signers.pool_wait
         # Agents that failed this request, as (channel, connection) they failed on: an agent that

@@ -1,4 +1,4 @@
-"""The signing round trip at one connection: a request sent at the end of its loop turn or at once.
+"""The signing round trip at one connection: sent at the end of its loop turn, at once, or overlapped.
 
 Two processes, the real hop (``bench.signer_batches``'s answerer: a ``RouterServer`` doing a signer's
 per-item work over ipc).  One request at a time, as at one connection; between requests the asker
@@ -7,8 +7,9 @@ Each request is the signing round trip plus the upstream headers of a browser's 
 (``frontdoor.upstream.upstream_headers`` of a typical header set, then the signature merged),
 made after the reply.  ``queued``: as before this change, the request sent at the end of the loop
 turn (the channel is made to take its batching path by an entry that is never answered);
-``at-once``: sent at once, as an idle channel does now.  Batches of the two alternate (rotating
-order); printed per mode: the median of the batches' p50 and the best p50 of a batch, in µs from
+``at-once``: sent at once, as an idle channel does now; ``meanwhile``: sent at once, the headers
+made while the signer works (``DealerChannel.request``'s ``meanwhile``).  Batches of the three
+alternate (rotating order); printed per mode: the median of the batches' p50 and the best p50 of a batch, in µs from
 the request to the headers ready.
 
 Usage: .venv/bin/python -m bench.signing_round_trip [--batches 20] [--rounds 200]
@@ -70,8 +71,13 @@ async def one(channel: DealerChannel, mode: str) -> float:
     if queued:  # never answered: the channel is not idle, so the request waits for the loop turn's end
         channel._pending[0] = asyncio.get_running_loop().create_future()
     started = time.perf_counter()
-    reply = await channel.request(REQUEST.to_item, 5.0)
-    headers = unsigned()
+    if mode == "meanwhile":
+        made: list[CIMultiDict] = []
+        reply = await channel.request(REQUEST.to_item, 5.0, lambda: made.append(unsigned()))
+        headers = made[0]
+    else:
+        reply = await channel.request(REQUEST.to_item, 5.0)
+        headers = unsigned()
     headers.update(reply["headers"])
     elapsed = time.perf_counter() - started
     if queued:
@@ -83,10 +89,10 @@ async def measure(endpoint: str, batches: int, rounds: int) -> dict[str, list[fl
     channel = DealerChannel(zmq.asyncio.Context(), endpoint, KEY, MAX_AGE, "sign", instruments=Instruments())
     while not channel.connected:
         await asyncio.sleep(0.01)
-    modes = ["queued", "at-once"]
+    modes = ["queued", "at-once", "meanwhile"]
     p50s: dict[str, list[float]] = {mode: [] for mode in modes}
     for batch in range(batches):
-        for mode in modes[batch % 2 :] + modes[: batch % 2]:
+        for mode in modes[batch % 3 :] + modes[: batch % 3]:
             times = []
             for _ in range(rounds):
                 try:

@@ -105,7 +105,7 @@ class DeploymentProxy:
             return await self._to_an_endpoint(request, deployment, raw_rest, sign=None)
         if special is Special.TUS_UPLOAD:  # anonymous: the upload token in the path is the credential
 
-            async def tus_headers(_target: UpstreamTarget) -> dict[str, str]:
+            async def tus_headers(_target: UpstreamTarget, _meanwhile) -> dict[str, str]:
                 return {name: request.headers[name] for name in TUS_HEADERS if name in request.headers}
 
             return await self._to_an_endpoint(request, deployment, raw_rest, sign=tus_headers)
@@ -138,7 +138,7 @@ class DeploymentProxy:
             if refusal is not None:
                 return refusal
 
-        async def sso(_target: UpstreamTarget) -> dict[str, str]:
+        async def sso(_target: UpstreamTarget, _meanwhile) -> dict[str, str]:
             front.sessions.keep_alive(session_id, record)
             return pipeline_headers(front.config, record.access_key, request.headers.get("X-BackendAI-SSO"))
 
@@ -172,11 +172,11 @@ class DeploymentProxy:
             if refusal is not None:
                 return refusal
 
-        async def sign(target: UpstreamTarget) -> dict[str, str] | web.Response:
+        async def sign(target: UpstreamTarget, meanwhile) -> dict[str, str] | web.Response:
             signed = (
                 {}
                 if deployment.signing == SigningMode.NONE
-                else await self._signed_headers(request, deployment, target, raw_rest, session_id)
+                else await self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile)
             )
             if not isinstance(signed, web.Response):
                 front.sessions.keep_alive(session_id, record)
@@ -189,7 +189,9 @@ class DeploymentProxy:
     ) -> web.StreamResponse:
         """Send to a healthy endpoint of the deployment; one that cannot be connected to is marked and,
         as nothing was sent yet, the request goes to the next one (signed anew for its host).  So does
-        an idempotent request without a body whose connection broke."""
+        an idempotent request without a body whose connection broke.  ``sign(target, meanwhile)``: the
+        attempt's headers; it calls ``meanwhile`` while a signer works, if one does (the upstream
+        headers that need no signature are made then, off the request's critical path)."""
         pool = self._front.endpoint_pool(deployment)
         if self._front.tracing.enabled:
             self._front.tracing.annotate({"webui_host.deployment": deployment.name})
@@ -201,16 +203,17 @@ class DeploymentProxy:
                 target = upstream_target(url, raw_rest)
             except UnsafePath as exc:
                 return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
-            signed = await sign(target) if sign is not None else {}
+            prework = self._upstream.prework(request, target, deployment)
+            signed = await sign(target, prework.run) if sign is not None else {}
             if isinstance(signed, web.Response):
                 return signed
             if wants_websocket(request):
                 trace = self._front.tracing.propagation_headers()
-                headers = self._upstream.headers(request, target, signed, deployment, trace)
+                headers = prework.headers(signed, trace)
                 return await self._relay.open(request, target, headers, session_id)
             pool.started(url)
             try:
-                answer = await self._upstream.forward(request, target, signed, deployment)
+                answer = await self._upstream.forward(request, target, signed, deployment, prework)
             finally:
                 pool.finished(url)
             record(self._front.instruments, pool, deployment.name, url, alive=answer is not NOT_CONNECTED)
@@ -225,6 +228,7 @@ class DeploymentProxy:
         target: UpstreamTarget,
         raw_rest: str,
         session_id: str | None,
+        meanwhile=None,
     ) -> dict[str, str] | web.Response:
         """A signer's headers for this attempt, asked inside a client span whose trace context travels in
         the signing item; or, not signed, the answer the browser gets instead."""
@@ -260,7 +264,7 @@ class DeploymentProxy:
                 tracestate=trace.get("tracestate", ""),
             )
             try:
-                return await front.signers.sign(signing, deployment)
+                return await front.signers.sign(signing, deployment, meanwhile)
             except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
                 refusal = _refusal_answer(exc)
                 front.tracing.error(span, f"refused_{refusal.status}")

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import socket
 import time
+from typing import Callable
 
 import zmq.asyncio
 
@@ -135,8 +136,13 @@ class SignerPool:
             if self._channels[agent_id].connected and (on_host is None or self._hosts.get(agent_id) == on_host)
         )
 
-    async def sign(self, request: SigningRequest, deployment: Deployment) -> dict[str, str]:
-        """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all."""
+    async def sign(
+        self, request: SigningRequest, deployment: Deployment, meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, str]:
+        """Headers from an agent serving ``deployment``; waits up to ``pool_wait`` for one in all.
+        ``meanwhile`` (the caller's work that needs no signature) is called at most once, when the
+        request leaves at once to the first agent asked (its channel idle); not if it was queued behind
+        others, nor if no agent was asked."""
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._config.signers.pool_wait
         # Agents that failed this request, as (channel, connection) they failed on: an agent that
@@ -159,8 +165,9 @@ class SignerPool:
                 continue
             channel = self._channels[agent_id]
             asked_on = (channel, channel.connections)  # before the wait: a reconnection may end it
+            once, meanwhile = meanwhile, None
             try:
-                reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL))
+                reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL), once)
             except PeerLost:
                 # It went away (the pool restarting): no attempt used up, as that cost no time;
                 # pool_wait bounds the wait for it or another.
@@ -185,12 +192,18 @@ class SignerPool:
         raise NoSignerAvailable()
 
     async def _ask(
-        self, channel: DealerChannel, agent_id: str, request: SigningRequest, remaining: float
+        self,
+        channel: DealerChannel,
+        agent_id: str,
+        request: SigningRequest,
+        remaining: float,
+        meanwhile: Callable[[], None] | None,
     ) -> SigningReply | None:
         """The agent's reply, or None when it did not answer in time; PeerLost when it went away."""
         started = time.perf_counter()
         try:
-            item = await channel.request(request.to_item, min(self._config.signers.request_timeout, remaining))
+            timeout = min(self._config.signers.request_timeout, remaining)
+            item = await channel.request(request.to_item, timeout, meanwhile)
         except (TimeoutError, PeerLost) as exc:
             log.warning("signer did not answer; trying another", extra={"event": "sign_retry", "agent_id": agent_id})
             if isinstance(exc, PeerLost):

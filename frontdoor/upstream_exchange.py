@@ -69,41 +69,38 @@ class UpstreamExchange:
             manager=deployment.name == MANAGER_DEPLOYMENT,
         )
 
-    def headers(
-        self,
-        request: web.Request,
-        target: UpstreamTarget,
-        signed: dict[str, str],
-        deployment: Deployment,
-        trace=None,
-        cookies: CookieRules | None = None,
-    ):
-        """What goes upstream, for an HTTP request or a WebSocket handshake alike (``cookies``: the
-        deployment's ``cookie_rules`` when the caller has them already)."""
+    def prework(self, request: web.Request, target: UpstreamTarget, deployment: Deployment) -> Prework:
+        """What goes upstream for one attempt, an HTTP request or a WebSocket handshake alike."""
+        return Prework(self, request, target, deployment)
+
+    def unsigned_headers(self, request: web.Request, target: UpstreamTarget, cookies: CookieRules):
+        """``upstream_headers`` up to, not including, the trace context and the signature."""
         front = self._front
-        headers = upstream_headers(
+        return upstream_headers(
             request.headers,
             api_version=self.api_version(request),
             domain=front.config.api.domain,
             host=target.host,
             client_ip=front.client_ip(request),
             scheme=request.scheme,
-            withheld_cookies=(cookies or self.cookie_rules(deployment)).withheld,
-            signed=signed,
+            withheld_cookies=cookies.withheld,
+            signed={},
             request_id=request.get(REQUEST_ID_KEY, ""),
-            trace=trace,
         )
-        decoded = decoded_body(request)
-        if decoded is not None:  # the browser's Content-Length was the encoded body's
-            headers["Content-Length"] = str(len(decoded))
-        return headers
 
     async def forward(
-        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        signed: dict[str, str],
+        deployment: Deployment,
+        prework: Prework | None = None,
     ) -> web.StreamResponse:
+        """``prework``: this attempt's, perhaps made while the signer worked."""
+        prework = prework or self.prework(request, target, deployment)
         tracing = self._front.tracing
         if not tracing.enabled:
-            return await self._exchange(request, target, signed, deployment, None)
+            return await self._exchange(request, target, signed, deployment, None, prework)
         method = http_method(request.method)
         attributes = {
             "http.request.method": method,
@@ -112,7 +109,8 @@ class UpstreamExchange:
             "webui_host.deployment": deployment.name,
         }
         with tracing.client_span(f"{method} {deployment.name}", attributes) as span:
-            answer = await self._exchange(request, target, signed, deployment, tracing.propagation_headers())
+            trace = tracing.propagation_headers()
+            answer = await self._exchange(request, target, signed, deployment, trace, prework)
             if answer is NOT_CONNECTED:
                 tracing.error(span, "unreachable")
             else:
@@ -120,16 +118,21 @@ class UpstreamExchange:
             return answer
 
     async def _exchange(
-        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, trace
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        signed: dict[str, str],
+        deployment: Deployment,
+        trace,
+        prework: Prework,
     ) -> web.StreamResponse:
         decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
         if self._lean is not None and lean_client_serves(
             request.method, body_to_stream=has_body, websocket=False, scheme=target.url.scheme
         ):
-            cookies = self.cookie_rules(deployment)
-            headers = self.headers(request, target, signed, deployment, trace, cookies)
-            return await self._lean.exchange(request, target, headers, decoded or b"", cookies, deployment)
+            headers = prework.headers(signed, trace)
+            return await self._lean.exchange(request, target, headers, decoded or b"", prework.cookies, deployment)
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
         try:
@@ -142,7 +145,7 @@ class UpstreamExchange:
                 upstream = await self._front.http.request(
                     request.method,
                     target.url,  # its raw_path_qs is what was signed
-                    headers=self.headers(request, target, signed, deployment, trace),
+                    headers=prework.headers(signed, trace),
                     data=body,
                     allow_redirects=False,  # (Accept, Accept-Encoding: only the browser's, see app.py)
                 )
@@ -176,6 +179,37 @@ class UpstreamExchange:
 
     def _answer_headers(self, upstream: aiohttp.ClientResponse, deployment: Deployment):
         return downstream_headers(upstream.headers, cookies=self.cookie_rules(deployment))
+
+
+class Prework:
+    """One attempt's upstream headers but its trace context and signature: made by ``run`` while the
+    signer works on the request (the signing hop calls it once the request is out), else by
+    ``headers`` when the signature is there.  Used once."""
+
+    __slots__ = ("_exchange", "_request", "_target", "_deployment", "cookies", "_unsigned")
+
+    def __init__(self, exchange: UpstreamExchange, request: web.Request, target: UpstreamTarget, deployment):
+        self._exchange, self._request, self._target, self._deployment = exchange, request, target, deployment
+        self.cookies: CookieRules | None = None
+        self._unsigned = None
+
+    def run(self) -> None:
+        if self._unsigned is None:
+            self.cookies = self._exchange.cookie_rules(self._deployment)
+            self._unsigned = self._exchange.unsigned_headers(self._request, self._target, self.cookies)
+
+    def headers(self, signed: dict[str, str], trace=None):
+        """The headers as ``upstream_headers`` makes them, signature last (replacing in place a header
+        of the same name), then the decoded body's ``Content-Length``."""
+        self.run()
+        headers = self._unsigned
+        if trace:
+            headers.update(trace)
+        headers.update(signed)
+        decoded = decoded_body(self._request)
+        if decoded is not None:  # the browser's Content-Length was the encoded body's
+            headers["Content-Length"] = str(len(decoded))
+        return headers
 
 
 async def _relay_body(request: web.Request, on_done):

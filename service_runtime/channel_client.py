@@ -91,13 +91,21 @@ class DealerChannel:
     def outstanding(self) -> int:
         return len(self._pending)
 
-    async def request(self, build_item: Callable[[int], dict[str, Any]], timeout: float) -> dict[str, Any]:
-        """Send one item (built around its request id) and wait for the matching reply item."""
+    async def request(
+        self,
+        build_item: Callable[[int], dict[str, Any]],
+        timeout: float,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one item (built around its request id) and wait for the matching reply item;
+        ``meanwhile`` is called before the wait if the item left at once (an idle channel), not if it
+        was queued: there it would delay the loop turn's batch, the caller does that work after."""
         loop = asyncio.get_running_loop()
         rid = next(self._request_ids)
         future = loop.create_future()
         self._pending[rid] = future
-        if len(self._pending) == 1 and self._flush_handle is None:
+        at_once = len(self._pending) == 1 and self._flush_handle is None
+        if at_once:
             # Nothing else queued or awaited here (low load): sent now, a loop turn earlier; a batch
             # forms behind it as soon as a second request comes while this one is out.
             self._send([build_item(rid)])
@@ -109,6 +117,8 @@ class DealerChannel:
         # reply's callback resolves, one more loop turn between the reply and its requester.
         expiry = loop.call_later(timeout, _expire, future)
         try:
+            if meanwhile is not None and at_once:
+                meanwhile()  # the caller's work that needs no reply, while the peer works on it
             return await future
         finally:
             expiry.cancel()

@@ -323,3 +323,26 @@ async def test_a_frozen_preferred_signer_costs_one_request_a_timeout_not_every_r
     concurrent = await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(8)))
     assert all(headers == {"Authorization": "ok"} for headers in concurrent)
     assert pool._channels["a"].outstanding == 0  # nothing new was sent to the frozen one
+
+
+async def test_the_callers_work_runs_once_while_the_first_signer_asked_works(pool_for, signers):
+    """``meanwhile`` runs when the request is out to the first signer (here a frozen one), and not
+    again for the signer that signs it after the timeout."""
+    signers.start("a", never_answering)
+    signers.start("b", signing)
+    pool = pool_for(request_timeout=0.2, identity=identity_preferring("a", ["b"]))
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    await eventually(lambda: all(pool._channels[a].connected for a in ("a", "b")), 5)
+    calls: list[tuple[int, int]] = []
+    meanwhile = lambda: calls.append((pool._channels["a"].outstanding, pool._channels["b"].outstanding))  # noqa: E731
+    assert await pool.sign(REQUEST, MANAGER, meanwhile) == {"Authorization": "ok"}
+    assert calls == [(1, 0)]  # once, with the request out to "a"
+    assert signers.servers["b"].handled == 1
+
+
+async def test_the_callers_work_is_not_called_when_no_signer_was_asked(pool_for):
+    pool = pool_for(pool_wait=0.1)
+    calls: list[str] = []
+    with pytest.raises(NoSignerAvailable):
+        await pool.sign(REQUEST, MANAGER, lambda: calls.append("called"))
+    assert calls == []

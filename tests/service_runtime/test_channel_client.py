@@ -181,6 +181,40 @@ async def test_a_request_to_an_idle_channel_is_out_before_its_requester_waits(co
     channel.close()
 
 
+async def test_meanwhile_runs_once_the_request_is_out_before_the_wait(context, endpoint, plain_peer):
+    """``meanwhile`` runs in the requester's step, the loop blocked: the message is at the peer then."""
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    await wait_connected(channel)
+    seen_at_peer: list[bool] = []
+    asked = asyncio.ensure_future(
+        channel.request(lambda rid: {"rid": rid, "n": 1}, 5.0, lambda: seen_at_peer.append(bool(plain_peer.poll(2000))))
+    )
+    await eventually(lambda: seen_at_peer, timeout=5, what="meanwhile called")
+    assert seen_at_peer == [True] and items_of(plain_peer) == [1]
+    asked.cancel()
+    channel.close()
+
+
+async def test_meanwhile_is_not_called_for_a_request_queued_behind_one_that_is_out(context, endpoint, plain_peer):
+    """Queued (under load), the caller's work would only delay the loop turn's batch: it is left to
+    the caller, after the reply."""
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    await wait_connected(channel)
+    called: list[int] = []
+    first = asyncio.ensure_future(channel.request(lambda rid: {"rid": rid, "n": 1}, 5.0, lambda: called.append(1)))
+    await eventually(lambda: plain_peer.poll(0), timeout=5, what="the first request at the peer")
+    assert items_of(plain_peer) == [1] and called == [1]  # sent at once: called
+    behind = [
+        asyncio.ensure_future(channel.request(lambda rid, n=n: {"rid": rid, "n": n}, 5.0, lambda n=n: called.append(n)))
+        for n in (2, 3)
+    ]
+    await eventually(lambda: plain_peer.poll(0), timeout=5, what="the batch at the peer")
+    assert items_of(plain_peer) == [2, 3] and called == [1]
+    for request in (first, *behind):
+        request.cancel()
+    channel.close()
+
+
 async def test_requests_behind_one_that_is_out_are_batched_per_loop_turn(context, endpoint, plain_peer):
     channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
     await wait_connected(channel)

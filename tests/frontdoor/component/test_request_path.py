@@ -14,6 +14,7 @@ from aiohttp import web
 
 from contract.config import parse_config
 from devstack.app import create_app
+from frontdoor import upstream_exchange
 from frontdoor.app import build_app
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
@@ -191,3 +192,32 @@ async def test_a_reload_of_the_default_api_version_during_a_request_keeps_its_si
         stack.signer.server._handler = reloaded_meanwhile
         async with client.get("/func/auth?echo=reload") as response:
             assert response.status == 200, await response.text()
+
+
+async def test_the_upstream_headers_are_made_while_the_signer_works(stack, monkeypatch):
+    """The signing request leaves first; the headers that need no signature are made while the
+    signer (in this process, so it runs only when the front door's request waits) works on it."""
+    made: list[str] = []
+    make = upstream_exchange.upstream_headers
+
+    def recorded(*args, **kwargs):
+        made.append(kwargs["host"])
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(upstream_exchange, "upstream_headers", recorded)
+    signing = stack.signer.server._handler
+    made_at_signing: list[int] = []
+
+    def counting(envelope):
+        made_at_signing.append(len(made))
+        return signing(envelope)
+
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        stack.signer.server._handler = counting
+        made.clear()
+        async with client.get("/func/auth?echo=overlap") as response:
+            assert response.status == 200, await response.text()
+            assert await response.json() == {"authorized": "yes", "echo": "overlap"}  # the signature held
+    assert made_at_signing == [1] and len(made) == 1  # made once, before the signer signed

@@ -20,7 +20,7 @@ from contract.config import Config
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest
 from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
-from service_runtime.channel_client import DealerChannel, PeerLost
+from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
 from service_runtime.instruments import Instruments
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,14 @@ class SignerPool:
             once, meanwhile = meanwhile, None
             try:
                 reply = await self._ask(channel, agent_id, request, max(give_up_at - loop.time(), POOL_POLL), once)
+            except NotSent:
+                # It never left: the channel has no connection that takes messages yet (one that has
+                # just connected is still greeting its peer).  Asked again after a short pause rather
+                # than excluded: no reconnection may come to lift the exclusion before pool_wait ends.
+                if loop.time() >= give_up_at:
+                    break
+                await asyncio.sleep(min(POOL_POLL, give_up_at - loop.time()))
+                continue
             except PeerLost:
                 # It went away (the pool restarting): no attempt used up, as that cost no time;
                 # pool_wait bounds the wait for it or another.

@@ -346,3 +346,26 @@ async def test_the_callers_work_is_not_called_when_no_signer_was_asked(pool_for)
     with pytest.raises(NoSignerAvailable):
         await pool.sign(REQUEST, MANAGER, lambda: calls.append("called"))
     assert calls == []
+
+
+async def test_a_request_that_never_left_is_asked_again_of_the_same_signer(pool_for, signers):
+    """A channel that has just connected may not take a message yet (its peer still greeting it):
+    the request gets NotSent, and no reconnection follows to make that signer eligible again.  It
+    is asked again after a short pause, not left out until pool_wait ends with a 503."""
+    signers.start("a", signing)
+    pool = pool_for(pool_wait=1.5)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    link = pool._channels["a"]._link
+    real_send, refused = link.send, []
+
+    def send_once_refused(frames):
+        if not refused:
+            refused.append(frames)
+            raise zmq.Again()  # what libzmq says while no connection takes messages (IMMEDIATE)
+        real_send(frames)
+
+    link.send = send_once_refused
+    started = asyncio.get_running_loop().time()
+    assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}
+    assert refused and asyncio.get_running_loop().time() - started < 1.0

@@ -62,17 +62,9 @@ class ClosingRequests:
         self._handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def later(
-        self,
-        request: web.Request,
-        request_id: str,
-        template: str | None,
-        kind: str | None,
-        status: int,
-        duration: float,
-        response: web.StreamResponse | None,
-    ) -> None:
-        self._queued.append((request, request_id, template, kind, status, duration, response))
+    def later(self, *closed) -> None:
+        """``close_request(*closed)`` in the next loop turn (its parameters are the one list of them)."""
+        self._queued.append(closed)
         loop = asyncio.get_running_loop()
         if self._handle is None or self._loop is not loop:  # (a test's loop may end with one scheduled)
             self._loop, self._handle = loop, loop.call_soon(self.flush)

@@ -72,7 +72,12 @@ class UpstreamConnection(asyncio.Protocol):
         self._reusable = False
         self._fault: UpstreamFault | None = None
         self._wakeup: asyncio.Future | None = None
-        self._deadline: asyncio.TimerHandle | None = None  # until the head arrives
+        # The head's deadline (the loop's time; None: no head awaited) and a timer armed at or before
+        # it: a later request's deadline leaves the timer as it is, and when it fires early it is armed
+        # again for the deadline of then (one timer per response_timeout, not one per request).
+        self._head_deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     # --- asyncio.Protocol -------------------------------------------------------------------------------
 
@@ -122,8 +127,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_bytes, self._fault = 0, None
         loop = asyncio.get_running_loop()
         self._head = loop.create_future()
-        if deadline is not None:
-            self._deadline = loop.call_at(deadline, self._too_late)
+        self._head_deadline = deadline
+        if deadline is not None and (self._timer is None or self._timer_at > deadline):
+            self._arm(loop, deadline)
         self.transport.write(wire)
 
     async def head(self) -> None:
@@ -261,17 +267,34 @@ class UpstreamConnection(asyncio.Protocol):
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
-    def _too_late(self) -> None:
-        self._deadline = None
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = loop.call_at(deadline, self._timer_fired), deadline
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        deadline = self._head_deadline
+        if deadline is None:  # the head came (or the connection is idle): nothing to time
+            return
+        if deadline > self._timer_at:  # armed for an earlier request's deadline
+            self._arm(asyncio.get_running_loop(), deadline)
+            return
+        self._head_deadline = None
         self._fail(AnswerLate("no answer before the response deadline", answered=self._head_bytes > 0))
 
     def _stop_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        """The head came: the timer stays armed for the next request (``_timer_fired`` tells)."""
+        self._head_deadline = None
+
+    def _cancel_timer(self) -> None:
+        self._head_deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _close(self) -> None:
-        self._stop_deadline()
+        self._cancel_timer()
         self.closed = True
         self._reusable = False
         if self.transport is not None:

@@ -117,33 +117,28 @@ class LeanClient:
         if self._slots is not None and not self._slots.take():
             waiting = self._slots.wait()
             await (waiting if deadline is None else _before(deadline, waiting))
-        try:
-            return await self._exchange(endpoint, wire, method, deadline)
+        retry = method in RETRIED_METHODS
+        try:  # (one coroutine: each level awaited costs every proxied request)
+            while True:
+                connection = self._pooled(endpoint)
+                if connection is None:
+                    connecting = self._connect(endpoint)
+                    connection = await (connecting if deadline is None else _before(deadline, connecting))
+                connection.begin(wire, head_only=method == "HEAD", deadline=deadline)
+                try:
+                    await connection.head()
+                    return connection
+                except ConnectionLost as exc:
+                    connection.close()
+                    if not retry or exc.answered:
+                        raise
+                    retry = False
+                except BaseException:  # a refused answer, a timeout, a browser gone: never reused
+                    connection.close()
+                    raise
         except BaseException:
             self._free_slot()
             raise
-
-    async def _exchange(
-        self, endpoint: Endpoint, wire: bytes, method: str, deadline: float | None
-    ) -> UpstreamConnection:
-        retry = method in RETRIED_METHODS
-        while True:
-            connection = self._pooled(endpoint)
-            if connection is None:
-                connecting = self._connect(endpoint)
-                connection = await (connecting if deadline is None else _before(deadline, connecting))
-            connection.begin(wire, head_only=method == "HEAD", deadline=deadline)
-            try:
-                await connection.head()
-                return connection
-            except ConnectionLost as exc:
-                connection.close()
-                if not retry or exc.answered:
-                    raise
-                retry = False
-            except BaseException:  # a refused answer, a timeout, a browser gone: never reused
-                connection.close()
-                raise
 
     def release(self, connection: UpstreamConnection, where: URL | Endpoint) -> None:
         """Back to the pool of ``where`` (the URL sent to, or its ``Endpoint``) when its answer was read

@@ -132,9 +132,10 @@ class UpstreamConnection(asyncio.Protocol):
             self._arm(loop, deadline)
         self.transport.write(wire)
 
-    async def head(self) -> None:
-        """Until the head of the final (non-1xx) answer arrived: then ``status``, ``reason``, ``headers``."""
-        await self._head
+    def head(self) -> asyncio.Future:
+        """To await: until the head of the final (non-1xx) answer arrived, then ``status``, ``reason``,
+        ``headers`` are set.  (The future itself, not a coroutine around it: one frame less.)"""
+        return self._head
 
     @property
     def length(self) -> int | None:

@@ -95,7 +95,7 @@ class DeploymentProxy:
     async def handle_manager(self, request: web.Request) -> web.StreamResponse:
         deployment = self._front.deployment(MANAGER_DEPLOYMENT)
         raw_rest = _routed(request, FUNC_PREFIX)
-        if isinstance(raw_rest, web.Response):
+        if not isinstance(raw_rest, str):  # the answer refusing it (a Response: an ABC, dearer to test for)
             return raw_rest
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
             return await self._to_an_endpoint(request, deployment, raw_rest, sign=None)  # the version is public
@@ -116,7 +116,7 @@ class DeploymentProxy:
         """FastTrack (``frontdoor.pipeline``): logged-in users only; a pipeline JWT, never a signature."""
         front = self._front
         raw_rest = _routed(request, PIPELINE_PREFIX)
-        if isinstance(raw_rest, web.Response):
+        if not isinstance(raw_rest, str):
             return raw_rest
         if credential_login(request.method, raw_rest):
             log.warning(
@@ -151,7 +151,7 @@ class DeploymentProxy:
         if deployment is None or name == MANAGER_DEPLOYMENT:
             return _no_such_deployment(name)
         raw_rest = _routed(request, deployment.route_prefix)
-        if isinstance(raw_rest, web.Response):
+        if not isinstance(raw_rest, str):
             return raw_rest
         return await self._proxy(request, deployment, raw_rest)
 

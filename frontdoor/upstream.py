@@ -8,11 +8,13 @@ Upstream URLs.  The browser's request target is never glued to an upstream addre
 - ``routed_rest``: the raw (still percent-encoded) path is split into segments; the first ones must
   decode to the deployment's route prefix (``/func``, ``/webapi/<name>``), the remaining raw segments
   and the raw query are kept byte for byte (``%2F`` inside a vfolder name stays ``%2F``).
-- ``upstream_target``: yarl composes the configured upstream's scheme and authority with that path
-  and query (``URL.build(..., encoded=True)``).  The target that is signed is read back from that very
-  URL object: ``URL.raw_path_qs`` is what aiohttp's client writes on the request line
-  (``ClientRequest.send`` in aiohttp 3.14), and what the Manager verifies is the raw target it
-  receives (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
+- ``upstream_target``: the configured upstream's scheme, authority and base path (yarl parses it,
+  once per endpoint) with that path and query.  The lean client connects to the endpoint's (TLS,
+  host, port) and writes ``target`` on the request line; aiohttp's client gets the URL yarl composes
+  of the same parts (``URL.build(..., encoded=True)``, built only when asked), whose ``raw_path_qs``
+  is that same ``target`` (what ``ClientRequest.send`` writes in aiohttp 3.14; compared over varied
+  targets in the tests).  What the Manager verifies is the raw target it receives
+  (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
   signed without it; everything else (repeated keys, ``+``, ``%2F``, ``%20``, percent-encoded
   UTF-8, ``;``, a trailing ``&``, ``a=&b``) goes on the wire and into the signature unchanged.
 

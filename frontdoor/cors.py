@@ -1,6 +1,6 @@
 """CORS for the API paths: only allow-listed origins, with credentials, and never an echo of any other.
 
-Headers are computed by plain functions; ``security.py`` applies them in ``on_response_prepare``, so
+Headers are computed by plain functions; ``security.py`` applies them as every response is prepared, so
 they reach streamed and WebSocket responses too.  The Manager's own ``Access-Control-*`` headers
 are dropped from proxied responses: what a browser may do with our cookie is our decision alone.
 """

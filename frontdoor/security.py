@@ -1,11 +1,12 @@
 """Assembly of the browser-facing protections of one front-door worker.
 
 One guard in front of the routes (CORS preflight, CSRF, rate limits, the CSP nonce), run by the
-request chain (``frontdoor.request_chain``), and one ``on_response_prepare`` hook behind them (CORS,
-security and rate-limit headers), which runs for streamed, file and WebSocket responses as well as
-plain ones.  The rules themselves are plain
-functions in ``cors``, ``csrf``, ``security_headers`` and ``ratelimit`` (logins, exact, in Redis),
-with ``ratelimit_batched`` for access keys (in memory, synced with Redis in the background).
+request chain (``frontdoor.request_chain``), and one hook behind them (CORS, security and rate-limit
+headers), ``finish_headers``, which the request's prepare hook calls for every routed response
+(``without_server_header``): streamed, file and WebSocket responses, aiohttp's own 404/405/413 and
+errors, as well as plain ones.  The rules themselves are plain functions in ``cors``, ``csrf``,
+``security_headers`` and ``ratelimit`` (logins, exact, in Redis), with ``ratelimit_batched`` for
+access keys (in memory, synced with Redis in the background).
 """
 
 from __future__ import annotations
@@ -105,8 +106,7 @@ class Security:
 
     def install(self, app: web.Application) -> None:
         """Hooks and background work; ``guard`` runs inside the request chain (``frontdoor.request_chain``)."""
-        app.on_response_prepare.append(self.finish_headers)
-        without_server_header(app)
+        without_server_header(app, finish=self.finish_headers)  # every routed response, as on_response_prepare
         app.cleanup_ctx.append(self._key_counter_sync)
         app.on_cleanup.append(lambda _app: self._logins.close())
         if self._front.config.service.ssl_enabled and self._config.http_redirect_port:
@@ -146,7 +146,7 @@ class Security:
                 )
         return await handler(request)
 
-    async def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+    def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
         path = request.path
         headers = response.headers
         # Ours, not an upstream's: a streamed answer's head leaves before the request chain marks it

@@ -8,13 +8,16 @@ aiohttp sets ``Server: Python/x aiohttp/y`` on every response while preparing it
 400 it writes itself for a request it cannot parse, which no route, middleware or signal sees.  The
 one hook every response passes after that, just before the status line is written, is the
 request's ``_prepare_hook``; ``without_server_header`` makes the application build its requests
-from a subclass whose hook drops the header there.
+from a subclass whose hook drops the header there.  Given ``finish`` (``Security.finish_headers``),
+the same hook calls it for every routed response, a plain call where ``on_response_prepare`` would
+dispatch a coroutine per hook through aiosignal (the signal still runs whatever else is on it).
 """
 
 from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Callable
 
 from aiohttp import hdrs, web
 
@@ -85,11 +88,27 @@ class _RequestWithoutServerHeader(web.Request):
     def __contains__(self, key) -> bool:
         return key in self._state
 
+    # Called for every routed response just before its head is written (``without_server_header``).
+    _finishing: Callable[[web.Request, web.StreamResponse], None] | None = None
+
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
-        await super()._prepare_hook(response)  # on_response_prepare runs here, for routed requests
+        # (``match_info`` asserts it is set: read as aiohttp's own hook reads it; a rename fails every test)
+        match_info = self._match_info
+        if match_info is not None:  # routed, a 404/405 too (None: the parser's own 400, no hook then)
+            if self._finishing is not None:
+                self._finishing(self, response)
+            for app in match_info.apps:  # aiohttp's own hook, inlined: no coroutine when nothing is on it
+                if app.on_response_prepare:
+                    await app.on_response_prepare.send(self, response)
         response.headers.popall(hdrs.SERVER, None)
 
 
-def without_server_header(app: web.Application) -> None:
-    """Every response of ``app``, routed or written by the parser itself, goes out with no ``Server``."""
-    app._make_request = functools.partial(app._make_request, _cls=_RequestWithoutServerHeader)
+def without_server_header(
+    app: web.Application, finish: Callable[[web.Request, web.StreamResponse], None] | None = None
+) -> None:
+    """Every response of ``app``, routed or written by the parser itself, goes out with no ``Server``;
+    every routed one passes ``finish`` first (before any ``on_response_prepare`` hook)."""
+    request_class = _RequestWithoutServerHeader
+    if finish is not None:
+        request_class = type("_FinishedRequest", (_RequestWithoutServerHeader,), {"_finishing": staticmethod(finish)})
+    app._make_request = functools.partial(app._make_request, _cls=request_class)

@@ -73,6 +73,30 @@ def proxied_answer_headers(secure: bool, hsts_max_age: int, own_policy: bool = F
     return without_policy(pairs) if own_policy else pairs
 
 
+@functools.lru_cache(maxsize=16)
+def relayed_answer_headers(secure: bool, hsts_max_age: int) -> tuple[tuple[str, str], ...]:
+    """``proxied_answer_headers`` less what ``downstream_headers`` set already (our sandbox policy and
+    ``nosniff``): what a ``RelayedAnswer`` still gets, in the same order."""
+    return tuple(pair for pair in proxied_answer_headers(secure, hsts_max_age) if pair[0] not in RELAY_SETS)
+
+
+RELAY_SETS = frozenset({"Content-Security-Policy", "X-Content-Type-Options"})
+
+
+class RelayedAnswer(web.Response):
+    """A proxied answer whose headers are ``frontdoor.upstream.downstream_headers``'s: no
+    ``Access-Control-*``, our sandbox policy and ``nosniff`` set.  The security hook skips that work
+    for it; nothing between the relay and the hook adds those headers (the request chain sets the
+    request id, aiohttp ``Content-Length``, ``Content-Type``, ``Date``, ``Server``, ``Connection``)."""
+
+
+class RelayedStream(web.StreamResponse):
+    """``RelayedAnswer``'s rule for an answer relayed chunk by chunk."""
+
+
+RELAYED = frozenset({RelayedAnswer, RelayedStream})  # exactly these classes (``type(x) in``: no subclass check)
+
+
 def without_policy(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pair for pair in pairs if pair[0] != "Content-Security-Policy")
 

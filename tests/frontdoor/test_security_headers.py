@@ -486,3 +486,83 @@ async def test_the_finish_comes_before_other_prepare_hooks():
         await runner.cleanup()
     names = [line.split(":", 1)[0] for line in lines[1:] if line]
     assert names.index("X-First") < names.index("X-Finished") and "Server" not in names
+
+
+# ---- a relayed answer's shorter way through finish_headers sets the same headers ----
+
+
+def reference_downstream_headers(upstream, cookies):
+    """``downstream_headers`` as main had it before the ninth session (the upstream's CORS kept, for
+    ``apply_cors`` to drop)."""
+    from multidict import CIMultiDict
+
+    from frontdoor.upstream import ANSWER_HEADERS_OF_OURS, HOP_BY_HOP, PROXIED_POLICY, contained_cookie
+
+    headers = CIMultiDict()
+    for name, value in upstream.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in ANSWER_HEADERS_OF_OURS:
+            continue
+        if lower == "set-cookie":
+            value = contained_cookie(value, cookies)
+            if value is None:
+                continue
+        headers.add(name, value)
+    headers["Content-Security-Policy"] = PROXIED_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    return headers
+
+
+RELAYED_HEADS = [
+    *UPSTREAM_HEADS,
+    [("Content-Type", "application/json"), ("Content-Length", "2"), ("Date", "Mon, 30 Nov 2026 01:00:00 GMT")],
+    [("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "sniff"), ("x-content-type-options", "x")],
+    [("Strict-Transport-Security", "max-age=1"), ("Set-Cookie", "a=1; Domain=x.example"), ("Vary", "Accept")],
+    [("Access-Control-Allow-Credentials", "true"), ("Server", "Manager"), ("Connection", "keep-alive")],
+    [("X-Request-ID", "upstream"), ("Content-Security-Policy", "default-src *"), ("X-RateLimit-Remaining", "1")],
+]
+
+
+@pytest.mark.parametrize("upstream", RELAYED_HEADS)
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_relayed_answer_gets_what_a_plain_answer_of_main_s_headers_got(upstream, streamed):
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.ratelimit import Verdict
+    from frontdoor.security import RATE_LIMIT
+    from frontdoor.security_headers import RelayedAnswer, RelayedStream
+    from frontdoor.upstream import cookie_rules, downstream_headers
+
+    config = parse_config({"security": {"hsts_max_age": 100, "cors_allowed_origins": ["https://app.example.com"]}})
+    security = Security(SimpleNamespace(config=config, trusted_proxies=TrustedProxies([])), None, None, None)
+    rules = cookie_rules("AIOHTTP_SESSION", "sToken", "/func", manager=True)
+    arrived = CIMultiDictProxy(CIMultiDict(upstream))
+    variants = [
+        ({}, None, None),
+        ({"Origin": "https://app.example.com"}, Verdict(True, 100, 42, 60), ssl.create_default_context()),
+        ({"Origin": "https://evil.example.com"}, Verdict(False, 100, 0, 60, retry_after=7), None),
+    ]
+    for request_headers, verdict, tls in variants:
+        results = []
+        for relayed in (True, False):
+            request = make_mocked_request("GET", "/func/session/x", headers=request_headers, sslcontext=tls)
+            request[REQUEST_ID_KEY] = "fedcba9876543210"
+            if verdict is not None:
+                request[RATE_LIMIT] = verdict
+            if relayed:
+                headers = downstream_headers(arrived, cookies=rules)
+                response = RelayedStream(headers=headers) if streamed else RelayedAnswer(body=b"{}", headers=headers)
+                security.finish_headers(request, response)
+            else:
+                response = web.Response(body=b"{}", headers=reference_downstream_headers(arrived, rules))
+                reference_finish_headers(security, request, response.headers)
+            results.append(list(response.headers.items()))
+        assert results[0] == results[1], (request_headers, verdict)
+
+
+def test_every_proxied_path_is_an_api_path():
+    # A relayed answer's CORS is set without asking whether its path is an API path (finish_headers).
+    from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
+
+    assert all(prefix.startswith(API_PREFIXES) for prefix in PROXIED_PREFIXES)

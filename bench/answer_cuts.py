@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import uvloop
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
 
 from bench import frontcuts
 from bench.frontcuts import item, load_baseline
@@ -90,6 +91,45 @@ def prepare_hook():
     return (lambda: run(old_request)), (lambda: run(new_request))
 
 
+@item
+def relayed_answer():
+    """A small proxied answer's headers from the upstream's head to the end of the prepare hook:
+    ``downstream_headers``, the response built on them, the hook (main's: ``web.Response`` and the
+    signal; this checkout's: ``RelayedAnswer`` and the plain call)."""
+    from multidict import CIMultiDictProxy
+
+    from frontdoor import security_headers, upstream
+
+    (old_security, old_headers), security, front = _security_pair()
+    old_upstream = load_baseline("baseline_upstream", "frontdoor/upstream.py")
+    olds, news = old_security.Security(front, None, None, None), security.Security(front, None, None, None)
+    old_app, new_app = web.Application(), web.Application()
+    old_app.on_response_prepare.append(olds.finish_headers)
+    old_app.freeze()
+    new_app.freeze()
+    old_request, verdict = _request_of(old_app, old_headers._RequestWithoutServerHeader)
+    old_request[old_security.RATE_LIMIT] = verdict
+    new_class = type("_FinishedRequest", (security_headers._RequestWithoutServerHeader,), {})
+    new_class._finishing = staticmethod(news.finish_headers)
+    new_request, _verdict = _request_of(new_app, new_class)
+    new_request[security.RATE_LIMIT] = verdict
+    arrived = CIMultiDictProxy(CIMultiDict(UPSTREAM))
+    old_rules = old_upstream.cookie_rules("AIOHTTP_SESSION", "sToken", "/func", manager=True)
+    new_rules = upstream.cookie_rules("AIOHTTP_SESSION", "sToken", "/func", manager=True)
+    body = b'{"version": "v7.20230615", "manager": "23.09.10"}'
+
+    def old() -> None:
+        headers = old_upstream.downstream_headers(arrived, cookies=old_rules)
+        _run_to_end(old_request._prepare_hook(web.Response(status=200, reason="OK", body=body, headers=headers)))
+
+    def new() -> None:
+        headers = upstream.downstream_headers(arrived, cookies=new_rules)
+        answer = security_headers.RelayedAnswer(status=200, reason="OK", body=body, headers=headers)
+        _run_to_end(new_request._prepare_hook(answer))
+
+    return old, new
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=15)
@@ -102,7 +142,7 @@ def main() -> None:
         uvloop.run(frontcuts.compare(name, args.repeats, args.batch))
 
 
-ANSWER_ITEMS = ("prepare_hook",)
+ANSWER_ITEMS = ("prepare_hook", "relayed_answer")
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Response headers that protect our pages, and the removal of aiohttp's ``Server`` header.
 
-``page_headers`` and ``hsts_header`` are plain functions; ``security.py`` applies them in
-``on_response_prepare``.  Pages rendered by us read the per-request nonce from
+``page_headers`` and ``hsts_header`` are plain functions; ``security.py`` applies them as each
+response is prepared (``Security.finish_headers``, called by the hook below).  Pages rendered by us read the per-request nonce from
 ``request[CSP_NONCE]`` and put it on their inline ``<script>``/``<style>`` tags.
 
 aiohttp sets ``Server: Python/x aiohttp/y`` on every response while preparing it, including the

@@ -24,6 +24,7 @@ from frontdoor.context import FrontDoor
 from frontdoor.encoded_body import decoded_body
 from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, fields_wire, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
+from frontdoor.security_headers import RelayedAnswer, RelayedStream
 from frontdoor.upstream import (
     CookieRules,
     Fields,
@@ -245,8 +246,8 @@ async def _relay_response(
     if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
         # Small, sized bodies (most API answers) go out with their headers in one write.
         body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        return RelayedAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    response = RelayedStream(status=upstream.status, reason=upstream.reason, headers=headers)
     await response.prepare(request)
     started = time.monotonic()
     try:
@@ -336,8 +337,8 @@ class LeanExchange:
             except (MalformedAnswer, ConnectionLost) as exc:  # nothing sent to the browser yet
                 self._broke("broken_body", "upstream broke off mid-body", exc, target)
                 return problems.bad_gateway()
-            return web.Response(status=connection.status, reason=connection.reason, body=body, headers=headers)
-        response = web.StreamResponse(status=connection.status, reason=connection.reason, headers=headers)
+            return RelayedAnswer(status=connection.status, reason=connection.reason, body=body, headers=headers)
+        response = RelayedStream(status=connection.status, reason=connection.reason, headers=headers)
         await response.prepare(request)
         try:
             async for chunk in connection.chunks():

@@ -26,7 +26,7 @@ from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
 SESSION = web.RequestKey("session", object)  # SessionRecord | None, once looked up
-_UNREAD = object()
+UNREAD = object()  # ``known_session``: only a read can tell
 
 
 @dataclass
@@ -88,12 +88,21 @@ class FrontDoor:
 
     async def session(self, request: web.Request) -> SessionRecord | None:
         """The request's live session, looked up once per request (guards and handlers share it)."""
-        record = request.get(SESSION, _UNREAD)
-        if record is _UNREAD:
+        record = self.known_session(request)
+        if record is UNREAD:
             session_id, digest = _SESSION_COOKIES.value_with(request, self.config.session.cookie_name, session_hash)
-            record = self.sessions.cached_of(session_id, digest)  # memory vouches: no read, no await
+            record = request[SESSION] = await self.sessions.load(session_id, digest)
+        return record
+
+    def known_session(self, request: web.Request) -> SessionRecord | None | object:
+        """``session``'s answer when it needs no read (looked up before, or memory vouches for the
+        record), without a coroutine; ``UNREAD`` when only ``session`` can tell."""
+        record = request.get(SESSION, UNREAD)
+        if record is UNREAD:
+            session_id, digest = _SESSION_COOKIES.value_with(request, self.config.session.cookie_name, session_hash)
+            record = self.sessions.cached_of(session_id, digest)  # (the look-up ``load`` starts with)
             if record is None:
-                record = await self.sessions.load(session_id, digest)
+                return UNREAD
             request[SESSION] = record
         return record
 

@@ -94,6 +94,9 @@ class DealerChannel:
         self.connections = 0  # how often the peer (re)connected: a restarted peer is a new one
         self.rejected: Counter[str] = Counter()
         self._link.start(self._on_reply)
+        # The loop it was made in and serves (its socket is read there): Python 3.11's
+        # get_running_loop() makes a getpid() system call on every call, once per request here.
+        self._loop = asyncio.get_running_loop()
         self._tasks = [asyncio.create_task(self._watch_connection())]
 
     @property
@@ -109,7 +112,7 @@ class DealerChannel:
         """Send one item (built around its request id) and wait for the matching reply item;
         ``meanwhile`` is called before the wait if the item left at once (an idle channel), not if it
         was queued: there it would delay the loop turn's batch, the caller does that work after."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         rid = next(self._request_ids)
         future = loop.create_future()
         self._pending[rid] = future
@@ -154,12 +157,12 @@ class DealerChannel:
         """The channel's timer: fail the requests whose deadline came, then wait for the next one."""
         self._deadline_timer = None
         deadlines, pending = self._deadlines, self._pending
-        now = asyncio.get_running_loop().time() + DEADLINE_SLACK
+        now = self._loop.time() + DEADLINE_SLACK
         while deadlines:
             when, rid = deadlines[0]
             future = pending.get(rid)
             if future is not None and when > now:
-                self._deadline_timer = asyncio.get_running_loop().call_at(when, self._expire_due)
+                self._deadline_timer = self._loop.call_at(when, self._expire_due)
                 return
             deadlines.popleft()
             if future is not None:

@@ -11,13 +11,11 @@ Usage: .venv/bin/python -m bench.signer_wakeups [--connections 1,16,64] [--durat
 
 from __future__ import annotations
 
-import argparse
-
 import psutil
 
 from bench import processes
 from bench.targets import PROXIED_PATH, login_cookie, proxied_headers
-from bench.webui_host_target import WebuiHost, started_in_front_of_a_fast_upstream
+from bench.webui_host_target import WebuiHost, measuring_main
 from bench.wrk import run_wrk
 
 
@@ -57,12 +55,7 @@ def measure(target: WebuiHost, connections: list[int], duration: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connections", default="1,16,64")
-    parser.add_argument("--duration", type=int, default=5)
-    args = parser.parse_args()
-    with started_in_front_of_a_fast_upstream("webui-host-wakeups-") as target:
-        measure(target, [int(c) for c in args.connections.split(",")], args.duration)
+    measuring_main(__doc__, measure, "webui-host-wakeups-", connections="1,16,64", duration=5)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Usage: .venv/bin/python -m bench.thread_cpu [--connections 1,16] [--duration 6]
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -20,7 +19,7 @@ import psutil
 
 from bench import processes
 from bench.targets import PROXIED_PATH, login_cookie, proxied_headers
-from bench.webui_host_target import WebuiHost, started_in_front_of_a_fast_upstream
+from bench.webui_host_target import WebuiHost, measuring_main
 from bench.wrk import run_wrk
 
 OURS = ("supervisord", "frontdoor", "signer", "session_daemon")
@@ -74,12 +73,7 @@ def measure(target: WebuiHost, connections: list[int], duration: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--connections", default="1,16")
-    parser.add_argument("--duration", type=int, default=6)
-    args = parser.parse_args()
-    with started_in_front_of_a_fast_upstream("webui-host-threads-") as target:
-        measure(target, [int(c) for c in args.connections.split(",")], args.duration)
+    measuring_main(__doc__, measure, "webui-host-threads-", connections="1,16", duration=6)
 
 
 if __name__ == "__main__":

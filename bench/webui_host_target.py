@@ -5,10 +5,11 @@ one benchmark key is never refused."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -101,3 +102,16 @@ def started_in_front_of_a_fast_upstream(prefix: str) -> Iterator[WebuiHost]:
                 target.stop()
         finally:
             upstream.stop()
+
+
+def measuring_main(
+    doc: str, measure: Callable[[WebuiHost, list[int], int], None], prefix: str, connections: str, duration: int
+) -> None:
+    """The command line of a benchmark that runs ``measure`` against webui-host's defaults on the fast
+    upstream: ``--connections`` (a comma list) and ``--duration`` (seconds per row)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", default=connections)
+    parser.add_argument("--duration", type=int, default=duration)
+    args = parser.parse_args()
+    with started_in_front_of_a_fast_upstream(prefix) as target:
+        measure(target, [int(c) for c in args.connections.split(",")], args.duration)

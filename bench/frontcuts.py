@@ -243,11 +243,12 @@ def finish_headers():
     def run(guarding) -> None:
         answer.headers.clear()
         answer.headers.extend(upstream)
-        coroutine = guarding.finish_headers(request, answer)
-        try:
-            coroutine.send(None)  # it awaits nothing: done at the first step
-        except StopIteration:
-            pass
+        coroutine = guarding.finish_headers(request, answer)  # a coroutine on main before the ninth session
+        if coroutine is not None:
+            try:
+                coroutine.send(None)  # it awaits nothing: done at the first step
+            except StopIteration:
+                pass
 
     del loop
     return (lambda: run(olds)), (lambda: run(news))

@@ -1,6 +1,6 @@
 """CORS for the API paths: only allow-listed origins, with credentials, and never an echo of any other.
 
-Headers are computed by plain functions; ``security.py`` applies them in ``on_response_prepare``, so
+Headers are computed by plain functions; ``security.py`` applies them as every response is prepared, so
 they reach streamed and WebSocket responses too.  The Manager's own ``Access-Control-*`` headers
 are dropped from proxied responses: what a browser may do with our cookie is our decision alone.
 """
@@ -35,6 +35,7 @@ EXPOSED_HEADERS = (
     "X-Request-ID",
     "Content-Disposition",
 )
+EXPOSED_LIST = ", ".join(EXPOSED_HEADERS)
 
 
 def is_preflight(method: str, headers) -> bool:
@@ -66,11 +67,17 @@ def apply_cors(headers: CIMultiDict[str], policy: OriginPolicy, origin: str | No
     if "access-control-" in "\n".join(headers).lower():
         for name in [name for name in headers if name[14:15] == "-" and name[:15].lower() == "access-control-"]:
             headers.popall(name, None)
+    add_cors(headers, policy, origin)
+
+
+def add_cors(headers: CIMultiDict[str], policy: OriginPolicy, origin: str | None) -> None:
+    """``apply_cors`` of headers known to hold no ``Access-Control-*`` (a relayed answer's: the upstream's
+    were dropped by ``frontdoor.upstream.downstream_headers``)."""
     _add_vary_origin(headers)
     if origin is not None and policy.allows(origin):
         headers["Access-Control-Allow-Origin"] = origin  # allow-listed, exactly as the browser wrote it
         headers["Access-Control-Allow-Credentials"] = "true"
-        headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
+        headers["Access-Control-Expose-Headers"] = EXPOSED_LIST
 
 
 def _add_vary_origin(headers: CIMultiDict[str]) -> None:

@@ -1,11 +1,12 @@
 """Assembly of the browser-facing protections of one front-door worker.
 
 One guard in front of the routes (CORS preflight, CSRF, rate limits, the CSP nonce), run by the
-request chain (``frontdoor.request_chain``), and one ``on_response_prepare`` hook behind them (CORS,
-security and rate-limit headers), which runs for streamed, file and WebSocket responses as well as
-plain ones.  The rules themselves are plain
-functions in ``cors``, ``csrf``, ``security_headers`` and ``ratelimit`` (logins, exact, in Redis),
-with ``ratelimit_batched`` for access keys (in memory, synced with Redis in the background).
+request chain (``frontdoor.request_chain``), and one hook behind them (CORS, security and rate-limit
+headers), ``finish_headers``, which the request's prepare hook calls for every routed response
+(``without_server_header``): streamed, file and WebSocket responses, aiohttp's own 404/405/413 and
+errors, as well as plain ones.  The rules themselves are plain functions in ``cors``, ``csrf``,
+``security_headers`` and ``ratelimit`` (logins, exact, in Redis), with ``ratelimit_batched`` for
+access keys (in memory, synced with Redis in the background).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contract.config import Config
 from contract.origins import OriginPolicy
 from frontdoor import problems
 from frontdoor.context import FrontDoor
-from frontdoor.cors import apply_cors, is_preflight, preflight_headers
+from frontdoor.cors import add_cors, apply_cors, is_preflight, preflight_headers
 from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
 from frontdoor.https_redirect import redirect_listener
 from frontdoor.manager_auth import LOGIN_INSTEAD, PASSWORD_CHANGE_INSTEAD, AuthRule, auth_rule
@@ -31,10 +32,12 @@ from frontdoor.ratelimit import RateLimiter, Verdict
 from frontdoor.ratelimit_batched import BatchedLimiter
 from frontdoor.security_headers import (
     CSP_NONCE,
+    RELAYED,
     hsts_header,
     new_nonce,
     page_headers,
     proxied_answer_headers,
+    relayed_answer_headers,
     without_policy,
     without_server_header,
 )
@@ -105,8 +108,7 @@ class Security:
 
     def install(self, app: web.Application) -> None:
         """Hooks and background work; ``guard`` runs inside the request chain (``frontdoor.request_chain``)."""
-        app.on_response_prepare.append(self.finish_headers)
-        without_server_header(app)
+        without_server_header(app, finish=self.finish_headers)  # every routed response, as on_response_prepare
         app.cleanup_ctx.append(self._key_counter_sync)
         app.on_cleanup.append(lambda _app: self._logins.close())
         if self._front.config.service.ssl_enabled and self._config.http_redirect_port:
@@ -146,32 +148,39 @@ class Security:
                 )
         return await handler(request)
 
-    async def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        path = request.path
+    def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
         # Ours, not an upstream's: a streamed answer's head leaves before the request chain marks it
         # (a whole answer carries it already; setting it again keeps its place).
         request_id = request.get(REQUEST_ID_KEY)
         if request_id is not None:
             headers["X-Request-ID"] = request_id
-        # (only an OPTIONS can be a preflight: the others skip the look-up)
-        if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
-            apply_cors(headers, self._origins, request.headers.get("Origin"))
-        own_policy = "Content-Security-Policy" in headers  # a handler's own policy stands
-        if path.startswith(PROXIED_PREFIXES):  # a fixed sandbox policy (no nonce): the same pairs for every answer
-            ours = proxied_answer_headers(request.secure, self._config.hsts_max_age, own_policy)
+        if type(response) in RELAYED:  # (only on proxied paths, all API paths: never a preflight's answer)
+            add_cors(headers, self._origins, request.headers.get("Origin"))
+            ours = relayed_answer_headers(request.secure, self._config.hsts_max_age)
         else:
-            nonce = request.get(CSP_NONCE) or new_nonce()
-            ours = (
-                *page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, False).items(),
-                *hsts_header(request.secure, self._config.hsts_max_age).items(),
-            )
-            ours = without_policy(ours) if own_policy else ours
+            ours = self._answer_headers(request, headers)
         for name, value in ours:  # (one by one: multidict's update takes ~3x as long)
             headers[name] = value
         verdict = request.get(RATE_LIMIT)
         if verdict is not None:
             verdict.set_headers(headers)
+
+    def _answer_headers(self, request: web.Request, headers) -> tuple[tuple[str, str], ...]:
+        """CORS set on ``headers`` of any answer but a relayed one; the security headers it gets."""
+        path = request.path
+        # (only an OPTIONS can be a preflight: the others skip the look-up)
+        if path.startswith(API_PREFIXES) and not (request.method == "OPTIONS" and request.get(PREFLIGHT)):
+            apply_cors(headers, self._origins, request.headers.get("Origin"))
+        own_policy = "Content-Security-Policy" in headers  # a handler's own policy stands
+        if path.startswith(PROXIED_PREFIXES):  # a fixed sandbox policy (no nonce): the same pairs for every answer
+            return proxied_answer_headers(request.secure, self._config.hsts_max_age, own_policy)
+        nonce = request.get(CSP_NONCE) or new_nonce()
+        ours = (
+            *page_headers(headers.get("Content-Type"), nonce, self._config.page_policy, False).items(),
+            *hsts_header(request.secure, self._config.hsts_max_age).items(),
+        )
+        return without_policy(ours) if own_policy else ours
 
     # ---- pieces of the guard ----
 

@@ -1,20 +1,23 @@
 """Response headers that protect our pages, and the removal of aiohttp's ``Server`` header.
 
-``page_headers`` and ``hsts_header`` are plain functions; ``security.py`` applies them in
-``on_response_prepare``.  Pages rendered by us read the per-request nonce from
+``page_headers`` and ``hsts_header`` are plain functions; ``security.py`` applies them as each
+response is prepared (``Security.finish_headers``, called by the hook below).  Pages rendered by us read the per-request nonce from
 ``request[CSP_NONCE]`` and put it on their inline ``<script>``/``<style>`` tags.
 
 aiohttp sets ``Server: Python/x aiohttp/y`` on every response while preparing it, including the
 400 it writes itself for a request it cannot parse, which no route, middleware or signal sees.  The
 one hook every response passes after that, just before the status line is written, is the
 request's ``_prepare_hook``; ``without_server_header`` makes the application build its requests
-from a subclass whose hook drops the header there.
+from a subclass whose hook drops the header there.  Given ``finish`` (``Security.finish_headers``),
+the same hook calls it for every routed response, a plain call where ``on_response_prepare`` would
+dispatch a coroutine per hook through aiosignal (the signal still runs whatever else is on it).
 """
 
 from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Callable
 
 from aiohttp import hdrs, web
 
@@ -70,6 +73,30 @@ def proxied_answer_headers(secure: bool, hsts_max_age: int, own_policy: bool = F
     return without_policy(pairs) if own_policy else pairs
 
 
+@functools.lru_cache(maxsize=16)
+def relayed_answer_headers(secure: bool, hsts_max_age: int) -> tuple[tuple[str, str], ...]:
+    """``proxied_answer_headers`` less what ``downstream_headers`` set already (our sandbox policy and
+    ``nosniff``): what a ``RelayedAnswer`` still gets, in the same order."""
+    return tuple(pair for pair in proxied_answer_headers(secure, hsts_max_age) if pair[0] not in RELAY_SETS)
+
+
+RELAY_SETS = frozenset({"Content-Security-Policy", "X-Content-Type-Options"})
+
+
+class RelayedAnswer(web.Response):
+    """A proxied answer whose headers are ``frontdoor.upstream.downstream_headers``'s: no
+    ``Access-Control-*``, our sandbox policy and ``nosniff`` set.  The security hook skips that work
+    for it; nothing between the relay and the hook adds those headers (the request chain sets the
+    request id, aiohttp ``Content-Length``, ``Content-Type``, ``Date``, ``Server``, ``Connection``)."""
+
+
+class RelayedStream(web.StreamResponse):
+    """``RelayedAnswer``'s rule for an answer relayed chunk by chunk."""
+
+
+RELAYED = frozenset({RelayedAnswer, RelayedStream})  # exactly these classes (``type(x) in``: no subclass check)
+
+
 def without_policy(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pair for pair in pairs if pair[0] != "Content-Security-Policy")
 
@@ -85,11 +112,27 @@ class _RequestWithoutServerHeader(web.Request):
     def __contains__(self, key) -> bool:
         return key in self._state
 
+    # Called for every routed response just before its head is written (``without_server_header``).
+    _finishing: Callable[[web.Request, web.StreamResponse], None] | None = None
+
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
-        await super()._prepare_hook(response)  # on_response_prepare runs here, for routed requests
+        # (``match_info`` asserts it is set: read as aiohttp's own hook reads it; a rename fails every test)
+        match_info = self._match_info
+        if match_info is not None:  # routed, a 404/405 too (None: the parser's own 400, no hook then)
+            if self._finishing is not None:
+                self._finishing(self, response)
+            for app in match_info.apps:  # aiohttp's own hook, inlined: no coroutine when nothing is on it
+                if app.on_response_prepare:
+                    await app.on_response_prepare.send(self, response)
         response.headers.popall(hdrs.SERVER, None)
 
 
-def without_server_header(app: web.Application) -> None:
-    """Every response of ``app``, routed or written by the parser itself, goes out with no ``Server``."""
-    app._make_request = functools.partial(app._make_request, _cls=_RequestWithoutServerHeader)
+def without_server_header(
+    app: web.Application, finish: Callable[[web.Request, web.StreamResponse], None] | None = None
+) -> None:
+    """Every response of ``app``, routed or written by the parser itself, goes out with no ``Server``;
+    every routed one passes ``finish`` first (before any ``on_response_prepare`` hook)."""
+    request_class = _RequestWithoutServerHeader
+    if finish is not None:
+        request_class = type("_FinishedRequest", (_RequestWithoutServerHeader,), {"_finishing": staticmethod(finish)})
+    app._make_request = functools.partial(app._make_request, _cls=request_class)

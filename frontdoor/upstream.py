@@ -85,6 +85,9 @@ _COOKIE_PREFIXES = ("__host-", "__secure-")
 # Upstream answer headers that act on our whole origin: ours replace them, or they are dropped
 # (Clear-Site-Data from a deployment would wipe our session cookie and storage).
 ANSWER_HEADERS_OF_OURS = frozenset({"content-security-policy", "clear-site-data"})
+CORS_HEADER_PREFIX = "access-control-"  # an upstream's CORS headers are dropped: ours are set (frontdoor.cors)
+CORS_HEADERS_END = "access-control."  # every name starting with the prefix sorts before this one
+NOT_RELAYED = HOP_BY_HOP | ANSWER_HEADERS_OF_OURS  # (one look-up per header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,18 +333,20 @@ def _attribute_name(attribute: str) -> str:
 
 
 def downstream_headers(upstream: CIMultiDictProxy[str], *, cookies: CookieRules) -> CIMultiDict[str]:
-    """Headers of a proxied answer: no hop-by-hop ones, no ``Clear-Site-Data``, our CSP in place of the
-    upstream's, ``nosniff``, and upstream cookies as ``contained_cookie`` relays them."""
+    """Headers of a proxied answer: no hop-by-hop ones, no ``Clear-Site-Data``, no ``Access-Control-*``
+    (CORS is ours: the security hook sets it, ``frontdoor.cors``), our CSP in place of the upstream's,
+    ``nosniff``, and upstream cookies as ``contained_cookie`` relays them."""
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in ANSWER_HEADERS_OF_OURS:
+        # (the prefix test as two comparisons: ``startswith`` is a method call per header; "." follows "-")
+        if lower in NOT_RELAYED or CORS_HEADER_PREFIX <= lower < CORS_HEADERS_END:
             continue
         if lower == "set-cookie":
             value = contained_cookie(value, cookies)
             if value is None:
                 continue
         headers.add(name, value)
-    headers["Content-Security-Policy"] = PROXIED_POLICY
+    headers.add("Content-Security-Policy", PROXIED_POLICY)  # (the upstream's is gone: nothing to replace)
     headers["X-Content-Type-Options"] = "nosniff"
     return headers

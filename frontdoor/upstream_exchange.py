@@ -22,6 +22,7 @@ from frontdoor.context import FrontDoor
 from frontdoor.encoded_body import decoded_body
 from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
+from frontdoor.security_headers import RelayedAnswer, RelayedStream
 from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
 from frontdoor.upstream_wire import AnswerLate, ConnectionLost, MalformedAnswer, UpstreamConnection
 from service_runtime.instruments import Labelled
@@ -226,8 +227,8 @@ async def _relay_response(
     if upstream.content_length is not None and upstream.content_length <= SMALL_BODY:
         # Small, sized bodies (most API answers) go out with their headers in one write.
         body = await upstream.read()
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
-    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        return RelayedAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    response = RelayedStream(status=upstream.status, reason=upstream.reason, headers=headers)
     await response.prepare(request)
     started = time.monotonic()
     try:
@@ -316,8 +317,8 @@ class LeanExchange:
             except (MalformedAnswer, ConnectionLost) as exc:  # nothing sent to the browser yet
                 self._broke("broken_body", "upstream broke off mid-body", exc, target)
                 return problems.bad_gateway()
-            return web.Response(status=connection.status, reason=connection.reason, body=body, headers=headers)
-        response = web.StreamResponse(status=connection.status, reason=connection.reason, headers=headers)
+            return RelayedAnswer(status=connection.status, reason=connection.reason, body=body, headers=headers)
+        response = RelayedStream(status=connection.status, reason=connection.reason, headers=headers)
         await response.prepare(request)
         try:
             async for chunk in connection.chunks():

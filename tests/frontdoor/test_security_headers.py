@@ -83,7 +83,7 @@ async def test_a_reload_of_hsts_max_age_reaches_the_next_proxied_answer():
 
     async def hsts_of_a_proxied_answer() -> str:
         response = web.json_response({"ok": True})
-        await security.finish_headers(make_mocked_request("GET", "/func/auth", sslcontext=tls), response)
+        security.finish_headers(make_mocked_request("GET", "/func/auth", sslcontext=tls), response)
         assert response.headers["Content-Security-Policy"].startswith("sandbox")
         return response.headers["Strict-Transport-Security"]
 
@@ -322,6 +322,247 @@ async def test_finish_headers_sets_what_one_header_at_a_time_set(path, upstream)
             if finish is None:
                 reference_finish_headers(security, request, response.headers)
             else:
-                await finish(request, response)
+                finish(request, response)
             results.append(list(response.headers.items()))
         assert results[0] == results[1], (request_headers, verdict)
+
+
+# ---- every kind of answer passes the finishing hook, as aiohttp's on_response_prepare would ----
+
+
+def stamp(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.add("X-Finished", "1")  # added, not set: a second call would show twice
+
+
+async def stamp_signal(request: web.Request, response: web.StreamResponse) -> None:
+    stamp(request, response)
+
+
+async def refusing_middleware_app(handler_kinds: dict, *, by_signal: bool) -> web.Application:
+    @web.middleware
+    async def refuse(request: web.Request, handler):
+        if "X-Refuse" in request.headers:
+            return web.Response(status=421, text="not here")  # an answer no handler made
+        if "X-Raise" in request.headers:
+            raise web.HTTPBadRequest(text="raised by a middleware")
+        return await handler(request)
+
+    app = web.Application(client_max_size=1024, middlewares=[refuse])
+    for method, path, handler in handler_kinds.values():
+        if handler is not None:
+            app.router.add_route(method, path, handler)
+    if by_signal:  # aiohttp's own mechanism: the reference
+        app.on_response_prepare.append(stamp_signal)
+        without_server_header(app)
+    else:
+        without_server_header(app, finish=stamp)
+    return app
+
+
+async def a_stream(_request):
+    response = web.StreamResponse()
+    response.content_type = "text/plain"
+    await response.prepare(_request)
+    await response.write(b"chunk")
+    await response.write_eof()
+    return response
+
+
+async def a_websocket(request):
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    await socket.close()
+    return socket
+
+
+async def read_body(request):
+    await request.read()  # over client_max_size: aiohttp's own 413
+    return web.Response(text="read")
+
+
+async def crash(_request):
+    raise RuntimeError("a bug")  # aiohttp's own 500
+
+
+async def raise_forbidden(_request):
+    raise web.HTTPForbidden(text="no")
+
+
+async def plain(_request):
+    return web.Response(text="ok")
+
+
+async def a_file(_request):
+    return web.FileResponse(__file__)
+
+
+WS_HEAD = (
+    b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+)
+# kind: (route method, route path, handler), the request's head after its line, its body
+ANSWER_KINDS = {
+    "a handler's Response": (("GET", "/plain", plain), b"GET /plain", b"", b""),
+    "a handler's StreamResponse": (("GET", "/stream", a_stream), b"GET /stream", b"", b""),
+    "a handler's raised HTTPException": (("GET", "/raise", raise_forbidden), b"GET /raise", b"", b""),
+    "a file": (("GET", "/file", a_file), b"GET /file", b"", b""),
+    "a WebSocket handshake": (("GET", "/ws", a_websocket), b"GET /ws", WS_HEAD, b""),
+    "aiohttp's 404": ((None, None, None), b"GET /nowhere", b"", b""),
+    "aiohttp's 405": ((None, None, None), b"DELETE /plain", b"", b""),
+    "aiohttp's 413": (("POST", "/upload", read_body), b"POST /upload", b"Content-Length: 2048\r\n", b"x" * 2048),
+    "aiohttp's 500": (("GET", "/crash", crash), b"GET /crash", b"", b""),
+    "a middleware's answer": ((None, None, None), b"GET /plain", b"X-Refuse: 1\r\n", b""),
+    "a middleware's raised HTTPException": ((None, None, None), b"GET /plain", b"X-Raise: 1\r\n", b""),
+}
+
+
+async def head_of_answer(port: int, raw: bytes) -> list[str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    except asyncio.IncompleteReadError as exc:  # a closed connection: whatever came
+        head = exc.partial
+    finally:
+        writer.close()
+    return head.decode("latin-1").split("\r\n")
+
+
+async def answers_of_every_kind(by_signal: bool) -> dict[str, tuple[str, int, bool]]:
+    routes = {kind: route for kind, (route, *_rest) in ANSWER_KINDS.items()}
+    runner = web.AppRunner(await refusing_middleware_app(routes, by_signal=by_signal), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    seen = {}
+    try:
+        for kind, (_route, line, head, body) in ANSWER_KINDS.items():
+            raw = line + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + head + b"\r\n" + body
+            lines = await head_of_answer(port, raw)
+            finished = sum(1 for header in lines if header.lower() == "x-finished: 1")
+            seen[kind] = (lines[0], finished, any(header.lower().startswith("server:") for header in lines))
+        lines = await head_of_answer(port, b"GARBAGE\r\n\r\n")  # the parser's own 400: no route, no hook
+        seen["the parser's 400"] = (lines[0], sum(1 for h in lines if h.lower() == "x-finished: 1"), False)
+    finally:
+        await runner.cleanup()
+    return seen
+
+
+async def test_every_kind_of_answer_is_finished_once_as_on_response_prepare_would():
+    direct, by_signal = await answers_of_every_kind(False), await answers_of_every_kind(True)
+    assert direct == by_signal  # the same kinds finished as with aiohttp's signal, the same statuses
+    statuses = {kind: status.split(" ")[1] for kind, (status, _finished, _server) in direct.items()}
+    assert statuses == {
+        "a handler's Response": "200",
+        "a handler's StreamResponse": "200",
+        "a handler's raised HTTPException": "403",
+        "a file": "200",
+        "a WebSocket handshake": "101",
+        "aiohttp's 404": "404",
+        "aiohttp's 405": "405",
+        "aiohttp's 413": "413",
+        "aiohttp's 500": "500",
+        "a middleware's answer": "421",
+        "a middleware's raised HTTPException": "400",
+        "the parser's 400": "400",
+    }
+    for kind, (_status, finished, server) in direct.items():
+        assert finished == (0 if kind == "the parser's 400" else 1), kind
+        assert not server, kind
+
+
+async def test_the_finish_comes_before_other_prepare_hooks():
+    app = web.Application()
+    app.router.add_get("/plain", plain)
+    app.on_response_prepare.append(stamp_signal)
+    without_server_header(app, finish=lambda _request, response: response.headers.add("X-First", "1"))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        lines = await head_of_answer(port, b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        await runner.cleanup()
+    names = [line.split(":", 1)[0] for line in lines[1:] if line]
+    assert names.index("X-First") < names.index("X-Finished") and "Server" not in names
+
+
+# ---- a relayed answer's shorter way through finish_headers sets the same headers ----
+
+
+def reference_downstream_headers(upstream, cookies):
+    """``downstream_headers`` as main had it before the ninth session (the upstream's CORS kept, for
+    ``apply_cors`` to drop)."""
+    from multidict import CIMultiDict
+
+    from frontdoor.upstream import ANSWER_HEADERS_OF_OURS, HOP_BY_HOP, PROXIED_POLICY, contained_cookie
+
+    headers = CIMultiDict()
+    for name, value in upstream.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in ANSWER_HEADERS_OF_OURS:
+            continue
+        if lower == "set-cookie":
+            value = contained_cookie(value, cookies)
+            if value is None:
+                continue
+        headers.add(name, value)
+    headers["Content-Security-Policy"] = PROXIED_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    return headers
+
+
+RELAYED_HEADS = [
+    *UPSTREAM_HEADS,
+    [("Content-Type", "application/json"), ("Content-Length", "2"), ("Date", "Mon, 30 Nov 2026 01:00:00 GMT")],
+    [("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "sniff"), ("x-content-type-options", "x")],
+    [("Strict-Transport-Security", "max-age=1"), ("Set-Cookie", "a=1; Domain=x.example"), ("Vary", "Accept")],
+    [("Access-Control-Allow-Credentials", "true"), ("Server", "Manager"), ("Connection", "keep-alive")],
+    [("X-Request-ID", "upstream"), ("Content-Security-Policy", "default-src *"), ("X-RateLimit-Remaining", "1")],
+]
+
+
+@pytest.mark.parametrize("upstream", RELAYED_HEADS)
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_relayed_answer_gets_what_a_plain_answer_of_main_s_headers_got(upstream, streamed):
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from frontdoor.observability import REQUEST_ID_KEY
+    from frontdoor.ratelimit import Verdict
+    from frontdoor.security import RATE_LIMIT
+    from frontdoor.security_headers import RelayedAnswer, RelayedStream
+    from frontdoor.upstream import cookie_rules, downstream_headers
+
+    config = parse_config({"security": {"hsts_max_age": 100, "cors_allowed_origins": ["https://app.example.com"]}})
+    security = Security(SimpleNamespace(config=config, trusted_proxies=TrustedProxies([])), None, None, None)
+    rules = cookie_rules("AIOHTTP_SESSION", "sToken", "/func", manager=True)
+    arrived = CIMultiDictProxy(CIMultiDict(upstream))
+    variants = [
+        ({}, None, None),
+        ({"Origin": "https://app.example.com"}, Verdict(True, 100, 42, 60), ssl.create_default_context()),
+        ({"Origin": "https://evil.example.com"}, Verdict(False, 100, 0, 60, retry_after=7), None),
+    ]
+    for request_headers, verdict, tls in variants:
+        results = []
+        for relayed in (True, False):
+            request = make_mocked_request("GET", "/func/session/x", headers=request_headers, sslcontext=tls)
+            request[REQUEST_ID_KEY] = "fedcba9876543210"
+            if verdict is not None:
+                request[RATE_LIMIT] = verdict
+            if relayed:
+                headers = downstream_headers(arrived, cookies=rules)
+                response = RelayedStream(headers=headers) if streamed else RelayedAnswer(body=b"{}", headers=headers)
+                security.finish_headers(request, response)
+            else:
+                response = web.Response(body=b"{}", headers=reference_downstream_headers(arrived, rules))
+                reference_finish_headers(security, request, response.headers)
+            results.append(list(response.headers.items()))
+        assert results[0] == results[1], (request_headers, verdict)
+
+
+def test_every_proxied_path_is_an_api_path():
+    # A relayed answer's CORS is set without asking whether its path is an API path (finish_headers).
+    from frontdoor.problems import API_PREFIXES, PROXIED_PREFIXES
+
+    assert all(prefix.startswith(API_PREFIXES) for prefix in PROXIED_PREFIXES)

@@ -127,6 +127,28 @@ def test_hop_by_hop_and_server_headers_are_not_relayed():
     }
 
 
+def test_an_upstream_s_cors_headers_are_not_relayed():
+    # Ours are set by the security hook, which skips its own look for them on a relayed answer.
+    upstream = CIMultiDictProxy(
+        CIMultiDict(
+            [
+                ("Access-Control-Allow-Origin", "*"),
+                ("Content-Type", "application/json"),
+                ("access-control-allow-credentials", "true"),
+                ("ACCESS-CONTROL-EXPOSE-HEADERS", "X"),
+                ("Access-Control-Max-Age", "9"),
+                ("Access-Controlled", "kept: not a CORS header"),
+            ]
+        )
+    )
+    assert list(downstream_headers(upstream, cookies=MANAGER).items()) == [
+        ("Content-Type", "application/json"),
+        ("Access-Controlled", "kept: not a CORS header"),
+        ("Content-Security-Policy", PROXIED_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+
+
 # ---- request targets: only ours, routed by segments, composed by yarl ----
 
 

@@ -54,6 +54,7 @@ def signer() -> SignerService:
     service = SignerService.__new__(SignerService)
     service.agent_id = "signer-bench"
     service._signatures = Instruments().signatures
+    service._signed = service._signatures.labels(service.agent_id, "signed")
     service._tracing = NO_TRACING
     service._started = {}
     service._plan = SigningPlan(manager_hosts=frozenset({REQUEST.host}))

@@ -93,12 +93,17 @@ def build(variant: str) -> web.Application:
         {"service": {"public_hosts": [HOST]}, "security": {"rate_limit": {"enabled": True, "requests": 10**9}}}
     )
 
-    async def session(request):  # as FrontDoor.session: looked up once, then kept on the request
+    def known_session(request):  # as FrontDoor.known_session when memory vouches for the session
         if SESSION not in request:
             request[SESSION] = RECORD
         return request[SESSION]
 
-    front = SimpleNamespace(config=config, trusted_proxies=TrustedProxies([]), session=session)
+    async def session(request):  # as FrontDoor.session: looked up once, then kept on the request
+        return known_session(request)
+
+    front = SimpleNamespace(
+        config=config, trusted_proxies=TrustedProxies([]), session=session, known_session=known_session
+    )
     keys = BatchedLimiter(NoSharedCounts(), config.security.rate_limit.window, config.security.rate_limit.sync_interval)
     security = Security(front, logins=None, keys=keys, password_checks=None)
     hosts = HostPolicy.for_config(config)

@@ -68,6 +68,17 @@ def normalised_segments(raw_path: str) -> list[str] | None:
     return segments
 
 
+# The rule of a path that must be normalised (it has a "%" or an "auth"), by path: the rule is a
+# function of the path alone, and a client sends the same few paths again and again (~1.8 µs to
+# normalise "/func/auth", ~4 µs with an encoded segment, against ~0.1 µs to look up).  Bounded in
+# entries and in the length of a path kept; emptied when full, so a flood of new paths costs each its
+# normalisation, as without the memo.
+MAX_REMEMBERED_PATHS = 2048
+MAX_REMEMBERED_PATH_LENGTH = 256
+_rules_of_paths: dict[str, AuthRule | None] = {}
+_UNKNOWN = object()
+
+
 def auth_rule(raw_path: str) -> AuthRule | None:
     """What to do with a proxied request for ``raw_path`` (everything after the host)."""
     path = raw_path.partition("?")[0].partition("#")[0]
@@ -75,6 +86,18 @@ def auth_rule(raw_path: str) -> AuthRule | None:
         # Most calls: nothing to decode, and no segment can be "auth" (segments are pieces of the
         # lower-cased path), so no rule applies; the same answer without splitting the path.
         return None
+    rule = _rules_of_paths.get(path, _UNKNOWN)
+    if rule is _UNKNOWN:
+        rule = rule_of_segments(path)
+        if len(path) <= MAX_REMEMBERED_PATH_LENGTH:
+            if len(_rules_of_paths) >= MAX_REMEMBERED_PATHS:
+                _rules_of_paths.clear()
+            _rules_of_paths[path] = rule
+    return rule
+
+
+def rule_of_segments(path: str) -> AuthRule | None:
+    """The rule of a path (no query) from its normalised segments, every time."""
     segments = normalised_segments(path)
     if segments is None:
         return AuthRule.REFUSE

@@ -21,7 +21,7 @@ from contract.account_names import account_key
 from contract.config import Config
 from contract.origins import OriginPolicy
 from frontdoor import problems
-from frontdoor.context import FrontDoor
+from frontdoor.context import UNREAD, FrontDoor
 from frontdoor.cors import add_cors, apply_cors, is_preflight, preflight_headers
 from frontdoor.csrf import SAFE_METHODS, csrf_refusal, own_origins
 from frontdoor.https_redirect import redirect_listener
@@ -48,6 +48,7 @@ from service_runtime.redis_client import redis_client
 log = logging.getLogger(__name__)
 RATE_LIMIT = web.RequestKey("rate_limit", Verdict)  # the verdict whose headers the response carries
 PREFLIGHT = web.RequestKey("cors_preflight", bool)
+READ_FIRST = object()  # ``_known_verdict``: only ``_rate_limit`` can tell
 
 # Everything that checks a password: limited per client IP, apart from the per-username counter.
 PASSWORD_PATHS = frozenset(
@@ -135,7 +136,9 @@ class Security:
             answer = None if rule is None else await self._manager_auth(request, rule)
             if answer is not None:
                 return answer
-        verdict = await self._rate_limit(request, path, proxied)
+        verdict = self._known_verdict(request, path, proxied)  # a busy key's: no coroutine
+        if verdict is READ_FIRST:
+            verdict = await self._rate_limit(request, path, proxied)
         if verdict is not None:
             request[RATE_LIMIT] = verdict
             if not verdict.admitted:
@@ -273,22 +276,39 @@ class Security:
             details=f"Try again in {verdict.retry_after} s.",
         )
 
-    async def _rate_limit(self, request: web.Request, path: str, proxied: bool) -> Verdict | None:
+    def _known_verdict(self, request: web.Request, path: str, proxied: bool) -> Verdict | None | object:
+        """The rate limit's verdict when deciding it needs no read (no limit, or a known session whose
+        key's counts are known and fresh: nearly every proxied request); ``READ_FIRST`` otherwise."""
+        if self._login_limited(request.method, path):
+            return READ_FIRST  # exact: one round trip each
         limits = self._config.rate_limit
-        if (request.method == "POST" and path in PASSWORD_PATHS) or limited_like_login(
-            request.method, path, self._front.config.service.enable_signup
-        ):
+        if not proxied or not limits.enabled:
+            return None
+        record = self._front.known_session(request)
+        if record is UNREAD:
+            return READ_FIRST
+        limit = _key_limit(record, limits)
+        if limit is None:
+            return None
+        verdict = self._keys.admit_known(record.access_key, limit)
+        return READ_FIRST if verdict is None else verdict
+
+    async def _rate_limit(self, request: web.Request, path: str, proxied: bool) -> Verdict | None:
+        """The rate limit's verdict, reading what must be read first (the same rules as ``_known_verdict``)."""
+        limits = self._config.rate_limit
+        if self._login_limited(request.method, path):
             return await self._logins.check("login", self._front.client_ip(request), limits.login_requests)
         if not proxied or not limits.enabled:
             return None
         record = await self._front.session(request)
-        if record is None:
-            return None  # the proxy answers 401
-        limit = limits.role_limits.get(record.role, limits.requests)
-        if limit == 0:
-            return None
-        verdict = self._keys.admit_known(record.access_key, limit)
-        return verdict if verdict is not None else await self._keys.admit(record.access_key, limit)
+        limit = _key_limit(record, limits)
+        return None if limit is None else await self._keys.admit(record.access_key, limit)
+
+    def _login_limited(self, method: str, path: str) -> bool:
+        """Limited per client IP as a login is (exact, in Redis)."""
+        return (method == "POST" and path in PASSWORD_PATHS) or limited_like_login(
+            method, path, self._front.config.service.enable_signup
+        )
 
     async def _key_counter_sync(self, _app: web.Application):
         task = asyncio.create_task(self._keys.run())
@@ -297,6 +317,15 @@ class Security:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await self._keys.sync()  # hand this worker's last admissions to the others
+
+
+def _key_limit(record, limits) -> int | None:
+    """The access-key limit of a session's requests; None when they are not limited (no session:
+    the proxy answers 401; a role whose limit is 0)."""
+    if record is None:
+        return None
+    limit = limits.role_limits.get(record.role, limits.requests)
+    return limit or None
 
 
 def _refusal(request: web.Request, error: type[web.HTTPException], slug: str, title: str, details: str):

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import socket
 import time
-from typing import Callable
+from typing import AbstractSet, Callable
 
 import zmq.asyncio
 
@@ -31,6 +31,7 @@ POOL_POLL = 0.05  # seconds: the shortest attempt at a signer
 POOL_WAKE = 1.0
 # Refusals another agent of the group may not give (one that has not applied the current deployments yet).
 RETRIED_REFUSALS = frozenset({"host_not_allowed", "deployment_not_served"})
+_NO_AGENTS: frozenset[str] = frozenset()
 
 
 class NoSignerAvailable(Exception):
@@ -69,15 +70,14 @@ class SignerPool:
         self._instruments = instruments
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
+        self._preferred: dict[str, list[str]] = {}  # deployment name -> its agents, least_outstanding's order
         self._hosts: dict[str, str] = {}  # agent id -> the host it runs on
         self._store_down: set[str] = set()  # deployments whose signers are Down for the session store
         # Agents that let a request time out, until when they are asked last (the loop's clock).
         self._stalled_until: dict[str, float] = {}
         self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
-        self._policies = {
-            BalancingPolicy.LEAST_OUTSTANDING: LeastOutstanding(socket.gethostname() if identity is None else identity),
-            BalancingPolicy.ROUND_ROBIN: RoundRobin(),
-        }
+        self._packing = LeastOutstanding(socket.gethostname() if identity is None else identity)
+        self._policies = {BalancingPolicy.LEAST_OUTSTANDING: self._packing, BalancingPolicy.ROUND_ROBIN: RoundRobin()}
 
     def update(self, snapshot: GroupsSnapshot, deployments: list[Deployment]) -> None:
         """Follow etcd: a channel for each agent serving some deployment, nothing for the rest."""
@@ -92,6 +92,8 @@ class SignerPool:
             if agent_id not in wanted or wanted[agent_id].endpoint != self._channels[agent_id].endpoint:
                 self._channels.pop(agent_id).close()
         self._hosts = {agent_id: record.host for agent_id, record in wanted.items()}
+        packing = self._packing
+        self._preferred = {name: packing.preferred_order(agents) for name, agents in self._serving.items()}
         for agent_id, record in wanted.items():
             if agent_id not in self._channels:
                 self._channels[agent_id] = DealerChannel(
@@ -153,8 +155,14 @@ class SignerPool:
         refusal: str | None = None
         attempts = 0
         while attempts < self._config.signers.max_attempts:
-            excluded = {agent_id for agent_id, failed_on in tried.items() if self._connection(agent_id) == failed_on}
-            agent_id = chooser.choose(self._candidates(deployment.name), excluded)
+            excluded = (
+                {agent_id for agent_id, failed_on in tried.items() if self._connection(agent_id) == failed_on}
+                if tried
+                else _NO_AGENTS  # (the first attempt, nearly always)
+            )
+            agent_id = self._idle_preferred(deployment.name, excluded) if chooser is self._packing else None
+            if agent_id is None:
+                agent_id = chooser.choose(self._candidates(deployment.name), excluded)
             if agent_id is None:
                 if not self._serving.get(deployment.name) and deployment.name in self._store_down:
                     raise StoreUnavailableAtSigner()  # no signer can read sessions: waiting won't help
@@ -229,13 +237,29 @@ class SignerPool:
         channel = self._channels.get(agent_id)
         return None if channel is None else (channel, channel.connections)
 
+    def _idle_preferred(self, deployment_name: str, excluded: AbstractSet[str]) -> str | None:
+        """``least_outstanding``'s choice when it is the first connected agent not excluded in the order
+        of preference and has fewer than ``pack_below`` in flight (nearly always), without a candidate
+        made per agent; None when it takes the policy's full comparison (a stalled agent, a full one)."""
+        if self._stalled_until:
+            return None
+        channels = self._channels
+        for agent_id in self._preferred.get(deployment_name, ()):
+            channel = channels.get(agent_id)
+            if channel is None or not channel.connected or agent_id in excluded:
+                continue
+            return agent_id if channel.outstanding < self._packing.pack_below else None
+        return None
+
     def _candidates(self, deployment_name: str) -> list[Candidate]:
-        stalled = self._stalled_agents() if self._stalled_until else frozenset()
-        return [
-            Candidate(agent_id, self._channels[agent_id].outstanding, agent_id in stalled)
-            for agent_id in self._serving.get(deployment_name, ())
-            if agent_id in self._channels and self._channels[agent_id].connected
-        ]
+        stalled = self._stalled_agents() if self._stalled_until else _NO_AGENTS
+        channels = self._channels
+        candidates = []
+        for agent_id in self._serving.get(deployment_name, ()):
+            channel = channels.get(agent_id)
+            if channel is not None and channel.connected:
+                candidates.append(Candidate(agent_id, channel.outstanding, agent_id in stalled))
+        return candidates
 
     def _stalled_agents(self) -> frozenset[str]:
         now = asyncio.get_running_loop().time()

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import logging
 import os
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, Callable
 
 import zmq
@@ -32,6 +32,9 @@ MAX_BATCH = 128  # items per message; a signing item is ~300 bytes
 # Unix socket costs a few microseconds, so trying every 10 ms costs nothing that shows.
 RECONNECT_INTERVAL_MS = 10
 _monitor_ids = itertools.count()
+# A request's deadline is met within this (uvloop's timers count whole milliseconds and may fire a
+# little early: without it the channel's timer would be re-armed for a fraction of a millisecond).
+DEADLINE_SLACK = 0.001
 
 
 class PeerLost(Exception):
@@ -81,10 +84,19 @@ class DealerChannel:
         self._pending: dict[int, asyncio.Future] = {}
         self._outbox: list[dict[str, Any]] = []
         self._flush_handle: asyncio.Handle | None = None
+        # Deadlines of waiting requests, (when, rid), in the order they were asked: with one timeout for
+        # all (the pool's), that is the order they fall due, so one timer for the earliest serves them
+        # all instead of a loop timer made and cancelled per request (~1.8 us).  A request answered in
+        # time leaves its entry to be dropped when it reaches the front.
+        self._deadlines: deque[tuple[float, int]] = deque()
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self.connected = False
         self.connections = 0  # how often the peer (re)connected: a restarted peer is a new one
         self.rejected: Counter[str] = Counter()
         self._link.start(self._on_reply)
+        # The loop it was made in and serves (its socket is read there): Python 3.11's
+        # get_running_loop() makes a getpid() system call on every call, once per request here.
+        self._loop = asyncio.get_running_loop()
         self._tasks = [asyncio.create_task(self._watch_connection())]
 
     @property
@@ -100,7 +112,7 @@ class DealerChannel:
         """Send one item (built around its request id) and wait for the matching reply item;
         ``meanwhile`` is called before the wait if the item left at once (an idle channel), not if it
         was queued: there it would delay the loop turn's batch, the caller does that work after."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         rid = next(self._request_ids)
         future = loop.create_future()
         self._pending[rid] = future
@@ -113,16 +125,48 @@ class DealerChannel:
             self._outbox.append(build_item(rid))
             if self._flush_handle is None:
                 self._flush_handle = loop.call_soon(self._flush)
-        # A timer on the future itself, not asyncio.wait_for: that one waits on a second future the
+        # A deadline on the future itself, not asyncio.wait_for: that one waits on a second future the
         # reply's callback resolves, one more loop turn between the reply and its requester.
-        expiry = loop.call_later(timeout, _expire, future)
+        expiry = self._expire_at(loop, loop.time() + timeout, rid, future)
         try:
             if meanwhile is not None and at_once:
                 meanwhile()  # the caller's work that needs no reply, while the peer works on it
             return await future
         finally:
-            expiry.cancel()
+            if expiry is not None:
+                expiry.cancel()
             self._pending.pop(rid, None)
+
+    def _expire_at(
+        self, loop: asyncio.AbstractEventLoop, when: float, rid: int, future: asyncio.Future
+    ) -> asyncio.TimerHandle | None:
+        """Fail the request with TimeoutError at ``when``: through the channel's queue of deadlines, or a
+        timer of its own when it falls due before one asked earlier (a retry's shorter remainder)."""
+        deadlines = self._deadlines
+        if deadlines and when < deadlines[-1][0]:
+            return loop.call_at(when, _expire, future)
+        deadlines.append((when, rid))
+        pending = self._pending
+        while deadlines[0][1] not in pending:  # answered: nothing to expire (this request's own is pending)
+            deadlines.popleft()
+        if self._deadline_timer is None:
+            self._deadline_timer = loop.call_at(deadlines[0][0], self._expire_due)
+        return None
+
+    def _expire_due(self) -> None:
+        """The channel's timer: fail the requests whose deadline came, then wait for the next one."""
+        self._deadline_timer = None
+        deadlines, pending = self._deadlines, self._pending
+        now = self._loop.time() + DEADLINE_SLACK
+        while deadlines:
+            when, rid = deadlines[0]
+            future = pending.get(rid)
+            if future is not None and when > now:
+                self._deadline_timer = self._loop.call_at(when, self._expire_due)
+                return
+            deadlines.popleft()
+            if future is not None:
+                _expire(future)
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -182,6 +226,9 @@ class DealerChannel:
         if self._flush_handle is not None:  # a send after close would only raise
             self._flush_handle.cancel()
             self._flush_handle = None
+        if self._deadline_timer is not None:  # (every waiting request fails below)
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
         for task in self._tasks:
             task.cancel()
         self._fail_pending()

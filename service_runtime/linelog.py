@@ -68,12 +68,15 @@ class LineLogger:
             return
         created = time.time()  # one time for every handler's line, as one record has
         try:
-            lines = [
-                (handler, handler.formatter.fields_line(created, logger.name, msg, fields, plan))
-                for handler in handlers
-            ]
+            if len(handlers) == 1:  # (a process's set-up: one handler, no list of lines to make)
+                line = handlers[0].formatter.fields_line(created, logger.name, msg, fields, plan)
+            else:
+                lines = [handler.formatter.fields_line(created, logger.name, msg, fields, plan) for handler in handlers]
         except Exception:
             logger.info(msg, extra=fields)  # the generic path reports the failure as it would
             return
-        for handler, line in lines:
+        if len(handlers) == 1:
+            handlers[0].emit_line(line, logging.INFO)
+            return
+        for handler, line in zip(handlers, lines):
             handler.emit_line(line, logging.INFO)

@@ -120,21 +120,26 @@ class Keypair:
 class _UtcSecond:
     """The ISO form of the current UTC second, made once per second (the date of every signature)."""
 
-    second = -1
+    first_micro = 1 << 80  # the second's first microsecond since the epoch (none yet: no moment falls in it)
     text = ""  # "YYYY-MM-DDTHH:MM:SS"
     tag = ""  # "YYYYMMDD", the signing key's date
 
 
 def iso_utc(unix_ns: int) -> str:
-    """``datetime.fromtimestamp(t, UTC).isoformat()`` of the microsecond ``unix_ns`` falls in (1.5 -> ~0.5 us)."""
-    second, micro = divmod(unix_ns // 1000, 1_000_000)
-    if second != _UtcSecond.second:
+    """``datetime.fromtimestamp(t, UTC).isoformat()`` of the microsecond ``unix_ns`` falls in (1.5 -> ~0.5 us).
+
+    Within the second formatted last, one subtraction and a %-format (an f-string's ``:06d`` and a
+    ``divmod`` cost ~0.3 us more, on every signature)."""
+    micro = unix_ns // 1000 - _UtcSecond.first_micro
+    if not 0 <= micro < 1_000_000:
+        second = unix_ns // 1_000_000_000
         _UtcSecond.text = text = datetime.fromtimestamp(second, UTC).isoformat()[:19]
         _UtcSecond.tag = text[:10].replace("-", "")  # strftime("%Y%m%d") (isoformat pads the year to 4 digits)
-        _UtcSecond.second = second
+        _UtcSecond.first_micro = second * 1_000_000
+        micro = unix_ns // 1000 - _UtcSecond.first_micro
     if micro:
-        return f"{_UtcSecond.text}.{micro:06d}+00:00"
-    return f"{_UtcSecond.text}+00:00"  # as isoformat: no fraction when it is zero
+        return "%s.%06d+00:00" % (_UtcSecond.text, micro)  # noqa: UP031 (faster than the f-string here)
+    return _UtcSecond.text + "+00:00"  # as isoformat: no fraction when it is zero
 
 
 def graphql_token(access_key: str, secret_key: str, role: str, lifetime: int, now: float) -> str:

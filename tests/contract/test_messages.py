@@ -350,3 +350,12 @@ def test_a_sign_body_is_written_by_orjson_and_read_back_the_same():
     body = frame[:-MAC_BYTES]
     assert MessageOpener(KEY, 5).open(_sealed_body(body)).items == [item]
     assert json.loads(body)["items"] == [item]  # one JSON document any reader reads the same
+
+
+def test_a_sealed_message_expires_its_ttl_from_now_in_whole_milliseconds():
+    before = time.time()
+    body = MessageSealer(KEY, 7.5).seal("sign", [])[0][:-MAC_BYTES]
+    after = time.time()
+    expires_at = json.loads(body)["exp"]
+    assert before + 7.5 - 0.001 <= expires_at <= after + 7.5
+    assert expires_at == round(expires_at, 3)  # (as written on the wire: three decimals at most)

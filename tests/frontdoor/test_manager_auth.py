@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from frontdoor import manager_auth
 from frontdoor.manager_auth import RULES, AuthRule, auth_rule, normalised_segments
 
 REFUSED_SPELLINGS = [
@@ -91,3 +92,39 @@ def rule_of_every_segment(raw_path: str) -> AuthRule | None:
 )
 def test_the_shortcut_for_paths_without_auth_gives_the_full_answer(path: str) -> None:
     assert auth_rule(path) is rule_of_every_segment(path)
+
+
+EVERY_SPELLING = [*REFUSED_SPELLINGS, *LIMITED_SPELLINGS, *UNTOUCHED, "/func/auth/signout#frag", "/func/x%2F..%2Fauth"]
+
+
+def test_a_remembered_rule_is_the_rule_of_its_path_whatever_was_asked_before() -> None:
+    manager_auth._rules_of_paths.clear()
+    for _round in range(2):  # the first round normalises and remembers, the second answers from memory
+        for path in [*EVERY_SPELLING, *reversed(EVERY_SPELLING)]:
+            assert auth_rule(path) is rule_of_every_segment(path), path
+
+
+def test_a_path_asked_again_is_not_normalised_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    manager_auth._rules_of_paths.clear()
+    normalised: list[str] = []
+
+    def counted(path: str) -> list[str] | None:
+        normalised.append(path)
+        return normalised_segments(path)
+
+    monkeypatch.setattr(manager_auth, "normalised_segments", counted)
+    for _ in range(3):
+        assert auth_rule("/func/auth?echo=1") is None
+        assert auth_rule("/func/auth/authorize?type=keypair") is AuthRule.REFUSE
+    assert normalised == ["/func/auth", "/func/auth/authorize"]
+
+
+def test_the_memory_of_rules_is_bounded_in_entries_and_in_path_length() -> None:
+    manager_auth._rules_of_paths.clear()
+    long_path = "/func/auth/" + "x" * manager_auth.MAX_REMEMBERED_PATH_LENGTH + "/../authorize"
+    assert auth_rule(long_path) is AuthRule.REFUSE
+    assert long_path not in manager_auth._rules_of_paths
+    for number in range(manager_auth.MAX_REMEMBERED_PATHS + 10):
+        assert auth_rule(f"/func/auth/{number}") is None
+        assert len(manager_auth._rules_of_paths) <= manager_auth.MAX_REMEMBERED_PATHS
+    assert auth_rule("/func/auth/signout") is AuthRule.LIMIT_PER_ACCOUNT  # still right after emptying

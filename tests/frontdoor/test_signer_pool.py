@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from dataclasses import replace
 
@@ -369,3 +370,29 @@ async def test_a_request_that_never_left_is_asked_again_of_the_same_signer(pool_
     started = asyncio.get_running_loop().time()
     assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}
     assert refused and asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_the_packing_shortcut_chooses_as_least_outstanding_does(pool_for, signers):
+    """Nearly every request takes the shortcut (the preferred agent idle); wherever it answers, its
+    answer is the policy's over every candidate, whatever is connected, excluded, stalled or full."""
+    pool = pool_for(identity="host-3")
+    agents = ["a", "b", "c", "d"]
+    pool.update(signers.snapshot(*agents), [MANAGER])
+    shapes = random.Random(15)
+    answered = 0
+    try:
+        for _ in range(3000):
+            for agent_id in agents:
+                channel = pool._channels[agent_id]
+                channel.connected = shapes.random() < 0.8
+                channel._pending = {rid: None for rid in range(shapes.choice([0, 1, 5, 15, 16, 17, 40]))}
+            pool._stalled_until = {a: math.inf for a in agents if shapes.random() < 0.1}
+            excluded = {a for a in agents if shapes.random() < 0.2}
+            shortcut = pool._idle_preferred("manager", excluded)
+            if shortcut is not None:
+                answered += 1
+                assert shortcut == pool._packing.choose(pool._candidates("manager"), excluded)
+    finally:
+        for channel in pool._channels.values():
+            channel._pending = {}  # (stand-ins for futures: nothing to fail at close)
+    assert answered > 500  # (the shapes do reach it)

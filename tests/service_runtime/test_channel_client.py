@@ -228,3 +228,39 @@ async def test_requests_behind_one_that_is_out_are_batched_per_loop_turn(context
     for request in (first, *behind):
         request.cancel()
     channel.close()
+
+
+async def _times_out_after(channel: DealerChannel, timeout: float) -> float:
+    """Seconds until a request to a silent peer failed with TimeoutError."""
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await channel.request(lambda rid: {"rid": rid, "n": 0}, timeout)
+    return time.monotonic() - started
+
+
+async def test_each_request_times_out_at_its_own_deadline(context, endpoint, plain_peer):
+    """One timer serves the channel's deadlines: each request still fails when its own is up, a later
+    one after the timer fired for an earlier one, and a shorter one asked after longer ones before them."""
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    await wait_connected(channel)
+    first = asyncio.ensure_future(_times_out_after(channel, 0.6))
+    await asyncio.sleep(0.1)
+    later = asyncio.ensure_future(_times_out_after(channel, 0.6))
+    shorter = asyncio.ensure_future(_times_out_after(channel, 0.05))
+    took = await asyncio.wait_for(asyncio.gather(first, later, shorter), 5)
+    for seconds, timeout in zip(took, (0.6, 0.6, 0.05)):
+        assert timeout - 0.01 <= seconds < timeout + 0.25, (took, timeout)
+    assert not channel.outstanding
+    channel.close()
+
+
+async def test_answered_requests_leave_no_deadline_behind(context, endpoint):
+    server, serving = await start_echo_server(context, endpoint)
+    channel = DealerChannel(context, endpoint, KEY, 10, "sign", instruments=Instruments())
+    await wait_connected(channel)
+    for n in range(300):
+        assert (await channel.request(lambda rid, n=n: {"rid": rid, "n": n}, 0.2))["n"] == n
+    assert len(channel._deadlines) <= 1  # dropped as new ones come: held no longer than they are due
+    await asyncio.sleep(0.3)
+    assert not channel._deadlines and channel._deadline_timer is None  # (nothing left to wake for)
+    channel.close(), serving.cancel(), server.close()

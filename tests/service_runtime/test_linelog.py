@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from service_runtime.jsonlog import REQUEST_ID, setup_logging, time_stamp
+from service_runtime.jsonlog import REQUEST_ID, JsonFormatter, setup_logging, time_stamp
 from service_runtime.linelog import LineLogger, direct_handlers
 
 NOW = 1764452828.1234567  # a time stamp with more digits than the line keeps
@@ -180,6 +180,28 @@ def test_a_filter_on_the_handler_and_another_handler_are_honoured(stream):
         log.removeHandler(other)
     assert [record.n for record in seen] == [3] and len(written(stream)) == 1
     assert direct_handlers(log, logging.INFO) == [root_handler]
+
+
+def test_every_json_handler_on_the_way_writes_the_generic_line(stream, fixed_clock):
+    stream.set_up()
+    log = logging.getLogger("frontdoor.requests")
+    own_stream = io.StringIO()
+    own = type(logging.getLogger().handlers[0])(own_stream)  # a second batched JSON handler, on the logger
+    own.setFormatter(JsonFormatter("frontdoor"))
+    log.addHandler(own)
+    try:
+        assert direct_handlers(log, logging.INFO) == [own, logging.getLogger().handlers[0]]
+        lines = []
+        for write in (lambda: log.info("request", extra=FIELDS[0]), lambda: LineLogger(log).info("request", FIELDS[0])):
+            write()
+            own.flush()
+            lines.append((own_stream.getvalue(), written(stream)))
+            own_stream.seek(0)
+            own_stream.truncate()
+    finally:
+        log.removeHandler(own)
+    generic, direct = lines
+    assert direct == generic and generic[0] == generic[1][0] + "\n"
 
 
 async def test_direct_and_generic_lines_share_one_buffer_in_order(stream):

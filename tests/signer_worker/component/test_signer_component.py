@@ -65,10 +65,13 @@ class Channel:
         self._rids = itertools.count(1)
 
     async def sign(self, **fields) -> SigningReply:
-        request = SigningRequest(rid=next(self._rids), **fields)
-        await self.socket.send_multipart(self._sealer.seal(SIGN, [request.to_item()]))
+        return (await self.sign_items([SigningRequest(rid=next(self._rids), **fields).to_item()]))[0]
+
+    async def sign_items(self, items: list[dict]) -> list[SigningReply]:
+        """The replies to ``items`` sent as one message (a batch), in their order."""
+        await self.socket.send_multipart(self._sealer.seal(SIGN, items))
         frames = await asyncio.wait_for(self.socket.recv_multipart(), 5.0)
-        return SigningReply.from_item(self._opener.open(frames).items[0])
+        return [SigningReply.from_item(item) for item in self._opener.open(frames).items]
 
     def close(self) -> None:
         self.socket.close(linger=0)
@@ -91,7 +94,7 @@ async def signer(manager, short_dir):
             "zmq": {"ipc_dir": str(short_dir / "ipc")},
         }
     )
-    service = SignerService(Settings(config, [url]), "agent-c1", "DEFAULT", instruments=Instruments())
+    service = SignerService(Settings(config, [url]), "agent-c1", "DEFAULT", instruments=Instruments("signer"))
     await service.start()
     channel = None
     try:
@@ -148,6 +151,35 @@ async def test_refuses_unknown_sessions_hosts_and_deployments(signer):
     assert (await channel.sign(**_request(url, session_id="no-such-session-" + "0" * 32))).error == "no_session"
     assert (await channel.sign(**_request(url, host="evil.example.com:443"))).error == "host_not_allowed"
     assert (await channel.sign(**_request(url, deployment="nowhere"))).error == "deployment_not_served"
+
+
+def _signatures(service: SignerService) -> dict[str, float]:
+    """The signer's count of answers by result, as its registry exposes it."""
+    return {
+        sample.labels["result"]: sample.value
+        for metric in service._signatures.family.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["agent"] == "agent-c1"
+    }
+
+
+async def test_every_answer_of_a_batch_is_counted_by_its_result(signer):
+    # Signed answers are counted once a message, refusals one by one: a batch mixing them must come
+    # out as if each had been counted alone.
+    service, channel, _redis, url = signer
+    rids = itertools.count(100)
+    good = [SigningRequest(next(rids), **_request(url)).to_item() for _ in range(3)]
+    wrong_host = SigningRequest(next(rids), **_request(url, host="evil.example.com:443")).to_item()
+    malformed = {**SigningRequest(next(rids), **_request(url)).to_item(), "method": "get me"}
+    replies = await channel.sign_items([good[0], wrong_host, good[1], malformed, good[2]])
+    assert [reply.error for reply in replies] == [None, "host_not_allowed", None, "bad_request", None]
+    await eventually(
+        lambda: _signatures(service) == {"signed": 3.0, "host_not_allowed": 1.0, "bad_request": 1.0},
+        timeout=5,
+        what="every answer counted",
+    )
+    await channel.sign_items(good[:2])  # (new rids are not needed: the signer keeps no state per rid)
+    await eventually(lambda: _signatures(service)["signed"] == 5.0, timeout=5, what="a second batch counted")
 
 
 async def test_answers_store_unavailable_with_redis_down(signer):

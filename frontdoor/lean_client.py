@@ -93,6 +93,7 @@ class LeanClient:
         self._tls = tls
         self._connect_timeout = connect_timeout
         self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # kept at first use (``now``)
         self._sweep: asyncio.TimerHandle | None = None
 
     async def send(
@@ -148,12 +149,19 @@ class LeanClient:
             connection.close()
             return
         connection.idle()
-        loop = asyncio.get_running_loop()
-        connection.idle_since = loop.time()
+        connection.idle_since = self.now()
         endpoint = where if type(where) is tuple else endpoint_of(where)
         self._idle.setdefault(endpoint, []).append(connection)
         if self._sweep is None:
-            self._sweep = loop.call_later(KEEPALIVE, self._close_expired)
+            self._sweep = self._loop.call_later(KEEPALIVE, self._close_expired)
+
+    def now(self) -> float:
+        """The time of the loop the client's connections live on, looked up once (Python 3.11's
+        ``get_running_loop`` makes a ``getpid`` system call: ~0.25 µs, a few times per request)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def close(self) -> None:
         for idle in self._idle.values():
@@ -167,7 +175,9 @@ class LeanClient:
     def _pooled(self, endpoint: Endpoint) -> UpstreamConnection | None:
         """The most recently used live connection to ``endpoint`` (others expire first)."""
         idle = self._idle.get(endpoint)
-        deadline = asyncio.get_running_loop().time() - KEEPALIVE
+        if not idle:
+            return None
+        deadline = self.now() - KEEPALIVE
         while idle:
             connection = idle.pop()
             if not connection.closed and connection.idle_since > deadline:

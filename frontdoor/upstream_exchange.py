@@ -298,7 +298,7 @@ class LeanExchange:
     ) -> web.StreamResponse:
         """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b"";
         ``fields``: ``Prework.fields`` (given up to the request's bytes)."""
-        deadline = asyncio.get_running_loop().time() + deployment.response_timeout
+        deadline = self._client.now() + deployment.response_timeout
         method = request.method
         try:
             wire = fields_wire(method, target.target, fields, body)

@@ -56,6 +56,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
         self.idle_since = 0.0  # the loop's time when it went back to the pool
         self.status, self.reason, self.headers = 0, "", CIMultiDict()  # the answer's head, once it came
@@ -83,6 +84,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self._loop = asyncio.get_running_loop()  # once per connection, not per request (a getpid call)
 
     def data_received(self, data: bytes) -> None:
         if not self._in_flight or self._complete:
@@ -125,7 +127,7 @@ class UpstreamConnection(asyncio.Protocol):
         a timeout around the waiting task: a third of its cost on the proxy's path)."""
         self._in_flight, self._complete, self._reusable, self._head_only = True, False, False, head_only
         self._head_bytes, self._fault = 0, None
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         self._head = loop.create_future()
         self._head_deadline = deadline
         if deadline is not None and (self._timer is None or self._timer_at > deadline):
@@ -157,7 +159,7 @@ class UpstreamConnection(asyncio.Protocol):
                 return
             if self._fault is not None:
                 raise self._fault
-            self._wakeup = asyncio.get_running_loop().create_future()
+            self._wakeup = (self._loop or asyncio.get_running_loop()).create_future()
             await self._wakeup
 
     async def read(self) -> bytes:
@@ -279,7 +281,7 @@ class UpstreamConnection(asyncio.Protocol):
         if deadline is None:  # the head came (or the connection is idle): nothing to time
             return
         if deadline > self._timer_at:  # armed for an earlier request's deadline
-            self._arm(asyncio.get_running_loop(), deadline)
+            self._arm(self._loop or asyncio.get_running_loop(), deadline)
             return
         self._head_deadline = None
         self._fail(AnswerLate("no answer before the response deadline", answered=self._head_bytes > 0))

@@ -327,3 +327,16 @@ async def test_slots_go_to_their_waiters_in_order_and_a_cancelled_waiter_holds_n
     assert handed.cancelled() and slots.take() and not slots.take()  # the one slot is free again, once
     slots.give()
     assert slots.take()
+
+
+async def test_the_clients_clock_is_its_loops():
+    """The pool's idle times and the exchange's deadlines are the loop's time, the loop looked up once."""
+    client = _client()
+    async with SlowServer(head_after=0.0) as url:
+        assert await _fetch(client, url) == (200, b"ok")
+        loop = asyncio.get_running_loop()
+        assert abs(client.now() - loop.time()) < 0.05
+        (connection,) = [c for idle in client._idle.values() for c in idle]
+        assert loop.time() - 5 < connection.idle_since <= client.now()
+        assert await _fetch(client, url) == (200, b"ok")  # the pooled one, within its keep-alive
+    client.close()

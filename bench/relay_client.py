@@ -8,7 +8,11 @@ upstream is ``bench/upstream_client.py``'s small-JSON server; ``wrk`` drives the
 the best of each: requests/s and the relay process's CPU per request.  Nothing else of the front door
 (sessions, signing, logs, rate limits) runs here: this isolates what the client choice changes.
 
-Usage: .venv/bin/python -m bench.relay_client [--connections 1,16] [--pairs 3] [--duration 5]
+Usage: .venv/bin/python -m bench.relay_client [--connections 1,16] [--pairs 3] [--duration 5] [--clients lean]
+
+Another tree's code under this bench (old against new): run it from that tree,
+``cd OLD && .venv/bin/python -c "import runpy, sys; sys.argv = ['relay_client', '--clients', 'lean'];
+runpy.run_path('NEW/bench/relay_client.py', run_name='__main__')"``.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--clients", default="aiohttp,lean", help="which clients run (aiohttp, lean)")
     args = parser.parse_args()
     upstream_port = free_port()
     upstream = multiprocessing.Process(target=serve, args=(upstream_port,), daemon=True)
@@ -122,7 +127,7 @@ def main() -> None:
         print("| conns | client | req/s per run | relay CPU ms/req per run | best req/s | best CPU ms/req |")
         print("|---|---|---|---|---|---|")
         for connections in (int(c) for c in args.connections.split(",")):
-            runs: dict[str, list[tuple[float, float]]] = {"aiohttp": [], "lean": []}
+            runs: dict[str, list[tuple[float, float]]] = {name: [] for name in args.clients.split(",")}
             for _ in range(args.pairs):
                 for name in runs:
                     runs[name].append(one_run(upstream_port, name == "lean", connections, args.duration))

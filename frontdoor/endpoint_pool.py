@@ -32,19 +32,20 @@ class EndpointHealth:
 class EndpointPool:
     def __init__(self, urls: Iterable[str], policy: str = ROUND_ROBIN, unhealthy_after: int = 2):
         self.endpoints = {url: EndpointHealth(url) for url in urls}
+        # The upstreams, fixed for the pool's life (a new list makes a new pool): asked at every request.
+        self.urls: tuple[str, ...] = tuple(self.endpoints)
+        self._only = self.urls[0] if len(self.urls) == 1 else None
         self._policy = policy
         self._unhealthy_after = unhealthy_after
         self._turn = itertools.count()
-
-    @property
-    def urls(self) -> tuple[str, ...]:
-        return tuple(self.endpoints)
 
     def configure(self, policy: str, unhealthy_after: int) -> None:
         self._policy, self._unhealthy_after = policy, unhealthy_after
 
     def choose(self, exclude: set[str] = frozenset()) -> str | None:
         """An endpoint to send to, or None when every one was excluded."""
+        if self._only is not None and not exclude:  # one upstream (most deployments): it, healthy or not
+            return self._only
         left = [e for e in self.endpoints.values() if e.url not in exclude]
         candidates = [e for e in left if e.healthy] or left
         if not candidates:
@@ -75,12 +76,14 @@ class EndpointPool:
         return False
 
     def started(self, url: str) -> None:
-        if url in self.endpoints:
-            self.endpoints[url].in_flight += 1
+        endpoint = self.endpoints.get(url)
+        if endpoint is not None:
+            endpoint.in_flight += 1
 
     def finished(self, url: str) -> None:
-        if url in self.endpoints:
-            self.endpoints[url].in_flight = max(0, self.endpoints[url].in_flight - 1)
+        endpoint = self.endpoints.get(url)
+        if endpoint is not None and endpoint.in_flight > 0:
+            endpoint.in_flight -= 1
 
     def any_healthy(self) -> bool:
         return any(e.healthy for e in self.endpoints.values())

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from yarl import URL
 
+from frontdoor.upstream import Fields
 from frontdoor.upstream_wire import AnswerLate, ConnectionLost, UpstreamConnection
 from service_runtime.http1 import request_bytes
 
@@ -68,16 +70,30 @@ def request_wire(method: str, target: str, headers: Iterable[tuple[str, str]], b
     return request_bytes(method, host, target, fields, body)
 
 
+def fields_wire(method: str, target: str, fields: Fields, body: bytes = b"") -> bytes:
+    """``request_wire`` of ``Prework.fields`` (the same bytes: Host first, the others in their order,
+    ``Content-Length`` added as aiohttp adds it), without a pass over the pairs to find Host and the
+    length.  Takes Host out of ``fields``."""
+    host = fields.pop("host", None)
+    if host is None:
+        raise ValueError("no Host header")
+    pairs = fields.values()
+    if (body or method in EMPTY_BODY_LENGTH) and "content-length" not in fields:
+        pairs = [*pairs, ("Content-Length", str(len(body)))]
+    return request_bytes(method, host[1], target, pairs, body)
+
+
 def endpoint_of(url: URL) -> Endpoint:
     return url.scheme == "https", url.raw_host or "", url.port or (443 if url.scheme == "https" else 80)
 
 
 class LeanClient:
     def __init__(self, *, limit: int, tls: ssl.SSLContext, connect_timeout: Callable[[], float]):
-        self._slots = asyncio.Semaphore(limit) if limit else None
+        self._slots = Slots(limit) if limit else None
         self._tls = tls
         self._connect_timeout = connect_timeout
         self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # kept at first use (``now``)
         self._sweep: asyncio.TimerHandle | None = None
 
     async def send(
@@ -93,53 +109,59 @@ class LeanClient:
         ``release``.  NotConnected: nothing left; MalformedAnswer, ConnectionLost: see their docs;
         AnswerLate: the head had not arrived by ``deadline`` (the loop's time), waiting for a free
         connection and connecting included."""
-        wire = request_wire(method, target, headers, body)
-        endpoint = endpoint_of(url)
-        if self._slots is not None:
-            if deadline is not None and self._slots.locked():  # (when not, acquiring does not wait)
-                await _before(deadline, self._slots.acquire())
-            else:
-                await self._slots.acquire()
-        try:
-            return await self._exchange(endpoint, wire, method, deadline)
+        return await self.send_wire(endpoint_of(url), method, request_wire(method, target, headers, body), deadline)
+
+    async def send_wire(
+        self, endpoint: Endpoint, method: str, wire: bytes, deadline: float | None = None
+    ) -> UpstreamConnection:
+        """``send`` of a request's bytes already made (``request_wire``, ``fields_wire``)."""
+        if self._slots is not None and not self._slots.take():
+            waiting = self._slots.wait()
+            await (waiting if deadline is None else _before(deadline, waiting))
+        retry = method in RETRIED_METHODS
+        try:  # (one coroutine: each level awaited costs every proxied request)
+            while True:
+                connection = self._pooled(endpoint)
+                if connection is None:
+                    connecting = self._connect(endpoint)
+                    connection = await (connecting if deadline is None else _before(deadline, connecting))
+                connection.begin(wire, head_only=method == "HEAD", deadline=deadline)
+                try:
+                    await connection.head()
+                    return connection
+                except ConnectionLost as exc:
+                    connection.close()
+                    if not retry or exc.answered:
+                        raise
+                    retry = False
+                except BaseException:  # a refused answer, a timeout, a browser gone: never reused
+                    connection.close()
+                    raise
         except BaseException:
             self._free_slot()
             raise
 
-    async def _exchange(
-        self, endpoint: Endpoint, wire: bytes, method: str, deadline: float | None
-    ) -> UpstreamConnection:
-        retry = method in RETRIED_METHODS
-        while True:
-            connection = self._pooled(endpoint)
-            if connection is None:
-                connecting = self._connect(endpoint)
-                connection = await (connecting if deadline is None else _before(deadline, connecting))
-            connection.begin(wire, head_only=method == "HEAD", deadline=deadline)
-            try:
-                await connection.head()
-                return connection
-            except ConnectionLost as exc:
-                connection.close()
-                if not retry or exc.answered:
-                    raise
-                retry = False
-            except BaseException:  # a refused answer, a timeout, a browser gone: never reused
-                connection.close()
-                raise
-
-    def release(self, connection: UpstreamConnection, url: URL) -> None:
-        """Back to the pool when its answer was read to the end and it may live; closed otherwise."""
+    def release(self, connection: UpstreamConnection, where: URL | Endpoint) -> None:
+        """Back to the pool of ``where`` (the URL sent to, or its ``Endpoint``) when its answer was read
+        to the end and it may live; closed otherwise."""
         self._free_slot()
         if not connection.reusable:
             connection.close()
             return
         connection.idle()
-        loop = asyncio.get_running_loop()
-        connection.idle_since = loop.time()
-        self._idle.setdefault(endpoint_of(url), []).append(connection)
+        connection.idle_since = self.now()
+        endpoint = where if type(where) is tuple else endpoint_of(where)
+        self._idle.setdefault(endpoint, []).append(connection)
         if self._sweep is None:
-            self._sweep = loop.call_later(KEEPALIVE, self._close_expired)
+            self._sweep = self._loop.call_later(KEEPALIVE, self._close_expired)
+
+    def now(self) -> float:
+        """The time of the loop the client's connections live on, looked up once (Python 3.11's
+        ``get_running_loop`` makes a ``getpid`` system call: ~0.25 µs, a few times per request)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def close(self) -> None:
         for idle in self._idle.values():
@@ -153,7 +175,9 @@ class LeanClient:
     def _pooled(self, endpoint: Endpoint) -> UpstreamConnection | None:
         """The most recently used live connection to ``endpoint`` (others expire first)."""
         idle = self._idle.get(endpoint)
-        deadline = asyncio.get_running_loop().time() - KEEPALIVE
+        if not idle:
+            return None
+        deadline = self.now() - KEEPALIVE
         while idle:
             connection = idle.pop()
             if not connection.closed and connection.idle_since > deadline:
@@ -198,7 +222,48 @@ class LeanClient:
 
     def _free_slot(self) -> None:
         if self._slots is not None:
-            self._slots.release()
+            self._slots.give()
+
+
+class Slots:
+    """At most ``limit`` taken at once, waiters served in their order: asyncio.Semaphore's rules without
+    its per-call pass over the waiters and its coroutine when a slot is free (every proxied request)."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, limit: int):
+        self._free = limit
+        self._waiters: deque[asyncio.Future] = deque()
+
+    def take(self) -> bool:
+        """A slot now, if one is free and nobody waits for one."""
+        if self._free and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Until ``give`` hands a slot over.  Cancelled (a deadline): out of the queue, or, if the slot
+        was handed over meanwhile, handed on."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give()
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        """A slot back: to the first live waiter, else free."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 async def _before(deadline: float, awaitable):

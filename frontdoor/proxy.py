@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 FUNC_PREFIX = "/func"
 WEBAPI_PREFIX = "/webapi/"
 PING_VERSION = "webui-host/0.1.0"  # /func/ping names the web server, as Backend.AI's names its own
+_NO_TRACE: dict[str, str] = {}  # [otel] off: no traceparent travels with the signing request
 
 
 class DeploymentProxy:
@@ -94,7 +95,7 @@ class DeploymentProxy:
     async def handle_manager(self, request: web.Request) -> web.StreamResponse:
         deployment = self._front.deployment(MANAGER_DEPLOYMENT)
         raw_rest = _routed(request, FUNC_PREFIX)
-        if isinstance(raw_rest, web.Response):
+        if not isinstance(raw_rest, str):  # the answer refusing it (a Response: an ABC, dearer to test for)
             return raw_rest
         if request.method == "GET" and raw_rest.partition("?")[0] in ("", "/"):
             return await self._to_an_endpoint(request, deployment, raw_rest, sign=None)  # the version is public
@@ -115,7 +116,7 @@ class DeploymentProxy:
         """FastTrack (``frontdoor.pipeline``): logged-in users only; a pipeline JWT, never a signature."""
         front = self._front
         raw_rest = _routed(request, PIPELINE_PREFIX)
-        if isinstance(raw_rest, web.Response):
+        if not isinstance(raw_rest, str):
             return raw_rest
         if credential_login(request.method, raw_rest):
             log.warning(
@@ -150,7 +151,7 @@ class DeploymentProxy:
         if deployment is None or name == MANAGER_DEPLOYMENT:
             return _no_such_deployment(name)
         raw_rest = _routed(request, deployment.route_prefix)
-        if isinstance(raw_rest, web.Response):
+        if not isinstance(raw_rest, str):
             return raw_rest
         return await self._proxy(request, deployment, raw_rest)
 
@@ -160,7 +161,8 @@ class DeploymentProxy:
         record = await front.session(request)
         if record is None:
             return problems.unauthorized()
-        if not may_call(
+        # (the Manager: may_call's answer is yes whoever calls, so the caller and group are not looked up)
+        if deployment.name != MANAGER_DEPLOYMENT and not may_call(
             caller_of(record, front.config.webapi.endpoint_admins),
             deployment.name,
             front.groups.group(deployment.group),
@@ -178,7 +180,7 @@ class DeploymentProxy:
                 if deployment.signing == SigningMode.NONE
                 else await self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile)
             )
-            if not isinstance(signed, web.Response):
+            if isinstance(signed, dict):  # (not an answer: a Response is an ABC, dearer to test for)
                 front.sessions.keep_alive(session_id, record)
             return signed
 
@@ -205,7 +207,7 @@ class DeploymentProxy:
                 return problems.bad_request(f"Refused path: {exc}.", slug="invalid-api-params")
             prework = self._upstream.prework(request, target, deployment)
             signed = await sign(target, prework.run) if sign is not None else {}
-            if isinstance(signed, web.Response):
+            if not isinstance(signed, dict):  # the answer the browser gets instead (web.Response)
                 return signed
             if wants_websocket(request):
                 trace = self._front.tracing.propagation_headers()
@@ -233,42 +235,58 @@ class DeploymentProxy:
         """A signer's headers for this attempt, asked inside a client span whose trace context travels in
         the signing item; or, not signed, the answer the browser gets instead."""
         front = self._front
-        attributes = (  # with tracing off the span is a no-op: its attributes are not even built
-            {
-                "rpc.system": "webui-host",
-                "rpc.service": "signer",
-                "rpc.method": "sign",
-                "webui_host.deployment": deployment.name,
-            }
-            if front.tracing.enabled
-            else {}
-        )
-        websocket = wants_websocket(request)
-        # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes octet-stream.
-        content_type = "application/octet-stream" if websocket else media_type(request.headers.get("Content-Type"))
-        path = raw_rest.partition("?")[0].strip("/")
-        with front.tracing.client_span("signer/sign", attributes) as span:
-            trace = front.tracing.propagation_headers()  # this span's context: the signer's span joins it
-            signing = SigningRequest(
-                rid=0,
-                session_id=session_id,
-                method="GET" if websocket else request.method,
-                target=target.target,
-                host=target.host,
-                content_type=content_type,
-                api_version=self._upstream.api_version(request),
-                want_jwt=deployment.signing == SigningMode.HMAC_JWT and path in front.config.api.graphql_paths,
-                request_id=request.get(REQUEST_ID_KEY, ""),
-                deployment=deployment.name,
-                traceparent=trace.get("traceparent", ""),
-                tracestate=trace.get("tracestate", ""),
-            )
+        tracing = front.tracing
+        if not tracing.enabled:  # no span to open, no trace context to send
+            signing = self._signing_request(request, deployment, target, raw_rest, session_id, _NO_TRACE)
+            try:
+                return await front.signers.sign(signing, deployment, meanwhile)
+            except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
+                return _refusal_answer(exc)
+        attributes = {
+            "rpc.system": "webui-host",
+            "rpc.service": "signer",
+            "rpc.method": "sign",
+            "webui_host.deployment": deployment.name,
+        }
+        with tracing.client_span("signer/sign", attributes) as span:
+            trace = tracing.propagation_headers()  # this span's context: the signer's span joins it
+            signing = self._signing_request(request, deployment, target, raw_rest, session_id, trace)
             try:
                 return await front.signers.sign(signing, deployment, meanwhile)
             except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
                 refusal = _refusal_answer(exc)
-                front.tracing.error(span, f"refused_{refusal.status}")
+                tracing.error(span, f"refused_{refusal.status}")
                 return refusal
+
+    def _signing_request(
+        self,
+        request: web.Request,
+        deployment: Deployment,
+        target: UpstreamTarget,
+        raw_rest: str,
+        session_id: str | None,
+        trace,
+    ) -> SigningRequest:
+        websocket = wants_websocket(request)
+        # A WebSocket handshake carries no body and no Content-Type; the Manager then assumes octet-stream.
+        content_type = "application/octet-stream" if websocket else media_type(request.headers.get("Content-Type"))
+        want_jwt = deployment.signing == SigningMode.HMAC_JWT and (
+            raw_rest.partition("?")[0].strip("/") in self._front.config.api.graphql_paths
+        )
+        return SigningRequest(
+            rid=0,
+            session_id=session_id,
+            method="GET" if websocket else request.method,
+            target=target.target,
+            host=target.host,
+            content_type=content_type,
+            api_version=self._upstream.api_version(request),
+            want_jwt=want_jwt,
+            request_id=request.get(REQUEST_ID_KEY, ""),
+            deployment=deployment.name,
+            traceparent=trace.get("traceparent", ""),
+            tracestate=trace.get("tracestate", ""),
+        )
 
 
 def _refusal_answer(exc: Exception) -> web.Response:

@@ -8,11 +8,13 @@ Upstream URLs.  The browser's request target is never glued to an upstream addre
 - ``routed_rest``: the raw (still percent-encoded) path is split into segments; the first ones must
   decode to the deployment's route prefix (``/func``, ``/webapi/<name>``), the remaining raw segments
   and the raw query are kept byte for byte (``%2F`` inside a vfolder name stays ``%2F``).
-- ``upstream_target``: yarl composes the configured upstream's scheme and authority with that path
-  and query (``URL.build(..., encoded=True)``).  The target that is signed is read back from that very
-  URL object: ``URL.raw_path_qs`` is what aiohttp's client writes on the request line
-  (``ClientRequest.send`` in aiohttp 3.14), and what the Manager verifies is the raw target it
-  receives (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
+- ``upstream_target``: the configured upstream's scheme, authority and base path (yarl parses it,
+  once per endpoint) with that path and query.  The lean client connects to the endpoint's (TLS,
+  host, port) and writes ``target`` on the request line; aiohttp's client gets the URL yarl composes
+  of the same parts (``URL.build(..., encoded=True)``, built only when asked), whose ``raw_path_qs``
+  is that same ``target`` (what ``ClientRequest.send`` writes in aiohttp 3.14; compared over varied
+  targets in the tests).  What the Manager verifies is the raw target it receives
+  (``request.raw_path``).  So a target the browser ended with an empty ``?`` is sent and
   signed without it; everything else (repeated keys, ``+``, ``%2F``, ``%20``, percent-encoded
   UTF-8, ``;``, a trailing ``&``, ``a=&b``) goes on the wire and into the signature unchanged.
 
@@ -90,11 +92,31 @@ CORS_HEADERS_END = "access-control."  # every name starting with the prefix sort
 NOT_RELAYED = HOP_BY_HOP | ANSWER_HEADERS_OF_OURS  # (one look-up per header)
 
 
-@dataclass(frozen=True, slots=True)
 class UpstreamTarget:
-    url: URL  # the URL handed to aiohttp's client
-    host: str  # Host header as sent, and as signed
-    target: str  # path?query as aiohttp writes it on the request line (url.raw_path_qs), and as signed
+    """Where one attempt goes.  A plain class made per request (a frozen dataclass's ``__init__`` sets
+    each field through ``object.__setattr__``); ``url`` is built only when asked (aiohttp's client,
+    WebSockets, tracing, log lines): the lean client needs ``endpoint`` and ``target`` alone."""
+
+    __slots__ = ("scheme", "_authority", "_path", "_query", "_url", "host", "target", "endpoint")
+
+    def __init__(self, parts: EndpointParts, path: str, query: str):
+        self.scheme, self._authority, self._path, self._query, self._url = parts[0], parts[1], path, query, None
+        self.host = parts[3]  # Host header as sent, and as signed
+        # path?query as aiohttp writes it on the request line (the URL's raw_path_qs), and as signed
+        self.target = path + "?" + query if query else path
+        self.endpoint = parts[4]  # (TLS, host, port): the lean client's pool key
+
+    @property
+    def url(self) -> URL:
+        """The URL handed to aiohttp's client; its ``raw_path_qs`` is ``target``."""
+        if self._url is None:
+            self._url = URL.build(
+                scheme=self.scheme, authority=self._authority, path=self._path, query_string=self._query, encoded=True
+            )
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"UpstreamTarget(host={self.host!r}, target={self.target!r})"
 
 
 class UnsafePath(ValueError):
@@ -188,16 +210,24 @@ def upstream_target(endpoint: str, raw_rest: str) -> UpstreamTarget:
         raise UnsafePath("the path must start with '/'")
     if "." in decoded and any(segment in (".", "..") for segment in decoded.split("/")):
         raise UnsafePath("dot segment in path")
-    scheme, authority, base_path, host = _endpoint_parts(endpoint)
-    url = URL.build(scheme=scheme, authority=authority, path=base_path + path, query_string=query, encoded=True)
-    return UpstreamTarget(url, host, url.raw_path_qs)
+    parts = _endpoint_parts(endpoint)
+    # yarl's URL.build(..., encoded=True) keeps path and query as given (tests/frontdoor/test_upstream.py
+    # compares the two over varied targets), so the target is the strings joined, with no URL per request.
+    return UpstreamTarget(parts, parts[2] + path, query)
+
+
+# (scheme, raw authority, raw path without its trailing '/', Host header, (TLS, host, port))
+EndpointParts = tuple[str, str, str, str, tuple[bool, str, int]]
 
 
 @functools.lru_cache(maxsize=256)  # endpoints come from the configuration and etcd: few, and bounded here
-def _endpoint_parts(endpoint: str) -> tuple[str, str, str, str]:
-    """(scheme, raw authority, raw path without its trailing '/', Host header) of an upstream endpoint."""
+def _endpoint_parts(endpoint: str) -> EndpointParts:
+    """(scheme, raw authority, raw path without its trailing '/', Host header, the lean client's
+    endpoint) of an upstream endpoint."""
     base = URL(endpoint)
-    return base.scheme, base.raw_authority, base.raw_path.rstrip("/"), urlsplit(endpoint).netloc
+    tls = base.scheme == "https"
+    pool_key = (tls, base.raw_host or "", base.port or (443 if tls else 80))
+    return base.scheme, base.raw_authority, base.raw_path.rstrip("/"), urlsplit(endpoint).netloc, pool_key
 
 
 def media_type(content_type: str | None) -> str:
@@ -234,12 +264,65 @@ def forwarded_cookies(cookie_header: str | None, withheld: Collection[str]) -> s
     and ``__Host-``/``__Secure-`` aside) in ``withheld``, bare names (``CookieRules.withheld``)."""
     if not cookie_header:
         return None
-    kept = [
-        pair.strip()
-        for pair in cookie_header.split(";")
-        if pair.strip() and _bare_cookie_name(pair.split("=", 1)[0]) not in withheld
-    ]
+    kept = []
+    for pair in cookie_header.split(";"):
+        pair = pair.strip()
+        if not pair:
+            continue
+        name = pair.partition("=")[0].rstrip().lower()  # ``_bare_cookie_name`` but for the rare prefixes
+        if name.startswith("__"):
+            name = _bare_cookie_name(name)
+        if name not in withheld:
+            kept.append(pair)
     return "; ".join(kept) or None
+
+
+# A request's upstream header fields in wire order, by lower-cased name: (name as written, value).
+# A plain dict where CIMultiDict cost a case-folding per operation: the names the front door writes
+# are literals, so only a merged mapping's names (the signature, the trace context) are lower-cased.
+Fields = dict[str, tuple[str, str]]
+_FORWARDED = tuple((name.lower(), name) for name in FORWARDED_REQUEST_HEADERS)
+_USER_AGENT = ("User-Agent", USER_AGENT)
+
+
+def upstream_fields(
+    incoming: CIMultiDictProxy[str],
+    *,
+    api_version: str,
+    domain: str,
+    host: str,
+    client_ip: str,
+    scheme: str,
+    withheld_cookies: Collection[str],
+    request_id: str = "",
+) -> Fields:
+    """``upstream_headers`` but the trace context and the signature (``merge_fields`` adds those)."""
+    fields: Fields = {}
+    get = incoming.get  # its first value, as ``incoming[name]``
+    for lower, name in _FORWARDED:
+        value = get(name)
+        if value is not None:
+            fields[lower] = (name, value)
+    cookies = forwarded_cookies(get("Cookie"), withheld_cookies)
+    if cookies:
+        fields["cookie"] = ("Cookie", cookies)
+    fields["host"] = ("Host", host)
+    fields["user-agent"] = _USER_AGENT
+    fields["x-backendai-version"] = ("X-BackendAI-Version", api_version)
+    fields["x-backendai-domain"] = ("X-BackendAI-Domain", domain)
+    fields["x-forwarded-for"] = ("X-Forwarded-For", client_ip)
+    fields["x-forwarded-host"] = ("X-Forwarded-Host", get("Host", ""))
+    fields["x-forwarded-proto"] = ("X-Forwarded-Proto", scheme)
+    if request_id:
+        fields["x-request-id"] = ("X-Request-ID", request_id)
+    return fields
+
+
+def merge_fields(fields: Fields, extra: Mapping[str, str]) -> None:
+    """``CIMultiDict.update`` on ``fields``: a name there already (in any case) keeps its place and takes
+    the new spelling and value; a new one goes last."""
+    for name, value in extra.items():
+        fields[name.lower()] = (name, value)
 
 
 def upstream_headers(
@@ -259,26 +342,20 @@ def upstream_headers(
     the request) and ``trace`` (``traceparent``/``tracestate`` of our span, [otel] on), then the signature.
     The browser's own ``traceparent`` is never passed on: with tracing off none is sent at all.
     ``withheld_cookies``: ``CookieRules.withheld`` of the upstream."""
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name in FORWARDED_REQUEST_HEADERS:
-        if name in incoming:
-            headers[name] = incoming[name]
-    cookies = forwarded_cookies(incoming.get("Cookie"), withheld_cookies)
-    if cookies:
-        headers["Cookie"] = cookies
-    headers["Host"] = host
-    headers["User-Agent"] = USER_AGENT
-    headers["X-BackendAI-Version"] = api_version
-    headers["X-BackendAI-Domain"] = domain
-    headers["X-Forwarded-For"] = client_ip
-    headers["X-Forwarded-Host"] = incoming.get("Host", "")
-    headers["X-Forwarded-Proto"] = scheme
-    if request_id:
-        headers["X-Request-ID"] = request_id
+    fields = upstream_fields(
+        incoming,
+        api_version=api_version,
+        domain=domain,
+        host=host,
+        client_ip=client_ip,
+        scheme=scheme,
+        withheld_cookies=withheld_cookies,
+        request_id=request_id,
+    )
     if trace:
-        headers.update(trace)
-    headers.update(signed)
-    return headers
+        merge_fields(fields, trace)
+    merge_fields(fields, signed)
+    return CIMultiDict(fields.values())
 
 
 def _bare_cookie_name(name: str) -> str:

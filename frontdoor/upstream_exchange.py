@@ -12,18 +12,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment
 from frontdoor import problems
 from frontdoor.context import FrontDoor
 from frontdoor.encoded_body import decoded_body
-from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves
+from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, fields_wire, lean_client_serves
 from frontdoor.observability import REQUEST_ID_KEY
 from frontdoor.security_headers import RelayedAnswer, RelayedStream
-from frontdoor.upstream import CookieRules, UpstreamTarget, cookie_rules, downstream_headers, upstream_headers
+from frontdoor.upstream import (
+    CookieRules,
+    Fields,
+    UpstreamTarget,
+    cookie_rules,
+    downstream_headers,
+    merge_fields,
+    upstream_fields,
+)
 from frontdoor.upstream_wire import AnswerLate, ConnectionLost, MalformedAnswer, UpstreamConnection
 from service_runtime.instruments import Labelled
 from service_runtime.tracing import http_method
@@ -74,10 +84,10 @@ class UpstreamExchange:
         """What goes upstream for one attempt, an HTTP request or a WebSocket handshake alike."""
         return Prework(self, request, target, deployment)
 
-    def unsigned_headers(self, request: web.Request, target: UpstreamTarget, cookies: CookieRules):
-        """``upstream_headers`` up to, not including, the trace context and the signature."""
+    def unsigned_fields(self, request: web.Request, target: UpstreamTarget, cookies: CookieRules) -> Fields:
+        """``upstream_headers``' fields up to, not including, the trace context and the signature."""
         front = self._front
-        return upstream_headers(
+        return upstream_fields(
             request.headers,
             api_version=self.api_version(request),
             domain=front.config.api.domain,
@@ -85,23 +95,28 @@ class UpstreamExchange:
             client_ip=front.client_ip(request),
             scheme=request.scheme,
             withheld_cookies=cookies.withheld,
-            signed={},
             request_id=request.get(REQUEST_ID_KEY, ""),
         )
 
-    async def forward(
+    def forward(
         self,
         request: web.Request,
         target: UpstreamTarget,
         signed: dict[str, str],
         deployment: Deployment,
         prework: Prework | None = None,
-    ) -> web.StreamResponse:
-        """``prework``: this attempt's, perhaps made while the signer worked."""
+    ) -> Awaitable[web.StreamResponse]:
+        """The attempt's answer, to await; ``prework``: this attempt's, perhaps made while the signer
+        worked.  (Not a coroutine itself: with tracing off the exchange's is returned, one frame less.)"""
         prework = prework or self.prework(request, target, deployment)
+        if not self._front.tracing.enabled:
+            return self._exchange(request, target, signed, deployment, None, prework)
+        return self._traced(request, target, signed, deployment, prework)
+
+    async def _traced(
+        self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, prework
+    ) -> web.StreamResponse:
         tracing = self._front.tracing
-        if not tracing.enabled:
-            return await self._exchange(request, target, signed, deployment, None, prework)
         method = http_method(request.method)
         attributes = {
             "http.request.method": method,
@@ -130,10 +145,10 @@ class UpstreamExchange:
         decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
         if self._lean is not None and lean_client_serves(
-            request.method, body_to_stream=has_body, websocket=False, scheme=target.url.scheme
+            request.method, body_to_stream=has_body, websocket=False, scheme=target.scheme
         ):
-            headers = prework.headers(signed, trace)
-            return await self._lean.exchange(request, target, headers, decoded or b"", prework.cookies, deployment)
+            fields = prework.fields(signed, trace)
+            return await self._lean.exchange(request, target, fields, decoded or b"", prework.cookies, deployment)
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
         try:
@@ -185,32 +200,36 @@ class UpstreamExchange:
 class Prework:
     """One attempt's upstream headers but its trace context and signature: made by ``run`` while the
     signer works on the request (the signing hop calls it once the request is out), else by
-    ``headers`` when the signature is there.  Used once."""
+    ``fields``/``headers`` when the signature is there.  Used once."""
 
-    __slots__ = ("_exchange", "_request", "_target", "_deployment", "cookies", "_unsigned")
+    __slots__ = ("_exchange", "_request", "_target", "_deployment", "cookies", "_fields")
 
     def __init__(self, exchange: UpstreamExchange, request: web.Request, target: UpstreamTarget, deployment):
         self._exchange, self._request, self._target, self._deployment = exchange, request, target, deployment
         self.cookies: CookieRules | None = None
-        self._unsigned = None
+        self._fields: Fields | None = None
 
     def run(self) -> None:
-        if self._unsigned is None:
+        if self._fields is None:
             self.cookies = self._exchange.cookie_rules(self._deployment)
-            self._unsigned = self._exchange.unsigned_headers(self._request, self._target, self.cookies)
+            self._fields = self._exchange.unsigned_fields(self._request, self._target, self.cookies)
 
-    def headers(self, signed: dict[str, str], trace=None):
-        """The headers as ``upstream_headers`` makes them, signature last (replacing in place a header
-        of the same name), then the decoded body's ``Content-Length``."""
+    def fields(self, signed: dict[str, str], trace=None) -> Fields:
+        """The fields as ``upstream_headers`` makes them, signature last (replacing in place a header
+        of the same name), then the decoded body's ``Content-Length``: what the lean client writes."""
         self.run()
-        headers = self._unsigned
+        fields = self._fields
         if trace:
-            headers.update(trace)
-        headers.update(signed)
+            merge_fields(fields, trace)
+        merge_fields(fields, signed)
         decoded = decoded_body(self._request)
         if decoded is not None:  # the browser's Content-Length was the encoded body's
-            headers["Content-Length"] = str(len(decoded))
-        return headers
+            fields["content-length"] = ("Content-Length", str(len(decoded)))
+        return fields
+
+    def headers(self, signed: dict[str, str], trace=None) -> CIMultiDict[str]:
+        """``fields`` as a CIMultiDict: for aiohttp's client and the WebSocket handshake."""
+        return CIMultiDict(self.fields(signed, trace).values())
 
 
 async def _relay_body(request: web.Request, on_done):
@@ -272,17 +291,18 @@ class LeanExchange:
         self,
         request: web.Request,
         target: UpstreamTarget,
-        headers,
+        fields: Fields,
         body: bytes,
         cookies: CookieRules,
         deployment: Deployment,
     ) -> web.StreamResponse:
-        """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b""."""
-        deadline = asyncio.get_running_loop().time() + deployment.response_timeout
+        """``body``: what the front door holds in memory (a decoded ``X-BackendAI-Encoded`` body) or b"";
+        ``fields``: ``Prework.fields`` (given up to the request's bytes)."""
+        deadline = self._client.now() + deployment.response_timeout
+        method = request.method
         try:
-            connection = await self._client.send(
-                request.method, target.url, target.target, headers.items(), body, deadline=deadline
-            )
+            wire = fields_wire(method, target.target, fields, body)
+            connection = await self._client.send_wire(target.endpoint, method, wire, deadline=deadline)
         except AnswerLate:
             self._upstream_errors.labels("response_timeout").inc()
             return problems.gateway_timeout()
@@ -304,7 +324,7 @@ class LeanExchange:
             headers = downstream_headers(connection.headers, cookies=cookies)
             return await self._relay(request, connection, headers, target)
         finally:
-            self._client.release(connection, target.url)
+            self._client.release(connection, target.endpoint)
 
     async def _relay(
         self, request: web.Request, connection: UpstreamConnection, headers, target: UpstreamTarget

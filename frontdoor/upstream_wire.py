@@ -56,6 +56,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
         self.idle_since = 0.0  # the loop's time when it went back to the pool
         self.status, self.reason, self.headers = 0, "", CIMultiDict()  # the answer's head, once it came
@@ -72,12 +73,18 @@ class UpstreamConnection(asyncio.Protocol):
         self._reusable = False
         self._fault: UpstreamFault | None = None
         self._wakeup: asyncio.Future | None = None
-        self._deadline: asyncio.TimerHandle | None = None  # until the head arrives
+        # The head's deadline (the loop's time; None: no head awaited) and a timer armed at or before
+        # it: a later request's deadline leaves the timer as it is, and when it fires early it is armed
+        # again for the deadline of then (one timer per response_timeout, not one per request).
+        self._head_deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     # --- asyncio.Protocol -------------------------------------------------------------------------------
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self._loop = asyncio.get_running_loop()  # once per connection, not per request (a getpid call)
 
     def data_received(self, data: bytes) -> None:
         if not self._in_flight or self._complete:
@@ -120,15 +127,17 @@ class UpstreamConnection(asyncio.Protocol):
         a timeout around the waiting task: a third of its cost on the proxy's path)."""
         self._in_flight, self._complete, self._reusable, self._head_only = True, False, False, head_only
         self._head_bytes, self._fault = 0, None
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         self._head = loop.create_future()
-        if deadline is not None:
-            self._deadline = loop.call_at(deadline, self._too_late)
+        self._head_deadline = deadline
+        if deadline is not None and (self._timer is None or self._timer_at > deadline):
+            self._arm(loop, deadline)
         self.transport.write(wire)
 
-    async def head(self) -> None:
-        """Until the head of the final (non-1xx) answer arrived: then ``status``, ``reason``, ``headers``."""
-        await self._head
+    def head(self) -> asyncio.Future:
+        """To await: until the head of the final (non-1xx) answer arrived, then ``status``, ``reason``,
+        ``headers`` are set.  (The future itself, not a coroutine around it: one frame less.)"""
+        return self._head
 
     @property
     def length(self) -> int | None:
@@ -150,7 +159,7 @@ class UpstreamConnection(asyncio.Protocol):
                 return
             if self._fault is not None:
                 raise self._fault
-            self._wakeup = asyncio.get_running_loop().create_future()
+            self._wakeup = (self._loop or asyncio.get_running_loop()).create_future()
             await self._wakeup
 
     async def read(self) -> bytes:
@@ -261,17 +270,34 @@ class UpstreamConnection(asyncio.Protocol):
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
-    def _too_late(self) -> None:
-        self._deadline = None
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = loop.call_at(deadline, self._timer_fired), deadline
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        deadline = self._head_deadline
+        if deadline is None:  # the head came (or the connection is idle): nothing to time
+            return
+        if deadline > self._timer_at:  # armed for an earlier request's deadline
+            self._arm(self._loop or asyncio.get_running_loop(), deadline)
+            return
+        self._head_deadline = None
         self._fail(AnswerLate("no answer before the response deadline", answered=self._head_bytes > 0))
 
     def _stop_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        """The head came: the timer stays armed for the next request (``_timer_fired`` tells)."""
+        self._head_deadline = None
+
+    def _cancel_timer(self) -> None:
+        self._head_deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _close(self) -> None:
-        self._stop_deadline()
+        self._cancel_timer()
         self.closed = True
         self._reusable = False
         if self.transport is not None:

@@ -52,3 +52,14 @@ def test_least_connections_prefers_the_idlest():
     assert pool.choose() == C
     pool.finished(A), pool.finished(A)
     assert pool.choose() in (A, C)
+
+
+@pytest.mark.parametrize("policy", [ROUND_ROBIN, LEAST_CONNECTIONS])
+def test_a_single_upstream_is_chosen_whatever_its_health_until_it_is_excluded(policy):
+    pool = EndpointPool([A], policy, unhealthy_after=1)
+    assert pool.choose() == A and pool.urls == (A,)
+    pool.failed(A)
+    assert pool.choose() == A and pool.choose({B}) == A  # tried anyway, as with several none healthy
+    assert pool.choose({A}) is None  # the retry loop's end
+    pool.finished(A)
+    assert pool.endpoints[A].in_flight == 0  # never below zero

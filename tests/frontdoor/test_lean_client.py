@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, lean_client_serves, request_wire
+from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, Slots, lean_client_serves, request_wire
 from frontdoor.upstream_wire import AnswerLate, ConnectionLost
 from service_runtime.http1 import client_tls
 from tests.support.crafted_http import CLOSE, CraftedServer
@@ -262,4 +262,81 @@ async def test_connecting_counts_against_the_deadline():
             await client.send("GET", URL(f"https://127.0.0.1:{port}"), "/x", HOST, deadline=_in(0.2))
     finally:
         tls_server.close()
+    client.close()
+
+
+async def test_one_timer_serves_the_deadlines_of_a_connections_requests():
+    """The head's timer stays armed from one request to the next on a connection (a timer per
+    ``response_timeout``, not one made and cancelled per request), and each request keeps its own
+    deadline: a slow head after an earlier request's deadline passed is still waited for."""
+    client = _client()
+    server = SlowServer(head_after=0.0)
+    async with server as url:
+        connection = await client.send("GET", URL(url), "/x", HOST, deadline=_in(0.3))
+        timer = connection._timer
+        assert timer is not None and await connection.read() == b"ok"
+        client.release(connection, URL(url))
+        for _ in range(5):
+            again = await client.send("GET", URL(url), "/x", HOST, deadline=_in(30))
+            assert again is connection and connection._timer is timer  # left armed, not made anew
+            assert await again.read() == b"ok"
+            client.release(again, URL(url))
+        server.head_after = 0.6  # past the first request's deadline: the timer fires and is armed again
+        started = asyncio.get_running_loop().time()
+        again = await client.send("GET", URL(url), "/x", HOST, deadline=_in(30))
+        assert asyncio.get_running_loop().time() - started >= 0.5 and await again.read() == b"ok"
+        client.release(again, URL(url))
+        assert server.connections == 1
+    client.close()
+
+
+async def test_a_request_with_an_earlier_deadline_than_the_armed_timer_times_out_at_its_own():
+    client = _client()
+    server = SlowServer(head_after=0.0)
+    async with server as url:
+        connection = await client.send("GET", URL(url), "/x", HOST, deadline=_in(60))
+        assert await connection.read() == b"ok"
+        client.release(connection, URL(url))
+        server.head_after = None  # never answers
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(AnswerLate):  # (wait_for: a timer left at +60 s fails here, not hangs)
+            await asyncio.wait_for(client.send("GET", URL(url), "/x", HOST, deadline=_in(0.3)), 5)
+        assert 0.25 < asyncio.get_running_loop().time() - started < 2.0
+        assert connection.closed and connection._timer is None  # closed: its timer cancelled
+    client.close()
+
+
+async def test_slots_go_to_their_waiters_in_order_and_a_cancelled_waiter_holds_none():
+    slots = Slots(1)
+    assert slots.take() and not slots.take()
+    first, second, third = (asyncio.ensure_future(slots.wait()) for _ in range(3))
+    await asyncio.sleep(0)
+    second.cancel()  # (a deadline passed) it leaves the queue
+    await asyncio.sleep(0)
+    slots.give()
+    await asyncio.sleep(0)
+    assert first.done() and not third.done() and second.cancelled()
+    slots.give()
+    await asyncio.sleep(0)
+    assert third.done()
+    handed = asyncio.ensure_future(slots.wait())
+    await asyncio.sleep(0)
+    slots.give()  # handed over, then the waiter is cancelled before it runs: it hands the slot on
+    handed.cancel()
+    await asyncio.sleep(0)
+    assert handed.cancelled() and slots.take() and not slots.take()  # the one slot is free again, once
+    slots.give()
+    assert slots.take()
+
+
+async def test_the_clients_clock_is_its_loops():
+    """The pool's idle times and the exchange's deadlines are the loop's time, the loop looked up once."""
+    client = _client()
+    async with SlowServer(head_after=0.0) as url:
+        assert await _fetch(client, url) == (200, b"ok")
+        loop = asyncio.get_running_loop()
+        assert abs(client.now() - loop.time()) < 0.05
+        (connection,) = [c for idle in client._idle.values() for c in idle]
+        assert loop.time() - 5 < connection.idle_since <= client.now()
+        assert await _fetch(client, url) == (200, b"ok")  # the pooled one, within its keep-alive
     client.close()

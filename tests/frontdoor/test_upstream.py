@@ -264,6 +264,10 @@ def test_the_upstream_authority_is_always_the_configured_one(endpoint, target):
     )
     assert built.host == configured.raw_authority
     assert built.url.raw_path.startswith(configured.raw_path.rstrip("/") + "/")
+    # What the lean client connects to and writes on its request line (no URL made for it).
+    tls = configured.scheme == "https"
+    assert built.endpoint == (tls, "up.internal", configured.port)
+    assert built.target == built.url.raw_path_qs and built.target.startswith(configured.raw_path.rstrip("/") + "/")
 
 
 @pytest.mark.parametrize(
@@ -315,3 +319,21 @@ def test_proxied_answers_get_our_policy_in_place_of_the_upstreams():
     assert headers.getall("X-Content-Type-Options") == ["nosniff"]
     assert headers.getall("Set-Cookie") == ["a=1; Path=/webapi/x", "b=2; Path=/webapi/x"]
     assert headers["Content-Type"] == "text/html" and "Clear-Site-Data" not in headers
+
+
+def test_the_target_is_the_one_yarl_composes_over_varied_paths_and_queries():
+    """``UpstreamTarget.target`` joins the strings; yarl's URL (aiohttp's client) must write the same."""
+    import random
+
+    rng = random.Random(15)
+    alphabet = "abc/%2F%20+;=&?:@!$'()*,~-._" + "\u00e4\ub370"
+    for endpoint in ("http://m:8091", "https://api.example.com/base/", "http://[::1]:8081/x"):
+        for _ in range(2000):
+            path = "/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))).replace("?", "")
+            query = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+            rest = path + ("?" + query if rng.random() < 0.7 else "")
+            try:
+                built = upstream_target(endpoint, rest)
+            except UnsafePath:
+                continue
+            assert built.target == built.url.raw_path_qs, rest

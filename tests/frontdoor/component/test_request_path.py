@@ -198,13 +198,13 @@ async def test_the_upstream_headers_are_made_while_the_signer_works(stack, monke
     """The signing request leaves first; the headers that need no signature are made while the
     signer (in this process, so it runs only when the front door's request waits) works on it."""
     made: list[str] = []
-    make = upstream_exchange.upstream_headers
+    make = upstream_exchange.upstream_fields
 
     def recorded(*args, **kwargs):
         made.append(kwargs["host"])
         return make(*args, **kwargs)
 
-    monkeypatch.setattr(upstream_exchange, "upstream_headers", recorded)
+    monkeypatch.setattr(upstream_exchange, "upstream_fields", recorded)
     signing = stack.signer.server._handler
     made_at_signing: list[int] = []
 
@@ -221,3 +221,28 @@ async def test_the_upstream_headers_are_made_while_the_signer_works(stack, monke
             assert response.status == 200, await response.text()
             assert await response.json() == {"authorized": "yes", "echo": "overlap"}  # the signature held
     assert made_at_signing == [1] and len(made) == 1  # made once, before the signer signed
+
+
+async def test_a_deployment_of_a_group_one_may_not_read_is_not_disclosed_while_the_manager_is_everyones(stack):
+    """The Manager's deployment takes no look at the caller's grants (anyone logged in may call it: it
+    authorises for itself); any other deployment does, at every request."""
+    async with stack.client() as admin, stack.client() as user:
+        await _login(admin)
+        async with user.post("/server/login", json={"username": "user@lablup.com", "password": "C8qnIo29"}) as r:
+            assert r.status == 200, await r.text()
+        await eventually(_answers(admin, 200), timeout=20, what="signed call")
+        async with admin.post("/api/webapi/groups", json={"name": "SECRET"}) as response:
+            assert response.status == 201, await response.text()
+        hidden = {"name": "hidden", "route_prefix": "/webapi/hidden", "upstreams": ["http://127.0.0.1:9"]}
+        async with admin.post("/api/webapi/groups/SECRET/deployments", json=hidden) as response:
+            assert response.status == 201, await response.text()
+
+        async def known_to_the_front_door() -> bool:  # the admin may: past the check, no signer in SECRET
+            async with admin.get("/webapi/hidden/x") as response:
+                return response.status != 404
+
+        await eventually(known_to_the_front_door, timeout=20, what="the deployment in the front door's snapshot")
+        async with user.get("/webapi/hidden/x") as response:
+            assert response.status == 404, await response.text()
+            assert "hidden" in (await response.json())["title"]
+        await eventually(_answers(user, 200), timeout=20, what="the user's signed call to the Manager")

@@ -4,7 +4,9 @@
            one fast upstream (bench/fast_upstream.py); prints the table of issue #15, a per-process
            table, the command and the machine's facts.  Optional, by --servers: floor-proxy (a
            minimal aiohttp proxy, bench/floor_proxy.py) and floor-signed (the same with one ZeroMQ
-           round trip per request to a minimal signer): the floor of a Python proxy hop.
+           round trip per request to a minimal signer): the floor of a Python proxy hop; and
+           webui-host-1x1 (webui-host with one front door and one signer, everything else on: the
+           floor-signed's own shape, so that the two differ by the product's work alone).
   scaling  webui-host with 1, 2, 4 front-door workers (2 signers), then 1, 2, 4 signers (2 front
            doors), or the whole grid with --grid, against the same upstream.
 
@@ -38,6 +40,7 @@ from bench.webui_host_target import WebuiHost
 
 SERVERS = ("direct", "original", "webui-host")
 FLOORS = ("floor-proxy", "floor-signed")  # optional: the floor of a Python proxy hop (bench/floor_proxy.py)
+FLOOR_SHAPE = "webui-host-1x1"  # optional: webui-host in floor-signed's shape (one front door, one signer)
 
 
 def integers(text: str) -> list[int]:
@@ -51,7 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk before a server's first row")
     parser.add_argument("--connections", type=integers, default=None, help="default 1,16,64 (scaling: 16,64)")
     parser.add_argument(
-        "--servers", default=",".join(SERVERS), help=f"compare: a subset of {','.join(SERVERS + FLOORS)}"
+        "--servers",
+        default=",".join(SERVERS),
+        help=f"compare: a subset of {','.join(SERVERS + FLOORS + (FLOOR_SHAPE,))}",
     )
     parser.add_argument("--workers", type=integers, default=None, help="front-door workers (compare: 2)")
     parser.add_argument("--signers", type=integers, default=None, help="signers (compare: 2)")
@@ -61,7 +66,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write every figure there")
     parser.add_argument("--keep", action="store_true", help="keep the servers' directories and logs (path on stderr)")
     args = parser.parse_args(argv)
-    unknown = set(args.servers.split(",")) - set(SERVERS + FLOORS)
+    unknown = set(args.servers.split(",")) - set(SERVERS + FLOORS + (FLOOR_SHAPE,))
     if unknown:
         parser.error(f"unknown --servers {sorted(unknown)}")
     if args.repeat < 1 or (args.repeat > 1 and args.mode != "compare"):
@@ -93,11 +98,21 @@ def compare(args: argparse.Namespace, upstream: FastUpstream, directory: Path, r
     for floor in (name for name in FLOORS if name in servers):
         target = FloorServer(_subdirectory(directory, floor), upstream.url, signed=floor == "floor-signed")
         results.append(measure_target(target, upstream, args.connections, args.duration, args.warmup))
-    if "webui-host" in servers:
-        workers, signers = (args.workers or [2])[0], (args.signers or [2])[0]
-        target = WebuiHost(_subdirectory(directory, "webui-host"), upstream.url, workers, signers)
+    for name, workers, signers in webui_host_shapes(servers, args.workers, args.signers):
+        target = WebuiHost(_subdirectory(directory, name.replace(" ", "-")), upstream.url, workers, signers, name)
         results.append(measure_target(target, upstream, args.connections, args.duration, args.warmup))
     return results
+
+
+def webui_host_shapes(servers: list[str], workers: list[int] | None, signers: list[int] | None) -> list[tuple]:
+    """(name, front doors, signers) of each webui-host to compare: its defaults (or ``--workers`` and
+    ``--signers``) as "webui-host", and with ``webui-host-1x1`` one front door and one signer."""
+    shapes = []
+    if "webui-host" in servers:
+        shapes.append(("webui-host", (workers or [2])[0], (signers or [2])[0]))
+    if FLOOR_SHAPE in servers:
+        shapes.append(("webui-host 1x1 (floor's shape)", 1, 1))
+    return shapes
 
 
 def scaling(args: argparse.Namespace, upstream: FastUpstream, directory: Path) -> tuple[TargetResult, list]:

@@ -3,7 +3,9 @@ memory and upstream calls while it runs."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -25,6 +27,7 @@ class Row:
     upstream_cpu: float  # seconds used by the fast upstream meanwhile
     upstream_calls: int  # requests the fast upstream answered meanwhile
     busy_elsewhere: float = 0.0  # share of all cores busy with anything else (other users, the harness)
+    busiest_share: float | None = None  # of wrk's connections, on the busiest of several front processes
 
     def per_request_ms(self, seconds: float) -> float:
         return seconds * 1000 / max(self.wrk.requests, 1)
@@ -109,11 +112,18 @@ def _measured_row(
     calls_before = upstream.wait_quiet()
     machine_before = processes.MachineClock.now()
     before = processes.cpu_seconds([*members, upstream_process])
+    split: list[int] = []  # looked at halfway through, when every connection is open
+    look = threading.Timer(
+        duration / 2, lambda: split.extend(processes.connections_per_process(members, kinds, urlsplit(url).port))
+    )
+    look.start()
     outcome = run_wrk(url, headers, count, duration)
+    look.join()
     after = processes.cpu_seconds([*members, upstream_process])
     machine = processes.MachineClock.now().since(machine_before)
     calls = upstream.wait_quiet() - calls_before
     upstream_used = after.pop(upstream_process.pid) - before.pop(upstream_process.pid)
     by_kind = processes.cpu_by_kind(before, after, kinds) if members else {"upstream": upstream_used}
     ours = sum(by_kind.values()) + (upstream_used if members else 0.0)
-    return Row(count, outcome, by_kind, upstream_used, calls, machine.share_elsewhere(ours))
+    share = processes.busiest_share(split)
+    return Row(count, outcome, by_kind, upstream_used, calls, machine.share_elsewhere(ours), share)

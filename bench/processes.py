@@ -73,6 +73,31 @@ def describe(processes: Iterable[psutil.Process]) -> dict[int, str]:
     return kinds
 
 
+SERVING_KINDS = ("frontdoor", "worker")  # processes that share the listening port (SO_REUSEPORT, forked)
+
+
+def busiest_share(connections_per_process: list[int]) -> float | None:
+    """The share of the client's connections held by the process holding most of them, where several
+    processes serve one port (how the kernel split wrk's connections varies from run to run, and CPU
+    per request with it); None with one serving process or none connected."""
+    total = sum(connections_per_process)
+    return max(connections_per_process) / total if len(connections_per_process) > 1 and total else None
+
+
+def connections_per_process(processes: Iterable[psutil.Process], kinds: dict[int, str], port: int) -> list[int]:
+    """Established TCP connections on local ``port`` held by each serving process (``SERVING_KINDS``)."""
+    counts = []
+    for process in processes:
+        if kinds.get(process.pid) not in SERVING_KINDS:
+            continue
+        try:
+            held = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        counts.append(sum(1 for c in held if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port))
+    return counts
+
+
 def cpu_seconds(processes: Iterable[psutil.Process]) -> dict[int, float]:
     """pid -> user + system seconds so far."""
     used = {}

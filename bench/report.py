@@ -65,6 +65,9 @@ def _figures(count: int) -> list[Figure]:
     def elsewhere(r, _d):
         return [x.busy_elsewhere] if (x := _row(r, count)) else None
 
+    def split(r, _d):
+        return [x.busiest_share] if (x := _row(r, count)) and x.busiest_share is not None else None
+
     def upstream(r, _d):
         return [x.upstream_calls_per_request, x.per_request_ms(x.upstream_cpu)] if (x := _row(r, count)) else None
 
@@ -85,6 +88,7 @@ def _figures(count: int) -> list[Figure]:
         replace(both_errors, direct=both_errors),
         replace(busy_elsewhere, direct=busy_elsewhere),
         Figure(f"c={count} upstream calls / CPU ms per proxied request", upstream, "{} / {}", (".2f", ".2f")),
+        Figure(f"c={count} wrk's connections on the busiest front process", split, "{}", (".0%",)),
     ]
 
 

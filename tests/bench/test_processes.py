@@ -1,8 +1,19 @@
 """Sorting a server's processes into kinds and summing their CPU and memory (pure parts)."""
 
+import socket
+
+import psutil
 import pytest
 
-from bench.processes import MachineClock, MemoryPeaks, cpu_by_kind, is_store, kind_of
+from bench.processes import (
+    MachineClock,
+    MemoryPeaks,
+    busiest_share,
+    connections_per_process,
+    cpu_by_kind,
+    is_store,
+    kind_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +89,26 @@ def test_machine_clock_differences():
     assert (later.busy, later.wall, later.children) == (2.5, 3.0, 1.5)
     now = MachineClock.now()
     assert now.busy > 0 and now.wall > 0
+
+
+@pytest.mark.parametrize(
+    ("split", "share"),
+    [([10, 6], 0.625), ([16, 0], 1.0), ([8, 8], 0.5), ([16], None), ([0, 0], None), ([], None)],
+)
+def test_the_busiest_front_process_share_of_the_connections(split, share):
+    assert busiest_share(split) == share
+
+
+def test_connections_are_counted_per_serving_process_on_the_port_only():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    accepted = [listener.accept()[0] for _ in clients]
+    try:
+        me = psutil.Process()
+        assert connections_per_process([me], {me.pid: "frontdoor"}, port) == [3]
+        assert connections_per_process([me], {me.pid: "signer"}, port) == []  # not a serving kind
+        assert connections_per_process([me], {me.pid: "worker"}, port + 1 if port < 65535 else port - 1) == [0]
+    finally:
+        for sock in [*clients, *accepted, listener]:
+            sock.close()

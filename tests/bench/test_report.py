@@ -148,3 +148,12 @@ def test_default_concurrencies_per_mode_and_unknown_servers_are_refused():
         parse_args(["compare", "--servers", "direct,nginx"])
     with pytest.raises(SystemExit):
         parse_args(["scaling", "--repeat", "2"])
+
+
+def test_the_busiest_front_process_share_shows_where_several_serve_and_a_dash_elsewhere():
+    split, single = proxied(), proxied()
+    split.rows[16].busiest_share = 0.75
+    single.name = "one front door"
+    table = table_of(comparison_table([[direct(), split, single]]))
+    row = table["c=16 wrk's connections on the busiest front process"]
+    assert (row[DIRECT], row["webui-host"], row["one front door"]) == ("-", "75%", "-")

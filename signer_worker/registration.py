@@ -9,6 +9,7 @@ import logging
 from contract.config import Config
 from contract.etcd_layout import AgentRecord, agent_key
 from service_runtime.etcd import EtcdClient, Lease, etcd_client
+from service_runtime.event_wait import set_within
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,9 @@ class AgentRegistration:
             try:
                 await self._register(ttl)
                 while True:
-                    try:
-                        await asyncio.wait_for(self._changed.wait(), ttl / 3)
+                    if await set_within(self._changed, ttl / 3):
                         self._changed.clear()
                         await self._client.put(self._key, self.record.to_json(), lease=self._lease)
-                    except TimeoutError:
-                        pass
                     reply = await self._lease.refresh()
                     if reply is None or reply.TTL <= 0:
                         raise ConnectionError("lease expired")

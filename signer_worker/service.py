@@ -18,6 +18,7 @@ from contract.messages import Envelope
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, rid_of, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, STORE_DOWN_FAULT, GroupsSnapshot
 from service_runtime.channel_server import RouterServer
+from service_runtime.event_wait import set_within
 from service_runtime.instruments import Instruments
 from service_runtime.invalidation import StoreUnavailable
 from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_shared_key
@@ -317,10 +318,7 @@ class SignerService:
             else:
                 self.registration.report(sync.state, sync.fault, sync.generation, sync.serving)
             self._readiness_changed.clear()
-            try:
-                await asyncio.wait_for(self._readiness_changed.wait(), READINESS_INTERVAL)
-            except TimeoutError:
-                pass
+            await set_within(self._readiness_changed, READINESS_INTERVAL)
 
 
 def _rid(item: dict) -> int:

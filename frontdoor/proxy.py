@@ -238,10 +238,7 @@ class DeploymentProxy:
         tracing = front.tracing
         if not tracing.enabled:  # no span to open, no trace context to send
             signing = self._signing_request(request, deployment, target, raw_rest, session_id, _NO_TRACE)
-            try:
-                return await front.signers.sign(signing, deployment, meanwhile)
-            except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
-                return _refusal_answer(exc)
+            return await self._signature_or_refusal(signing, deployment, meanwhile)
         attributes = {
             "rpc.system": "webui-host",
             "rpc.service": "signer",
@@ -251,12 +248,18 @@ class DeploymentProxy:
         with tracing.client_span("signer/sign", attributes) as span:
             trace = tracing.propagation_headers()  # this span's context: the signer's span joins it
             signing = self._signing_request(request, deployment, target, raw_rest, session_id, trace)
-            try:
-                return await front.signers.sign(signing, deployment, meanwhile)
-            except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
-                refusal = _refusal_answer(exc)
-                tracing.error(span, f"refused_{refusal.status}")
-                return refusal
+            signed = await self._signature_or_refusal(signing, deployment, meanwhile)
+            if not isinstance(signed, dict):
+                tracing.error(span, f"refused_{signed.status}")
+            return signed
+
+    async def _signature_or_refusal(
+        self, signing: SigningRequest, deployment: Deployment, meanwhile
+    ) -> dict[str, str] | web.Response:
+        try:
+            return await self._front.signers.sign(signing, deployment, meanwhile)
+        except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
+            return _refusal_answer(exc)
 
     def _signing_request(
         self,

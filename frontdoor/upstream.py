@@ -325,6 +325,15 @@ def merge_fields(fields: Fields, extra: Mapping[str, str]) -> None:
         fields[name.lower()] = (name, value)
 
 
+def with_signature(fields: Fields, signed: Mapping[str, str], trace: Mapping[str, str] | None = None) -> Fields:
+    """``fields`` (``upstream_fields``) with the trace context, then the signature, merged in (the
+    signature replaces a browser's header of the same name): what goes upstream."""
+    if trace:
+        merge_fields(fields, trace)
+    merge_fields(fields, signed)
+    return fields
+
+
 def upstream_headers(
     incoming: CIMultiDictProxy[str],
     *,
@@ -352,10 +361,7 @@ def upstream_headers(
         withheld_cookies=withheld_cookies,
         request_id=request_id,
     )
-    if trace:
-        merge_fields(fields, trace)
-    merge_fields(fields, signed)
-    return CIMultiDict(fields.values())
+    return CIMultiDict(with_signature(fields, signed, trace).values())
 
 
 def _bare_cookie_name(name: str) -> str:

@@ -31,8 +31,8 @@ from frontdoor.upstream import (
     UpstreamTarget,
     cookie_rules,
     downstream_headers,
-    merge_fields,
     upstream_fields,
+    with_signature,
 )
 from frontdoor.upstream_wire import AnswerLate, ConnectionLost, MalformedAnswer, UpstreamConnection
 from service_runtime.instruments import Labelled
@@ -218,10 +218,7 @@ class Prework:
         """The fields as ``upstream_headers`` makes them, signature last (replacing in place a header
         of the same name), then the decoded body's ``Content-Length``: what the lean client writes."""
         self.run()
-        fields = self._fields
-        if trace:
-            merge_fields(fields, trace)
-        merge_fields(fields, signed)
+        fields = with_signature(self._fields, signed, trace)
         decoded = decoded_body(self._request)
         if decoded is not None:  # the browser's Content-Length was the encoded body's
             fields["content-length"] = ("Content-Length", str(len(decoded)))

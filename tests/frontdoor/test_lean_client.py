@@ -124,15 +124,27 @@ async def test_nothing_listening_is_not_connected():
     client.close()
 
 
+class Mute:
+    """A TCP server that accepts and never answers, not even a TLS handshake; what it accepted is closed
+    at its end (dropped, each left an unclosed transport to the loop's end: ResourceWarnings)."""
+
+    async def __aenter__(self) -> int:
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server = await asyncio.start_server(lambda _reader, writer: self._writers.append(writer), "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def __aexit__(self, *_exc) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
 async def test_a_connect_that_hangs_is_a_connect_timeout():
     client = LeanClient(limit=1, tls=client_tls(True), connect_timeout=lambda: 0.2)
-    tls_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never handshakes
-    port = tls_server.sockets[0].getsockname()[1]
-    try:
+    async with Mute() as port:
         with pytest.raises(ConnectTimeout):
             await _fetch(client, f"https://127.0.0.1:{port}")
-    finally:
-        tls_server.close()
     client.close()
 
 
@@ -183,16 +195,23 @@ class SlowServer:
     def __init__(self, head_after: float | None, body_after: float = 0.0):
         self.head_after, self.body_after = head_after, body_after
         self.connections = self.closed_by_client = 0
+        self._writers: list[asyncio.StreamWriter] = []
 
     async def __aenter__(self) -> str:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def __aexit__(self, *_exc) -> None:
+        # Its connections too (Python 3.11's Server has no close_clients()): one the client still pools
+        # was left to the loop's end ("unclosed transport", "loop is closed" ResourceWarnings).
+        for writer in self._writers:
+            writer.close()
         self._server.close()
+        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.append(writer)
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
@@ -256,13 +275,9 @@ async def test_waiting_for_a_free_connection_counts_against_the_deadline():
 
 async def test_connecting_counts_against_the_deadline():
     client = LeanClient(limit=1, tls=client_tls(True), connect_timeout=lambda: 5.0)
-    tls_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never handshakes
-    port = tls_server.sockets[0].getsockname()[1]
-    try:
+    async with Mute() as port:
         with pytest.raises(AnswerLate):
             await send(client, "GET", URL(f"https://127.0.0.1:{port}"), "/x", HOST, deadline=_in(0.2))
-    finally:
-        tls_server.close()
     client.close()
 
 

@@ -16,7 +16,7 @@ The asker pauses ``--pause-us`` between requests so that the server sleeps and i
 message, as a signer at c=1 is.  Printed per variant: the server process's CPU (every thread) per
 message, best of ``--repeat`` runs, in µs; variants alternate within each repeat.
 
-Usage: .venv/bin/python -m bench.signer_serving [--requests 2000] [--repeat 5] [--pause-us 300]
+Usage: .venv/bin/python -m bench.signer_serving [--requests 2000] [--repeat 5] [--pause-us 300] [--variants loop]
 """
 
 from __future__ import annotations
@@ -134,11 +134,11 @@ def ask(endpoint: str, server: psutil.Process, requests: int, pause: float) -> f
     return spent / requests * 1e6
 
 
-def measure(requests: int, repeat: int, pause: float) -> dict[str, float]:
-    best = {variant: float("inf") for variant in VARIANTS}
+def measure(requests: int, repeat: int, pause: float, variants: tuple[str, ...] = VARIANTS) -> dict[str, float]:
+    best = {variant: float("inf") for variant in variants}
     with tempfile.TemporaryDirectory() as directory:
         for run in range(repeat):
-            for variant in VARIANTS[run % len(VARIANTS) :] + VARIANTS[: run % len(VARIANTS)]:
+            for variant in variants[run % len(variants) :] + variants[: run % len(variants)]:
                 endpoint = f"ipc://{directory}/{variant}.sock"
                 child = subprocess.Popen([sys.executable, "-m", "bench.signer_serving", "--serve", variant, endpoint])
                 try:
@@ -155,12 +155,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pause-us", type=float, default=300)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     parser.add_argument("--serve", nargs=2, metavar=("VARIANT", "ENDPOINT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve)
         return
-    print(json.dumps({"server_cpu_us_per_message": measure(args.requests, args.repeat, args.pause_us / 1e6)}))
+    print(
+        json.dumps(
+            {
+                "server_cpu_us_per_message": measure(
+                    args.requests, args.repeat, args.pause_us / 1e6, tuple(args.variants.split(","))
+                )
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

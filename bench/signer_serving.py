@@ -72,6 +72,9 @@ class _BlockingLink:
     def send(self, frames: list[bytes]) -> None:
         self.socket.send_multipart(frames, zmq.NOBLOCK)
 
+    def send_routed(self, identity: bytes, frame: bytes) -> None:
+        self.socket.send_multipart([identity, frame], zmq.NOBLOCK)
+
 
 def _serve_blocking(endpoint: str, echo: bool) -> None:
     import zmq.asyncio
@@ -113,6 +116,7 @@ def ask(endpoint: str, server: psutil.Process, requests: int, pause: float) -> f
     context = zmq.Context()
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.RCVTIMEO, 5000)  # a server that failed ends the run (zmq.Again), not hangs it
     socket.connect(endpoint)
     sealer = MessageSealer(KEY, 10.0)
     item = REQUEST.to_item()

@@ -64,7 +64,7 @@ class FloorServer:
             command.append("--reuse-port")
         self._proxies = [self._launch("bench.floor_proxy", *command) for _ in range(self._proxy_count)]
         answered = wait_first_proxied_answer(self.base_url, started, self._proxies[0])
-        for proxy in self._proxies[1:]:  # the port is shared: measure only once each of them takes connections
+        for proxy in self._proxies:  # the port is shared: the first answer may have come from any of them
             listens = functools.partial(self._listens, proxy)
             eventually_sync(listens, timeout=30, interval=0.02, what="a floor proxy listening")
         return answered

@@ -16,6 +16,7 @@ import psutil
 
 from bench import processes
 from bench.targets import FastUpstream
+from tests.support.polling import eventually_sync
 from tests.support.stack import RunningStack, StackPorts
 
 # The only setting changed from the defaults besides ports and paths: wrk sends far more than 3,000
@@ -61,6 +62,7 @@ class WebuiHost:
     ):
         self.name = name
         self.settings = f"{workers} front-door workers, {signers} signers, embedded Redis + etcd"
+        self._workers = workers
         self._stack = RunningStack(
             directory,
             config_writer=lambda where, ports: bench_config(where, ports, upstream_url, workers, signers),
@@ -74,8 +76,24 @@ class WebuiHost:
         # afterwards adds a millisecond or two).
         self._stack.start(timeout=90.0, poll_interval=0.05)
         seconds = time.monotonic() - started
+        # Later front doors start once one serves: measure only when all of them take connections, or
+        # wrk's connections all go to the first (the count a start takes is the figure above).
+        eventually_sync(self._all_front_doors_listen, timeout=60, interval=0.05, what="every front door listening")
         self._seen = self.processes()
         return seconds
+
+    def _all_front_doors_listen(self) -> bool:
+        port = self._stack.ports.frontdoor
+        members = self.processes()
+        kinds = processes.describe(members)
+        listening = 0
+        for process in members:
+            if kinds.get(process.pid) != "frontdoor":
+                continue
+            with contextlib.suppress(psutil.Error):
+                held = process.net_connections(kind="tcp")
+                listening += any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in held)
+        return listening == self._workers
 
     def processes(self) -> list[psutil.Process]:
         pid = self._stack.launcher_pid

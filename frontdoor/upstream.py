@@ -382,8 +382,10 @@ class CookieRules:
     own_path: frozenset[str]  # cookies this upstream sets with its own Path (the Manager's SSO token)
 
 
-@functools.lru_cache(maxsize=256)  # asked twice per proxied request; a handful of deployments and names
-def cookie_rules(session_cookie: str, auth_token_cookie: str, route_prefix: str, *, manager: bool) -> CookieRules:
+# Asked per proxied request; a handful of deployments and names.  Called positionally there: a keyword
+# makes lru_cache's key a longer tuple with a marker (0.42-0.51 against 0.22 µs a call).
+@functools.lru_cache(maxsize=256)
+def cookie_rules(session_cookie: str, auth_token_cookie: str, route_prefix: str, manager: bool) -> CookieRules:
     """The Manager gets every browser cookie but ours; another upstream never gets the SSO token either."""
     ours, token = _bare_cookie_name(session_cookie), _bare_cookie_name(auth_token_cookie)
     if manager:

@@ -77,7 +77,7 @@ class UpstreamExchange:
             config.session.cookie_name,
             config.api.auth_token_name,
             deployment.route_prefix,
-            manager=deployment.name == MANAGER_DEPLOYMENT,
+            deployment.name == MANAGER_DEPLOYMENT,  # manager (positional: lru_cache's cheaper key)
         )
 
     def prework(self, request: web.Request, target: UpstreamTarget, deployment: Deployment) -> Prework:

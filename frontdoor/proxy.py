@@ -19,7 +19,7 @@ from aiohttp import web
 from contract.requests import SigningRequest
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
-from frontdoor.context import FrontDoor, caller_of, session_cookie_value
+from frontdoor.context import UNREAD, FrontDoor, caller_of, session_cookie_value
 from frontdoor.encoded_body import carries_encoded_body, decode_proxied_body
 from frontdoor.endpoint_probe import record
 from frontdoor.observability import REQUEST_ID_KEY, TRACE_ID_KEY, USER_ID_KEY
@@ -130,7 +130,9 @@ class DeploymentProxy:
                 details="The pipeline server gets an X-BackendAI-SSO token with every request.",
             )
         session_id = session_cookie_value(request, front.config)
-        record = await front.session(request)
+        record = front.known_session(request)
+        if record is UNREAD:
+            record = await front.session(request)
         if record is None:
             return problems.unauthorized()
         request[USER_ID_KEY] = record.user_id
@@ -158,7 +160,9 @@ class DeploymentProxy:
     async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
         front = self._front
         session_id = session_cookie_value(request, front.config)
-        record = await front.session(request)
+        record = front.known_session(request)  # (the guard looked it up: no coroutine to ask again)
+        if record is UNREAD:
+            record = await front.session(request)
         if record is None:
             return problems.unauthorized()
         # (the Manager: may_call's answer is yes whoever calls, so the caller and group are not looked up)

@@ -10,6 +10,8 @@ Items:
 - ``manager_deployment``: ``FrontDoor.deployment("manager")``: main's tuple of the endpoints and of the
   source per call against the part-by-part comparison.
 - ``cookie_rules``: ``UpstreamExchange.cookie_rules``' memo asked with a keyword (main) and positionally.
+- ``answer_headers``: ``downstream_headers`` of a Manager's five-header answer: each name lower-cased and
+  tested (main) against its kind remembered by name.
 - ``known_session``: the proxy's look at the session the guard read: a coroutine made and awaited
   (``FrontDoor.session``, main) against ``known_session`` called.
 - ``frames``: a proxied request's coroutines from the request chain to the call that waits, suspended
@@ -98,6 +100,37 @@ def cookie_rules():
     deployment = manager_deployment(("http://127.0.0.1:8081",), "DEFAULT")
     assert old_exchange.cookie_rules(deployment) == new_exchange.cookie_rules(deployment)
     return (lambda: old_exchange.cookie_rules(deployment)), (lambda: new_exchange.cookie_rules(deployment))
+
+
+@item
+def answer_headers():
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from frontdoor import upstream
+
+    old_upstream = load_baseline("baseline_upstream", "frontdoor/upstream.py")
+    rules = upstream.cookie_rules("AIOHTTP_SESSION", "sToken", "/func", True)
+    old_rules = old_upstream.cookie_rules("AIOHTTP_SESSION", "sToken", "/func", manager=True)
+    arrived = CIMultiDictProxy(  # a Manager's answer head (aiohttp's server), as the lean client parses it
+        CIMultiDict(
+            [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Content-Length", "2"),
+                ("Date", "Mon, 30 Nov 2026 09:30:00 GMT"),
+                ("Server", "Python/3.11 aiohttp/3.14.0"),
+                ("X-Request-ID", "0123456789abcdef"),
+            ]
+        )
+    )
+
+    def old():
+        return old_upstream.downstream_headers(arrived, cookies=old_rules)
+
+    def new():
+        return upstream.downstream_headers(arrived, cookies=rules)
+
+    assert list(old().items()) == list(new().items())
+    return old, new
 
 
 class _Front:

@@ -168,7 +168,7 @@ class DeploymentProxy:
             return self._proxy_after_reads(request, deployment, raw_rest, record)
         refusal = self._refusal(request, deployment, record)
         if refusal is not None:
-            return _answered(refusal)
+            return problems.answered(refusal)
         return self._attempts(request, deployment, raw_rest, record)
 
     async def _proxy_after_reads(
@@ -337,11 +337,6 @@ class DeploymentProxy:
             traceparent=trace.get("traceparent", ""),
             tracestate=trace.get("tracestate", ""),
         )
-
-
-async def _answered(answer: web.Response) -> web.Response:
-    """An answer made already, as the awaitable a handler's callee returns."""
-    return answer
 
 
 def _refusal_answer(exc: Exception) -> web.Response:

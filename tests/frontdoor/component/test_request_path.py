@@ -274,8 +274,9 @@ def _ours(chain: list[str], until: str) -> list[str]:
 
 async def test_a_proxied_request_waits_through_few_frames_of_the_front_doors_own(stack):
     """While the signer works and while the Manager answers, a proxied request with a known session is
-    suspended through the chain, the guard, the route's handler, the attempts and the call that waits:
-    no frame of a function that only passes an awaitable on (each is resumed again per suspension)."""
+    suspended through the chain, the route's handler, the attempts and the call that waits: no frame of
+    a function that only passes an awaitable on (the guard, ``_proxy``, ``_signed_headers``,
+    ``_exchange``: each would be resumed again per suspension)."""
     signing = stack.signer.server._handler
     at_signing: list[list[str]] = []
     at_manager: list[list[str]] = []
@@ -295,12 +296,7 @@ async def test_a_proxied_request_waits_through_few_frames_of_the_front_doors_own
         stack.manager_hooks.append(manager_records)
         async with client.get("/func/auth?echo=frames") as response:
             assert response.status == 200, await response.text()
-    handler = [
-        "RequestChain.handle",
-        "Security.guard",
-        "DeploymentProxy.handle_manager",
-        "DeploymentProxy._to_an_endpoint",
-    ]
+    handler = ["RequestChain.handle", "DeploymentProxy.handle_manager", "DeploymentProxy._to_an_endpoint"]
     assert [_ours(chain, "SignerPool.") for chain in at_signing] == [
         handler + ["DeploymentProxy._attempts.<locals>.sign", "DeploymentProxy._signature_or_refusal"]
     ]

@@ -16,7 +16,7 @@ Items:
   (``FrontDoor.session``, main) against ``known_session`` called.
 - ``frames``: a proxied request's coroutines from the request chain to the call that waits, suspended
   once while the signer works and once while the Manager answers: main's 8 + 7 frames of ours against
-  6 + 5 (the signer pool's three and the lean client's one below them in both), a synthetic chain of
+  5 + 4 (the signer pool's three and the lean client's one below them in both), a synthetic chain of
   coroutines that only await the next.
 
 Usage: .venv/bin/python -m bench.fdcuts [--repeats 15] [--batch 20000] [--baseline DIR] [ITEM ...]
@@ -185,19 +185,16 @@ async def _through(depth: int, leaf):
     return await (_through(depth - 1, leaf) if depth > 1 else leaf())
 
 
-def _request(ours_signing: int, ours_upstream: int):
-    """The request's coroutine: ``ours_*`` frames of ours above the signer pool's three and the lean
-    client's one, each suspended once; the frames above ``_to_an_endpoint`` are shared by both waits."""
-    shared = ours_signing - 2  # handle, guard, handler (, _proxy), _to_an_endpoint
+def _request(shared: int, signing: int, upstream: int):
+    """The request's coroutine: ``shared`` frames above the attempts' (``_to_an_endpoint``), ``signing``
+    of ours below it above the signer pool's three, ``upstream`` of ours above the lean client's one;
+    each wait suspended once."""
 
     async def attempts():
-        await _through(ours_signing - shared + 3, _waits)  # sign (, _signed_headers), _signature_or_refusal
-        return await _through(ours_upstream - shared + 1, _waits)  # (_exchange,) exchange; send_wire
+        await _through(signing + 3, _waits)
+        return await _through(upstream + 1, _waits)
 
-    async def top():
-        return await _through(shared, attempts)
-
-    return top()
+    return _through(shared, attempts)
 
 
 def _drive(coroutine) -> None:
@@ -210,7 +207,9 @@ def _drive(coroutine) -> None:
 
 @item
 def frames():
-    return (lambda: _drive(_request(8, 7))), (lambda: _drive(_request(6, 5)))
+    # main: handle, guard, handle_manager, _proxy | sign, _signed_headers, _signature_or_refusal | _exchange,
+    # exchange; now: handle, handle_manager | sign, _signature_or_refusal | exchange
+    return (lambda: _drive(_request(4, 3, 2))), (lambda: _drive(_request(2, 2, 1)))
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ Items:
 - ``cookie_rules``: ``UpstreamExchange.cookie_rules``' memo asked with a keyword (main) and positionally.
 - ``answer_headers``: ``downstream_headers`` of a Manager's five-header answer: each name lower-cased and
   tested (main) against its kind remembered by name.
+- ``small_answer``: a small answer all there with its head made into the browser's answer: through
+  ``_relay``'s and ``read``'s coroutines (main) against ``arrived_body`` called.
 - ``known_session``: the proxy's look at the session the guard read: a coroutine made and awaited
   (``FrontDoor.session``, main) against ``known_session`` called.
 - ``frames``: a proxied request's coroutines from the request chain to the call that waits, suspended
@@ -130,6 +132,33 @@ def answer_headers():
         return upstream.downstream_headers(arrived, cookies=rules)
 
     assert list(old().items()) == list(new().items())
+    return old, new
+
+
+@item
+def small_answer():
+    from multidict import CIMultiDict
+
+    from frontdoor.security_headers import RelayedAnswer
+    from frontdoor.upstream_wire import UpstreamConnection
+
+    connection = UpstreamConnection()
+    connection._complete, connection._paused = True, False
+    headers = CIMultiDict([("Content-Type", "application/json")])
+
+    async def relay():  # main: ``LeanExchange._relay``'s small path, ``read()`` awaited
+        body = await connection.read()
+        return RelayedAnswer(status=200, reason="OK", body=body, headers=headers)
+
+    def old():
+        connection._chunks.append(b'{"authorized": "yes", "echo": "bench"}')
+        return frontcuts_run(relay())
+
+    def new():
+        connection._chunks.append(b'{"authorized": "yes", "echo": "bench"}')
+        body = connection.arrived_body()
+        return RelayedAnswer(status=200, reason="OK", body=body, headers=headers)
+
     return old, new
 
 

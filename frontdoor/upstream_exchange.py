@@ -349,6 +349,10 @@ class LeanExchange:
             return problems.bad_gateway()
         try:
             headers = downstream_headers(connection.headers, cookies=cookies)
+            length = connection.length
+            body = connection.arrived_body() if length is not None and length <= SMALL_BODY else None
+            if body is not None:  # (nearly every API answer: no coroutine to read what is there)
+                return RelayedAnswer(status=connection.status, reason=connection.reason, body=body, headers=headers)
             return await self._relay(request, connection, headers, target)
         finally:
             self._client.release(connection, target.endpoint)

@@ -18,7 +18,7 @@ Items:
   (``FrontDoor.session``, main) against ``known_session`` called.
 - ``frames``: a proxied request's coroutines from the request chain to the call that waits, suspended
   once while the signer works and once while the Manager answers: main's 8 + 7 frames of ours against
-  5 + 4 (the signer pool's three and the lean client's one below them in both), a synthetic chain of
+  4 + 4 (the signer pool's three and the lean client's one below them in both), a synthetic chain of
   coroutines that only await the next.
 
 Usage: .venv/bin/python -m bench.fdcuts [--repeats 15] [--batch 20000] [--baseline DIR] [ITEM ...]
@@ -237,8 +237,8 @@ def _drive(coroutine) -> None:
 @item
 def frames():
     # main: handle, guard, handle_manager, _proxy | sign, _signed_headers, _signature_or_refusal | _exchange,
-    # exchange; now: handle, handle_manager | sign, _signature_or_refusal | exchange
-    return (lambda: _drive(_request(4, 3, 2))), (lambda: _drive(_request(2, 2, 1)))
+    # exchange; now: handle, handle_manager | _signature_or_refusal | exchange
+    return (lambda: _drive(_request(4, 3, 2))), (lambda: _drive(_request(2, 1, 1)))
 
 
 def main() -> None:

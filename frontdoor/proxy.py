@@ -209,15 +209,13 @@ class DeploymentProxy:
         front = self._front
         session_id = session_cookie_value(request, front.config)
 
-        async def sign(target: UpstreamTarget, meanwhile) -> dict[str, str] | web.Response:
-            signed = (
-                {}
-                if deployment.signing == SigningMode.NONE
-                else await self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile)
-            )
-            if isinstance(signed, dict):  # (not an answer: a Response is an ABC, dearer to test for)
+        def sign(target: UpstreamTarget, meanwhile) -> Awaitable[dict[str, str] | web.Response]:
+            """The attempt's signature to await (the session's expiry slid once it is signed); not a
+            coroutine itself: the signing call's is returned, one frame less while the signer works."""
+            if deployment.signing == SigningMode.NONE:
                 front.sessions.keep_alive(session_id, record)
-            return signed
+                return problems.answered({})
+            return self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile, record)
 
         return self._to_an_endpoint(request, deployment, raw_rest, sign, session_id)
 
@@ -266,14 +264,15 @@ class DeploymentProxy:
         raw_rest: str,
         session_id: str | None,
         meanwhile=None,
+        record: SessionRecord | None = None,
     ) -> Awaitable[dict[str, str] | web.Response]:
         """A signer's headers for this attempt, to await; or, not signed, the answer the browser gets
         instead.  (Not a coroutine itself: with tracing off the signing call's is returned, one frame
         less to pass through when the signer's reply resumes the request.)"""
         if not self._front.tracing.enabled:  # no span to open, no trace context to send
             signing = self._signing_request(request, deployment, target, raw_rest, session_id, _NO_TRACE)
-            return self._signature_or_refusal(signing, deployment, meanwhile)
-        return self._traced_signed_headers(request, deployment, target, raw_rest, session_id, meanwhile)
+            return self._signature_or_refusal(signing, deployment, meanwhile, record)
+        return self._traced_signed_headers(request, deployment, target, raw_rest, session_id, meanwhile, record)
 
     async def _traced_signed_headers(
         self,
@@ -283,8 +282,10 @@ class DeploymentProxy:
         raw_rest: str,
         session_id: str | None,
         meanwhile,
+        record: SessionRecord | None,
     ) -> dict[str, str] | web.Response:
-        """``_signed_headers`` inside a client span whose trace context travels in the signing item."""
+        """``_signed_headers`` inside a client span whose trace context travels in the signing item (the
+        session's expiry slid after it: the touch's task is not made in the span's context)."""
         tracing = self._front.tracing
         attributes = {
             "rpc.system": "webui-host",
@@ -298,15 +299,22 @@ class DeploymentProxy:
             signed = await self._signature_or_refusal(signing, deployment, meanwhile)
             if not isinstance(signed, dict):
                 tracing.error(span, f"refused_{signed.status}")
-            return signed
+        if record is not None and isinstance(signed, dict):
+            self._front.sessions.keep_alive(session_id, record)
+        return signed
 
     async def _signature_or_refusal(
-        self, signing: SigningRequest, deployment: Deployment, meanwhile
+        self, signing: SigningRequest, deployment: Deployment, meanwhile, record: SessionRecord | None = None
     ) -> dict[str, str] | web.Response:
+        """The signer's headers, or the answer refusing the request; ``record``: the session whose expiry
+        a signed request slides (``SessionReader.keep_alive``)."""
         try:
-            return await self._front.signers.sign(signing, deployment, meanwhile)
+            signed = await self._front.signers.sign(signing, deployment, meanwhile)
         except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
             return _refusal_answer(exc)
+        if record is not None:
+            self._front.sessions.keep_alive(signing.session_id, record)
+        return signed
 
     def _signing_request(
         self,

@@ -16,7 +16,7 @@ from aiohttp import web
 from contract.config import parse_config
 from devstack.app import create_app
 from frontdoor import upstream_exchange
-from frontdoor.app import build_app
+from frontdoor.app import FRONT_DOOR, build_app
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
@@ -38,8 +38,9 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 class Stack:
-    def __init__(self, base_url: str, signer: SignerService, manager_saw: list, manager_hooks: list):
+    def __init__(self, base_url: str, signer: SignerService, manager_saw: list, manager_hooks: list, front=None):
         self.base_url = base_url
+        self.front = front  # the front door's shared parts (frontdoor.context.FrontDoor)
         self.signer = signer
         self.manager_saw = manager_saw  # the headers of every request the Manager received
         self.manager_hooks = manager_hooks  # called with each request the Manager receives, as it arrives
@@ -90,8 +91,9 @@ async def stack():
     front_runner = None
     try:
         await eventually(lambda: signer._bound, timeout=20, what="signer bound")
-        front_runner, base_url = await _serve(build_app(settings, Instruments()))
-        yield Stack(base_url, signer, manager_saw, manager_hooks)
+        front_app = build_app(settings, Instruments())
+        front_runner, base_url = await _serve(front_app)
+        yield Stack(base_url, signer, manager_saw, manager_hooks, front_app[FRONT_DOOR])
     finally:
         if front_runner is not None:
             await front_runner.cleanup()
@@ -298,6 +300,29 @@ async def test_a_proxied_request_waits_through_few_frames_of_the_front_doors_own
             assert response.status == 200, await response.text()
     handler = ["RequestChain.handle", "DeploymentProxy.handle_manager", "DeploymentProxy._to_an_endpoint"]
     assert [_ours(chain, "SignerPool.") for chain in at_signing] == [
-        handler + ["DeploymentProxy._attempts.<locals>.sign", "DeploymentProxy._signature_or_refusal"]
+        handler + ["DeploymentProxy._signature_or_refusal"]
     ]
     assert [_ours(chain, "LeanClient.") for chain in at_manager] == [handler + ["LeanExchange.exchange"]]
+
+
+async def test_a_signed_request_slides_its_sessions_expiry(stack):
+    """A signed request asks the session daemon to slide the session's expiry (at most once per
+    ``touch_interval``, here 0: every request)."""
+    config, sessions = stack.signer.config, stack.front.sessions
+    touch, touched = sessions._touch, []
+
+    async def recording(session_id):
+        touched.append(session_id)
+        return await touch(session_id)
+
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        config.session.touch_interval = 0.0  # what a reload applies in place, then its hook
+        sessions.reload(config)
+        sessions._touch = recording
+        async with client.get("/func/auth?echo=touch") as response:
+            assert response.status == 200, await response.text()
+        await eventually(lambda: len(touched) == 1, timeout=5, what="the session touched")
+        cookie = next(c for c in client.cookie_jar if c.key == config.session.cookie_name)
+        assert touched == [cookie.value]

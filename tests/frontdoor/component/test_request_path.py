@@ -326,3 +326,21 @@ async def test_a_signed_request_slides_its_sessions_expiry(stack):
         await eventually(lambda: len(touched) == 1, timeout=5, what="the session touched")
         cookie = next(c for c in client.cookie_jar if c.key == config.session.cookie_name)
         assert touched == [cookie.value]
+
+
+async def test_with_rate_limits_off_the_proxy_reads_the_session_the_guard_did_not(stack):
+    """The guard reads the session for the rate limit; with limits off it does not, and a session that
+    memory cannot vouch for yet (just logged in) is read by the proxy itself."""
+    config = stack.signer.config
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        config.security.rate_limit.enabled = False  # reloadable: read at each request
+        try:
+            async with stack.client() as fresh:
+                await _login(fresh)
+                async with fresh.get("/func/auth?echo=unread") as response:
+                    assert response.status == 200, await response.text()
+                    assert await response.json() == {"authorized": "yes", "echo": "unread"}
+        finally:
+            config.security.rate_limit.enabled = True

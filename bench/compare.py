@@ -4,7 +4,8 @@
            one fast upstream (bench/fast_upstream.py); prints the table of issue #15, a per-process
            table, the command and the machine's facts.  Optional, by --servers: floor-proxy (a
            minimal aiohttp proxy, bench/floor_proxy.py) and floor-signed (the same with one ZeroMQ
-           round trip per request to a minimal signer): the floor of a Python proxy hop; and
+           round trip per request to a minimal signer): the floor of a Python proxy hop;
+           floor-signed-2x2 (two of those proxies on one port and two signers: the defaults' shape); and
            webui-host-1x1 (webui-host with one front door and one signer, everything else on: the
            floor-signed's own shape, so that the two differ by the product's work alone).
   scaling  webui-host with 1, 2, 4 front-door workers (2 signers), then 1, 2, 4 signers (2 front
@@ -39,7 +40,9 @@ from bench.targets import FastUpstream
 from bench.webui_host_target import WebuiHost
 
 SERVERS = ("direct", "original", "webui-host")
-FLOORS = ("floor-proxy", "floor-signed")  # optional: the floor of a Python proxy hop (bench/floor_proxy.py)
+# optional: the floor of a Python proxy hop (bench/floor_proxy.py), as (proxies, signers)
+FLOOR_SHAPES = {"floor-proxy": (1, 0), "floor-signed": (1, 1), "floor-signed-2x2": (2, 2)}
+FLOORS = tuple(FLOOR_SHAPES)
 FLOOR_SHAPE = "webui-host-1x1"  # optional: webui-host in floor-signed's shape (one front door, one signer)
 
 
@@ -96,7 +99,7 @@ def compare(args: argparse.Namespace, upstream: FastUpstream, directory: Path, r
         target = OriginalWebserver(_subdirectory(directory, "original"), upstream.url, args.original_venv)
         results.append(measure_target(target, upstream, args.connections, args.duration, args.warmup))
     for floor in (name for name in FLOORS if name in servers):
-        target = FloorServer(_subdirectory(directory, floor), upstream.url, signed=floor == "floor-signed")
+        target = FloorServer(_subdirectory(directory, floor), upstream.url, *FLOOR_SHAPES[floor])
         results.append(measure_target(target, upstream, args.connections, args.duration, args.warmup))
     for name, workers, signers in webui_host_shapes(servers, args.workers, args.signers):
         target = WebuiHost(_subdirectory(directory, name.replace(" ", "-")), upstream.url, workers, signers, name)

@@ -5,10 +5,12 @@ aiohttp's client (one keep-alive session made at start, no per-call options) and
 answer back in one piece: no logging, no metrics, no session, no checks of any kind.  With
 ``--signer ENDPOINT`` every request first makes one ZeroMQ round trip to ``bench/floor_signer.py``
 (a DEALER connected over ``ipc://``, as our front doors talk to our signers; the socket's FD read from
-the loop) and sends the signature it gets as the ``Authorization`` header.  ``POST /server/login``
+the loop) and sends the signature it gets as the ``Authorization`` header (with several ``--signer``, one DEALER
+connected to each, which ZeroMQ serves in turn).  With ``--reuse-port`` several of these processes
+share the port (SO_REUSEPORT), as our front doors do.  ``POST /server/login``
 and ``/server/logout`` answer what the benchmark harness expects, without any session.
 
-Usage: python -m bench.floor_proxy --port P --upstream http://127.0.0.1:U [--signer ipc://...]
+Usage: python -m bench.floor_proxy --port P --upstream http://127.0.0.1:U [--signer ipc://...]... [--reuse-port]
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ PREFIX = len("/func")
 class SignerLink:
     """Requests to the floor signer, many in flight on one DEALER socket, replies matched by id."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoints: list[str]):
         self._loop = asyncio.get_running_loop()
         self._socket = zmq.Context.instance().socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.connect(endpoint)
+        for endpoint in endpoints:
+            self._socket.connect(endpoint)
         self._pending: dict[bytes, asyncio.Future] = {}
         self._ids = itertools.count()
         self._loop.add_reader(self._socket.FD, self._drain)
@@ -63,12 +66,12 @@ class SignerLink:
                 future.set_result(json.loads(body))
 
 
-def build_app(upstream: str, signer_endpoint: str | None) -> web.Application:
+def build_app(upstream: str, signer_endpoints: list[str]) -> web.Application:
     state: dict = {}
 
     async def start(_app: web.Application) -> None:
         state["session"] = aiohttp.ClientSession()
-        state["signer"] = SignerLink(signer_endpoint) if signer_endpoint else None
+        state["signer"] = SignerLink(signer_endpoints) if signer_endpoints else None
 
     async def stop(_app: web.Application) -> None:
         await state["session"].close()
@@ -100,10 +103,19 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="the fast upstream's base URL")
-    parser.add_argument("--signer", help="the floor signer's ZeroMQ endpoint (ipc://...)")
+    parser.add_argument("--signer", action="append", default=[], help="a floor signer's ZeroMQ endpoint (ipc://...)")
+    parser.add_argument("--reuse-port", action="store_true", help="share the port with other floor proxies")
     args = parser.parse_args()
     app = build_app(args.upstream.rstrip("/"), args.signer)
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, loop=uvloop.new_event_loop())
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        reuse_port=args.reuse_port or None,
+        access_log=None,
+        print=None,
+        loop=uvloop.new_event_loop(),
+    )
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def describe(processes: Iterable[psutil.Process]) -> dict[int, str]:
     return kinds
 
 
-SERVING_KINDS = ("frontdoor", "worker")  # processes that share the listening port (SO_REUSEPORT, forked)
+SERVING_KINDS = ("frontdoor", "worker", "floor proxy")  # processes that share the listening port (SO_REUSEPORT, forked)
 
 
 def busiest_share(connections_per_process: list[int]) -> float | None:

@@ -109,23 +109,37 @@ def _encode(kind: str, doc: dict[str, Any]) -> bytes:
 
 
 class ReplayGuard:
-    """Remembers message ids until they expire; a second sighting is a replay."""
+    """Remembers message ids until they expire; a second sighting is a replay.
+
+    Expired ids are forgotten in one sweep once the oldest has been expired for ``SWEEP_SLACK``
+    seconds, not at every message: at a steady rate the oldest id expires between any two messages,
+    so a sweep per message (its call, iterator and bookkeeping: ~0.3 µs of a 1 µs ``admit``) found one
+    id each time.  An id kept a little past its expiry changes no answer: an expired message is
+    refused before its id is looked at.  A full guard sweeps before it refuses.
+    """
+
+    SWEEP_SLACK = 1.0
 
     def __init__(self, capacity: int = 1_000_000):
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._capacity = capacity
-        self._oldest_expiry = math.inf  # of the oldest id held: nothing to forget until then
+        self._sweep_after = math.inf  # the oldest id's expiry plus the slack: nothing to forget until then
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def admit(self, message_id: str, expires_at: float, now: float) -> bool:
-        if now > self._oldest_expiry:
+        if now > self._sweep_after:
             self._forget_expired(now)
         seen = self._seen
         if message_id in seen:
             return False
         if len(seen) >= self._capacity:
-            return False  # fail closed under a flood rather than forget live ids
+            self._forget_expired(now)
+            if len(seen) >= self._capacity:
+                return False  # fail closed under a flood rather than forget live ids
         if not seen:
-            self._oldest_expiry = expires_at
+            self._sweep_after = expires_at + self.SWEEP_SLACK
         seen[message_id] = expires_at
         return True
 
@@ -136,10 +150,10 @@ class ReplayGuard:
             oldest_id = next(iter(seen))
             expires_at = seen[oldest_id]
             if expires_at >= now:
-                self._oldest_expiry = expires_at
+                self._sweep_after = expires_at + self.SWEEP_SLACK
                 return
             del seen[oldest_id]
-        self._oldest_expiry = math.inf
+        self._sweep_after = math.inf
 
 
 class MessageOpener:

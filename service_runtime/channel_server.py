@@ -19,7 +19,7 @@ import zmq.asyncio
 
 from contract.messages import Envelope, MessageOpener, MessageSealer, RejectedMessage
 from service_runtime.instruments import Instruments
-from service_runtime.zmq_loop import LoopSocket
+from service_runtime.zmq_loop import LoopSocket, receive_routed
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class RouterServer:
 
     async def serve(self) -> None:
         """Answer every message as it arrives (queued ones are drained in one loop turn) until cancelled."""
-        self._link.start(self._dispatch)
+        self._link.start(self._dispatch, receive_routed)
         try:
             await asyncio.get_running_loop().create_future()
         finally:
@@ -128,7 +128,8 @@ class RouterServer:
     def _send(self, identity: bytes, envelope: Envelope, replies: list[dict[str, Any]]) -> None:
         self.handled += len(replies)
         try:
-            self._link.send([identity, *self._sealer.seal(envelope.kind, replies)])
+            (frame,) = self._sealer.seal(envelope.kind, replies)
+            self._link.send_routed(identity, frame)
         except zmq.ZMQError:  # ROUTER drops for a vanished peer; a closed socket has nobody to answer
             pass
         if self._answered is not None:

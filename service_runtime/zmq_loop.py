@@ -37,13 +37,20 @@ class LoopSocket:
         self._owner = context.socket(kind)
         self.socket = zmq.Socket.shadow(self._owner.underlying)
         self._on_message: Callable[[list[bytes]], None] | None = None
+        self._receive: Callable[[zmq.Socket], list[bytes]] = receive_frames
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = -1
         self._draining = False  # a drain is running or scheduled
 
-    def start(self, on_message: Callable[[list[bytes]], None]) -> None:
-        """Call ``on_message`` with the frames of every message that arrives, from the running loop."""
+    def start(
+        self, on_message: Callable[[list[bytes]], None], receive: Callable[[zmq.Socket], list[bytes]] | None = None
+    ) -> None:
+        """Call ``on_message`` with the frames of every message that arrives, from the running loop.
+
+        ``receive`` reads one queued message's frames (``receive_frames`` unless given: a ROUTER's
+        owner gives ``receive_routed``)."""
         self._on_message = on_message
+        self._receive = receive or receive_frames
         self._loop = asyncio.get_running_loop()
         self._fd = self.socket.FD
         self._loop.add_reader(self._fd, self._drain)
@@ -62,6 +69,19 @@ class LoopSocket:
             send_frames(self.socket, frames)
         finally:
             self._drain_if_arrived()
+
+    def send_routed(self, identity: bytes, frame: bytes) -> None:
+        """A ROUTER's reply of one frame to the peer ``identity``: ``send([identity, frame])`` for two
+        ``bytes``, without the frames' list and type check, and with no ``EVENTS`` look from a drain
+        (the drain looks itself): the reply to every message a signer or the session daemon answers."""
+        if self._owner.closed:
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        try:
+            _SEND(self.socket, identity, NOBLOCK | SNDMORE)
+            _SEND(self.socket, frame, NOBLOCK)
+        finally:
+            if not self._draining:
+                self._drain_if_arrived()
 
     def _drain_if_arrived(self) -> None:
         """A drain, if a message is queued: the send may have taken the FD's signal of its arrival.
@@ -93,40 +113,36 @@ class LoopSocket:
             self._loop.call_soon(self._drain)
 
     def _drain(self) -> None:
-        self._draining = True  # sends made by the handler meanwhile need no drain of their own
-        try:
-            more = self._drain_some()
-        finally:
-            self._draining = False
-        if more:
-            self._schedule_drain()
-
-    def _drain_some(self) -> bool:
-        """Handle what is queued, up to a batch; whether some may be left.
+        """Handle what is queued, up to a batch; the rest in a drain of its own in the next loop turn.
 
         A drain is begun because something arrived (nearly always), so it receives at once and looks at
         ``EVENTS`` only after each message: one look a message rather than two.  When nothing had
-        arrived the receive fails (``zmq.Again``, ~3 µs more than a look, and rare).
+        arrived the receive fails (``zmq.Again``, ~3 µs more than a look, and rare).  (One function
+        with its loop: a Python call less per wake-up.)
         """
-        socket, on_message = self.socket, self._on_message
+        self._draining = True  # sends made by the handler meanwhile need no drain of their own
+        socket, on_message, receive = self.socket, self._on_message, self._receive
         look = False  # at EVENTS: not before the first receive
-        for _ in range(DRAIN_BATCH):
-            if self._owner.closed or on_message is None or self._loop is None:  # closed or stopped meanwhile
-                if self._owner.closed:  # (by the context's destroy(): its reader goes too)
-                    self.stop()
-                return False
-            if look and not socket.get(EVENTS) & POLLIN:
-                return False
-            look = True
-            try:
-                frames = receive_frames(socket)
-            except zmq.Again:
-                return False
-            try:
-                on_message(frames)
-            except Exception:  # one bad message must not stop the drain, and with it the socket
-                log.exception("message handler failed", extra={"event": "handler_error"})
-        return True
+        try:
+            for _ in range(DRAIN_BATCH):
+                if self._owner.closed or on_message is None or self._loop is None:  # closed or stopped meanwhile
+                    if self._owner.closed:  # (by the context's destroy(): its reader goes too)
+                        self.stop()
+                    return
+                if look and not socket.get(EVENTS) & POLLIN:
+                    return
+                look = True
+                try:
+                    frames = receive(socket)
+                except zmq.Again:
+                    return
+                try:
+                    on_message(frames)
+                except Exception:  # one bad message must not stop the drain, and with it the socket
+                    log.exception("message handler failed", extra={"event": "handler_error"})
+        finally:
+            self._draining = False
+        self._schedule_drain()  # a full batch: some may be left
 
 
 # pyzmq's send_multipart and recv_multipart combine its enum flags per frame (~10 us per message
@@ -153,6 +169,20 @@ def receive_frames(socket: zmq.Socket) -> list[bytes]:
     recv = socket.recv
     frame = recv(NOBLOCK, copy=False)
     frames = [frame.bytes]
+    while frame.more:
+        frame = recv(NOBLOCK, copy=False)
+        frames.append(frame.bytes)
+    return frames
+
+
+def receive_routed(socket: zmq.Socket) -> list[bytes]:
+    """``receive_frames`` for a ROUTER: its first frame, the sender's routing id, is always followed by
+    the sender's own frames, so it is received as ``bytes`` at once (no ``zmq.Frame`` to make and
+    read ``more`` from: ~0.35 µs a message)."""
+    recv = socket.recv
+    frames = [recv(NOBLOCK)]
+    frame = recv(NOBLOCK, copy=False)
+    frames.append(frame.bytes)
     while frame.more:
         frame = recv(NOBLOCK, copy=False)
         frames.append(frame.bytes)

@@ -4,6 +4,7 @@ its signer process), are seen as their own process kinds, and leave nothing behi
 import hashlib
 import hmac
 import json
+import socket
 import urllib.request
 
 import psutil
@@ -11,8 +12,9 @@ import pytest
 
 from bench.floor_signer import KEY, answer
 from bench.floor_target import FloorServer
-from bench.processes import describe
+from bench.processes import connections_per_process, describe
 from bench.targets import FastUpstream, login_cookie
+from tests.support.polling import eventually_sync
 
 
 @pytest.fixture
@@ -27,9 +29,16 @@ def test_the_signers_answer_is_the_hmac_of_the_text():
     assert json.loads(answer(b"GET /auth 1")) == {"signature": expected}
 
 
-@pytest.mark.parametrize("signed, kinds", [(False, ["floor proxy"]), (True, ["floor proxy", "floor signer"])])
-def test_a_floor_server_proxies_to_the_upstream_and_stops(tmp_path, upstream, signed, kinds):
-    server = FloorServer(tmp_path, upstream.url, signed=signed)
+@pytest.mark.parametrize(
+    "proxies, signers, kinds",
+    [
+        (1, 0, ["floor proxy"]),
+        (1, 1, ["floor proxy", "floor signer"]),
+        (2, 2, ["floor proxy", "floor proxy", "floor signer", "floor signer"]),
+    ],
+)
+def test_a_floor_server_proxies_to_the_upstream_and_stops(tmp_path, upstream, proxies, signers, kinds):
+    server = FloorServer(tmp_path, upstream.url, proxies, signers)
     try:
         assert server.start() > 0
         members = server.processes()
@@ -43,3 +52,25 @@ def test_a_floor_server_proxies_to_the_upstream_and_stops(tmp_path, upstream, si
     finally:
         server.stop()
     assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in members)
+
+
+def test_the_two_floor_proxies_share_the_port(tmp_path, upstream):
+    """floor-signed-2x2 is the defaults' shape only if both proxies take connections (SO_REUSEPORT):
+    of 16 connections, the kernel gives each some (all on one: 2 in 65,536)."""
+    server = FloorServer(tmp_path, upstream.url, 2, 2)
+    clients = []
+    try:
+        server.start()
+        members = server.processes()
+        clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]
+        kinds = describe(members)
+
+        def both_hold_some():
+            held = connections_per_process(members, kinds, server.port)
+            return len(held) == 2 and sum(held) == 16 and min(held) > 0
+
+        eventually_sync(both_hold_some, timeout=10, interval=0.05, what="both floor proxies holding connections")
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

@@ -126,6 +126,24 @@ def test_replay_guard_forgets_expired_ids_and_fails_closed_when_full():
     assert not guard.admit("c", expires_at=30, now=21)
 
 
+def test_replay_guard_forgets_expired_ids_in_one_sweep_a_second_not_at_every_message():
+    guard = ReplayGuard()
+    for n in range(5):  # one a millisecond, each valid 10 s
+        assert guard.admit(f"m{n}", expires_at=10 + n / 1000, now=n / 1000)
+    assert guard.admit("late", expires_at=20.5, now=10.5)  # m0-m4 expired, less than the slack ago
+    assert len(guard) == 6 and not guard.admit("m0", expires_at=20.5, now=10.5)  # still a replay
+    assert guard.admit("later", expires_at=21.1, now=11.1)  # the slack passed: one sweep
+    assert len(guard) == 2
+
+
+def test_a_full_replay_guard_sweeps_expired_ids_before_it_refuses():
+    guard = ReplayGuard(capacity=2)
+    assert guard.admit("a", expires_at=10, now=0)
+    assert guard.admit("b", expires_at=10, now=0)
+    assert guard.admit("c", expires_at=30, now=10.5)  # a and b expired, within the slack: swept, room made
+    assert len(guard) == 1
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=300), max_size=4))
 def test_random_frames_never_escape_as_other_errors(frames):

@@ -10,7 +10,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from service_runtime.zmq_loop import DRAIN_BATCH, LoopSocket, receive_frames, send_frames
+from service_runtime.zmq_loop import DRAIN_BATCH, LoopSocket, receive_frames, receive_routed, send_frames
 from tests.support.polling import eventually, eventually_sync
 
 
@@ -23,6 +23,19 @@ async def pair(tmp_path):
     peer.setsockopt(zmq.LINGER, 0)
     peer.bind(endpoint)
     link.socket.connect(endpoint)
+    return context, link, peer
+
+
+async def routed_pair(tmp_path):
+    """A ROUTER link (a signer's side, read with ``receive_routed``) and a plain DEALER peer."""
+    context = zmq.asyncio.Context()
+    link = LoopSocket(context, zmq.ROUTER)
+    link.socket.setsockopt(zmq.LINGER, 0)
+    endpoint = f"ipc://{tmp_path / 'router.sock'}"
+    link.socket.bind(endpoint)
+    peer = zmq.Context.shadow(context.underlying).socket(zmq.DEALER)
+    peer.setsockopt(zmq.LINGER, 0)
+    peer.connect(endpoint)
     return context, link, peer
 
 
@@ -158,5 +171,43 @@ async def test_a_drain_with_nothing_queued_ends_and_a_later_arrival_is_read(tmp_
         peer.send_multipart([identity, b"answer"])
         await eventually(lambda: received == [b"answer"], timeout=5, interval=0.01, what="the answer read")
         assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    finally:
+        link.close(), peer.close(), context.term()
+
+
+async def test_a_routers_messages_are_read_whole_with_the_senders_identity_first(tmp_path):
+    """The identity is read without a frame object; a message of several frames stays one message, and
+    the next one is framed as it was sent."""
+    context, link, peer = await routed_pair(tmp_path)
+    received: list[list[bytes]] = []
+    try:
+        link.start(received.append, receive_routed)
+        for frames in ([b"one"], [b"a", b"", b"c"], [b"two"]):
+            peer.send_multipart(frames)
+        await eventually(lambda: len(received) == 3, timeout=5, interval=0.01, what="three messages read")
+        identity = received[0][0]
+        assert received == [[identity, b"one"], [identity, b"a", b"", b"c"], [identity, b"two"]]
+    finally:
+        link.close(), peer.close(), context.term()
+
+
+async def test_a_routed_reply_outside_a_drain_still_reads_an_arrival_whose_signal_it_took(tmp_path):
+    """``send_routed`` (a reply sent by a task, after its Redis read) looks at EVENTS as ``send`` does;
+    inside a drain it leaves the look to the drain."""
+    context, link, peer = await routed_pair(tmp_path)
+    received: list[list[bytes]] = []
+    try:
+        link.start(received.append, receive_routed)
+        peer.send(b"hello")
+        await eventually(lambda: received and not link._draining, timeout=5, interval=0.01, what="hello read")
+        identity = received[0][0]
+        peer.send(b"second")
+        # Wait without yielding to the loop, looking at EVENTS: the FD's signal is consumed here.
+        eventually_sync(lambda: link.socket.get(zmq.EVENTS) & zmq.POLLIN, timeout=5, interval=0.01)
+        link.send_routed(identity, b"reply")
+        await eventually(lambda: len(received) == 2, timeout=2, interval=0.01, what="the second message read")
+        assert received[1] == [identity, b"second"]
+        eventually_sync(lambda: peer.poll(0), timeout=5, interval=0.01, what="the reply at the peer")
+        assert peer.recv_multipart() == [b"reply"]
     finally:
         link.close(), peer.close(), context.term()

@@ -9,7 +9,8 @@ client process's CPU per request (user + system), best of ``--runs``.
 - aiohttp: one ``ClientSession`` set up as the front door's (``frontdoor.app._http_client``: a
   ``TCPConnector`` with keep-alive, no decompression, a dummy cookie jar), ``request()`` + ``read()``.
 - lean: ``frontdoor.lean_client.LeanClient`` as the front door builds it (a kept-alive pool, llhttp
-  parsing every answer strictly), ``send()`` + ``read()`` + ``release()``.
+  parsing every answer strictly), ``fields_wire()`` + ``send_wire()`` + ``read()`` + ``release()`` as the
+  proxy calls them.
 - bare: an ``asyncio.Protocol`` per connection that writes the request in one ``write`` and parses the
   status line, the headers and a ``Content-Length`` body (no chunked bodies, no streaming: the lower
   bound of what a lean client for the Manager's needs would cost, not a finished client).
@@ -32,7 +33,7 @@ import uvloop
 from aiohttp import web
 from yarl import URL
 
-from frontdoor.lean_client import LeanClient
+from frontdoor.lean_client import LeanClient, endpoint_of, fields_wire
 from service_runtime.http1 import client_tls
 
 BODY = json.dumps({"authorized": "yes", "echo": "bench"}).encode()
@@ -152,16 +153,16 @@ async def aiohttp_client(port: int, requests: int, concurrency: int) -> None:
 
 async def lean_client(port: int, requests: int, concurrency: int) -> None:
     client = LeanClient(limit=concurrency, tls=client_tls(True), connect_timeout=lambda: 5.0)
-    url = URL(f"http://127.0.0.1:{port}{TARGET}")
-    headers = list(dict(HEADERS, Host=f"127.0.0.1:{port}").items())
+    endpoint = endpoint_of(URL(f"http://127.0.0.1:{port}{TARGET}"))
+    fields = {name.lower(): (name, value) for name, value in dict(HEADERS, Host=f"127.0.0.1:{port}").items()}
 
     async def worker(count: int) -> None:
-        for _ in range(count):
-            connection = await client.send("GET", url, TARGET, headers)
+        for _ in range(count):  # the request's bytes made for each request, as the proxy makes them
+            connection = await client.send_wire(endpoint, "GET", fields_wire("GET", TARGET, dict(fields)))
             try:
                 body = await connection.read()
             finally:
-                client.release(connection, url)
+                client.release(connection, endpoint)
             assert connection.status == 200 and body == BODY
 
     await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))

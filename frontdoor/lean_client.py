@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from yarl import URL
 
@@ -51,29 +51,10 @@ def lean_client_serves(method: str, *, body_to_stream: bool, websocket: bool, sc
     return not body_to_stream and not websocket and method in LEAN_METHODS and scheme in ("http", "https")
 
 
-def request_wire(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
-    """The request's bytes (``http1.request_bytes``, Host first); ``Content-Length`` is the caller's
-    when given (it must be the body's), else added as aiohttp adds it."""
-    host, fields, has_length = None, [], False
-    for pair in headers:
-        size = len(pair[0])  # only names of these lengths are lower-cased: ~15 headers per request
-        if size == 4 and host is None and pair[0].lower() == "host":
-            host = pair[1]
-            continue
-        if size == 14 and not has_length:
-            has_length = pair[0].lower() == "content-length"
-        fields.append(pair)
-    if host is None:
-        raise ValueError("no Host header")
-    if (body or method in EMPTY_BODY_LENGTH) and not has_length:
-        fields.append(("Content-Length", str(len(body))))
-    return request_bytes(method, host, target, fields, body)
-
-
 def fields_wire(method: str, target: str, fields: Fields, body: bytes = b"") -> bytes:
-    """``request_wire`` of ``Prework.fields`` (the same bytes: Host first, the others in their order,
-    ``Content-Length`` added as aiohttp adds it), without a pass over the pairs to find Host and the
-    length.  Takes Host out of ``fields``."""
+    """The request's bytes (``http1.request_bytes``) from ``Prework.fields``: Host first, the others in
+    their order, ``Content-Length`` (when not given, it must be the body's) added as aiohttp adds it.
+    Takes Host out of ``fields``."""
     host = fields.pop("host", None)
     if host is None:
         raise ValueError("no Host header")
@@ -96,25 +77,13 @@ class LeanClient:
         self._loop: asyncio.AbstractEventLoop | None = None  # kept at first use (``now``)
         self._sweep: asyncio.TimerHandle | None = None
 
-    async def send(
-        self,
-        method: str,
-        url: URL,
-        target: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes = b"",
-        deadline: float | None = None,
-    ) -> UpstreamConnection:
-        """A connection whose answer's head has arrived (``head()`` returns at once); hand it back with
-        ``release``.  NotConnected: nothing left; MalformedAnswer, ConnectionLost: see their docs;
-        AnswerLate: the head had not arrived by ``deadline`` (the loop's time), waiting for a free
-        connection and connecting included."""
-        return await self.send_wire(endpoint_of(url), method, request_wire(method, target, headers, body), deadline)
-
     async def send_wire(
         self, endpoint: Endpoint, method: str, wire: bytes, deadline: float | None = None
     ) -> UpstreamConnection:
-        """``send`` of a request's bytes already made (``request_wire``, ``fields_wire``)."""
+        """Send ``wire`` (``fields_wire``'s bytes) to ``endpoint``: a connection whose answer's head has
+        arrived (``head()`` returns at once); hand it back with ``release``.  NotConnected: nothing left;
+        MalformedAnswer, ConnectionLost: see their docs; AnswerLate: the head had not arrived by
+        ``deadline`` (the loop's time), waiting for a free connection and connecting included."""
         if self._slots is not None and not self._slots.take():
             waiting = self._slots.wait()
             await (waiting if deadline is None else _before(deadline, waiting))

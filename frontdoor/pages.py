@@ -70,7 +70,7 @@ class Pages:
         self._front = front
 
     def register(self, app: web.Application) -> None:
-        app.router.add_get("/ui", lambda _request: see_other(DEFAULT_RETURN_PATH))
+        app.router.add_get("/ui", self.ui_root)
         app.router.add_get("/ui/", self.home)
         app.router.add_get("/ui/console", self.console)
         app.router.add_get("/ui/webapi", self.webapi_groups)
@@ -78,6 +78,10 @@ class Pages:
         app.router.add_post(LOGIN_PATH, self.login_submit)
         app.router.add_post("/ui/logout", self.logout)
         StaticFiles(OWN_ASSETS, spa_fallback=False, prefix=ASSET_PREFIX).register(app)
+
+    async def ui_root(self, _request: web.Request) -> web.Response:
+        """``/ui``: to the default page (an async handler: aiohttp deprecates bare ones)."""
+        return see_other(DEFAULT_RETURN_PATH)
 
     async def _session(self, request: web.Request) -> tuple[str | None, SessionRecord | None]:
         session_id = session_cookie_value(request, self._front.config)

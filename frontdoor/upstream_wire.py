@@ -75,7 +75,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._wakeup: asyncio.Future | None = None
         # The head's deadline (the loop's time; None: no head awaited) and a timer armed at or before
         # it: a later request's deadline leaves the timer as it is, and when it fires early it is armed
-        # again for the deadline of then (one timer per response_timeout, not one per request).
+        # again for the deadline of then (one timer per response_timeout, not one per request).  The
+        # signer channel (channel_client.DealerChannel) has the same idea for many requests in flight: a
+        # queue of deadlines; one in flight here needs three fields, not a shared queue's calls per request.
         self._head_deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0

@@ -258,6 +258,7 @@ class SignerService:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5.0)  # bounded, like the front door's stop
         await self._redis.aclose()
+        self._context.term()  # its one socket is closed (linger 0): returns at once
 
     def _ready(self) -> bool:
         return self._sync is not None and self.cache.listener.live

@@ -19,6 +19,7 @@ import time
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from contract.account_names import account_key
 from contract.redis_layout import SessionRecord, login_history_key, session_hash, session_key
@@ -109,7 +110,7 @@ async def gone_origin_refused(stack, client) -> bool:
 async def sessions_live_two_minutes(stack, client) -> bool:
     answer = await log_in(client)
     assert answer.status == 200, answer.text_read
-    cookie = client.cookie_jar.filter_cookies(stack.base_url)[stack.config.session.cookie_name].value
+    cookie = client.cookie_jar.filter_cookies(URL(stack.base_url))[stack.config.session.cookie_name].value
     return 0 < stack.admin_redis().ttl(session_key(session_hash(cookie))) <= 120
 
 
@@ -132,7 +133,7 @@ async def block_lasts_seven_seconds(stack, client) -> bool:
 async def touched_within_a_second(stack, client) -> bool:
     answer = await log_in(client)
     assert answer.status == 200, answer.text_read
-    cookie = client.cookie_jar.filter_cookies(stack.base_url)[stack.config.session.cookie_name].value
+    cookie = client.cookie_jar.filter_cookies(URL(stack.base_url))[stack.config.session.cookie_name].value
     redis_key = session_key(session_hash(cookie))
     first = SessionRecord.from_json(stack.admin_redis().get(redis_key)).last_accessed
     await asyncio.sleep(1.2)

@@ -224,8 +224,11 @@ async def test_permission_matrix_is_enforced_by_the_api(client_for, groups_stack
         got.append(response.status)
     async with session.post(f"{GROUPS}/PERM/recreate") as response:
         got.append(response.status)
-    await asyncio.sleep(0.5)
-    got.append(any(g["name"] == "PERM" for g in (await overview(session))["groups"]))
+
+    async def perm_listed() -> bool:  # a recreation (202) runs on after its answer: polled, not slept on
+        return any(g["name"] == "PERM" for g in (await overview(session))["groups"])
+
+    got.append(await eventually(perm_listed, timeout=10, what="PERM in the overview"))
     assert tuple(got) == expected
 
 

@@ -10,10 +10,11 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, Slots, lean_client_serves, request_wire
+from frontdoor.lean_client import ConnectTimeout, LeanClient, NotConnected, Slots, fields_wire, lean_client_serves
 from frontdoor.upstream_wire import AnswerLate, ConnectionLost
 from service_runtime.http1 import client_tls
 from tests.support.crafted_http import CLOSE, CraftedServer
+from tests.support.lean_requests import fields_of, send
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.tls import write_loopback_certificate
@@ -42,21 +43,21 @@ def test_which_client_serves_a_request(method, body_to_stream, websocket, scheme
 
 
 def test_the_request_bytes():
-    wire = request_wire("GET", "/a?b=%2F", [("Host", "m:8081"), ("X-A", "1")])
+    wire = fields_wire("GET", "/a?b=%2F", fields_of([("Host", "m:8081"), ("X-A", "1")]))
     assert wire == b"GET /a?b=%2F HTTP/1.1\r\nHost: m:8081\r\nX-A: 1\r\n\r\n"
-    assert request_wire("POST", "/", HOST).endswith(b"Content-Length: 0\r\n\r\n")  # as aiohttp sends it
-    assert request_wire("POST", "/", [*HOST, ("content-length", "0")]).count(b"ength") == 1
+    assert fields_wire("POST", "/", fields_of(HOST)).endswith(b"Content-Length: 0\r\n\r\n")  # as aiohttp sends it
+    assert fields_wire("POST", "/", fields_of([*HOST, ("content-length", "0")])).count(b"ength") == 1
     # A body the front door holds (a decoded X-BackendAI-Encoded one): its length, then the body.
-    assert request_wire("POST", "/", HOST, b'{"a": 1}').endswith(b'Content-Length: 8\r\n\r\n{"a": 1}')
-    assert request_wire("POST", "/", [*HOST, ("Content-Length", "8")], b'{"a": 1}').count(b"ength") == 1
+    assert fields_wire("POST", "/", fields_of(HOST), b'{"a": 1}').endswith(b'Content-Length: 8\r\n\r\n{"a": 1}')
+    assert fields_wire("POST", "/", fields_of([*HOST, ("Content-Length", "8")]), b'{"a": 1}').count(b"ength") == 1
 
 
 @pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\0b"])
 def test_a_header_with_a_line_break_is_never_written(value):
     with pytest.raises(ValueError):
-        request_wire("GET", "/", [*HOST, ("X-A", value)])
+        fields_wire("GET", "/", fields_of([*HOST, ("X-A", value)]))
     with pytest.raises(ValueError):
-        request_wire("GET", "/", [*HOST, (f"X-{value}", "1")])
+        fields_wire("GET", "/", fields_of([*HOST, (f"X-{value}", "1")]))
 
 
 def _client(limit: int = 10, tls: ssl.SSLContext | None = None) -> LeanClient:
@@ -64,7 +65,7 @@ def _client(limit: int = 10, tls: ssl.SSLContext | None = None) -> LeanClient:
 
 
 async def _fetch(client: LeanClient, url: str, method: str = "GET") -> tuple[int, bytes]:
-    connection = await client.send(method, URL(url), "/x", HOST)
+    connection = await send(client, method, URL(url), "/x", HOST)
     try:
         return connection.status, await connection.read()
     finally:
@@ -109,7 +110,7 @@ async def test_a_body_in_memory_is_sent_and_resent_with_its_request():
     client = _client()
     async with CraftedServer([OK, CLOSE]) as server:
         assert await _fetch(client, server.url) == (200, b"ok")
-        connection = await client.send("PUT", URL(server.url), "/x", HOST, b"decoded")
+        connection = await send(client, "PUT", URL(server.url), "/x", HOST, b"decoded")
         assert (connection.status, await connection.read()) == (200, b"ok")
         client.release(connection, URL(server.url))
         assert server.bodies == [b"", b"decoded", b"decoded"]  # the kept-alive one closed: sent again whole
@@ -123,15 +124,27 @@ async def test_nothing_listening_is_not_connected():
     client.close()
 
 
+class Mute:
+    """A TCP server that accepts and never answers, not even a TLS handshake; what it accepted is closed
+    at its end (dropped, each left an unclosed transport to the loop's end: ResourceWarnings)."""
+
+    async def __aenter__(self) -> int:
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server = await asyncio.start_server(lambda _reader, writer: self._writers.append(writer), "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def __aexit__(self, *_exc) -> None:
+        for writer in self._writers:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
 async def test_a_connect_that_hangs_is_a_connect_timeout():
     client = LeanClient(limit=1, tls=client_tls(True), connect_timeout=lambda: 0.2)
-    tls_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never handshakes
-    port = tls_server.sockets[0].getsockname()[1]
-    try:
+    async with Mute() as port:
         with pytest.raises(ConnectTimeout):
             await _fetch(client, f"https://127.0.0.1:{port}")
-    finally:
-        tls_server.close()
     client.close()
 
 
@@ -164,7 +177,7 @@ async def test_tls_is_verified_unless_configured_off(tmp_path):
 async def test_the_limit_bounds_connections_in_use():
     client = _client(limit=1)
     async with CraftedServer([]) as server:
-        first = await client.send("GET", URL(server.url), "/x", HOST)
+        first = await send(client, "GET", URL(server.url), "/x", HOST)
         second = asyncio.ensure_future(_fetch(client, server.url))
         done, _pending = await asyncio.wait([second], timeout=0.2)  # it must stay waiting for the slot
         assert not done and len(server.requests) == 1
@@ -182,16 +195,23 @@ class SlowServer:
     def __init__(self, head_after: float | None, body_after: float = 0.0):
         self.head_after, self.body_after = head_after, body_after
         self.connections = self.closed_by_client = 0
+        self._writers: list[asyncio.StreamWriter] = []
 
     async def __aenter__(self) -> str:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def __aexit__(self, *_exc) -> None:
+        # Its connections too (Python 3.11's Server has no close_clients()): one the client still pools
+        # was left to the loop's end ("unclosed transport", "loop is closed" ResourceWarnings).
+        for writer in self._writers:
+            writer.close()
         self._server.close()
+        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.append(writer)
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
@@ -219,7 +239,7 @@ async def test_no_head_by_the_deadline_is_answer_late_and_the_connection_is_clos
     async with server as url:
         started = asyncio.get_running_loop().time()
         with pytest.raises(AnswerLate):  # (wait_for: a client without the deadline fails, not hangs)
-            await asyncio.wait_for(client.send("GET", URL(url), "/x", HOST, deadline=_in(0.3)), 5)
+            await asyncio.wait_for(send(client, "GET", URL(url), "/x", HOST, deadline=_in(0.3)), 5)
         assert 0.25 < asyncio.get_running_loop().time() - started < 2.0
         await eventually(lambda: server.closed_by_client == 1, timeout=5, what="the late connection closed")
     client.close()
@@ -231,7 +251,7 @@ async def test_the_deadline_ends_with_the_head():
     client = _client()
     server = SlowServer(head_after=0.0, body_after=0.5)
     async with server as url:
-        connection = await client.send("GET", URL(url), "/x", HOST, deadline=_in(0.2))
+        connection = await send(client, "GET", URL(url), "/x", HOST, deadline=_in(0.2))
         assert await connection.read() == b"ok"
         client.release(connection, URL(url))
         await asyncio.sleep(0.1)
@@ -244,9 +264,9 @@ async def test_the_deadline_ends_with_the_head():
 async def test_waiting_for_a_free_connection_counts_against_the_deadline():
     client = _client(limit=1)
     async with SlowServer(head_after=0.0) as url:
-        first = await client.send("GET", URL(url), "/x", HOST)
+        first = await send(client, "GET", URL(url), "/x", HOST)
         with pytest.raises(AnswerLate):
-            await asyncio.wait_for(client.send("GET", URL(url), "/x", HOST, deadline=_in(0.2)), 5)
+            await asyncio.wait_for(send(client, "GET", URL(url), "/x", HOST, deadline=_in(0.2)), 5)
         assert await first.read() == b"ok"
         client.release(first, URL(url))
         assert await _fetch(client, url) == (200, b"ok")  # the late one gave its slot back
@@ -255,13 +275,9 @@ async def test_waiting_for_a_free_connection_counts_against_the_deadline():
 
 async def test_connecting_counts_against_the_deadline():
     client = LeanClient(limit=1, tls=client_tls(True), connect_timeout=lambda: 5.0)
-    tls_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never handshakes
-    port = tls_server.sockets[0].getsockname()[1]
-    try:
+    async with Mute() as port:
         with pytest.raises(AnswerLate):
-            await client.send("GET", URL(f"https://127.0.0.1:{port}"), "/x", HOST, deadline=_in(0.2))
-    finally:
-        tls_server.close()
+            await send(client, "GET", URL(f"https://127.0.0.1:{port}"), "/x", HOST, deadline=_in(0.2))
     client.close()
 
 
@@ -272,18 +288,18 @@ async def test_one_timer_serves_the_deadlines_of_a_connections_requests():
     client = _client()
     server = SlowServer(head_after=0.0)
     async with server as url:
-        connection = await client.send("GET", URL(url), "/x", HOST, deadline=_in(0.3))
+        connection = await send(client, "GET", URL(url), "/x", HOST, deadline=_in(0.3))
         timer = connection._timer
         assert timer is not None and await connection.read() == b"ok"
         client.release(connection, URL(url))
         for _ in range(5):
-            again = await client.send("GET", URL(url), "/x", HOST, deadline=_in(30))
+            again = await send(client, "GET", URL(url), "/x", HOST, deadline=_in(30))
             assert again is connection and connection._timer is timer  # left armed, not made anew
             assert await again.read() == b"ok"
             client.release(again, URL(url))
         server.head_after = 0.6  # past the first request's deadline: the timer fires and is armed again
         started = asyncio.get_running_loop().time()
-        again = await client.send("GET", URL(url), "/x", HOST, deadline=_in(30))
+        again = await send(client, "GET", URL(url), "/x", HOST, deadline=_in(30))
         assert asyncio.get_running_loop().time() - started >= 0.5 and await again.read() == b"ok"
         client.release(again, URL(url))
         assert server.connections == 1
@@ -294,13 +310,13 @@ async def test_a_request_with_an_earlier_deadline_than_the_armed_timer_times_out
     client = _client()
     server = SlowServer(head_after=0.0)
     async with server as url:
-        connection = await client.send("GET", URL(url), "/x", HOST, deadline=_in(60))
+        connection = await send(client, "GET", URL(url), "/x", HOST, deadline=_in(60))
         assert await connection.read() == b"ok"
         client.release(connection, URL(url))
         server.head_after = None  # never answers
         started = asyncio.get_running_loop().time()
         with pytest.raises(AnswerLate):  # (wait_for: a timer left at +60 s fails here, not hangs)
-            await asyncio.wait_for(client.send("GET", URL(url), "/x", HOST, deadline=_in(0.3)), 5)
+            await asyncio.wait_for(send(client, "GET", URL(url), "/x", HOST, deadline=_in(0.3)), 5)
         assert 0.25 < asyncio.get_running_loop().time() - started < 2.0
         assert connection.closed and connection._timer is None  # closed: its timer cancelled
     client.close()

@@ -11,6 +11,7 @@ from frontdoor.lean_client import LeanClient
 from frontdoor.upstream_wire import HIGH_WATER, MAX_FIELD, MAX_HEADERS, MAX_LINE, ConnectionLost, MalformedAnswer
 from service_runtime.http1 import client_tls
 from tests.support.crafted_http import CraftedServer
+from tests.support.lean_requests import send
 from tests.support.polling import eventually
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -21,7 +22,7 @@ def _client(limit: int = 10) -> LeanClient:
 
 
 async def _fetch(client: LeanClient, url: str, method: str = "GET") -> tuple[int, bytes]:
-    connection = await client.send(method, URL(url), "/x", [("Host", "127.0.0.1")])
+    connection = await send(client, method, URL(url), "/x", [("Host", "127.0.0.1")])
     try:
         return connection.status, await connection.read()
     finally:
@@ -115,7 +116,7 @@ async def test_well_formed_answers_are_read_and_their_connection_kept_when_it_ma
 async def test_a_body_that_ends_when_the_upstream_closes():
     client = _client()
     async with CraftedServer([b"HTTP/1.1 200 OK\r\n\r\nuntil the end"]) as server:
-        connection = await client.send("GET", URL(server.url), "/x", [("Host", "127.0.0.1")])
+        connection = await send(client, "GET", URL(server.url), "/x", [("Host", "127.0.0.1")])
         server._writers[-1].close()  # the end of this body
         assert await connection.read() == b"until the end"
         client.release(connection, URL(server.url))
@@ -154,7 +155,7 @@ async def test_bytes_after_the_answer_end_its_connection_but_not_the_answer():
 async def test_a_body_cut_short_is_a_lost_connection_after_the_answer_began():
     client = _client()
     async with CraftedServer([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf"]) as server:
-        connection = await client.send("GET", URL(server.url), "/x", [("Host", "127.0.0.1")])
+        connection = await send(client, "GET", URL(server.url), "/x", [("Host", "127.0.0.1")])
         server._writers[-1].close()
         with pytest.raises(ConnectionLost) as lost:
             await connection.read()
@@ -167,7 +168,7 @@ async def test_a_slow_reader_pauses_the_upstream_instead_of_buffering_it():
     body = b"x" * (8 * HIGH_WATER)
     client = _client()
     async with CraftedServer([b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body]) as server:
-        connection = await client.send("GET", URL(server.url), "/x", [("Host", "127.0.0.1")])
+        connection = await send(client, "GET", URL(server.url), "/x", [("Host", "127.0.0.1")])
         chunks = connection.chunks()
         received = len(await anext(chunks))
         await eventually(lambda: connection._paused, timeout=5, what="reading paused")

@@ -99,7 +99,7 @@ async def test_an_oversized_message_closes_both_sides_with_1009(relay_url, direc
         message = await ws.receive(timeout=5)
         assert message.type == WSMsgType.CLOSE, message
         assert message.data == 1009
-    await _until(lambda: upstream[CLOSES])
+    await eventually(lambda: upstream[CLOSES], 5, interval=0.02, what="the upstream end closed")
     assert upstream[CLOSES] == [1009]
 
 
@@ -147,16 +147,16 @@ async def test_the_relay_counts_sockets_opened_and_ended(relay_url):
     async with aiohttp.ClientSession() as client:
         first = await client.ws_connect(url + "?session=a")
         second = await client.ws_connect(url + "?session=a")
-        await _until(lambda: relay.counts() == (2, 0))
+        await eventually(lambda: relay.counts() == (2, 0), 5, interval=0.02, what="relay counts (2, 0)")
         assert relay.open_count == 2
         refused = await client.get(url + "?session=a", headers=_upgrade_headers())
         assert refused.status == 429  # a refused handshake is not counted
         assert relay.counts() == (2, 0)
         await first.close()
-        await _until(lambda: relay.counts() == (2, 1))
+        await eventually(lambda: relay.counts() == (2, 1), 5, interval=0.02, what="relay counts (2, 1)")
         assert relay.open_count == 1
         await second.close()
-        await _until(lambda: relay.counts() == (2, 2))
+        await eventually(lambda: relay.counts() == (2, 2), 5, interval=0.02, what="relay counts (2, 2)")
         assert relay.open_count == 0
 
 
@@ -167,14 +167,6 @@ def _upgrade_headers() -> dict[str, str]:
         "Sec-WebSocket-Version": "13",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
     }
-
-
-async def _until(condition, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def _until_opens(client: aiohttp.ClientSession, url: str, timeout: float = 5.0) -> None:

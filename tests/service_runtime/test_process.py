@@ -65,9 +65,13 @@ def start(tmp_path: Path, mode: str = "ok") -> tuple[subprocess.Popen, Path]:
     script = tmp_path / "service.py"
     script.write_text(SCRIPT)
     config = tmp_path / "webui-host.toml"
-    return subprocess.Popen(
-        [sys.executable, str(script), str(config), str(journal), mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ), journal
+    # Its output to a file, not a pipe nobody reads while it runs (a full pipe would block it), and no
+    # pipe left open after the test (a ResourceWarning each).
+    with (tmp_path / "output").open("wb") as output:
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(config), str(journal), mode], stdout=output, stderr=subprocess.STDOUT
+        )
+    return child, journal
 
 
 def test_sighup_runs_the_hooks_with_the_new_value_and_sigterm_stops(tmp_path):
@@ -100,5 +104,5 @@ def test_exit_codes(tmp_path, content, mode, code):
     if content is not None:
         (tmp_path / "webui-host.toml").write_text(content)
     child, journal = start(tmp_path, mode)
-    assert child.wait(20) == code, child.stderr.read()
+    assert child.wait(20) == code, (tmp_path / "output").read_text()
     assert "start" not in journal.read_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.cookiejar
 import http.server
 import json
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -58,6 +59,12 @@ class _Server(http.server.ThreadingHTTPServer):
     def verify_request(self, request, client_address) -> bool:
         self.owner.connections += 1  # counted even if nothing parseable ever arrives
         return True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that reset its connection (the front door dropping a kept-alive one, a refused
+        upgrade) is no error of ours: socketserver printed its traceback into the test run's output."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class RecordingServer:

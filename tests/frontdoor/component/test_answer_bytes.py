@@ -23,6 +23,7 @@ from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
 from tests.support.crafted_http import CraftedServer
+from tests.support.front_door_config import NO_PROBES
 from tests.support.ports import free_port
 from tests.support.servers import start_etcd, start_redis
 
@@ -50,7 +51,7 @@ async def front_door(request):
         async with CraftedServer([]) as manager:
             config = parse_config(
                 {
-                    "api": {"endpoint": [manager.url]},
+                    "api": {"endpoint": [manager.url], **NO_PROBES},
                     "session": {"redis": {"addr": redis_handle.addr}},
                     "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
                     "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},

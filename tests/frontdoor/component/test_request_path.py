@@ -22,6 +22,7 @@ from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
 from session_daemon.service import SessionDaemon
 from signer_worker.service import SignerService
+from tests.support.front_door_config import NO_PROBES
 from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.servers import start_etcd, start_redis
@@ -75,7 +76,7 @@ async def stack():
     manager_runner, manager_url = await _serve(manager_app)
     config = parse_config(
         {
-            "api": {"endpoint": [manager_url]},
+            "api": {"endpoint": [manager_url], **NO_PROBES},
             "session": {"redis": {"addr": redis_handle.addr}},
             "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
             "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},

@@ -19,6 +19,7 @@ from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
 from tests.support.crafted_http import CLOSE, HANG, AndClose, CraftedServer
+from tests.support.front_door_config import NO_PROBES
 from tests.support.ports import free_port
 from tests.support.servers import start_etcd, start_redis
 
@@ -40,7 +41,7 @@ async def front_door_to(request):
         async with CraftedServer(answers) as manager:
             config = parse_config(
                 {
-                    "api": {"endpoint": [manager.url], **api},
+                    "api": {"endpoint": [manager.url], **NO_PROBES, **api},
                     "session": {"redis": {"addr": redis_handle.addr}},
                     "etcd": {"addr": f"127.0.0.1:{etcd.port}"},
                     "runtime": {"state_dir": str(directory / "state"), "secrets_dir": str(secrets_dir)},

@@ -127,6 +127,15 @@ def _request(url: str, **overrides) -> dict:
     return fields
 
 
+async def test_a_stop_closes_the_zmq_context(signer):
+    """Left open, each stopped signer's context warned "Unclosed context" when collected (ResourceWarning,
+    a dozen per test run) and held its I/O thread until then."""
+    service = signer[0]
+    await service.stop()
+    assert service._context.closed
+    await service.stop()  # the fixture stops it again: a second stop is harmless
+
+
 async def test_signs_a_request_the_manager_verifies(signer):
     _service, channel, _redis, url = signer
     fields = _request(url, target="/dev/echo-headers")  # answers only once the signature verifies

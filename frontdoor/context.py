@@ -45,7 +45,8 @@ class FrontDoor:
     endpoint_pools: dict[str, EndpointPool] = field(default_factory=dict)  # per deployment name
     tracing: NoTracing = NO_TRACING  # [otel]: spans of proxied requests
     lean_http: LeanClient | None = None  # proxied requests without a body (frontdoor.lean_client)
-    _manager_built: tuple | None = field(default=None, init=False, repr=False)  # (what from, Deployment)
+    _manager_built: Deployment | None = field(default=None, init=False, repr=False)
+    _manager_from: tuple = field(default=((), None, None, None), init=False, repr=False)  # what it was built from
 
     def deployment(self, name: str) -> Deployment | None:
         """A deployment as etcd defines it; the Manager's is built from the configuration otherwise."""
@@ -56,13 +57,22 @@ class FrontDoor:
 
     def _configured_manager(self) -> Deployment:
         """Built again only when what it is built from changed (a reload): every /func request asks."""
-        api = self.config.api
-        source = (tuple(self.manager_endpoints), self.config.signers.group, api.connect_timeout, api.response_timeout)
-        if self._manager_built is None or self._manager_built[0] != source:
-            built = manager_deployment(source[0], source[1])
-            built = dataclasses.replace(built, connect_timeout=source[2], response_timeout=source[3])
-            self._manager_built = (source, built)
-        return self._manager_built[1]
+        api, group, built_from = self.config.api, self.config.signers.group, self._manager_from
+        # Compared part by part (no tuple of the endpoints and of the source made per request); the
+        # endpoints are kept as a copy, so a list changed in place is seen as a change.
+        if (
+            built_from[0] != self.manager_endpoints
+            or built_from[1] != group
+            or built_from[2] != api.connect_timeout
+            or built_from[3] != api.response_timeout
+            or self._manager_built is None
+        ):
+            built = manager_deployment(tuple(self.manager_endpoints), group)
+            self._manager_built = dataclasses.replace(
+                built, connect_timeout=api.connect_timeout, response_timeout=api.response_timeout
+            )
+            self._manager_from = (list(self.manager_endpoints), group, api.connect_timeout, api.response_timeout)
+        return self._manager_built
 
     def deployments_of(self, group: str) -> list[Deployment]:
         return [d for d in self.all_deployments() if d.group == group]

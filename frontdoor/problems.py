@@ -19,6 +19,12 @@ def problem(status: int, slug: str, title: str, **extra: Any) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_CONTENT_TYPE)
 
 
+async def answered(answer: web.StreamResponse) -> web.StreamResponse:
+    """An answer made already, as the awaitable of a function that returns its callee's coroutine
+    rather than awaiting it (``Security.guard``, ``DeploymentProxy._proxy``)."""
+    return answer
+
+
 def json_body_response(status: int, body: dict[str, Any]) -> web.Response:
     """A JSON reply; problem documents (those with a ``type``) get the problem media type."""
     content_type = PROBLEM_CONTENT_TYPE if "type" in body and "title" in body else "application/json"

@@ -13,13 +13,15 @@ No span carries a path, a query, a cookie, a signature or a key; with tracing of
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
+from contract.redis_layout import SessionRecord
 from contract.requests import SigningRequest
 from contract.webapi import MANAGER_DEPLOYMENT, Deployment, SigningMode, may_call
 from frontdoor import problems
-from frontdoor.context import FrontDoor, caller_of, session_cookie_value
+from frontdoor.context import UNREAD, FrontDoor, caller_of, session_cookie_value
 from frontdoor.encoded_body import carries_encoded_body, decode_proxied_body
 from frontdoor.endpoint_probe import record
 from frontdoor.observability import REQUEST_ID_KEY, TRACE_ID_KEY, USER_ID_KEY
@@ -130,7 +132,9 @@ class DeploymentProxy:
                 details="The pipeline server gets an X-BackendAI-SSO token with every request.",
             )
         session_id = session_cookie_value(request, front.config)
-        record = await front.session(request)
+        record = front.known_session(request)
+        if record is UNREAD:
+            record = await front.session(request)
         if record is None:
             return problems.unauthorized()
         request[USER_ID_KEY] = record.user_id
@@ -155,13 +159,41 @@ class DeploymentProxy:
             return raw_rest
         return await self._proxy(request, deployment, raw_rest)
 
-    async def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> web.StreamResponse:
-        front = self._front
-        session_id = session_cookie_value(request, front.config)
-        record = await front.session(request)
+    def _proxy(self, request: web.Request, deployment: Deployment, raw_rest: str) -> Awaitable[web.StreamResponse]:
+        """The answer to await.  Not a coroutine itself: when the session is known without a read and
+        no encoded body is to be read (nearly every request) the attempts' coroutine is returned, so no
+        frame of this function is passed through again each time the request resumes."""
+        record = self._front.known_session(request)  # (the guard looked it up: no coroutine to ask again)
+        if record is UNREAD or carries_encoded_body(request):
+            return self._proxy_after_reads(request, deployment, raw_rest, record)
+        refusal = self._refusal(request, deployment, record)
+        if refusal is not None:
+            return problems.answered(refusal)
+        return self._attempts(request, deployment, raw_rest, record)
+
+    async def _proxy_after_reads(
+        self, request: web.Request, deployment: Deployment, raw_rest: str, record
+    ) -> web.StreamResponse:
+        """``_proxy`` when the session must be read or an ``X-BackendAI-Encoded`` body decoded first."""
+        if record is UNREAD:
+            record = await self._front.session(request)
+        refusal = self._refusal(request, deployment, record)
+        if refusal is not None:
+            return refusal
+        if carries_encoded_body(request):
+            refusal = await decode_proxied_body(request, self._front.daemon)
+            if refusal is not None:
+                return refusal
+        return await self._attempts(request, deployment, raw_rest, record)
+
+    def _refusal(
+        self, request: web.Request, deployment: Deployment, record: SessionRecord | None
+    ) -> web.Response | None:
+        """The answer refusing the request to the deployment, or None (the user is then set for the line)."""
         if record is None:
             return problems.unauthorized()
         # (the Manager: may_call's answer is yes whoever calls, so the caller and group are not looked up)
+        front = self._front
         if deployment.name != MANAGER_DEPLOYMENT and not may_call(
             caller_of(record, front.config.webapi.endpoint_admins),
             deployment.name,
@@ -169,22 +201,23 @@ class DeploymentProxy:
         ):
             return _no_such_deployment(deployment.name)  # a group one may not Read is not disclosed
         request[USER_ID_KEY] = record.user_id
-        if carries_encoded_body(request):
-            refusal = await decode_proxied_body(request, front.daemon)
-            if refusal is not None:
-                return refusal
+        return None
 
-        async def sign(target: UpstreamTarget, meanwhile) -> dict[str, str] | web.Response:
-            signed = (
-                {}
-                if deployment.signing == SigningMode.NONE
-                else await self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile)
-            )
-            if isinstance(signed, dict):  # (not an answer: a Response is an ABC, dearer to test for)
+    def _attempts(
+        self, request: web.Request, deployment: Deployment, raw_rest: str, record: SessionRecord
+    ) -> Awaitable[web.StreamResponse]:
+        front = self._front
+        session_id = session_cookie_value(request, front.config)
+
+        def sign(target: UpstreamTarget, meanwhile) -> Awaitable[dict[str, str] | web.Response]:
+            """The attempt's signature to await (the session's expiry slid once it is signed); not a
+            coroutine itself: the signing call's is returned, one frame less while the signer works."""
+            if deployment.signing == SigningMode.NONE:
                 front.sessions.keep_alive(session_id, record)
-            return signed
+                return problems.answered({})
+            return self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile, record)
 
-        return await self._to_an_endpoint(request, deployment, raw_rest, sign, session_id)
+        return self._to_an_endpoint(request, deployment, raw_rest, sign, session_id)
 
     async def _to_an_endpoint(
         self, request: web.Request, deployment: Deployment, raw_rest: str, sign, session_id: str | None = None
@@ -223,7 +256,7 @@ class DeploymentProxy:
                 return answer
         return problems.bad_gateway()
 
-    async def _signed_headers(
+    def _signed_headers(
         self,
         request: web.Request,
         deployment: Deployment,
@@ -231,14 +264,29 @@ class DeploymentProxy:
         raw_rest: str,
         session_id: str | None,
         meanwhile=None,
-    ) -> dict[str, str] | web.Response:
-        """A signer's headers for this attempt, asked inside a client span whose trace context travels in
-        the signing item; or, not signed, the answer the browser gets instead."""
-        front = self._front
-        tracing = front.tracing
-        if not tracing.enabled:  # no span to open, no trace context to send
+        record: SessionRecord | None = None,
+    ) -> Awaitable[dict[str, str] | web.Response]:
+        """A signer's headers for this attempt, to await; or, not signed, the answer the browser gets
+        instead.  (Not a coroutine itself: with tracing off the signing call's is returned, one frame
+        less to pass through when the signer's reply resumes the request.)"""
+        if not self._front.tracing.enabled:  # no span to open, no trace context to send
             signing = self._signing_request(request, deployment, target, raw_rest, session_id, _NO_TRACE)
-            return await self._signature_or_refusal(signing, deployment, meanwhile)
+            return self._signature_or_refusal(signing, deployment, meanwhile, record)
+        return self._traced_signed_headers(request, deployment, target, raw_rest, session_id, meanwhile, record)
+
+    async def _traced_signed_headers(
+        self,
+        request: web.Request,
+        deployment: Deployment,
+        target: UpstreamTarget,
+        raw_rest: str,
+        session_id: str | None,
+        meanwhile,
+        record: SessionRecord | None,
+    ) -> dict[str, str] | web.Response:
+        """``_signed_headers`` inside a client span whose trace context travels in the signing item (the
+        session's expiry slid after it: the touch's task is not made in the span's context)."""
+        tracing = self._front.tracing
         attributes = {
             "rpc.system": "webui-host",
             "rpc.service": "signer",
@@ -251,15 +299,22 @@ class DeploymentProxy:
             signed = await self._signature_or_refusal(signing, deployment, meanwhile)
             if not isinstance(signed, dict):
                 tracing.error(span, f"refused_{signed.status}")
-            return signed
+        if record is not None and isinstance(signed, dict):
+            self._front.sessions.keep_alive(session_id, record)
+        return signed
 
     async def _signature_or_refusal(
-        self, signing: SigningRequest, deployment: Deployment, meanwhile
+        self, signing: SigningRequest, deployment: Deployment, meanwhile, record: SessionRecord | None = None
     ) -> dict[str, str] | web.Response:
+        """The signer's headers, or the answer refusing the request; ``record``: the session whose expiry
+        a signed request slides (``SessionReader.keep_alive``)."""
         try:
-            return await self._front.signers.sign(signing, deployment, meanwhile)
+            signed = await self._front.signers.sign(signing, deployment, meanwhile)
         except (SessionRejected, NoSignerAvailable, StoreUnavailableAtSigner, SigningRefused) as exc:
             return _refusal_answer(exc)
+        if record is not None:
+            self._front.sessions.keep_alive(signing.session_id, record)
+        return signed
 
     def _signing_request(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -116,7 +117,10 @@ class Security:
             app.cleanup_ctx.append(redirect_listener(self._front.config))
 
     @web.middleware
-    async def guard(self, request: web.Request, handler):
+    def guard(self, request: web.Request, handler) -> Awaitable[web.StreamResponse]:
+        """The answer to await.  Not a coroutine itself: when nothing is to be read first (no Manager
+        auth rule, the rate limit's verdict known: nearly every request) the handler's coroutine is
+        returned, so no frame of the guard is passed through again each time the request resumes."""
         path = request.path
         proxied = path.startswith(PROXIED_PREFIXES)
         if not proxied:
@@ -124,32 +128,39 @@ class Security:
         policies = self._config.request_policies
         refused_by = policy_refusal(policies, request.host, path) if policies else None
         if refused_by is not None:
-            return _refusal(request, web.HTTPForbidden, "forbidden", "Forbidden.", f"Refused by {refused_by}.")
+            return problems.answered(
+                _refusal(request, web.HTTPForbidden, "forbidden", "Forbidden.", f"Refused by {refused_by}.")
+            )
         if is_preflight(request.method, request.headers) and path.startswith(API_PREFIXES):
             request[PREFLIGHT] = True
-            return self._preflight(request)
+            return problems.answered(self._preflight(request))
         refusal = self._csrf_refusal(request)
         if refusal is not None:
-            return self._refuse(request, refusal)
-        if proxied:  # before anything is signed (and, for a refusal, before the session is read)
-            rule = self._auth_rule(request)
-            answer = None if rule is None else await self._manager_auth(request, rule)
-            if answer is not None:
-                return answer
+            return problems.answered(self._refuse(request, refusal))
+        rule = self._auth_rule(request) if proxied else None  # before anything is signed or the session read
+        if rule is not None:
+            return self._guard_reading(request, handler, path, proxied, rule)
         verdict = self._known_verdict(request, path, proxied)  # a busy key's: no coroutine
         if verdict is READ_FIRST:
+            return self._guard_reading(request, handler, path, proxied, None)
+        refusal = _limited(request, verdict)
+        return handler(request) if refusal is None else problems.answered(refusal)
+
+    async def _guard_reading(
+        self, request: web.Request, handler, path: str, proxied: bool, rule: AuthRule | None
+    ) -> web.StreamResponse:
+        """The guard's rest when the Manager's auth rule or the rate limit must read first."""
+        if rule is not None:
+            answer = await self._manager_auth(request, rule)
+            if answer is not None:
+                return answer
+            verdict = self._known_verdict(request, path, proxied)
+            if verdict is READ_FIRST:
+                verdict = await self._rate_limit(request, path, proxied)
+        else:  # (``guard`` asked ``_known_verdict`` already: it said read first)
             verdict = await self._rate_limit(request, path, proxied)
-        if verdict is not None:
-            request[RATE_LIMIT] = verdict
-            if not verdict.admitted:
-                return _refusal(
-                    request,
-                    web.HTTPTooManyRequests,
-                    "rate-limit-exceeded",
-                    "Too many requests.",
-                    f"Try again in {verdict.retry_after} s.",
-                )
-        return await handler(request)
+        refusal = _limited(request, verdict)
+        return await handler(request) if refusal is None else refusal
 
     def finish_headers(self, request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
@@ -326,6 +337,22 @@ def _key_limit(record, limits) -> int | None:
         return None
     limit = limits.role_limits.get(record.role, limits.requests)
     return limit or None
+
+
+def _limited(request: web.Request, verdict: Verdict | None) -> web.StreamResponse | None:
+    """The rate limit's refusal, or None; the verdict kept for the answer's headers either way."""
+    if verdict is None:
+        return None
+    request[RATE_LIMIT] = verdict
+    if verdict.admitted:
+        return None
+    return _refusal(
+        request,
+        web.HTTPTooManyRequests,
+        "rate-limit-exceeded",
+        "Too many requests.",
+        f"Try again in {verdict.retry_after} s.",
+    )
 
 
 def _refusal(request: web.Request, error: type[web.HTTPException], slug: str, title: str, details: str):

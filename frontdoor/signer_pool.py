@@ -22,6 +22,7 @@ from contract.webapi import BalancingPolicy, Deployment, GroupsSnapshot
 from frontdoor.balancing import Candidate, LeastOutstanding, RoundRobin
 from service_runtime.channel_client import DealerChannel, NotSent, PeerLost
 from service_runtime.instruments import Instruments
+from service_runtime.metric_values import observe_directly
 
 log = logging.getLogger(__name__)
 POOL_POLL = 0.05  # seconds: the shortest attempt at a signer
@@ -68,6 +69,7 @@ class SignerPool:
         self._context = context
         self._key = key
         self._instruments = instruments
+        self._sign_duration: dict[str, Callable[[float], None]] = {}  # per agent: its histogram child's observe
         self._channels: dict[str, DealerChannel] = {}
         self._serving: dict[str, set[str]] = {}  # deployment name -> agent ids
         self._preferred: dict[str, list[str]] = {}  # deployment name -> its agents, least_outstanding's order
@@ -230,7 +232,10 @@ class SignerPool:
             return None
         if self._stalled_until:
             self._stalled_until.pop(agent_id, None)
-        self._instruments.sign_duration.labels(agent_id).observe(time.perf_counter() - started)
+        observe = self._sign_duration.get(agent_id)
+        if observe is None:  # an agent's first answer (agents: the cluster's, bounded as the metric's children)
+            observe = self._sign_duration[agent_id] = observe_directly(self._instruments.sign_duration.labels(agent_id))
+        observe(time.perf_counter() - started)
         return SigningReply.from_item(item)
 
     def _connection(self, agent_id: str) -> tuple[DealerChannel, int] | None:

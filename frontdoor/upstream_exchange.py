@@ -77,7 +77,7 @@ class UpstreamExchange:
             config.session.cookie_name,
             config.api.auth_token_name,
             deployment.route_prefix,
-            manager=deployment.name == MANAGER_DEPLOYMENT,
+            deployment.name == MANAGER_DEPLOYMENT,  # manager (positional: lru_cache's cheaper key)
         )
 
     def prework(self, request: web.Request, target: UpstreamTarget, deployment: Deployment) -> Prework:
@@ -107,11 +107,45 @@ class UpstreamExchange:
         prework: Prework | None = None,
     ) -> Awaitable[web.StreamResponse]:
         """The attempt's answer, to await; ``prework``: this attempt's, perhaps made while the signer
-        worked.  (Not a coroutine itself: with tracing off the exchange's is returned, one frame less.)"""
+        worked.  (Not a coroutine itself: with tracing off the lean client's exchange, or the aiohttp
+        attempt's, is returned, one frame less to pass through at each of the attempt's resumptions.)"""
         prework = prework or self.prework(request, target, deployment)
         if not self._front.tracing.enabled:
-            return self._exchange(request, target, signed, deployment, None, prework)
+            return self._attempt(request, target, signed, deployment, None, prework)
         return self._traced(request, target, signed, deployment, prework)
+
+    def _attempt(
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        signed: dict[str, str],
+        deployment: Deployment,
+        trace,
+        prework: Prework,
+    ) -> Awaitable[web.StreamResponse]:
+        """The lean client's exchange when it serves the request, else the aiohttp client's, to await."""
+        lean = self._lean_attempt(request, target, signed, deployment, trace, prework)
+        return lean if lean is not None else self._exchange(request, target, signed, deployment, trace, prework)
+
+    def _lean_attempt(
+        self,
+        request: web.Request,
+        target: UpstreamTarget,
+        signed: dict[str, str],
+        deployment: Deployment,
+        trace,
+        prework: Prework,
+    ) -> Awaitable[web.StreamResponse] | None:
+        """The lean client's exchange, to await, when it serves the request (no body to stream, plain
+        HTTP); None when aiohttp's client must."""
+        if self._lean is None:
+            return None
+        decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
+        has_body = request.body_exists and decoded is None
+        if not lean_client_serves(request.method, body_to_stream=has_body, websocket=False, scheme=target.scheme):
+            return None
+        fields = prework.fields(signed, trace)
+        return self._lean.exchange(request, target, fields, decoded or b"", prework.cookies, deployment)
 
     async def _traced(
         self, request: web.Request, target: UpstreamTarget, signed: dict[str, str], deployment: Deployment, prework
@@ -126,7 +160,7 @@ class UpstreamExchange:
         }
         with tracing.client_span(f"{method} {deployment.name}", attributes) as span:
             trace = tracing.propagation_headers()
-            answer = await self._exchange(request, target, signed, deployment, trace, prework)
+            answer = await self._attempt(request, target, signed, deployment, trace, prework)
             if answer is NOT_CONNECTED:
                 tracing.error(span, "unreachable")
             else:
@@ -142,13 +176,9 @@ class UpstreamExchange:
         trace,
         prework: Prework,
     ) -> web.StreamResponse:
+        """An attempt through aiohttp's client (a body to stream, TLS, or no lean client)."""
         decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
-        if self._lean is not None and lean_client_serves(
-            request.method, body_to_stream=has_body, websocket=False, scheme=target.scheme
-        ):
-            fields = prework.fields(signed, trace)
-            return await self._lean.exchange(request, target, fields, decoded or b"", prework.cookies, deployment)
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout
         try:
@@ -319,6 +349,10 @@ class LeanExchange:
             return problems.bad_gateway()
         try:
             headers = downstream_headers(connection.headers, cookies=cookies)
+            length = connection.length
+            body = connection.arrived_body() if length is not None and length <= SMALL_BODY else None
+            if body is not None:  # (nearly every API answer: no coroutine to read what is there)
+                return RelayedAnswer(status=connection.status, reason=connection.reason, body=body, headers=headers)
             return await self._relay(request, connection, headers, target)
         finally:
             self._client.release(connection, target.endpoint)

@@ -165,12 +165,18 @@ class UpstreamConnection(asyncio.Protocol):
             await self._wakeup
 
     async def read(self) -> bytes:
-        if self._complete and not self._paused:  # most small answers: all there with their head (as chunks())
+        body = self.arrived_body()
+        return body if body is not None else b"".join([chunk async for chunk in self.chunks()])
+
+    def arrived_body(self) -> bytes | None:
+        """The whole body when it is all there (most small answers arrive with their head), taken as
+        ``read`` takes it; None when ``read`` must wait for it."""
+        if self._complete and not self._paused:  # (as chunks())
             body = b"".join(self._chunks)
             self._chunks.clear()
             self._buffered = 0
             return body
-        return b"".join([chunk async for chunk in self.chunks()])
+        return None
 
     @property
     def reusable(self) -> bool:

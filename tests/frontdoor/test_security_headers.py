@@ -496,7 +496,8 @@ def reference_downstream_headers(upstream, cookies):
     ``apply_cors`` to drop)."""
     from multidict import CIMultiDict
 
-    from frontdoor.upstream import ANSWER_HEADERS_OF_OURS, HOP_BY_HOP, PROXIED_POLICY, contained_cookie
+    from frontdoor.answer_names import ANSWER_HEADERS_OF_OURS, HOP_BY_HOP
+    from frontdoor.upstream import PROXIED_POLICY, contained_cookie
 
     headers = CIMultiDict()
     for name, value in upstream.items():

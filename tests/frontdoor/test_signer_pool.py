@@ -396,3 +396,33 @@ async def test_the_packing_shortcut_chooses_as_least_outstanding_does(pool_for, 
         for channel in pool._channels.values():
             channel._pending = {}  # (stand-ins for futures: nothing to fail at close)
     assert answered > 500  # (the shapes do reach it)
+
+
+async def test_each_signers_answers_are_observed_under_its_own_agent(pool_for, signers):
+    """The signing duration's histogram, per agent: every answer counted once, in its agent's child."""
+    served = {"a": 0, "b": 0}
+
+    def counting(agent_id):
+        def handler(env):
+            served[agent_id] += len(env.items)
+            return signing(env)
+
+        return handler
+
+    signers.start("a", counting("a"))
+    signers.start("b", counting("b"))
+    pool = pool_for()
+    pool.update(signers.snapshot("a", "b"), [MANAGER])
+    await eventually(lambda: all(pool._channels[a].connected for a in ("a", "b")), 5)
+    for burst in (1, 40, 3):
+        await asyncio.gather(*(pool.sign(REQUEST, MANAGER) for _ in range(burst)))
+    registry = pool._instruments.registry
+    for agent_id, count in served.items():
+        labels = {"agent": agent_id}
+        assert registry.get_sample_value("webui_host_sign_duration_seconds_count", labels) == (count or None)
+        if count:
+            assert (
+                registry.get_sample_value("webui_host_sign_duration_seconds_bucket", labels | {"le": "+Inf"}) == count
+            )
+            assert registry.get_sample_value("webui_host_sign_duration_seconds_sum", labels) > 0
+    assert sum(served.values()) == 44

@@ -9,7 +9,13 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from service_runtime.metric_values import ValueBuffer, buffered_value_class, count_and_observe, flush_periodically
+from service_runtime.metric_values import (
+    ValueBuffer,
+    buffered_value_class,
+    count_and_observe,
+    flush_periodically,
+    observe_directly,
+)
 from service_runtime.metrics import MULTIPROC_ENV
 from tests.support.polling import eventually
 
@@ -135,3 +141,25 @@ def test_count_and_observe_of_a_family_without_its_label_values_refuses_as_obser
     histogram = Histogram("h", "h", ["kind"], registry=registry)
     with pytest.raises(ValueError, match="missing label values"):
         count_and_observe(counter, histogram)(0.1)
+
+
+def observed(directly: bool) -> dict:
+    registry = CollectorRegistry()
+    histogram = Histogram("sign_duration", "d", ["agent"], registry=registry, buckets=BUCKETS).labels("agent-1")
+    observe = observe_directly(histogram) if directly else histogram.observe
+    for amount in AMOUNTS:
+        observe(amount)
+    return {key: value for key, value in samples(registry).items() if not key[0].endswith("_created")}
+
+
+@pytest.mark.parametrize("buffer_values", [False, True])
+def test_observe_directly_changes_what_observe_changes(buffered, buffer_values):
+    if buffer_values:
+        buffered()
+    assert observed(directly=True) == observed(directly=False)
+
+
+def test_observe_directly_of_a_family_without_its_label_values_refuses_as_observe_does():
+    histogram = Histogram("h", "h", ["kind"], registry=CollectorRegistry())
+    with pytest.raises(ValueError, match="missing label values"):
+        observe_directly(histogram)(0.1)

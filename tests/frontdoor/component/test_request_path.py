@@ -4,6 +4,7 @@ ipc sockets, and the development Manager (which verifies every signature) as a r
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from aiohttp import web
 from contract.config import parse_config
 from devstack.app import create_app
 from frontdoor import upstream_exchange
-from frontdoor.app import build_app
+from frontdoor.app import FRONT_DOOR, build_app
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import ensure_secrets
 from service_runtime.settings import Settings
@@ -38,25 +39,30 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 class Stack:
-    def __init__(self, base_url: str, signer: SignerService, manager_saw: list):
+    def __init__(self, base_url: str, signer: SignerService, manager_saw: list, manager_hooks: list, front=None):
         self.base_url = base_url
+        self.front = front  # the front door's shared parts (frontdoor.context.FrontDoor)
         self.signer = signer
         self.manager_saw = manager_saw  # the headers of every request the Manager received
+        self.manager_hooks = manager_hooks  # called with each request the Manager receives, as it arrives
 
     def client(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(self.base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
-def _recording(app: web.Application) -> tuple[web.Application, list]:
+def _recording(app: web.Application) -> tuple[web.Application, list, list]:
     seen: list = []
+    hooks: list = []
 
     @web.middleware
     async def record(request: web.Request, handler):
         seen.append(request.headers.copy())
+        for hook in hooks:
+            hook(request)
         return await handler(request)
 
     app.middlewares.append(record)
-    return app, seen
+    return app, seen, hooks
 
 
 @pytest.fixture
@@ -66,7 +72,7 @@ async def stack():
     ensure_secrets(secrets_dir)
     redis_handle = start_redis(directory, secrets_dir)
     etcd = start_etcd(directory)
-    manager_app, manager_saw = _recording(create_app())
+    manager_app, manager_saw, manager_hooks = _recording(create_app())
     manager_runner, manager_url = await _serve(manager_app)
     config = parse_config(
         {
@@ -86,8 +92,9 @@ async def stack():
     front_runner = None
     try:
         await eventually(lambda: signer._bound, timeout=20, what="signer bound")
-        front_runner, base_url = await _serve(build_app(settings, Instruments()))
-        yield Stack(base_url, signer, manager_saw)
+        front_app = build_app(settings, Instruments())
+        front_runner, base_url = await _serve(front_app)
+        yield Stack(base_url, signer, manager_saw, manager_hooks, front_app[FRONT_DOOR])
     finally:
         if front_runner is not None:
             await front_runner.cleanup()
@@ -247,3 +254,94 @@ async def test_a_deployment_of_a_group_one_may_not_read_is_not_disclosed_while_t
             assert response.status == 404, await response.text()
             assert "hidden" in (await response.json())["title"]
         await eventually(_answers(user, 200), timeout=20, what="the user's signed call to the Manager")
+
+
+def _serving_chains() -> list[list[str]]:
+    """Of each task serving a front-door request now, its coroutines from the request chain inward: the
+    frames each resumption of the request passes through (and each one a coroutine made per request)."""
+    chains = []
+    for task in asyncio.all_tasks():
+        names, coroutine = [], task.get_coro()
+        while hasattr(coroutine, "cr_code"):
+            names.append(coroutine.cr_code.co_qualname)
+            coroutine = coroutine.cr_await
+        if "RequestChain.handle" in names:
+            chains.append(names[names.index("RequestChain.handle") :])
+    return chains
+
+
+def _ours(chain: list[str], until: str) -> list[str]:
+    """The chain down to, not including, the first frame of ``until``'s class (another module's part)."""
+    return chain[: next(i for i, name in enumerate(chain) if name.startswith(until))]
+
+
+async def test_a_proxied_request_waits_through_few_frames_of_the_front_doors_own(stack):
+    """While the signer works and while the Manager answers, a proxied request with a known session is
+    suspended through the chain, the route's handler, the attempts and the call that waits: no frame of
+    a function that only passes an awaitable on (the guard, ``_proxy``, ``_signed_headers``,
+    ``_exchange``: each would be resumed again per suspension)."""
+    signing = stack.signer.server._handler
+    at_signing: list[list[str]] = []
+    at_manager: list[list[str]] = []
+
+    def recording(envelope):
+        at_signing.extend(_serving_chains())
+        return signing(envelope)
+
+    def manager_records(request: web.Request) -> None:
+        if request.query.get("echo") == "frames":
+            at_manager.extend(_serving_chains())
+
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        stack.signer.server._handler = recording
+        stack.manager_hooks.append(manager_records)
+        async with client.get("/func/auth?echo=frames") as response:
+            assert response.status == 200, await response.text()
+    handler = ["RequestChain.handle", "DeploymentProxy.handle_manager", "DeploymentProxy._to_an_endpoint"]
+    assert [_ours(chain, "SignerPool.") for chain in at_signing] == [
+        handler + ["DeploymentProxy._signature_or_refusal"]
+    ]
+    assert [_ours(chain, "LeanClient.") for chain in at_manager] == [handler + ["LeanExchange.exchange"]]
+
+
+async def test_a_signed_request_slides_its_sessions_expiry(stack):
+    """A signed request asks the session daemon to slide the session's expiry (at most once per
+    ``touch_interval``, here 0: every request)."""
+    config, sessions = stack.signer.config, stack.front.sessions
+    touch, touched = sessions._touch, []
+
+    async def recording(session_id):
+        touched.append(session_id)
+        return await touch(session_id)
+
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        config.session.touch_interval = 0.0  # what a reload applies in place, then its hook
+        sessions.reload(config)
+        sessions._touch = recording
+        async with client.get("/func/auth?echo=touch") as response:
+            assert response.status == 200, await response.text()
+        await eventually(lambda: len(touched) == 1, timeout=5, what="the session touched")
+        cookie = next(c for c in client.cookie_jar if c.key == config.session.cookie_name)
+        assert touched == [cookie.value]
+
+
+async def test_with_rate_limits_off_the_proxy_reads_the_session_the_guard_did_not(stack):
+    """The guard reads the session for the rate limit; with limits off it does not, and a session that
+    memory cannot vouch for yet (just logged in) is read by the proxy itself."""
+    config = stack.signer.config
+    async with stack.client() as client:
+        await _login(client)
+        await eventually(_answers(client, 200), timeout=20, what="signed call")
+        config.security.rate_limit.enabled = False  # reloadable: read at each request
+        try:
+            async with stack.client() as fresh:
+                await _login(fresh)
+                async with fresh.get("/func/auth?echo=unread") as response:
+                    assert response.status == 200, await response.text()
+                    assert await response.json() == {"authorized": "yes", "echo": "unread"}
+        finally:
+            config.security.rate_limit.enabled = True

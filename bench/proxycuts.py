@@ -18,7 +18,9 @@ Items:
 - ``head_timer``: a request's head deadline on a kept-alive connection: a timer made and cancelled
   (main) against the armed one left as it is.
 
-Usage: .venv/bin/python -m bench.proxycuts [--repeats 15] [--batch 20000] [--baseline DIR] [ITEM ...]
+Usage: .venv/bin/python -m bench.proxycuts --baseline DIR [--repeats 15] [--batch 20000] [ITEM ...]
+(DIR: a checkout from before the ninth session, e.g. ``git worktree add DIR d6eb72b``; main itself no
+longer has the old side of ``request_bytes``.)
 """
 
 from __future__ import annotations
@@ -207,7 +209,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch", type=int, default=20000)
-    parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        required=True,
+        help="a checkout from before the slice (git worktree add DIR d6eb72b): its old code is the 'old' side",
+    )
     parser.add_argument("items", nargs="*", default=list(ITEMS))
     args = parser.parse_args()
     frontcuts.BASELINE = args.baseline

@@ -11,8 +11,14 @@ from bench.webui_host_target import WebuiHost
 pytestmark = pytest.mark.slow
 
 
-def test_a_started_stack_has_every_front_door_listening(tmp_path):
-    upstream = FastUpstream(tmp_path / "upstream.log").start()
+@pytest.fixture
+def upstream(tmp_path):
+    server = FastUpstream(tmp_path / "upstream.log").start()
+    yield server
+    server.stop()
+
+
+def test_a_started_stack_has_every_front_door_listening(tmp_path, upstream):
     (tmp_path / "stack").mkdir()
     target = WebuiHost(tmp_path / "stack", upstream.url, workers=2, signers=1)
     try:
@@ -30,4 +36,3 @@ def test_a_started_stack_has_every_front_door_listening(tmp_path):
         assert len(front_doors) == 2 and sorted(listening) == sorted(front_doors)
     finally:
         target.stop()
-        upstream.stop()

@@ -40,6 +40,7 @@ from service_runtime.keyfiles import load_shared_key
 from service_runtime.redis_client import redis_client
 from service_runtime.reload import ReloadHook
 from service_runtime.settings import Settings
+from service_runtime.start_cleanup import StartResources
 from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.webapi_watch import GroupsWatcher
 
@@ -96,22 +97,28 @@ def build_app(
     instruments: Instruments,
     on_reload: Callable[[ReloadHook], None] = lambda hook: None,
     tracing: NoTracing = NO_TRACING,
+    resources: StartResources | None = None,
 ) -> web.Application:
     """The worker's app; each component that copies a setting at start registers how it reloads it, and
-    each that records metrics gets ``instruments``."""
+    each that records metrics gets ``instruments``; each client that holds sockets is registered in
+    ``resources`` as soon as it exists, to be closed if the start fails after it."""
     config = settings.config
+    resources = resources or StartResources()
     app = web.Application(client_max_size=MAX_BODY_IN_MEMORY, handler_args=parser_limits(config))
-    zmq_context = zmq.asyncio.Context()
+    zmq_context = resources.zmq_context(zmq.asyncio.Context())
     key = load_shared_key(config.secrets_dir / ZMQ_KEY_FILE)
     daemon = SessionDaemonClient(
         zmq_context, session_daemon_endpoint(config), key, config.zmq.max_message_age, instruments=instruments
     )
+    resources.add("session daemon client", daemon.close)
     sessions = SessionReader(
         redis_client(config, "frontdoor"),
         config.session.touch_interval,
         lambda session_id: daemon.call(Touch(session_id), timeout=5.0),
     )
+    resources.add("session reader", sessions.close)
     signers = SignerPool(config, zmq_context, key, instruments=instruments)
+    resources.add("signer pool", signers.close)
     front = FrontDoor(
         config=config,
         manager_endpoints=settings.manager_endpoints,
@@ -129,6 +136,7 @@ def build_app(
             connect_timeout=lambda: config.api.connect_timeout,  # reloadable: read at each connect
         ),
     )
+    _register_clients(resources, front)
     app[FRONT_DOOR] = front
     app[REQUEST_METRICS] = RequestMetrics(instruments)
     security = install_security(app, front)  # CORS, CSRF, rate limits, security headers
@@ -141,6 +149,7 @@ def build_app(
     # sharing one pool let idle sockets starve ordinary requests.  Their number is bounded by the
     # relay (per session, per worker), not by a pool that would make a handshake wait for a slot.
     ws_http = _http_client(settings, 0, timeout_ceil_threshold=EXACT_TIMERS_UP_TO)  # heartbeats spread out
+    resources.add("websocket client", ws_http.close)
     on_reload(lambda fresh: _set_connect_timeouts((front.http, ws_http), fresh.api.connect_timeout))
     relay = WebSocketRelay(ws_http, config.security, instruments=instruments)
     app[WS_RELAY] = relay  # the drain closes what is still open at its deadline
@@ -163,6 +172,12 @@ def build_app(
     app.cleanup_ctx.append(_background([sessions.run, groups.run, lambda: probe_forever(front)]))
     app.on_cleanup.append(lambda _app: _close(front, relay, zmq_context))
     return app
+
+
+def _register_clients(resources: StartResources, front: FrontDoor) -> None:
+    resources.add("upstream client", front.http.close)
+    resources.add("probe client", front.probe_http.close)
+    resources.add("lean upstream client", front.lean_http.close)
 
 
 def _background(runners):

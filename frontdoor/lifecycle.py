@@ -64,7 +64,9 @@ class Worker:
 
     def __init__(self, process: Process, worker: int):
         self.config = process.config
-        self.app = build_app(process.settings, process.instruments, process.on_reload, process.tracing)
+        self.app = build_app(
+            process.settings, process.instruments, process.on_reload, process.tracing, process.resources
+        )
         self.front = self.app[FRONT_DOOR]
         self.lifecycle = Lifecycle(worker)
         self.app[LIFECYCLE] = self.lifecycle

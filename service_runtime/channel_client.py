@@ -223,6 +223,8 @@ class DealerChannel:
                 future.set_exception(PeerLost(self.endpoint))
 
     def close(self) -> None:
+        if self._link.closed:  # closed already (a failed start closes every client it made, then the context)
+            return
         if self._flush_handle is not None:  # a send after close would only raise
             self._flush_handle.cancel()
             self._flush_handle = None

@@ -27,6 +27,7 @@ from service_runtime.metric_values import flush_periodically
 from service_runtime.metrics import Metrics
 from service_runtime.reload import Reloader, ReloadHook, reload_from_file
 from service_runtime.settings import Settings, load_settings
+from service_runtime.start_cleanup import StartResources
 from service_runtime.tracing import NoTracing, start_tracing
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class Process:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     reload_hooks: list[ReloadHook] = field(default_factory=list)
     instance: str | int = 0
+    # What the start made (ZeroMQ sockets, clients): closed at once if it fails (service_runtime.start_cleanup).
+    resources: StartResources = field(default_factory=StartResources)
+    exit_code: int = 0
     _tracing: NoTracing | None = field(default=None, repr=False)
 
     @property
@@ -81,6 +85,12 @@ class Process:
 
     async def reload(self) -> None:
         await reload_from_file(self.role, self.config_path, self.config, self.reload_hooks)
+
+    def fail(self, exc: BaseException) -> None:
+        """A start that ended in a background task (after ``start`` returned): log it, stop, exit non-zero."""
+        log_start_failure(exc)
+        self.exit_code = START_FAILED
+        self.stopping.set()
 
 
 Build = Callable[[Process], "Service | Awaitable[Service]"]
@@ -133,6 +143,10 @@ async def _serve(process: Process, build: Build) -> int:
         service = build(process)
         if asyncio.iscoroutine(service):
             service = await service
+    except ConfigError:
+        raise
+    except Exception as exc:  # (a warning made an error too): one line, what was built closed, exit
+        return await _start_failed(process, exc)
     finally:
         imports_done()
     loop = asyncio.get_running_loop()
@@ -142,12 +156,25 @@ async def _serve(process: Process, build: Build) -> int:
     loop.add_signal_handler(signal.SIGHUP, reloader.request)  # a reload must never kill the process
     try:
         await service.start()
-    except OSError as exc:
-        log.error("cannot start", extra={"event": "startup_failed", "error": str(exc)})
-        return START_FAILED
+    except Exception as exc:
+        return await _start_failed(process, exc)
     try:
         await process.stopping.wait()
     finally:
         await reloader.wait()
         await service.stop()
-    return 0
+    return process.exit_code
+
+
+def log_start_failure(exc: BaseException) -> None:
+    """The one line a failed start leaves: what failed, by type and message (never a traceback to read)."""
+    log.error(
+        "cannot start",
+        extra={"event": "startup_failed", "error": str(exc) or type(exc).__name__, "error_type": type(exc).__name__},
+    )
+
+
+async def _start_failed(process: Process, exc: Exception) -> int:
+    log_start_failure(exc)
+    await process.resources.close_all()  # no ZeroMQ socket left for the collector to hang on
+    return START_FAILED

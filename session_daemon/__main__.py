@@ -19,8 +19,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def build(process: Process) -> SessionDaemon:
-    return SessionDaemon(process.settings, instruments=process.instruments, on_reload=process.on_reload)
+    return SessionDaemon(
+        process.settings, instruments=process.instruments, on_reload=process.on_reload, resources=process.resources
+    )
+
+
+def main(argv: list[str]) -> int:
+    return run_process("session_daemon", parse_args(argv).config, build)
 
 
 if __name__ == "__main__":
-    sys.exit(run_process("session_daemon", parse_args(sys.argv[1:]).config, build))
+    sys.exit(main(sys.argv[1:]))

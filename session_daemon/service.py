@@ -53,6 +53,7 @@ from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_s
 from service_runtime.redis_client import redis_client
 from service_runtime.reload import ReloadHook
 from service_runtime.settings import Settings
+from service_runtime.start_cleanup import StartResources
 from session_daemon.encoded_body import decode_command
 from session_daemon.login_throttle import ThrottlePolicy
 from session_daemon.logins import Logins
@@ -73,17 +74,21 @@ class SessionDaemon:
         instruments: Instruments,
         redis: aioredis.Redis | None = None,
         on_reload: Callable[[ReloadHook], None] = lambda hook: None,
+        resources: StartResources | None = None,
     ):
+        """``resources``: where what holds sockets is registered, to be closed if the start fails."""
         config = settings.config
         self.config = config
         self.instruments = instruments
+        resources = resources or StartResources()
         self._redis = redis or redis_client(config, "sessiond")
+        resources.add("redis client", self._redis.aclose)
         box = load_secret_box(config.secrets_dir / AT_REST_KEY_FILE)
         self.store = SessionStore(self._redis, box, config.session.max_age, instruments=instruments)
         self.manager = ManagerClient(settings.manager_endpoints, config.api)
         self.logins = Logins(self.store, self.manager, ThrottlePolicy.from_config(config.session), instruments)
         ensure_private_dir(config.ipc_dir)
-        self._context = zmq.asyncio.Context()
+        self._context = resources.zmq_context(zmq.asyncio.Context())
         self.endpoint = session_daemon_endpoint(config)
         self.server = RouterServer(
             self._context,

@@ -37,6 +37,8 @@ def main(argv: list[str]) -> int:
             stopping=process.stopping,
             tracing=process.tracing,
             on_reload=process.on_reload,
+            resources=process.resources,
+            on_start_failure=process.fail,
         )
 
     # Metric files are named per instance: an agent started by hand with --agent-id must not share

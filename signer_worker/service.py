@@ -25,6 +25,7 @@ from service_runtime.keyfiles import ensure_private_dir, load_secret_box, load_s
 from service_runtime.redis_client import redis_client
 from service_runtime.reload import ReloadHook
 from service_runtime.settings import Settings
+from service_runtime.start_cleanup import StartResources
 from service_runtime.tracing import NO_TRACING, NoTracing
 from service_runtime.version import VERSION
 from service_runtime.webapi_watch import GroupsWatcher
@@ -57,10 +58,16 @@ class SignerService:
         stopping: asyncio.Event | None = None,
         tracing: NoTracing = NO_TRACING,
         on_reload: Callable[[ReloadHook], None] = lambda hook: None,
+        resources: StartResources | None = None,
+        on_start_failure: Callable[[BaseException], None] | None = None,
     ):
         """Every setting the signer uses is read at its use (or needs a restart), but the Redis lookup
-        timeout, derived from ``signers.request_timeout``: its reload hook sets it."""
+        timeout, derived from ``signers.request_timeout``: its reload hook sets it.  ``resources``: where
+        what holds sockets is registered, to be closed if the start fails; ``on_start_failure``: told when
+        the bind, which comes after ``start`` returned, fails (the process must end, not sit unbound)."""
         config = settings.config
+        resources = resources or StartResources()
+        self._on_start_failure = on_start_failure
         self.config = config
         self.agent_id = agent_id
         self._signatures = instruments.signatures
@@ -78,6 +85,7 @@ class SignerService:
         self._tasks: list[asyncio.Task] = []
         self.watcher = GroupsWatcher(config, self._apply_snapshot)
         self._redis = redis_client(config, "signer")
+        resources.add("redis client", self._redis.aclose)
         # A Redis that does not answer is reported (store_unavailable) before the asking front door
         # gives up on this signer (request_timeout) and asks another, which could only wait the same.
         self.cache = SecretCache(
@@ -87,7 +95,7 @@ class SignerService:
         )
         on_reload(lambda fresh: self.cache.set_lookup_timeout(fresh.signers.request_timeout / 2))
         ensure_private_dir(config.ipc_dir)
-        self._context = zmq.asyncio.Context()
+        self._context = resources.zmq_context(zmq.asyncio.Context())
         self.endpoint = signer_endpoint(config, agent_id)
         self.server = RouterServer(
             self._context,
@@ -241,7 +249,13 @@ class SignerService:
         # No socket until we can sign: a front door still holding our previous run's channel would
         # otherwise reconnect at once and get refusals while deployments are not yet applied.
         if await self._until_ready():
-            self._bind()
+            try:
+                self._bind()
+            except Exception as exc:  # (a path too long, a directory not ours): the start failed
+                if self._on_start_failure is None:
+                    raise
+                self._on_start_failure(exc)
+                return
             self._readiness_changed.set()
             log.info("signer ready", extra={"event": "signer_ready", "agent_id": self.agent_id})
             await self.server.serve()

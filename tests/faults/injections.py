@@ -63,9 +63,10 @@ def cli(stack: RunningStack, command: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def killed_launcher_then_run(stack: RunningStack) -> None:
+def killed_launcher_then_run(stack: RunningStack, restarting: list[float] | None = None) -> None:
     """``kill -9`` of ``webui-host run``: every program dies with it (parent-death signal), nothing is
-    left in the state directory, and ``webui-host run`` again serves (same directory, same ports)."""
+    left in the state directory, and ``webui-host run`` again serves (same directory, same ports).
+    ``restarting`` gets the ``time.monotonic()`` at which the new run began."""
     children = psutil.Process(stack._process.pid).children(recursive=True)
     stack._process.send_signal(signal.SIGKILL)
     stack._process.wait()
@@ -75,4 +76,6 @@ def killed_launcher_then_run(stack: RunningStack) -> None:
         what="every program gone with the launcher",
     )
     assert find_leftovers(stack.config.runtime.state_dir) == []
+    if restarting is not None:
+        restarting.append(time.monotonic())
     stack.start()

@@ -23,6 +23,11 @@ class Outcome:
     # Answers the scenario's fault is expected to cause (a fast 503 while Redis is away, a 502 while
     # the Manager is): counted apart, and each must be fast (``slowest_expected``).
     expected: frozenset[int | str] = frozenset()
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() each request was sent, as results
+
+    def count_sent_before(self, moment: float, *wanted) -> int:
+        """Answers among ``wanted`` to requests sent before ``moment`` (a ``time.monotonic()``)."""
+        return sum(1 for (result, _), sent in zip(self.results, self.sent_at) if sent < moment and result in wanted)
 
     @property
     def sent(self) -> int:
@@ -123,6 +128,7 @@ async def under_load(
     stop = asyncio.Event()
 
     async def one(n: int) -> None:
+        sent = time.monotonic()
         started = time.perf_counter()
         try:
             async with session.get(f"/func/auth?echo=f{n}") as answer:
@@ -131,6 +137,7 @@ async def under_load(
         except (TimeoutError, aiohttp.ClientError) as exc:
             result = type(exc).__name__
         outcome.results.append((result, time.perf_counter() - started))
+        outcome.sent_at.append(sent)
 
     async def generate() -> None:
         tasks, started, n = [], time.monotonic(), 0

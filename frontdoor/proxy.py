@@ -12,8 +12,9 @@ No span carries a path, a query, a cookie, a signature or a key; with tracing of
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -214,7 +215,7 @@ class DeploymentProxy:
             coroutine itself: the signing call's is returned, one frame less while the signer works."""
             if deployment.signing == SigningMode.NONE:
                 front.sessions.keep_alive(session_id, record)
-                return problems.answered({})
+                return _no_signature()
             return self._signed_headers(request, deployment, target, raw_rest, session_id, meanwhile, record)
 
         return self._to_an_endpoint(request, deployment, raw_rest, sign, session_id)
@@ -272,20 +273,19 @@ class DeploymentProxy:
         if not self._front.tracing.enabled:  # no span to open, no trace context to send
             signing = self._signing_request(request, deployment, target, raw_rest, session_id, _NO_TRACE)
             return self._signature_or_refusal(signing, deployment, meanwhile, record)
-        return self._traced_signed_headers(request, deployment, target, raw_rest, session_id, meanwhile, record)
+        signing_with = functools.partial(self._signing_request, request, deployment, target, raw_rest, session_id)
+        return self._traced_signed_headers(deployment, signing_with, meanwhile, record)
 
     async def _traced_signed_headers(
         self,
-        request: web.Request,
         deployment: Deployment,
-        target: UpstreamTarget,
-        raw_rest: str,
-        session_id: str | None,
+        signing_with: Callable[[dict[str, str]], SigningRequest],
         meanwhile,
         record: SessionRecord | None,
     ) -> dict[str, str] | web.Response:
-        """``_signed_headers`` inside a client span whose trace context travels in the signing item (the
-        session's expiry slid after it: the touch's task is not made in the span's context)."""
+        """``_signed_headers`` inside a client span whose trace context travels in the signing item
+        (``signing_with(trace)``; the session's expiry slid after the span: the touch's task is not
+        made in the span's context)."""
         tracing = self._front.tracing
         attributes = {
             "rpc.system": "webui-host",
@@ -295,12 +295,12 @@ class DeploymentProxy:
         }
         with tracing.client_span("signer/sign", attributes) as span:
             trace = tracing.propagation_headers()  # this span's context: the signer's span joins it
-            signing = self._signing_request(request, deployment, target, raw_rest, session_id, trace)
+            signing = signing_with(trace)
             signed = await self._signature_or_refusal(signing, deployment, meanwhile)
             if not isinstance(signed, dict):
                 tracing.error(span, f"refused_{signed.status}")
         if record is not None and isinstance(signed, dict):
-            self._front.sessions.keep_alive(session_id, record)
+            self._front.sessions.keep_alive(signing.session_id, record)
         return signed
 
     async def _signature_or_refusal(
@@ -345,6 +345,11 @@ class DeploymentProxy:
             traceparent=trace.get("traceparent", ""),
             tracestate=trace.get("tracestate", ""),
         )
+
+
+async def _no_signature() -> dict[str, str]:
+    """The headers of a deployment signed by nobody (``signing = "none"``), to await like a signature."""
+    return {}
 
 
 def _refusal_answer(exc: Exception) -> web.Response:

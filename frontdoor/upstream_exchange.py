@@ -123,27 +123,14 @@ class UpstreamExchange:
         trace,
         prework: Prework,
     ) -> Awaitable[web.StreamResponse]:
-        """The lean client's exchange when it serves the request, else the aiohttp client's, to await."""
-        lean = self._lean_attempt(request, target, signed, deployment, trace, prework)
-        return lean if lean is not None else self._exchange(request, target, signed, deployment, trace, prework)
-
-    def _lean_attempt(
-        self,
-        request: web.Request,
-        target: UpstreamTarget,
-        signed: dict[str, str],
-        deployment: Deployment,
-        trace,
-        prework: Prework,
-    ) -> Awaitable[web.StreamResponse] | None:
-        """The lean client's exchange, to await, when it serves the request (no body to stream, plain
-        HTTP); None when aiohttp's client must."""
-        if self._lean is None:
-            return None
+        """The lean client's exchange when it serves the request (no body to stream, plain HTTP), else
+        the aiohttp client's, to await."""
         decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
         has_body = request.body_exists and decoded is None
-        if not lean_client_serves(request.method, body_to_stream=has_body, websocket=False, scheme=target.scheme):
-            return None
+        if self._lean is None or not lean_client_serves(
+            request.method, body_to_stream=has_body, websocket=False, scheme=target.scheme
+        ):
+            return self._exchange(request, target, signed, deployment, trace, prework)
         fields = prework.fields(signed, trace)
         return self._lean.exchange(request, target, fields, decoded or b"", prework.cookies, deployment)
 

@@ -14,6 +14,7 @@ from contract.config import Config
 from contract.hosts import HostPolicy, parse_host
 from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.security_headers import without_server_header
+from frontdoor.shared_port import SharedPortSite
 
 
 def https_location(host_header: str | None, path_qs: str, https_port: int, policy: HostPolicy) -> str | None:
@@ -57,11 +58,12 @@ def redirect_listener(config: Config):
         )
         await runner.setup()
         HeaderDeadlines(lambda: config.security.header_read_timeout).install(runner.server)
-        site = web.TCPSite(runner, config.service.ip, config.security.http_redirect_port, reuse_port=True)
+        site = SharedPortSite(runner, config.service.ip, config.security.http_redirect_port)
         await site.start()
         try:
             yield
         finally:
+            await site.leave()
             await runner.cleanup()
 
     return context

@@ -1,7 +1,8 @@
 """One front-door worker's life: listen, reload on SIGHUP, drain on SIGTERM.
 
-SIGTERM: /readyz turns 503 at once; after ``[ops] unready_delay`` the public listener closes (the
-other workers sharing the port keep accepting); requests and WebSockets in flight may finish until
+SIGTERM: /readyz turns 503 at once; after ``[ops] unready_delay`` the public listener leaves the port
+(the other workers sharing it keep accepting; what the kernel had already handed this one is served,
+see ``frontdoor.shared_port``); requests and WebSockets in flight may finish until
 ``[ops] drain_timeout`` (every answer given meanwhile closes its connection); WebSockets still open
 then are closed with 1001 (going away), anything else left is cancelled, and the process exits.
 
@@ -26,6 +27,7 @@ from frontdoor.header_deadline import HeaderDeadlines
 from frontdoor.middlewares import CLOSING
 from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
+from frontdoor.shared_port import SharedPortSite
 from frontdoor.websocket import EXACT_TIMERS_UP_TO
 from service_runtime.long_lived_gc import LongLivedCollector
 from service_runtime.process import Process
@@ -82,7 +84,8 @@ class Worker:
         self._ops_runner = web.AppRunner(
             build_ops_app(self.front, self.lifecycle), access_log=None, handle_signals=False
         )
-        self._site: web.TCPSite | None = None
+        self._site: SharedPortSite | None = None
+        self._ops_site: SharedPortSite | None = None
         self._sampler: asyncio.Task | None = None
         self._collector: asyncio.Task | None = None
         if self._tls is not None:
@@ -93,12 +96,11 @@ class Worker:
         HeaderDeadlines(lambda: self.config.security.header_read_timeout).install(self._runner.server)
         await self._until_signers()
         service, ops = self.config.service, self.config.ops
-        self._site = web.TCPSite(
-            self._runner, service.ip, service.port, ssl_context=self._tls, reuse_port=True, backlog=1024
-        )
+        self._site = SharedPortSite(self._runner, service.ip, service.port, ssl_context=self._tls, backlog=1024)
         await self._site.start()
         await self._ops_runner.setup()
-        await web.TCPSite(self._ops_runner, ops.ip, ops.port, reuse_port=True).start()
+        self._ops_site = SharedPortSite(self._ops_runner, ops.ip, ops.port)
+        await self._ops_site.start()
         relay = self.app.get(WS_RELAY)
         self._sampler = asyncio.create_task(GaugeSampler(self.front, relay).run())
         if relay is not None:  # idle WebSockets kept out of full collections (service_runtime.long_lived_gc)
@@ -126,6 +128,8 @@ class Worker:
             for task in (self._sampler, self._collector):
                 if task is not None:
                     task.cancel()
+            if self._ops_site is not None:  # a probe or scrape the kernel handed us is answered too
+                await self._ops_site.leave()
             await self._ops_runner.cleanup()
 
     async def drain(self) -> None:
@@ -147,7 +151,7 @@ class Worker:
         # No new connections (the port's other workers keep accepting).  Open connections are not
         # closed under their requests: uploads and WebSockets keep flowing; each connection ends with
         # its next answer (Connection: close, see middlewares.mark_answer); idle ones at the end.
-        await self._site.stop()
+        await self._site.leave()
         await _wait_idle(deadline)
         relay = self.app.get(WS_RELAY)
         if relay is not None and relay.open_count:

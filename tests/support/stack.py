@@ -174,6 +174,7 @@ class RunningStack:
             )
             try:
                 self.wait_until_serving(timeout)
+                self.wait_until_started(timeout)
                 return self
             except RuntimeError:
                 if attempt + 1 == PORT_ATTEMPTS or not self._refused_for_a_taken_port(log_start):
@@ -207,6 +208,17 @@ class RunningStack:
             eventually_sync(serving, timeout=timeout, interval=self.poll_interval, what="a signed call")
         except AssertionError:
             raise TimeoutError(f"stack not serving after {timeout}s ({last_error}): {self.log_tail()}") from None
+
+    def wait_until_started(self, timeout: float = 30.0) -> None:
+        """Until supervisord counts no program as STARTING (alive less than its ``startsecs``, 1 s, and
+        shown without a pid): on a fast machine a stack serves before its first programs are a second
+        old, and a test reading ``pids`` right after the start would miss them."""
+        eventually_sync(
+            lambda: not any(line.split()[1:2] == ["STARTING"] for line in self.supervisorctl("status").splitlines()),
+            timeout=timeout,
+            interval=self.poll_interval,
+            what="every program past STARTING",
+        )
 
     def etcd_put(self, section: str, name: str, value: bytes) -> None:
         """Write a Web API Groups entry the way an operator's ``etcdctl`` would, around our API's checks."""

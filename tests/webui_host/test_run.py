@@ -13,13 +13,15 @@ pytestmark = pytest.mark.slow
 def test_sigterm_stops_every_process_it_started(tmp_path):
     stack = RunningStack(tmp_path, signers=2, workers=2).start()
     names = ("redis", "etcd", "devstack", "session_daemon", "signers:", "frontdoor")
-    pids = {name: stack.pids(name) for name in names}
-    assert [len(pids[name]) for name in names] == [1, 1, 1, 1, 2, 2], pids
-    command_lines = {name: " ".join(psutil.Process(pids[name][0]).cmdline()) for name in names}
-    assert "-m session_daemon" in command_lines["session_daemon"]
-    assert "-m signer_worker" in command_lines["signers:"]
-    assert "-m frontdoor" in command_lines["frontdoor"]
-    stack.stop()
+    try:
+        pids = {name: stack.pids(name) for name in names}
+        assert [len(pids[name]) for name in names] == [1, 1, 1, 1, 2, 2], pids
+        command_lines = {name: " ".join(psutil.Process(pids[name][0]).cmdline()) for name in names}
+        assert "-m session_daemon" in command_lines["session_daemon"]
+        assert "-m signer_worker" in command_lines["signers:"]
+        assert "-m frontdoor" in command_lines["frontdoor"]
+    finally:
+        stack.stop()  # (a failed check must not leave the stack running for the rest of the suite)
     survivors = [
         pid
         for group in pids.values()

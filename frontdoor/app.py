@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Awaitable, Callable
 
 import aiohttp
 import zmq.asyncio
@@ -34,6 +34,7 @@ from frontdoor.upstream_exchange import PROXIED_SKIP_AUTO_HEADERS
 from frontdoor.webapi_routes import WebApiRoutes
 from frontdoor.websocket import EXACT_TIMERS_UP_TO, WebSocketRelay
 from frontdoor.webui_config import WebUiConfig
+from service_runtime.background import run_in_background
 from service_runtime.http1 import client_tls
 from service_runtime.instruments import Instruments
 from service_runtime.keyfiles import load_shared_key
@@ -169,7 +170,15 @@ def build_app(
     on_reload(static.reload)
     groups = GroupsWatcher(config, front.follow_groups)
     front.groups_watcher = groups
-    app.cleanup_ctx.append(_background([sessions.run, groups.run, lambda: probe_forever(front)]))
+    app.cleanup_ctx.append(
+        _background(
+            {
+                "session invalidations": sessions.run,
+                "groups follower": groups.run,
+                "upstream probes": lambda: probe_forever(front),
+            }
+        )
+    )
     app.on_cleanup.append(lambda _app: _close(front, relay, zmq_context))
     return app
 
@@ -180,9 +189,9 @@ def _register_clients(resources: StartResources, front: FrontDoor) -> None:
     resources.add("lean upstream client", front.lean_http.close)
 
 
-def _background(runners):
+def _background(runners: dict[str, Callable[[], Awaitable[None]]]):
     async def context(_app: web.Application):
-        tasks = [asyncio.create_task(run()) for run in runners]
+        tasks = [run_in_background(run(), name) for name, run in runners.items()]
         yield
         for task in tasks:
             task.cancel()

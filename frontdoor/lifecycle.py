@@ -29,6 +29,7 @@ from frontdoor.observability import IN_FLIGHT
 from frontdoor.ops import LIFECYCLE, WS_RELAY, GaugeSampler, Lifecycle, build_ops_app
 from frontdoor.shared_port import SharedPortSite
 from frontdoor.websocket import EXACT_TIMERS_UP_TO
+from service_runtime.background import run_in_background
 from service_runtime.long_lived_gc import LongLivedCollector
 from service_runtime.process import Process
 
@@ -102,9 +103,9 @@ class Worker:
         self._ops_site = SharedPortSite(self._ops_runner, ops.ip, ops.port)
         await self._ops_site.start()
         relay = self.app.get(WS_RELAY)
-        self._sampler = asyncio.create_task(GaugeSampler(self.front, relay).run())
+        self._sampler = run_in_background(GaugeSampler(self.front, relay).run(), "gauge sampler")
         if relay is not None:  # idle WebSockets kept out of full collections (service_runtime.long_lived_gc)
-            self._collector = asyncio.create_task(LongLivedCollector(relay.counts).run())
+            self._collector = run_in_background(LongLivedCollector(relay.counts).run(), "long-lived collector")
         log.info(
             "front door listening",
             extra={

@@ -44,6 +44,7 @@ from frontdoor.security_headers import (
 )
 from frontdoor.special_routes import SIGNUP_PATH, limited_like_login, path_for_logs
 from frontdoor.websocket import wants_websocket
+from service_runtime.background import run_in_background
 from service_runtime.redis_client import redis_client
 
 log = logging.getLogger(__name__)
@@ -322,7 +323,7 @@ class Security:
         )
 
     async def _key_counter_sync(self, _app: web.Application):
-        task = asyncio.create_task(self._keys.run())
+        task = run_in_background(self._keys.run(), "access-key counter sync")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -21,6 +21,7 @@ from typing import Awaitable, Callable, Protocol
 import uvloop
 
 from contract.config import Config, ConfigError
+from service_runtime import background
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import flush_logs, setup_logging
 from service_runtime.metric_values import flush_periodically
@@ -32,6 +33,7 @@ from service_runtime.tracing import NoTracing, start_tracing
 
 log = logging.getLogger(__name__)
 START_FAILED = 1
+BACKGROUND_FAILED = 1  # as a failed start: the supervisor starts the process again
 BAD_CONFIG = 2
 
 
@@ -92,6 +94,14 @@ class Process:
         self.exit_code = START_FAILED
         self.stopping.set()
 
+    def background_failed(self, name: str, exc: BaseException) -> None:
+        """A loop this process lives by died of an error (``service_runtime.background``): stop, exit 1."""
+        if self.stopping.is_set():  # (its resources closing under it): the stop is under way anyway
+            return
+        background.log_failure(name, exc)
+        self.exit_code = BACKGROUND_FAILED
+        self.stopping.set()
+
 
 Build = Callable[[Process], "Service | Awaitable[Service]"]
 
@@ -139,6 +149,7 @@ def imports_done() -> None:
 
 
 async def _serve(process: Process, build: Build) -> int:
+    background.report_failures_to(process.background_failed)
     try:
         service = build(process)
         if asyncio.iscoroutine(service):

@@ -46,6 +46,7 @@ from contract.session_results import (
     Touched,
     UserRevoked,
 )
+from service_runtime.background import run_in_background
 from service_runtime.channel_server import RouterServer
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import REQUEST_ID
@@ -117,8 +118,8 @@ class SessionDaemon:
         self.server.bind()
         os.chmod(path, 0o600)
         await self.manager.start()
-        self._serving = asyncio.create_task(self.server.serve())
-        self._counting = asyncio.create_task(self._count_sessions())
+        self._serving = run_in_background(self.server.serve(), "session server")
+        self._counting = run_in_background(self._count_sessions(), "active-sessions gauge")
         await self._report_redis()
 
     async def stop(self) -> None:

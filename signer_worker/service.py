@@ -17,6 +17,7 @@ from contract.host_layout import AT_REST_KEY_FILE, ZMQ_KEY_FILE, signer_endpoint
 from contract.messages import Envelope
 from contract.requests import SIGN, STORE_UNAVAILABLE, SigningReply, SigningRequest, rid_of, valid_request_id
 from contract.webapi import MANAGER_DEPLOYMENT, STORE_DOWN_FAULT, GroupsSnapshot
+from service_runtime.background import run_in_background
 from service_runtime.channel_server import RouterServer
 from service_runtime.event_wait import set_within
 from service_runtime.instruments import Instruments
@@ -238,11 +239,11 @@ class SignerService:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self.cache.run()),
-            asyncio.create_task(self.registration.run()),
-            asyncio.create_task(self._report_readiness()),
-            asyncio.create_task(self.watcher.run()),
-            asyncio.create_task(self._serve_when_ready()),
+            run_in_background(self.cache.run(), "key cache"),
+            run_in_background(self.registration.run(), "etcd registration"),
+            run_in_background(self._report_readiness(), "readiness reports"),
+            run_in_background(self.watcher.run(), "groups follower"),
+            run_in_background(self._serve_when_ready(), "signing server"),
         ]
 
     async def _serve_when_ready(self) -> None:

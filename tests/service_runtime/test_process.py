@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,11 @@ SCRIPT = textwrap.dedent("""
 
     gc.disable()  # as every process's __main__ does before its imports
 
+    import asyncio
+
     import service_runtime.process as process
     import service_runtime.reload as reload
+    from service_runtime.background import run_in_background
     from service_runtime.config_file import load_config
     from service_runtime.settings import Settings
 
@@ -43,10 +47,21 @@ SCRIPT = textwrap.dedent("""
         async def start(self):
             if sys.argv[3] == "fail":
                 raise OSError("address in use")
+            if sys.argv[3] == "loop-dies":
+                self.loop = run_in_background(self.dies(), "test loop")
+            if sys.argv[3] == "loop-ends":
+                self.loop = run_in_background(asyncio.sleep(0), "test loop")
             note("start")
             note(f"collector enabled {gc.isenabled()}, objects frozen {gc.get_freeze_count() > 0}")
 
+        async def dies(self):
+            await asyncio.sleep(0.1)
+            raise RuntimeError("a value")
+
         async def stop(self):
+            if sys.argv[3] == "dies-while-stopping":
+                self.loop = run_in_background(self.dies(), "test loop")
+                await asyncio.sleep(0.3)
             note("stop")
 
     sys.exit(process.run_process("skeleton-test", Path(sys.argv[1]), Service))
@@ -106,3 +121,26 @@ def test_exit_codes(tmp_path, content, mode, code):
     child, journal = start(tmp_path, mode)
     assert child.wait(20) == code, (tmp_path / "output").read_text()
     assert "start" not in journal.read_text()
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "failures"),
+    [
+        ("loop-dies", 1, 1),  # ends the process on its own, stopping the service first
+        ("loop-ends", 0, 0),  # nothing to do any more: the process runs on until SIGTERM
+        ("dies-while-stopping", 0, 0),  # its resources closing under it: the stop was asked for
+    ],
+)
+def test_a_background_loop_that_dies_of_an_error_ends_the_process(tmp_path, mode, code, failures):
+    write_config(tmp_path, "5")
+    child, journal = start(tmp_path, mode)
+    eventually_sync(lambda: "start" in journal.read_text(), what="started")
+    if not failures:
+        time.sleep(0.5)  # on purpose: "it goes on running" is the assertion
+        assert child.poll() is None
+        child.send_signal(signal.SIGTERM)
+    assert child.wait(20) == code
+    assert journal.read_text().splitlines()[-1] == "stop"
+    output = (tmp_path / "output").read_text()
+    assert output.count('"background_task_failed"') == failures, output
+    assert "a value" not in output

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.failing_start import INJECTED, NOTHING, host_config, start_failing, startup_failures
+from tests.support.failing_start import (
+    INJECTED,
+    NOTHING,
+    background_failures,
+    host_config,
+    start_failing,
+    startup_failures,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,3 +39,13 @@ def test_a_bind_that_fails_after_start_ends_the_process(config: Path):
     assert code == 1
     [failure] = startup_failures(lines)
     assert failure["error_type"] == "ZMQError" and "longer than" in failure["error"]
+
+
+def test_a_loop_that_dies_once_it_runs_ends_the_process(config: Path):
+    """Before: the signer went on without its readiness reports, its state in etcd frozen (killed at the bound)."""
+    target = "signer_worker.service:SignerService._report_readiness@later"
+    code, lines = start_failing(target, "signer_worker", config)
+    assert code == 1
+    [failure] = background_failures(lines)
+    assert failure["task"] == "readiness reports" and failure["error_type"] == "RuntimeError"
+    assert not startup_failures(lines)

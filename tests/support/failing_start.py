@@ -1,7 +1,9 @@
 """``python -m tests.support.failing_start MODULE:ATTR ROLE [ARG ...]``: a role's real entry
 (``ROLE.__main__.main``) with one function or method of ours, ``ATTR`` of ``MODULE``, replaced by one
 that raises ``RuntimeError("injected failure")``: a start that fails at that point (``-``: nothing
-replaced, for a start that fails of itself).  ``start_failing`` runs it and gives what it logged.
+replaced, for a start that fails of itself).  ``MODULE:ATTR@later`` replaces it by a coroutine
+function that raises ``LATER`` seconds after it started: a background loop dying once the process
+runs.  ``start_failing`` runs it and gives what it logged.
 
 Once ``main`` has returned, what the process left is collected (unfrozen first: the skeleton freezes
 what ``build`` made), as any later collection of a longer-lived process would: a ZeroMQ context left
@@ -10,6 +12,7 @@ with open sockets hangs right there (service_runtime.start_cleanup), where a cle
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import json
@@ -28,6 +31,8 @@ from tests.support.servers import start_etcd, start_redis
 
 INJECTED = "injected failure"
 NOTHING = "-"
+LATER_SUFFIX = "@later"
+LATER = 0.3
 # A failed start (imports, settings from etcd, build) ends within this; it used to hang for ever.
 EXIT_LIMIT = 15.0
 
@@ -36,15 +41,23 @@ def _raise(*args, **kwargs):
     raise RuntimeError(INJECTED)
 
 
+async def _raise_later(*args, **kwargs):
+    await asyncio.sleep(LATER)
+    raise RuntimeError(INJECTED)
+
+
 def inject(target: str) -> None:
     if target == NOTHING:
         return
+    replacement = _raise
+    if target.endswith(LATER_SUFFIX):
+        target, replacement = target.removesuffix(LATER_SUFFIX), _raise_later
     module_name, _, qualified = target.partition(":")
     owner = importlib.import_module(module_name)
     *path, name = qualified.split(".")
     for part in path:
         owner = getattr(owner, part)
-    setattr(owner, name, _raise)
+    setattr(owner, name, replacement)
 
 
 def run(target: str, role: str, argv: list[str]) -> int:
@@ -110,6 +123,10 @@ def start_failing(target: str, role: str, config: Path, *args: str) -> tuple[int
 
 def startup_failures(lines: list[dict]) -> list[dict]:
     return [line for line in lines if line.get("event") == "startup_failed"]
+
+
+def background_failures(lines: list[dict]) -> list[dict]:
+    return [line for line in lines if line.get("event") == "background_task_failed"]
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 SIGTERM: /readyz turns 503 at once; after ``[ops] unready_delay`` the public listener leaves the port
 (the other workers sharing it keep accepting; what the kernel had already handed this one is served,
-see ``frontdoor.shared_port``); requests and WebSockets in flight may finish until
+see ``frontdoor.shared_port``; at once if the supervisor that started it is gone: see ``orphaned``); requests and WebSockets in flight may finish until
 ``[ops] drain_timeout`` (every answer given meanwhile closes its connection); WebSockets still open
 then are closed with 1001 (going away), anything else left is cancelled, and the process exits.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 
 from aiohttp import web
@@ -66,6 +67,7 @@ class Worker:
     """One front-door worker as a ``service_runtime.process`` service: ``start`` listens, ``stop`` drains."""
 
     def __init__(self, process: Process, worker: int):
+        self._parent = os.getppid()
         self.config = process.config
         self.app = build_app(
             process.settings, process.instruments, process.on_reload, process.tracing, process.resources
@@ -130,13 +132,22 @@ class Worker:
                 if task is not None:
                     task.cancel()
             if self._ops_site is not None:  # a probe or scrape the kernel handed us is answered too
-                await self._ops_site.leave()
+                await (self._ops_site.stop() if self.orphaned else self._ops_site.leave())
             await self._ops_runner.cleanup()
+
+    @property
+    def orphaned(self) -> bool:
+        """Whether the process that started this one is gone (``kill -9`` of ``webui-host run``: the
+        kernel's parent-death SIGTERM reaches every program at once).  No other worker will take the
+        port's connections then, and no signer will answer: the listeners close at once, as a hand-over
+        would only hold new requests for nothing."""
+        return os.getppid() != self._parent
 
     async def drain(self) -> None:
         loop = asyncio.get_running_loop()
         ops = self.config.ops
         self.lifecycle.draining = True
+        self.front.signers.stop_waiting()
         self.front.instruments.draining_workers.inc()
         log.info(
             "draining",
@@ -152,7 +163,7 @@ class Worker:
         # No new connections (the port's other workers keep accepting).  Open connections are not
         # closed under their requests: uploads and WebSockets keep flowing; each connection ends with
         # its next answer (Connection: close, see middlewares.mark_answer); idle ones at the end.
-        await self._site.leave()
+        await (self._site.stop() if self.orphaned else self._site.leave())
         await _wait_idle(deadline)
         relay = self.app.get(WS_RELAY)
         if relay is not None and relay.open_count:

@@ -78,6 +78,7 @@ class SignerPool:
         # Agents that let a request time out, until when they are asked last (the loop's clock).
         self._stalled_until: dict[str, float] = {}
         self._changed = asyncio.Event()  # replaced after each change: set once for its waiters
+        self._waiting = True  # requests may wait for a signer (pool_wait); not once the worker drains
         self._packing = LeastOutstanding(socket.gethostname() if identity is None else identity)
         self._policies = {BalancingPolicy.LEAST_OUTSTANDING: self._packing, BalancingPolicy.ROUND_ROBIN: RoundRobin()}
 
@@ -107,6 +108,14 @@ class SignerPool:
                     instruments=self._instruments,
                     on_connection=self._pool_changed,
                 )
+        self._pool_changed()
+
+    def stop_waiting(self) -> None:
+        """The worker drains: a request that finds no signer gets its 503 now instead of waiting
+        ``pool_wait`` for one, since the drain may end before (``kill -9`` of the launcher takes the
+        signers down with the front doors: requests held until the drain's deadline and then cut).
+        Requests that have a signer are served as before."""
+        self._waiting = False
         self._pool_changed()
 
     def _pool_changed(self) -> None:
@@ -169,7 +178,7 @@ class SignerPool:
                 if not self._serving.get(deployment.name) and deployment.name in self._store_down:
                     raise StoreUnavailableAtSigner()  # no signer can read sessions: waiting won't help
                 # None left (e.g. the whole pool restarting): wait a little for one rather than fail.
-                if loop.time() >= give_up_at:
+                if loop.time() >= give_up_at or not self._waiting:
                     break
                 await self._until_changed(give_up_at - loop.time())
                 continue

@@ -21,6 +21,7 @@ import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
 from contract.messages import MessageOpener, MessageSealer, RejectedMessage
+from service_runtime.background import run_in_background
 from service_runtime.instruments import Instruments
 from service_runtime.zmq_loop import LoopSocket
 
@@ -97,7 +98,7 @@ class DealerChannel:
         # The loop it was made in and serves (its socket is read there): Python 3.11's
         # get_running_loop() makes a getpid() system call on every call, once per request here.
         self._loop = asyncio.get_running_loop()
-        self._tasks = [asyncio.create_task(self._watch_connection())]
+        self._tasks = [run_in_background(self._watch_connection(), "channel connection watch")]
 
     @property
     def outstanding(self) -> int:

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from contract.redis_layout import EVENTS_CHANNEL
+from service_runtime.background import run_in_background
 
 log = logging.getLogger(__name__)
 Record = TypeVar("Record")
@@ -139,7 +140,7 @@ class InvalidatedRecords(Generic[Record]):
 
     async def run(self) -> None:
         """Follow invalidations and sweep out expired entries, until cancelled."""
-        sweeping = asyncio.ensure_future(self._sweep_forever())
+        sweeping = run_in_background(self._sweep_forever(), "expired entries sweep")
         try:
             await self.listener.run()
         finally:

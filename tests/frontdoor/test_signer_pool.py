@@ -153,6 +153,30 @@ async def test_without_any_signer_the_answer_comes_after_pool_wait(pool_for):
     assert 0.35 < time.monotonic() - started < 1.5
 
 
+async def test_once_the_worker_drains_a_request_without_a_signer_gets_its_answer_at_once(pool_for, signers):
+    """``kill -9`` of the launcher: the signers go down with the draining front door; a request waiting
+    ``pool_wait`` for one was held to the drain's deadline and cut there.  A request that has a signer
+    is still served."""
+    signers.start("a", signing)
+    pool = pool_for(pool_wait=5.0)
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    pool.update(GroupsSnapshot(), [MANAGER])  # the last signer gone
+    waiting = asyncio.ensure_future(pool.sign(REQUEST, MANAGER))
+    await asyncio.sleep(0.2)  # on purpose: it is waiting for a signer meanwhile
+    assert not waiting.done()
+    started = time.monotonic()
+    pool.stop_waiting()
+    with pytest.raises(NoSignerAvailable):
+        await asyncio.wait_for(waiting, 1.0)
+    with pytest.raises(NoSignerAvailable):
+        await asyncio.wait_for(pool.sign(REQUEST, MANAGER), 1.0)  # a new one does not wait either
+    assert time.monotonic() - started < 0.5
+    pool.update(signers.snapshot("a"), [MANAGER])
+    await eventually(lambda: pool._channels["a"].connected, 5)
+    assert await pool.sign(REQUEST, MANAGER) == {"Authorization": "ok"}
+
+
 async def test_readiness_counts_only_connected_signers_of_this_host(pool_for, signers):
     signers.start("here", signing)
     snapshot = signers.snapshot("here", "there", "gone")

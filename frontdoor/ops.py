@@ -82,7 +82,8 @@ class Readiness:
 
     async def _redis(self) -> Check:
         try:
-            await asyncio.wait_for(self._front.sessions.ping(), CHECK_TIMEOUT)
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                await self._front.sessions.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
             return Check(False, type(exc).__name__)
         return Check(True, "reachable")

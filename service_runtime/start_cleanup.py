@@ -44,7 +44,8 @@ class StartResources:
             try:
                 result = close()
                 if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, CLOSE_WITHIN)
+                    async with asyncio.timeout(CLOSE_WITHIN):
+                        await result
             except Exception as exc:  # (TimeoutError too)
                 log.warning(
                     "not closed after a failed start",

@@ -244,7 +244,8 @@ class Tracing(NoTracing):
 
         threading.Thread(target=shut_down, name="otel-shutdown", daemon=True).start()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(finished, CLOSE_GRACE)
+            async with asyncio.timeout(CLOSE_GRACE):
+                await finished
 
 
 def start_tracing(config: OtelConfig, role: str, instance: str | int = 0) -> NoTracing:

@@ -53,7 +53,8 @@ class GroupsWatcher:
                 )
             finally:
                 try:  # bounded: closing towards a dead etcd must not hang a stopping process
-                    await asyncio.wait_for(client.close(), 2.0)
+                    async with asyncio.timeout(2.0):  # (not wait_for: see service_runtime.event_wait)
+                        await client.close()
                 except Exception:  # TimeoutError included; a cancellation still propagates
                     pass
             await asyncio.sleep(1.0)

@@ -89,7 +89,8 @@ class AgentRegistration:
         """Remove the registration at once on a clean stop (instead of waiting for the lease)."""
         try:
             if self._lease is not None:
-                await asyncio.wait_for(self._lease.revoke(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._lease.revoke()
         except Exception:  # etcd away, or the loop closed the connection under the call to reconnect
             pass  # the lease then expires on its own
         await self._close_client()

@@ -81,10 +81,12 @@ async def _read_etcd(config: Config, timeout: float) -> tuple[dict, list[str]]:
 
     client = etcd_client(config)
     try:
-        return await asyncio.wait_for(read_global_settings(client, config), timeout)
+        async with asyncio.timeout(timeout):
+            return await read_global_settings(client, config)
     finally:
         try:
-            await asyncio.wait_for(client.close(), 2.0)
+            async with asyncio.timeout(2.0):
+                await client.close()
         except Exception:  # noqa: BLE001 - closing a client that never connected
             pass
 

@@ -15,6 +15,8 @@ from tests.support.polling import eventually_sync
 from tests.support.stack import VENV_BIN, RunningStack
 from webui_host.leftovers import find_leftovers
 
+PROGRAMS_GONE_WITHIN = 3.0  # s after kill -9 of the launcher (their stops are bounded at 5 s: never reached)
+
 
 def restarted(stack: RunningStack, program: str, victims: list[int], count: int) -> None:
     """Wait until ``count`` processes of ``program`` run again, none of them one of ``victims``."""
@@ -68,6 +70,7 @@ def killed_launcher_then_run(stack: RunningStack, restarting: list[float] | None
     left in the state directory, and ``webui-host run`` again serves (same directory, same ports).
     ``restarting`` gets the ``time.monotonic()`` at which the new run began."""
     children = psutil.Process(stack._process.pid).children(recursive=True)
+    killed = time.monotonic()
     stack._process.send_signal(signal.SIGKILL)
     stack._process.wait()
     eventually_sync(
@@ -75,6 +78,10 @@ def killed_launcher_then_run(stack: RunningStack, restarting: list[float] | None
         timeout=30,
         what="every program gone with the launcher",
     )
+    # Each stops promptly on its parent-death SIGTERM with etcd and Redis dying too (a signer's groups
+    # follower lost its cancellation and held its stop to the 5 s bound, 3 runs in 4, before).
+    gone_after = time.monotonic() - killed
+    assert gone_after < PROGRAMS_GONE_WITHIN, f"the programs took {gone_after:.1f} s to end"
     assert find_leftovers(stack.config.runtime.state_dir) == []
     if restarting is not None:
         restarting.append(time.monotonic())

@@ -68,6 +68,7 @@ class Worker:
 
     def __init__(self, process: Process, worker: int):
         self._parent = os.getppid()
+        self._stopping = process.stopping  # set by SIGTERM, also while ``start`` still waits
         self.config = process.config
         self.app = build_app(
             process.settings, process.instruments, process.on_reload, process.tracing, process.resources
@@ -98,6 +99,8 @@ class Worker:
         await self._runner.setup()  # starts the background followers (etcd groups, invalidations)
         HeaderDeadlines(lambda: self.config.security.header_read_timeout).install(self._runner.server)
         await self._until_signers()
+        if self._stopping.is_set():  # asked to stop while waiting: never listen (stop has nothing to drain)
+            return
         service, ops = self.config.service, self.config.ops
         self._site = SharedPortSite(self._runner, service.ip, service.port, ssl_context=self._tls, backlog=1024)
         await self._site.start()
@@ -121,8 +124,19 @@ class Worker:
     async def _until_signers(self) -> None:
         """Take connections only once this worker can sign (a signer serving the Manager connected),
         so a worker started by a rolling restart makes no request wait; after ``pool_wait`` at most
-        (a host whose signers are all down still answers, with 503s)."""
-        await self.front.signers.until_serving(MANAGER_DEPLOYMENT, self.config.signers.pool_wait)
+        (a host whose signers are all down still answers, with 503s).  A SIGTERM ends the wait: before,
+        the worker waited it out, listened, and only then drained (18 s to stop with pool_wait 20)."""
+        pool_wait = self.config.signers.pool_wait
+        if self.front.signers.agents_serving(MANAGER_DEPLOYMENT):
+            return
+        log.info("waiting for a signer", extra={"event": "waiting_for_signers", "pool_wait": pool_wait})
+        serving = asyncio.ensure_future(self.front.signers.until_serving(MANAGER_DEPLOYMENT, pool_wait))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            serving.cancel()
+            stopping.cancel()
 
     async def stop(self) -> None:
         try:
@@ -144,6 +158,9 @@ class Worker:
         return os.getppid() != self._parent
 
     async def drain(self) -> None:
+        if self._site is None:  # stopped before it listened
+            await self._runner.cleanup()
+            return
         loop = asyncio.get_running_loop()
         ops = self.config.ops
         self.lifecycle.draining = True

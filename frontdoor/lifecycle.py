@@ -1,10 +1,12 @@
 """One front-door worker's life: listen, reload on SIGHUP, drain on SIGTERM.
 
-SIGTERM: /readyz turns 503 at once; after ``[ops] unready_delay`` the public listener leaves the port
-(the other workers sharing it keep accepting; what the kernel had already handed this one is served,
-see ``frontdoor.shared_port``; at once if the supervisor that started it is gone: see ``orphaned``); requests and WebSockets in flight may finish until
-``[ops] drain_timeout`` (every answer given meanwhile closes its connection); WebSockets still open
-then are closed with 1001 (going away), anything else left is cancelled, and the process exits.
+SIGTERM: /readyz turns 503 at once, and a request that finds no signer gets its 503 at once instead
+of waiting ``pool_wait``; after ``[ops] unready_delay`` the public listener leaves the port (the other
+workers sharing it keep accepting; what the kernel had already handed this one is served, see
+``frontdoor.shared_port``; at once if the supervisor that started it is gone: see ``orphaned``);
+requests and WebSockets in flight may finish until ``[ops] drain_timeout`` (every answer given
+meanwhile closes its connection); WebSockets still open then are closed with 1001 (going away),
+anything else left is cancelled, and the process exits.
 
 SIGHUP: the configuration is re-read (file and etcd) and applied in place (``service_runtime.reload``),
 then every component's reload hook runs: the TLS certificate and key are re-read into the live SSL

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable, Protocol
 
-import uvloop
-
 from contract.config import Config, ConfigError
 from service_runtime import background
+from service_runtime.bounded_run import run_bounded
 from service_runtime.instruments import Instruments
 from service_runtime.jsonlog import flush_logs, setup_logging
 from service_runtime.metric_values import flush_periodically
@@ -110,7 +109,7 @@ def run_process(role: str, config_path: Path | None, build: Build, instance: str
     """Run one process to its end under uvloop; the exit code (2: invalid configuration)."""
     setup_logging(role)  # until the file says otherwise, so start-up problems are logged as JSON too
     try:
-        return uvloop.run(_main(role, config_path, build, instance))
+        return run_bounded(_main(role, config_path, build, instance))  # (uvloop; no task holds the exit)
     except ConfigError as exc:
         flush_logs()  # the lines before it first
         print(exc, file=sys.stderr)

@@ -51,8 +51,17 @@ SCRIPT = textwrap.dedent("""
                 self.loop = run_in_background(self.dies(), "test loop")
             if sys.argv[3] == "loop-ends":
                 self.loop = run_in_background(asyncio.sleep(0), "test loop")
+            if sys.argv[3] == "swallows-cancel":
+                self.loop = asyncio.create_task(self.swallows(), name="stubborn loop")
             note("start")
             note(f"collector enabled {gc.isenabled()}, objects frozen {gc.get_freeze_count() > 0}")
+
+        async def swallows(self):
+            while True:  # a loop that catches its cancellation and goes on
+                try:
+                    await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    pass
 
         async def dies(self):
             await asyncio.sleep(0.1)
@@ -144,3 +153,23 @@ def test_a_background_loop_that_dies_of_an_error_ends_the_process(tmp_path, mode
     output = (tmp_path / "output").read_text()
     assert output.count('"background_task_failed"') == failures, output
     assert "a value" not in output
+
+
+def test_a_task_that_ignores_its_cancellation_does_not_hold_the_exit(tmp_path):
+    """asyncio.run's teardown waited for it for ever (a front door orphaned by kill -9 of the launcher
+    was still there 48 minutes later); it gets LEFT_TASKS_GRACE (2 s), is named, and abandoned."""
+    write_config(tmp_path, "5")
+    child, journal = start(tmp_path, "swallows-cancel")
+    eventually_sync(lambda: "start" in journal.read_text(), what="started")
+    asked = time.monotonic()
+    child.send_signal(signal.SIGTERM)
+    try:
+        assert child.wait(20) == 0
+    finally:
+        if child.poll() is None:  # (the code before: it never ended)
+            child.kill()
+            child.wait()
+    assert time.monotonic() - asked < 6
+    output = (tmp_path / "output").read_text()
+    assert '"exit_tasks_left"' in output and "stubborn loop" in output, output
+    assert "destroyed but it is pending" not in output

@@ -130,7 +130,7 @@ class UpstreamExchange:
         if self._lean is None or not lean_client_serves(
             request.method, body_to_stream=has_body, websocket=False, scheme=target.scheme
         ):
-            return self._exchange(request, target, signed, deployment, trace, prework)
+            return self._exchange(request, target, signed, deployment, trace, prework, decoded)
         fields = prework.fields(signed, trace)
         return self._lean.exchange(request, target, fields, decoded or b"", prework.cookies, deployment)
 
@@ -162,9 +162,10 @@ class UpstreamExchange:
         deployment: Deployment,
         trace,
         prework: Prework,
+        decoded: bytes | None,
     ) -> web.StreamResponse:
-        """An attempt through aiohttp's client (a body to stream, TLS, or no lean client)."""
-        decoded = decoded_body(request)  # an X-BackendAI-Encoded body, read and decoded already
+        """An attempt through aiohttp's client (a body to stream, TLS, or no lean client); ``decoded``:
+        the X-BackendAI-Encoded body, read and decoded already, as ``_attempt`` found it."""
         has_body = request.body_exists and decoded is None
         loop = asyncio.get_running_loop()
         answer_within = deployment.response_timeout

@@ -54,10 +54,7 @@ class Outcome:
         return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
     def slowest_expected(self) -> float:
-        return self.slowest(*self.expected)
-
-    def slowest(self, *kinds) -> float:
-        return max((seconds for result, seconds in self.results if result in kinds), default=0.0)
+        return max((seconds for result, seconds in self.results if result in self.expected), default=0.0)
 
     def kinds(self) -> dict[str, int]:
         found: dict[str, int] = {}
